@@ -1,1 +1,9 @@
+/**
+ * beamhub — a Beam-style service hub. This is the public entry point: everything a user needs
+ * is exported from here, with its types.
+ */
+export * from "./hub/index.js";
+export * from "./transports/memory/index.js";
+
+/** The package version. */
 export const VERSION = "0.1.0";

@@ -1,0 +1,70 @@
+/**
+ * A small measuring harness: runs several contenders in the same process and the same run,
+ * interleaved round by round so that machine noise hits all of them alike, and reports medians
+ * and ratios. Absolute numbers on shared 2-core machines are noise; ratios are the result.
+ */
+export interface Contender {
+  name: string;
+  /** Performs `count` operations; resolves when all are done. */
+  run(count: number): Promise<void>;
+}
+
+export interface Result {
+  name: string;
+  /** Median operations per second over the rounds. */
+  opsPerSecond: number;
+  samples: number[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Runs every contender `rounds` times, `count` operations each, after a warm-up round. */
+export async function measure(contenders: Contender[], count: number, rounds = 5): Promise<Result[]> {
+  for (const contender of contenders) await contender.run(Math.max(1, Math.floor(count / 5)));
+  const samples = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const contender of contenders) {
+      const started = process.hrtime.bigint();
+      await contender.run(count);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      samples.get(contender.name)!.push(count / seconds);
+    }
+  }
+  return contenders.map((contender) => {
+    const values = samples.get(contender.name)!;
+    return { name: contender.name, opsPerSecond: median(values), samples: values };
+  });
+}
+
+/** Formats results as a table with each rate relative to `baseline`. */
+export function report(title: string, results: Result[], baseline: string, unit = "ops/s"): string {
+  const base = results.find((result) => result.name === baseline)?.opsPerSecond ?? 1;
+  const lines = [`\n${title}`, `  ${"contender".padEnd(44)} ${unit.padStart(14)}  vs ${baseline}`];
+  for (const result of results) {
+    const rate = Math.round(result.opsPerSecond).toLocaleString("en-US");
+    lines.push(
+      `  ${result.name.padEnd(44)} ${rate.padStart(14)}  ${(result.opsPerSecond / base).toFixed(2)}×`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Runs `count` operations with at most `inFlight` outstanding at a time. */
+export async function pipelined(
+  count: number,
+  inFlight: number,
+  operation: () => Promise<unknown>,
+): Promise<void> {
+  let started = 0;
+  const lane = async (): Promise<void> => {
+    while (started < count) {
+      started += 1;
+      await operation();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, lane));
+}

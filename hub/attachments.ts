@@ -1,0 +1,62 @@
+import { Attachable } from "../codecs/reference.js";
+import { InvalidMessageError } from "./errors.js";
+import type { Ownable, Scope } from "./scope.js";
+
+/** How deep message data may nest; deeper data is almost always a cycle. */
+export const MAX_DEPTH = 64;
+
+/**
+ * How many attachments (channels, byte streams, descriptors) are open in this process. While
+ * it is zero no message can carry one, so the walk below is skipped: plain calls pay nothing.
+ */
+let open = 0;
+
+/** Counts an attachment as open; returns the function that counts it closed (call it once). */
+export function countOpen(): void {
+  open += 1;
+}
+export function countClosed(): void {
+  open -= 1;
+}
+
+/** An attachment as the hub handles it: a codec reference that scopes can own. */
+export type HubAttachment = Attachable & Ownable;
+
+/**
+ * Hands every attachment found in `data` to `scope`, so that it closes with the scope. Walks
+ * arrays, plain objects and Maps; other class instances are opaque values.
+ */
+export function adoptAttachments(data: unknown, scope: Scope): void {
+  if (open === 0 || data === null || typeof data !== "object") return;
+  walk(data, scope, 0);
+}
+
+function walk(value: object, scope: Scope, depth: number): void {
+  if (depth > MAX_DEPTH) {
+    throw new InvalidMessageError(`message data nests deeper than ${MAX_DEPTH} levels (is it cyclic?)`);
+  }
+  if (value instanceof Attachable) {
+    scope.own(value as HubAttachment);
+    return;
+  }
+  if (ArrayBuffer.isView(value)) return;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
+    }
+    return;
+  }
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      if (key !== null && typeof key === "object") walk(key, scope, depth + 1);
+      if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
+    }
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
+  }
+}

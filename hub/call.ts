@@ -1,0 +1,341 @@
+import { adoptAttachments } from "./attachments.js";
+import { isThenable } from "./channel.js";
+import { deadlines, type Deadline, type Expirable } from "./deadlines.js";
+import {
+  CallAbortedError,
+  CallTimeoutError,
+  ClosedError,
+  ServiceError,
+  ServiceGoneError,
+  ServiceNotFoundError,
+} from "./errors.js";
+import { Link } from "./linked-list.js";
+import { validateName } from "./names.js";
+import type { Instance, InstanceCall, Registry } from "./registry.js";
+import type { Closable, Scope } from "./scope.js";
+import type { CallOptions, CallerInfo, MiddlewareContext, ServiceInfo } from "./types.js";
+
+/** What a call needs from the hub that dispatches it. */
+export interface CallHost {
+  readonly registry: Registry;
+  /** Runs middleware and the handler for `call` (its `instance` is set). */
+  invoke(call: PendingCall): unknown;
+  /** How many other instances a call may move to when its instance goes away. */
+  readonly maxFailover: number;
+  /** The timeout of calls that set none. */
+  readonly defaultTimeout: number;
+}
+
+/** What a call needs from the session that made it. */
+export interface CallOwner {
+  readonly scope: Scope;
+  readonly caller: CallerInfo;
+  /** The call went asynchronous; `forgetCall` follows when it settles. */
+  trackCall(call: PendingCall): void;
+  /** Called once when an asynchronous call settles. */
+  forgetCall(call: PendingCall): void;
+}
+
+const NO_OPTIONS: CallOptions = {};
+
+/** The promise a call returns, with its settle functions. */
+interface Deferred {
+  promise: Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One call: it is the handler's `CallContext` (and middleware's), and it owns the caller's
+ * promise, the deadline, cancellation, and failover to another instance.
+ *
+ * A call to a synchronous handler completes before anything else can happen, so it needs no
+ * timer, no cancellation listener and no bookkeeping: those are set up only when the handler
+ * returns a promise (or the call must wait for a service). That keeps the common in-process
+ * call to a function close to the cost of the function call itself.
+ */
+export class PendingCall implements MiddlewareContext, InstanceCall, Closable, Expirable {
+  data: unknown;
+  service!: ServiceInfo;
+  readonly caller: CallerInfo;
+  /** The instance serving the current attempt. */
+  instance: Instance | undefined;
+  /** Membership in the serving instance's list of pending calls. */
+  readonly instanceLink: Link<InstanceCall> = new Link<InstanceCall>(this);
+  /** Membership in the calling session's list of pending calls. */
+  readonly ownerLink: Link<PendingCall> = new Link<PendingCall>(this);
+
+  readonly #host: CallHost;
+  readonly #owner: CallOwner;
+  readonly #name: string;
+  readonly #options: CallOptions;
+  readonly #timeout: number;
+  #deadline: number | undefined;
+  #deferred: Deferred | undefined;
+  #settled = false;
+  #timer: Deadline | undefined;
+  #onAbort: (() => void) | undefined;
+  #controller: AbortController | undefined;
+  #tried: Set<Instance> | undefined;
+  #carriesAttachments = false;
+  #stopWaiting: (() => void) | undefined;
+  #waitUntil: number | undefined;
+
+  constructor(
+    host: CallHost,
+    owner: CallOwner,
+    name: string,
+    data: unknown,
+    options: CallOptions = NO_OPTIONS,
+  ) {
+    this.#host = host;
+    this.#owner = owner;
+    this.#name = name;
+    this.#options = options;
+    this.#timeout = options.timeout ?? host.defaultTimeout;
+    this.data = data;
+    this.caller = owner.caller;
+  }
+
+  /** When the caller stops waiting (ms since the epoch), or undefined without a timeout. */
+  get deadline(): number | undefined {
+    if (this.#deadline === undefined && this.#timeout > 0) this.#deadline = Date.now() + this.#timeout;
+    return this.#deadline;
+  }
+
+  /** Aborted when the call ends without a reply from its handler (timeout, cancel, failover). */
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  /** Dispatches the call; resolves to the reply. */
+  start(): Promise<unknown> {
+    const signal = this.#options.signal;
+    if (signal?.aborted) {
+      this.#settled = true;
+      return Promise.reject(new CallAbortedError(this.#name, signal.reason));
+    }
+    try {
+      const scope = this.#owner.scope;
+      const before = scope.size;
+      adoptAttachments(this.data, scope);
+      // A call whose data carries attachments is not retried elsewhere: the first instance
+      // may already have used them (read a stream, taken a descriptor).
+      this.#carriesAttachments = scope.size !== before;
+    } catch (error) {
+      this.#settled = true;
+      return Promise.reject(error);
+    }
+    const options = this.#options;
+    const instance = this.#host.registry.pick(this.#name, options.labels, options.instance, undefined);
+    if (instance === undefined) {
+      const deferred = this.#goAsync();
+      this.#noInstance();
+      return deferred.promise;
+    }
+    return this.#attempt(instance);
+  }
+
+  /** Runs the handler on `instance`; returns the caller's promise. */
+  #attempt(instance: Instance): Promise<unknown> {
+    this.instance = instance;
+    this.service = instance.info;
+    let result: unknown;
+    try {
+      result = this.#host.invoke(this);
+    } catch (error) {
+      if (this.#deferred !== undefined) {
+        this.#handlerFailed(instance, error);
+        return this.#deferred.promise;
+      }
+      this.#settled = true;
+      return Promise.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+    }
+    if (!isThenable(result)) {
+      if (this.#deferred !== undefined) {
+        this.#handlerDone(instance, result);
+        return this.#deferred.promise;
+      }
+      // The synchronous fast path: nothing was set up, so nothing needs tearing down.
+      this.#settled = true;
+      try {
+        adoptAttachments(result, instance.scope);
+        adoptAttachments(result, this.#owner.scope);
+      } catch (error) {
+        return Promise.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+      }
+      return Promise.resolve(result);
+    }
+    const deferred = this.#goAsync();
+    if (!this.#settled) {
+      instance.pending.add(this.instanceLink);
+      result.then(
+        (value) => this.#handlerDone(instance, value),
+        (error: unknown) => this.#handlerFailed(instance, error),
+      );
+    }
+    return deferred.promise;
+  }
+
+  /** The call will settle later: set up its promise, deadline, cancellation and tracking. */
+  #goAsync(): Deferred {
+    if (this.#deferred !== undefined) return this.#deferred;
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const deferred: Deferred = { promise, resolve, reject };
+    this.#deferred = deferred;
+    this.#owner.trackCall(this);
+    const timeout = this.#timeout;
+    if (timeout > 0) {
+      const left = this.#deadline === undefined ? timeout : Math.max(0, this.#deadline - Date.now());
+      this.#timer = deadlines.add(left, this);
+    }
+    const signal = this.#options.signal;
+    if (signal !== undefined) {
+      this.#onAbort = () => this.#fail(new CallAbortedError(this.#name, signal.reason));
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    return deferred;
+  }
+
+  /** The serving instance went away before replying: move to another or fail. */
+  instanceGone(why: string): void {
+    if (this.#settled) return;
+    const gone = this.instance;
+    this.instance = undefined;
+    this.#abortHandler(new ServiceGoneError(this.#name, why));
+    if (gone === undefined || this.#carriesAttachments) {
+      this.#fail(new ServiceGoneError(this.#name, why));
+      return;
+    }
+    this.#tried ??= new Set();
+    this.#tried.add(gone);
+    if (this.#tried.size > this.#host.maxFailover) {
+      this.#fail(new ServiceGoneError(this.#name, `${why}; gave up after ${this.#tried.size} instances`));
+      return;
+    }
+    const next = this.#host.registry.pick(
+      this.#name,
+      this.#options.labels,
+      this.#options.instance,
+      this.#tried,
+    );
+    if (next === undefined)
+      this.#fail(new ServiceGoneError(this.#name, `${why}; no other instance to fail over to`));
+    else void this.#attempt(next);
+  }
+
+  /** @internal The deadline passed. */
+  expire(): void {
+    this.#fail(new CallTimeoutError(this.#name, this.#timeout));
+  }
+
+  /** The caller's session closed. */
+  close(reason?: unknown): void {
+    this.#fail(reason instanceof ClosedError ? reason : new ClosedError("session", reason));
+  }
+
+  #handlerDone(instance: Instance, value: unknown): void {
+    if (this.#settled || this.instance !== instance) return; // a stale attempt after failover
+    try {
+      adoptAttachments(value, instance.scope);
+      adoptAttachments(value, this.#owner.scope);
+    } catch (error) {
+      this.#handlerFailed(instance, error);
+      return;
+    }
+    this.#finish();
+    this.#deferred!.resolve(value);
+  }
+
+  #handlerFailed(instance: Instance, error: unknown): void {
+    if (this.#settled || this.instance !== instance) return;
+    this.#finish();
+    this.#deferred!.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+  }
+
+  #noInstance(): void {
+    const wait = this.#options.waitForService;
+    if (wait === undefined || wait === false) {
+      this.#fail(this.#notFound(""));
+      return;
+    }
+    const now = Date.now();
+    // The wait is bounded by its own limit and, through the call's deadline, by the timeout.
+    this.#waitUntil ??= wait === true ? Number.POSITIVE_INFINITY : now + wait;
+    if (now >= this.#waitUntil) {
+      this.#fail(this.#notFound(` (waited ${wait} ms for it to appear)`));
+      return;
+    }
+    let timer: Deadline | undefined;
+    const cancel = this.#host.registry.waitFor(this.#name, () => {
+      timer?.cancel();
+      this.#stopWaiting = undefined;
+      this.#retryPick(); // a registration that does not match the labels re-arms the wait
+    });
+    if (this.#waitUntil !== Number.POSITIVE_INFINITY) {
+      timer = deadlines.add(this.#waitUntil - now, () => {
+        cancel();
+        this.#stopWaiting = undefined;
+        this.#fail(this.#notFound(` (waited ${wait} ms for it to appear)`));
+      });
+    }
+    this.#stopWaiting = () => {
+      cancel();
+      timer?.cancel();
+    };
+  }
+
+  #notFound(detail: string): Error {
+    try {
+      validateName(this.#name);
+    } catch (error) {
+      return error as Error;
+    }
+    const { labels, instance } = this.#options;
+    const constraint =
+      instance !== undefined
+        ? ` with instance id ${instance}`
+        : labels !== undefined
+          ? ` with labels ${JSON.stringify(labels)}`
+          : "";
+    return new ServiceNotFoundError(this.#name, constraint + detail);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#finish();
+    this.#abortHandler(error);
+    this.#deferred!.reject(error);
+  }
+
+  #abortHandler(reason: unknown): void {
+    const controller = this.#controller;
+    if (controller === undefined) return;
+    this.#controller = undefined;
+    controller.abort(reason);
+  }
+
+  #finish(): void {
+    this.#settled = true;
+    this.#timer?.cancel();
+    if (this.#onAbort !== undefined) this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#stopWaiting?.();
+    this.instance?.pending.remove(this.instanceLink);
+    this.#owner.forgetCall(this);
+  }
+
+  /** Looks for an instance again after waiting for one. */
+  #retryPick(): void {
+    if (this.#settled) return;
+    const options = this.#options;
+    const instance = this.#host.registry.pick(this.#name, options.labels, options.instance, this.#tried);
+    if (instance === undefined) this.#noInstance();
+    else void this.#attempt(instance);
+  }
+}

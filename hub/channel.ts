@@ -1,0 +1,405 @@
+import { Attachable } from "../codecs/reference.js";
+import { adoptAttachments, countClosed, countOpen } from "./attachments.js";
+import { deadlines, type Deadline } from "./deadlines.js";
+import { CallAbortedError, CallTimeoutError, ClosedError, ServiceError } from "./errors.js";
+import { Queue } from "./queue.js";
+import { Owners, Scope, type Ownable } from "./scope.js";
+
+/** Where the answer to a request goes; settling it more than once has no effect. */
+export interface ReplySink {
+  resolve(data: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The far side of a channel end: what this end sends goes through it. In one process it is the
+ * other end of the pair; over a transport it is the session that carries the frames.
+ */
+export interface ChannelLink {
+  /** Delivers an event; returns a promise while the far side is full (backpressure). */
+  event(data: unknown): Promise<void> | undefined;
+  /** Delivers a request; its answer settles `sink`. */
+  request(data: unknown, sink: ReplySink): void;
+  /** Tells the far side the channel closed. */
+  close(reason: unknown): void;
+}
+
+/** Serves requests that arrive on a channel; the return value is the reply. */
+export type ChannelHandler = (data: unknown, channel: Channel) => unknown;
+
+/** Options of `Channel.request`. */
+export interface ChannelRequestOptions {
+  /** Milliseconds before the request fails with `CallTimeoutError`; 0 or absent: no limit. */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** Options of `Channel.pair`. */
+export interface ChannelOptions {
+  /** Events queued at a receiver before `send` waits for it to catch up (default 1024). */
+  highWaterMark?: number;
+}
+
+const RESOLVED = Promise.resolve();
+const DEFAULT_HIGH_WATER_MARK = 1024;
+
+/**
+ * An event or request that arrived on a channel. Requests must be answered with `reply` or
+ * `fail` (or left to a `handle` function, which answers for you).
+ */
+export class ChannelMessage<T = unknown> {
+  /** True when the sender waits for a reply. */
+  readonly isRequest: boolean;
+  #sink: ReplySink | undefined;
+
+  constructor(
+    readonly data: T,
+    sink: ReplySink | undefined,
+    private readonly channel: Channel,
+  ) {
+    this.isRequest = sink !== undefined;
+    this.#sink = sink;
+  }
+
+  /** Answers a request. Throws if this is an event, was already answered, or the channel closed. */
+  reply(data?: unknown): void {
+    this.#answer().resolve(data);
+  }
+
+  /** Answers a request with an error; the requester gets a `ServiceError`. */
+  fail(error: unknown): void {
+    const sink = this.#answer();
+    sink.reject(new ServiceError("channel", ServiceError.describe(error), error));
+  }
+
+  /** @internal Takes the reply sink away (the request is answered elsewhere). */
+  takeSink(): ReplySink | undefined {
+    const sink = this.#sink;
+    this.#sink = undefined;
+    return sink;
+  }
+
+  #answer(): ReplySink {
+    const sink = this.takeSink();
+    if (sink === undefined) {
+      throw new ClosedError(
+        this.isRequest ? "this request (already answered)" : "an event (it takes no reply)",
+      );
+    }
+    return this.channel.answered(sink);
+  }
+}
+
+/**
+ * One end of a bidirectional message channel. Channels travel inside messages: put one end in
+ * the data of a call, event or reply, and whoever receives it can send events and requests back
+ * — and nest further channels in those — to any depth, in either direction.
+ *
+ * ```ts
+ * const [mine, theirs] = Channel.pair();
+ * await hub.call("pool.join", { jobs: theirs });  // the pool keeps `theirs`
+ * for await (const job of mine) job.reply(await work(job.data));
+ * ```
+ */
+export class Channel extends Attachable implements Ownable, AsyncIterable<ChannelMessage> {
+  readonly refKind = "channel" as const;
+
+  readonly #link: ChannelLink;
+  readonly #scope: Scope;
+  readonly #owners = new Owners();
+  readonly #inbox = new Queue<ChannelMessage>();
+  readonly #highWaterMark: number;
+  /** Requests this end sent that await an answer. */
+  readonly #outgoing = new Set<PendingRequest>();
+  /** Requests that arrived here and are not answered yet. */
+  readonly #incoming = new Set<ReplySink>();
+  #handler: ChannelHandler | undefined;
+  #reader: ((result: IteratorResult<ChannelMessage>) => void) | undefined;
+  #drained: (() => void)[] = [];
+  #closed = false;
+  #closeReason: unknown;
+  #resolveClosed!: () => void;
+  /** Settles when the channel closes (from either end, or with an owner). */
+  readonly closed: Promise<void>;
+
+  /**
+   * Builds an end whose sends go through `link`. Applications use `Channel.pair()`; transports
+   * construct ends directly with their own link.
+   */
+  constructor(link: ChannelLink, options: ChannelOptions & { scope?: Scope } = {}) {
+    super();
+    this.#link = link;
+    this.#scope = options.scope ?? new Scope();
+    this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    countOpen();
+  }
+
+  /** Creates two connected ends: what one sends, the other receives. */
+  static pair(options: ChannelOptions = {}): [Channel, Channel] {
+    // Both ends share one scope: a message's attachments are adopted once, by its sender.
+    const scope = new Scope();
+    const ends: Channel[] = [];
+    const toward = (index: number): ChannelLink => ({
+      event: (data) => ends[index]!.deliverEvent(data),
+      request: (data, sink) => ends[index]!.deliverRequest(data, sink),
+      close: (reason) => ends[index]!.peerClosed(reason),
+    });
+    const a = new Channel(toward(1), { ...options, scope });
+    const b = new Channel(toward(0), { ...options, scope });
+    ends.push(a, b);
+    return [a, b];
+  }
+
+  /** True once the channel closed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends an event (no reply). Resolves at once unless the receiver is full (backpressure). */
+  send(data?: unknown): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError("channel", this.#closeReason));
+    try {
+      adoptAttachments(data, this.#scope);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#link.event(data) ?? RESOLVED;
+  }
+
+  /** Sends a request and resolves to the reply (or rejects with the handler's `ServiceError`). */
+  request<Reply = unknown>(data?: unknown, options: ChannelRequestOptions = {}): Promise<Reply> {
+    if (this.#closed) return Promise.reject(new ClosedError("channel", this.#closeReason));
+    try {
+      adoptAttachments(data, this.#scope);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const pending = new PendingRequest(this, options);
+    this.#outgoing.add(pending);
+    this.#link.request(data, pending);
+    return pending.promise as Promise<Reply>;
+  }
+
+  /**
+   * Serves requests arriving on this end with `handler` (its return value is the reply, its
+   * throw a `ServiceError` for the requester). Events still go to the async iterator.
+   */
+  handle(handler: ChannelHandler): this {
+    this.#handler = handler;
+    // Requests that queued before the handler was set are served now, in order.
+    const waiting = this.#inbox.drain();
+    for (const message of waiting) {
+      const sink = message.takeSink();
+      if (sink) this.#serve(message.data, sink);
+      else this.#inbox.push(message);
+    }
+    return this;
+  }
+
+  /** Incoming events (and requests, unless `handle` serves them), in arrival order. */
+  [Symbol.asyncIterator](): AsyncIterator<ChannelMessage> {
+    return {
+      next: () => this.#next(),
+      return: () => {
+        this.close();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  /**
+   * Closes the channel at both ends: pending requests reject with `ClosedError`, iterators end,
+   * and every channel, stream and descriptor carried by its messages closes too.
+   */
+  close(reason?: unknown): void {
+    if (this.#shutDown(reason)) this.#link.close(reason);
+  }
+
+  /** @internal Scopes call this when they start owning the channel. */
+  addOwner(owner: Scope): void {
+    this.#owners.add(owner);
+  }
+
+  // ---- inbound side, called by the link of the other end --------------------------------
+
+  /** @internal An event arrived from the other end. */
+  deliverEvent(data: unknown): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    this.#enqueue(new ChannelMessage(data, undefined, this));
+    if (this.#inbox.length < this.#highWaterMark) return undefined;
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  /** @internal A request arrived from the other end. */
+  deliverRequest(data: unknown, sink: ReplySink): void {
+    if (this.#closed) {
+      sink.reject(new ClosedError("channel", this.#closeReason));
+      return;
+    }
+    this.#incoming.add(sink);
+    if (this.#handler) this.#serve(data, sink);
+    else this.#enqueue(new ChannelMessage(data, sink, this));
+  }
+
+  /** @internal The other end closed. */
+  peerClosed(reason: unknown): void {
+    this.#shutDown(reason);
+  }
+
+  /** @internal A request that arrived here is being answered: forget it and pass the sink on. */
+  answered(sink: ReplySink): ReplySink {
+    if (this.#closed) throw new ClosedError("channel", this.#closeReason);
+    this.#incoming.delete(sink);
+    return {
+      resolve: (data) => {
+        try {
+          adoptAttachments(data, this.#scope);
+        } catch (error) {
+          sink.reject(error);
+          return;
+        }
+        sink.resolve(data);
+      },
+      reject: (error) => sink.reject(error),
+    };
+  }
+
+  /** @internal A request this end sent was settled or given up. */
+  forget(pending: PendingRequest): void {
+    this.#outgoing.delete(pending);
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  #serve(data: unknown, sink: ReplySink): void {
+    const answer = this.answered(sink);
+    let result: unknown;
+    try {
+      result = this.#handler!(data, this);
+    } catch (error) {
+      answer.reject(new ServiceError("channel", ServiceError.describe(error), error));
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => answer.resolve(value),
+        (error: unknown) => answer.reject(new ServiceError("channel", ServiceError.describe(error), error)),
+      );
+    } else {
+      answer.resolve(result);
+    }
+  }
+
+  #enqueue(message: ChannelMessage): void {
+    const reader = this.#reader;
+    if (reader !== undefined) {
+      this.#reader = undefined;
+      reader({ done: false, value: message });
+    } else {
+      this.#inbox.push(message);
+    }
+  }
+
+  #next(): Promise<IteratorResult<ChannelMessage>> {
+    const message = this.#inbox.shift();
+    if (message !== undefined) {
+      if (this.#drained.length > 0 && this.#inbox.length < this.#highWaterMark / 2) {
+        const senders = this.#drained;
+        this.#drained = [];
+        for (const wake of senders) wake();
+      }
+      return Promise.resolve({ done: false, value: message });
+    }
+    if (this.#closed) return Promise.resolve({ done: true, value: undefined });
+    if (this.#reader !== undefined) {
+      return Promise.reject(new Error("a channel end has one reader at a time"));
+    }
+    return new Promise((resolve) => (this.#reader = resolve));
+  }
+
+  /** Closes this end's state; returns false if it was already closed. */
+  #shutDown(reason: unknown): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    this.#closeReason = reason;
+    const closedError = new ClosedError("channel", reason);
+    for (const pending of this.#outgoing) pending.reject(closedError);
+    this.#outgoing.clear();
+    for (const sink of this.#incoming) sink.reject(closedError);
+    this.#incoming.clear();
+    // Unanswered requests still queued are answered with the close, events are dropped.
+    for (const message of this.#inbox.drain()) {
+      message.takeSink()?.reject(closedError);
+    }
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.({ done: true, value: undefined });
+    for (const wake of this.#drained) wake();
+    this.#drained = [];
+    this.#scope.close(reason);
+    this.#owners.leaveAll(this);
+    countClosed();
+    this.#resolveClosed();
+    return true;
+  }
+}
+
+/** A request sent on a channel, waiting for its answer. */
+class PendingRequest implements ReplySink {
+  readonly promise: Promise<unknown>;
+  #resolve!: (value: unknown) => void;
+  #reject!: (error: unknown) => void;
+  #settled = false;
+  #deadline: Deadline | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly channel: Channel,
+    options: ChannelRequestOptions,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    const { timeout, signal } = options;
+    if (timeout !== undefined && timeout > 0) {
+      this.#deadline = deadlines.add(timeout, () => this.reject(new CallTimeoutError("channel", timeout)));
+    }
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.reject(new CallAbortedError("channel", signal.reason));
+      } else {
+        this.#signal = signal;
+        this.#onAbort = () => this.reject(new CallAbortedError("channel", signal.reason));
+        signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
+    }
+  }
+
+  resolve(data: unknown): void {
+    if (this.#finish()) this.#resolve(data);
+  }
+
+  reject(error: unknown): void {
+    if (this.#finish()) this.#reject(error);
+  }
+
+  #finish(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#deadline?.cancel();
+    if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.channel.forget(this);
+    return true;
+  }
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}

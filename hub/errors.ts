@@ -1,0 +1,132 @@
+import { BeamhubError } from "../base/error.js";
+
+export { BeamhubError };
+
+/** A service name or label is not valid (see `validateName`). */
+export class InvalidNameError extends BeamhubError {
+  constructor(message: string) {
+    super("EINVALID_NAME", message);
+  }
+}
+
+/** An argument or option is outside what the API accepts. */
+export class InvalidArgumentError extends BeamhubError {
+  constructor(message: string) {
+    super("EINVALID_ARGUMENT", message);
+  }
+}
+
+/** Nobody serves the called name (or no instance matches the requested labels). */
+export class ServiceNotFoundError extends BeamhubError {
+  constructor(
+    readonly service: string,
+    detail = "",
+  ) {
+    super("ESERVICE_NOT_FOUND", `no such service: "${service}"${detail}`);
+  }
+}
+
+/** The call did not complete before its deadline. */
+export class CallTimeoutError extends BeamhubError {
+  constructor(
+    readonly service: string,
+    readonly timeoutMs: number,
+  ) {
+    super("ETIMEOUT", `call to "${service}" timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The caller's AbortSignal fired before the call completed. */
+export class CallAbortedError extends BeamhubError {
+  constructor(service: string, reason: unknown) {
+    super("EABORTED", `call to "${service}" was aborted`, { cause: reason });
+  }
+}
+
+/**
+ * The instance serving a call went away (unregistered, its session closed) before it replied,
+ * and the call could not fail over to another instance.
+ */
+export class ServiceGoneError extends BeamhubError {
+  constructor(service: string, why: string) {
+    super("ESERVICE_GONE", `service "${service}" went away before replying: ${why}`);
+  }
+}
+
+/** The hub, session or channel was closed; nothing more can go through it. */
+export class ClosedError extends BeamhubError {
+  constructor(what: string, cause?: unknown) {
+    super("ECLOSED", `${what} is closed`, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** A watcher fell too far behind the events it watches and was ended. */
+export class LaggedError extends BeamhubError {
+  constructor(readonly missed: number) {
+    super("ELAGGED", `watcher fell behind and missed ${missed} events`);
+  }
+}
+
+/** A byte stream was reset (aborted) by the other side or by closing its owner. */
+export class StreamResetError extends BeamhubError {
+  constructor(reason: string, cause?: unknown) {
+    super("ESTREAM_RESET", `byte stream reset: ${reason}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** A message's data cannot travel (too deeply nested, cyclic, ...). */
+export class InvalidMessageError extends BeamhubError {
+  constructor(message: string) {
+    super("EINVALID_MESSAGE", message);
+  }
+}
+
+/** What a service handler threw, as the caller sees it. */
+export interface RemoteErrorInfo {
+  /** The `name` of the error the handler threw, e.g. `"TypeError"` or `"NotAllowed"`. */
+  name: string;
+  message: string;
+  /** The handler error's `code`, or `"EHANDLER"` when it had none. */
+  code: string;
+  /** Extra structured detail the handler attached (`error.details`), if any. */
+  details?: unknown;
+}
+
+/**
+ * A service handler (or a channel request handler) threw. `remoteName`, `message` and `code`
+ * come from the thrown error; in one process `cause` is the thrown error itself, across a
+ * transport it is a plain `Error` rebuilt from what travelled.
+ */
+export class ServiceError extends BeamhubError {
+  readonly remoteName: string;
+  readonly details: unknown;
+
+  constructor(
+    readonly service: string,
+    info: RemoteErrorInfo,
+    cause?: unknown,
+  ) {
+    super(info.code, info.message, { cause });
+    this.remoteName = info.name;
+    this.details = info.details;
+  }
+
+  /** Describes any thrown value in the form that travels between peers. */
+  static describe(thrown: unknown): RemoteErrorInfo {
+    if (thrown instanceof ServiceError) {
+      return { name: thrown.remoteName, message: thrown.message, code: thrown.code, details: thrown.details };
+    }
+    if (thrown instanceof Error) {
+      const code = (thrown as { code?: unknown }).code;
+      const details = (thrown as { details?: unknown }).details;
+      const info: RemoteErrorInfo = {
+        name: thrown.name,
+        message: thrown.message,
+        code: typeof code === "string" && code !== "" ? code : "EHANDLER",
+      };
+      if (details !== undefined) info.details = details;
+      return info;
+    }
+    return { name: "Error", message: String(thrown), code: "EHANDLER" };
+  }
+}

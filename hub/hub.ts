@@ -1,0 +1,143 @@
+import type { PendingCall } from "./call.js";
+import { ClosedError, InvalidArgumentError } from "./errors.js";
+import type { Labels } from "./names.js";
+import { Registry } from "./registry.js";
+import { Session, type SessionHost, type SessionOptions } from "./session.js";
+import type {
+  CallOptions,
+  Handler,
+  HubClient,
+  Middleware,
+  Registration,
+  RegisterOptions,
+  ServiceFilter,
+  ServiceInfo,
+  Watch,
+  WatchOptions,
+} from "./types.js";
+
+/** Options of `new Hub()`. */
+export interface HubOptions {
+  /** Timeout of calls that set none, in milliseconds; 0 disables (default 30 000). */
+  callTimeout?: number;
+  /** How many other instances a call may move to when its instance goes away (default 2). */
+  maxFailover?: number;
+}
+
+/**
+ * The service hub: a registry of named services and the dispatcher of calls between them.
+ *
+ * A hub is itself a `HubClient` (through its own local session), so in one process you register
+ * and call on it directly; every transport connects remote peers to it as further sessions.
+ *
+ * ```ts
+ * const hub = new Hub();
+ * await hub.register("greet", (name: string) => `hello ${name}`);
+ * console.log(await hub.call("greet", "world")); // "hello world"
+ * ```
+ */
+export class Hub implements HubClient, SessionHost {
+  readonly registry = new Registry();
+  readonly defaultTimeout: number;
+  readonly maxFailover: number;
+
+  readonly #sessions = new Set<Session>();
+  readonly #middleware: Middleware[] = [];
+  #chain: ((call: PendingCall) => unknown) | undefined;
+  #sessionCount = 0;
+  #instanceCount = 0;
+  #closed: ClosedError | undefined;
+  readonly #local: Session;
+
+  constructor(options: HubOptions = {}) {
+    const { callTimeout = 30_000, maxFailover = 2 } = options;
+    if (!(callTimeout >= 0)) throw new InvalidArgumentError(`callTimeout must be >= 0, got ${callTimeout}`);
+    if (!(maxFailover >= 0)) throw new InvalidArgumentError(`maxFailover must be >= 0, got ${maxFailover}`);
+    this.defaultTimeout = callTimeout;
+    this.maxFailover = maxFailover;
+    this.#local = this.session({ identity: { id: "local", via: "local" } });
+  }
+
+  /** A new session on this hub: what it registers and calls belongs to it until it closes. */
+  session(options: SessionOptions = {}): Session {
+    if (this.#closed) throw this.#closed;
+    this.#sessionCount += 1;
+    const session = new Session(this, `s${this.#sessionCount}`, options);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /**
+   * Adds middleware around every call this hub dispatches, outermost first: each runs before
+   * the next and may change `context.data`, inspect `context.caller`, or throw to refuse.
+   */
+  use(middleware: Middleware): this {
+    if (typeof middleware !== "function") throw new InvalidArgumentError("middleware must be a function");
+    this.#middleware.push(middleware);
+    this.#chain = compose(this.#middleware);
+    return this;
+  }
+
+  register<Request = unknown, Reply = unknown>(
+    name: string,
+    handler: Handler<Request, Reply>,
+    options?: RegisterOptions,
+  ): Promise<Registration> {
+    return this.#local.register(name, handler, options);
+  }
+
+  call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply> {
+    return this.#local.call<Reply>(name, data, options);
+  }
+
+  lookup(name: string, options?: { labels?: Labels }): Promise<ServiceInfo[]> {
+    return this.#local.lookup(name, options);
+  }
+
+  list(filter?: ServiceFilter): Promise<ServiceInfo[]> {
+    return this.#local.list(filter);
+  }
+
+  watch(options?: WatchOptions): Watch {
+    return this.#local.watch(options);
+  }
+
+  /** Closes every session: registrations go, pending calls reject with `ClosedError`. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = new ClosedError("hub");
+    for (const session of [...this.#sessions]) void session.close(this.#closed);
+    this.registry.closeWatchers();
+    return Promise.resolve();
+  }
+
+  get isClosed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** @internal */
+  invoke(call: PendingCall): unknown {
+    const chain = this.#chain;
+    return chain === undefined ? call.instance!.handler(call.data, call) : chain(call);
+  }
+
+  /** @internal */
+  nextInstanceId(): string {
+    this.#instanceCount += 1;
+    return `i${this.#instanceCount}`;
+  }
+
+  /** @internal */
+  sessionClosed(session: Session): void {
+    this.#sessions.delete(session);
+  }
+}
+
+/** Folds middleware into one function that ends in the handler. */
+function compose(middleware: readonly Middleware[]): (call: PendingCall) => unknown {
+  const handler = (call: PendingCall): unknown => call.instance!.handler(call.data, call);
+  return middleware.reduceRight<(call: PendingCall) => unknown>(
+    (next, layer) => (call) => layer(call, () => Promise.resolve().then(() => next(call))),
+    handler,
+  );
+}

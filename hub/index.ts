@@ -1,0 +1,30 @@
+export { ByteStream, type ByteStreamOptions } from "./byte-stream.js";
+export {
+  Channel,
+  ChannelMessage,
+  type ChannelHandler,
+  type ChannelLink,
+  type ChannelOptions,
+  type ChannelRequestOptions,
+  type ReplySink,
+} from "./channel.js";
+export {
+  BeamhubError,
+  CallAbortedError,
+  CallTimeoutError,
+  ClosedError,
+  InvalidArgumentError,
+  InvalidMessageError,
+  InvalidNameError,
+  LaggedError,
+  ServiceError,
+  ServiceGoneError,
+  ServiceNotFoundError,
+  StreamResetError,
+  type RemoteErrorInfo,
+} from "./errors.js";
+export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "./file-descriptor.js";
+export { Hub, type HubOptions } from "./hub.js";
+export { validateLabels, validateName, type Labels } from "./names.js";
+export { Session, type SessionOptions } from "./session.js";
+export type * from "./types.js";

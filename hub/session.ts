@@ -1,0 +1,175 @@
+import { PendingCall, type CallHost, type CallOwner } from "./call.js";
+import { ClosedError, InvalidArgumentError } from "./errors.js";
+import { validateLabels, validateName, type Labels } from "./names.js";
+import { LinkedList } from "./linked-list.js";
+import { Instance, type Registry } from "./registry.js";
+import { Scope, type Closable } from "./scope.js";
+import type {
+  CallerInfo,
+  CallOptions,
+  Handler,
+  HubClient,
+  Identity,
+  Registration,
+  RegisterOptions,
+  ServiceFilter,
+  ServiceInfo,
+  Watch,
+  WatchOptions,
+} from "./types.js";
+
+/** What a session needs from its hub. */
+export interface SessionHost extends CallHost {
+  readonly registry: Registry;
+  /** A fresh instance id, unique within the hub. */
+  nextInstanceId(): string;
+  /** The session closed; the hub forgets it. */
+  sessionClosed(session: Session): void;
+}
+
+/** Options of `Hub.session`. */
+export interface SessionOptions {
+  /** Who is on the other end; handlers and middleware see it as `context.caller.identity`. */
+  identity?: Identity;
+}
+
+/**
+ * One participant's view of a hub: what it registers and calls, and everything that passed
+ * through it, belongs to it. Closing a session unregisters its services (their pending calls
+ * fail over or fail), rejects its own pending calls, ends its watches, and closes every channel,
+ * byte stream and descriptor its messages carried. Every transport gives each connected peer
+ * one session; in one process, `hub.session()` makes one.
+ */
+export class Session implements HubClient, CallOwner, Closable {
+  readonly id: string;
+  readonly identity: Identity | undefined;
+  readonly caller: CallerInfo;
+  readonly scope = new Scope();
+
+  readonly #host: SessionHost;
+  readonly #calls = new LinkedList<PendingCall>();
+  readonly #instances = new Set<Instance>();
+  readonly #watches = new Set<Watch>();
+  #closed: ClosedError | undefined;
+
+  constructor(host: SessionHost, id: string, options: SessionOptions = {}) {
+    this.#host = host;
+    this.id = id;
+    this.identity = options.identity;
+    this.caller = Object.freeze({ sessionId: id, identity: options.identity });
+  }
+
+  get isClosed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  register<Request = unknown, Reply = unknown>(
+    name: string,
+    handler: Handler<Request, Reply>,
+    options: RegisterOptions = {},
+  ): Promise<Registration> {
+    try {
+      return Promise.resolve(this.registerNow(name, handler, options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `register` without the promise, for in-process callers that want the handle at once. */
+  registerNow<Request = unknown, Reply = unknown>(
+    name: string,
+    handler: Handler<Request, Reply>,
+    options: RegisterOptions = {},
+  ): Registration {
+    if (this.#closed) throw this.#closed;
+    validateName(name);
+    if (typeof handler !== "function") {
+      throw new InvalidArgumentError(`handler for "${name}" must be a function, got ${typeof handler}`);
+    }
+    const labels = validateLabels(options.labels);
+    const info: ServiceInfo = Object.freeze({
+      name,
+      id: this.#host.nextInstanceId(),
+      labels,
+      sessionId: this.id,
+    });
+    const instance = new Instance(info, handler as Handler, this.scope);
+    this.#instances.add(instance);
+    this.#host.registry.add(instance);
+    const unregister = (): Promise<void> => {
+      this.#unregister(instance, "unregistered");
+      return Promise.resolve();
+    };
+    return { info, unregister, [Symbol.asyncDispose]: unregister };
+  }
+
+  call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new PendingCall(this.#host, this, name, data, options).start() as Promise<Reply>;
+  }
+
+  lookup(name: string, options: { labels?: Labels } = {}): Promise<ServiceInfo[]> {
+    try {
+      validateName(name);
+      const labels = options.labels === undefined ? undefined : validateLabels(options.labels);
+      return Promise.resolve(this.#host.registry.list({ name, labels }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  list(filter: ServiceFilter = {}): Promise<ServiceInfo[]> {
+    try {
+      return Promise.resolve(this.#host.registry.list(checkFilter(filter)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  watch(options: WatchOptions = {}): Watch {
+    if (this.#closed) throw this.#closed;
+    const watch = this.#host.registry.watch(
+      checkFilter(options),
+      options.existing ?? true,
+      options.signal,
+      (done) => this.#watches.delete(done),
+    );
+    if (!watch.done) this.#watches.add(watch);
+    return watch;
+  }
+
+  /** @internal A call this session made is waiting for its reply. */
+  trackCall(call: PendingCall): void {
+    this.#calls.add(call.ownerLink);
+  }
+
+  /** @internal A call this session made has settled. */
+  forgetCall(call: PendingCall): void {
+    this.#calls.remove(call.ownerLink);
+  }
+
+  close(reason?: unknown): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = reason instanceof ClosedError ? reason : new ClosedError(`session ${this.id}`, reason);
+    for (const instance of [...this.#instances]) this.#unregister(instance, `session ${this.id} closed`);
+    for (const call of this.#calls.takeAll()) call.close(this.#closed);
+    for (const watch of [...this.#watches]) watch.close();
+    this.scope.close(this.#closed);
+    this.#host.sessionClosed(this);
+    return Promise.resolve();
+  }
+
+  #unregister(instance: Instance, why: string): void {
+    if (!this.#instances.delete(instance)) return;
+    this.#host.registry.remove(instance);
+    for (const call of instance.pending.takeAll()) call.instanceGone(why);
+  }
+}
+
+function checkFilter(filter: ServiceFilter): ServiceFilter {
+  if (filter.name !== undefined) validateName(filter.name);
+  if (filter.prefix !== undefined && typeof filter.prefix !== "string") {
+    throw new InvalidArgumentError("filter.prefix must be a string");
+  }
+  return filter.labels === undefined ? filter : { ...filter, labels: validateLabels(filter.labels) };
+}

@@ -1,0 +1,144 @@
+import type { Labels } from "./names.js";
+
+/** Who is on the other end of a session: set by the transport (TLS certificate, token, ...). */
+export interface Identity {
+  /** A stable name for the peer, e.g. a certificate subject or an API key's owner. */
+  readonly id: string;
+  /** How the identity was established: `"local"`, `"mtls"`, `"token"`, ... */
+  readonly via: string;
+  /** Anything else the authenticator knows (roles, groups, claims). */
+  readonly attributes?: Readonly<Record<string, unknown>>;
+}
+
+/** One registered instance of a service, as discovery shows it. */
+export interface ServiceInfo {
+  /** The service name; several instances may share it. */
+  readonly name: string;
+  /** Unique id of this instance within its hub. */
+  readonly id: string;
+  readonly labels: Labels;
+  /** Id of the session that registered it. */
+  readonly sessionId: string;
+}
+
+/** The session a call came from, as a handler sees it. */
+export interface CallerInfo {
+  readonly sessionId: string;
+  readonly identity: Identity | undefined;
+}
+
+/** What a service handler receives besides the request data. */
+export interface CallContext {
+  /** The instance serving the call. */
+  readonly service: ServiceInfo;
+  /** Where the call came from. */
+  readonly caller: CallerInfo;
+  /**
+   * Aborted when the call is cancelled, times out, or its caller goes away; pass it on to
+   * whatever the handler waits for.
+   */
+  readonly signal: AbortSignal;
+  /** When the caller stops waiting (milliseconds since the epoch), if it set a timeout. */
+  readonly deadline: number | undefined;
+}
+
+/**
+ * Serves one call: returns (or resolves to) the reply data, or throws — the caller then gets a
+ * `ServiceError` with the thrown error's name, message and code.
+ */
+export type Handler<Request = unknown, Reply = unknown> = (
+  data: Request,
+  context: CallContext,
+) => Reply | Promise<Reply>;
+
+/** The mutable view of a call that middleware sees. */
+export interface MiddlewareContext extends CallContext {
+  /** The request data; middleware may replace it before calling `next`. */
+  data: unknown;
+}
+
+/**
+ * Runs around every call a hub dispatches (in the hub that owns the registry, whichever
+ * transport the caller and the service use). Call `next()` to continue, or throw to refuse.
+ */
+export type Middleware = (context: MiddlewareContext, next: () => Promise<unknown>) => Promise<unknown>;
+
+/** Options of `call`. */
+export interface CallOptions {
+  /** Milliseconds before the call fails with `CallTimeoutError`; 0 disables. Default: the hub's. */
+  timeout?: number;
+  /** Cancels the call (`CallAbortedError`) and aborts the handler's signal. */
+  signal?: AbortSignal;
+  /** Only instances carrying all of these labels may serve the call. */
+  labels?: Labels;
+  /** Only this instance (a `ServiceInfo.id`) may serve the call. */
+  instance?: string;
+  /**
+   * When nobody serves the name yet, wait up to this many milliseconds for an instance to
+   * appear instead of failing at once (`true`: as long as the call's timeout allows).
+   */
+  waitForService?: number | boolean;
+}
+
+/** Options of `register`. */
+export interface RegisterOptions {
+  labels?: Labels;
+}
+
+/** A live registration; disposing it (or `unregister()`) removes the instance. */
+export interface Registration extends AsyncDisposable {
+  readonly info: ServiceInfo;
+  unregister(): Promise<void>;
+}
+
+/** A registration coming or going. */
+export interface WatchEvent {
+  readonly type: "added" | "removed";
+  readonly service: ServiceInfo;
+}
+
+/** Which registrations to list or watch. */
+export interface ServiceFilter {
+  /** Exactly this name. */
+  name?: string;
+  /** Names starting with this prefix. */
+  prefix?: string;
+  /** Instances carrying all of these labels. */
+  labels?: Labels;
+}
+
+export interface WatchOptions extends ServiceFilter {
+  /** Start with an `added` event for every matching instance already registered (default true). */
+  existing?: boolean;
+  /** Ends the watch. */
+  signal?: AbortSignal;
+}
+
+/** An async iterable of registry events that can be stopped early. */
+export interface Watch extends AsyncIterableIterator<WatchEvent> {
+  /** Ends the iteration; idempotent. */
+  close(): void;
+}
+
+/**
+ * What every beamhub session offers, whether the hub is in this process or across a transport:
+ * the compliance suite runs exactly this interface against every transport.
+ */
+export interface HubClient {
+  /** Serves `name` with `handler` until the registration is disposed or the session closes. */
+  register<Request = unknown, Reply = unknown>(
+    name: string,
+    handler: Handler<Request, Reply>,
+    options?: RegisterOptions,
+  ): Promise<Registration>;
+  /** Calls one instance of `name` and resolves to its reply. */
+  call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply>;
+  /** The instances serving `name` (optionally only those with `labels`). */
+  lookup(name: string, options?: { labels?: Labels }): Promise<ServiceInfo[]>;
+  /** Every instance matching `filter`. */
+  list(filter?: ServiceFilter): Promise<ServiceInfo[]>;
+  /** Registrations coming and going, as they happen. */
+  watch(options?: WatchOptions): Watch;
+  /** Closes the session: its registrations, pending calls, watches and attachments. */
+  close(): Promise<void>;
+}

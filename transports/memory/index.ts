@@ -1,0 +1,1 @@
+export { connectMemory, listenMemory, MemoryAddressError } from "./memory-transport.js";
