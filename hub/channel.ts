@@ -304,7 +304,7 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
   #next(): Promise<IteratorResult<ChannelMessage>> {
     const message = this.#inbox.shift();
     if (message !== undefined) {
-      if (this.#drained.length > 0 && this.#inbox.length < this.#highWaterMark / 2) {
+      if (this.#drained.length > 0 && this.#inbox.length <= this.#highWaterMark / 2) {
         const senders = this.#drained;
         this.#drained = [];
         for (const wake of senders) wake();
@@ -328,9 +328,10 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     this.#outgoing.clear();
     for (const sink of this.#incoming) sink.reject(closedError);
     this.#incoming.clear();
-    // Unanswered requests still queued are answered with the close, events are dropped.
+    // Events sent before the close stay readable (the iterator ends after them); requests
+    // still queued can no longer be answered and are dropped, their senders already rejected.
     for (const message of this.#inbox.drain()) {
-      message.takeSink()?.reject(closedError);
+      if (!message.isRequest) this.#inbox.push(message);
     }
     const reader = this.#reader;
     this.#reader = undefined;

@@ -106,6 +106,9 @@ export class Hub implements HubClient, SessionHost {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = new ClosedError("hub");
+    // Every caller learns the hub closed before any instance goes (which would look like a
+    // service going away and trigger failover).
+    for (const session of this.#sessions) session.failCalls(this.#closed);
     for (const session of [...this.#sessions]) void session.close(this.#closed);
     this.registry.closeWatchers();
     return Promise.resolve();

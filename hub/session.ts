@@ -148,11 +148,16 @@ export class Session implements HubClient, CallOwner, Closable {
     this.#calls.remove(call.ownerLink);
   }
 
+  /** @internal Rejects every pending call this session made with `error`. */
+  failCalls(error: ClosedError): void {
+    for (const call of this.#calls.takeAll()) call.close(error);
+  }
+
   close(reason?: unknown): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = reason instanceof ClosedError ? reason : new ClosedError(`session ${this.id}`, reason);
+    this.failCalls(this.#closed);
     for (const instance of [...this.#instances]) this.#unregister(instance, `session ${this.id} closed`);
-    for (const call of this.#calls.takeAll()) call.close(this.#closed);
     for (const watch of [...this.#watches]) watch.close();
     this.scope.close(this.#closed);
     this.#host.sessionClosed(this);

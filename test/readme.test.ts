@@ -1,0 +1,46 @@
+// Every TypeScript snippet in the README is a complete program: this runs each one as a user
+// would (tsx, importing "beamhub") and checks what it prints.
+import { execFile } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+const dir = join(root, ".readme-snippets");
+
+/** What each snippet must print, in README order. */
+const expected: string[][] = [
+  ["hello world"],
+  ["RangeError ENEGATIVE negative", "true\ntrue", "here"],
+  ["1", "db.users eu", "added db.users", "added db.users"],
+  ["{ done: { task: 'resize' } }", "{ tick: 0 }", "{ tick: 2 }"],
+  ["QUIET PLEASE"],
+  ["served by the worker"],
+  ["EFORBIDDEN", "admin.reset took", "done"],
+];
+
+const readme = await readFile(join(root, "README.md"), "utf8");
+const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+
+describe("README snippets", () => {
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("has the snippets this test knows about", () => {
+    expect(snippets.length).toBe(expected.length);
+  });
+
+  snippets.forEach((code, index) => {
+    it(`snippet ${index + 1} runs and prints what it says`, { timeout: 30_000 }, async () => {
+      await mkdir(dir, { recursive: true });
+      const file = join(dir, `snippet-${index + 1}.ts`);
+      await writeFile(file, code);
+      const { stdout } = await run(process.execPath, ["--import", "tsx", file], {
+        cwd: root,
+        timeout: 25_000,
+      });
+      for (const text of expected[index] ?? []) expect(stdout).toContain(text);
+    });
+  });
+});
