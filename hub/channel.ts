@@ -1,7 +1,7 @@
 import { Attachable } from "../codecs/reference.js";
 import { adoptAttachments, countClosed, countOpen } from "./attachments.js";
 import { deadlines, type Deadline } from "./deadlines.js";
-import { CallAbortedError, CallTimeoutError, ClosedError, ServiceError } from "./errors.js";
+import { BeamhubError, CallAbortedError, CallTimeoutError, ClosedError, ServiceError } from "./errors.js";
 import { Queue } from "./queue.js";
 import { Owners, Scope, type Ownable } from "./scope.js";
 
@@ -9,6 +9,8 @@ import { Owners, Scope, type Ownable } from "./scope.js";
 export interface ReplySink {
   resolve(data: unknown): void;
   reject(error: unknown): void;
+  /** Aborted when the requester stops waiting (timeout, cancel, close). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -24,8 +26,18 @@ export interface ChannelLink {
   close(reason: unknown): void;
 }
 
+/** What a channel request handler gets besides the data. */
+export interface ChannelRequestContext {
+  /** The channel end the request arrived on (to send events or further requests back). */
+  readonly channel: Channel;
+  /** Aborted when the requester stops waiting; pass it on to whatever the handler waits for. */
+  readonly signal: AbortSignal;
+}
+
 /** Serves requests that arrive on a channel; the return value is the reply. */
-export type ChannelHandler = (data: unknown, channel: Channel) => unknown;
+export type ChannelHandler = (data: unknown, context: ChannelRequestContext) => unknown;
+
+const NEVER_ABORTED = new AbortController().signal;
 
 /** Options of `Channel.request`. */
 export interface ChannelRequestOptions {
@@ -69,7 +81,7 @@ export class ChannelMessage<T = unknown> {
   /** Answers a request with an error; the requester gets a `ServiceError`. */
   fail(error: unknown): void {
     const sink = this.#answer();
-    sink.reject(new ServiceError("channel", ServiceError.describe(error), error));
+    sink.reject(asServiceError(error));
   }
 
   /** @internal Takes the reply sink away (the request is answered elsewhere). */
@@ -262,6 +274,7 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
         sink.resolve(data);
       },
       reject: (error) => sink.reject(error),
+      signal: sink.signal,
     };
   }
 
@@ -276,15 +289,15 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     const answer = this.answered(sink);
     let result: unknown;
     try {
-      result = this.#handler!(data, this);
+      result = this.#handler!(data, { channel: this, signal: sink.signal ?? NEVER_ABORTED });
     } catch (error) {
-      answer.reject(new ServiceError("channel", ServiceError.describe(error), error));
+      answer.reject(asServiceError(error));
       return;
     }
     if (isThenable(result)) {
       result.then(
         (value) => answer.resolve(value),
-        (error: unknown) => answer.reject(new ServiceError("channel", ServiceError.describe(error), error)),
+        (error: unknown) => answer.reject(asServiceError(error)),
       );
     } else {
       answer.resolve(result);
@@ -355,6 +368,7 @@ class PendingRequest implements ReplySink {
   #deadline: Deadline | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  #answerer: AbortController | undefined;
 
   constructor(
     private readonly channel: Channel,
@@ -379,12 +393,21 @@ class PendingRequest implements ReplySink {
     }
   }
 
+  /** The answering side's view: aborted when this requester stops waiting without a reply. */
+  get signal(): AbortSignal {
+    this.#answerer ??= new AbortController();
+    return this.#answerer.signal;
+  }
+
   resolve(data: unknown): void {
     if (this.#finish()) this.#resolve(data);
   }
 
   reject(error: unknown): void {
-    if (this.#finish()) this.#reject(error);
+    if (this.#finish()) {
+      this.#answerer?.abort(error);
+      this.#reject(error);
+    }
   }
 
   #finish(): boolean {
@@ -395,6 +418,16 @@ class PendingRequest implements ReplySink {
     this.channel.forget(this);
     return true;
   }
+}
+
+/**
+ * What a failed channel handler sends back: beamhub's own errors keep their class (a "no such
+ * service" stays one however many hops it travels); anything else becomes a `ServiceError`.
+ */
+function asServiceError(error: unknown): unknown {
+  return error instanceof BeamhubError
+    ? error
+    : new ServiceError("channel", ServiceError.describe(error), error);
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -5,6 +5,7 @@ export {
   type ChannelHandler,
   type ChannelLink,
   type ChannelOptions,
+  type ChannelRequestContext,
   type ChannelRequestOptions,
   type ReplySink,
 } from "./channel.js";

@@ -1,0 +1,350 @@
+// FdSocket against a raw Unix socket (plain node:net), between two processes, in one run:
+// request/response with 1 and 100 in flight (64 B frames), bulk bytes, and fd-carrying
+// messages per second. Prints medians of several rounds and the ratios to raw.
+//
+//   npx tsx bench/fd-passing.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
+//
+// The child serves on five sockets: raw echo, fd echo, raw bulk sink, fd bulk sink, fd sink.
+// The raw echo answers all complete frames of a read with one write (the best plain net can do);
+// the FdSocket echo calls write() once per frame and relies on FdSocket's batching.
+import { spawn } from "node:child_process";
+import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../transports/unix/fd/index.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BATCHING = process.env.BENCH_BATCHING === "microtask" ? "microtask" : "immediate";
+const PAYLOAD = 64;
+const FRAME = 4 + PAYLOAD;
+
+/** Splits a byte stream into [u32 length][body] frames; returns complete frames' total length. */
+class Framer {
+  #buffer: Buffer = Buffer.alloc(0);
+  /** Appends data; returns [bytes of complete frames at the front, their count]. */
+  push(data: Buffer): { frames: Buffer; count: number } {
+    this.#buffer = this.#buffer.length === 0 ? data : Buffer.concat([this.#buffer, data]);
+    let offset = 0;
+    let count = 0;
+    while (this.#buffer.length - offset >= 4) {
+      const length = this.#buffer.readUInt32BE(offset);
+      if (this.#buffer.length - offset < 4 + length) break;
+      offset += 4 + length;
+      count++;
+    }
+    const frames = this.#buffer.subarray(0, offset);
+    this.#buffer = this.#buffer.subarray(offset);
+    return { frames, count };
+  }
+}
+
+function frame(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+const REQUEST = frame(Buffer.alloc(PAYLOAD, 0x61));
+
+// ---------------------------------------------------------------------------------------------
+// Child: the servers
+
+async function child(dir: string): Promise<void> {
+  net
+    .createServer((socket) => {
+      const framer = new Framer();
+      socket.on("data", (data: Buffer) => {
+        const { frames } = framer.push(data);
+        if (frames.length > 0) socket.write(frames);
+      });
+      socket.on("error", () => {});
+    })
+    .listen(join(dir, "raw.sock"));
+
+  await FdServer.listen(join(dir, "fd.sock"), {
+    batching: BATCHING,
+    onConnection(socket) {
+      const framer = new Framer();
+      socket.on("data", (data) => {
+        const { frames } = framer.push(data);
+        for (let offset = 0; offset < frames.length;) {
+          const length = 4 + frames.readUInt32BE(offset);
+          socket.write(frames.subarray(offset, offset + length));
+          offset += length;
+        }
+      });
+      socket.on("error", () => {});
+    },
+  });
+
+  const bulkTotal = (
+    count: (onChunk: (n: number) => void, onEnd: () => void) => void,
+    reply: (t: string) => void,
+  ) => {
+    let total = 0;
+    count(
+      (n) => (total += n),
+      () => reply(String(total)),
+    );
+  };
+  net
+    .createServer((socket) => {
+      bulkTotal(
+        (onChunk, onEnd) => {
+          socket.on("data", (d: Buffer) => onChunk(d.length));
+          socket.on("end", onEnd);
+        },
+        (t) => socket.end(t),
+      );
+      socket.on("error", () => {});
+    })
+    .listen(join(dir, "rawbulk.sock"));
+  await FdServer.listen(join(dir, "fdbulk.sock"), {
+    allowHalfOpen: true,
+    onConnection(socket) {
+      bulkTotal(
+        (onChunk, onEnd) => {
+          socket.on("data", (d) => onChunk(d.length));
+          socket.on("end", onEnd);
+        },
+        (t) => {
+          socket.write(Buffer.from(t));
+          socket.end();
+        },
+      );
+      socket.on("error", () => {});
+    },
+  });
+
+  // fd sink: every frame carries one fd; close it and acknowledge the frame.
+  await FdServer.listen(join(dir, "fdsink.sock"), {
+    onConnection(socket) {
+      const framer = new Framer();
+      const fifo = new FdFifo();
+      const ack = frame(Buffer.from([1]));
+      socket.on("data", (data, fds) => {
+        fifo.push(fds);
+        const { count } = framer.push(data);
+        for (const fd of fifo.take(count)) closeFd(fd);
+        for (let i = 0; i < count; i++) socket.write(ack);
+      });
+      socket.on("error", () => {});
+    },
+  });
+  process.stdout.write("ready\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: the clients
+
+interface Transport {
+  write(data: Buffer, fds?: number[]): void;
+  onData(handler: (data: Buffer) => void): void;
+  close(): void;
+}
+
+async function rawTransport(path: string): Promise<Transport> {
+  const socket = net.connect(path);
+  await new Promise((resolve) => socket.once("connect", resolve));
+  return {
+    write: (data) => void socket.write(data),
+    onData: (handler) => socket.on("data", handler),
+    close: () => socket.destroy(),
+  };
+}
+
+async function fdTransport(path: string): Promise<Transport> {
+  const socket = await FdSocket.connect(path, { batching: BATCHING });
+  return {
+    write: (data, fds) => void socket.write(data, fds),
+    onData: (handler) => socket.on("data", (data) => handler(data)),
+    close: () => socket.destroy(),
+  };
+}
+
+/**
+ * Requests/s with `inFlight` outstanding. `batched`: send replacements for all responses of a read
+ * in one write (raw); otherwise one write() per request (FdSocket batches by itself).
+ */
+async function requestResponse(t: Transport, inFlight: number, batched: boolean): Promise<number> {
+  const framer = new Framer();
+  const batch = Buffer.concat(Array.from({ length: inFlight }, () => REQUEST));
+  let done = 0;
+  let stopAt = Infinity;
+  let measuring = false;
+  let started = 0;
+  const finished = new Promise<number>((resolve) => {
+    t.onData((data) => {
+      const { count } = framer.push(data);
+      if (measuring) done += count;
+      if (performance.now() >= stopAt) {
+        resolve(done / ((performance.now() - started) / 1000));
+        return;
+      }
+      if (batched) t.write(batch.subarray(0, count * FRAME));
+      else for (let i = 0; i < count; i++) t.write(REQUEST);
+    });
+  });
+  if (batched) t.write(batch);
+  else for (let i = 0; i < inFlight; i++) t.write(REQUEST);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // warm-up
+  measuring = true;
+  started = performance.now();
+  stopAt = started + SECONDS * 1000;
+  const rate = await finished;
+  t.close();
+  return rate;
+}
+
+/** Bytes/s pushed through in 64 KiB writes, until the receiver has counted them all. */
+async function bulk(kind: "raw" | "fd", path: string): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  let sent = 0;
+  const start = performance.now();
+  const stopAt = start + SECONDS * 1000;
+  let total: number;
+  if (kind === "raw") {
+    const socket = net.connect(path);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let reply = "";
+    const done = new Promise<void>((resolve) => socket.on("end", resolve));
+    socket.on("data", (d: Buffer) => (reply += d.toString()));
+    while (performance.now() < stopAt) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) await new Promise((resolve) => socket.once("drain", resolve));
+    }
+    socket.end();
+    await done;
+    total = Number(reply);
+  } else {
+    const socket = await FdSocket.connect(path, { allowHalfOpen: true });
+    let reply = "";
+    const done = new Promise<void>((resolve) => socket.on("end", resolve));
+    socket.on("data", (d) => (reply += d.toString()));
+    while (performance.now() < stopAt) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) await new Promise<void>((resolve) => socket.once("drain", () => resolve()));
+    }
+    socket.end();
+    await done;
+    socket.destroy();
+    total = Number(reply);
+  }
+  if (total !== sent) throw new Error(`bulk ${kind}: sent ${sent}, receiver counted ${total}`);
+  return total / ((performance.now() - start) / 1000);
+}
+
+/** fd-carrying messages/s: each frame carries a fresh dup of a file fd; `window` in flight. */
+async function fdMessages(path: string, file: number, window: number): Promise<number> {
+  const socket = await FdSocket.connect(path);
+  const framer = new Framer();
+  const message = frame(Buffer.alloc(16, 0x63));
+  let acked = 0;
+  let measuring = false;
+  let started = 0;
+  let stopAt = Infinity;
+  const send = (n: number): void => {
+    for (let i = 0; i < n; i++) socket.write(message, [dupFd(file)]);
+  };
+  const result = new Promise<number>((resolve) => {
+    socket.on("data", (data) => {
+      const { count } = framer.push(data);
+      if (measuring) acked += count;
+      if (performance.now() >= stopAt) {
+        resolve(acked / ((performance.now() - started) / 1000));
+        return;
+      }
+      send(count);
+    });
+  });
+  send(window);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  measuring = true;
+  started = performance.now();
+  stopAt = started + SECONDS * 1000;
+  const rate = await result;
+  socket.destroy();
+  return rate;
+}
+
+function median(values: number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+async function parent(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "beamhub-fd-bench-"));
+  const server = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    await new Promise((resolve) => server.stdout.once("data", resolve));
+    writeFileSync(join(dir, "payload.txt"), "fd");
+    const file = openSync(join(dir, "payload.txt"), "r");
+    const scenarios: [string, () => Promise<number>, string][] = [
+      [
+        "raw rr 1 in flight",
+        async () => requestResponse(await rawTransport(join(dir, "raw.sock")), 1, true),
+        "req/s",
+      ],
+      [
+        "FdSocket rr 1 in flight",
+        async () => requestResponse(await fdTransport(join(dir, "fd.sock")), 1, false),
+        "req/s",
+      ],
+      [
+        "raw rr 100 in flight",
+        async () => requestResponse(await rawTransport(join(dir, "raw.sock")), 100, true),
+        "req/s",
+      ],
+      [
+        "FdSocket rr 100 in flight",
+        async () => requestResponse(await fdTransport(join(dir, "fd.sock")), 100, false),
+        "req/s",
+      ],
+      ["raw bulk 64 KiB writes", () => bulk("raw", join(dir, "rawbulk.sock")), "B/s"],
+      ["FdSocket bulk 64 KiB writes", () => bulk("fd", join(dir, "fdbulk.sock")), "B/s"],
+      [
+        "FdSocket 1 fd/message, 256 in flight",
+        () => fdMessages(join(dir, "fdsink.sock"), file, 256),
+        "msg/s",
+      ],
+      ["FdSocket 1 fd/message, 16 in flight", () => fdMessages(join(dir, "fdsink.sock"), file, 16), "msg/s"],
+    ];
+    const results = new Map<string, number>();
+    console.log(
+      `fd-passing bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, medians`,
+    );
+    // Rounds are interleaved (every scenario once per round), so slow phases of a shared machine
+    // hit raw and FdSocket alike.
+    const samples = new Map<string, number[]>(scenarios.map(([name]) => [name, []]));
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const [name, run] of scenarios) samples.get(name)?.push(await run());
+    }
+    for (const [name, , unit] of scenarios) {
+      const value = median(samples.get(name) ?? []);
+      results.set(name, value);
+      const shown =
+        unit === "B/s"
+          ? `${(value / 1e9).toFixed(2)} GB/s`
+          : `${Math.round(value).toLocaleString("en")} ${unit}`;
+      console.log(`  ${name.padEnd(40)} ${shown}`);
+    }
+    const ratio = (a: string, b: string): string =>
+      ((results.get(a) ?? 0) / (results.get(b) ?? 1)).toFixed(2);
+    console.log("ratios (FdSocket / raw):");
+    console.log(`  rr 1 in flight     ${ratio("FdSocket rr 1 in flight", "raw rr 1 in flight")}`);
+    console.log(`  rr 100 in flight   ${ratio("FdSocket rr 100 in flight", "raw rr 100 in flight")}`);
+    console.log(`  bulk               ${ratio("FdSocket bulk 64 KiB writes", "raw bulk 64 KiB writes")}`);
+  } finally {
+    server.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === "child") await child(process.argv[3] as string);
+else await parent();

@@ -1,0 +1,126 @@
+// A hub over the Unix transport under bad input and dead peers: a broken session is closed with
+// a protocol error naming the problem, other sessions keep working, and a peer that dies makes
+// pending calls fail at once.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Hub, ServiceGoneError } from "../../index.js";
+import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
+import { encodeHello } from "../../wire/hello.js";
+import { within } from "../compliance/suite.js";
+
+let dir: string;
+let path: string;
+let hub: Hub;
+let listener: UnixListener;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "beamhub-faults-"));
+  path = join(dir, "hub.sock");
+  hub = new Hub();
+  await hub.register("echo", (data: unknown) => data);
+  listener = await listenUnix(hub, path);
+});
+
+afterAll(async () => {
+  await listener.close();
+  await hub.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Sends raw bytes to the hub and returns the GOAWAY it answers with. */
+async function goawayFor(bytes: Uint8Array[]): Promise<{ code: string; message: string }> {
+  const socket = connect(path);
+  const decoder = new FrameDecoder(1 << 24);
+  const goaway = new Promise<{ code: string; message: string }>((resolve, reject) => {
+    socket.on("data", (chunk) => {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.type === FrameType.GOAWAY) resolve(JSON.parse(new TextDecoder().decode(frame.payload)));
+      }
+    });
+    socket.on("close", () => reject(new Error("closed without GOAWAY")));
+  });
+  for (const chunk of bytes) socket.write(chunk);
+  try {
+    return await within(goaway, 3000, "GOAWAY");
+  } finally {
+    socket.destroy();
+  }
+}
+
+const hello = (version = 1) =>
+  encodeFrame(
+    FrameType.HELLO,
+    0,
+    encodeHello({
+      protocol: "beamhub",
+      version,
+      codecs: ["cbor"],
+      maxFrameSize: 1 << 20,
+      streamWindow: 1 << 16,
+      fds: false,
+    }),
+  );
+
+describe("protocol faults", () => {
+  it("rejects a wrong protocol version by name", async () => {
+    const goaway = await goawayFor([hello(2)]);
+    expect(goaway.code).toBe("EVERSION");
+    expect(goaway.message).toMatch(/version 2/);
+  });
+
+  it("rejects garbage", async () => {
+    const goaway = await goawayFor([hello(), new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n")]);
+    expect(goaway.code).toBe("EFRAME_TYPE");
+  });
+
+  it("rejects an oversized frame from its header alone", async () => {
+    const header = new Uint8Array(12);
+    new DataView(header.buffer).setUint32(0, 0xfffffff0);
+    header[4] = FrameType.EVENT;
+    const goaway = await goawayFor([hello(), header]);
+    expect(goaway.code).toBe("EFRAME_TOO_LARGE");
+  });
+
+  it("rejects a frame before HELLO and an undecodable body", async () => {
+    expect((await goawayFor([encodeFrame(FrameType.EVENT, 0)])).code).toBe("EHELLO");
+    const junk = encodeFrame(FrameType.EVENT, 0, new Uint8Array([0xff, 0xff, 0xff]));
+    expect((await goawayFor([hello(), junk])).code).toBe("EDECODE");
+  });
+
+  it("keeps serving other sessions meanwhile", async () => {
+    const client = await connectUnix(path);
+    await goawayFor([hello(), new Uint8Array(40).fill(0xee)]);
+    expect(await client.call("echo", "still here")).toBe("still here");
+    await client.close();
+  });
+});
+
+describe("dead peers", () => {
+  it("fails a call in flight within a second when the serving process is killed", async () => {
+    const peer = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        `import { connectUnix } from ${JSON.stringify(join(import.meta.dirname, "../../transports/unix/index.ts"))};
+         const hub = await connectUnix(${JSON.stringify(path)});
+         await hub.register("stuck", () => new Promise(() => {}));
+         console.log("ready");`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer to register");
+    const pending = hub.call("stuck");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const killedAt = Date.now();
+    peer.kill("SIGKILL");
+    await expect(within(pending, 1000, "the call to fail")).rejects.toThrow(ServiceGoneError);
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+  });
+});

@@ -1,0 +1,2 @@
+export { connectUnix, listenUnix, type UnixListener, type UnixListenOptions } from "./unix-transport.js";
+export { fdPassingAvailable, FdUnavailableError } from "./fd/index.js";

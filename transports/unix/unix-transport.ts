@@ -1,0 +1,93 @@
+import { interimCbor } from "../../wire/interim-codec.js";
+import { WireConnection, type ByteTransport, type ConnectionOptions } from "../../wire/connection.js";
+import { serveHubSession } from "../../wire/hub-server.js";
+import { RemoteHub } from "../../wire/remote-hub.js";
+import type { Hub } from "../../hub/hub.js";
+import { unixDescriptors } from "./descriptors.js";
+import { FdServer, FdSocket, type FdServerOptions } from "./fd/index.js";
+
+/** Options of `listenUnix`. */
+export interface UnixListenOptions {
+  /** Permission bits of the socket file (default 0o600: only this user may connect). */
+  mode?: number;
+  /** Session limits (frame size, windows, channels, streams, pending fds). */
+  limits?: Omit<ConnectionOptions, "role" | "codecs" | "descriptors">;
+}
+
+/** A hub listening on a Unix socket. */
+export interface UnixListener {
+  readonly path: string;
+  /** Stops accepting and closes every session. */
+  close(): Promise<void>;
+}
+
+function transportFor(socket: FdSocket): ByteTransport {
+  return {
+    supportsFds: true,
+    write: (chunks, fds) => void socket.write(chunks, fds),
+    start: (handlers) => {
+      socket.on("data", (data, fds) => handlers.data(data, fds));
+      socket.on("error", (error) => handlers.closed(error));
+      socket.on("close", () => handlers.closed());
+    },
+    close: () => socket.end(),
+  };
+}
+
+function stripUrl(address: string): string {
+  return address.startsWith("unix://") ? address.slice("unix://".length) : address;
+}
+
+/**
+ * Serves `hub` on a Unix socket at `path` (or `unix:///path`): every process that connects
+ * gets a session and can register, call, stream and pass file descriptors.
+ */
+export async function listenUnix(
+  hub: Hub,
+  path: string,
+  options: UnixListenOptions = {},
+): Promise<UnixListener> {
+  const connections = new Set<WireConnection>();
+  const serverOptions: FdServerOptions = {
+    mode: options.mode ?? 0o600,
+    batching: "microtask",
+    onConnection: (socket) => {
+      const connection = new WireConnection(transportFor(socket), {
+        ...options.limits,
+        role: "server",
+        codecs: [interimCbor],
+        descriptors: unixDescriptors,
+      });
+      connections.add(connection);
+      void connection.closed.then(() => connections.delete(connection));
+      serveHubSession(hub, connection, { id: "unix", via: "unix" });
+    },
+  };
+  const server = await FdServer.listen(stripUrl(path), serverOptions);
+  return {
+    path: server.path,
+    close: async () => {
+      await server.close();
+      for (const connection of [...connections]) connection.close("the hub is shutting down");
+    },
+  };
+}
+
+/** Connects to a hub listening on a Unix socket; resolves once the session is established. */
+export async function connectUnix(
+  path: string,
+  options: { limits?: UnixListenOptions["limits"]; timeoutMs?: number } = {},
+): Promise<RemoteHub> {
+  const socket = await FdSocket.connect(stripUrl(path), {
+    timeoutMs: options.timeoutMs,
+    batching: "microtask",
+  });
+  const connection = new WireConnection(transportFor(socket), {
+    ...options.limits,
+    role: "client",
+    codecs: [interimCbor],
+    descriptors: unixDescriptors,
+  });
+  await connection.ready;
+  return new RemoteHub(connection);
+}

@@ -1,0 +1,166 @@
+import { ProtocolError } from "./errors.js";
+
+/**
+ * Frames of the beamhub session protocol (PROTOCOL.md, "Frames"). Every frame is a 12-byte
+ * header followed by its payload:
+ *
+ *   offset 0  u32 BE  payload length (bytes after the header)
+ *   offset 4  u8      type
+ *   offset 5  u8      flags (0 in version 1)
+ *   offset 6  u16 BE  number of file descriptors that travel with this frame (Unix only)
+ *   offset 8  u32 BE  id: the channel or stream the frame belongs to (0: the session itself)
+ */
+export const HEADER_SIZE = 12;
+
+export const FrameType = {
+  /** First frame each side sends: protocol name, version, codecs, limits (JSON payload). */
+  HELLO: 0x01,
+  /** A fatal error or a clean shutdown; the sender closes after it (JSON payload). */
+  GOAWAY: 0x02,
+  /** Liveness check; answered by PONG with the same 8-byte payload. */
+  PING: 0x03,
+  PONG: 0x04,
+  /** A channel event: payload is the encoded message data. */
+  EVENT: 0x10,
+  /** A channel request: u32 request id, then the encoded data. */
+  REQUEST: 0x11,
+  /** The successful answer to a request: u32 request id, then the encoded data. */
+  REPLY: 0x12,
+  /** The failed answer to a request: u32 request id, then the encoded error. */
+  FAIL: 0x13,
+  /** The requester stopped waiting: u32 request id. */
+  CANCEL: 0x14,
+  /** The channel is closed, both ends: empty payload or the encoded reason. */
+  CLOSE: 0x15,
+  /** Stream bytes, sender to receiver, within the receiver's window. */
+  DATA: 0x20,
+  /** The receiver consumed bytes: u32 window increment. */
+  WINDOW: 0x21,
+  /** The sender's direction of the stream is finished (half-close). */
+  END: 0x22,
+  /** Both directions of the stream are aborted: empty or the encoded reason. */
+  RESET: 0x23,
+} as const;
+
+export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
+
+const KNOWN = new Set<number>(Object.values(FrameType));
+const NAMES = new Map<number, string>(Object.entries(FrameType).map(([name, code]) => [code, name]));
+
+/** The name of a frame type, for errors and logs. */
+export function frameTypeName(type: number): string {
+  return NAMES.get(type) ?? `0x${type.toString(16).padStart(2, "0")}`;
+}
+
+export interface Frame {
+  type: FrameTypeCode;
+  flags: number;
+  fdCount: number;
+  id: number;
+  payload: Uint8Array;
+}
+
+/** Encodes a frame's header into a new 12-byte buffer. */
+export function encodeHeader(
+  type: number,
+  id: number,
+  payloadLength: number,
+  fdCount = 0,
+  flags = 0,
+): Uint8Array {
+  const header = new Uint8Array(HEADER_SIZE);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, payloadLength);
+  header[4] = type;
+  header[5] = flags;
+  view.setUint16(6, fdCount);
+  view.setUint32(8, id);
+  return header;
+}
+
+/** Encodes a whole frame into one buffer. */
+export function encodeFrame(type: number, id: number, payload: Uint8Array = EMPTY, fdCount = 0): Uint8Array {
+  const frame = new Uint8Array(HEADER_SIZE + payload.byteLength);
+  frame.set(encodeHeader(type, id, payload.byteLength, fdCount), 0);
+  frame.set(payload, HEADER_SIZE);
+  return frame;
+}
+
+/** A u32 request id followed by a body (REQUEST, REPLY, FAIL, CANCEL payloads). */
+export function withRequestId(requestId: number, body: Uint8Array = EMPTY): Uint8Array {
+  const payload = new Uint8Array(4 + body.byteLength);
+  new DataView(payload.buffer).setUint32(0, requestId);
+  payload.set(body, 4);
+  return payload;
+}
+
+/** Splits a REQUEST/REPLY/FAIL/CANCEL payload into its request id and body. */
+export function splitRequestId(frame: Frame): { requestId: number; body: Uint8Array } {
+  if (frame.payload.byteLength < 4) {
+    throw new ProtocolError("EFRAME", `${frameTypeName(frame.type)} frame too short for its request id`);
+  }
+  const view = new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
+  return { requestId: view.getUint32(0), body: frame.payload.subarray(4) };
+}
+
+export const EMPTY = new Uint8Array(0);
+
+/**
+ * Cuts a byte stream into frames. Bytes arrive in arbitrary pieces; `push` returns the frames
+ * completed so far and keeps the rest. Anything malformed — an unknown type, nonzero flags, a
+ * payload over `maxFrameSize` — throws a `ProtocolError` naming it, before any byte of the bad
+ * frame's payload is buffered (so a hostile length cannot make us allocate).
+ */
+export class FrameDecoder {
+  #buffer: Uint8Array = EMPTY;
+
+  constructor(readonly maxFrameSize: number) {}
+
+  /** Bytes received but not yet part of a complete frame. */
+  get pendingBytes(): number {
+    return this.#buffer.byteLength;
+  }
+
+  push(chunk: Uint8Array): Frame[] {
+    let buffer = this.#buffer.byteLength === 0 ? chunk : concat(this.#buffer, chunk);
+    const frames: Frame[] = [];
+    let offset = 0;
+    while (buffer.byteLength - offset >= HEADER_SIZE) {
+      const view = new DataView(buffer.buffer, buffer.byteOffset + offset, HEADER_SIZE);
+      const length = view.getUint32(0);
+      const type = view.getUint8(4);
+      const flags = view.getUint8(5);
+      if (!KNOWN.has(type)) {
+        throw new ProtocolError("EFRAME_TYPE", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+      }
+      if (flags !== 0) throw new ProtocolError("EFRAME_FLAGS", `frame flags must be 0, got ${flags}`);
+      if (length > this.maxFrameSize) {
+        throw new ProtocolError(
+          "EFRAME_TOO_LARGE",
+          `${frameTypeName(type)} frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`,
+        );
+      }
+      if (buffer.byteLength - offset < HEADER_SIZE + length) break;
+      const start = offset + HEADER_SIZE;
+      frames.push({
+        type: type as FrameTypeCode,
+        flags,
+        fdCount: view.getUint16(6),
+        id: view.getUint32(8),
+        // A copy, so the caller may keep the payload while the read buffer is reused.
+        payload: buffer.slice(start, start + length),
+      });
+      offset = start + length;
+    }
+    buffer = buffer.subarray(offset);
+    this.#buffer = buffer.byteLength === 0 ? EMPTY : buffer.slice();
+    return frames;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.byteLength + b.byteLength);
+  joined.set(a, 0);
+  joined.set(b, a.byteLength);
+  return joined;
+}

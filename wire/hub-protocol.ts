@@ -1,0 +1,29 @@
+import type { Channel } from "../hub/channel.js";
+import type { Labels } from "../hub/names.js";
+import type { CallerInfo, ServiceFilter, ServiceInfo } from "../hub/types.js";
+
+/**
+ * The hub protocol: requests a client sends on the root channel (id 0), answered by the hub
+ * (PROTOCOL.md, "Hub operations"). Everything else — calls into registered services, watch
+ * events — travels on channels these requests carry.
+ */
+export type HubRequest =
+  | {
+      op: "call";
+      name: string;
+      data: unknown;
+      options?: { timeout?: number; labels?: Labels; instance?: string; waitForService?: number | boolean };
+    }
+  | { op: "register"; name: string; labels?: Labels; handler: Channel }
+  | { op: "unregister"; id: string }
+  | { op: "lookup"; name: string; labels?: Labels }
+  | { op: "list"; filter?: ServiceFilter }
+  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel };
+
+/** What the hub sends on a registration's handler channel for each call. */
+export interface HandlerRequest {
+  data: unknown;
+  service: ServiceInfo;
+  caller: CallerInfo;
+  deadline?: number;
+}

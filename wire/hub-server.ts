@@ -1,0 +1,81 @@
+import type { Hub } from "../hub/hub.js";
+import type { Identity, Registration } from "../hub/types.js";
+import type { Channel } from "../hub/channel.js";
+import { InvalidArgumentError } from "../hub/errors.js";
+import type { WireConnection } from "./connection.js";
+import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
+
+/**
+ * Serves the hub protocol on a connection's root channel: the connected peer becomes a session
+ * of `hub` and can register, call, look up and watch like an in-process participant. When the
+ * connection ends, the session closes: its registrations go, its calls fail.
+ */
+export function serveHubSession(hub: Hub, connection: WireConnection, identity?: Identity): void {
+  const session = hub.session({ identity });
+  const registrations = new Map<string, Registration>();
+  void connection.closed.then((reason) => session.close(reason));
+
+  connection.root.handle(async (request, { signal }) => {
+    const message = request as HubRequest;
+    switch (message?.op) {
+      case "call":
+        return session.call(message.name, message.data, { ...message.options, signal });
+      case "register": {
+        const handler = message.handler as Channel;
+        const registration: Registration = await session.register(
+          message.name,
+          (data, context) =>
+            handler
+              .request(
+                {
+                  data,
+                  service: context.service,
+                  caller: context.caller,
+                  deadline: context.deadline,
+                } satisfies HandlerRequest,
+                { signal: context.signal },
+              )
+              .catch(async (error: unknown) => {
+                // The handler channel closed under the call: the instance is gone (its peer
+                // unregistered or died). Unregistering first lets the call fail over.
+                if (handler.isClosed) await registration.unregister();
+                throw error;
+              }),
+          { labels: message.labels },
+        );
+        registrations.set(registration.info.id, registration);
+        // The registering peer closing the handler channel unregisters, like disposing it.
+        void handler.closed.then(() => {
+          registrations.delete(registration.info.id);
+          return registration.unregister();
+        });
+        return registration.info;
+      }
+      case "unregister": {
+        const registration = registrations.get(message.id);
+        registrations.delete(message.id);
+        await registration?.unregister();
+        return registration !== undefined;
+      }
+      case "lookup":
+        return session.lookup(message.name, { labels: message.labels });
+      case "list":
+        return session.list(message.filter);
+      case "watch": {
+        const events = message.events as Channel;
+        const watch = session.watch({ ...message.filter, existing: message.existing });
+        void events.closed.then(() => watch.close());
+        void (async () => {
+          for await (const event of watch) await events.send(event);
+        })()
+          .catch((error: unknown) => events.close(error))
+          .finally(() => events.close());
+        return true;
+      }
+      default:
+        throw new InvalidArgumentError(
+          `unknown hub operation ${JSON.stringify((message as { op?: unknown })?.op)}`,
+        );
+    }
+  });
+}
