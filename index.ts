@@ -4,6 +4,7 @@
  */
 export * from "./hub/index.js";
 export * from "./transports/memory/index.js";
+export * from "./transports/unix/index.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -18,6 +18,7 @@ const expected: string[][] = [
   ["{ done: { task: 'resize' } }", "{ tick: 0 }", "{ tick: 2 }"],
   ["QUIET PLEASE"],
   ["served by the worker"],
+  ["{ over: 'unix' }"],
   ["EFORBIDDEN", "admin.reset took", "done"],
 ];
 
