@@ -11,10 +11,12 @@ export const MAX_DEPTH = 64;
  */
 let open = 0;
 
-/** Counts an attachment as open; returns the function that counts it closed (call it once). */
+/** Counts an attachment as open; each attachment calls `countClosed` exactly once later. */
 export function countOpen(): void {
   open += 1;
 }
+
+/** Counts an attachment as closed (taken, finished or reset). */
 export function countClosed(): void {
   open -= 1;
 }

@@ -37,15 +37,6 @@ export class Scope implements Closable {
     member.addOwner(this);
   }
 
-  /** Tracks a plain closable (a session, a pending call) without the owner back-link. */
-  track(member: Closable): void {
-    if (this.#closed) {
-      member.close(new Error("owner already closed"));
-      return;
-    }
-    this.#members.add(member);
-  }
-
   /** Forgets `member` (it closed by itself). */
   release(member: Closable): void {
     this.#members.delete(member);
