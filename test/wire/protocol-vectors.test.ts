@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Ref, type RefKind } from "../../codecs/reference.js";
 import { encodeFrame, FrameDecoder, FrameType, splitRequestId, withRequestId } from "../../wire/frame.js";
-import { interimCbor } from "../../wire/interim-codec.js";
+import { cborCodec } from "../../codecs/index.js";
 
 const KINDS: RefKind[] = ["channel", "stream", "fd"];
 const doc = await readFile(join(import.meta.dirname, "../../PROTOCOL.md"), "utf8");
@@ -50,8 +50,7 @@ describe("PROTOCOL.md test vectors", () => {
 
       let body: Uint8Array;
       if (vector.has("json")) body = new TextEncoder().encode(vector.get("json")!);
-      else if (vector.has("body"))
-        body = interimCbor.encode(withRefs(JSON.parse(vector.get("body")!)), hooks);
+      else if (vector.has("body")) body = cborCodec.encode(withRefs(JSON.parse(vector.get("body")!)), hooks);
       else body = Buffer.from(vector.get("raw") ?? "", "hex");
       const payload = requestId === undefined ? body : withRequestId(requestId, body);
       expect(Buffer.from(encodeFrame(type, id, payload, fds)).toString("hex")).toBe(bytes.toString("hex"));
@@ -66,7 +65,7 @@ describe("PROTOCOL.md test vectors", () => {
         const { requestId: decodedId, body: decodedBody } =
           requestId === undefined ? { requestId: undefined, body: frame.payload } : splitRequestId(frame);
         expect(decodedId).toBe(requestId);
-        expect(interimCbor.decode(decodedBody, hooks)).toEqual(withRefs(JSON.parse(vector.get("body")!)));
+        expect(cborCodec.decode(decodedBody, hooks)).toEqual(withRefs(JSON.parse(vector.get("body")!)));
       }
     });
   }

@@ -1,2 +1,8 @@
-export { connectUnix, listenUnix, type UnixListener, type UnixListenOptions } from "./unix-transport.js";
+export {
+  connectUnix,
+  listenUnix,
+  type UnixConnectOptions,
+  type UnixListener,
+  type UnixListenOptions,
+} from "./unix-transport.js";
 export { fdPassingAvailable, FdUnavailableError } from "./fd/index.js";

@@ -1,4 +1,4 @@
-import { interimCbor } from "../../wire/interim-codec.js";
+import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { WireConnection, type ByteTransport, type ConnectionOptions } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
@@ -55,7 +55,7 @@ export async function listenUnix(
       const connection = new WireConnection(transportFor(socket), {
         ...options.limits,
         role: "server",
-        codecs: [interimCbor],
+        codecs: [cborCodec, jsonCodec],
         descriptors: unixDescriptors,
       });
       connections.add(connection);
@@ -73,11 +73,18 @@ export async function listenUnix(
   };
 }
 
+/** Options of `connectUnix`. */
+export interface UnixConnectOptions {
+  /** Session limits, as for `listenUnix`. */
+  limits?: UnixListenOptions["limits"];
+  /** How long to keep trying while the hub's backlog is full (default 5000 ms). */
+  timeoutMs?: number;
+  /** Codecs to offer, most preferred first (default CBOR, then JSON). */
+  codecs?: Codec[];
+}
+
 /** Connects to a hub listening on a Unix socket; resolves once the session is established. */
-export async function connectUnix(
-  path: string,
-  options: { limits?: UnixListenOptions["limits"]; timeoutMs?: number } = {},
-): Promise<RemoteHub> {
+export async function connectUnix(path: string, options: UnixConnectOptions = {}): Promise<RemoteHub> {
   const socket = await FdSocket.connect(stripUrl(path), {
     timeoutMs: options.timeoutMs,
     batching: "microtask",
@@ -85,7 +92,7 @@ export async function connectUnix(
   const connection = new WireConnection(transportFor(socket), {
     ...options.limits,
     role: "client",
-    codecs: [interimCbor],
+    codecs: options.codecs ?? [cborCodec, jsonCodec],
     descriptors: unixDescriptors,
   });
   await connection.ready;
