@@ -134,7 +134,7 @@ function contentError(
     const left = Math.max(0, end - start);
     return new KvDecodeError(
       "EKV_TRUNCATED",
-      `kv: ${what} declares ${length} bytes but only ${left} remain`,
+      `kv: ${what} declares ${length} bytes and its closing ',' but only ${left} bytes remain`,
       pos,
     );
   }
