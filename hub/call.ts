@@ -1,5 +1,6 @@
 import { adoptAttachments } from "./attachments.js";
 import { isThenable } from "./channel.js";
+import { Cancellation } from "./cancellation.js";
 import { deadlines, type Deadline, type Expirable } from "./deadlines.js";
 import {
   CallAbortedError,
@@ -75,7 +76,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   #settled = false;
   #timer: Deadline | undefined;
   #onAbort: (() => void) | undefined;
-  #controller: AbortController | undefined;
+  #cancellation: Cancellation | undefined;
   #tried: Set<Instance> | undefined;
   #carriesAttachments = false;
   #stopWaiting: (() => void) | undefined;
@@ -105,8 +106,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
 
   /** Aborted when the call ends without a reply from its handler (timeout, cancel, failover). */
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
-    return this.#controller.signal;
+    return (this.#cancellation ??= new Cancellation()).signal;
+  }
+
+  onCancel(listener: (reason: unknown) => void): void {
+    (this.#cancellation ??= new Cancellation()).onCancel(listener);
   }
 
   /** Dispatches the call; resolves to the reply. */
@@ -200,6 +204,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#onAbort = () => this.#fail(new CallAbortedError(this.#name, signal.reason));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
+    this.#options.cancelWith?.onCancel((reason) => this.#fail(new CallAbortedError(this.#name, reason)));
     return deferred;
   }
 
@@ -315,10 +320,10 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   }
 
   #abortHandler(reason: unknown): void {
-    const controller = this.#controller;
-    if (controller === undefined) return;
-    this.#controller = undefined;
-    controller.abort(reason);
+    const cancellation = this.#cancellation;
+    if (cancellation === undefined) return;
+    this.#cancellation = undefined;
+    cancellation.cancel(reason);
   }
 
   #finish(): void {

@@ -2,15 +2,19 @@ import { Attachable } from "../codecs/reference.js";
 import { adoptAttachments, countClosed, countOpen } from "./attachments.js";
 import { deadlines, type Deadline } from "./deadlines.js";
 import { BeamhubError, CallAbortedError, CallTimeoutError, ClosedError, ServiceError } from "./errors.js";
+import { Cancellation, NEVER_CANCELLED, type Cancelable } from "./cancellation.js";
+import { Link, LinkedList } from "./linked-list.js";
 import { Queue } from "./queue.js";
 import { Owners, Scope, type Ownable } from "./scope.js";
 
-/** Where the answer to a request goes; settling it more than once has no effect. */
+/**
+ * Where the answer to a request goes; settling it more than once has no effect. Its
+ * `cancellation`, when present, tells the answering side that the requester stopped waiting.
+ */
 export interface ReplySink {
   resolve(data: unknown): void;
   reject(error: unknown): void;
-  /** Aborted when the requester stops waiting (timeout, cancel, close). */
-  readonly signal?: AbortSignal;
+  readonly cancellation?: Cancelable;
 }
 
 /**
@@ -20,30 +24,39 @@ export interface ReplySink {
 export interface ChannelLink {
   /** Delivers an event; returns a promise while the far side is full (backpressure). */
   event(data: unknown): Promise<void> | undefined;
-  /** Delivers a request; its answer settles `sink`. */
-  request(data: unknown, sink: ReplySink): void;
+  /**
+   * Delivers a request; its answer settles `sink`. `abandon` lets the link learn that the
+   * requester stopped waiting (to tell the far side).
+   */
+  request(data: unknown, sink: ReplySink, abandon: Cancelable): void;
   /** Tells the far side the channel closed. */
   close(reason: unknown): void;
 }
 
 /** What a channel request handler gets besides the data. */
-export interface ChannelRequestContext {
+export interface ChannelRequestContext extends Cancelable {
   /** The channel end the request arrived on (to send events or further requests back). */
   readonly channel: Channel;
-  /** Aborted when the requester stops waiting; pass it on to whatever the handler waits for. */
+  /**
+   * Aborted when the requester stops waiting; pass it on to whatever the handler waits for.
+   * (`onCancel` is the cheaper form: no AbortSignal is created unless `signal` is read.)
+   */
   readonly signal: AbortSignal;
 }
 
 /** Serves requests that arrive on a channel; the return value is the reply. */
 export type ChannelHandler = (data: unknown, context: ChannelRequestContext) => unknown;
 
-const NEVER_ABORTED = new AbortController().signal;
-
 /** Options of `Channel.request`. */
 export interface ChannelRequestOptions {
   /** Milliseconds before the request fails with `CallTimeoutError`; 0 or absent: no limit. */
   timeout?: number;
   signal?: AbortSignal;
+  /**
+   * Cancels the request when this cancels — the cheap way to pass on a handler's own
+   * cancellation (`context`) without creating AbortSignals.
+   */
+  cancelWith?: Cancelable;
 }
 
 /** Options of `Channel.pair`. */
@@ -62,15 +75,14 @@ const DEFAULT_HIGH_WATER_MARK = 1024;
 export class ChannelMessage<T = unknown> {
   /** True when the sender waits for a reply. */
   readonly isRequest: boolean;
-  #sink: ReplySink | undefined;
+  #request: IncomingRequest | undefined;
 
   constructor(
     readonly data: T,
-    sink: ReplySink | undefined,
-    private readonly channel: Channel,
+    request: IncomingRequest | undefined,
   ) {
-    this.isRequest = sink !== undefined;
-    this.#sink = sink;
+    this.isRequest = request !== undefined;
+    this.#request = request;
   }
 
   /** Answers a request. Throws if this is an event, was already answered, or the channel closed. */
@@ -84,21 +96,27 @@ export class ChannelMessage<T = unknown> {
     sink.reject(asServiceError(error));
   }
 
-  /** @internal Takes the reply sink away (the request is answered elsewhere). */
-  takeSink(): ReplySink | undefined {
-    const sink = this.#sink;
-    this.#sink = undefined;
-    return sink;
+  /** Aborted when the requester stops waiting (undefined for events). */
+  get signal(): AbortSignal | undefined {
+    return this.#request?.signal;
   }
 
-  #answer(): ReplySink {
-    const sink = this.takeSink();
-    if (sink === undefined) {
+  /** @internal Takes the request away (it is answered elsewhere). */
+  takeRequest(): IncomingRequest | undefined {
+    const request = this.#request;
+    this.#request = undefined;
+    return request;
+  }
+
+  #answer(): IncomingRequest {
+    const request = this.takeRequest();
+    if (request === undefined) {
       throw new ClosedError(
         this.isRequest ? "this request (already answered)" : "an event (it takes no reply)",
       );
     }
-    return this.channel.answered(sink);
+    if (request.channel.isClosed) throw new ClosedError("channel");
+    return request;
   }
 }
 
@@ -122,9 +140,9 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
   readonly #inbox = new Queue<ChannelMessage>();
   readonly #highWaterMark: number;
   /** Requests this end sent that await an answer. */
-  readonly #outgoing = new Set<PendingRequest>();
+  readonly #outgoing = new LinkedList<PendingRequest>();
   /** Requests that arrived here and are not answered yet. */
-  readonly #incoming = new Set<ReplySink>();
+  readonly #incoming = new LinkedList<IncomingRequest>();
   #handler: ChannelHandler | undefined;
   #reader: ((result: IteratorResult<ChannelMessage>) => void) | undefined;
   #drained: (() => void)[] = [];
@@ -188,8 +206,9 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
       return Promise.reject(error);
     }
     const pending = new PendingRequest(this, options);
-    this.#outgoing.add(pending);
-    this.#link.request(data, pending);
+    if (pending.settled) return pending.promise as Promise<Reply>; // the signal was already aborted
+    this.#outgoing.add(pending.link);
+    this.#link.request(data, pending, pending.abandoned);
     return pending.promise as Promise<Reply>;
   }
 
@@ -202,8 +221,8 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     // Requests that queued before the handler was set are served now, in order.
     const waiting = this.#inbox.drain();
     for (const message of waiting) {
-      const sink = message.takeSink();
-      if (sink) this.#serve(message.data, sink);
+      const request = message.takeRequest();
+      if (request) this.#serve(message.data, request);
       else this.#inbox.push(message);
     }
     return this;
@@ -238,7 +257,7 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
   /** @internal An event arrived from the other end. */
   deliverEvent(data: unknown): Promise<void> | undefined {
     if (this.#closed) return undefined;
-    this.#enqueue(new ChannelMessage(data, undefined, this));
+    this.#enqueue(new ChannelMessage(data, undefined));
     if (this.#inbox.length < this.#highWaterMark) return undefined;
     return new Promise((resolve) => this.#drained.push(resolve));
   }
@@ -249,9 +268,10 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
       sink.reject(new ClosedError("channel", this.#closeReason));
       return;
     }
-    this.#incoming.add(sink);
-    if (this.#handler) this.#serve(data, sink);
-    else this.#enqueue(new ChannelMessage(data, sink, this));
+    const request = new IncomingRequest(this, sink);
+    this.#incoming.add(request.link);
+    if (this.#handler) this.#serve(data, request);
+    else this.#enqueue(new ChannelMessage(data, request));
   }
 
   /** @internal The other end closed. */
@@ -259,37 +279,27 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     this.#shutDown(reason);
   }
 
-  /** @internal A request that arrived here is being answered: forget it and pass the sink on. */
-  answered(sink: ReplySink): ReplySink {
-    if (this.#closed) throw new ClosedError("channel", this.#closeReason);
-    this.#incoming.delete(sink);
-    return {
-      resolve: (data) => {
-        try {
-          adoptAttachments(data, this.#scope);
-        } catch (error) {
-          sink.reject(error);
-          return;
-        }
-        sink.resolve(data);
-      },
-      reject: (error) => sink.reject(error),
-      signal: sink.signal,
-    };
+  /** @internal A request that arrived here was answered (or abandoned). */
+  forgetIncoming(request: IncomingRequest): void {
+    this.#incoming.remove(request.link);
   }
 
   /** @internal A request this end sent was settled or given up. */
   forget(pending: PendingRequest): void {
-    this.#outgoing.delete(pending);
+    this.#outgoing.remove(pending.link);
+  }
+
+  /** @internal Adopts the attachments of data sent from this end (replies included). */
+  adopt(data: unknown): void {
+    adoptAttachments(data, this.#scope);
   }
 
   // ---- internals --------------------------------------------------------------------------
 
-  #serve(data: unknown, sink: ReplySink): void {
-    const answer = this.answered(sink);
+  #serve(data: unknown, answer: IncomingRequest): void {
     let result: unknown;
     try {
-      result = this.#handler!(data, { channel: this, signal: sink.signal ?? NEVER_ABORTED });
+      result = this.#handler!(data, answer);
     } catch (error) {
       answer.reject(asServiceError(error));
       return;
@@ -337,10 +347,8 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     this.#closed = true;
     this.#closeReason = reason;
     const closedError = new ClosedError("channel", reason);
-    for (const pending of this.#outgoing) pending.reject(closedError);
-    this.#outgoing.clear();
-    for (const sink of this.#incoming) sink.reject(closedError);
-    this.#incoming.clear();
+    for (const pending of this.#outgoing.takeAll()) pending.reject(closedError);
+    for (const request of this.#incoming.takeAll()) request.sink.reject(closedError);
     // Events sent before the close stay readable (the iterator ends after them); requests
     // still queued can no longer be answered and are dropped, their senders already rejected.
     for (const message of this.#inbox.drain()) {
@@ -359,16 +367,66 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
   }
 }
 
+/**
+ * A request that arrived at a channel end, waiting for its answer: it is the handler's context
+ * (channel, cancellation) and the path back to the requester.
+ */
+export class IncomingRequest implements ChannelRequestContext, ReplySink {
+  readonly link: Link<IncomingRequest> = new Link<IncomingRequest>(this);
+  #answered = false;
+
+  constructor(
+    readonly channel: Channel,
+    readonly sink: ReplySink,
+  ) {}
+
+  get signal(): AbortSignal {
+    return (this.sink.cancellation ?? NEVER_CANCELLED).signal;
+  }
+
+  onCancel(listener: (reason: unknown) => void): void {
+    (this.sink.cancellation ?? NEVER_CANCELLED).onCancel(listener);
+  }
+
+  get cancellation(): Cancelable | undefined {
+    return this.sink.cancellation;
+  }
+
+  resolve(data: unknown): void {
+    if (!this.#finish()) return;
+    try {
+      this.channel.adopt(data);
+    } catch (error) {
+      this.sink.reject(error);
+      return;
+    }
+    this.sink.resolve(data);
+  }
+
+  reject(error: unknown): void {
+    if (this.#finish()) this.sink.reject(error);
+  }
+
+  #finish(): boolean {
+    if (this.#answered || this.channel.isClosed) return false;
+    this.#answered = true;
+    this.channel.forgetIncoming(this);
+    return true;
+  }
+}
+
 /** A request sent on a channel, waiting for its answer. */
 class PendingRequest implements ReplySink {
   readonly promise: Promise<unknown>;
+  readonly link: Link<PendingRequest> = new Link<PendingRequest>(this);
+  /** The answering side's view: cancelled when this requester stops waiting without a reply. */
+  readonly abandoned = new Cancellation();
+  settled = false;
   #resolve!: (value: unknown) => void;
   #reject!: (error: unknown) => void;
-  #settled = false;
   #deadline: Deadline | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
-  #answerer: AbortController | undefined;
 
   constructor(
     private readonly channel: Channel,
@@ -378,41 +436,43 @@ class PendingRequest implements ReplySink {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    const { timeout, signal } = options;
+    const { timeout, signal, cancelWith } = options;
+    if (signal?.aborted) {
+      this.reject(new CallAbortedError("channel", signal.reason));
+      return;
+    }
     if (timeout !== undefined && timeout > 0) {
       this.#deadline = deadlines.add(timeout, () => this.reject(new CallTimeoutError("channel", timeout)));
     }
     if (signal !== undefined) {
-      if (signal.aborted) {
-        this.reject(new CallAbortedError("channel", signal.reason));
-      } else {
-        this.#signal = signal;
-        this.#onAbort = () => this.reject(new CallAbortedError("channel", signal.reason));
-        signal.addEventListener("abort", this.#onAbort, { once: true });
-      }
+      this.#signal = signal;
+      this.#onAbort = () => this.reject(new CallAbortedError("channel", signal.reason));
+      signal.addEventListener("abort", this.#onAbort, { once: true });
     }
+    cancelWith?.onCancel((reason) => this.reject(new CallAbortedError("channel", reason)));
   }
 
-  /** The answering side's view: aborted when this requester stops waiting without a reply. */
-  get signal(): AbortSignal {
-    this.#answerer ??= new AbortController();
-    return this.#answerer.signal;
+  get cancellation(): Cancelable {
+    return this.abandoned;
   }
 
   resolve(data: unknown): void {
-    if (this.#finish()) this.#resolve(data);
+    if (this.#finish()) {
+      this.abandoned.settle();
+      this.#resolve(data);
+    }
   }
 
   reject(error: unknown): void {
     if (this.#finish()) {
-      this.#answerer?.abort(error);
+      this.abandoned.cancel(error);
       this.#reject(error);
     }
   }
 
   #finish(): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
+    if (this.settled) return false;
+    this.settled = true;
     this.#deadline?.cancel();
     if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     this.channel.forget(this);

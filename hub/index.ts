@@ -1,7 +1,9 @@
 export { ByteStream, type ByteStreamOptions } from "./byte-stream.js";
+export { Cancellation, type Cancelable } from "./cancellation.js";
 export {
   Channel,
   ChannelMessage,
+  IncomingRequest,
   type ChannelHandler,
   type ChannelLink,
   type ChannelOptions,

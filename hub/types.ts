@@ -1,3 +1,4 @@
+import type { Cancelable } from "./cancellation.js";
 import type { Labels } from "./names.js";
 
 /** Who is on the other end of a session: set by the transport (TLS certificate, token, ...). */
@@ -28,7 +29,7 @@ export interface CallerInfo {
 }
 
 /** What a service handler receives besides the request data. */
-export interface CallContext {
+export interface CallContext extends Cancelable {
   /** The instance serving the call. */
   readonly service: ServiceInfo;
   /** Where the call came from. */
@@ -38,6 +39,11 @@ export interface CallContext {
    * whatever the handler waits for.
    */
   readonly signal: AbortSignal;
+  /**
+   * Calls `listener` when the call is cancelled (the cheap form of `signal`: no AbortSignal is
+   * made unless someone reads `signal`).
+   */
+  onCancel(listener: (reason: unknown) => void): void;
   /** When the caller stops waiting (milliseconds since the epoch), if it set a timeout. */
   readonly deadline: number | undefined;
 }
@@ -69,6 +75,8 @@ export interface CallOptions {
   timeout?: number;
   /** Cancels the call (`CallAbortedError`) and aborts the handler's signal. */
   signal?: AbortSignal;
+  /** Cancels the call when this cancels (e.g. the context of the handler making the call). */
+  cancelWith?: Cancelable;
   /** Only instances carrying all of these labels may serve the call. */
   labels?: Labels;
   /** Only this instance (a `ServiceInfo.id`) may serve the call. */

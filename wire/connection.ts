@@ -1,5 +1,6 @@
 import { Ref, type Attachable, type Codec, type RefHooks } from "../codecs/reference.js";
 import { ByteStream } from "../hub/byte-stream.js";
+import { Cancellation } from "../hub/cancellation.js";
 import { Channel, type ReplySink } from "../hub/channel.js";
 import { CallAbortedError, ClosedError, InvalidMessageError } from "../hub/errors.js";
 import { FileDescriptor } from "../hub/file-descriptor.js";
@@ -8,7 +9,10 @@ import { ConnectionLostError, ProtocolError } from "./errors.js";
 import { describeError, rebuildError, type WireError } from "./error-info.js";
 import {
   EMPTY,
+  decodeU32,
   encodeFrame,
+  encodeMessageFrame,
+  encodeU32,
   frameTypeName,
   FrameDecoder,
   FrameType,
@@ -79,7 +83,7 @@ interface ChannelState {
   /** Requests we sent on this channel, by request id. */
   outgoing: Map<number, ReplySink>;
   /** Requests we received and have not answered, by request id. */
-  incoming: Map<number, AbortController>;
+  incoming: Map<number, WireIncoming>;
 }
 
 const DEFAULTS = {
@@ -250,9 +254,9 @@ export class WireConnection {
       case FrameType.CANCEL: {
         const { requestId } = splitRequestId(frame);
         const state = this.#channels.get(frame.id);
-        const controller = state?.incoming.get(requestId);
+        const incoming = state?.incoming.get(requestId);
         state?.incoming.delete(requestId);
-        controller?.abort(new CallAbortedError("channel", "the requester stopped waiting"));
+        incoming?.cancel(new CallAbortedError("channel", "the requester stopped waiting"));
         return;
       }
       case FrameType.CLOSE: {
@@ -261,8 +265,7 @@ export class WireConnection {
         this.#channels.delete(frame.id);
         const reason =
           frame.payload.byteLength > 0 ? rebuildError(this.#decode(frame.payload) as WireError) : undefined;
-        for (const controller of state.incoming.values())
-          controller.abort(new ClosedError("channel", reason));
+        for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
         state.end.peerClosed(reason);
         return;
       }
@@ -272,7 +275,7 @@ export class WireConnection {
       case FrameType.WINDOW: {
         if (frame.payload.byteLength !== 4)
           throw new ProtocolError("EFRAME", "WINDOW payload must be 4 bytes");
-        const increment = new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0);
+        const increment = decodeU32(frame.payload);
         this.#streams.get(frame.id)?.onWindow(increment);
         return;
       }
@@ -336,24 +339,23 @@ export class WireConnection {
         this.#sendMessage(FrameType.FAIL, frame.id, describeError(new ClosedError("channel")), requestId);
       return;
     }
-    const controller = new AbortController();
-    state.incoming.set(requestId, controller);
-    const channelId = frame.id;
-    state.end.deliverRequest(data, {
-      resolve: (value) => {
-        if (!state.incoming.delete(requestId) || this.#isClosed) return;
-        try {
-          this.#sendMessage(FrameType.REPLY, channelId, value, requestId);
-        } catch (error) {
-          this.#sendMessage(FrameType.FAIL, channelId, describeError(error), requestId);
-        }
-      },
-      reject: (error) => {
-        if (!state.incoming.delete(requestId) || this.#isClosed) return;
-        this.#sendMessage(FrameType.FAIL, channelId, describeError(error), requestId);
-      },
-      signal: controller.signal,
-    });
+    const sink = new WireIncoming(this, state, frame.id, requestId);
+    state.incoming.set(requestId, sink);
+    state.end.deliverRequest(data, sink);
+  }
+
+  /** @internal Sends the answer to a request that arrived on `channelId`. */
+  answer(channelId: number, requestId: number, ok: boolean, value: unknown): void {
+    if (this.#isClosed) return;
+    if (ok) {
+      try {
+        this.#sendMessage(FrameType.REPLY, channelId, value, requestId);
+        return;
+      } catch (error) {
+        value = error;
+      }
+    }
+    this.#sendMessage(FrameType.FAIL, channelId, describeError(value), requestId);
   }
 
   #onAnswer(frame: Frame): void {
@@ -380,7 +382,7 @@ export class WireConnection {
           return Promise.reject(error);
         }
       },
-      request: (data, sink) => {
+      request: (data, sink, abandon) => {
         if (this.#isClosed) {
           sink.reject(new ClosedError("channel", this.#failure));
           return;
@@ -394,21 +396,16 @@ export class WireConnection {
           return;
         }
         state.outgoing.set(requestId, sink);
-        sink.signal?.addEventListener(
-          "abort",
-          () => {
-            if (state.outgoing.delete(requestId) && !this.#isClosed) {
-              this.#queue(encodeFrame(FrameType.CANCEL, id, withRequestId(requestId)));
-            }
-          },
-          { once: true },
-        );
+        abandon.onCancel(() => {
+          if (state.outgoing.delete(requestId) && !this.#isClosed) {
+            this.#queue(encodeFrame(FrameType.CANCEL, id, withRequestId(requestId)));
+          }
+        });
       },
       close: (reason) => {
         if (this.#channels.get(id) !== state) return;
         this.#channels.delete(id);
-        for (const controller of state.incoming.values())
-          controller.abort(new ClosedError("channel", reason));
+        for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
         if (!this.#isClosed) {
           const body = reason === undefined ? EMPTY : this.#encodePlain(describeError(reason));
           this.#queue(encodeFrame(FrameType.CLOSE, id, body));
@@ -427,9 +424,7 @@ export class WireConnection {
     },
     sendWindow: (id, increment) => {
       if (this.#isClosed) return;
-      const payload = new Uint8Array(4);
-      new DataView(payload.buffer).setUint32(0, increment);
-      this.#queue(encodeFrame(FrameType.WINDOW, id, payload));
+      this.#queue(encodeFrame(FrameType.WINDOW, id, encodeU32(increment)));
     },
     sendEnd: (id) => {
       if (!this.#isClosed) this.#queue(encodeFrame(FrameType.END, id));
@@ -475,33 +470,51 @@ export class WireConnection {
    */
   #sendMessage(type: number, id: number, data: unknown, requestId?: number): void {
     if (this.#isClosed) throw new ClosedError("session", this.#failure);
-    const after: (() => void)[] = [];
-    const created: (() => void)[] = [];
-    const fds: number[] = [];
-    const hooks: RefHooks = {
-      toRef: (value: Attachable) => this.#attach(value, after, created, fds),
-      fromRef: (ref) => ref,
-    };
+    // The encode hooks are made once per connection; what one message attaches is collected
+    // in these per-message lists (encoding is synchronous, so they cannot interleave).
+    const outgoing = { after: [] as (() => void)[], created: [] as (() => void)[], fds: [] as number[] };
+    this.#encoding = outgoing;
     let body: Uint8Array;
     try {
-      body = this.codec.encode(data, hooks);
+      body = this.codec.encode(data, this.#encodeHooks);
     } catch (error) {
-      for (const undo of created) undo();
+      for (const undo of outgoing.created) undo();
       throw error instanceof Error && error.name !== "Error"
         ? error
         : new InvalidMessageError(`message data cannot be encoded: ${(error as Error).message}`);
+    } finally {
+      this.#encoding = undefined;
     }
-    const payload = requestId === undefined ? body : withRequestId(requestId, body);
+    const size = body.byteLength + (requestId === undefined ? 0 : 4);
     const limit = this.peerHello.maxFrameSize;
-    if (payload.byteLength > limit) {
-      for (const undo of created) undo();
+    if (size > limit) {
+      for (const undo of outgoing.created) undo();
       throw new InvalidMessageError(
-        `message of ${payload.byteLength} bytes exceeds the peer's frame size limit of ${limit} bytes`,
+        `message of ${size} bytes exceeds the peer's frame size limit of ${limit} bytes`,
       );
     }
-    this.#queue(encodeFrame(type, id, payload, fds.length), fds);
-    for (const start of after) start();
+    const fds = outgoing.fds;
+    this.#queue(encodeMessageFrame(type, id, body, requestId, fds.length), fds.length > 0 ? fds : undefined);
+    for (const start of outgoing.after) start();
   }
+
+  #encoding: { after: (() => void)[]; created: (() => void)[]; fds: number[] } | undefined;
+
+  readonly #encodeHooks: RefHooks = {
+    toRef: (value: Attachable) => {
+      const outgoing = this.#encoding;
+      if (outgoing === undefined) throw new InvalidMessageError("attachment outside a message");
+      return this.#attach(value, outgoing.after, outgoing.created, outgoing.fds);
+    },
+    fromRef: (ref) => ref,
+  };
+
+  readonly #decodeHooks: RefHooks = {
+    toRef: () => {
+      throw new ProtocolError("EDECODE", "unexpected attachment while decoding");
+    },
+    fromRef: (ref) => this.#resolveRef(ref),
+  };
 
   #attach(value: Attachable, after: (() => void)[], created: (() => void)[], fds: number[]): Ref {
     if (value instanceof Channel) {
@@ -532,14 +545,8 @@ export class WireConnection {
   }
 
   #decode(body: Uint8Array): unknown {
-    const hooks: RefHooks = {
-      toRef: () => {
-        throw new ProtocolError("EDECODE", "unexpected attachment while decoding");
-      },
-      fromRef: (ref) => this.#resolveRef(ref),
-    };
     try {
-      return this.codec.decode(body, hooks);
+      return this.codec.decode(body, this.#decodeHooks);
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
       throw new ProtocolError("EDECODE", `undecodable message: ${(error as Error).message}`, {
@@ -652,7 +659,7 @@ export class WireConnection {
     const channels = [...this.#channels.values()];
     this.#channels.clear();
     for (const state of channels) {
-      for (const controller of state.incoming.values()) controller.abort(error);
+      for (const incoming of state.incoming.values()) incoming.cancel(error);
       state.end.peerClosed(error);
     }
     const streams = [...this.#streams.values()];
@@ -663,5 +670,40 @@ export class WireConnection {
     this.#outgoingFds = [];
     this.#outgoing = [];
     this.#resolveClosed(error);
+  }
+}
+
+/**
+ * The answer path of a request that arrived over the wire: settling it sends REPLY or FAIL,
+ * and a CANCEL from the requester cancels it (no AbortSignal unless a handler asks for one).
+ */
+class WireIncoming implements ReplySink {
+  #cancellation: Cancellation | undefined;
+
+  constructor(
+    private readonly connection: WireConnection,
+    private readonly state: ChannelState,
+    private readonly channelId: number,
+    private readonly requestId: number,
+  ) {}
+
+  get cancellation(): Cancellation {
+    return (this.#cancellation ??= new Cancellation());
+  }
+
+  resolve(value: unknown): void {
+    if (this.state.incoming.delete(this.requestId)) {
+      this.connection.answer(this.channelId, this.requestId, true, value);
+    }
+  }
+
+  reject(error: unknown): void {
+    if (this.state.incoming.delete(this.requestId)) {
+      this.connection.answer(this.channelId, this.requestId, false, error);
+    }
+  }
+
+  cancel(reason: unknown): void {
+    this.#cancellation?.cancel(reason);
   }
 }

@@ -60,38 +60,84 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-/** Encodes a frame's header into a new 12-byte buffer. */
-export function encodeHeader(
+function writeU32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value >>> 24;
+  target[offset + 1] = (value >>> 16) & 0xff;
+  target[offset + 2] = (value >>> 8) & 0xff;
+  target[offset + 3] = value & 0xff;
+}
+
+function readU32(source: Uint8Array, offset: number): number {
+  return (
+    ((source[offset]! << 24) |
+      (source[offset + 1]! << 16) |
+      (source[offset + 2]! << 8) |
+      source[offset + 3]!) >>>
+    0
+  );
+}
+
+/** Writes a 12-byte header at the start of `target`. */
+function writeHeader(
+  target: Uint8Array,
   type: number,
   id: number,
   payloadLength: number,
-  fdCount = 0,
-  flags = 0,
-): Uint8Array {
-  const header = new Uint8Array(HEADER_SIZE);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, payloadLength);
-  header[4] = type;
-  header[5] = flags;
-  view.setUint16(6, fdCount);
-  view.setUint32(8, id);
-  return header;
+  fdCount: number,
+): void {
+  writeU32(target, 0, payloadLength);
+  target[4] = type;
+  target[5] = 0;
+  target[6] = fdCount >>> 8;
+  target[7] = fdCount & 0xff;
+  writeU32(target, 8, id);
 }
 
 /** Encodes a whole frame into one buffer. */
 export function encodeFrame(type: number, id: number, payload: Uint8Array = EMPTY, fdCount = 0): Uint8Array {
   const frame = new Uint8Array(HEADER_SIZE + payload.byteLength);
-  frame.set(encodeHeader(type, id, payload.byteLength, fdCount), 0);
+  writeHeader(frame, type, id, payload.byteLength, fdCount);
   frame.set(payload, HEADER_SIZE);
+  return frame;
+}
+
+/**
+ * Encodes a message frame — header, the request id if any, then the body — with one
+ * allocation and one copy (the hot path of every call).
+ */
+export function encodeMessageFrame(
+  type: number,
+  id: number,
+  body: Uint8Array,
+  requestId: number | undefined,
+  fdCount: number,
+): Uint8Array {
+  const prefix = requestId === undefined ? 0 : 4;
+  const frame = new Uint8Array(HEADER_SIZE + prefix + body.byteLength);
+  writeHeader(frame, type, id, prefix + body.byteLength, fdCount);
+  if (requestId !== undefined) writeU32(frame, HEADER_SIZE, requestId);
+  frame.set(body, HEADER_SIZE + prefix);
   return frame;
 }
 
 /** A u32 request id followed by a body (REQUEST, REPLY, FAIL, CANCEL payloads). */
 export function withRequestId(requestId: number, body: Uint8Array = EMPTY): Uint8Array {
   const payload = new Uint8Array(4 + body.byteLength);
-  new DataView(payload.buffer).setUint32(0, requestId);
+  writeU32(payload, 0, requestId);
   payload.set(body, 4);
   return payload;
+}
+
+/** A WINDOW payload: the u32 credit increment. */
+export function encodeU32(value: number): Uint8Array {
+  const payload = new Uint8Array(4);
+  writeU32(payload, 0, value);
+  return payload;
+}
+
+/** Reads the u32 of a WINDOW payload. */
+export function decodeU32(payload: Uint8Array): number {
+  return readU32(payload, 0);
 }
 
 /** Splits a REQUEST/REPLY/FAIL/CANCEL payload into its request id and body. */
@@ -99,8 +145,7 @@ export function splitRequestId(frame: Frame): { requestId: number; body: Uint8Ar
   if (frame.payload.byteLength < 4) {
     throw new ProtocolError("EFRAME", `${frameTypeName(frame.type)} frame too short for its request id`);
   }
-  const view = new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
-  return { requestId: view.getUint32(0), body: frame.payload.subarray(4) };
+  return { requestId: readU32(frame.payload, 0), body: frame.payload.subarray(4) };
 }
 
 export const EMPTY = new Uint8Array(0);
@@ -126,10 +171,9 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     let offset = 0;
     while (buffer.byteLength - offset >= HEADER_SIZE) {
-      const view = new DataView(buffer.buffer, buffer.byteOffset + offset, HEADER_SIZE);
-      const length = view.getUint32(0);
-      const type = view.getUint8(4);
-      const flags = view.getUint8(5);
+      const length = readU32(buffer, offset);
+      const type = buffer[offset + 4]!;
+      const flags = buffer[offset + 5]!;
       if (!KNOWN.has(type)) {
         throw new ProtocolError("EFRAME_TYPE", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
       }
@@ -145,8 +189,8 @@ export class FrameDecoder {
       frames.push({
         type: type as FrameTypeCode,
         flags,
-        fdCount: view.getUint16(6),
-        id: view.getUint32(8),
+        fdCount: (buffer[offset + 6]! << 8) | buffer[offset + 7]!,
+        id: readU32(buffer, offset + 8),
         // A copy, so the caller may keep the payload while the read buffer is reused.
         payload: buffer.slice(start, start + length),
       });

@@ -15,11 +15,11 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
   const registrations = new Map<string, Registration>();
   void connection.closed.then((reason) => session.close(reason));
 
-  connection.root.handle(async (request, { signal }) => {
+  connection.root.handle(async (request, context) => {
     const message = request as HubRequest;
     switch (message?.op) {
       case "call":
-        return session.call(message.name, message.data, { ...message.options, signal });
+        return session.call(message.name, message.data, { ...message.options, cancelWith: context });
       case "register": {
         const handler = message.handler as Channel;
         const registration: Registration = await session.register(
@@ -33,7 +33,7 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
                   caller: context.caller,
                   deadline: context.deadline,
                 } satisfies HandlerRequest,
-                { signal: context.signal },
+                { cancelWith: context },
               )
               .catch(async (error: unknown) => {
                 // The handler channel closed under the call: the instance is gone (its peer

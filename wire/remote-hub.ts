@@ -54,9 +54,17 @@ export class RemoteHub implements HubClient {
     validateName(name);
     const labels = validateLabels(options.labels);
     const [mine, theirs] = Channel.pair();
-    mine.handle((request, { signal }) => {
+    mine.handle((request, context) => {
       const { data, service, caller, deadline } = request as HandlerRequest;
-      return handler(data as Request, { service, caller, deadline, signal });
+      return handler(data as Request, {
+        service,
+        caller,
+        deadline,
+        get signal() {
+          return context.signal;
+        },
+        onCancel: (listener) => context.onCancel(listener),
+      });
     });
     let info: ServiceInfo;
     try {

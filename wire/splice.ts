@@ -17,7 +17,7 @@ export function spliceChannels(a: Channel, b: Channel): void {
  * before `from` closed are still passed on, in order, before `to` closes.
  */
 function forward(from: Channel, to: Channel): void {
-  from.handle((data, { signal }) => to.request(data, { signal }));
+  from.handle((data, context) => to.request(data, { cancelWith: context }));
   void (async () => {
     for await (const message of from) {
       await to.send(message.data).catch(() => undefined);
