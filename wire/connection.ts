@@ -11,6 +11,7 @@ import {
   EMPTY,
   decodeU32,
   encodeFrame,
+  encodeHeader,
   encodeMessageFrame,
   encodeU32,
   frameTypeName,
@@ -64,7 +65,7 @@ export interface ConnectionOptions {
   codecs: readonly Codec[];
   /** Largest frame payload accepted (default 16 MiB). */
   maxFrameSize?: number;
-  /** Initial receive window of every byte stream (default 256 KiB). */
+  /** Initial receive window of every byte stream (default 1 MiB). */
   streamWindow?: number;
   /** Largest DATA payload sent (default 64 KiB). */
   maxDataFrame?: number;
@@ -88,7 +89,7 @@ interface ChannelState {
 
 const DEFAULTS = {
   maxFrameSize: 16 * 1024 * 1024,
-  streamWindow: 256 * 1024,
+  streamWindow: 1024 * 1024,
   maxDataFrame: 64 * 1024,
   maxChannels: 100_000,
   maxStreams: 10_000,
@@ -420,7 +421,9 @@ export class WireConnection {
     maxData: DEFAULTS.maxDataFrame,
     sendData: (id, chunk) => {
       if (this.#isClosed) return;
-      this.#queue(encodeFrame(FrameType.DATA, id, chunk));
+      // Header and bytes go out as two chunks of one writev: stream bytes are never copied.
+      this.#queue(encodeHeader(FrameType.DATA, id, chunk.byteLength));
+      this.#outgoing.push(chunk);
     },
     sendWindow: (id, increment) => {
       if (this.#isClosed) return;

@@ -93,6 +93,13 @@ function writeHeader(
   writeU32(target, 8, id);
 }
 
+/** Encodes just a frame header (the payload is written as a separate chunk, uncopied). */
+export function encodeHeader(type: number, id: number, payloadLength: number, fdCount = 0): Uint8Array {
+  const header = Buffer.allocUnsafe(HEADER_SIZE);
+  writeHeader(header, type, id, payloadLength, fdCount);
+  return header;
+}
+
 /** Encodes a whole frame into one buffer. */
 export function encodeFrame(type: number, id: number, payload: Uint8Array = EMPTY, fdCount = 0): Uint8Array {
   const frame = new Uint8Array(HEADER_SIZE + payload.byteLength);
@@ -113,7 +120,8 @@ export function encodeMessageFrame(
   fdCount: number,
 ): Uint8Array {
   const prefix = requestId === undefined ? 0 : 4;
-  const frame = new Uint8Array(HEADER_SIZE + prefix + body.byteLength);
+  // Unzeroed, and for small frames carved from Node's shared pool: every byte is written below.
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + prefix + body.byteLength);
   writeHeader(frame, type, id, prefix + body.byteLength, fdCount);
   if (requestId !== undefined) writeU32(frame, HEADER_SIZE, requestId);
   frame.set(body, HEADER_SIZE + prefix);
@@ -153,58 +161,94 @@ export const EMPTY = new Uint8Array(0);
 /**
  * Cuts a byte stream into frames. Bytes arrive in arbitrary pieces; `push` returns the frames
  * completed so far and keeps the rest. Anything malformed — an unknown type, nonzero flags, a
- * payload over `maxFrameSize` — throws a `ProtocolError` naming it, before any byte of the bad
- * frame's payload is buffered (so a hostile length cannot make us allocate).
+ * payload over `maxFrameSize` — throws a `ProtocolError` naming it, as soon as the header is
+ * in (so a hostile length cannot make us allocate or wait).
+ *
+ * Payloads are views into the pushed chunks, not copies: the caller must not reuse a chunk
+ * after pushing it (socket reads deliver a fresh buffer each time). A frame split across
+ * chunks is joined once, when its last byte arrives, however many pieces it came in.
  */
 export class FrameDecoder {
-  #buffer: Uint8Array = EMPTY;
+  /** Chunks holding the start of an incomplete frame. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  /** The size of the incomplete frame once its header is known, else 0. */
+  #needed = 0;
 
   constructor(readonly maxFrameSize: number) {}
 
   /** Bytes received but not yet part of a complete frame. */
   get pendingBytes(): number {
-    return this.#buffer.byteLength;
+    return this.#pendingBytes;
   }
 
   push(chunk: Uint8Array): Frame[] {
-    let buffer = this.#buffer.byteLength === 0 ? chunk : concat(this.#buffer, chunk);
+    if (this.#pendingBytes > 0) {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.byteLength;
+      if (this.#needed === 0 && this.#pendingBytes >= HEADER_SIZE) {
+        const head = join(this.#pending, this.#pendingBytes);
+        this.#pending = [head];
+        this.#needed = HEADER_SIZE + this.#check(head, 0);
+      }
+      if (this.#needed === 0 || this.#pendingBytes < this.#needed) return [];
+      chunk = join(this.#pending, this.#pendingBytes);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      this.#needed = 0;
+    }
     const frames: Frame[] = [];
     let offset = 0;
-    while (buffer.byteLength - offset >= HEADER_SIZE) {
-      const length = readU32(buffer, offset);
-      const type = buffer[offset + 4]!;
-      const flags = buffer[offset + 5]!;
-      if (!KNOWN.has(type)) {
-        throw new ProtocolError("EFRAME_TYPE", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+    while (chunk.byteLength - offset >= HEADER_SIZE) {
+      const length = this.#check(chunk, offset);
+      if (chunk.byteLength - offset < HEADER_SIZE + length) {
+        this.#needed = HEADER_SIZE + length;
+        break;
       }
-      if (flags !== 0) throw new ProtocolError("EFRAME_FLAGS", `frame flags must be 0, got ${flags}`);
-      if (length > this.maxFrameSize) {
-        throw new ProtocolError(
-          "EFRAME_TOO_LARGE",
-          `${frameTypeName(type)} frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`,
-        );
-      }
-      if (buffer.byteLength - offset < HEADER_SIZE + length) break;
       const start = offset + HEADER_SIZE;
       frames.push({
-        type: type as FrameTypeCode,
-        flags,
-        fdCount: (buffer[offset + 6]! << 8) | buffer[offset + 7]!,
-        id: readU32(buffer, offset + 8),
-        // A copy, so the caller may keep the payload while the read buffer is reused.
-        payload: buffer.slice(start, start + length),
+        type: chunk[offset + 4] as FrameTypeCode,
+        flags: 0,
+        fdCount: (chunk[offset + 6]! << 8) | chunk[offset + 7]!,
+        id: readU32(chunk, offset + 8),
+        payload: chunk.subarray(start, start + length),
       });
       offset = start + length;
     }
-    buffer = buffer.subarray(offset);
-    this.#buffer = buffer.byteLength === 0 ? EMPTY : buffer.slice();
+    if (offset < chunk.byteLength) {
+      const rest = chunk.subarray(offset);
+      this.#pending = [rest];
+      this.#pendingBytes = rest.byteLength;
+    }
     return frames;
+  }
+
+  /** Validates the header at `offset`; returns the payload length. */
+  #check(buffer: Uint8Array, offset: number): number {
+    const length = readU32(buffer, offset);
+    const type = buffer[offset + 4]!;
+    const flags = buffer[offset + 5]!;
+    if (!KNOWN.has(type)) {
+      throw new ProtocolError("EFRAME_TYPE", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+    }
+    if (flags !== 0) throw new ProtocolError("EFRAME_FLAGS", `frame flags must be 0, got ${flags}`);
+    if (length > this.maxFrameSize) {
+      throw new ProtocolError(
+        "EFRAME_TOO_LARGE",
+        `${frameTypeName(type)} frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`,
+      );
+    }
+    return length;
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.byteLength + b.byteLength);
-  joined.set(a, 0);
-  joined.set(b, a.byteLength);
+function join(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const joined = Buffer.allocUnsafe(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
   return joined;
 }

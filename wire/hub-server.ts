@@ -15,11 +15,22 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
   const registrations = new Map<string, Registration>();
   void connection.closed.then((reason) => session.close(reason));
 
-  connection.root.handle(async (request, context) => {
+  connection.root.handle((request, context) => {
     const message = request as HubRequest;
+    if (message?.op === "call") {
+      // The hot path: no async wrapper, no extra promise.
+      const options = message.options;
+      return session.call(
+        message.name,
+        message.data,
+        options === undefined ? { cancelWith: context } : { ...options, cancelWith: context },
+      );
+    }
+    return serveOperation(message);
+  });
+
+  async function serveOperation(message: HubRequest): Promise<unknown> {
     switch (message?.op) {
-      case "call":
-        return session.call(message.name, message.data, { ...message.options, cancelWith: context });
       case "register": {
         const handler = message.handler as Channel;
         const registration: Registration = await session.register(
@@ -77,5 +88,5 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
           `unknown hub operation ${JSON.stringify((message as { op?: unknown })?.op)}`,
         );
     }
-  });
+  }
 }

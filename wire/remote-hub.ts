@@ -1,4 +1,4 @@
-import { Channel } from "../hub/channel.js";
+import { Channel, type ChannelRequestOptions } from "../hub/channel.js";
 import { ClosedError } from "../hub/errors.js";
 import { validateLabels, validateName, type Labels } from "../hub/names.js";
 import type {
@@ -15,6 +15,10 @@ import type {
 } from "../hub/types.js";
 import type { WireConnection } from "./connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
+
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
+type CallWireOptions = NonNullable<Extract<HubRequest, { op: "call" }>["options"]>;
 
 /** Extra time a client waits beyond a call's own timeout before giving up on the hub. */
 const TIMEOUT_GRACE_MS = 1000;
@@ -38,7 +42,7 @@ export class RemoteHub implements HubClient {
     return this.#connection;
   }
 
-  #request<T>(request: HubRequest, options?: { signal?: AbortSignal; timeout?: number }): Promise<T> {
+  #request<T>(request: HubRequest, options?: ChannelRequestOptions): Promise<T> {
     return this.#root.request<T>(request, options).catch((error: unknown) => {
       throw error instanceof ClosedError && this.#connection.isClosed
         ? new ClosedError("connection to the hub", error.cause ?? error)
@@ -81,11 +85,22 @@ export class RemoteHub implements HubClient {
     return { info, unregister, [Symbol.asyncDispose]: unregister };
   }
 
-  call<Reply = unknown>(name: string, data?: unknown, options: CallOptions = {}): Promise<Reply> {
-    const { timeout, labels, instance, waitForService, signal } = options;
+  call<Reply = unknown>(name: string, data?: unknown, options: CallOptions = NO_OPTIONS): Promise<Reply> {
+    if (options === NO_OPTIONS) return this.#request<Reply>({ op: "call", name, data });
+    const { timeout, labels, instance, waitForService, signal, cancelWith } = options;
+    // Only the options that are set travel: every call pays for what it encodes.
+    const wire: CallWireOptions = {};
+    if (timeout !== undefined) wire.timeout = timeout;
+    if (labels !== undefined) wire.labels = labels;
+    if (instance !== undefined) wire.instance = instance;
+    if (waitForService !== undefined) wire.waitForService = waitForService;
     return this.#request<Reply>(
-      { op: "call", name, data, options: { timeout, labels, instance, waitForService } },
-      { signal, timeout: timeout !== undefined && timeout > 0 ? timeout + TIMEOUT_GRACE_MS : undefined },
+      { op: "call", name, data, options: wire },
+      {
+        signal,
+        cancelWith,
+        timeout: timeout !== undefined && timeout > 0 ? timeout + TIMEOUT_GRACE_MS : undefined,
+      },
     );
   }
 

@@ -1,8 +1,9 @@
-// FdSocket against a raw Unix socket (plain node:net), between two processes, in one run:
-// request/response with 1 and 100 in flight (64 B frames), bulk bytes, and fd-carrying
-// messages per second. Prints medians of several rounds and the ratios to raw.
+// The Unix transport against a raw Unix socket (plain node:net), between two processes, in one
+// run: request/response with 1 and 100 in flight (64 B), bulk bytes, and fd-carrying messages
+// per second — for the bare fd layer (FdSocket) and for full beamhub sessions (hub.call, a byte
+// stream, FileDescriptor attachments). Prints medians of several rounds and the ratios to raw.
 //
-//   npx tsx bench/fd-passing.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
+//   npx tsx bench/unix.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
 //
 // The child serves on five sockets: raw echo, fd echo, raw bulk sink, fd bulk sink, fd sink.
 // The raw echo answers all complete frames of a read with one write (the best plain net can do);
@@ -13,6 +14,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ByteStream, FileDescriptor, Hub, connectUnix, listenUnix, type HubClient } from "../index.js";
 import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../transports/unix/fd/index.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
@@ -135,7 +137,58 @@ async function child(dir: string): Promise<void> {
       socket.on("error", () => {});
     },
   });
+  // A beamhub hub with the services the session scenarios call.
+  const hub = new Hub();
+  await hub.register("echo", (data: unknown) => data);
+  await hub.register("stream.count", async ({ stream }: { stream: ByteStream }) => {
+    let total = 0;
+    for await (const chunk of stream.readable) total += chunk.byteLength;
+    return total;
+  });
+  await hub.register("fd.close", ({ file }: { file: FileDescriptor }) => {
+    file.close();
+    return 1;
+  });
+  await listenUnix(hub, join(dir, "hub.sock"));
   process.stdout.write("ready\n");
+}
+
+/** Operations/s of `operation` with `inFlight` outstanding, for SECONDS after a warm-up. */
+async function session(inFlight: number, operation: () => Promise<unknown>): Promise<number> {
+  let measuring = false;
+  let done = 0;
+  let stopAt = performance.now() + 200; // warm-up
+  const lane = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      await operation();
+      if (measuring) done++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  measuring = true;
+  const started = performance.now();
+  stopAt = started + SECONDS * 1000;
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return done / ((performance.now() - started) / 1000);
+}
+
+/** Bytes/s through one beamhub byte stream in 64 KiB writes, until the service counted them. */
+async function sessionBulk(client: HubClient): Promise<number> {
+  const [mine, theirs] = ByteStream.pair();
+  const counted = client.call<number>("stream.count", { stream: theirs }, { timeout: 0 });
+  const writer = mine.writable.getWriter();
+  const chunk = new Uint8Array(64 * 1024).fill(0x62);
+  const start = performance.now();
+  const stopAt = start + SECONDS * 1000;
+  let sent = 0;
+  while (performance.now() < stopAt) {
+    await writer.write(chunk);
+    sent += chunk.byteLength;
+  }
+  await writer.close();
+  const total = await counted;
+  if (total !== sent) throw new Error(`session bulk: sent ${sent}, the service counted ${total}`);
+  return total / ((performance.now() - start) / 1000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +330,7 @@ function median(values: number[]): number {
 }
 
 async function parent(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "beamhub-fd-bench-"));
+  const dir = mkdtempSync(join(tmpdir(), "beamhub-unix-bench-"));
   const server = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", dir], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -285,6 +338,8 @@ async function parent(): Promise<void> {
     await new Promise((resolve) => server.stdout.once("data", resolve));
     writeFileSync(join(dir, "payload.txt"), "fd");
     const file = openSync(join(dir, "payload.txt"), "r");
+    const client = await connectUnix(join(dir, "hub.sock"));
+    const payload = new Uint8Array(PAYLOAD).fill(0x61);
     const scenarios: [string, () => Promise<number>, string][] = [
       [
         "raw rr 1 in flight",
@@ -314,10 +369,18 @@ async function parent(): Promise<void> {
         "msg/s",
       ],
       ["FdSocket 1 fd/message, 16 in flight", () => fdMessages(join(dir, "fdsink.sock"), file, 16), "msg/s"],
+      ["beamhub call 1 in flight", () => session(1, () => client.call("echo", payload)), "req/s"],
+      ["beamhub call 100 in flight", () => session(100, () => client.call("echo", payload)), "req/s"],
+      ["beamhub byte stream bulk", () => sessionBulk(client), "B/s"],
+      [
+        "beamhub 1 fd/call, 256 in flight",
+        () => session(256, () => client.call("fd.close", { file: new FileDescriptor(dupFd(file)) })),
+        "msg/s",
+      ],
     ];
     const results = new Map<string, number>();
     console.log(
-      `fd-passing bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, medians`,
+      `unix bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, medians`,
     );
     // Rounds are interleaved (every scenario once per round), so slow phases of a shared machine
     // hit raw and FdSocket alike.
@@ -340,6 +403,11 @@ async function parent(): Promise<void> {
     console.log(`  rr 1 in flight     ${ratio("FdSocket rr 1 in flight", "raw rr 1 in flight")}`);
     console.log(`  rr 100 in flight   ${ratio("FdSocket rr 100 in flight", "raw rr 100 in flight")}`);
     console.log(`  bulk               ${ratio("FdSocket bulk 64 KiB writes", "raw bulk 64 KiB writes")}`);
+    console.log("ratios (beamhub session / raw):");
+    console.log(`  call 1 in flight   ${ratio("beamhub call 1 in flight", "raw rr 1 in flight")}  (target: none)`);
+    console.log(`  call 100 in flight ${ratio("beamhub call 100 in flight", "raw rr 100 in flight")}  (target >= 0.30)`);
+    console.log(`  stream bulk        ${ratio("beamhub byte stream bulk", "raw bulk 64 KiB writes")}  (target >= 0.70)`);
+    await client.close();
   } finally {
     server.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });

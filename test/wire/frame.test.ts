@@ -1,0 +1,73 @@
+// The frame decoder under arbitrary splitting: however the bytes of a sequence of frames are cut
+// into chunks, the same frames come out, in order, and nothing is left pending.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
+import { ProtocolError } from "../../wire/errors.js";
+
+const frameArbitrary = fc.record({
+  type: fc.constantFrom(FrameType.EVENT, FrameType.DATA, FrameType.CLOSE, FrameType.PING),
+  id: fc.integer({ min: 0, max: 0xffffffff }),
+  fdCount: fc.integer({ min: 0, max: 3 }),
+  payload: fc.uint8Array({ maxLength: 300 }),
+});
+
+describe("FrameDecoder", () => {
+  it("yields the same frames however the bytes are split", () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArbitrary, { maxLength: 12 }),
+        fc.array(fc.nat(400), { maxLength: 20 }),
+        (frames, cuts) => {
+          const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.id, f.payload, f.fdCount)));
+          const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+          const decoder = new FrameDecoder(1 << 20);
+          const decoded = [];
+          let previous = 0;
+          for (const point of [...points, bytes.length]) {
+            // Fresh copies: the decoder may keep views into what it is given.
+            decoded.push(...decoder.push(Uint8Array.from(bytes.subarray(previous, point))));
+            previous = point;
+          }
+          expect(decoder.pendingBytes).toBe(0);
+          expect(
+            decoded.map((f) => ({
+              type: f.type,
+              id: f.id,
+              fdCount: f.fdCount,
+              payload: Buffer.from(f.payload),
+            })),
+          ).toEqual(
+            frames.map((f) => ({
+              type: f.type,
+              id: f.id,
+              fdCount: f.fdCount,
+              payload: Buffer.from(f.payload),
+            })),
+          );
+        },
+      ),
+      { seed: 42, numRuns: 300 },
+    );
+  });
+
+  it("rejects a bad header as soon as it is complete, even split", () => {
+    const decoder = new FrameDecoder(1024);
+    const header = encodeFrame(FrameType.EVENT, 1, new Uint8Array(2000)).subarray(0, 12);
+    expect(decoder.push(header.subarray(0, 5))).toEqual([]);
+    expect(() => decoder.push(header.subarray(5))).toThrow(ProtocolError);
+  });
+
+  it("never throws anything but ProtocolError on random bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          new FrameDecoder(1 << 16).push(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError);
+        }
+      }),
+      { seed: 7, numRuns: 500 },
+    );
+  });
+});
