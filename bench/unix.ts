@@ -404,9 +404,15 @@ async function parent(): Promise<void> {
     console.log(`  rr 100 in flight   ${ratio("FdSocket rr 100 in flight", "raw rr 100 in flight")}`);
     console.log(`  bulk               ${ratio("FdSocket bulk 64 KiB writes", "raw bulk 64 KiB writes")}`);
     console.log("ratios (beamhub session / raw):");
-    console.log(`  call 1 in flight   ${ratio("beamhub call 1 in flight", "raw rr 1 in flight")}  (target: none)`);
-    console.log(`  call 100 in flight ${ratio("beamhub call 100 in flight", "raw rr 100 in flight")}  (target >= 0.30)`);
-    console.log(`  stream bulk        ${ratio("beamhub byte stream bulk", "raw bulk 64 KiB writes")}  (target >= 0.70)`);
+    console.log(
+      `  call 1 in flight   ${ratio("beamhub call 1 in flight", "raw rr 1 in flight")}  (target: none)`,
+    );
+    console.log(
+      `  call 100 in flight ${ratio("beamhub call 100 in flight", "raw rr 100 in flight")}  (target >= 0.30)`,
+    );
+    console.log(
+      `  stream bulk        ${ratio("beamhub byte stream bulk", "raw bulk 64 KiB writes")}  (target >= 0.70)`,
+    );
     await client.close();
   } finally {
     server.kill("SIGKILL");
