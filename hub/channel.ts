@@ -15,6 +15,8 @@ export interface ReplySink {
   resolve(data: unknown): void;
   reject(error: unknown): void;
   readonly cancellation?: Cancelable;
+  /** Free for the link's own bookkeeping (a transport keeps its request id here). */
+  linkId?: number;
 }
 
 /**
@@ -24,11 +26,10 @@ export interface ReplySink {
 export interface ChannelLink {
   /** Delivers an event; returns a promise while the far side is full (backpressure). */
   event(data: unknown): Promise<void> | undefined;
-  /**
-   * Delivers a request; its answer settles `sink`. `abandon` lets the link learn that the
-   * requester stopped waiting (to tell the far side).
-   */
-  request(data: unknown, sink: ReplySink, abandon: Cancelable): void;
+  /** Delivers a request; its answer settles `sink`. */
+  request(data: unknown, sink: ReplySink): void;
+  /** The requester stopped waiting for `sink` (timeout, cancel): tell the far side. */
+  cancel?(sink: ReplySink): void;
   /** Tells the far side the channel closed. */
   close(reason: unknown): void;
 }
@@ -208,7 +209,7 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     const pending = new PendingRequest(this, options);
     if (pending.settled) return pending.promise as Promise<Reply>; // the signal was already aborted
     this.#outgoing.add(pending.link);
-    this.#link.request(data, pending, pending.abandoned);
+    this.#link.request(data, pending);
     return pending.promise as Promise<Reply>;
   }
 
@@ -287,6 +288,11 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
   /** @internal A request this end sent was settled or given up. */
   forget(pending: PendingRequest): void {
     this.#outgoing.remove(pending.link);
+  }
+
+  /** @internal A request this end sent was given up before its answer came. */
+  abandoned(pending: PendingRequest): void {
+    if (!this.#closed) this.#link.cancel?.(pending);
   }
 
   /** @internal Adopts the attachments of data sent from this end (replies included). */
@@ -419,14 +425,16 @@ export class IncomingRequest implements ChannelRequestContext, ReplySink {
 class PendingRequest implements ReplySink {
   readonly promise: Promise<unknown>;
   readonly link: Link<PendingRequest> = new Link<PendingRequest>(this);
-  /** The answering side's view: cancelled when this requester stops waiting without a reply. */
-  readonly abandoned = new Cancellation();
+  linkId: number | undefined;
   settled = false;
   #resolve!: (value: unknown) => void;
   #reject!: (error: unknown) => void;
   #deadline: Deadline | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  /** The answering side's view, made only if it asks; cancelled when this requester gives up. */
+  #abandoned: Cancellation | undefined;
+  #rejectedWith: unknown;
 
   constructor(
     private readonly channel: Channel,
@@ -442,32 +450,44 @@ class PendingRequest implements ReplySink {
       return;
     }
     if (timeout !== undefined && timeout > 0) {
-      this.#deadline = deadlines.add(timeout, () => this.reject(new CallTimeoutError("channel", timeout)));
+      this.#deadline = deadlines.add(timeout, () => this.#giveUp(new CallTimeoutError("channel", timeout)));
     }
     if (signal !== undefined) {
       this.#signal = signal;
-      this.#onAbort = () => this.reject(new CallAbortedError("channel", signal.reason));
+      this.#onAbort = () => this.#giveUp(new CallAbortedError("channel", signal.reason));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
-    cancelWith?.onCancel((reason) => this.reject(new CallAbortedError("channel", reason)));
+    cancelWith?.onCancel((reason) => this.#giveUp(new CallAbortedError("channel", reason)));
   }
 
   get cancellation(): Cancelable {
-    return this.abandoned;
+    if (this.#abandoned === undefined) {
+      this.#abandoned = new Cancellation();
+      if (this.settled && this.#rejectedWith !== undefined) this.#abandoned.cancel(this.#rejectedWith);
+    }
+    return this.#abandoned;
   }
 
   resolve(data: unknown): void {
     if (this.#finish()) {
-      this.abandoned.settle();
+      this.#abandoned?.settle();
       this.#resolve(data);
     }
   }
 
   reject(error: unknown): void {
     if (this.#finish()) {
-      this.abandoned.cancel(error);
+      this.#rejectedWith = error;
+      this.#abandoned?.cancel(error);
       this.#reject(error);
     }
+  }
+
+  /** The requester stops waiting: reject, and let the far side know. */
+  #giveUp(error: unknown): void {
+    if (this.settled) return;
+    this.reject(error);
+    this.channel.abandoned(this);
   }
 
   #finish(): boolean {

@@ -56,7 +56,9 @@ export class ServiceGoneError extends BeamhubError {
 /** The hub, session or channel was closed; nothing more can go through it. */
 export class ClosedError extends BeamhubError {
   constructor(what: string, cause?: unknown) {
-    super("ECLOSED", `${what} is closed`, cause === undefined ? undefined : { cause });
+    // The cause says why ("the peer closed the connection"); a bare "channel is closed" would not.
+    const why = cause instanceof Error && !(cause instanceof ClosedError) ? `: ${cause.message}` : "";
+    super("ECLOSED", `${what} is closed${why}`, cause === undefined ? undefined : { cause });
   }
 }
 

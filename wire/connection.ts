@@ -38,6 +38,8 @@ export interface ByteTransport {
   start(handlers: TransportHandlers): void;
   /** Closes the connection after what was written; idempotent. */
   close(): void;
+  /** Puts what was written on the wire now rather than at the end of the turn (optional). */
+  flush?(): void;
 }
 
 export interface TransportHandlers {
@@ -86,6 +88,9 @@ interface ChannelState {
   /** Requests we received and have not answered, by request id. */
   incoming: Map<number, WireIncoming>;
 }
+
+/** Frames queued before a batch is written without waiting for the end of the turn. */
+const FLUSH_EVERY_FRAMES = 8;
 
 const DEFAULTS = {
   maxFrameSize: 16 * 1024 * 1024,
@@ -383,7 +388,7 @@ export class WireConnection {
           return Promise.reject(error);
         }
       },
-      request: (data, sink, abandon) => {
+      request: (data, sink) => {
         if (this.#isClosed) {
           sink.reject(new ClosedError("channel", this.#failure));
           return;
@@ -396,12 +401,14 @@ export class WireConnection {
           sink.reject(error);
           return;
         }
+        sink.linkId = requestId;
         state.outgoing.set(requestId, sink);
-        abandon.onCancel(() => {
-          if (state.outgoing.delete(requestId) && !this.#isClosed) {
-            this.#queue(encodeFrame(FrameType.CANCEL, id, withRequestId(requestId)));
-          }
-        });
+      },
+      cancel: (sink) => {
+        const requestId = sink.linkId;
+        if (requestId !== undefined && state.outgoing.delete(requestId) && !this.#isClosed) {
+          this.#queue(encodeFrame(FrameType.CANCEL, id, withRequestId(requestId)));
+        }
       },
       close: (reason) => {
         if (this.#channels.get(id) !== state) return;
@@ -617,6 +624,14 @@ export class WireConnection {
       this.#outgoingFds.push(...fds);
     }
     this.#outgoing.push(frame);
+    if (this.#outgoing.length >= FLUSH_EVERY_FRAMES) {
+      // A long burst (replies to a batch of requests) goes out in slices, so that the peer
+      // starts on the first ones while this side produces the rest: both processes work at
+      // once instead of taking turns.
+      this.#flush();
+      this.#transport.flush?.();
+      return;
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());

@@ -1,5 +1,4 @@
 import { Channel, type ChannelRequestOptions } from "../hub/channel.js";
-import { ClosedError } from "../hub/errors.js";
 import { validateLabels, validateName, type Labels } from "../hub/names.js";
 import type {
   CallOptions,
@@ -43,11 +42,8 @@ export class RemoteHub implements HubClient {
   }
 
   #request<T>(request: HubRequest, options?: ChannelRequestOptions): Promise<T> {
-    return this.#root.request<T>(request, options).catch((error: unknown) => {
-      throw error instanceof ClosedError && this.#connection.isClosed
-        ? new ClosedError("connection to the hub", error.cause ?? error)
-        : error;
-    });
+    // A lost connection rejects with ClosedError whose message and cause say why.
+    return this.#root.request<T>(request, options);
   }
 
   async register<Request = unknown, Reply = unknown>(

@@ -12,7 +12,7 @@ import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   ByteStream,
   CallAbortedError,
@@ -37,6 +37,8 @@ export interface ComplianceFixture {
   connect(): Promise<HubClient>;
   /** Tears everything down (peer process included). */
   close(): Promise<void>;
+  /** Whether file descriptors can travel (false for network transports; default true). */
+  supportsFds?: boolean;
 }
 
 /** Bounds a wait so a broken transport fails a test instead of hanging it. */
@@ -440,6 +442,9 @@ export function complianceSuite(transport: string, setUp: () => Promise<Complian
     });
 
     describe("file descriptors", () => {
+      beforeEach((context) => {
+        if (fixture.supportsFds === false) context.skip("this transport cannot carry file descriptors");
+      });
       let dir: string;
       beforeAll(async () => {
         dir = await mkdtemp(join(tmpdir(), "beamhub-fd-"));

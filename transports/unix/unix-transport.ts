@@ -31,6 +31,7 @@ function transportFor(socket: FdSocket): ByteTransport {
       socket.on("close", () => handlers.closed());
     },
     close: () => socket.end(),
+    flush: () => socket.flush(),
   };
 }
 

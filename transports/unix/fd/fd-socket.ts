@@ -214,6 +214,17 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
     return false;
   }
 
+  /**
+   * Sends what is queued now instead of at the end of the turn (one `sendmsg` for all of it),
+   * unless the kernel buffer is full. For callers that batch by themselves and want their batch
+   * on the wire while they go on working.
+   */
+  flush(): void {
+    if (this.#destroyed || this.#waitingWritable || this.#retryTimer !== undefined || this.#queue.empty)
+      return;
+    this.#flush();
+  }
+
   /** Half-closes: queued data is sent, then the write side shuts down. Reading continues. */
   end(): void {
     if (this.#ending || this.#destroyed) return;
