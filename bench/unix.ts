@@ -14,7 +14,16 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ByteStream, FileDescriptor, Hub, connectUnix, listenUnix, type HubClient } from "../index.js";
+import {
+  acceptDirect,
+  ByteStream,
+  connectDirect,
+  connectUnix,
+  FileDescriptor,
+  Hub,
+  listenUnix,
+  type HubClient,
+} from "../index.js";
 import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../transports/unix/fd/index.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
@@ -339,6 +348,13 @@ async function parent(): Promise<void> {
     writeFileSync(join(dir, "payload.txt"), "fd");
     const file = openSync(join(dir, "payload.txt"), "r");
     const client = await connectUnix(join(dir, "hub.sock"));
+    const serviceProcess = spawn(
+      process.execPath,
+      ["--import", "tsx", fileURLToPath(import.meta.url), "service", dir],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise((resolve) => serviceProcess.stdout.once("data", resolve));
+    const direct = await connectDirect(client, "svc.echo");
     const payload = new Uint8Array(PAYLOAD).fill(0x61);
     const scenarios: [string, () => Promise<number>, string][] = [
       [
@@ -372,6 +388,16 @@ async function parent(): Promise<void> {
       ["beamhub call 1 in flight", () => session(1, () => client.call("echo", payload)), "req/s"],
       ["beamhub call 100 in flight", () => session(100, () => client.call("echo", payload)), "req/s"],
       ["beamhub byte stream bulk", () => sessionBulk(client), "B/s"],
+      [
+        "beamhub service process via hub, 100 in flight",
+        () => session(100, () => client.call("svc.echo", payload)),
+        "req/s",
+      ],
+      [
+        "beamhub service process direct, 100 in flight",
+        () => session(100, () => direct.call(payload)),
+        "req/s",
+      ],
       [
         "beamhub 1 fd/call, 256 in flight",
         () => session(256, () => client.call("fd.close", { file: new FileDescriptor(dupFd(file)) })),
@@ -413,12 +439,28 @@ async function parent(): Promise<void> {
     console.log(
       `  stream bulk        ${ratio("beamhub byte stream bulk", "raw bulk 64 KiB writes")}  (target >= 0.70)`,
     );
+    console.log(
+      `  direct / via hub  ${ratio("beamhub service process direct, 100 in flight", "beamhub service process via hub, 100 in flight")}`,
+    );
+    await direct.close();
     await client.close();
+    serviceProcess.kill();
   } finally {
     server.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** A third process: a service registered into the hub that also accepts direct links. */
+async function service(dir: string): Promise<void> {
+  const hub = await connectUnix(join(dir, "hub.sock"));
+  await hub.register(
+    "svc.echo",
+    acceptDirect((data: unknown) => data),
+  );
+  process.stdout.write("ready\n");
+}
+
 if (process.argv[2] === "child") await child(process.argv[3] as string);
+else if (process.argv[2] === "service") await service(process.argv[3] as string);
 else await parent();

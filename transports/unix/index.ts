@@ -6,3 +6,4 @@ export {
   type UnixListenOptions,
 } from "./unix-transport.js";
 export { fdPassingAvailable, FdUnavailableError } from "./fd/index.js";
+export { acceptDirect, connectDirect, type DirectService } from "./direct.js";

@@ -21,7 +21,8 @@ export interface UnixListener {
   close(): Promise<void>;
 }
 
-function transportFor(socket: FdSocket): ByteTransport {
+/** The session protocol's view of an FdSocket. */
+export function transportFor(socket: FdSocket): ByteTransport {
   return {
     supportsFds: true,
     write: (chunks, fds) => void socket.write(chunks, fds),
