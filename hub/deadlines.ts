@@ -101,6 +101,32 @@ class DurationList {
   }
 }
 
+/**
+ * The clock for new deadlines, read from `Date.now()` once per 32 deadlines and on every new
+ * turn of the event loop, instead of once per call (the reads were a fifth of an asynchronous
+ * call's cost). A deadline computed from an older reading fires early by the reading's age:
+ * normally the few microseconds that 32 calls take; only a long synchronous stretch of code
+ * between two calls in the same turn can make it more, and then by that stretch.
+ */
+let clock = Date.now();
+let readsLeft = 0;
+let refreshScheduled = false;
+
+function coarseNow(): number {
+  if (readsLeft-- <= 0) {
+    clock = Date.now();
+    readsLeft = 32;
+    if (!refreshScheduled) {
+      refreshScheduled = true;
+      setImmediate(() => {
+        refreshScheduled = false;
+        readsLeft = 0;
+      }).unref();
+    }
+  }
+  return clock;
+}
+
 /** A set of deadlines sharing timers. */
 export class Deadlines {
   readonly #lists = new Map<number, DurationList>();
@@ -114,7 +140,7 @@ export class Deadlines {
     }
     const entry = new Entry(
       list,
-      Date.now() + ms,
+      coarseNow() + ms,
       typeof target === "function" ? { expire: target } : target,
     );
     list.push(entry);
