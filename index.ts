@@ -5,6 +5,8 @@
 export * from "./hub/index.js";
 export * from "./transports/memory/index.js";
 export * from "./transports/unix/index.js";
+export { RemoteHub } from "./wire/remote-hub.js";
+export { ConnectionLostError, ProtocolError } from "./wire/errors.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -19,6 +19,7 @@ const expected: string[][] = [
   ["QUIET PLEASE"],
   ["served by the worker"],
   ["{ over: 'unix' }"],
+  ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
 ];
 
