@@ -62,3 +62,39 @@ function walk(value: object, scope: Scope, depth: number): void {
     if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
   }
 }
+
+/**
+ * Closes every file descriptor in `data` that nobody took. A descriptor that arrives in a
+ * request belongs to the handling of that request: a handler that keeps it must `take()` it
+ * before it answers, otherwise it is closed when the answer goes — not left open until the whole
+ * session ends (which, for a long-lived session, would be a leak).
+ */
+export function releaseDescriptors(data: unknown): void {
+  if (open === 0 || data === null || typeof data !== "object") return;
+  visitDescriptors(data, 0);
+}
+
+function visitDescriptors(value: object, depth: number): void {
+  if (depth > MAX_DEPTH) return;
+  if (value instanceof Attachable) {
+    if (value.refKind === "fd") (value as HubAttachment).close();
+    return;
+  }
+  if (ArrayBuffer.isView(value)) return;
+  if (Array.isArray(value)) {
+    for (const item of value)
+      if (item !== null && typeof item === "object") visitDescriptors(item, depth + 1);
+    return;
+  }
+  if (value instanceof Map) {
+    for (const item of value.values())
+      if (item !== null && typeof item === "object") visitDescriptors(item, depth + 1);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === "object") visitDescriptors(item, depth + 1);
+  }
+}

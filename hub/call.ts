@@ -1,4 +1,4 @@
-import { adoptAttachments } from "./attachments.js";
+import { adoptAttachments, releaseDescriptors } from "./attachments.js";
 import { isThenable } from "./channel.js";
 import { Cancellation } from "./cancellation.js";
 import { deadlines, type Deadline, type Expirable } from "./deadlines.js";
@@ -81,6 +81,8 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   #carriesAttachments = false;
   #stopWaiting: (() => void) | undefined;
   #waitUntil: number | undefined;
+  /** The request data as the caller sent it (middleware may replace `data`). */
+  #request: unknown;
 
   constructor(
     host: CallHost,
@@ -115,9 +117,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
 
   /** Dispatches the call; resolves to the reply. */
   start(): Promise<unknown> {
+    this.#request = this.data;
     const signal = this.#options.signal;
     if (signal?.aborted) {
       this.#settled = true;
+      releaseDescriptors(this.data);
       return Promise.reject(new CallAbortedError(this.#name, signal.reason));
     }
     try {
@@ -129,6 +133,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#carriesAttachments = scope.size !== before;
     } catch (error) {
       this.#settled = true;
+      releaseDescriptors(this.data);
       return Promise.reject(error);
     }
     const options = this.#options;
@@ -154,6 +159,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
         return this.#deferred.promise;
       }
       this.#settled = true;
+      this.#releaseRequest();
       return Promise.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
     }
     if (!isThenable(result)) {
@@ -163,6 +169,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       // The synchronous fast path: nothing was set up, so nothing needs tearing down.
       this.#settled = true;
+      this.#releaseRequest();
       try {
         adoptAttachments(result, instance.scope);
         adoptAttachments(result, this.#owner.scope);
@@ -326,8 +333,15 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     cancellation.cancel(reason);
   }
 
+  /** Descriptors in the request that the handler did not take are closed with the call. */
+  #releaseRequest(): void {
+    releaseDescriptors(this.data);
+    if (this.#request !== this.data) releaseDescriptors(this.#request);
+  }
+
   #finish(): void {
     this.#settled = true;
+    this.#releaseRequest();
     this.#timer?.cancel();
     if (this.#onAbort !== undefined) this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#stopWaiting?.();

@@ -1,5 +1,5 @@
 import { Attachable } from "../codecs/reference.js";
-import { adoptAttachments, countClosed, countOpen } from "./attachments.js";
+import { adoptAttachments, countClosed, countOpen, releaseDescriptors } from "./attachments.js";
 import { deadlines, type Deadline } from "./deadlines.js";
 import { BeamhubError, CallAbortedError, CallTimeoutError, ClosedError, ServiceError } from "./errors.js";
 import { Cancellation, NEVER_CANCELLED, type Cancelable } from "./cancellation.js";
@@ -307,15 +307,23 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     try {
       result = this.#handler!(data, answer);
     } catch (error) {
+      releaseDescriptors(data);
       answer.reject(asServiceError(error));
       return;
     }
     if (isThenable(result)) {
       result.then(
-        (value) => answer.resolve(value),
-        (error: unknown) => answer.reject(asServiceError(error)),
+        (value) => {
+          releaseDescriptors(data);
+          answer.resolve(value);
+        },
+        (error: unknown) => {
+          releaseDescriptors(data);
+          answer.reject(asServiceError(error));
+        },
       );
     } else {
+      releaseDescriptors(data);
       answer.resolve(result);
     }
   }

@@ -19,8 +19,9 @@ export type DescriptorKind = "socket" | "server" | "file" | "fd";
 /**
  * An open file descriptor attached to a message. In one process the handle itself is passed as
  * is; over the Unix transport the descriptor travels for real (SCM_RIGHTS) and arrives as the
- * same kind of handle. Whoever receives it owns it: `take()` claims it for good; a descriptor
- * nobody took is closed when the session or channel that carried it closes.
+ * same kind of handle. Whoever receives it owns it: `take()` claims it for good. A descriptor
+ * nobody took is closed for you: in a request, once its handler has answered; in an event or a
+ * reply, when the channel or session that carried it closes.
  *
  * ```ts
  * await hub.call("worker.serve", { client: new FileDescriptor(socket) });

@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hub, ServiceGoneError } from "../../index.js";
+import { ByteStream, Channel, Hub, ServiceGoneError, StreamResetError } from "../../index.js";
 import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
 import { encodeHello } from "../../wire/hello.js";
@@ -122,5 +122,46 @@ describe("dead peers", () => {
     peer.kill("SIGKILL");
     await expect(within(pending, 1000, "the call to fail")).rejects.toThrow(ServiceGoneError);
     expect(Date.now() - killedAt).toBeLessThan(1000);
+  });
+
+  it("fails streams and channels in flight within a second when the peer is killed mid-stream", async () => {
+    const peer = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        `import { connectUnix } from ${JSON.stringify(join(import.meta.dirname, "../../transports/unix/index.ts"))};
+         const hub = await connectUnix(${JSON.stringify(path)});
+         // Reads one chunk, then stops reading: the caller's writes back up, mid-stream.
+         await hub.register("slow.reader", async ({ stream, events }) => {
+           const reader = stream.readable.getReader();
+           await reader.read();
+           await events.send("got the first chunk");
+           return new Promise(() => {});
+         });
+         console.log("ready");`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer to register");
+    const client = await connectUnix(path);
+    const [stream, streamForPeer] = ByteStream.pair();
+    const [events, eventsForPeer] = Channel.pair();
+    const pending = client.call("slow.reader", { stream: streamForPeer, events: eventsForPeer });
+    const writer = stream.writable.getWriter();
+    const writing = (async () => {
+      const chunk = new Uint8Array(64 * 1024);
+      for (;;) await writer.write(chunk); // until the stream fails
+    })();
+    const iterator = events[Symbol.asyncIterator]();
+    expect((await within(iterator.next(), 5000, "the first event")).value?.data).toBe("got the first chunk");
+    const killedAt = Date.now();
+    peer.kill("SIGKILL");
+    await expect(within(writing, 1000, "the writer to fail")).rejects.toThrow(StreamResetError);
+    await expect(within(pending, 1000, "the call to fail")).rejects.toThrow(ServiceGoneError);
+    await within(events.closed, 1000, "the channel to close");
+    expect(Date.now() - killedAt).toBeLessThan(1000);
+    await client.close();
   });
 });
