@@ -115,8 +115,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     (this.#cancellation ??= new Cancellation()).onCancel(listener);
   }
 
-  /** Dispatches the call; resolves to the reply. */
-  start(): Promise<unknown> {
+  /**
+   * Dispatches the call; resolves to the reply. With `raw`, a reply that a synchronous handler
+   * produced is returned as is (and its error thrown) instead of wrapped in a promise — for
+   * transports, which then answer without a microtask turn.
+   */
+  start(raw = false): unknown {
     this.#request = this.data;
     const signal = this.#options.signal;
     if (signal?.aborted) {
@@ -143,11 +147,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#noInstance();
       return deferred.promise;
     }
-    return this.#attempt(instance);
+    return this.#attempt(instance, raw);
   }
 
-  /** Runs the handler on `instance`; returns the caller's promise. */
-  #attempt(instance: Instance): Promise<unknown> {
+  /** Runs the handler on `instance`; returns the caller's promise (or, `raw`, a sync reply). */
+  #attempt(instance: Instance, raw = false): unknown {
     this.instance = instance;
     this.service = instance.info;
     let result: unknown;
@@ -160,7 +164,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       this.#settled = true;
       this.#releaseRequest();
-      return Promise.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+      const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+      if (raw) throw failure;
+      return Promise.reject(failure);
     }
     if (!isThenable(result)) {
       if (this.#deferred !== undefined) {
@@ -174,9 +180,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
         adoptAttachments(result, instance.scope);
         adoptAttachments(result, this.#owner.scope);
       } catch (error) {
-        return Promise.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+        const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+        if (raw) throw failure;
+        return Promise.reject(failure);
       }
-      return Promise.resolve(result);
+      return raw ? result : Promise.resolve(result);
     }
     const deferred = this.#goAsync();
     if (!this.#settled) {

@@ -108,6 +108,15 @@ export class Session implements HubClient, CallOwner, Closable {
     return new PendingCall(this.#host, this, name, data, options).start() as Promise<Reply>;
   }
 
+  /**
+   * @internal `call` for transports: the reply of a synchronous handler comes back as is (its
+   * error thrown), anything else as a promise.
+   */
+  callRaw(name: string, data: unknown, options?: CallOptions): unknown {
+    if (this.#closed) throw this.#closed;
+    return new PendingCall(this.#host, this, name, data, options).start(true);
+  }
+
   lookup(name: string, options: { labels?: Labels } = {}): Promise<ServiceInfo[]> {
     try {
       validateName(name);

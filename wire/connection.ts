@@ -481,40 +481,56 @@ export class WireConnection {
   #sendMessage(type: number, id: number, data: unknown, requestId?: number): void {
     if (this.#isClosed) throw new ClosedError("session", this.#failure);
     // The encode hooks are made once per connection; what one message attaches is collected
-    // in these per-message lists (encoding is synchronous, so they cannot interleave).
-    const outgoing = { after: [] as (() => void)[], created: [] as (() => void)[], fds: [] as number[] };
-    this.#encoding = outgoing;
+    // in `#attaching`, made only when a message has attachments (encoding is synchronous, so
+    // messages cannot interleave).
+    this.#attaching = undefined;
     let body: Uint8Array;
     try {
       body = this.codec.encode(data, this.#encodeHooks);
     } catch (error) {
-      for (const undo of outgoing.created) undo();
+      this.#undoAttaching();
       throw error instanceof Error && error.name !== "Error"
         ? error
         : new InvalidMessageError(`message data cannot be encoded: ${(error as Error).message}`);
-    } finally {
-      this.#encoding = undefined;
     }
     const size = body.byteLength + (requestId === undefined ? 0 : 4);
     const limit = this.peerHello.maxFrameSize;
     if (size > limit) {
-      for (const undo of outgoing.created) undo();
+      this.#undoAttaching();
       throw new InvalidMessageError(
         `message of ${size} bytes exceeds the peer's frame size limit of ${limit} bytes`,
       );
     }
-    const fds = outgoing.fds;
+    const attaching = this.#takeAttaching();
+    if (attaching === undefined) {
+      this.#queue(encodeMessageFrame(type, id, body, requestId, 0));
+      return;
+    }
+    const fds = attaching.fds;
     this.#queue(encodeMessageFrame(type, id, body, requestId, fds.length), fds.length > 0 ? fds : undefined);
-    for (const start of outgoing.after) start();
+    for (const start of attaching.after) start();
   }
 
-  #encoding: { after: (() => void)[]; created: (() => void)[]; fds: number[] } | undefined;
+  /** What the message being encoded attaches: splices to start after it, undo on failure, fds. */
+  #attaching: { after: (() => void)[]; created: (() => void)[]; fds: number[] } | undefined;
+
+  #takeAttaching(): { after: (() => void)[]; created: (() => void)[]; fds: number[] } | undefined {
+    const attaching = this.#attaching;
+    this.#attaching = undefined;
+    return attaching;
+  }
+
+  #undoAttaching(): void {
+    const attaching = this.#takeAttaching();
+    if (attaching === undefined) return;
+    for (const undo of attaching.created) undo();
+    for (const fd of attaching.fds) this.#options.descriptors?.discard(fd);
+  }
 
   readonly #encodeHooks: RefHooks = {
     toRef: (value: Attachable) => {
-      const outgoing = this.#encoding;
-      if (outgoing === undefined) throw new InvalidMessageError("attachment outside a message");
-      return this.#attach(value, outgoing.after, outgoing.created, outgoing.fds);
+      const attaching = (this.#attaching ??= { after: [], created: [], fds: [] });
+      return this.#attach(value, attaching.after, attaching.created, attaching.fds);
     },
     fromRef: (ref) => ref,
   };

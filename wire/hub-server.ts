@@ -20,7 +20,7 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
     if (message?.op === "call") {
       // The hot path: no async wrapper, no extra promise.
       const options = message.options;
-      return session.call(
+      return session.callRaw(
         message.name,
         message.data,
         options === undefined ? { cancelWith: context } : { ...options, cancelWith: context },
