@@ -1,13 +1,12 @@
 // No descriptor leaks through a hub: thousands of descriptors travel client -> hub -> service
 // process; open descriptors are counted in /proc/self/fd on both sides before and after.
-import { spawn } from "node:child_process";
 import { openSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FileDescriptor, Hub, connectUnix, listenUnix } from "../../index.js";
-import { within } from "../compliance/suite.js";
+import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
 
@@ -19,24 +18,14 @@ describe("descriptors through a hub", () => {
     await writeFile(file, "x");
     const hub = new Hub();
     const listener = await listenUnix(hub, path);
-    const peer = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "-e",
-        `import { readdirSync, closeSync } from "node:fs";
-         import { connectUnix } from ${JSON.stringify(join(import.meta.dirname, "../../transports/unix/index.ts"))};
+    const peer = await spawnPeer(`import { readdirSync, closeSync } from "node:fs";
+         import { connectUnix } from ${UNIX_TRANSPORT};
          const hub = await connectUnix(${JSON.stringify(path)});
          await hub.register("fd.take", ({ file }) => { closeSync(file.take()); return 1; });
          await hub.register("fd.ignore", () => 1); // never takes it: closed with the message
          await hub.register("fd.count", () => readdirSync("/proc/self/fd").length);
-         console.log("ready");`,
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
+         console.log("ready");`);
     try {
-      await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer");
       const client = await connectUnix(path);
       const peerBefore = await client.call<number>("fd.count");
       const before = openFds();

@@ -1,7 +1,6 @@
 // A hub over the Unix transport under bad input and dead peers: a broken session is closed with
 // a protocol error naming the problem, other sessions keep working, and a peer that dies makes
 // pending calls fail at once.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,6 +11,7 @@ import { connectUnix, listenUnix, type UnixListener } from "../../transports/uni
 import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
 import { encodeHello } from "../../wire/hello.js";
 import { within } from "../compliance/suite.js";
+import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
 
 let dir: string;
 let path: string;
@@ -102,20 +102,10 @@ describe("protocol faults", () => {
 
 describe("dead peers", () => {
   it("fails a call in flight within a second when the serving process is killed", async () => {
-    const peer = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "-e",
-        `import { connectUnix } from ${JSON.stringify(join(import.meta.dirname, "../../transports/unix/index.ts"))};
+    const peer = await spawnPeer(`import { connectUnix } from ${UNIX_TRANSPORT};
          const hub = await connectUnix(${JSON.stringify(path)});
          await hub.register("stuck", () => new Promise(() => {}));
-         console.log("ready");`,
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer to register");
+         console.log("ready");`);
     const pending = hub.call("stuck");
     await new Promise((resolve) => setTimeout(resolve, 50));
     const killedAt = Date.now();
@@ -125,13 +115,7 @@ describe("dead peers", () => {
   });
 
   it("fails streams and channels in flight within a second when the peer is killed mid-stream", async () => {
-    const peer = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "-e",
-        `import { connectUnix } from ${JSON.stringify(join(import.meta.dirname, "../../transports/unix/index.ts"))};
+    const peer = await spawnPeer(`import { connectUnix } from ${UNIX_TRANSPORT};
          const hub = await connectUnix(${JSON.stringify(path)});
          // Reads one chunk, then stops reading: the caller's writes back up, mid-stream.
          await hub.register("slow.reader", async ({ stream, events }) => {
@@ -140,11 +124,7 @@ describe("dead peers", () => {
            await events.send("got the first chunk");
            return new Promise(() => {});
          });
-         console.log("ready");`,
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer to register");
+         console.log("ready");`);
     const client = await connectUnix(path);
     const [stream, streamForPeer] = ByteStream.pair();
     const [events, eventsForPeer] = Channel.pair();
