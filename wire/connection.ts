@@ -90,7 +90,7 @@ interface ChannelState {
 }
 
 /** Frames queued before a batch is written without waiting for the end of the turn. */
-const FLUSH_EVERY_FRAMES = 8;
+const FLUSH_EVERY_FRAMES = 16;
 
 const DEFAULTS = {
   maxFrameSize: 16 * 1024 * 1024,
