@@ -211,7 +211,8 @@ export class FrameDecoder {
         flags: 0,
         fdCount: (chunk[offset + 6]! << 8) | chunk[offset + 7]!,
         id: readU32(chunk, offset + 8),
-        payload: chunk.subarray(start, start + length),
+        // A plain view (not a Buffer): codecs take it as is, without re-wrapping it.
+        payload: new Uint8Array(chunk.buffer, chunk.byteOffset + start, length),
       });
       offset = start + length;
     }
