@@ -1,0 +1,64 @@
+import { Channel, ServiceError, ServiceNotFoundError, type BeamhubError } from "../../index.js";
+import type { CliConfig } from "../config.js";
+import { connectToHub } from "../connect.js";
+import { CliError, EXIT } from "../errors.js";
+import { toJson } from "../output.js";
+
+/**
+ * `beamhub call <service> [json|-] [--events]`: calls a service and prints its reply as JSON.
+ * With `--events`, the request also carries a channel as `events`; whatever the service sends on
+ * it is printed as JSON lines while the call runs.
+ */
+export async function call(
+  config: CliConfig,
+  options: { service: string; input: string | undefined; events: boolean },
+  out: (text: string) => void,
+  readStdin: () => Promise<string>,
+): Promise<number> {
+  const text = options.input === "-" ? await readStdin() : (options.input ?? "null");
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`the request is not valid JSON: ${(error as Error).message}`, EXIT.usage, {
+      cause: error,
+    });
+  }
+  const hub = await connectToHub(config);
+  let printing: Promise<void> | undefined;
+  try {
+    if (options.events) {
+      const [mine, theirs] = Channel.pair();
+      data = { ...(data !== null && typeof data === "object" ? data : { data }), events: theirs };
+      printing = (async () => {
+        for await (const message of mine) out(toJson(message.data, false));
+      })();
+    }
+    const reply = await hub.call(options.service, data, { timeout: config.timeout });
+    await printing;
+    out(toJson(reply, true));
+    return 0;
+  } catch (error) {
+    if (error instanceof ServiceNotFoundError)
+      throw new CliError(error.message, EXIT.notFound, { cause: error });
+    if (error instanceof ServiceError) {
+      throw new CliError(
+        `${options.service} failed: ${error.remoteName} ${error.code}: ${error.message}`,
+        EXIT.failed,
+        {
+          cause: error,
+        },
+      );
+    }
+    const failure = error as BeamhubError;
+    throw new CliError(
+      `call to ${options.service} failed: ${failure.code ?? ""} ${failure.message}`.trim(),
+      EXIT.failed,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    await hub.close();
+  }
+}

@@ -1,0 +1,160 @@
+// The beamhub command, run as a user would: real processes, a real hub on a Unix socket.
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Channel, ClosedError, connectUnix, type RemoteHub } from "../../index.js";
+import { encodeKvRecord } from "../../kv/index.js";
+import { within } from "../compliance/suite.js";
+
+const root = join(import.meta.dirname, "../..");
+const cli = join(root, "cli/main.ts");
+
+function beamhub(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", cli, ...args],
+      { cwd: root, timeout: 20_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin!.end(input);
+    else child.stdin!.end();
+  });
+}
+
+let dir: string;
+let socket: string;
+let server: ChildProcessWithoutNullStreams;
+let serverLog = "";
+let client: RemoteHub;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "beamhub-cli-"));
+  socket = join(dir, "hub.sock");
+  server = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--socket", socket], { cwd: root });
+  await within(
+    new Promise<void>((resolve) =>
+      server.stderr.on("data", (chunk: Buffer) => {
+        serverLog += chunk.toString();
+        if (serverLog.includes("serving on")) resolve();
+      }),
+    ),
+    15_000,
+    "beamhub serve to start",
+  );
+  client = await connectUnix(socket);
+  await client.register("greet", async (data: { name: string; events?: Channel }) => {
+    await data.events?.send({ progress: "looking up" });
+    await data.events?.send({ progress: "almost" });
+    data.events?.close();
+    return `hello ${data.name}`;
+  });
+  await client.register("broken", () => {
+    throw Object.assign(new Error("out of order"), { code: "EBROKEN" });
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await client?.close();
+  server?.kill("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("beamhub CLI", () => {
+  it("lists services as a table and as JSON", async () => {
+    const table = await beamhub(["ls", "--socket", socket]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^NAME\s+ID\s+SESSION\s+LABELS/);
+    expect(table.stdout).toMatch(/\ngreet\s+i\d+/);
+    const json = await beamhub(["ls", "--socket", socket, "--json", "--prefix", "hub."]);
+    expect(JSON.parse(json.stdout).map((s: { name: string }) => s.name)).toEqual(["hub.info"]);
+  });
+
+  it("calls a service, prints its events and its reply", async () => {
+    const result = await beamhub(["call", "greet", '{"name":"ada"}', "--events", "--socket", socket]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split("\n").slice(0, 2)).toEqual([
+      '{"progress":"looking up"}',
+      '{"progress":"almost"}',
+    ]);
+    expect(result.stdout).toContain('"hello ada"');
+    const fromStdin = await beamhub(["call", "greet", "-", "--socket", socket], '{"name":"stdin"}');
+    expect(fromStdin.stdout.trim()).toBe('"hello stdin"');
+  });
+
+  it("exits with codes scripts can rely on, and says what to try", async () => {
+    const missing = await beamhub(["call", "nobody", "--socket", socket]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain('no such service: "nobody"');
+    const failed = await beamhub(["call", "broken", "--socket", socket]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("broken failed: Error EBROKEN: out of order");
+    const unreachable = await beamhub(["ls", "--socket", join(dir, "nothing.sock")]);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toMatch(
+      /cannot reach the hub at unix:\/\/.*nothing\.sock.*Is `beamhub serve` running\?/,
+    );
+    const usage = await beamhub(["frobnicate"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("unknown command");
+    const badJson = await beamhub(["call", "greet", "{nope", "--socket", socket]);
+    expect(badJson.code).toBe(2);
+    const help = await beamhub(["call", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("usage: beamhub call");
+  });
+
+  it("watches registrations come and go", async () => {
+    const marker = await client.register("temp.marker", () => 1);
+    const watcher = spawn(
+      process.execPath,
+      ["--import", "tsx", cli, "watch", "--prefix", "temp.", "--socket", socket],
+      {
+        cwd: root,
+      },
+    );
+    let output = "";
+    watcher.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      // Existing registrations come first: once the marker shows, the watch is live.
+      await expect.poll(() => output, { timeout: 10_000 }).toMatch(/added\s+temp\.marker/);
+      const registration = await client.register("temp.job", () => 1, { labels: { kind: "batch" } });
+      await expect.poll(() => output, { timeout: 5000 }).toMatch(/added\s+temp\.job i\d+ kind=batch/);
+      await registration.unregister();
+      await expect.poll(() => output, { timeout: 5000 }).toMatch(/removed\s+temp\.job/);
+    } finally {
+      watcher.kill("SIGINT");
+      await marker.unregister();
+    }
+  });
+
+  it("encodes, decodes and inspects kv data", async () => {
+    const encoded = await beamhub(["kv", "encode", '{"hello":["beautiful","world"]}']);
+    expect(encoded.stdout).toBe("000;5:hello,20:9:beautiful,5:world,,");
+    const decoded = await beamhub(["kv", "decode", "-"], encoded.stdout);
+    expect(JSON.parse(decoded.stdout)).toEqual({ hello: ["beautiful", "world"] });
+    const log = join(dir, "log.kv");
+    await writeFile(log, encodeKvRecord({ a: ["1"] }));
+    await appendFile(log, encodeKvRecord({ b: ["2"] }));
+    await appendFile(log, "99:000;"); // a torn tail, as a crash mid-append leaves
+    const inspected = await beamhub(["kv", "inspect", log]);
+    expect(inspected.stdout).toContain('@0 {"a":["1"]}');
+    expect(inspected.stdout).toContain("2 records");
+    expect(inspected.stdout).toMatch(/torn tail at byte \d+/);
+    expect(inspected.code).toBe(1);
+  });
+
+  it("shuts down cleanly on SIGTERM: calls in flight fail clearly", async () => {
+    await client.register("slow", () => new Promise(() => undefined));
+    const pending = client.call("slow");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    server.kill("SIGTERM");
+    const exited = new Promise<number | null>((resolve) => server.once("exit", resolve));
+    await expect(within(pending, 3000, "the pending call")).rejects.toThrow(ClosedError);
+    expect(await within(exited, 5000, "serve to exit")).toBe(0);
+    expect(serverLog).toContain("SIGTERM: shutting down");
+  });
+});
