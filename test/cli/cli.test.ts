@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Channel, ClosedError, connectUnix, type RemoteHub } from "../../index.js";
+import { ClosedError, connectUnix, type Channel, type RemoteHub } from "../../index.js";
 import { encodeKvRecord } from "../../kv/index.js";
 import { within } from "../compliance/suite.js";
 
