@@ -88,13 +88,16 @@ export class ChannelMessage<T = unknown> {
 
   /** Answers a request. Throws if this is an event, was already answered, or the channel closed. */
   reply(data?: unknown): void {
-    this.#answer().resolve(data);
+    const request = this.#answer();
+    releaseDescriptors(this.data); // a descriptor the answerer kept was take()n
+    request.resolve(data);
   }
 
   /** Answers a request with an error; the requester gets a `ServiceError`. */
   fail(error: unknown): void {
-    const sink = this.#answer();
-    sink.reject(asServiceError(error));
+    const request = this.#answer();
+    releaseDescriptors(this.data);
+    request.reject(asServiceError(error));
   }
 
   /** Aborted when the requester stops waiting (undefined for events). */
