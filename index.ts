@@ -7,6 +7,7 @@ export * from "./transports/memory/index.js";
 export * from "./transports/unix/index.js";
 export { RemoteHub } from "./wire/remote-hub.js";
 export { ConnectionLostError, ProtocolError } from "./wire/errors.js";
+export * from "./gateway/index.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { validateLabels, VERSION, type Labels } from "../index.js";
 import { call } from "./commands/call.js";
+import { connect, expose } from "./commands/gateway.js";
 import { kv } from "./commands/kv.js";
 import { ls } from "./commands/ls.js";
 import { serve } from "./commands/serve.js";
@@ -23,6 +24,8 @@ commands:
   ls                          list registered services
   watch                       show registrations as they come and go
   call <service> [json|-]     call a service and print its reply
+  expose <name> tcp://h:p     serve a TCP endpoint as a hub service
+  connect <name> --listen h:p a local TCP port that reaches a service
   kv encode|decode|inspect    Beam's key -> values format
 
 common options:
@@ -47,6 +50,13 @@ Existing registrations come first.`,
 Calls <service> with the JSON request (default null; - reads stdin) and prints the reply as
 JSON. Binary data prints as {"$bytes": base64}. --events adds a channel as "events" to the
 request and prints what the service sends on it as JSON lines.`,
+  expose: `usage: beamhub expose <name> tcp://host:port
+Registers <name>; every connection made through it (beamhub connect) opens a TCP connection to
+host:port. Runs until Ctrl-C or until the hub goes away.`,
+  connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay]
+Listens on host:port (loopback by default); each accepted connection reaches the endpoint behind
+service <name>. handoff: the endpoint's socket is passed here as a file descriptor and the hub
+leaves the data path; relay: bytes travel over a hub byte stream; auto: handoff when possible.`,
   kv: `usage: beamhub kv encode <json|->    a JSON object of string lists -> kv bytes on stdout
        beamhub kv decode <file|->    kv bytes -> JSON
        beamhub kv inspect <file>     records of an append-only kv log, with offsets and any torn tail`,
@@ -85,6 +95,8 @@ export async function main(argv: string[]): Promise<number> {
         label: { type: "string", multiple: true },
         json: { type: "boolean", default: false },
         events: { type: "boolean", default: false },
+        listen: { type: "string" },
+        mode: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -128,6 +140,10 @@ export async function main(argv: string[]): Promise<number> {
           out,
           async () => (await readStdin()).toString(),
         );
+      case "expose":
+        return await expose(config, { name: rest[0], target: rest[1] }, log);
+      case "connect":
+        return await connect(config, { name: rest[0], listen: values.listen, mode: values.mode }, log);
       case "kv":
         return await kv(rest[0], rest[1], {
           out,

@@ -2,6 +2,7 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClosedError, connectUnix, type Channel, type RemoteHub } from "../../index.js";
@@ -145,6 +146,53 @@ describe("beamhub CLI", () => {
     expect(inspected.stdout).toContain("2 records");
     expect(inspected.stdout).toMatch(/torn tail at byte \d+/);
     expect(inspected.code).toBe(1);
+  });
+
+  it("exposes a TCP endpoint and connects a local port to it", async () => {
+    const upstream = createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const started: ChildProcessWithoutNullStreams[] = [];
+    const run = async (args: string[], ready: RegExp): Promise<RegExpMatchArray> => {
+      const child = spawn(process.execPath, ["--import", "tsx", cli, ...args, "--socket", socket], {
+        cwd: root,
+      });
+      started.push(child);
+      let log = "";
+      return within(
+        new Promise<RegExpMatchArray>((resolve) =>
+          child.stderr.on("data", (chunk: Buffer) => {
+            log += chunk.toString();
+            const match = log.match(ready);
+            if (match) resolve(match);
+          }),
+        ),
+        15_000,
+        `beamhub ${args[0]} to be ready`,
+      );
+    };
+    try {
+      await run(["expose", "tcp.echo", `tcp://127.0.0.1:${upstreamPort}`], /exposing/);
+      const [, port] = await run(
+        ["connect", "tcp.echo", "--listen", "127.0.0.1:0"],
+        /listening on 127\.0\.0\.1:(\d+)/,
+      );
+      const reply = await within(
+        new Promise<string>((resolve, reject) => {
+          let text = "";
+          const socket = connect(Number(port), "127.0.0.1", () => socket.end("through the gateway"));
+          socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          socket.on("end", () => resolve(text));
+          socket.on("error", reject);
+        }),
+        5000,
+        "the echo through the gateway",
+      );
+      expect(reply).toBe("through the gateway");
+    } finally {
+      for (const child of started) child.kill("SIGINT");
+      upstream.close();
+    }
   });
 
   it("shuts down cleanly on SIGTERM: calls in flight fail clearly", async () => {

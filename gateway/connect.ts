@@ -1,0 +1,174 @@
+/** `connectTcp`: a local TCP port whose connections reach a hub service. */
+import { createServer, type Server, type Socket } from "node:net";
+import { ByteStream, FileDescriptor, type HubClient } from "../hub/index.js";
+import { parseListen, type TcpAddress } from "./address.js";
+import { GatewayProtocolError } from "./errors.js";
+import { resetSocket, spliceSocketStream, spliceSockets } from "./splice.js";
+import type { GatewayLog, GatewayReply } from "./types.js";
+
+/**
+ * How connections reach the service. `"handoff"`: the service's connected socket travels here as
+ * an fd and bytes flow between the two sockets with no hub in the path (Unix transport or one
+ * process only). `"relay"`: bytes travel over a hub byte stream (any transport). `"auto"`
+ * (default): hand-off, and relay from then on if descriptors cannot travel.
+ */
+export type GatewayMode = "auto" | "handoff" | "relay";
+
+/** Options of {@link connectTcp}. */
+export interface ConnectTcpOptions {
+  /** Where to listen: a port (on 127.0.0.1) or `"host:port"`; default a free loopback port. */
+  listen?: string | number;
+  mode?: GatewayMode;
+  /** Milliseconds the set-up call may take (default 15 000). */
+  timeout?: number;
+  /** Receives one line per failed connection. */
+  log?: GatewayLog;
+}
+
+/** A running local listener. */
+export interface TcpConnector extends AsyncDisposable {
+  /** Where it listens (the actual port when 0 was asked for). */
+  readonly address: TcpAddress;
+  /** The mode new connections use now (`"auto"` settles on the first connection). */
+  readonly mode: GatewayMode;
+  /** Connections currently open. */
+  readonly connections: number;
+  /** Stops listening and destroys every open connection; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on a local TCP port; every accepted connection becomes a call to service `name`
+ * (served by {@link exposeTcp}) and is joined to the endpoint behind it. A failed call (an
+ * upstream that refuses, a missing service) closes the accepted connection with a reset at once
+ * and logs a line.
+ *
+ * ```ts
+ * const db = await connectTcp(hub, "db.main", { listen: "127.0.0.1:6432" });
+ * // psql -h 127.0.0.1 -p 6432
+ * ```
+ */
+export async function connectTcp(
+  hub: HubClient,
+  name: string,
+  options: ConnectTcpOptions = {},
+): Promise<TcpConnector> {
+  const listen = parseListen(options.listen);
+  const timeout = options.timeout ?? 15_000;
+  const log = options.log ?? (() => undefined);
+  let mode: GatewayMode = options.mode ?? "auto";
+  const live = new Set<Socket>();
+  let closing = false;
+
+  const handoff = async (client: Socket): Promise<"done" | "unsupported"> => {
+    let reply: GatewayReply;
+    try {
+      reply = await hub.call<GatewayReply>(name, { handoff: true }, { timeout });
+    } catch (error) {
+      if (mode === "auto" && cannotCarryFds(error)) return "unsupported";
+      throw error;
+    }
+    const descriptor = reply?.socket;
+    if (!(descriptor instanceof FileDescriptor) || descriptor.kind !== "socket") {
+      if (descriptor instanceof FileDescriptor) descriptor.close();
+      throw new GatewayProtocolError(`service ${name} did not reply with a connected socket`);
+    }
+    const upstream = descriptor.take() as Socket;
+    if (closing || client.destroyed) {
+      upstream.destroy();
+      return "done";
+    }
+    live.add(upstream);
+    upstream.on("error", (error: NodeJS.ErrnoException) =>
+      log(`beamhub gateway ${name}: upstream connection failed: ${error.code ?? error.message}`),
+    );
+    void spliceSockets(client, upstream).finally(() => live.delete(upstream));
+    return "done";
+  };
+
+  const relay = async (client: Socket): Promise<void> => {
+    const [mine, theirs] = ByteStream.pair();
+    try {
+      await hub.call(name, { stream: theirs }, { timeout });
+    } catch (error) {
+      mine.reset(error);
+      throw error;
+    }
+    if (closing || client.destroyed) return mine.reset(new GatewayProtocolError("the client went away"));
+    await spliceSocketStream(client, mine);
+  };
+
+  const serve = async (client: Socket): Promise<void> => {
+    if (mode !== "relay") {
+      const outcome = await handoff(client);
+      if (outcome === "done") {
+        if (mode === "auto") mode = "handoff";
+        return;
+      }
+      log(`beamhub gateway ${name}: file descriptors cannot travel to this client; relaying bytes instead`);
+      mode = "relay";
+    }
+    await relay(client);
+  };
+
+  const server: Server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+    if (closing) return void client.destroy();
+    live.add(client);
+    client.on("error", () => undefined); // reported through the splice (a reset) or the close
+    client.once("close", () => live.delete(client));
+    serve(client).catch((error: unknown) => {
+      log(
+        `beamhub gateway ${name}: connection from ${client.remoteAddress}:${client.remotePort} failed: ${describe(error)}`,
+      );
+      resetSocket(client);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (error) => log(`beamhub gateway ${name}: listener error: ${describe(error)}`));
+  const bound = server.address();
+  const address: TcpAddress =
+    bound !== null && typeof bound === "object" ? { host: bound.address, port: bound.port } : listen;
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= new Promise<void>((resolve) => {
+      closing = true;
+      server.close(() => resolve());
+      for (const socket of live) socket.destroy();
+      live.clear();
+    }));
+  return {
+    address,
+    get mode() {
+      return mode;
+    },
+    get connections() {
+      return live.size;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Whether a failed hand-off call failed only because descriptors cannot reach this client. */
+function cannotCarryFds(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (code === "EFD_UNAVAILABLE") return true;
+  return code === "EINVALID_MESSAGE" && /descriptor/i.test(String((error as Error).message));
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && !error.message.includes(code)
+      ? `${code}: ${error.message}`
+      : error.message;
+  }
+  return String(error);
+}
