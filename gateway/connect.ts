@@ -1,6 +1,7 @@
 /** `connectTcp`: a local TCP port whose connections reach a hub service. */
 import { createServer, type Server, type Socket } from "node:net";
 import { ByteStream, FileDescriptor, type HubClient } from "../hub/index.js";
+import { relaySockets, type SocketRelay } from "../transports/unix/fd/index.js";
 import { parseListen, type TcpAddress } from "./address.js";
 import { GatewayProtocolError } from "./errors.js";
 import { resetSocket, spliceSocketStream, spliceSockets } from "./splice.js";
@@ -58,6 +59,7 @@ export async function connectTcp(
   const log = options.log ?? (() => undefined);
   let mode: GatewayMode = options.mode ?? "auto";
   const live = new Set<Socket>();
+  const nativeRelays = new Set<SocketRelay>();
   let closing = false;
 
   const handoff = async (client: Socket): Promise<"done" | "unsupported"> => {
@@ -82,8 +84,30 @@ export async function connectTcp(
     upstream.on("error", (error: NodeJS.ErrnoException) =>
       log(`beamhub gateway ${name}: upstream connection failed: ${error.code ?? error.message}`),
     );
-    void spliceSockets(client, upstream).finally(() => live.delete(upstream));
+    void joinSockets(client, upstream).finally(() => live.delete(upstream));
     return "done";
+  };
+
+  /**
+   * Joins the client to the handed-over upstream: in native threads when the addon is there
+   * (the bytes never enter JavaScript), else with Node streams.
+   */
+  const joinSockets = async (client: Socket, upstream: Socket): Promise<void> => {
+    let native: SocketRelay | undefined;
+    try {
+      native = relaySockets(client, upstream);
+    } catch {
+      native = undefined; // buffered data or no addon: Node streams can carry it
+    }
+    if (native === undefined) return spliceSockets(client, upstream);
+    live.delete(upstream); // detached: the native relay owns it now
+    nativeRelays.add(native);
+    try {
+      const result = await native.done;
+      if (result.error !== undefined) log(`beamhub gateway ${name}: connection reset (${result.error})`);
+    } finally {
+      nativeRelays.delete(native);
+    }
   };
 
   const relay = async (client: Socket): Promise<void> => {
@@ -142,6 +166,7 @@ export async function connectTcp(
       server.close(() => resolve());
       for (const socket of live) socket.destroy();
       live.clear();
+      for (const native of nativeRelays) native.stop();
     }));
   return {
     address,
@@ -149,7 +174,7 @@ export async function connectTcp(
       return mode;
     },
     get connections() {
-      return live.size;
+      return live.size + nativeRelays.size;
     },
     close,
     [Symbol.asyncDispose]: close,

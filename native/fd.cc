@@ -24,6 +24,8 @@
 
 #include <napi.h>
 
+void InitRelay(Napi::Env env, Napi::Object exports);  // relay.cc: the native byte relay
+
 namespace {
 
 constexpr size_t kReadBufferSize = 256 * 1024;
@@ -632,6 +634,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ::InitRelay(env, exports);
   exports.Set("Channel", Channel::Define(env));
   exports.Set("connect", Napi::Function::New<Connect>(env, "connect"));
   exports.Set("listen", Napi::Function::New<Listen>(env, "listen"));

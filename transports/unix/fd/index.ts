@@ -24,3 +24,4 @@ export {
 } from "./fd-socket.js";
 export { MAX_FDS_PER_SENDMSG } from "./write-queue.js";
 export { detachFd, OwnedFd, type WrapFdOptions, type WrappedFd, wrapFd } from "./wrap-fd.js";
+export { relaySockets, type RelayResult, type SocketRelay } from "./relay.js";
