@@ -5,6 +5,7 @@
 export * from "./hub/index.js";
 export * from "./transports/memory/index.js";
 export * from "./transports/unix/index.js";
+export * from "./transports/http2/index.js";
 export { RemoteHub } from "./wire/remote-hub.js";
 export { ConnectionLostError, ProtocolError } from "./wire/errors.js";
 export * from "./gateway/index.js";

@@ -402,7 +402,7 @@ export function complianceSuite(transport: string, setUp: () => Promise<Complian
         const watching = (async () => {
           for await (const message of progress) written = message.data as number;
         })();
-        const total = 8 << 20;
+        const total = 32 << 20;
         await client.call("fx.stream.produce", {
           stream: theirs,
           total,

@@ -1,0 +1,82 @@
+import type { Server as HttpsServer } from "node:https";
+import type { IncomingMessage } from "node:http";
+import type { Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import type { Hub } from "../../hub/hub.js";
+import { HubEndpoint, type HubRequest, type HubResponse } from "./hub-endpoint.js";
+import type { HubServerOptions } from "./options.js";
+import { http2Settings } from "./tuning.js";
+
+/** beamhub attached to a server; `detach()` gives the server back as it was. */
+export interface AttachedHub {
+  /** Sessions open right now. */
+  readonly sessionCount: number;
+  /** Ends every beamhub session and removes beamhub's listeners (the server keeps running). */
+  detach(reason?: string): Promise<void>;
+}
+
+type RequestListener = (request: HubRequest, response: HubResponse) => void;
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * Serves `hub` on an existing `http2.createSecureServer` (use `allowHTTP1: true` for the
+ * WebSocket fallback and HTTP/1.1 clients) or `https.createServer` (WebSocket sessions and
+ * the plain HTTP mapping only). Requests under `/beamhub/v1/` are beamhub's; every other
+ * request and upgrade goes to the listeners the server already had, so REST routes keep
+ * working side by side. Attach after adding your own `request` listeners. On an HTTP/2 server
+ * it raises the stream window and `maxConcurrentStreams` (see tuning.ts).
+ */
+export function attachHub(
+  hub: Hub,
+  server: Http2SecureServer | HttpsServer,
+  options: HubServerOptions = {},
+): AttachedHub {
+  const endpoint = new HubEndpoint(hub, options);
+  const emitter = server as unknown as NodeJS.EventEmitter;
+  const previousRequest = emitter.listeners("request") as RequestListener[];
+  const previousUpgrade = emitter.listeners("upgrade") as UpgradeListener[];
+  emitter.removeAllListeners("request");
+  emitter.removeAllListeners("upgrade");
+
+  const onRequest: RequestListener = (request, response) => {
+    if (endpoint.handleRequest(request, response)) return;
+    if (previousRequest.length === 0) {
+      // A server that routes HTTP/2 with `stream` listeners answers its own streams (the
+      // compatibility layer adds one listener of its own).
+      if ("stream" in request && emitter.listenerCount("stream") > 1) return;
+      response.writeHead(404, { "content-type": "text/plain" });
+      response.end("not found\n");
+      return;
+    }
+    for (const listener of previousRequest) listener.call(server, request, response);
+  };
+  const onUpgrade: UpgradeListener = (request, socket, head) => {
+    if (endpoint.handleUpgrade(request, socket, head)) return;
+    if (previousUpgrade.length === 0) socket.destroy();
+    for (const listener of previousUpgrade) listener.call(server, request, socket, head);
+  };
+  const onSecureConnection = (socket: TLSSocket): void => endpoint.secureConnection(socket);
+  const onSession = (session: ServerHttp2Session): void => endpoint.http2Session(session);
+
+  emitter.on("request", onRequest);
+  emitter.on("upgrade", onUpgrade);
+  emitter.on("secureConnection", onSecureConnection);
+  emitter.on("session", onSession);
+  if ("updateSettings" in server) server.updateSettings(http2Settings());
+
+  return {
+    get sessionCount() {
+      return endpoint.sessionCount;
+    },
+    async detach(reason) {
+      emitter.off("request", onRequest);
+      emitter.off("upgrade", onUpgrade);
+      emitter.off("secureConnection", onSecureConnection);
+      emitter.off("session", onSession);
+      for (const listener of previousRequest) emitter.on("request", listener);
+      for (const listener of previousUpgrade) emitter.on("upgrade", listener);
+      await endpoint.close(reason);
+    },
+  };
+}

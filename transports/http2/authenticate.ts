@@ -1,0 +1,111 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { TLSSocket } from "node:tls";
+import type { Identity } from "../../hub/types.js";
+import type { HubServerOptions, PeerInfo } from "./options.js";
+import { TOKEN_PROTOCOL_PREFIX, TOKEN_QUERY } from "./paths.js";
+import { Refusal } from "./refusal.js";
+
+/** What the server knows about a request when it decides who sent it. */
+export interface PeerRequest {
+  headers: IncomingHttpHeaders;
+  /** The TLS socket (an HTTP/2 session's socket proxy is fine). */
+  socket: TLSSocket | undefined;
+  /** The request's query string (`?a=b`), for the WebSocket token parameter. */
+  query: URLSearchParams | undefined;
+  transport: PeerInfo["transport"];
+}
+
+/**
+ * Who is on the other end: a client certificate verified against the server's `ca` gives
+ * `{id: <subject CN>, via: "mtls"}`; otherwise a bearer token accepted by `authenticate` gives
+ * `{via: "token"}`; otherwise nobody (`undefined`), which `requireAuth` refuses. A presented
+ * but unverified certificate, or a refused token, is always refused: a peer never silently
+ * becomes anonymous.
+ */
+export async function identify(
+  request: PeerRequest,
+  options: HubServerOptions,
+): Promise<Identity | undefined> {
+  const certificate = verifiedCertificate(request.socket);
+  if (certificate !== undefined) return certificate;
+  const token = tokenOf(request);
+  const peer: PeerInfo = { remoteAddress: request.socket?.remoteAddress, transport: request.transport };
+  if (token !== undefined) {
+    if (options.authenticate === undefined) {
+      throw new Refusal(401, "EUNAUTHENTICATED", "this hub accepts no bearer tokens");
+    }
+    let found: Awaited<ReturnType<NonNullable<HubServerOptions["authenticate"]>>>;
+    try {
+      found = await options.authenticate(token, peer);
+    } catch (error) {
+      throw new Refusal(
+        401,
+        "EUNAUTHENTICATED",
+        `the token was refused: ${(error as Error)?.message ?? error}`,
+      );
+    }
+    if (found === undefined) throw new Refusal(401, "EUNAUTHENTICATED", "the bearer token was refused");
+    return { ...found, via: found.via ?? "token" };
+  }
+  if (options.requireAuth) {
+    throw new Refusal(
+      401,
+      "EUNAUTHENTICATED",
+      "authentication required: present a client certificate signed by the hub's CA, or an `authorization: Bearer <token>` header",
+    );
+  }
+  return undefined;
+}
+
+function verifiedCertificate(socket: TLSSocket | undefined): Identity | undefined {
+  if (socket === undefined || typeof socket.getPeerCertificate !== "function") return undefined;
+  const certificate = socket.getPeerCertificate();
+  if (certificate === null || certificate === undefined || Object.keys(certificate).length === 0)
+    return undefined;
+  if (!socket.authorized) {
+    throw new Refusal(
+      401,
+      "EUNAUTHENTICATED",
+      `the client certificate was not accepted: ${String(socket.authorizationError ?? "not verified")}`,
+    );
+  }
+  const cn = certificate.subject?.CN as string | string[] | undefined;
+  const id = Array.isArray(cn) ? cn[0] : cn;
+  if (id === undefined || id === "") {
+    throw new Refusal(401, "EUNAUTHENTICATED", "the client certificate has no subject common name");
+  }
+  return {
+    id,
+    via: "mtls",
+    attributes: {
+      fingerprint256: certificate.fingerprint256,
+      serialNumber: certificate.serialNumber,
+      issuer: certificate.issuer?.CN,
+      validTo: certificate.valid_to,
+    },
+  };
+}
+
+function tokenOf(request: PeerRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === "string") {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match === null) {
+      throw new Refusal(401, "EUNAUTHENTICATED", "the authorization header must be `Bearer <token>`");
+    }
+    return match[1];
+  }
+  if (request.transport !== "websocket") return undefined;
+  const fromQuery = request.query?.get(TOKEN_QUERY);
+  if (fromQuery !== null && fromQuery !== undefined && fromQuery !== "") return fromQuery;
+  const protocols = request.headers["sec-websocket-protocol"];
+  if (typeof protocols === "string") {
+    for (const protocol of protocols.split(",")) {
+      const trimmed = protocol.trim();
+      if (trimmed.startsWith(TOKEN_PROTOCOL_PREFIX)) {
+        return Buffer.from(trimmed.slice(TOKEN_PROTOCOL_PREFIX.length), "base64url").toString("utf8");
+      }
+    }
+  }
+  return undefined;
+}

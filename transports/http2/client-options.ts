@@ -1,0 +1,54 @@
+import type { Codec } from "../../codecs/index.js";
+import type { SessionLimits } from "./options.js";
+
+type Pem = string | Buffer;
+
+/** Options of `connectHttps`. */
+export interface ConnectHttpsOptions {
+  /** CA certificates (or the pinned server certificate) to trust instead of the system's. */
+  ca?: Pem | Pem[];
+  /** Client certificate and key for mutual TLS: the session's identity is the certificate's CN. */
+  cert?: Pem;
+  key?: Pem;
+  /** Verify the server's certificate (default true; false only for experiments). */
+  rejectUnauthorized?: boolean;
+  /** TLS server name (SNI and verification) if it differs from the URL's host. */
+  servername?: string;
+  /**
+   * `"auto"` (default for `https://`): HTTP/2, falling back to WebSocket when HTTP/2 does not
+   * get through (ALPN offers only HTTP/1.1, a proxy refuses it, the HTTP/2 session fails).
+   * `"http2"` or `"websocket"` (default for `wss://`) use only that.
+   */
+  transport?: "auto" | "http2" | "websocket";
+  /** A bearer token (`authorization: Bearer <token>`). */
+  token?: string;
+  /** Bound on reaching the hub and completing the session handshake, per attempt (ms, default 10 000). */
+  timeout?: number;
+  /** Session keep-alive (ms, default 20 000; see `HubServerOptions.keepAlive`). 0 disables. */
+  keepAlive?: number;
+  /** Session limits (frame size, windows, channels, streams). */
+  limits?: SessionLimits;
+  /** Codecs to offer, most preferred first (default CBOR, then JSON). */
+  codecs?: Codec[];
+  /** Largest WebSocket message sent (default 1 MiB). */
+  maxWebSocketMessage?: number;
+}
+
+export const CLIENT_DEFAULTS = { timeout: 10_000, keepAlive: 20_000 } as const;
+
+/** The TLS options both client transports pass to `tls.connect`. */
+export function tlsOptionsOf(url: URL, options: ConnectHttpsOptions): Record<string, unknown> {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const isIp = /^[\d.]+$/.test(host) || host.includes(":");
+  const tls: Record<string, unknown> = {
+    host,
+    port: Number(url.port || 443),
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+  };
+  const servername = options.servername ?? (isIp ? undefined : host);
+  if (servername !== undefined) tls.servername = servername;
+  if (options.ca !== undefined) tls.ca = options.ca;
+  if (options.cert !== undefined) tls.cert = options.cert;
+  if (options.key !== undefined) tls.key = options.key;
+  return tls;
+}

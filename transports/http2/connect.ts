@@ -1,0 +1,87 @@
+import { cborCodec, jsonCodec } from "../../codecs/index.js";
+import { InvalidArgumentError } from "../../hub/errors.js";
+import { WireConnection } from "../../wire/connection.js";
+import { RemoteHub } from "../../wire/remote-hub.js";
+import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
+import { openHttp2, type OpenedTransport } from "./connect-http2.js";
+import { openWebSocket } from "./connect-websocket.js";
+import { withDeadline } from "./deadline.js";
+import { ConnectError, TransportUnavailableError } from "./errors.js";
+import { withKeepAlive } from "./keep-alive.js";
+import { mayFallBack } from "./tls-errors.js";
+import { HTTP2_TUNING } from "./tuning.js";
+import type { BeamhubError } from "../../base/error.js";
+
+/** A hub reached over HTTPS: a `RemoteHub` that also tells which transport carries it. */
+export class HttpsRemoteHub extends RemoteHub {
+  constructor(
+    connection: WireConnection,
+    /** `"http2"` or `"websocket"` (after a fallback). */
+    readonly transport: "http2" | "websocket",
+  ) {
+    super(connection);
+  }
+}
+
+/**
+ * Connects to a hub served by `listenHttps`/`attachHub` at `url` (`https://host:port`, or
+ * `wss://...` for WebSocket only; a path prefix is kept, for hubs behind a proxy). With
+ * transport `"auto"` it tries HTTP/2 and falls back to the WebSocket when HTTP/2 does not get
+ * through; certificate and authentication failures are reported at once (the fallback would
+ * hit them too), as `TlsError` (`ETLS_UNTRUSTED`, `ETLS_EXPIRED`, ...) or `AuthenticationError`.
+ */
+export async function connectHttps(
+  url: string | URL,
+  options: ConnectHttpsOptions = {},
+): Promise<HttpsRemoteHub> {
+  const target = new URL(url);
+  if (target.protocol !== "https:" && target.protocol !== "wss:") {
+    throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
+  }
+  const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
+  if (mode === "http2") return establish(target, options, openHttp2);
+  if (mode === "websocket") return establish(target, options, openWebSocket);
+  try {
+    return await establish(target, options, openHttp2);
+  } catch (error) {
+    if (!mayFallBack(error as BeamhubError)) throw error;
+    try {
+      return await establish(target, options, openWebSocket);
+    } catch (fallbackError) {
+      if (!mayFallBack(fallbackError as BeamhubError)) throw fallbackError;
+      throw new TransportUnavailableError(
+        `cannot reach the hub at ${target.origin} over HTTP/2 (${(error as Error).message}) nor over WebSocket (${(fallbackError as Error).message})`,
+        [error, fallbackError],
+      );
+    }
+  }
+}
+
+async function establish(
+  url: URL,
+  options: ConnectHttpsOptions,
+  open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
+): Promise<HttpsRemoteHub> {
+  const timeout = options.timeout ?? CLIENT_DEFAULTS.timeout;
+  const opened = await open(url, options, timeout);
+  const live = withKeepAlive(opened.transport, options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
+  const connection = new WireConnection(live, {
+    streamWindow: HTTP2_TUNING.sessionStreamWindow,
+    ...options.limits,
+    role: "client",
+    codecs: options.codecs ?? [cborCodec, jsonCodec],
+  });
+  void connection.closed.then(() => opened.dispose());
+  try {
+    await withDeadline<void>(
+      timeout,
+      () => new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
+      (resolve, reject) => connection.ready.then(resolve, reject),
+    );
+  } catch (error) {
+    connection.close("handshake failed");
+    throw error;
+  }
+  live.arm();
+  return new HttpsRemoteHub(connection, opened.kind);
+}

@@ -1,0 +1,57 @@
+import type { Http2Stream } from "node:http2";
+import type { ByteTransport } from "../../wire/connection.js";
+import { ConnectionLostError } from "../../wire/errors.js";
+
+const NO_FDS: readonly number[] = Object.freeze([]);
+
+/**
+ * A session over one HTTP/2 stream: the request body carries the client's frames, the response
+ * body the server's (PROTOCOL.md, byte for byte). A batch of frames goes out as one `writev`
+ * (cork/uncork), so many small frames cost one DATA frame of HTTP/2, and stream bytes are never
+ * copied. HTTP/2 flow control applies underneath; the session's own per-stream credit on top.
+ */
+export function http2StreamTransport(stream: Http2Stream): ByteTransport {
+  let done = false;
+  return {
+    supportsFds: false,
+    write(chunks) {
+      if (stream.destroyed || stream.writableEnded) return;
+      if (chunks.length === 1) {
+        stream.write(chunks[0]);
+        return;
+      }
+      stream.cork();
+      for (const chunk of chunks) stream.write(chunk);
+      stream.uncork();
+    },
+    start(handlers) {
+      const closed = (error?: Error): void => {
+        if (done) return;
+        done = true;
+        handlers.closed(error);
+      };
+      stream.on("data", (chunk: Buffer) => handlers.data(chunk, NO_FDS));
+      stream.on("error", (error: Error) =>
+        closed(new ConnectionLostError(`HTTP/2 stream failed: ${error.message}`, error)),
+      );
+      stream.on("aborted", () => closed(new ConnectionLostError("the HTTP/2 stream was aborted")));
+      // The peer half-closed without GOAWAY: the session is over; finish ours too.
+      stream.on("end", () => {
+        closed(new ConnectionLostError("the peer ended the HTTP/2 stream"));
+        if (!stream.writableEnded && !stream.destroyed) stream.end();
+      });
+      stream.on("close", () =>
+        closed(
+          stream.rstCode !== undefined && stream.rstCode !== 0
+            ? new ConnectionLostError(`the HTTP/2 stream was reset (code ${stream.rstCode})`)
+            : undefined,
+        ),
+      );
+      // The server's compatibility layer may have paused the stream; a session always reads.
+      stream.resume();
+    },
+    close() {
+      if (!stream.destroyed && !stream.writableEnded) stream.end();
+    },
+  };
+}

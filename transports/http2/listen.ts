@@ -1,0 +1,132 @@
+import { createSecureServer, type Http2SecureServer, type SecureServerOptions } from "node:http2";
+import type { Socket } from "node:net";
+import type { SecureVersion, TLSSocket } from "node:tls";
+import { InvalidArgumentError } from "../../hub/errors.js";
+import type { Hub } from "../../hub/hub.js";
+import { attachHub } from "./attach.js";
+import { createDevCertificate, loadOrCreateDevCertificate } from "./dev-certificate.js";
+import { SERVER_DEFAULTS, type HubServerOptions } from "./options.js";
+import { HTTP2_TUNING, http2Settings } from "./tuning.js";
+
+type Pem = string | Buffer;
+
+/** Options of `listenHttps`. */
+export interface ListenHttpsOptions extends HubServerOptions {
+  /** TCP port (default 0: any free port; see `listener.port`). */
+  port?: number;
+  /** Address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to accept other machines). */
+  host?: string;
+  /** The server's certificate chain and key (PEM). Without them a development certificate is used. */
+  cert?: Pem;
+  key?: Pem;
+  /**
+   * Where the development certificate is kept (`cert.pem`, `key.pem`; created when missing) so
+   * clients can pin it. Without `cert`/`key`/`certDir`, a fresh certificate lives in memory
+   * only (`listener.certificate`).
+   */
+  certDir?: string;
+  /**
+   * CA certificates that sign client certificates (mutual TLS). When set, clients are asked for
+   * a certificate; one signed by these CAs gives the session `{id: <subject CN>, via: "mtls"}`.
+   */
+  ca?: Pem | Pem[];
+  /** Oldest TLS version accepted (default `TLSv1.3`). */
+  minVersion?: SecureVersion;
+  /** Bound on the TLS handshake (ms; default `handshakeTimeout`). */
+  tlsHandshakeTimeout?: number;
+  /** Anything else for `http2.createSecureServer` (overrides beamhub's choices). */
+  tls?: SecureServerOptions;
+}
+
+/** A hub listening on HTTPS. */
+export interface HttpsListener {
+  /** `https://host:port`, what `connectHttps` takes. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** The server's certificate (PEM): clients pin it with `ca`. */
+  readonly certificate: string;
+  /** The underlying server, e.g. to add routes with `server.on("stream", ...)`. */
+  readonly server: Http2SecureServer;
+  /** Sessions open right now. */
+  readonly sessionCount: number;
+  /** Ends every session (GOAWAY), stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `hub` over HTTPS on one port: HTTP/2 sessions, the WebSocket fallback (HTTP/1.1),
+ * and the plain HTTP mapping for curl. TLS 1.3 by default; HTTP/2 windows and stream limits
+ * tuned (tuning.ts).
+ */
+export async function listenHttps(hub: Hub, options: ListenHttpsOptions = {}): Promise<HttpsListener> {
+  const host = options.host ?? "127.0.0.1";
+  const { cert, key } = await certificateFor(options);
+  const handshakeTimeout = options.handshakeTimeout ?? SERVER_DEFAULTS.handshakeTimeout;
+  const idleTimeout = options.idleTimeout ?? SERVER_DEFAULTS.idleTimeout;
+  const server = createSecureServer({
+    cert,
+    key,
+    ...(options.ca === undefined ? {} : { ca: options.ca, requestCert: true, rejectUnauthorized: false }),
+    allowHTTP1: true,
+    minVersion: options.minVersion ?? "TLSv1.3",
+    handshakeTimeout: options.tlsHandshakeTimeout ?? handshakeTimeout,
+    settings: http2Settings(),
+    maxSessionMemory: HTTP2_TUNING.maxSessionMemory,
+    ...options.tls,
+  });
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    socket.setNoDelay(true);
+    // HTTP/1.1 connections (curl, a WebSocket before its upgrade) close when idle; HTTP/2
+    // sessions get the same timeout from the endpoint.
+    if (socket.alpnProtocol !== "h2" && idleTimeout > 0)
+      socket.setTimeout(idleTimeout, () => socket.destroy());
+  });
+  server.on("tlsClientError", () => undefined); // a failed handshake concerns that peer only
+  const attached = attachHub(hub, server, options);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as { port: number }).port;
+  const url = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    host,
+    port,
+    certificate: cert.toString(),
+    server,
+    get sessionCount() {
+      return attached.sessionCount;
+    },
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        await attached.detach("the hub is shutting down");
+        for (const socket of sockets) socket.destroy();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
+
+async function certificateFor(options: ListenHttpsOptions): Promise<{ cert: Pem; key: Pem }> {
+  if (options.cert !== undefined && options.key !== undefined)
+    return { cert: options.cert, key: options.key };
+  if (options.cert !== undefined || options.key !== undefined) {
+    throw new InvalidArgumentError("listenHttps: give both `cert` and `key`, or neither");
+  }
+  if (options.certDir !== undefined) return loadOrCreateDevCertificate(options.certDir);
+  return createDevCertificate();
+}

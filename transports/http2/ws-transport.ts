@@ -1,0 +1,94 @@
+import type { WebSocket } from "ws";
+import type { ByteTransport } from "../../wire/connection.js";
+import { ConnectionLostError } from "../../wire/errors.js";
+
+const NO_FDS: readonly number[] = Object.freeze([]);
+
+/** Batches up to this size are copied into one message; larger ones go as fragments. */
+const COPY_LIMIT = 64 * 1024;
+
+/** Default largest WebSocket message either side sends (and the server accepts, plus slack). */
+export const DEFAULT_WS_MESSAGE_SIZE = 1024 * 1024;
+
+/** WebSocket close codes a session uses. */
+export const WS_NORMAL = 1000;
+export const WS_UNSUPPORTED_DATA = 1003;
+
+/**
+ * A session over a WebSocket: binary messages carry the PROTOCOL.md byte stream. A batch of
+ * frames is normally one message; a batch larger than `maxMessage` is cut into several (the
+ * receiver parses a byte stream, so message boundaries carry no meaning and a frame may span
+ * messages). Big batches go out as fragments of one message, without copying the chunks.
+ * A text message is a protocol error (close code 1003).
+ */
+export function webSocketTransport(socket: WebSocket, maxMessage = DEFAULT_WS_MESSAGE_SIZE): ByteTransport {
+  let done = false;
+  const open = (): boolean => socket.readyState === socket.OPEN;
+  return {
+    supportsFds: false,
+    write(chunks) {
+      if (!open()) return;
+      let total = 0;
+      for (const chunk of chunks) total += chunk.byteLength;
+      if (total <= COPY_LIMIT) {
+        socket.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), { binary: true });
+        return;
+      }
+      sendFragmented(socket, chunks, total, maxMessage);
+    },
+    start(handlers) {
+      const closed = (error?: Error): void => {
+        if (done) return;
+        done = true;
+        handlers.closed(error);
+      };
+      socket.on("message", (data: Buffer, isBinary: boolean) => {
+        if (!isBinary) {
+          closed(
+            new ConnectionLostError(
+              "the peer sent a text WebSocket message (only binary frames are allowed)",
+            ),
+          );
+          socket.close(WS_UNSUPPORTED_DATA, "binary messages only");
+          return;
+        }
+        handlers.data(data, NO_FDS);
+      });
+      socket.on("error", (error: Error) =>
+        closed(new ConnectionLostError(`WebSocket failed: ${error.message}`, error)),
+      );
+      socket.on("close", (code: number, reason: Buffer) =>
+        closed(
+          code === WS_NORMAL
+            ? undefined
+            : new ConnectionLostError(
+                `the WebSocket closed (code ${code}${reason.length > 0 ? `: ${reason.toString()}` : ""})`,
+              ),
+        ),
+      );
+    },
+    close() {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
+        socket.close(WS_NORMAL);
+    },
+  };
+}
+
+/** Sends `chunks` as messages of at most `maxMessage` bytes, each made of zero-copy fragments. */
+function sendFragmented(socket: WebSocket, chunks: Uint8Array[], total: number, maxMessage: number): void {
+  let inMessage = 0;
+  let remaining = total;
+  for (const chunk of chunks) {
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const take = Math.min(chunk.byteLength - offset, maxMessage - inMessage);
+      const piece = offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take);
+      offset += take;
+      inMessage += take;
+      remaining -= take;
+      const fin = remaining === 0 || inMessage === maxMessage;
+      socket.send(piece, { binary: true, fin });
+      if (fin) inMessage = 0;
+    }
+  }
+}
