@@ -19,6 +19,7 @@ const expected: string[][] = [
   ["QUIET PLEASE"],
   ["served by the worker"],
   ["{ over: 'unix' }"],
+  ["http2 over TLS", "websocket over a WebSocket"],
   ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
 ];
