@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
+import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { CliError, EXIT } from "./errors.js";
 
@@ -16,6 +16,11 @@ export function defaultSocket(): string {
   const base = process.env.XDG_RUNTIME_DIR ?? join(tmpdir(), `beamhub-${userInfo().uid}`);
   mkdirSync(base, { recursive: true, mode: 0o700 });
   return join(base, "beamhub.sock");
+}
+
+/** Where `serve` keeps its development certificate by default. */
+export function defaultCertDir(): string {
+  return join(homedir(), ".beamhub", "dev-cert");
 }
 
 /**

@@ -11,7 +11,7 @@ import { kv } from "./commands/kv.js";
 import { ls } from "./commands/ls.js";
 import { serve } from "./commands/serve.js";
 import { watch } from "./commands/watch.js";
-import { loadConfig } from "./config.js";
+import { defaultCertDir, loadConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
 
 const HELP: Record<string, string> = {
@@ -37,10 +37,12 @@ common options:
 
 exit codes: 0 ok, 1 the call or operation failed, 2 usage error, 3 hub unreachable,
             4 no such service`,
-  serve: `usage: beamhub serve [--socket PATH] [--timeout MS]
+  serve: `usage: beamhub serve [--socket PATH] [--https HOST:PORT | --no-https] [--cert-dir DIR] [--timeout MS]
 Runs a hub on a Unix socket (mode 0600; a stale socket file from a crashed hub is replaced, a
-live hub is not). Registers hub.info. Stops on SIGINT/SIGTERM; calls in flight then fail with
-"hub is closed".`,
+live hub is not) and on https://127.0.0.1:8443 (env BEAMHUB_HTTPS; HTTP/2 with a WebSocket
+fallback) with a development certificate created once in --cert-dir (env BEAMHUB_CERT_DIR,
+default ~/.beamhub/dev-cert). Registers hub.info. Stops on SIGINT/SIGTERM; calls in flight then
+fail with "hub is closed".`,
   ls: `usage: beamhub ls [--prefix P] [--label key=value ...] [--json]
 Lists registered services as a table (or JSON).`,
   watch: `usage: beamhub watch [--prefix P] [--label key=value ...] [--json]
@@ -96,6 +98,9 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: "boolean", default: false },
         events: { type: "boolean", default: false },
         listen: { type: "string" },
+        https: { type: "string" },
+        "no-https": { type: "boolean", default: false },
+        "cert-dir": { type: "string" },
         mode: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
@@ -119,7 +124,16 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig(values);
     switch (command) {
       case "serve":
-        return await serve(config, log);
+        return await serve(
+          config,
+          {
+            https: values["no-https"]
+              ? undefined
+              : (values.https ?? process.env.BEAMHUB_HTTPS ?? "127.0.0.1:8443"),
+            certDir: values["cert-dir"] ?? process.env.BEAMHUB_CERT_DIR ?? defaultCertDir(),
+          },
+          log,
+        );
       case "ls":
         return await ls(
           config,

@@ -1,11 +1,11 @@
 // The beamhub command, run as a user would: real processes, a real hub on a Unix socket.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClosedError, connectUnix, type Channel, type RemoteHub } from "../../index.js";
+import { ClosedError, connectHttps, connectUnix, type Channel, type RemoteHub } from "../../index.js";
 import { encodeKvRecord } from "../../kv/index.js";
 import { within } from "../compliance/suite.js";
 
@@ -35,12 +35,27 @@ let client: RemoteHub;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-cli-"));
   socket = join(dir, "hub.sock");
-  server = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--socket", socket], { cwd: root });
+  server = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      cli,
+      "serve",
+      "--socket",
+      socket,
+      "--https",
+      "127.0.0.1:0",
+      "--cert-dir",
+      join(dir, "cert"),
+    ],
+    { cwd: root },
+  );
   await within(
     new Promise<void>((resolve) =>
       server.stderr.on("data", (chunk: Buffer) => {
         serverLog += chunk.toString();
-        if (serverLog.includes("serving on")) resolve();
+        if (serverLog.includes("press Ctrl-C")) resolve();
       }),
     ),
     15_000,
@@ -65,6 +80,18 @@ afterAll(async () => {
 });
 
 describe("beamhub CLI", () => {
+  it("also serves https:// with a persisted development certificate", async () => {
+    const url = serverLog.match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)?.[1];
+    expect(url).toBeDefined();
+    const ca = await readFile(join(dir, "cert", "cert.pem"), "utf8");
+    const remote = await connectHttps(url!, { ca });
+    try {
+      expect(await remote.call("hub.info")).toMatchObject({ version: expect.any(String) });
+    } finally {
+      await remote.close();
+    }
+  });
+
   it("lists services as a table and as JSON", async () => {
     const table = await beamhub(["ls", "--socket", socket]);
     expect(table.code).toBe(0);
