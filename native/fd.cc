@@ -472,16 +472,19 @@ class Channel : public Napi::ObjectWrap<Channel> {
     if (status < 0) {
       // libuv reports POLLERR as a bare error status and stops the handle. Reading surfaces the
       // real error (after any data still queued); if there is nothing to read, report it.
+      bool wanted_write = self->want_write_;
       self->want_write_ = false;
       if (self->listening_) {
         self->Accept();
       } else {
         self->Read();
-        if (self->fd_ >= 0 && !self->eof_) {
+        // Also when the read side just saw EOF: writes were waiting for room that will never
+        // come (the peer is gone), and nobody would retry them.
+        if (self->fd_ >= 0 && (!self->eof_ || wanted_write)) {
           int err = 0;
           socklen_t len = sizeof(err);
           getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-          self->EmitError(err != 0 ? err : -status, "poll");
+          self->EmitError(err != 0 ? err : (wanted_write ? EPIPE : -status), "poll");
         }
       }
       return;

@@ -63,8 +63,9 @@ describe("fd leaks", () => {
     closeSync(file);
   });
 
-  // Skipped: flaky under load (whether fds are still queued in our process at the kill depends on
-  // timing); the 10,000-fd leak tests above cover the leak rule. To be made deterministic.
+  // Skipped: about 1 run in 10 the socket is already destroyed during the fill loop, before the
+  // kill (stats show 1 send and every later write dropped); the cause is not found yet. The
+  // original flake (no 'error' when EOF is read before EPIPE) is fixed in FdSocket and the addon.
   it.skip("closes the fds still queued when the peer is killed mid-stream", async () => {
     peer = await startPeer();
     const p = peer;
@@ -79,14 +80,14 @@ describe("fd leaks", () => {
       p.socket.write(payload, [dupFd(file)]);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    // Usually our queue now holds fds; on a loaded machine the child may still drain it, and then
-    // the kernel holds them all: either way none may leak once the peer dies.
     const queuedAtKill = p.socket.pendingFds;
-    const errored = queuedAtKill > 0 ? once<FdError>(p.socket, "error", 2000) : undefined;
+    // The peer's death shows as EPIPE/ECONNRESET on a write or as EOF on a read, whichever the
+    // kernel reports first: both end in 'close', and what matters is that nothing leaks.
+    let error: FdError | undefined;
+    p.socket.on("error", (failure: FdError) => (error = failure));
     const closed = once(p.socket, "close", 2000);
     const start = Date.now();
     p.child.kill("SIGKILL");
-    const error = await errored;
     await closed;
     expect(Date.now() - start).toBeLessThan(1000);
     if (error !== undefined) {

@@ -341,6 +341,10 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
   #onEnd(): void {
     this.#readEnded = true;
     this.emit("end");
+    // Writes waiting for room: try now. If the peer only half-closed they go on; if it is gone
+    // the kernel says so (EPIPE) at once — waiting for a writable event that a dead peer never
+    // sends would leave the socket open forever.
+    if (!this.#queue.empty && !this.#destroyed && this.#retryTimer === undefined) this.#flush();
     if (!this.#allowHalfOpen) this.end();
     this.#maybeClose();
   }
