@@ -1,0 +1,145 @@
+import { cborCodec } from "../codecs/cbor.js";
+import { jsonCodec } from "../codecs/json.js";
+import type { Codec } from "../codecs/reference.js";
+import { InvalidArgumentError } from "../hub/errors.js";
+import { withDeadline } from "../transports/http2/deadline.js";
+import { ConnectError } from "../transports/http2/errors.js";
+import { withKeepAlive } from "../transports/http2/keep-alive.js";
+import type { SessionLimits } from "../transports/http2/options.js";
+import { TOKEN_PROTOCOL_PREFIX, WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "../transports/http2/paths.js";
+import { HTTP2_TUNING } from "../transports/http2/tuning.js";
+import { WireConnection } from "../wire/connection.js";
+import { RemoteHub } from "../wire/remote-hub.js";
+import {
+  browserWebSocketTransport,
+  CONNECTING,
+  DEFAULT_WS_MESSAGE_SIZE,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./websocket-transport.js";
+
+/** Options of `connectBrowser`. */
+export interface ConnectBrowserOptions {
+  /**
+   * A bearer token. Browsers cannot set headers on a WebSocket, so it travels as a
+   * `beamhub.token.<base64url>` subprotocol (not in the URL, which servers and proxies log).
+   */
+  token?: string;
+  /** Bound on opening the WebSocket and completing the session handshake (ms, default 10 000). */
+  timeout?: number;
+  /** Session keep-alive (ms, default 20 000; see `HubServerOptions.keepAlive`). 0 disables. */
+  keepAlive?: number;
+  /** Session limits (frame size, windows, channels, streams). */
+  limits?: SessionLimits;
+  /** Codecs to offer, most preferred first (default CBOR, then JSON). */
+  codecs?: Codec[];
+  /** Largest WebSocket message sent (default 1 MiB). */
+  maxWebSocketMessage?: number;
+  /** The WebSocket class (default the global one). */
+  WebSocket?: WebSocketConstructor;
+}
+
+export const BROWSER_DEFAULTS = { timeout: 10_000, keepAlive: 20_000 } as const;
+
+/** A hub reached from a browser over the WebSocket fallback. */
+export class BrowserRemoteHub extends RemoteHub {
+  /** Always `"websocket"` (browsers cannot open raw HTTP/2 session streams). */
+  readonly transport = "websocket" as const;
+}
+
+/**
+ * Connects to a hub served by `listenHttps`/`attachHub` from a browser: a WebSocket to
+ * `<url>/beamhub/v1/ws` with subprotocol `beamhub.v1`, whose binary messages carry the
+ * PROTOCOL.md frames. `url` is `wss://host:port` (or `https://`; `ws://`/`http://` for a hub
+ * behind a TLS-terminating proxy on a trusted network); a path prefix is kept. The result has
+ * the same API as any hub: `list`, `call`, `register`, `watch`, channels and byte streams.
+ *
+ * Browsers hide why a WebSocket failed to open (an untrusted certificate, a 401, a 429 all
+ * surface as close code 1006), so a failed connect is a `ConnectError` that says so.
+ */
+export async function connectBrowser(
+  url: string | URL,
+  options: ConnectBrowserOptions = {},
+): Promise<BrowserRemoteHub> {
+  const target = webSocketUrl(url);
+  const timeout = options.timeout ?? BROWSER_DEFAULTS.timeout;
+  const Constructor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (Constructor === undefined) throw new InvalidArgumentError("no WebSocket class in this environment");
+  const protocols = [WEBSOCKET_PROTOCOL];
+  if (options.token !== undefined) protocols.push(`${TOKEN_PROTOCOL_PREFIX}${base64url(options.token)}`);
+  const origin = `${target.protocol}//${target.host}`;
+
+  const socket = new Constructor(target.href, protocols);
+  const transport = browserWebSocketTransport(socket, options.maxWebSocketMessage ?? DEFAULT_WS_MESSAGE_SIZE);
+  try {
+    await withDeadline<void>(
+      timeout,
+      () => new ConnectError(`no WebSocket to ${origin} within ${timeout} ms`),
+      (resolve, reject) => {
+        socket.addEventListener("open", () => resolve());
+        socket.addEventListener("close", (event) =>
+          reject(
+            new ConnectError(
+              `the WebSocket to ${origin} closed before opening (code ${event.code}); browsers do not say why: an untrusted certificate, a refused token (401) or too many sessions (429) look alike`,
+            ),
+          ),
+        );
+      },
+    );
+  } catch (error) {
+    abandon(socket);
+    throw error;
+  }
+  if (socket.protocol !== WEBSOCKET_PROTOCOL) {
+    abandon(socket);
+    throw new ConnectError(`${origin} did not accept the WebSocket subprotocol ${WEBSOCKET_PROTOCOL}`);
+  }
+
+  const live = withKeepAlive(transport, options.keepAlive ?? BROWSER_DEFAULTS.keepAlive);
+  const connection = new WireConnection(live, {
+    streamWindow: HTTP2_TUNING.sessionStreamWindow,
+    ...options.limits,
+    role: "client",
+    codecs: options.codecs ?? [cborCodec, jsonCodec],
+  });
+  try {
+    await withDeadline<void>(
+      timeout,
+      () => new ConnectError(`${origin} did not complete the session handshake within ${timeout} ms`),
+      (resolve, reject) => connection.ready.then(resolve, reject),
+    );
+  } catch (error) {
+    connection.close("handshake failed");
+    throw error;
+  }
+  live.arm();
+  return new BrowserRemoteHub(connection);
+}
+
+/** `wss://host:port/prefix` → `wss://host:port/prefix/beamhub/v1/ws` (https → wss, http → ws). */
+export function webSocketUrl(url: string | URL): URL {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const target = new URL(url, base);
+  const schemes: Record<string, string> = { "wss:": "wss:", "https:": "wss:", "ws:": "ws:", "http:": "ws:" };
+  const scheme = schemes[target.protocol];
+  if (scheme === undefined) {
+    throw new InvalidArgumentError(`connectBrowser needs a wss:// or https:// URL, got ${target.protocol}//`);
+  }
+  const prefix = target.pathname.replace(/\/+$/, "");
+  return new URL(`${scheme}//${target.host}${prefix}${WEBSOCKET_PATH}`);
+}
+
+function abandon(socket: WebSocketLike): void {
+  try {
+    if (socket.readyState <= CONNECTING + 1) socket.close();
+  } catch {
+    // already closing
+  }
+}
+
+function base64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

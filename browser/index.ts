@@ -1,0 +1,55 @@
+/**
+ * beamhub in the browser: the client over the WebSocket fallback, and what page code needs to
+ * talk to services — channels, byte streams, errors. Bundled by browser/build.ts into
+ * dist/browser/beamhub.js (ESM).
+ *
+ * ```js
+ * import { connectBrowser, Channel, ByteStream } from "./beamhub.js";
+ * const hub = await connectBrowser("wss://hub.example:8443", { token });
+ * console.log(await hub.list(), await hub.call("echo", { hello: "browser" }));
+ * ```
+ */
+export {
+  BROWSER_DEFAULTS,
+  BrowserRemoteHub,
+  connectBrowser,
+  webSocketUrl,
+  type ConnectBrowserOptions,
+} from "./client.js";
+export {
+  browserWebSocketTransport,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./websocket-transport.js";
+export { RemoteHub } from "../wire/remote-hub.js";
+export { ConnectionLostError, ProtocolError } from "../wire/errors.js";
+export { ByteStream, type ByteStreamOptions } from "../hub/byte-stream.js";
+export { Cancellation, type Cancelable } from "../hub/cancellation.js";
+export {
+  Channel,
+  ChannelMessage,
+  IncomingRequest,
+  type ChannelHandler,
+  type ChannelRequestContext,
+  type ChannelRequestOptions,
+} from "../hub/channel.js";
+export {
+  BeamhubError,
+  CallAbortedError,
+  CallTimeoutError,
+  ClosedError,
+  InvalidArgumentError,
+  InvalidMessageError,
+  InvalidNameError,
+  LaggedError,
+  ServiceError,
+  ServiceGoneError,
+  ServiceNotFoundError,
+  StreamResetError,
+  type RemoteErrorInfo,
+} from "../hub/errors.js";
+export { AuthenticationError, ConnectError } from "../transports/http2/errors.js";
+export { cborCodec } from "../codecs/cbor.js";
+export { jsonCodec } from "../codecs/json.js";
+export type { Codec } from "../codecs/reference.js";
+export type * from "../hub/types.js";

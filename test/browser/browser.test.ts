@@ -1,0 +1,156 @@
+// The browser client (browser/, bundled to dist/browser/beamhub.js) in headless Chromium
+// against a hub on localhost: an HTTPS server with an ordinary route serving the page and the
+// bundle, and beamhub attached on the same port. The page connects over the WebSocket fallback
+// with a bearer token, discovers, calls, receives events on a channel, round-trips a byte
+// stream, sees typed errors, serves a call from Node, and reports back through page.evaluate.
+//
+// Certificate trust: Chromium is told to accept exactly the test's development certificate
+// with --ignore-certificate-errors-spki-list=<base64 SHA-256 of its SubjectPublicKeyInfo>
+// (honoured because the profile is a fresh --user-data-dir); every other certificate error
+// still fails.
+import { createHash, createPublicKey } from "node:crypto";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { transform } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBrowserBundle } from "../../browser/build.js";
+import type { ByteStream, Channel } from "../../index.js";
+import { Hub } from "../../index.js";
+import { attachHub, createDevCertificate, type AttachedHub } from "../../transports/http2/index.js";
+import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
+import type { ScenarioResult } from "./page.js";
+
+const TOKEN = "browser-secret";
+const unavailable = await chromiumUnavailable();
+if (unavailable !== undefined) console.warn(`skipping the browser tests: ${unavailable}`);
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Chromium's --ignore-certificate-errors-spki-list entry for a PEM certificate. */
+function spkiHash(certificatePem: string): string {
+  const spki = createPublicKey(certificatePem).export({ type: "spki", format: "der" });
+  return createHash("sha256").update(spki).digest("base64");
+}
+
+describe.skipIf(unavailable !== undefined)("browser client in headless Chromium", () => {
+  let hub: Hub;
+  let server: Http2SecureServer;
+  let attached: AttachedHub;
+  let chromium: LaunchedChromium | undefined;
+  let origin: string;
+
+  beforeAll(async () => {
+    const [bundle, pageSource, certificate] = await Promise.all([
+      buildBrowserBundle({ write: false }).then(({ result }) => result),
+      readFile(fileURLToPath(new URL("./page.ts", import.meta.url)), "utf8"),
+      createDevCertificate(),
+    ]);
+    const assets: Record<string, { type: string; body: string | Uint8Array }> = {
+      "/": {
+        type: "text/html; charset=utf-8",
+        body: '<!doctype html><meta charset="utf-8"><title>beamhub</title><script type="module" src="/page.js"></script>',
+      },
+      "/beamhub.js": { type: "text/javascript", body: bundle.outputFiles![0]!.contents },
+      "/page.js": {
+        type: "text/javascript",
+        body: (await transform(pageSource, { loader: "ts", format: "esm", target: "es2022" })).code,
+      },
+    };
+
+    hub = new Hub();
+    await hub.register("echo", (data: unknown) => data);
+    await hub.register("whoami", (_data: unknown, context) => context.caller.identity?.id);
+    await hub.register("ticker", async ({ out, count }: { out: Channel; count: number }) => {
+      for (let i = 0; i < count; i++) await out.send({ tick: i });
+      out.close();
+    });
+    await hub.register("invert", ({ stream }: { stream: ByteStream }) => {
+      const invert = new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, out) => out.enqueue(chunk.map((byte) => ~byte & 0xff)),
+      });
+      void stream.readable
+        .pipeThrough(invert)
+        .pipeTo(stream.writable)
+        .catch(() => undefined);
+    });
+    await hub.register("relay", ({ name, data }: { name: string; data: unknown }) => hub.call(name, data));
+
+    server = createSecureServer({ ...certificate, allowHTTP1: true });
+    // The application's own route: the page and the bundle.
+    server.on("request", (request, response) => {
+      const asset = assets[request.url ?? ""];
+      if (asset === undefined) {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200, { "content-type": asset.type, "cache-control": "no-store" });
+      response.end(asset.body);
+    });
+    attached = attachHub(hub, server, {
+      requireAuth: true,
+      authenticate: (token) => (token === TOKEN ? { id: "page-user" } : undefined),
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    origin = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+    chromium = await launchChromium([`--ignore-certificate-errors-spki-list=${spkiHash(certificate.cert)}`]);
+  });
+
+  afterAll(async () => {
+    await chromium?.close();
+    await attached?.detach();
+    if (server?.listening)
+      await within(new Promise((resolve) => server.close(resolve)), 5000, "server.close").catch(
+        () => undefined,
+      );
+    await hub?.close();
+  });
+
+  it("discovers, calls, receives events, round-trips a byte stream and serves a call", async () => {
+    const { page, log } = chromium!;
+    await page.goto(`${origin}/`, { timeout: 10_000 });
+    await page.waitForFunction("typeof globalThis.runScenario === 'function'", undefined, {
+      timeout: 10_000,
+    });
+    let result: ScenarioResult;
+    try {
+      result = await within(
+        page.evaluate<ScenarioResult>(`runScenario(${JSON.stringify(TOKEN)})`),
+        15_000,
+        "the page's scenario",
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\npage log:\n${log.join("\n")}`, { cause: error });
+    }
+    expect(result.transport).toBe("websocket");
+    expect(result.services).toEqual(["echo", "invert", "relay", "ticker", "whoami"]);
+    expect(result.echo).toEqual({ hello: "browser", bytes: [1, 2, 3, 255], nested: { n: 42 } });
+    expect(result.whoami).toBe("page-user");
+    expect(result.events).toEqual([0, 1, 2, 3, 4].map((tick) => ({ tick })));
+    expect(result.streamBytes).toBe(300 * 1024);
+    expect(result.streamMatches).toBe(true);
+    expect(result.notFound).toEqual({
+      isServiceNotFound: true,
+      isBeamhubError: true,
+      code: "ESERVICE_NOT_FOUND",
+    });
+    expect(result.callback).toBe(42);
+    expect(result.badToken).toEqual({ name: "ConnectError", code: "ECONNECT" });
+    expect(result.closedWith).toMatch(/closed by this side/);
+    // The server saw the session end: the page's service went away with it.
+    await within(
+      (async () => {
+        while ((await hub.lookup("browser.double")).length > 0)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+      })(),
+      3000,
+      "the page's service to be unregistered",
+    );
+  });
+});
