@@ -62,6 +62,22 @@ export class ClosedError extends BeamhubError {
   }
 }
 
+/**
+ * The hub's access rules (`hub.authorize`) refuse this session's identity the action: calling
+ * a service, or registering a name. The same error comes whether or not the service exists, so
+ * a refusal tells nothing about other services.
+ */
+export class ForbiddenError extends BeamhubError {
+  constructor(
+    readonly action: "call" | "register",
+    readonly service: string,
+    identity?: string,
+  ) {
+    const who = identity === undefined ? "an anonymous session" : `identity "${identity}"`;
+    super("EFORBIDDEN", `forbidden: ${who} may not ${action} "${service}" (EFORBIDDEN)`);
+  }
+}
+
 /** A watcher fell too far behind the events it watches and was ended. */
 export class LaggedError extends BeamhubError {
   constructor(readonly missed: number) {

@@ -1,11 +1,12 @@
 import type { PendingCall } from "./call.js";
-import { ClosedError, InvalidArgumentError } from "./errors.js";
+import { ClosedError, ForbiddenError, InvalidArgumentError } from "./errors.js";
 import type { Labels } from "./names.js";
 import { Registry } from "./registry.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";
 import type {
   CallOptions,
   Handler,
+  Identity,
   HubClient,
   Middleware,
   Registration,
@@ -16,8 +17,21 @@ import type {
   WatchOptions,
 } from "./types.js";
 
+/**
+ * Per-service access rules (`hub.authorize(rules)`): who may call and who may register a name.
+ * Each rule gets the session's identity (`undefined` for anonymous peers) and the service name,
+ * and returns true to allow. A missing rule allows everything. Sessions that may not call a
+ * service do not see it either: `list`, `lookup` and `watch` leave it out.
+ */
+export interface AccessRules {
+  call?(identity: Identity | undefined, service: string): boolean;
+  register?(identity: Identity | undefined, service: string): boolean;
+}
+
 /** Options of `new Hub()`. */
 export interface HubOptions {
+  /** Access rules, as `hub.authorize(rules)`. */
+  authorize?: AccessRules;
   /** Timeout of calls that set none, in milliseconds; 0 disables (default 30 000). */
   callTimeout?: number;
   /** How many other instances a call may move to when its instance goes away (default 2). */
@@ -43,6 +57,7 @@ export class Hub implements HubClient, SessionHost {
 
   readonly #sessions = new Set<Session>();
   readonly #middleware: Middleware[] = [];
+  readonly #rules: AccessRules[] = [];
   #chain: ((call: PendingCall) => unknown) | undefined;
   #sessionCount = 0;
   #instanceCount = 0;
@@ -50,12 +65,13 @@ export class Hub implements HubClient, SessionHost {
   readonly #local: Session;
 
   constructor(options: HubOptions = {}) {
-    const { callTimeout = 30_000, maxFailover = 2 } = options;
+    const { callTimeout = 30_000, maxFailover = 2, authorize } = options;
     if (!(callTimeout >= 0)) throw new InvalidArgumentError(`callTimeout must be >= 0, got ${callTimeout}`);
     if (!(maxFailover >= 0)) throw new InvalidArgumentError(`maxFailover must be >= 0, got ${maxFailover}`);
     this.defaultTimeout = callTimeout;
     this.maxFailover = maxFailover;
     this.#local = this.session({ identity: { id: "local", via: "local" } });
+    if (authorize !== undefined) this.authorize(authorize);
   }
 
   /** A new session on this hub: what it registers and calls belongs to it until it closes. */
@@ -76,6 +92,50 @@ export class Hub implements HubClient, SessionHost {
     this.#middleware.push(middleware);
     this.#chain = compose(this.#middleware);
     return this;
+  }
+
+  /**
+   * Adds access rules for every session of every transport: a session whose identity a rule
+   * refuses gets `ForbiddenError` (`EFORBIDDEN`) when it calls or registers that name, whether
+   * or not the service exists, and its `list`/`lookup`/`watch` leave out services it may not
+   * call. With several rule sets, all must allow. The hub's own session (`hub.call`,
+   * `hub.register` in this process) is trusted and never checked.
+   */
+  authorize(rules: AccessRules): this {
+    if (rules === null || typeof rules !== "object")
+      throw new InvalidArgumentError("rules must be an object");
+    for (const key of ["call", "register"] as const) {
+      if (rules[key] !== undefined && typeof rules[key] !== "function") {
+        throw new InvalidArgumentError(`rules.${key} must be a function`);
+      }
+    }
+    this.#rules.push(rules);
+    return this;
+  }
+
+  /** @internal True when `session` may call (and see) `service`. */
+  mayCall(session: Session, service: string): boolean {
+    return this.#allows(session, "call", service);
+  }
+
+  /** @internal Throws `ForbiddenError` unless `session` may `action` `service`. */
+  checkAccess(session: Session, action: "call" | "register", service: string): void {
+    if (!this.#allows(session, action, service))
+      throw new ForbiddenError(action, service, session.identity?.id);
+  }
+
+  #allows(session: Session, action: "call" | "register", service: string): boolean {
+    if (this.#rules.length === 0 || session === this.#local) return true;
+    for (const rules of this.#rules) {
+      const rule = rules[action];
+      // A rule that throws refuses: access control fails closed.
+      try {
+        if (rule !== undefined && rule.call(rules, session.identity, service) !== true) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   register<Request = unknown, Reply = unknown>(

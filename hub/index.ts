@@ -16,6 +16,7 @@ export {
   CallAbortedError,
   CallTimeoutError,
   ClosedError,
+  ForbiddenError,
   InvalidArgumentError,
   InvalidMessageError,
   InvalidNameError,
@@ -27,7 +28,7 @@ export {
   type RemoteErrorInfo,
 } from "./errors.js";
 export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "./file-descriptor.js";
-export { Hub, type HubOptions } from "./hub.js";
+export { Hub, type AccessRules, type HubOptions } from "./hub.js";
 export { validateLabels, validateName, type Labels } from "./names.js";
 export { Session, type SessionOptions } from "./session.js";
 export type * from "./types.js";

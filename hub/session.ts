@@ -15,6 +15,7 @@ import type {
   ServiceFilter,
   ServiceInfo,
   Watch,
+  WatchEvent,
   WatchOptions,
 } from "./types.js";
 
@@ -25,6 +26,10 @@ export interface SessionHost extends CallHost {
   nextInstanceId(): string;
   /** The session closed; the hub forgets it. */
   sessionClosed(session: Session): void;
+  /** True when the access rules let `session` call (and see) `service`. */
+  mayCall?(session: Session, service: string): boolean;
+  /** Throws `ForbiddenError` unless the access rules let `session` `action` `service`. */
+  checkAccess?(session: Session, action: "call" | "register", service: string): void;
 }
 
 /** Options of `Hub.session`. */
@@ -83,6 +88,7 @@ export class Session implements HubClient, CallOwner, Closable {
   ): Registration {
     if (this.#closed) throw this.#closed;
     validateName(name);
+    this.#host.checkAccess?.(this, "register", name);
     if (typeof handler !== "function") {
       throw new InvalidArgumentError(`handler for "${name}" must be a function, got ${typeof handler}`);
     }
@@ -105,6 +111,11 @@ export class Session implements HubClient, CallOwner, Closable {
 
   call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply> {
     if (this.#closed) return Promise.reject(this.#closed);
+    try {
+      this.#host.checkAccess?.(this, "call", name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new PendingCall(this.#host, this, name, data, options).start() as Promise<Reply>;
   }
 
@@ -114,6 +125,7 @@ export class Session implements HubClient, CallOwner, Closable {
    */
   callRaw(name: string, data: unknown, options?: CallOptions): unknown {
     if (this.#closed) throw this.#closed;
+    this.#host.checkAccess?.(this, "call", name);
     return new PendingCall(this.#host, this, name, data, options).start(true);
   }
 
@@ -121,7 +133,7 @@ export class Session implements HubClient, CallOwner, Closable {
     try {
       validateName(name);
       const labels = options.labels === undefined ? undefined : validateLabels(options.labels);
-      return Promise.resolve(this.#host.registry.list({ name, labels }));
+      return Promise.resolve(this.#visible(this.#host.registry.list({ name, labels })));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -129,7 +141,7 @@ export class Session implements HubClient, CallOwner, Closable {
 
   list(filter: ServiceFilter = {}): Promise<ServiceInfo[]> {
     try {
-      return Promise.resolve(this.#host.registry.list(checkFilter(filter)));
+      return Promise.resolve(this.#visible(this.#host.registry.list(checkFilter(filter))));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -144,7 +156,15 @@ export class Session implements HubClient, CallOwner, Closable {
       (done) => this.#watches.delete(done),
     );
     if (!watch.done) this.#watches.add(watch);
-    return watch;
+    const mayCall = this.#host.mayCall?.bind(this.#host);
+    return mayCall === undefined ? watch : visibleWatch(watch, (name) => mayCall(this, name));
+  }
+
+  /** The registrations this session may see: those of services it may call. */
+  #visible(services: ServiceInfo[]): ServiceInfo[] {
+    const mayCall = this.#host.mayCall;
+    if (mayCall === undefined) return services;
+    return services.filter((service) => mayCall.call(this.#host, this, service.name));
   }
 
   /** @internal A call this session made is waiting for its reply. */
@@ -178,6 +198,22 @@ export class Session implements HubClient, CallOwner, Closable {
     this.#host.registry.remove(instance);
     for (const call of instance.pending.takeAll()) call.instanceGone(why);
   }
+}
+
+/** `watch` without the events of services `visible` refuses (checked when each event is read). */
+function visibleWatch(watch: Watch, visible: (name: string) => boolean): Watch {
+  const filtered: Watch = {
+    async next(): Promise<IteratorResult<WatchEvent>> {
+      for (;;) {
+        const result = await watch.next();
+        if (result.done === true || visible(result.value.service.name)) return result;
+      }
+    },
+    return: () => watch.return!(),
+    close: () => watch.close(),
+    [Symbol.asyncIterator]: () => filtered,
+  };
+  return filtered;
 }
 
 function checkFilter(filter: ServiceFilter): ServiceFilter {

@@ -22,6 +22,12 @@ import {
   type Frame,
 } from "./frame.js";
 import { decodeHello, encodeHello, PROTOCOL_NAME, PROTOCOL_VERSION, type Hello } from "./hello.js";
+import {
+  checkConvertible,
+  CONVERT_DESCRIPTORS,
+  replaceDescriptors,
+  type ConvertedDescriptor,
+} from "./descriptor-stream.js";
 import { spliceChannels, spliceStreams } from "./splice.js";
 import { StreamProxy, type StreamWire } from "./stream-proxy.js";
 
@@ -485,10 +491,32 @@ export class WireConnection {
     // messages cannot interleave).
     this.#attaching = undefined;
     let body: Uint8Array;
+    let conversions: ConvertedDescriptor[] | undefined;
     try {
-      body = this.codec.encode(data, this.#encodeHooks);
+      try {
+        body = this.codec.encode(data, this.#encodeHooks);
+      } catch (error) {
+        if (error !== CONVERT_DESCRIPTORS && (error as Error)?.cause !== CONVERT_DESCRIPTORS) throw error;
+        // The message carries descriptors that cannot travel here: send them as byte streams.
+        this.#undoAttaching();
+        conversions = [];
+        const converted = replaceDescriptors(data, conversions);
+        this.#replacingDescriptors = true;
+        try {
+          body = this.codec.encode(converted, this.#encodeHooks);
+        } finally {
+          this.#replacingDescriptors = false;
+        }
+        const attaching = (this.#attaching ??= { after: [], created: [], fds: [] });
+        for (const conversion of conversions) {
+          attaching.created.push(conversion.undo);
+          attaching.after.push(conversion.start);
+        }
+        conversions = undefined;
+      }
     } catch (error) {
       this.#undoAttaching();
+      for (const conversion of conversions ?? []) conversion.undo();
       throw error instanceof Error && error.name !== "Error"
         ? error
         : new InvalidMessageError(`message data cannot be encoded: ${(error as Error).message}`);
@@ -510,6 +538,9 @@ export class WireConnection {
     this.#queue(encodeMessageFrame(type, id, body, requestId, fds.length), fds.length > 0 ? fds : undefined);
     for (const start of attaching.after) start();
   }
+
+  /** True while a message is encoded again with its descriptors replaced by byte streams. */
+  #replacingDescriptors = false;
 
   /** What the message being encoded attaches: splices to start after it, undo on failure, fds. */
   #attaching: { after: (() => void)[]; created: (() => void)[]; fds: number[] } | undefined;
@@ -560,9 +591,17 @@ export class WireConnection {
     if (value instanceof FileDescriptor) {
       const descriptors = this.#options.descriptors;
       if (descriptors === undefined || !this.peerHello.fds || !this.#transport.supportsFds) {
-        throw new InvalidMessageError(
-          "file descriptors cannot travel on this connection (only the Unix transport carries them)",
-        );
+        // fds cannot travel: a socket goes as a byte stream, a regular file as its content
+        // (PROTOCOL.md, "Descriptors on network transports"); anything else throws here.
+        // Codecs write a descriptor as an fd reference, so the message is encoded again with
+        // the descriptors replaced (`#sendMessage`).
+        checkConvertible(value);
+        if (this.#replacingDescriptors) {
+          throw new InvalidMessageError(
+            "a file descriptor inside an object that is not plain data cannot travel on this connection",
+          );
+        }
+        throw CONVERT_DESCRIPTORS;
       }
       fds.push(descriptors.toFd(value));
       return new Ref("fd", fds.length - 1);
