@@ -6,6 +6,7 @@ export default defineConfig({
   resolve: { alias: { beamhub: fileURLToPath(new URL("./index.ts", import.meta.url)) } },
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
     // Every wait in a test is bounded by its own timeout; this is the backstop.
     testTimeout: 20_000,
     hookTimeout: 60_000,
