@@ -68,3 +68,29 @@ export async function pipelined(
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, count) }, lane));
 }
+
+/**
+ * Operations per second of `operation` with `inFlight` outstanding, measured for `seconds`
+ * after a 200 ms warm-up (for time-based rounds, where counts per round vary).
+ */
+export async function rateFor(
+  seconds: number,
+  inFlight: number,
+  operation: () => Promise<unknown>,
+): Promise<number> {
+  let measuring = false;
+  let done = 0;
+  let stopAt = performance.now() + 200; // warm-up
+  const lane = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      await operation();
+      if (measuring) done++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  measuring = true;
+  const started = performance.now();
+  stopAt = started + seconds * 1000;
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return done / ((performance.now() - started) / 1000);
+}

@@ -29,6 +29,7 @@ import {
   listenHttps,
   type CertificatePair,
 } from "../transports/http2/index.js";
+import { rateFor } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -157,23 +158,9 @@ async function child(dir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Parent: the clients
 
-/** Operations/s of `operation` with `inFlight` outstanding, for SECONDS after a short warm-up. */
-async function rate(inFlight: number, operation: () => Promise<unknown>): Promise<number> {
-  let measuring = false;
-  let done = 0;
-  let stopAt = performance.now() + 200;
-  const lane = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
-      await operation();
-      if (measuring) done++;
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  measuring = true;
-  const started = performance.now();
-  stopAt = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  return done / ((performance.now() - started) / 1000);
+/** Operations/s of `operation` with `inFlight` outstanding, for SECONDS after a warm-up. */
+function rate(inFlight: number, operation: () => Promise<unknown>): Promise<number> {
+  return rateFor(SECONDS, inFlight, operation);
 }
 
 /** One raw HTTP/2 unary request: a stream with a 64 B body, answered with the same bytes. */

@@ -25,6 +25,7 @@ import {
   type HubClient,
 } from "../index.js";
 import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../transports/unix/fd/index.js";
+import { rateFor } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -163,22 +164,8 @@ async function child(dir: string): Promise<void> {
 }
 
 /** Operations/s of `operation` with `inFlight` outstanding, for SECONDS after a warm-up. */
-async function session(inFlight: number, operation: () => Promise<unknown>): Promise<number> {
-  let measuring = false;
-  let done = 0;
-  let stopAt = performance.now() + 200; // warm-up
-  const lane = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
-      await operation();
-      if (measuring) done++;
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  measuring = true;
-  const started = performance.now();
-  stopAt = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: inFlight }, lane));
-  return done / ((performance.now() - started) / 1000);
+function session(inFlight: number, operation: () => Promise<unknown>): Promise<number> {
+  return rateFor(SECONDS, inFlight, operation);
 }
 
 /** Bytes/s through one beamhub byte stream in 64 KiB writes, until the service counted them. */
