@@ -24,43 +24,9 @@ export function countClosed(): void {
 /** An attachment as the hub handles it: a codec reference that scopes can own. */
 export type HubAttachment = Attachable & Ownable;
 
-/**
- * Hands every attachment found in `data` to `scope`, so that it closes with the scope. Walks
- * arrays, plain objects and Maps; other class instances are opaque values.
- */
 export function adoptAttachments(data: unknown, scope: Scope): void {
   if (open === 0 || data === null || typeof data !== "object") return;
-  walk(data, scope, 0);
-}
-
-function walk(value: object, scope: Scope, depth: number): void {
-  if (depth > MAX_DEPTH) {
-    throw new InvalidMessageError(`message data nests deeper than ${MAX_DEPTH} levels (is it cyclic?)`);
-  }
-  if (value instanceof Attachable) {
-    scope.own(value as HubAttachment);
-    return;
-  }
-  if (ArrayBuffer.isView(value)) return;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
-    }
-    return;
-  }
-  if (value instanceof Map) {
-    for (const [key, item] of value) {
-      if (key !== null && typeof key === "object") walk(key, scope, depth + 1);
-      if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
-    }
-    return;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return;
-  for (const key in value) {
-    const item = (value as Record<string, unknown>)[key];
-    if (item !== null && typeof item === "object") walk(item, scope, depth + 1);
-  }
+  visit(data, 0, own, scope);
 }
 
 /**
@@ -71,30 +37,54 @@ function walk(value: object, scope: Scope, depth: number): void {
  */
 export function releaseDescriptors(data: unknown): void {
   if (open === 0 || data === null || typeof data !== "object") return;
-  visitDescriptors(data, 0);
+  try {
+    visit(data, 0, closeDescriptor, undefined);
+  } catch {
+    // Too deep to walk: such data was refused on its way in, so it carries nothing of ours.
+  }
 }
 
-function visitDescriptors(value: object, depth: number): void {
-  if (depth > MAX_DEPTH) return;
+// Plain functions with a context argument, so a walk allocates no closure (it runs per message).
+const own = (attachment: HubAttachment, scope: Scope | undefined): void => scope!.own(attachment);
+const closeDescriptor = (attachment: HubAttachment): void => {
+  if (attachment.refKind === "fd") attachment.close();
+};
+
+/**
+ * Calls `found` for every attachment in `value`: the one walk both functions above use. It
+ * looks into arrays, plain objects and Maps; other class instances are opaque values.
+ */
+function visit(
+  value: object,
+  depth: number,
+  found: (attachment: HubAttachment, scope: Scope | undefined) => void,
+  scope: Scope | undefined,
+): void {
+  if (depth > MAX_DEPTH) {
+    throw new InvalidMessageError(`message data nests deeper than ${MAX_DEPTH} levels (is it cyclic?)`);
+  }
   if (value instanceof Attachable) {
-    if (value.refKind === "fd") (value as HubAttachment).close();
+    found(value as HubAttachment, scope);
     return;
   }
   if (ArrayBuffer.isView(value)) return;
   if (Array.isArray(value)) {
-    for (const item of value)
-      if (item !== null && typeof item === "object") visitDescriptors(item, depth + 1);
+    for (const item of value) {
+      if (item !== null && typeof item === "object") visit(item, depth + 1, found, scope);
+    }
     return;
   }
   if (value instanceof Map) {
-    for (const item of value.values())
-      if (item !== null && typeof item === "object") visitDescriptors(item, depth + 1);
+    for (const [key, item] of value) {
+      if (key !== null && typeof key === "object") visit(key, depth + 1, found, scope);
+      if (item !== null && typeof item === "object") visit(item, depth + 1, found, scope);
+    }
     return;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return;
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
-    if (item !== null && typeof item === "object") visitDescriptors(item, depth + 1);
+    if (item !== null && typeof item === "object") visit(item, depth + 1, found, scope);
   }
 }

@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { Hub } from "../../index.js";
 import { connectHttps, listenHttps } from "../../transports/http2/index.js";
+import { startFixturePeer } from "../helpers/peer.js";
 import { complianceSuite, type ComplianceFixture } from "./suite.js";
 
 /**
@@ -18,28 +18,17 @@ function httpsSuite(title: string, transport: "http2" | "websocket", codecs: Cod
     const dir = await mkdtemp(join(tmpdir(), "beamhub-https-"));
     const hub = new Hub();
     const listener = await listenHttps(hub, { certDir: dir });
-    const peer = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(import.meta.dirname, "http2-peer.ts"),
-        listener.url,
-        join(dir, "cert.pem"),
-        transport,
-      ],
-      { stdio: ["pipe", "inherit", "inherit"] },
-    );
+    const peer = startFixturePeer(join(import.meta.dirname, "http2-peer.ts"), [
+      listener.url,
+      join(dir, "cert.pem"),
+      transport,
+    ]);
     return {
       hub,
       supportsFds: false,
       connect: () => connectHttps(listener.url, { ca: listener.certificate, transport, codecs }),
       close: async () => {
-        peer.stdin.end();
-        const exited = new Promise((resolve) => peer.once("exit", resolve));
-        const timer = setTimeout(() => peer.kill("SIGKILL"), 3000);
-        await exited;
-        clearTimeout(timer);
+        await peer.stop();
         await listener.close();
         await hub.close();
         await rm(dir, { recursive: true, force: true });

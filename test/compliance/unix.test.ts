@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { Hub } from "../../index.js";
 import { connectUnix, listenUnix } from "../../transports/unix/index.js";
+import { startFixturePeer } from "../helpers/peer.js";
 import { complianceSuite } from "./suite.js";
 
 /**
@@ -18,22 +18,12 @@ function unixSuite(title: string, codecs: Codec[]): void {
     const path = join(dir, "hub.sock");
     const hub = new Hub();
     const listener = await listenUnix(hub, path);
-    const peer = spawn(
-      process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "unix-peer.ts"), path],
-      {
-        stdio: ["pipe", "inherit", "inherit"],
-      },
-    );
+    const peer = startFixturePeer(join(import.meta.dirname, "unix-peer.ts"), [path]);
     return {
       hub,
       connect: () => connectUnix(path, { codecs }),
       close: async () => {
-        peer.stdin.end();
-        const exited = new Promise((resolve) => peer.once("exit", resolve));
-        const timer = setTimeout(() => peer.kill("SIGKILL"), 3000);
-        await exited;
-        clearTimeout(timer);
+        await peer.stop();
         await listener.close();
         await hub.close();
         await rm(dir, { recursive: true, force: true });

@@ -15,3 +15,26 @@ export async function spawnPeer(script: string): Promise<ChildProcessWithoutNull
   await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer to start");
   return peer;
 }
+
+/** A fixture peer process: `script` with `args`, stopped by closing its stdin. */
+export interface FixturePeer {
+  /** Asks the peer to exit (stdin closes), and kills it if it has not within 3 s. */
+  stop(): Promise<void>;
+}
+
+/** Starts a compliance-suite peer (a script that serves fixture services until stdin closes). */
+export function startFixturePeer(script: string, args: string[]): FixturePeer {
+  const peer = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    stdio: ["pipe", "inherit", "inherit"],
+  });
+  return {
+    stop: async () => {
+      if (peer.exitCode !== null || peer.signalCode !== null) return;
+      const exited = new Promise((resolve) => peer.once("exit", resolve));
+      peer.stdin.end();
+      const timer = setTimeout(() => peer.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
