@@ -4,6 +4,7 @@ import { Server, Socket } from "node:net";
 import { ByteStream } from "../hub/byte-stream.js";
 import { InvalidMessageError } from "../hub/errors.js";
 import { FileDescriptor } from "../hub/file-descriptor.js";
+import { spliceSocketStream } from "./socket-stream.js";
 
 /** Bytes read from a file per chunk when a file descriptor travels as its content. */
 const FILE_CHUNK = 64 * 1024;
@@ -55,7 +56,7 @@ export function replaceDescriptors(data: unknown, conversions: ConvertedDescript
     conversions.push({
       start: () =>
         value instanceof Socket
-          ? pumpSocket(data.take() as Socket, near)
+          ? void spliceSocketStream(data.take() as Socket, near)
           : pumpFile(data.take() as number | FileHandle, near),
       undo: () => near.reset(),
     });
@@ -81,55 +82,6 @@ function isRegularFile(fd: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Socket ⇄ byte stream: the socket's bytes go to `near`, what `near` reads goes to the socket. */
-function pumpSocket(socket: Socket, near: ByteStream): void {
-  // The far side half-closes on its own; the socket must not end its write side when it reads EOF.
-  socket.allowHalfOpen = true;
-  const writer = near.writable.getWriter();
-  const fail = (error: unknown): void => {
-    near.reset(error);
-    socket.destroy();
-  };
-  socket.on("data", (chunk: Buffer) => {
-    writer.write(chunk).catch(fail);
-    if ((writer.desiredSize ?? 1) <= 0) {
-      socket.pause();
-      writer.ready.then(
-        () => socket.resume(),
-        () => undefined,
-      );
-    }
-  });
-  socket.once("end", () => writer.close().catch(() => undefined));
-  socket.once("error", fail);
-  socket.once("close", () => {
-    // A socket that closed before both directions ended did not finish normally.
-    if (!near.isClosed) near.reset(new Error("the socket closed"));
-  });
-  void (async () => {
-    const reader = near.readable.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!socket.write(value)) {
-        await new Promise<void>((resolve, reject) => {
-          const onDrain = (): void => {
-            socket.off("close", onClose);
-            resolve();
-          };
-          const onClose = (): void => {
-            socket.off("drain", onDrain);
-            reject(new Error("the socket closed"));
-          };
-          socket.once("drain", onDrain);
-          socket.once("close", onClose);
-        });
-      }
-    }
-    socket.end();
-  })().catch(() => socket.destroy());
 }
 
 /** File → byte stream: its content, then END; whatever the far side writes is discarded. */

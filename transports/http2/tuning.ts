@@ -20,10 +20,11 @@ export const HTTP2_TUNING = {
   /** nghttp2's memory budget per session, in MB: above it new streams are refused. */
   maxSessionMemory: 64,
   /**
-   * The session protocol's per-byte-stream receive window on HTTPS sessions (PROTOCOL.md). 4 MiB
-   * moves bulk bytes 1.1–1.9× faster (README.md), but lets more bytes wait for a slow reader
-   * across a hub (two hops of 4 MiB) than the compliance suite's backpressure test allows, so
-   * it stays at the protocol's 1 MiB until that test scales with the window.
+   * The session protocol's per-byte-stream receive window on HTTPS sessions (PROTOCOL.md
+   * `streamWindow`; Unix sessions keep the protocol's 1 MiB). Bulk bytes wait for credit to
+   * cross a network round trip, so a larger window moves them faster: bench/http2.ts measured
+   * 1.15 vs 0.56 GB/s for one byte stream with 4 vs 1 MiB (bench/RESULTS.md). The cost is
+   * memory: up to this many bytes may wait per stream for a slow reader, on each hop.
    */
   sessionStreamWindow: 4 * 1024 * 1024,
 } as const;
