@@ -2,13 +2,48 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { CliError, EXIT } from "./errors.js";
+import { parseHubAddress, type HubAddress } from "./hub-address.js";
+
+/** How a client command reaches an https:// hub. File options hold paths; they are read on connect. */
+export interface HubTlsConfig {
+  /** PEM file of the certificates to trust (the hub's own, or its CA) instead of the system's. */
+  ca?: string;
+  /** Client certificate and key (PEM files) for mutual TLS. */
+  cert?: string;
+  key?: string;
+  /** Bearer token. */
+  token?: string;
+  /** `"auto"` (HTTP/2, WebSocket fallback), `"http2"` or `"websocket"`. */
+  transport: "auto" | "http2" | "websocket";
+  /** Where `beamhub serve` keeps its development certificate (trusted for loopback hubs). */
+  certDir: string;
+}
 
 /** Where things are, from flags, then environment, then an optional config file, then defaults. */
 export interface CliConfig {
-  /** The hub's Unix socket. */
+  /** The hub client commands talk to. */
+  hub: HubAddress;
+  /** Which setting chose the hub (`--hub`, `BEAMHUB_SOCKET`, ...), for error messages. */
+  hubSource: string;
+  /** The Unix socket `serve` listens on. */
   socket: string;
   /** Default call timeout in milliseconds. */
   timeout: number;
+  tls: HubTlsConfig;
+}
+
+/** The flags `loadConfig` reads (all optional strings, as `parseArgs` gives them). */
+export interface ConfigFlags {
+  hub?: string;
+  socket?: string;
+  timeout?: string;
+  config?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  token?: string;
+  transport?: string;
+  "cert-dir"?: string;
 }
 
 /** The per-user directory for the default socket: private (0700), like the socket itself. */
@@ -25,22 +60,33 @@ export function defaultCertDir(): string {
 
 /**
  * Resolves the configuration. The config file (`--config`, or `BEAMHUB_CONFIG`) is JSON with
- * the same keys as the flags: `{"socket": "...", "timeout": 5000}`.
+ * the same keys as the flags: `{"hub": "https://hub.example:8443", "ca": "hub.pem", "timeout": 5000}`.
+ * `--socket` (`BEAMHUB_SOCKET`, key `socket`) is the older name of a Unix hub; at each level
+ * `hub` wins over it.
  */
-export function loadConfig(flags: { socket?: string; timeout?: string; config?: string }): CliConfig {
-  const file = flags.config ?? process.env.BEAMHUB_CONFIG;
-  let fromFile: Partial<Record<keyof CliConfig, unknown>> = {};
-  if (file !== undefined) {
-    try {
-      fromFile = JSON.parse(readFileSync(file, "utf8")) as typeof fromFile;
-    } catch (error) {
-      throw new CliError(`cannot read config file ${file}: ${(error as Error).message}`, EXIT.usage, {
-        cause: error,
-      });
-    }
+export function loadConfig(flags: ConfigFlags): CliConfig {
+  const env = process.env;
+  const file = readConfigFile(flags.config ?? env.BEAMHUB_CONFIG);
+  if (flags.hub !== undefined && flags.socket !== undefined) {
+    throw new CliError(
+      "give either --hub or --socket, not both (--socket PATH is --hub unix://PATH)",
+      EXIT.usage,
+    );
   }
-  const socket = flags.socket ?? process.env.BEAMHUB_SOCKET ?? asString(fromFile.socket) ?? defaultSocket();
-  const timeoutText = flags.timeout ?? process.env.BEAMHUB_TIMEOUT ?? String(fromFile.timeout ?? 30_000);
+  const [hub, hubSource] = chooseHub([
+    ["--hub", flags.hub, false],
+    ["--socket", flags.socket, true],
+    ["BEAMHUB_HUB", env.BEAMHUB_HUB, false],
+    ["BEAMHUB_SOCKET", env.BEAMHUB_SOCKET, true],
+    ["config key hub", asString(file.hub), false],
+    ["config key socket", asString(file.socket), true],
+  ]);
+  // `serve` always needs a socket, also when the client default is a remote hub.
+  const socket =
+    hub?.kind === "unix"
+      ? hub.path
+      : stripUnix(flags.socket ?? env.BEAMHUB_SOCKET ?? asString(file.socket) ?? defaultSocket());
+  const timeoutText = flags.timeout ?? env.BEAMHUB_TIMEOUT ?? String(file.timeout ?? 30_000);
   const timeout = Number(timeoutText);
   if (!Number.isFinite(timeout) || timeout < 0) {
     throw new CliError(
@@ -48,7 +94,74 @@ export function loadConfig(flags: { socket?: string; timeout?: string; config?: 
       EXIT.usage,
     );
   }
-  return { socket: socket.replace(/^unix:\/\//, ""), timeout };
+  const tls: HubTlsConfig = {
+    ca: flags.ca ?? env.BEAMHUB_CA ?? asString(file.ca),
+    cert: flags.cert ?? env.BEAMHUB_CERT ?? asString(file.cert),
+    key: flags.key ?? env.BEAMHUB_KEY ?? asString(file.key),
+    token: flags.token ?? env.BEAMHUB_TOKEN ?? asString(file.token),
+    transport: parseTransport(flags.transport ?? env.BEAMHUB_TRANSPORT ?? asString(file.transport)),
+    certDir: flags["cert-dir"] ?? env.BEAMHUB_CERT_DIR ?? defaultCertDir(),
+  };
+  return {
+    hub: hub ?? { kind: "unix", path: socket, text: `unix://${socket}` },
+    hubSource: hubSource ?? "the default socket",
+    socket,
+    timeout,
+    tls,
+  };
+}
+
+/** The first setting given, parsed; `socket`-style settings always name a Unix socket. */
+function chooseHub(
+  candidates: [source: string, value: string | undefined, isSocket: boolean][],
+): [HubAddress | undefined, string | undefined] {
+  for (const [source, value, isSocket] of candidates) {
+    if (value === undefined) continue;
+    const path = stripUnix(value);
+    return [
+      isSocket ? { kind: "unix", path, text: `unix://${path}` } : parseHubAddress(value, source),
+      source,
+    ];
+  }
+  return [undefined, undefined];
+}
+
+function parseTransport(value: string | undefined): HubTlsConfig["transport"] {
+  switch (value) {
+    case undefined:
+    case "auto":
+      return "auto";
+    case "http2":
+    case "h2":
+      return "http2";
+    case "websocket":
+    case "ws":
+      return "websocket";
+    default:
+      throw new CliError(
+        `--transport (BEAMHUB_TRANSPORT) must be auto, http2 or ws, got ${JSON.stringify(value)}`,
+        EXIT.usage,
+      );
+  }
+}
+
+function readConfigFile(file: string | undefined): Record<string, unknown> {
+  if (file === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new Error("not a JSON object");
+    }
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new CliError(`cannot read config file ${file}: ${(error as Error).message}`, EXIT.usage, {
+      cause: error,
+    });
+  }
+}
+
+function stripUnix(path: string): string {
+  return path.replace(/^unix:\/\//, "");
 }
 
 function asString(value: unknown): string | undefined {

@@ -1,15 +1,35 @@
-import { connectUnix, type RemoteHub } from "../index.js";
+import { connectHttps, connectUnix, type RemoteHub } from "../index.js";
 import type { CliConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
+import { httpsConnectFailure } from "./hub-errors.js";
+import { httpsOptions } from "./https-options.js";
 
-/** Connects to the configured hub, or fails with a line that says which hub and what to try. */
+/**
+ * Connects to the configured hub — its Unix socket, or `https://` / `wss://` with the CLI's
+ * TLS settings — or fails with a `CliError` that says which hub and what to try.
+ */
 export async function connectToHub(config: CliConfig): Promise<RemoteHub> {
+  const { hub } = config;
+  if (hub.kind === "https") {
+    const { options, trust } = httpsOptions(hub.url, config.tls);
+    try {
+      return await connectHttps(hub.url, options);
+    } catch (error) {
+      throw httpsConnectFailure(
+        hub.text,
+        error,
+        trust,
+        options.token !== undefined || options.cert !== undefined,
+      );
+    }
+  }
   try {
-    return await connectUnix(config.socket, { timeoutMs: 2000 });
+    return await connectUnix(hub.path, { timeoutMs: 2000 });
   } catch (error) {
     throw new CliError(
-      `cannot reach the hub at unix://${config.socket}: ${(error as Error).message}. ` +
-        "Is `beamhub serve` running? (set --socket or BEAMHUB_SOCKET to use another hub)",
+      `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ` +
+        `Is \`beamhub serve\` running? (the hub came from ${config.hubSource}; ` +
+        "set --hub or BEAMHUB_HUB to use another, e.g. --hub https://host:8443)",
       EXIT.unreachable,
       { cause: error },
     );

@@ -11,58 +11,10 @@ import { kv } from "./commands/kv.js";
 import { ls } from "./commands/ls.js";
 import { serve } from "./commands/serve.js";
 import { watch } from "./commands/watch.js";
-import { defaultCertDir, loadConfig } from "./config.js";
+import { loadConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
-
-const HELP: Record<string, string> = {
-  main: `beamhub ${VERSION} — a service hub: services, channels, byte streams and file descriptors
-
-usage: beamhub <command> [options]
-
-commands:
-  serve                       run a hub (Unix socket, mode 0600)
-  ls                          list registered services
-  watch                       show registrations as they come and go
-  call <service> [json|-]     call a service and print its reply
-  expose <name> tcp://h:p     serve a TCP endpoint as a hub service
-  connect <name> --listen h:p a local TCP port that reaches a service
-  kv encode|decode|inspect    Beam's key -> values format
-
-common options:
-  --socket PATH     the hub's Unix socket (env BEAMHUB_SOCKET; default $XDG_RUNTIME_DIR/beamhub.sock
-                    or <tmpdir>/beamhub-<uid>/beamhub.sock)
-  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
-  --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
-  -h, --help        help for a command
-
-exit codes: 0 ok, 1 the call or operation failed, 2 usage error, 3 hub unreachable,
-            4 no such service`,
-  serve: `usage: beamhub serve [--socket PATH] [--https HOST:PORT | --no-https] [--cert-dir DIR] [--timeout MS]
-Runs a hub on a Unix socket (mode 0600; a stale socket file from a crashed hub is replaced, a
-live hub is not) and on https://127.0.0.1:8443 (env BEAMHUB_HTTPS; HTTP/2 with a WebSocket
-fallback) with a development certificate created once in --cert-dir (env BEAMHUB_CERT_DIR,
-default ~/.beamhub/dev-cert). Registers hub.info. Stops on SIGINT/SIGTERM; calls in flight then
-fail with "hub is closed".`,
-  ls: `usage: beamhub ls [--prefix P] [--label key=value ...] [--json]
-Lists registered services as a table (or JSON).`,
-  watch: `usage: beamhub watch [--prefix P] [--label key=value ...] [--json]
-Prints "added"/"removed" lines (or JSON lines) as services register and go, until Ctrl-C.
-Existing registrations come first.`,
-  call: `usage: beamhub call <service> [json|-] [--events] [--timeout MS]
-Calls <service> with the JSON request (default null; - reads stdin) and prints the reply as
-JSON. Binary data prints as {"$bytes": base64}. --events adds a channel as "events" to the
-request and prints what the service sends on it as JSON lines.`,
-  expose: `usage: beamhub expose <name> tcp://host:port
-Registers <name>; every connection made through it (beamhub connect) opens a TCP connection to
-host:port. Runs until Ctrl-C or until the hub goes away.`,
-  connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay]
-Listens on host:port (loopback by default); each accepted connection reaches the endpoint behind
-service <name>. handoff: the endpoint's socket is passed here as a file descriptor and the hub
-leaves the data path; relay: bytes travel over a hub byte stream; auto: handoff when possible.`,
-  kv: `usage: beamhub kv encode <json|->    a JSON object of string lists -> kv bytes on stdout
-       beamhub kv decode <file|->    kv bytes -> JSON
-       beamhub kv inspect <file>     records of an append-only kv log, with offsets and any torn tail`,
-};
+import { HELP } from "./help.js";
+import type { HubAddress } from "./hub-address.js";
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -81,6 +33,30 @@ function parseLabels(values: string[] | undefined): Labels | undefined {
   return validateLabels(labels);
 }
 
+/** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
+function checkHubFlags(command: string, hub: HubAddress, flags: Record<string, unknown>): void {
+  if (command === "kv") return;
+  if (command === "serve") {
+    if (flags.hub !== undefined && hub.kind !== "unix") {
+      throw new CliError(
+        "serve listens on a Unix socket (--socket PATH) and on --https HOST:PORT; --hub names a hub to talk to",
+        EXIT.usage,
+      );
+    }
+    return;
+  }
+  if (hub.kind === "unix") {
+    const given = ["ca", "cert", "key", "token", "transport"].filter((flag) => flags[flag] !== undefined);
+    if (given.length > 0) {
+      throw new CliError(
+        `${given.map((flag) => `--${flag}`).join(", ")} ${given.length === 1 ? "applies" : "apply"} only to an https:// hub, and the hub is ${hub.text}: ` +
+          "add --hub https://host:port",
+        EXIT.usage,
+      );
+    }
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   const log = (text: string): void => void process.stderr.write(`${text}\n`);
@@ -90,7 +66,13 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
+        hub: { type: "string" },
         socket: { type: "string" },
+        ca: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        token: { type: "string" },
+        transport: { type: "string" },
         timeout: { type: "string" },
         config: { type: "string" },
         prefix: { type: "string" },
@@ -122,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const config = loadConfig(values);
+    checkHubFlags(command, config.hub, values);
     switch (command) {
       case "serve":
         return await serve(
@@ -130,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
             https: values["no-https"]
               ? undefined
               : (values.https ?? process.env.BEAMHUB_HTTPS ?? "127.0.0.1:8443"),
-            certDir: values["cert-dir"] ?? process.env.BEAMHUB_CERT_DIR ?? defaultCertDir(),
+            certDir: config.tls.certDir,
           },
           log,
         );

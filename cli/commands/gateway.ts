@@ -27,7 +27,7 @@ export async function expose(
   const hub = await connectToHub(config);
   try {
     const exposure = await exposeTcp(hub, options.name, options.target, { log });
-    log(`exposing ${options.target} as service ${options.name} on unix://${config.socket}`);
+    log(`exposing ${options.target} as service ${options.name} on ${config.hub.text}`);
     await untilStopped(hub.connection.closed, log);
     await exposure.close();
     return 0;
@@ -48,13 +48,22 @@ export async function connect(
       EXIT.usage,
     );
   }
-  const mode = (options.mode ?? "auto") as GatewayMode;
+  let mode = (options.mode ?? "auto") as GatewayMode;
   if (!["auto", "handoff", "relay"].includes(mode)) {
     throw new CliError(
       `--mode must be auto, handoff or relay, got ${JSON.stringify(options.mode)}`,
       EXIT.usage,
     );
   }
+  if (mode === "handoff" && config.hub.kind !== "unix") {
+    // File descriptors only cross a Unix socket; over https every connection must be relayed.
+    throw new CliError(
+      `--mode handoff needs a Unix socket hub, and the hub is ${config.hub.text}: use --mode relay or auto`,
+      EXIT.usage,
+    );
+  }
+  // No descriptor reaches this process over https: "auto" would only spend a call finding out.
+  if (mode === "auto" && config.hub.kind !== "unix") mode = "relay";
   const hub = await connectToHub(config);
   try {
     const connector = await connectTcp(hub, options.name, { listen: options.listen, mode, log });

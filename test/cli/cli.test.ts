@@ -1,5 +1,4 @@
 // The beamhub command, run as a user would: real processes, a real hub on a Unix socket.
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { connect, createServer, type AddressInfo } from "node:net";
@@ -7,60 +6,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClosedError, connectHttps, connectUnix, type Channel, type RemoteHub } from "../../index.js";
 import { encodeKvRecord } from "../../kv/index.js";
-import { within } from "../compliance/suite.js";
-
-const root = join(import.meta.dirname, "../..");
-const cli = join(root, "cli/main.ts");
-
-function beamhub(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", cli, ...args],
-      { cwd: root, timeout: 20_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin!.end(input);
-    else child.stdin!.end();
-  });
-}
+import { beamhub, startCli, startServe, within, type RunningCli } from "./helpers.js";
 
 let dir: string;
 let socket: string;
-let server: ChildProcessWithoutNullStreams;
-let serverLog = "";
+let server: RunningCli & { httpsUrl: string };
 let client: RemoteHub;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-cli-"));
   socket = join(dir, "hub.sock");
-  server = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      cli,
-      "serve",
-      "--socket",
-      socket,
-      "--https",
-      "127.0.0.1:0",
-      "--cert-dir",
-      join(dir, "cert"),
-    ],
-    { cwd: root },
-  );
-  await within(
-    new Promise<void>((resolve) =>
-      server.stderr.on("data", (chunk: Buffer) => {
-        serverLog += chunk.toString();
-        if (serverLog.includes("press Ctrl-C")) resolve();
-      }),
-    ),
-    15_000,
-    "beamhub serve to start",
-  );
+  server = await startServe(socket, join(dir, "cert"));
   client = await connectUnix(socket);
   await client.register("greet", async (data: { name: string; events?: Channel }) => {
     await data.events?.send({ progress: "looking up" });
@@ -75,16 +31,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  server?.kill("SIGKILL");
+  server?.child.kill("SIGKILL");
   await rm(dir, { recursive: true, force: true });
 });
 
 describe("beamhub CLI", () => {
   it("also serves https:// with a persisted development certificate", async () => {
-    const url = serverLog.match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)?.[1];
-    expect(url).toBeDefined();
     const ca = await readFile(join(dir, "cert", "cert.pem"), "utf8");
-    const remote = await connectHttps(url!, { ca });
+    const remote = await connectHttps(server.httpsUrl, { ca });
     try {
       expect(await remote.call("hub.info")).toMatchObject({ version: expect.any(String) });
     } finally {
@@ -109,7 +63,9 @@ describe("beamhub CLI", () => {
       '{"progress":"almost"}',
     ]);
     expect(result.stdout).toContain('"hello ada"');
-    const fromStdin = await beamhub(["call", "greet", "-", "--socket", socket], '{"name":"stdin"}');
+    const fromStdin = await beamhub(["call", "greet", "-", "--socket", socket], {
+      input: '{"name":"stdin"}',
+    });
     expect(fromStdin.stdout.trim()).toBe('"hello stdin"');
   });
 
@@ -137,24 +93,19 @@ describe("beamhub CLI", () => {
 
   it("watches registrations come and go", async () => {
     const marker = await client.register("temp.marker", () => 1);
-    const watcher = spawn(
-      process.execPath,
-      ["--import", "tsx", cli, "watch", "--prefix", "temp.", "--socket", socket],
-      {
-        cwd: root,
-      },
+    // Existing registrations come first: once the marker shows, the watch is live.
+    const watcher = await startCli(
+      ["watch", "--prefix", "temp.", "--socket", socket],
+      /added\s+temp\.marker/,
     );
-    let output = "";
-    watcher.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const output = (): string => watcher.stdout();
     try {
-      // Existing registrations come first: once the marker shows, the watch is live.
-      await expect.poll(() => output, { timeout: 10_000 }).toMatch(/added\s+temp\.marker/);
       const registration = await client.register("temp.job", () => 1, { labels: { kind: "batch" } });
-      await expect.poll(() => output, { timeout: 5000 }).toMatch(/added\s+temp\.job i\d+ kind=batch/);
+      await expect.poll(output, { timeout: 5000 }).toMatch(/added\s+temp\.job i\d+ kind=batch/);
       await registration.unregister();
-      await expect.poll(() => output, { timeout: 5000 }).toMatch(/removed\s+temp\.job/);
+      await expect.poll(output, { timeout: 5000 }).toMatch(/removed\s+temp\.job/);
     } finally {
-      watcher.kill("SIGINT");
+      await watcher.stop();
       await marker.unregister();
     }
   });
@@ -162,7 +113,7 @@ describe("beamhub CLI", () => {
   it("encodes, decodes and inspects kv data", async () => {
     const encoded = await beamhub(["kv", "encode", '{"hello":["beautiful","world"]}']);
     expect(encoded.stdout).toBe("000;5:hello,20:9:beautiful,5:world,,");
-    const decoded = await beamhub(["kv", "decode", "-"], encoded.stdout);
+    const decoded = await beamhub(["kv", "decode", "-"], { input: encoded.stdout });
     expect(JSON.parse(decoded.stdout)).toEqual({ hello: ["beautiful", "world"] });
     const log = join(dir, "log.kv");
     await writeFile(log, encodeKvRecord({ a: ["1"] }));
@@ -176,27 +127,17 @@ describe("beamhub CLI", () => {
   });
 
   it("exposes a TCP endpoint and connects a local port to it", async () => {
-    const upstream = createServer((socket) => socket.pipe(socket));
+    const upstream = createServer((socket) => {
+      socket.on("error", () => socket.destroy()); // a reset is the test's to report, not a crash
+      socket.pipe(socket);
+    });
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
     const upstreamPort = (upstream.address() as AddressInfo).port;
-    const started: ChildProcessWithoutNullStreams[] = [];
+    const started: RunningCli[] = [];
     const run = async (args: string[], ready: RegExp): Promise<RegExpMatchArray> => {
-      const child = spawn(process.execPath, ["--import", "tsx", cli, ...args, "--socket", socket], {
-        cwd: root,
-      });
-      started.push(child);
-      let log = "";
-      return within(
-        new Promise<RegExpMatchArray>((resolve) =>
-          child.stderr.on("data", (chunk: Buffer) => {
-            log += chunk.toString();
-            const match = log.match(ready);
-            if (match) resolve(match);
-          }),
-        ),
-        15_000,
-        `beamhub ${args[0]} to be ready`,
-      );
+      const running = await startCli([...args, "--socket", socket], ready);
+      started.push(running);
+      return running.match;
     };
     try {
       await run(["expose", "tcp.echo", `tcp://127.0.0.1:${upstreamPort}`], /exposing/);
@@ -217,7 +158,7 @@ describe("beamhub CLI", () => {
       );
       expect(reply).toBe("through the gateway");
     } finally {
-      for (const child of started) child.kill("SIGINT");
+      await Promise.all(started.map((running) => running.stop()));
       upstream.close();
     }
   });
@@ -226,10 +167,10 @@ describe("beamhub CLI", () => {
     await client.register("slow", () => new Promise(() => undefined));
     const pending = client.call("slow");
     await new Promise((resolve) => setTimeout(resolve, 100));
-    server.kill("SIGTERM");
-    const exited = new Promise<number | null>((resolve) => server.once("exit", resolve));
+    const exited = new Promise<number | null>((resolve) => server.child.once("exit", resolve));
+    server.child.kill("SIGTERM");
     await expect(within(pending, 3000, "the pending call")).rejects.toThrow(ClosedError);
     expect(await within(exited, 5000, "serve to exit")).toBe(0);
-    expect(serverLog).toContain("SIGTERM: shutting down");
+    expect(server.stderr()).toContain("SIGTERM: shutting down");
   });
 });

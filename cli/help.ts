@@ -1,0 +1,76 @@
+import { VERSION } from "../index.js";
+
+/** How client commands find and authenticate to a hub: appended to each one's `--help`. */
+const HUB_OPTIONS = `
+hub options:
+  --hub ADDRESS     the hub: unix:///path, a socket path, https://host:port or wss://host:port
+                    (env BEAMHUB_HUB; config key "hub"; default: the local socket, see --socket)
+  --socket PATH     the same as --hub unix://PATH (env BEAMHUB_SOCKET)
+  --ca FILE         PEM certificate(s) to trust for an https hub: its own certificate or its CA
+                    (env BEAMHUB_CA). Without it, the system's CAs, and for a loopback hub also
+                    <cert-dir>/cert.pem of \`beamhub serve\` when that file exists
+  --cert-dir DIR    where \`beamhub serve\` keeps its dev certificate (env BEAMHUB_CERT_DIR;
+                    default ~/.beamhub/dev-cert)
+  --cert FILE, --key FILE
+                    a client certificate and its key (PEM) for mutual TLS (env BEAMHUB_CERT/_KEY)
+  --token TOKEN     bearer token for an https hub (prefer env BEAMHUB_TOKEN: flags show in ps)
+  --transport T     auto (HTTP/2, falling back to WebSocket; default), http2 or ws
+                    (env BEAMHUB_TRANSPORT; a wss:// hub means ws)
+  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
+An unreachable hub, an untrusted certificate or a refused connection exit with 3; a hub that
+answers but refuses the credentials exits with 1.`;
+
+/** The text of `beamhub --help` and of `beamhub <command> --help`. */
+export const HELP: Record<string, string> = {
+  main: `beamhub ${VERSION} — a service hub: services, channels, byte streams and file descriptors
+
+usage: beamhub <command> [options]
+
+commands:
+  serve                       run a hub (Unix socket, mode 0600, and https://127.0.0.1:8443)
+  ls                          list registered services
+  watch                       show registrations as they come and go
+  call <service> [json|-]     call a service and print its reply
+  expose <name> tcp://h:p     serve a TCP endpoint as a hub service
+  connect <name> --listen h:p a local TCP port that reaches a service
+  kv encode|decode|inspect    Beam's key -> values format
+
+common options:
+  --hub ADDRESS     the hub to talk to: unix:///path, a socket path, or https://host:port
+                    (env BEAMHUB_HUB; default the local socket; https options: see a command's --help)
+  --socket PATH     the hub's Unix socket (env BEAMHUB_SOCKET; default $XDG_RUNTIME_DIR/beamhub.sock
+                    or <tmpdir>/beamhub-<uid>/beamhub.sock)
+  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
+  -h, --help        help for a command
+
+exit codes: 0 ok, 1 the call or operation failed (or the hub refused it), 2 usage error,
+            3 hub unreachable (including TLS certificate errors), 4 no such service`,
+  serve: `usage: beamhub serve [--socket PATH] [--https HOST:PORT | --no-https] [--cert-dir DIR] [--timeout MS]
+Runs a hub on a Unix socket (mode 0600; a stale socket file from a crashed hub is replaced, a
+live hub is not) and on https://127.0.0.1:8443 (env BEAMHUB_HTTPS; HTTP/2 with a WebSocket
+fallback) with a development certificate created once in --cert-dir (env BEAMHUB_CERT_DIR,
+default ~/.beamhub/dev-cert). Registers hub.info. Stops on SIGINT/SIGTERM; calls in flight then
+fail with "hub is closed".`,
+  ls: `usage: beamhub ls [--prefix P] [--label key=value ...] [--json] [hub options]
+Lists registered services as a table (or JSON).${HUB_OPTIONS}`,
+  watch: `usage: beamhub watch [--prefix P] [--label key=value ...] [--json] [hub options]
+Prints "added"/"removed" lines (or JSON lines) as services register and go, until Ctrl-C or
+until the hub goes away. Existing registrations come first.${HUB_OPTIONS}`,
+  call: `usage: beamhub call <service> [json|-] [--events] [--timeout MS] [hub options]
+Calls <service> with the JSON request (default null; - reads stdin) and prints the reply as
+JSON. Binary data prints as {"$bytes": base64}. --events adds a channel as "events" to the
+request and prints what the service sends on it as JSON lines.${HUB_OPTIONS}`,
+  expose: `usage: beamhub expose <name> tcp://host:port [hub options]
+Registers <name>; every connection made through it (beamhub connect) opens a TCP connection to
+host:port. Runs until Ctrl-C or until the hub goes away.${HUB_OPTIONS}`,
+  connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [hub options]
+Listens on host:port (loopback by default); each accepted connection reaches the endpoint behind
+service <name>. handoff: the endpoint's socket is passed here as a file descriptor and the hub
+leaves the data path (Unix socket hubs only); relay: bytes travel over a hub byte stream (the
+only way through an https hub); auto: handoff when possible.${HUB_OPTIONS}`,
+  kv: `usage: beamhub kv encode <json|->    a JSON object of string lists -> kv bytes on stdout
+       beamhub kv decode <file|->    kv bytes -> JSON
+       beamhub kv inspect <file>     records of an append-only kv log, with offsets and any torn tail`,
+};

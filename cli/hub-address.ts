@@ -1,0 +1,63 @@
+import { isIP } from "node:net";
+import { CliError, EXIT } from "./errors.js";
+
+/** Where a client command finds its hub: a Unix socket on this host, or an HTTPS URL. */
+export type HubAddress =
+  | { readonly kind: "unix"; readonly path: string; readonly text: string }
+  | { readonly kind: "https"; readonly url: URL; readonly text: string };
+
+/**
+ * Parses `--hub`: `unix:///path`, a plain path (a Unix socket), or `https://host:port` /
+ * `wss://host:port` (a path prefix is kept, for hubs behind a proxy). `text` is how errors
+ * name the hub.
+ */
+export function parseHubAddress(value: string, source: string): HubAddress {
+  if (value === "")
+    throw new CliError(`${source} is empty: give unix:///path or https://host:port`, EXIT.usage);
+  if (value.startsWith("unix://")) return unixAddress(value.slice("unix://".length), source);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    // "host:8443" is far more likely a forgotten scheme than a socket file named like that.
+    if (/^[\w.-]+:\d+$/.test(value) || /^\[[\da-f:]+\]:\d+$/i.test(value)) {
+      throw new CliError(`${source} ${JSON.stringify(value)}: did you mean https://${value}?`, EXIT.usage);
+    }
+    return unixAddress(value, source);
+  }
+  if (scheme === "http" || scheme === "ws") {
+    throw new CliError(
+      `${source} ${JSON.stringify(value)}: a hub serves TLS only; use https://${value.slice(scheme.length + 3)}`,
+      EXIT.usage,
+    );
+  }
+  if (scheme !== "https" && scheme !== "wss") {
+    throw new CliError(
+      `${source} ${JSON.stringify(value)}: unknown scheme ${scheme}://; give unix:///path, a socket path or https://host:port`,
+      EXIT.usage,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (error) {
+    throw new CliError(`${source} ${JSON.stringify(value)} is not a valid URL`, EXIT.usage, { cause: error });
+  }
+  if (url.hostname === "") throw new CliError(`${source} ${JSON.stringify(value)} has no host`, EXIT.usage);
+  const text = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
+  return { kind: "https", url, text };
+}
+
+function unixAddress(path: string, source: string): HubAddress {
+  if (path === "") throw new CliError(`${source} names no socket path`, EXIT.usage);
+  return { kind: "unix", path, text: `unix://${path}` };
+}
+
+/**
+ * Whether `url` names this host (`localhost`, 127.0.0.0/8, `::1`): only then may the client
+ * trust the local `beamhub serve` development certificate without being told to.
+ */
+export function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1" || host === "0:0:0:0:0:0:0:1" || /^::ffff:127\./.test(host);
+}

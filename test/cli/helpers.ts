@@ -1,0 +1,106 @@
+// Running the beamhub command as a user would: real processes through tsx, a real `beamhub
+// serve`, every wait bounded.
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { join } from "node:path";
+import { within } from "../compliance/suite.js";
+
+export { within };
+
+export const root = join(import.meta.dirname, "../..");
+export const cli = join(root, "cli/main.ts");
+
+/** The environment of a CLI run: this one's without BEAMHUB_* (a developer's own hub settings), plus `extra`. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith("BEAMHUB_")),
+  );
+  return { ...env, ...extra };
+}
+
+/** Runs `beamhub <args>` to completion (at most 20 s), with `input` on stdin. */
+export function beamhub(
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", cli, ...args],
+      { cwd: root, timeout: 20_000, env: cliEnv(options.env) },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin!.end(options.input);
+  });
+}
+
+/** A long-running `beamhub <args>` and what it has printed so far. */
+export interface RunningCli {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Sends SIGINT and waits (bounded) for the process to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `beamhub <args>` and waits (at most 15 s) until its stderr or stdout matches `ready`. */
+export async function startCli(
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+): Promise<RunningCli & { match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { cwd: root, env: cliEnv(env) });
+  let stdout = "";
+  let stderr = "";
+  let check = (): void => undefined;
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+    check();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const running: RunningCli = {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      await within(exited, 5000, `beamhub ${args[0]} to exit`).catch(() => child.kill("SIGKILL"));
+    },
+  };
+  try {
+    const match = await within(
+      new Promise<RegExpMatchArray>((resolve, reject) => {
+        check = () => {
+          const found = stderr.match(ready) ?? stdout.match(ready);
+          if (found) resolve(found);
+        };
+        check();
+        child.once("exit", (code) => reject(new Error(`beamhub ${args[0]} exited (${code}): ${stderr}`)));
+      }),
+      15_000,
+      `beamhub ${args[0]} to be ready`,
+    );
+    return { ...running, match };
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+}
+
+/** Starts `beamhub serve` on `socket` and an https listener on a free loopback port. */
+export async function startServe(
+  socket: string,
+  certDir: string,
+): Promise<RunningCli & { httpsUrl: string }> {
+  const running = await startCli(
+    ["serve", "--socket", socket, "--https", "127.0.0.1:0", "--cert-dir", certDir],
+    /press Ctrl-C/,
+  );
+  const httpsUrl = running.stderr().match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)?.[1];
+  if (httpsUrl === undefined) throw new Error(`beamhub serve printed no https URL: ${running.stderr()}`);
+  return { ...running, httpsUrl };
+}
