@@ -4,6 +4,10 @@
 //   gateway hand-off   pgbench → connector (pipes two sockets; the db fd came from another
 //                      process over the Unix transport, no hub in the data path) → PostgreSQL
 //   gateway relay      pgbench → connector → Unix → hub → Unix → exposing process → PostgreSQL
+//   relay (http2)      pgbench → connector → HTTP/2+TLS → hub → Unix → exposing process →
+//                      PostgreSQL: the caller as from another machine (the hub also listens
+//                      on https:// on loopback with a development certificate; the caller
+//                      pins it)
 // The hub and the connector run in this process; the exposing side is a child process.
 // Run: npx tsx bench/gateway.ts [seconds=5]
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,7 +15,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectTcp } from "../gateway/index.js";
-import { Hub, connectUnix, listenUnix } from "../index.js";
+import { Hub, connectHttps, connectUnix, listenHttps, listenUnix } from "../index.js";
 import { pgbench, spawnPeer, startPostgres, stopPostgres } from "../test/gateway/postgres.js";
 
 const seconds = Number(process.argv[2] ?? 5);
@@ -30,6 +34,8 @@ const peer = (
   ])
 ).child;
 const caller = await connectUnix(join(dir, "hub.sock"));
+const https = await listenHttps(hub, { port: 0, certDir: join(dir, "cert") });
+const httpsCaller = await connectHttps(https.url, { ca: https.certificate, transport: "http2" });
 
 try {
   const init = await pgbench(pg, pg.port, ["-i", "-s", "1", "-q"], 60_000);
@@ -62,15 +68,22 @@ try {
   const relay = await measure("gateway relay (unix)", relayGateway.address.port);
   await relayGateway.close();
 
+  const http2Gateway = await connectTcp(httpsCaller, "pg", { mode: "relay" });
+  const relayHttp2 = await measure("gateway relay (http2)", http2Gateway.address.port);
+  await http2Gateway.close();
+
   console.log(
-    `\nhand-off / direct      ${(handoff / direct).toFixed(2)}x (target >= 0.95)\n` +
-      `relay / naive proxy    ${(relay / naiveTps).toFixed(2)}x (target >= 1.0)\n` +
-      `naive proxy / direct   ${(naiveTps / direct).toFixed(2)}x\n` +
-      `hand-off / naive proxy ${(handoff / naiveTps).toFixed(2)}x`,
+    `\nhand-off / direct          ${(handoff / direct).toFixed(2)}x (target >= 0.95)\n` +
+      `relay / naive proxy        ${(relay / naiveTps).toFixed(2)}x (target >= 1.0)\n` +
+      `relay http2 / naive proxy  ${(relayHttp2 / naiveTps).toFixed(2)}x (target >= 0.8)\n` +
+      `naive proxy / direct       ${(naiveTps / direct).toFixed(2)}x\n` +
+      `hand-off / naive proxy     ${(handoff / naiveTps).toFixed(2)}x`,
   );
 } finally {
   peer.stdin?.end();
   await caller.close();
+  await httpsCaller.close();
+  await https.close();
   await listener.close();
   await hub.close();
   await rm(dir, { recursive: true, force: true });

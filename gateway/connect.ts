@@ -62,15 +62,28 @@ export async function connectTcp(
   const nativeRelays = new Set<SocketRelay>();
   let closing = false;
 
-  const handoff = async (client: Socket): Promise<"done" | "unsupported"> => {
+  /**
+   * Asks for the connected socket. Resolves `"done"` once joined, or, when `mayRelay`,
+   * `"unsupported"` if descriptors cannot reach this client or the byte stream a transport
+   * without fd passing sent in the socket's place, for the caller to relay over.
+   */
+  const handoff = async (client: Socket, mayRelay: boolean): Promise<"done" | "unsupported" | ByteStream> => {
     let reply: GatewayReply;
     try {
       reply = await hub.call<GatewayReply>(name, { handoff: true }, { timeout });
     } catch (error) {
-      if (mode === "auto" && cannotCarryFds(error)) return "unsupported";
+      if (mayRelay && cannotCarryFds(error)) return "unsupported";
       throw error;
     }
     const descriptor = reply?.socket;
+    if (descriptor instanceof ByteStream) {
+      if (mayRelay) return descriptor;
+      const error = new GatewayProtocolError(
+        `file descriptors cannot travel to this client: service ${name}'s socket arrived as a byte stream (use mode "relay" or "auto")`,
+      );
+      descriptor.reset(error); // else the upstream connection would stay open behind it
+      throw error;
+    }
     if (!(descriptor instanceof FileDescriptor) || descriptor.kind !== "socket") {
       if (descriptor instanceof FileDescriptor) descriptor.close();
       throw new GatewayProtocolError(`service ${name} did not reply with a connected socket`);
@@ -118,19 +131,29 @@ export async function connectTcp(
       mine.reset(error);
       throw error;
     }
-    if (closing || client.destroyed) return mine.reset(new GatewayProtocolError("the client went away"));
-    await spliceSocketStream(client, mine);
+    await relayOver(client, mine);
+  };
+
+  const relayOver = async (client: Socket, stream: ByteStream): Promise<void> => {
+    if (closing || client.destroyed) return stream.reset(new GatewayProtocolError("the client went away"));
+    await spliceSocketStream(client, stream);
   };
 
   const serve = async (client: Socket): Promise<void> => {
-    if (mode !== "relay") {
-      const outcome = await handoff(client);
+    // Decided by the mode at accept time: a concurrent connection may settle `mode` meanwhile.
+    const asked = mode;
+    if (asked !== "relay") {
+      const outcome = await handoff(client, asked === "auto");
       if (outcome === "done") {
         if (mode === "auto") mode = "handoff";
         return;
       }
-      log(`beamhub gateway ${name}: file descriptors cannot travel to this client; relaying bytes instead`);
+      if (mode !== "relay") {
+        log(`beamhub gateway ${name}: file descriptors cannot travel to this client; relaying bytes instead`);
+      }
       mode = "relay";
+      // The upstream is connected already and its bytes come over this stream: use it.
+      if (outcome !== "unsupported") return relayOver(client, outcome);
     }
     await relay(client);
   };

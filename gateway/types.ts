@@ -7,10 +7,14 @@ export interface GatewayRequest {
   handoff?: boolean;
 }
 
-/** The reply: `relayed` once the stream is joined to the upstream, or the upstream socket. */
+/**
+ * The reply: `relayed` once the stream is joined to the upstream, or the upstream socket — a
+ * descriptor where fds travel (Unix, in-process), a byte stream of its bytes where they cannot
+ * (HTTPS, WebSocket: PROTOCOL.md, "Descriptors on network transports").
+ */
 export interface GatewayReply {
   relayed?: boolean;
-  socket?: FileDescriptor;
+  socket?: FileDescriptor | ByteStream;
 }
 
 /** Receives one human-readable line per failure. */
