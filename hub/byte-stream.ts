@@ -1,7 +1,8 @@
 import { Attachable } from "../codecs/reference.js";
 import { countClosed, countOpen } from "./attachments.js";
 import { StreamResetError } from "./errors.js";
-import { Queue } from "./queue.js";
+import { memoryPipe, type Pipe } from "./memory-pipe.js";
+import { webStreamsPort } from "./web-streams-port.js";
 import { Owners, type Ownable, type Scope } from "./scope.js";
 
 /** Options of `ByteStream.pair`. */
@@ -14,6 +15,41 @@ export interface ByteStreamOptions {
 }
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+/**
+ * @internal The raw way through one end of a byte stream, for splices (a socket or another
+ * stream joined to this end): a chunk costs a function call instead of the several promises of
+ * the web streams, which dominated the CPU of a relay. {@link ByteStream.openPort} locks the
+ * end's `readable` and `writable`, so an end is driven through its web streams or its port,
+ * never both.
+ */
+export interface ByteStreamPort {
+  /** Starts delivering what arrives at this end to `sink`. Call once. */
+  start(sink: ByteStreamSink): void;
+  /** Stops delivery; the writer at the other end is held back by the end's window. */
+  pause(): void;
+  /** Resumes delivery (no-op unless paused). */
+  resume(): void;
+  /**
+   * Sends `chunk` from this end. Returns false when the caller should wait for the sink's
+   * `drain` before writing more (the chunk is taken anyway). Chunks move by reference.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Half-closes this end's sending direction once everything written has left. */
+  end(): void;
+}
+
+/** @internal What a {@link ByteStreamPort} reports to its splice. */
+export interface ByteStreamSink {
+  /** A chunk arrived; call `pause()` (now or later) to stop the flow. */
+  data(chunk: Uint8Array): void;
+  /** The other end finished sending; nothing more arrives. */
+  end(): void;
+  /** `write` may be called again. */
+  drain(): void;
+  /** The stream was reset (by either end, or its transport failed): both directions are over. */
+  reset(error: StreamResetError): void;
+}
 
 /**
  * One end of a bidirectional byte stream, shaped like WebTransport's bidirectional stream:
@@ -33,6 +69,7 @@ export class ByteStream extends Attachable implements Ownable {
 
   readonly #owners = new Owners();
   readonly #onReset: (reason: unknown) => void;
+  readonly #makePort: (() => ByteStreamPort) | undefined;
   #readDone = false;
   #writeDone = false;
   #closed = false;
@@ -41,17 +78,20 @@ export class ByteStream extends Attachable implements Ownable {
   /**
    * Wraps a readable and a writable as one end. `onReset` must abort both directions at the
    * far side too. Applications use `ByteStream.pair()`; transports build ends from their frames
-   * and report direction completion through `readFinished`/`writeFinished`.
+   * and report direction completion through `readFinished`/`writeFinished`, and may offer a
+   * {@link ByteStreamPort} (`makePort`) for splices.
    */
   constructor(
     readable: ReadableStream<Uint8Array>,
     writable: WritableStream<Uint8Array>,
     onReset: (reason: unknown) => void,
+    makePort?: () => ByteStreamPort,
   ) {
     super();
     this.readable = readable;
     this.writable = writable;
     this.#onReset = onReset;
+    this.#makePort = makePort;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     countOpen();
   }
@@ -74,10 +114,28 @@ export class ByteStream extends Attachable implements Ownable {
       aToB.reset(error);
       bToA.reset(error);
     };
-    const a = new ByteStream(bToA.readable, aToB.writable, reset);
-    const b = new ByteStream(aToB.readable, bToA.writable, reset);
+    const a = new ByteStream(bToA.readable, aToB.writable, reset, () => pipePort(bToA, aToB));
+    const b = new ByteStream(aToB.readable, bToA.writable, reset, () => pipePort(aToB, bToA));
     ends.push(a, b);
     return [a, b];
+  }
+
+  /** @internal Whether {@link openPort} would succeed: no one uses the end's web streams yet. */
+  get canOpenPort(): boolean {
+    return !this.#closed && !this.readable.locked && !this.writable.locked;
+  }
+
+  /**
+   * @internal Opens the end's port (see {@link ByteStreamPort}), locking its web streams: the
+   * end's own raw port when it has one, else one over the web streams. Undefined when
+   * {@link canOpenPort} is false.
+   */
+  openPort(): ByteStreamPort | undefined {
+    if (!this.canOpenPort) return undefined;
+    // Held, and read only by the fallback port: the locks keep anyone else from interleaving.
+    const reader = this.readable.getReader();
+    const writer = this.writable.getWriter();
+    return this.#makePort?.() ?? webStreamsPort(reader, writer);
   }
 
   /** True once both directions finished or the stream was reset. */
@@ -127,126 +185,25 @@ export class ByteStream extends Attachable implements Ownable {
   }
 }
 
-/** One direction of an in-memory byte stream. */
-interface Pipe {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-  /** Errors both sides with `error`, whoever holds their locks. */
-  reset(error: StreamResetError): void;
-}
-
-/**
- * A writable connected to a readable with a bounded buffer: `write` resolves only while fewer
- * than `highWaterMark` bytes wait unread, so the writer runs at the reader's pace. The pipe
- * keeps its own queue and hands chunks to the readable one read at a time (the readable's own
- * high-water mark is 0), so it knows exactly when the last byte was taken after a close.
- * Chunks move by reference; a writer must not modify a chunk after writing it.
- */
-function memoryPipe(highWaterMark: number, done: { writeDone: () => void; readDone: () => void }): Pipe {
-  let reader!: ReadableStreamDefaultController<Uint8Array>;
-  let writer!: WritableStreamDefaultController;
-  const queue = new Queue<Uint8Array>();
-  let queuedBytes = 0;
-  let writerClosed = false;
-  let finished = false;
-  let wakeWriter: (() => void) | undefined;
-  let wakeReader: (() => void) | undefined;
-
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    done.writeDone();
-    done.readDone();
-  };
-  /** Hands the reader one chunk, or the end of the stream; false when there is nothing yet. */
-  const feed = (): boolean => {
-    const chunk = queue.shift();
-    if (chunk !== undefined) {
-      queuedBytes -= chunk.byteLength;
-      reader.enqueue(chunk);
-      if (queuedBytes < highWaterMark && wakeWriter) {
-        const resume = wakeWriter;
-        wakeWriter = undefined;
-        resume();
-      }
-      return true;
-    }
-    if (writerClosed) {
-      reader.close();
-      done.readDone();
-      return true;
-    }
-    return false;
-  };
-
-  const readable = new ReadableStream<Uint8Array>(
-    {
-      start: (controller) => {
-        reader = controller;
-      },
-      pull: () => {
-        if (feed()) return undefined;
-        return new Promise<void>((resolve) => {
-          wakeReader = () => {
-            wakeReader = undefined;
-            feed();
-            resolve();
-          };
-        });
-      },
-      cancel: (reason) => {
-        if (finished) return;
-        writer.error(new StreamResetError("the reader cancelled", reason));
-        wakeWriter?.();
-        finish();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-
-  const writable = new WritableStream<Uint8Array>({
-    start: (controller) => {
-      writer = controller;
-    },
-    write: (chunk) => {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new TypeError("a byte stream carries Uint8Array chunks");
-      }
-      if (finished) throw new StreamResetError("the reader is gone");
-      queue.push(chunk);
-      queuedBytes += chunk.byteLength;
-      wakeReader?.();
-      if (queuedBytes < highWaterMark) return undefined;
-      return new Promise<void>((resolve) => (wakeWriter = resolve));
-    },
-    close: () => {
-      writerClosed = true;
-      done.writeDone();
-      wakeReader?.();
-    },
-    abort: (reason) => {
-      if (finished) return;
-      reader.error(
-        reason instanceof StreamResetError ? reason : new StreamResetError("the writer aborted", reason),
-      );
-      finish();
-    },
-  });
-
+/** The raw port of an in-memory end that reads from `incoming` and writes to `outgoing`. */
+function pipePort(incoming: Pipe, outgoing: Pipe): ByteStreamPort {
   return {
-    readable,
-    writable,
-    reset: (error) => {
-      if (finished) return;
-      queue.drain();
-      try {
-        reader.error(error);
-      } catch {
-        // the readable already ended; nothing to tell it
-      }
-      writer.error(error);
-      wakeWriter?.();
-      finish();
+    start: (sink) => {
+      // Either direction failing resets the whole stream: tell the sink once.
+      let told = false;
+      const failed = (error: StreamResetError): void => {
+        if (told) return;
+        told = true;
+        sink.reset(error);
+      };
+      incoming.failed.reader = failed;
+      outgoing.failed.writer = failed;
+      outgoing.drained = () => sink.drain();
+      incoming.readInto(sink);
     },
+    pause: () => incoming.pause(),
+    resume: () => incoming.resume(),
+    write: (chunk) => outgoing.write(chunk),
+    end: () => outgoing.end(),
   };
 }

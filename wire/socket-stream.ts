@@ -24,72 +24,53 @@ export function resetSocket(socket: Socket): void {
 
 /**
  * Relays bytes between `socket` and `stream` until both directions finished or either side was
- * reset; resolves when the socket has closed. The socket's `end` closes the stream's writable
- * (half-close); the stream's end ends the socket; a socket error resets the stream and a stream
- * reset resets the socket. The socket must have `allowHalfOpen` set.
+ * reset; resolves when the socket has closed. The socket's `end` ends the stream's sending
+ * direction (half-close); the stream's end ends the socket; a socket error resets the stream and
+ * a stream reset resets the socket. Sets the socket's `allowHalfOpen` and resumes it. The
+ * stream is driven through its port (`ByteStream.openPort`); one already in use is reset.
  */
 export function spliceSocketStream(socket: Socket, stream: ByteStream): Promise<void> {
   socket.allowHalfOpen = true;
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
   let ended = false;
-
   const fail = (reason: unknown): void => {
     if (!socket.destroyed) resetSocket(socket);
     stream.reset(
       reason instanceof StreamResetError ? reason : new StreamResetError("the TCP connection failed", reason),
     );
   };
-
-  // socket → stream, pausing the socket while the stream is full.
-  socket.on("data", (chunk: Buffer) => {
-    writer.write(chunk).catch(fail);
-    if ((writer.desiredSize ?? 1) <= 0 && !socket.isPaused()) {
-      socket.pause();
-      writer.ready.then(
-        () => socket.resume(),
-        () => undefined,
-      );
-    }
-  });
-  socket.on("end", () => {
-    ended = true;
-    writer.close().catch(() => undefined);
-  });
-  socket.on("error", fail);
-
-  // stream → socket, waiting for `drain` when the socket's buffer is full.
-  const pump = async (): Promise<void> => {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (socket.destroyed) return;
-      if (!socket.write(value)) await drained(socket);
-    }
-    socket.end();
-  };
-  pump().catch(fail);
-
   const closed = new Promise<void>((resolve) => {
     socket.once("close", () => {
       // A socket that closed before its peer's FIN arrived was torn down, not finished.
       if (!ended) stream.reset(new StreamResetError("the TCP connection closed"));
-      reader.cancel().catch(() => undefined);
       resolve();
     });
   });
+  const port = stream.openPort();
+  if (port === undefined) {
+    fail(new StreamResetError("the byte stream was already in use"));
+    return closed;
+  }
+
+  // stream → socket, pausing the stream while the socket's buffer is full.
+  port.start({
+    data: (chunk) => {
+      if (!socket.destroyed && !socket.write(chunk)) port.pause();
+    },
+    end: () => socket.end(),
+    drain: () => socket.resume(),
+    reset: () => resetSocket(socket),
+  });
+  socket.on("drain", () => port.resume());
+
+  // socket → stream, pausing the socket while the stream is full.
+  socket.on("data", (chunk: Buffer) => {
+    if (!port.write(chunk)) socket.pause();
+  });
+  socket.on("end", () => {
+    ended = true;
+    port.end();
+  });
+  socket.on("error", fail);
   socket.resume();
   return closed;
-}
-
-function drained(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      socket.off("drain", done);
-      socket.off("close", done);
-      resolve();
-    };
-    socket.on("drain", done);
-    socket.on("close", done);
-  });
 }

@@ -1,5 +1,6 @@
-import type { ByteStream } from "../hub/byte-stream.js";
+import type { ByteStream, ByteStreamPort } from "../hub/byte-stream.js";
 import type { Channel } from "../hub/channel.js";
+import { StreamResetError } from "../hub/errors.js";
 
 /**
  * Joins two channel ends back to back: whatever arrives at one is sent out of the other, in
@@ -25,14 +26,34 @@ function forward(from: Channel, to: Channel): void {
   })().finally(() => to.close());
 }
 
-/** Joins two byte stream ends back to back, both directions, with resets passed along. */
+/**
+ * Joins two byte stream ends back to back, both directions, with resets passed along. The ends
+ * are driven through their ports (`ByteStream.openPort`): for those of `ByteStream.pair()` and
+ * of transports a chunk crossing costs a call, not a web-streams `pipeTo` round of promises.
+ */
 export function spliceStreams(a: ByteStream, b: ByteStream): void {
-  const pipe = (from: ByteStream, to: ByteStream): void => {
-    from.readable.pipeTo(to.writable).catch((error: unknown) => {
-      from.reset(error);
-      to.reset(error);
+  const portA = a.openPort();
+  const portB = b.openPort();
+  if (portA === undefined || portB === undefined) {
+    const error = new StreamResetError("a spliced byte stream was already in use");
+    a.reset(error);
+    b.reset(error);
+    return;
+  }
+  splicePorts(a, portA, b, portB);
+}
+
+function splicePorts(a: ByteStream, portA: ByteStreamPort, b: ByteStream, portB: ByteStreamPort): void {
+  const forward = (to: ByteStream, from: ByteStreamPort, into: ByteStreamPort): void =>
+    from.start({
+      data: (chunk) => {
+        if (!into.write(chunk)) from.pause();
+      },
+      end: () => into.end(),
+      // `from` may write again: let what `into` delivers (written into `from`) flow again.
+      drain: () => into.resume(),
+      reset: (error) => to.reset(error),
     });
-  };
-  pipe(a, b);
-  pipe(b, a);
+  forward(b, portA, portB);
+  forward(a, portB, portA);
 }

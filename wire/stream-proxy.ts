@@ -1,4 +1,4 @@
-import { ByteStream } from "../hub/byte-stream.js";
+import { ByteStream, type ByteStreamPort, type ByteStreamSink } from "../hub/byte-stream.js";
 import { StreamResetError } from "../hub/errors.js";
 import { Queue } from "../hub/queue.js";
 import { ProtocolError } from "./errors.js";
@@ -37,6 +37,14 @@ export class StreamProxy {
   #wakeReader: (() => void) | undefined;
   #peerEnded = false;
   #reset = false;
+  /** The splice driving this end through its port, once one is; then web streams are unused. */
+  #sink: ByteStreamSink | undefined;
+  #paused = false;
+  #endDelivered = false;
+  /** Port writes waiting for credit, oldest first; the first may be partly sent already. */
+  readonly #unsent: Uint8Array[] = [];
+  #portWaiting = false;
+  #portEnding = false;
 
   constructor(
     readonly id: number,
@@ -71,14 +79,16 @@ export class StreamProxy {
       },
       write: (chunk) => this.#write(chunk),
       close: () => {
-        if (this.#reset) return;
-        this.wire.sendEnd(this.id);
-        this.stream.writeFinished();
-        this.#maybeForget();
+        if (!this.#reset) this.#sendEnd();
       },
       abort: (reason) => this.#abort(reason, true),
     });
-    this.stream = new ByteStream(readable, writable, (reason) => this.#abort(reason, true));
+    this.stream = new ByteStream(
+      readable,
+      writable,
+      (reason) => this.#abort(reason, true),
+      () => this.#port(),
+    );
   }
 
   // ---- frames from the peer ----------------------------------------------------------------
@@ -94,11 +104,13 @@ export class StreamProxy {
     }
     this.#receiveCredit -= payload.byteLength;
     this.#inbound.push(payload);
-    this.#wakeReader?.();
+    if (this.#sink !== undefined) this.#deliver();
+    else this.#wakeReader?.();
   }
 
   onWindow(increment: number): void {
     this.#sendCredit += increment;
+    if (this.#sink !== undefined) return this.#sendUnsent();
     const wake = this.#wakeWriter;
     this.#wakeWriter = undefined;
     wake?.();
@@ -106,7 +118,8 @@ export class StreamProxy {
 
   onEnd(): void {
     this.#peerEnded = true;
-    this.#wakeReader?.();
+    if (this.#sink !== undefined) this.#deliver();
+    else this.#wakeReader?.();
   }
 
   onReset(reason: unknown): void {
@@ -128,13 +141,7 @@ export class StreamProxy {
     const chunk = this.#inbound.shift();
     if (chunk !== undefined) {
       this.#reader.enqueue(chunk);
-      this.#consumed += chunk.byteLength;
-      // Return credit in batches: a WINDOW frame per half window, not per chunk.
-      if (this.#consumed >= this.receiveWindow / 2 && !this.#peerEnded) {
-        this.wire.sendWindow(this.id, this.#consumed);
-        this.#receiveCredit += this.#consumed;
-        this.#consumed = 0;
-      }
+      this.#wasConsumed(chunk.byteLength);
       return true;
     }
     if (this.#peerEnded) {
@@ -144,6 +151,92 @@ export class StreamProxy {
       return true;
     }
     return false;
+  }
+
+  /** Our reader took `bytes`: return credit in batches, a WINDOW frame per half window. */
+  #wasConsumed(bytes: number): void {
+    this.#consumed += bytes;
+    if (this.#consumed >= this.receiveWindow / 2 && !this.#peerEnded) {
+      this.wire.sendWindow(this.id, this.#consumed);
+      this.#receiveCredit += this.#consumed;
+      this.#consumed = 0;
+    }
+  }
+
+  // ---- the raw port (ByteStreamPort), for splices --------------------------------------------
+
+  #port(): ByteStreamPort {
+    return {
+      start: (sink) => {
+        this.#sink = sink;
+        this.#deliver();
+      },
+      pause: () => {
+        this.#paused = true;
+      },
+      resume: () => {
+        if (!this.#paused) return;
+        this.#paused = false;
+        this.#deliver();
+      },
+      write: (chunk) => {
+        if (this.#reset || this.#portEnding) return true; // dropped: the sink was told of the reset
+        this.#unsent.push(chunk);
+        if (this.#unsent.length === 1) this.#sendUnsent();
+        if (this.#unsent.length === 0) return true;
+        this.#portWaiting = true;
+        return false;
+      },
+      end: () => {
+        if (this.#reset || this.#portEnding) return;
+        this.#portEnding = true;
+        if (this.#unsent.length === 0) this.#sendEnd();
+      },
+    };
+  }
+
+  /** Hands the sink what arrived, then the end, unless it paused. */
+  #deliver(): void {
+    const sink = this.#sink!;
+    while (!this.#paused && !this.#reset) {
+      const chunk = this.#inbound.shift();
+      if (chunk === undefined) {
+        if (this.#peerEnded && !this.#endDelivered) {
+          this.#endDelivered = true;
+          this.stream.readFinished();
+          sink.end();
+          this.#maybeForget();
+        }
+        return;
+      }
+      this.#wasConsumed(chunk.byteLength);
+      sink.data(chunk);
+    }
+  }
+
+  /** Sends port writes as far as credit goes; then the end, or `drain`, when all have left. */
+  #sendUnsent(): void {
+    const unsent = this.#unsent;
+    while (unsent.length > 0 && this.#sendCredit > 0 && !this.#reset) {
+      const chunk = unsent[0]!;
+      const size = Math.min(this.#sendCredit, this.wire.maxData, chunk.byteLength);
+      this.wire.sendData(this.id, size === chunk.byteLength ? chunk : chunk.subarray(0, size));
+      this.#sendCredit -= size;
+      if (size === chunk.byteLength) unsent.shift();
+      else unsent[0] = chunk.subarray(size);
+    }
+    if (unsent.length > 0 || this.#reset) return;
+    if (this.#portEnding) return this.#sendEnd();
+    if (this.#portWaiting) {
+      this.#portWaiting = false;
+      this.#sink!.drain();
+    }
+  }
+
+  #sendEnd(): void {
+    this.wire.sendEnd(this.id);
+    this.stream.writeFinished();
+    this.#maybeForget();
   }
 
   async #write(chunk: Uint8Array): Promise<void> {
@@ -177,9 +270,11 @@ export class StreamProxy {
     const wake = this.#wakeWriter;
     this.#wakeWriter = undefined;
     wake?.();
+    this.#unsent.length = 0;
     this.stream.readFinished();
     this.stream.writeFinished();
     this.wire.forget(this.id);
+    this.#sink?.reset(error);
   }
 
   #maybeForget(): void {
