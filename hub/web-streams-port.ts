@@ -19,7 +19,9 @@ export function webStreamsPort(
   const fail = (reason: unknown): void => {
     if (failed) return;
     failed = true;
-    sink?.reset(reason instanceof StreamResetError ? reason : new StreamResetError("the stream failed", reason));
+    sink?.reset(
+      reason instanceof StreamResetError ? reason : new StreamResetError("the stream failed", reason),
+    );
   };
   const pump = async (to: ByteStreamSink): Promise<void> => {
     for (;;) {
