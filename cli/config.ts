@@ -30,6 +30,8 @@ export interface CliConfig {
   /** Default call timeout in milliseconds. */
   timeout: number;
   tls: HubTlsConfig;
+  /** The config file's keys (empty without one); `serve` reads its own settings from them. */
+  file: Readonly<Record<string, unknown>>;
 }
 
 /** The flags `loadConfig` reads (all optional strings, as `parseArgs` gives them). */
@@ -100,7 +102,7 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     key: flags.key ?? env.BEAMHUB_KEY ?? asString(file.key),
     token: flags.token ?? env.BEAMHUB_TOKEN ?? asString(file.token),
     transport: parseTransport(flags.transport ?? env.BEAMHUB_TRANSPORT ?? asString(file.transport)),
-    certDir: flags["cert-dir"] ?? env.BEAMHUB_CERT_DIR ?? defaultCertDir(),
+    certDir: flags["cert-dir"] ?? env.BEAMHUB_CERT_DIR ?? asString(file["cert-dir"]) ?? defaultCertDir(),
   };
   return {
     hub: hub ?? { kind: "unix", path: socket, text: `unix://${socket}` },
@@ -108,6 +110,7 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     socket,
     timeout,
     tls,
+    file,
   };
 }
 

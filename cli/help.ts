@@ -28,7 +28,8 @@ export const HELP: Record<string, string> = {
 usage: beamhub <command> [options]
 
 commands:
-  serve                       run a hub (Unix socket, mode 0600, and https://127.0.0.1:8443)
+  serve                       run a hub (Unix socket, mode 0600, and https://127.0.0.1:8443;
+                              certificates, mutual TLS, tokens and access rules: serve --help)
   ls                          list registered services
   watch                       show registrations as they come and go
   call <service> [json|-]     call a service and print its reply
@@ -47,12 +48,55 @@ common options:
 
 exit codes: 0 ok, 1 the call or operation failed (or the hub refused it), 2 usage error,
             3 hub unreachable (including TLS certificate errors), 4 no such service`,
-  serve: `usage: beamhub serve [--socket PATH] [--https HOST:PORT | --no-https] [--cert-dir DIR] [--timeout MS]
+  serve: `usage: beamhub serve [--socket PATH] [--listen-https HOST:PORT|off] [TLS options] [auth options]
 Runs a hub on a Unix socket (mode 0600; a stale socket file from a crashed hub is replaced, a
-live hub is not) and on https://127.0.0.1:8443 (env BEAMHUB_HTTPS; HTTP/2 with a WebSocket
-fallback) with a development certificate created once in --cert-dir (env BEAMHUB_CERT_DIR,
-default ~/.beamhub/dev-cert). Registers hub.info. Stops on SIGINT/SIGTERM; calls in flight then
-fail with "hub is closed".`,
+live hub is not) and on https:// (HTTP/2 with a WebSocket fallback, and plain HTTP for curl).
+Registers hub.info. Prints one line per listener: its address, the certificate with its SHA-256
+fingerprint (compare: openssl x509 -noout -fingerprint -sha256 -in cert.pem) and who may connect.
+Stops on SIGINT/SIGTERM; calls in flight then fail with "hub is closed".
+
+listener:
+  --socket PATH           the Unix socket (env BEAMHUB_SOCKET; default: see beamhub --help)
+  --listen-https A        HOST:PORT, [IPv6]:PORT, HOST (port 8443), PORT (on 127.0.0.1) or off
+                          (env BEAMHUB_LISTEN_HTTPS; default 127.0.0.1:8443; port 0: any free port).
+                          0.0.0.0:8443 or [::]:8443 accept other machines: serve warns when
+                          it does so without --require-auth or access rules.
+                          (--https A and --no-https are older names.)
+TLS (the hub's certificate):
+  --tls-cert FILE         certificate chain, PEM (env BEAMHUB_TLS_CERT); with --tls-key FILE, its
+                          private key, PEM, unencrypted (env BEAMHUB_TLS_KEY). Both are checked
+                          before listening: readable, PEM, and the key matches the certificate.
+  --cert-dir DIR          without --tls-cert: where the generated development certificate is kept
+                          (cert.pem, key.pem; env BEAMHUB_CERT_DIR; default ~/.beamhub/dev-cert).
+                          It is valid for localhost, 127.0.0.1 and ::1; clients pin it with
+                          --ca <copy of cert.pem>.
+  --dev-cert-hosts NAMES  more DNS names/IP addresses for it, comma-separated, e.g.
+                          "$(hostname),192.168.1.20" (env BEAMHUB_DEV_CERT_HOSTS). A stored
+                          certificate without them is replaced (serve says so; clients must fetch
+                          the new cert.pem); names asked for once stay in it.
+authentication (the https listener; Unix socket peers are this user already):
+  --client-ca FILE        mutual TLS: CA certificate(s), PEM, that sign client certificates; the
+                          certificate's subject CN is the peer's identity (env BEAMHUB_CLIENT_CA)
+  --tokens FILE           bearer tokens (env BEAMHUB_TOKENS): one "TOKEN NAME" a line (# comments),
+                          or JSON {"TOKEN": "NAME", "TOKEN": {"id": "NAME", "attributes": {...}}};
+                          NAME is the identity. Tokens are never logged; keep the file mode 0600.
+  --require-auth          refuse peers with neither a client certificate nor a token (HTTP 401;
+                          env BEAMHUB_REQUIRE_AUTH=true). Without it they are anonymous.
+  Handlers see the identity as context.caller.identity ({id, via: "mtls" | "token"}).
+config file (--config FILE, env BEAMHUB_CONFIG): JSON with the same keys as the flags, e.g.
+  {"listen-https": "0.0.0.0:8443", "tls-cert": "hub.pem", "tls-key": "hub.key",
+   "tokens": "tokens.txt", "require-auth": true, "access": [...]}
+  Flags win over BEAMHUB_* variables, which win over the file. Paths are relative to the
+  working directory. Only the file can hold access rules: a list of
+    {"who": "alice" | ["bob", "ci-*"], "anonymous": true,
+     "call": [PATTERNS], "register": [PATTERNS]}
+  "who" matches identity ids ("*" any authenticated peer), "anonymous" peers without one;
+  patterns are service names where * matches anything and {id} is the peer's id, e.g.
+    "access": [{"who": "alice", "call": ["*"], "register": ["*"]},
+               {"who": "*", "call": ["public.*", "hub.info"], "register": ["{id}.*"]}]
+  With rules, an https peer may call (and see) or register only what a rule grants it; refused
+  requests fail with EFORBIDDEN. Unix socket peers are not checked.
+Exit codes: 2 for a bad option or file (named in the message), 1 when a port cannot be bound.`,
   ls: `usage: beamhub ls [--prefix P] [--label key=value ...] [--json] [hub options]
 Lists registered services as a table (or JSON).${HUB_OPTIONS}`,
   watch: `usage: beamhub watch [--prefix P] [--label key=value ...] [--json] [hub options]

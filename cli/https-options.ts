@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createSecureContext, rootCertificates } from "node:tls";
 import type { ConnectHttpsOptions } from "../index.js";
 import type { HubTlsConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
 import { isLoopback } from "./hub-address.js";
+import { readPem } from "./pem.js";
 
 /** Which certificates the client trusted, so a TLS error can say what to change. */
 export type TrustSource =
@@ -58,21 +59,6 @@ export function httpsOptions(
   }
   checkPems(options);
   return { options, trust };
-}
-
-function readPem(file: string, what: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new CliError(`cannot read ${what} file ${file}: ${(error as Error).message}`, EXIT.usage, {
-      cause: error,
-    });
-  }
-  if (!text.includes("-----BEGIN ")) {
-    throw new CliError(`${what} file ${file} is not PEM (no "-----BEGIN" line)`, EXIT.usage);
-  }
-  return text;
 }
 
 /** OpenSSL rejects a bad key or a key that does not match its certificate: say so up front. */

@@ -49,7 +49,7 @@ export function httpsConnectFailure(
   if (refused || error instanceof ConnectError || error instanceof TransportUnavailableError) {
     return fail(
       refused ? "connection refused" : (error as Error).message,
-      "Is the hub running and serving https on that host and port (`beamhub serve --https HOST:PORT`)?",
+      "Is the hub running and serving https on that host and port (`beamhub serve --listen-https HOST:PORT`)?",
     );
   }
   return fail(
@@ -98,7 +98,8 @@ function tlsFailure(
     case "ETLS_HOSTNAME":
       return fail(
         `the hub's certificate is not valid for this host name [${tlsCode}]`,
-        "Use the host name the certificate was issued for (a `beamhub serve` development certificate covers localhost, 127.0.0.1 and ::1).",
+        "Use a host name the certificate was issued for (a `beamhub serve` development certificate covers localhost, 127.0.0.1, ::1 " +
+          "and the names of its --dev-cert-hosts).",
       );
     default:
       return fail(

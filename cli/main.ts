@@ -14,6 +14,7 @@ import { watch } from "./commands/watch.js";
 import { loadConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
 import { HELP } from "./help.js";
+import { resolveServeOptions } from "./serve-options.js";
 import type { HubAddress } from "./hub-address.js";
 
 async function readStdin(): Promise<Buffer> {
@@ -33,17 +34,51 @@ function parseLabels(values: string[] | undefined): Labels | undefined {
   return validateLabels(labels);
 }
 
+/** Client TLS flags, and what `serve` takes instead. */
+const CLIENT_ONLY: Record<string, string> = {
+  ca: "--client-ca FILE (the CA of client certificates)",
+  cert: "--tls-cert FILE (its own certificate)",
+  key: "--tls-key FILE (its certificate's key)",
+  token: "--tokens FILE (the tokens it accepts)",
+  transport: "HTTP/2 and WebSocket peers on one port",
+};
+
+/** Flags only `serve` reads. */
+const SERVE_ONLY = [
+  "listen-https",
+  "https",
+  "no-https",
+  "tls-cert",
+  "tls-key",
+  "dev-cert-hosts",
+  "client-ca",
+  "tokens",
+  "require-auth",
+];
+
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
 function checkHubFlags(command: string, hub: HubAddress, flags: Record<string, unknown>): void {
   if (command === "kv") return;
   if (command === "serve") {
     if (flags.hub !== undefined && hub.kind !== "unix") {
       throw new CliError(
-        "serve listens on a Unix socket (--socket PATH) and on --https HOST:PORT; --hub names a hub to talk to",
+        "serve listens on a Unix socket (--socket PATH) and on --listen-https HOST:PORT; --hub names a hub to talk to",
+        EXIT.usage,
+      );
+    }
+    // --cert for --tls-cert is an easy slip, and the client flag would be silently ignored.
+    const clientFlag = Object.keys(CLIENT_ONLY).find((flag) => flags[flag] !== undefined);
+    if (clientFlag !== undefined) {
+      throw new CliError(
+        `--${clientFlag} is a client option; serve takes ${CLIENT_ONLY[clientFlag]} (see beamhub serve --help)`,
         EXIT.usage,
       );
     }
     return;
+  }
+  const serveFlag = SERVE_ONLY.find((flag) => flags[flag] !== undefined);
+  if (serveFlag !== undefined) {
+    throw new CliError(`--${serveFlag} applies only to beamhub serve`, EXIT.usage);
   }
   if (hub.kind === "unix") {
     const given = ["ca", "cert", "key", "token", "transport"].filter((flag) => flags[flag] !== undefined);
@@ -80,8 +115,15 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: "boolean", default: false },
         events: { type: "boolean", default: false },
         listen: { type: "string" },
+        "listen-https": { type: "string" },
         https: { type: "string" },
-        "no-https": { type: "boolean", default: false },
+        "no-https": { type: "boolean" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "dev-cert-hosts": { type: "string" },
+        "client-ca": { type: "string" },
+        tokens: { type: "string" },
+        "require-auth": { type: "boolean" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -107,16 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     checkHubFlags(command, config.hub, values);
     switch (command) {
       case "serve":
-        return await serve(
-          config,
-          {
-            https: values["no-https"]
-              ? undefined
-              : (values.https ?? process.env.BEAMHUB_HTTPS ?? "127.0.0.1:8443"),
-            certDir: config.tls.certDir,
-          },
-          log,
-        );
+        return await serve(config, resolveServeOptions(values, config), log);
       case "ls":
         return await ls(
           config,

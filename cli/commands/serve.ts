@@ -1,28 +1,35 @@
 import { existsSync } from "node:fs";
-import { Hub, listenHttps, listenUnix, VERSION, type HttpsListener } from "../../index.js";
+import {
+  Hub,
+  listenHttps,
+  listenUnix,
+  VERSION,
+  type HttpsListener,
+  type ListenHttpsOptions,
+  type UnixListener,
+} from "../../index.js";
 import type { CliConfig } from "../config.js";
+import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
-
-/** Where `serve` listens besides its Unix socket. */
-export interface ServeOptions {
-  /** `host:port` for the https:// listener, or undefined for none. */
-  https: string | undefined;
-  /** Where the development certificate is kept (created on first use). */
-  certDir: string;
-}
+import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
+import { fingerprintOf } from "../server-tls.js";
 
 /**
- * `beamhub serve`: a hub server with embedded defaults — a Unix socket (mode 0600) at the
- * configured path and an https:// listener on loopback with a generated, persisted development
- * certificate. Runs until SIGINT/SIGTERM, then stops accepting and closes the hub: calls still
- * in flight fail with "hub is closed" rather than hang.
+ * `beamhub serve`: a hub on a Unix socket (mode 0600) at the configured path and, unless
+ * `--listen-https off`, on https:// with a given certificate or a generated, persisted
+ * development one, optionally requiring client certificates or bearer tokens, with access rules
+ * from the config file. Prints one status line per listener. Runs until SIGINT/SIGTERM, then
+ * stops accepting and closes the hub: calls still in flight fail with "hub is closed" rather
+ * than hang.
  */
 export async function serve(
   config: CliConfig,
   options: ServeOptions,
   log: (line: string) => void,
 ): Promise<number> {
-  const hub = new Hub({ callTimeout: config.timeout });
+  // The certificate first: a failure then leaves no socket behind.
+  const tls = options.https === undefined ? undefined : await certificateFor(options.https, log);
+  const hub = new Hub({ callTimeout: config.timeout, authorize: options.access?.rules });
   const started = Date.now();
   await hub.register("hub.info", () => ({
     version: VERSION,
@@ -30,33 +37,22 @@ export async function serve(
     pid: process.pid,
   }));
   const stale = existsSync(config.socket);
-  const listener = await listenUnix(hub, config.socket);
+  const unix = await listenUnix(hub, config.socket);
   log(
-    `beamhub ${VERSION}: serving on unix://${listener.path}${stale ? " (replaced a stale socket file)" : ""}`,
+    `beamhub ${VERSION}: serving on unix://${unix.path} (mode 0600: this user only` +
+      `${options.access === undefined ? "" : "; access rules do not apply"})` +
+      `${stale ? " (replaced a stale socket file)" : ""}`,
   );
   let https: HttpsListener | undefined;
-  if (options.https !== undefined) {
-    const colon = options.https.lastIndexOf(":");
-    const host = colon > 0 ? options.https.slice(0, colon) : "127.0.0.1";
-    const port = Number(colon >= 0 ? options.https.slice(colon + 1) : options.https);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      await listener.close();
-      throw new CliError(`--https takes host:port, got ${JSON.stringify(options.https)}`, EXIT.usage);
-    }
-    try {
-      https = await listenHttps(hub, { host, port, certDir: options.certDir });
-    } catch (error) {
-      await listener.close();
-      throw new CliError(
-        `cannot listen on https://${host}:${port}: ${(error as Error).message}`,
-        EXIT.failed,
-        {
-          cause: error,
-        },
-      );
-    }
-    log(`serving on ${https.url} (certificate: ${options.certDir}/cert.pem; clients pin it with ca)`);
+  if (options.https !== undefined && tls !== undefined) {
+    https = await startHttps(hub, unix, options.https, tls);
+    log(
+      `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
+        `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}` +
+        (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
+    );
   }
+  for (const warning of options.warnings) log(`warning: ${warning}`);
   log("press Ctrl-C to stop");
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
@@ -66,9 +62,68 @@ export async function serve(
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
-  await listener.close();
+  await unix.close();
   await https?.close();
   await hub.close();
   log("stopped");
   return 0;
+}
+
+/** The certificate the https listener presents, and how the status line describes it. */
+interface ListenerCertificate {
+  cert: string;
+  key: string;
+  description: string;
+}
+
+async function certificateFor(
+  https: HttpsServeOptions,
+  log: (line: string) => void,
+): Promise<ListenerCertificate> {
+  const { certificate } = https;
+  if (certificate.kind === "files") {
+    return { cert: certificate.cert, key: certificate.key, description: certificate.certFile };
+  }
+  try {
+    const dev = await loadDevCertificate(certificate.certDir, certificate.extraHosts, log);
+    return {
+      cert: dev.cert,
+      key: dev.key,
+      description: `${dev.certPath} (development, for ${dev.hosts.join(", ")}; clients pin it with --ca)`,
+    };
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(
+      `cannot load or create the development certificate in ${certificate.certDir}: ${(error as Error).message}`,
+      EXIT.failed,
+      { cause: error },
+    );
+  }
+}
+
+async function startHttps(
+  hub: Hub,
+  unix: UnixListener,
+  https: HttpsServeOptions,
+  tls: ListenerCertificate,
+): Promise<HttpsListener> {
+  const { host, port } = https.address;
+  const listenOptions: ListenHttpsOptions = {
+    host,
+    port,
+    cert: tls.cert,
+    key: tls.key,
+    requireAuth: https.requireAuth,
+    ...(https.clientCa === undefined ? {} : { ca: https.clientCa.pem }),
+    ...(https.tokens === undefined ? {} : { authenticate: https.tokens.authenticate }),
+  };
+  try {
+    return await listenHttps(hub, listenOptions);
+  } catch (error) {
+    await unix.close();
+    await hub.close();
+    throw new CliError(`cannot listen on https://${host}:${port}: ${(error as Error).message}`, EXIT.failed, {
+      cause: error,
+    });
+  }
 }

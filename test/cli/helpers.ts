@@ -97,7 +97,7 @@ export async function startServe(
   certDir: string,
 ): Promise<RunningCli & { httpsUrl: string }> {
   const running = await startCli(
-    ["serve", "--socket", socket, "--https", "127.0.0.1:0", "--cert-dir", certDir],
+    ["serve", "--socket", socket, "--listen-https", "127.0.0.1:0", "--cert-dir", certDir],
     /press Ctrl-C/,
   );
   const httpsUrl = running.stderr().match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)?.[1];
