@@ -1,16 +1,10 @@
 import { X509Certificate } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { loadOrCreateDevCertificate, type DevCertificate } from "../index.js";
+import { DEV_CERTIFICATE_HOSTS, loadOrCreateDevCertificate, type DevCertificate } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import type { Setting } from "./settings.js";
-
-/**
- * The names a development certificate always covers. They are the transport's own default
- * (dev-certificate.ts), repeated because passing `hosts` replaces that default.
- */
-const DEV_CERT_DEFAULT_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "::1"];
 
 const DNS_NAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
 
@@ -61,25 +55,13 @@ export async function loadDevCertificate(
 ): Promise<ServeDevCertificate> {
   const certPath = join(dir, "cert.pem");
   const stored = readCertificate(certPath);
-  const wanted = unique([...DEV_CERT_DEFAULT_HOSTS, ...extraHosts]);
+  const wanted = unique([...DEV_CERTIFICATE_HOSTS, ...extraHosts]);
   const missing = stored === undefined ? [] : wanted.filter((host) => !covers(stored, host));
+  // Names once asked for stay: a replacement covers the stored names too.
   const hosts = unique([...wanted, ...(stored === undefined ? [] : namesOf(stored))]);
-  if (missing.length > 0) {
-    // loadOrCreateDevCertificate keeps any valid stored certificate; without one it makes a new
-    // one for `hosts` under its lock.
-    rmSync(certPath, { force: true });
-  }
+  // Replaced (under the store's lock) only when it lacks one of `hosts`.
   const certificate = await loadOrCreateDevCertificate(dir, { hosts });
   const loaded = new X509Certificate(certificate.cert);
-  const stillMissing = wanted.filter((host) => !covers(loaded, host));
-  if (stillMissing.length > 0) {
-    // Another process replaced it between our removal and the creation: do not fight over it.
-    throw new CliError(
-      `the development certificate ${certPath} is not valid for ${stillMissing.join(", ")} ` +
-        "(another beamhub serve with other --dev-cert-hosts shares this --cert-dir?)",
-      EXIT.failed,
-    );
-  }
   if (missing.length > 0) {
     log(
       `the development certificate ${certPath} was not valid for ${missing.join(", ")}: made a new one ` +

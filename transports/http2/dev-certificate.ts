@@ -15,7 +15,7 @@ export interface DevCertificateOptions {
   /** Subject common name (default `"localhost"`); a client certificate's CN is its identity. */
   commonName?: string;
   /** DNS names and IP addresses the certificate is valid for (default localhost, 127.0.0.1, ::1). */
-  hosts?: string[];
+  hosts?: readonly string[];
   /** Validity (default: from one minute ago for 365 days). */
   notBefore?: Date;
   notAfter?: Date;
@@ -25,7 +25,8 @@ export interface DevCertificateOptions {
   signedBy?: CertificatePair;
 }
 
-const DEFAULT_HOSTS = ["localhost", "127.0.0.1", "::1"];
+/** The names a development certificate is valid for unless told otherwise. */
+export const DEV_CERTIFICATE_HOSTS: readonly string[] = Object.freeze(["localhost", "127.0.0.1", "::1"]);
 const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]*)$/i;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -34,7 +35,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * given hosts. Self-signed unless `signedBy` names a CA. Production hubs load real certificates.
  */
 export async function createDevCertificate(options: DevCertificateOptions = {}): Promise<CertificatePair> {
-  const { commonName = "localhost", hosts = DEFAULT_HOSTS, isCa = false, signedBy } = options;
+  const { commonName = "localhost", hosts = DEV_CERTIFICATE_HOSTS, isCa = false, signedBy } = options;
   const notBeforeDate = options.notBefore ?? new Date(Date.now() - 60_000);
   const notAfterDate = options.notAfter ?? new Date(notBeforeDate.getTime() + 365 * DAY_MS);
   const altNames = hosts.map((host) =>
@@ -72,9 +73,10 @@ export interface DevCertificate extends CertificatePair {
 
 /**
  * Loads the development certificate kept in `dir` (`cert.pem`, `key.pem`), or makes a
- * self-signed one for localhost and stores it there first (also when the stored one expired or
- * does not match its key). Processes racing to create it agree on one certificate: creation
- * holds a lock directory and files are replaced atomically.
+ * self-signed one for `options.hosts` (default localhost) and stores it there first — also when
+ * the stored one expired, does not match its key, or is not valid for one of `options.hosts`.
+ * Processes racing to create it agree on one certificate: creation holds a lock directory and
+ * files are replaced atomically.
  */
 export async function loadOrCreateDevCertificate(
   dir: string,
@@ -82,12 +84,13 @@ export async function loadOrCreateDevCertificate(
 ): Promise<DevCertificate> {
   const certPath = join(dir, "cert.pem");
   const keyPath = join(dir, "key.pem");
-  const loaded = await loadValid(certPath, keyPath);
+  const hosts = options.hosts ?? DEV_CERTIFICATE_HOSTS;
+  const loaded = await loadValid(certPath, keyPath, hosts);
   if (loaded !== undefined) return { ...loaded, certPath, keyPath };
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const release = await lock(join(dir, ".lock"));
   try {
-    const again = await loadValid(certPath, keyPath);
+    const again = await loadValid(certPath, keyPath, hosts);
     if (again !== undefined) return { ...again, certPath, keyPath };
     const pair = await createDevCertificate(options);
     await writeAtomically(keyPath, pair.key, 0o600);
@@ -98,17 +101,27 @@ export async function loadOrCreateDevCertificate(
   }
 }
 
-async function loadValid(certPath: string, keyPath: string): Promise<CertificatePair | undefined> {
+async function loadValid(
+  certPath: string,
+  keyPath: string,
+  hosts: readonly string[],
+): Promise<CertificatePair | undefined> {
   try {
     const [cert, key] = await Promise.all([readFile(certPath, "utf8"), readFile(keyPath, "utf8")]);
     const x509 = new X509Certificate(cert);
     const now = Date.now();
     if (Date.parse(x509.validTo) <= now + DAY_MS || Date.parse(x509.validFrom) > now) return undefined;
     if (!x509.checkPrivateKey(createPrivateKey(key))) return undefined;
+    if (!hosts.every((host) => covers(x509, host))) return undefined;
     return { cert, key };
   } catch {
     return undefined;
   }
+}
+
+/** Whether the certificate is valid for `host` (a DNS name or an IP address). */
+function covers(certificate: X509Certificate, host: string): boolean {
+  return IP.test(host) ? certificate.checkIP(host) !== undefined : certificate.checkHost(host) !== undefined;
 }
 
 async function writeAtomically(path: string, content: string, mode: number): Promise<void> {

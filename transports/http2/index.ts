@@ -3,6 +3,7 @@ export type { ConnectHttpsOptions } from "./client-options.js";
 export { connectHttps, HttpsRemoteHub } from "./connect.js";
 export {
   createDevCertificate,
+  DEV_CERTIFICATE_HOSTS,
   loadOrCreateDevCertificate,
   type CertificatePair,
   type DevCertificate,
