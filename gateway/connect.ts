@@ -22,7 +22,7 @@ export interface ConnectTcpOptions {
   mode?: GatewayMode;
   /** Milliseconds the set-up call may take (default 15 000). */
   timeout?: number;
-  /** Receives one line per failed connection. */
+  /** Receives one line per failed connection, and one when `"auto"` settles on a mode. */
   log?: GatewayLog;
 }
 
@@ -145,7 +145,12 @@ export async function connectTcp(
     if (asked !== "relay") {
       const outcome = await handoff(client, asked === "auto");
       if (outcome === "done") {
-        if (mode === "auto") mode = "handoff";
+        if (mode === "auto") {
+          mode = "handoff";
+          log(
+            `beamhub gateway ${name}: descriptors travel here; handing connections over (the hub leaves the data path)`,
+          );
+        }
         return;
       }
       if (mode !== "relay") {
