@@ -7,6 +7,7 @@
 // ByteStream, 64 B each way) against opening h2 streams. Prints medians and ratios.
 //
 //   npx tsx bench/http2.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=5 by default)
+//   BENCH_CHILD_PROF=DIR              writes the serving child's CPU profile to DIR
 //
 // The child process serves everything over TLS 1.3 on loopback: the hub (listenHttps, with the
 // services registered in the hub's own process), a raw HTTP/2 echo/sink server with the same
@@ -287,9 +288,22 @@ function median(values: number[]): number {
 async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "beamhub-http2-bench-"));
   writeFileSync(join(dir, "bench.proto"), PROTO);
-  const server = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", dir], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const server = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_CHILD_PROF
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`]
+        : []),
+      "--import",
+      "tsx",
+      fileURLToPath(import.meta.url),
+      "child",
+      dir,
+    ],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   try {
     const ports = JSON.parse(
       await new Promise<string>((resolve) =>
@@ -365,9 +379,15 @@ async function parent(): Promise<void> {
           : `${Math.round(value).toLocaleString("en-US")} ${unit}`;
       console.log(`  ${name.padEnd(42)} ${shown.padStart(18)}`);
     }
-    const ratio = (a: string, b: string): string =>
-      results.has(a) && results.has(b) ? (results.get(a)! / results.get(b)!).toFixed(2) : "-";
-    console.log("\nratios (target)");
+    // The median of each round's ratio: rounds run the scenarios back to back, so pairing them
+    // cancels the machine's drift between rounds (a shared 2-core VM drifts by ±30%).
+    const ratio = (a: string, b: string): string => {
+      const over = samples.get(a);
+      const under = samples.get(b);
+      if (over === undefined || under === undefined) return "-";
+      return median(over.map((value, round) => value / under[round]!)).toFixed(2);
+    };
+    console.log("\nratios: medians of the per-round ratios (target)");
     console.log(
       `  beamhub HTTP/2 call / grpc-js unary         ${ratio("beamhub call over HTTP/2", "grpc-js unary")}×  (≥ 10)`,
     );
