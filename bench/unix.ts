@@ -4,6 +4,7 @@
 // stream, FileDescriptor attachments). Prints medians of several rounds and the ratios to raw.
 //
 //   npx tsx bench/unix.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
+//   BENCH_ONLY='rr 100|call' npx tsx bench/unix.ts    (only the scenarios whose name matches)
 //
 // The child serves on five sockets: raw echo, fd echo, raw bulk sink, fd bulk sink, fd sink.
 // The raw echo answers all complete frames of a read with one write (the best plain net can do);
@@ -30,6 +31,7 @@ import { rateFor } from "./harness.js";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCHING = process.env.BENCH_BATCHING === "microtask" ? "microtask" : "immediate";
+const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const PAYLOAD = 64;
 const FRAME = 4 + PAYLOAD;
 
@@ -343,7 +345,7 @@ async function parent(): Promise<void> {
     await new Promise((resolve) => serviceProcess.stdout.once("data", resolve));
     const direct = await connectDirect(client, "svc.echo");
     const payload = new Uint8Array(PAYLOAD).fill(0x61);
-    const scenarios: [string, () => Promise<number>, string][] = [
+    const allScenarios: [string, () => Promise<number>, string][] = [
       [
         "raw rr 1 in flight",
         async () => requestResponse(await rawTransport(join(dir, "raw.sock")), 1, true),
@@ -391,6 +393,7 @@ async function parent(): Promise<void> {
         "msg/s",
       ],
     ];
+    const scenarios = allScenarios.filter(([name]) => ONLY === undefined || ONLY.test(name));
     const results = new Map<string, number>();
     console.log(
       `unix bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, medians`,
@@ -410,8 +413,10 @@ async function parent(): Promise<void> {
           : `${Math.round(value).toLocaleString("en")} ${unit}`;
       console.log(`  ${name.padEnd(40)} ${shown}`);
     }
-    const ratio = (a: string, b: string): string =>
-      ((results.get(a) ?? 0) / (results.get(b) ?? 1)).toFixed(2);
+    const ratio = (a: string, b: string): string => {
+      const [x, y] = [results.get(a), results.get(b)];
+      return x === undefined || y === undefined ? "—" : (x / y).toFixed(2);
+    };
     console.log("ratios (FdSocket / raw):");
     console.log(`  rr 1 in flight     ${ratio("FdSocket rr 1 in flight", "raw rr 1 in flight")}`);
     console.log(`  rr 100 in flight   ${ratio("FdSocket rr 100 in flight", "raw rr 100 in flight")}`);

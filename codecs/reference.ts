@@ -101,6 +101,28 @@ export interface Codec {
    * returns. Malformed input throws {@link DecodeError}.
    */
   decode(bytes: Uint8Array, hooks?: RefHooks): unknown;
+  /**
+   * Optional, for the per-message path of a session: encodes like {@link encode} without
+   * allocating. With `target`, the bytes go into `target` from `offset` on when they fit before
+   * its end (a session passes the free space of its outgoing batch, so a message is encoded in
+   * place); otherwise, or without `target`, into a buffer the codec reuses. The result says where
+   * they are: `bytes[start, end)`, valid until the codec's next encode. Bytes of `target` past
+   * `offset` may be written either way.
+   */
+  encodeTransient?(value: unknown, hooks?: RefHooks, target?: Uint8Array, offset?: number): EncodedRegion;
+  /**
+   * Optional: decodes `bytes[start, end)` like {@link decode} does a view of it. The result
+   * never refers to `bytes` (so the caller may reuse them), which lets a codec copy small
+   * inputs to a buffer of its own instead of making a view per message.
+   */
+  decodeRegion?(bytes: Uint8Array, start: number, end: number, hooks?: RefHooks): unknown;
+}
+
+/** Where {@link Codec.encodeTransient} left a message: `bytes[start, end)`. */
+export interface EncodedRegion {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
 }
 
 /**

@@ -24,9 +24,13 @@ export function countClosed(): void {
 /** An attachment as the hub handles it: a codec reference that scopes can own. */
 export type HubAttachment = Attachable & Ownable;
 
-export function adoptAttachments(data: unknown, scope: Scope): void {
-  if (open === 0 || data === null || typeof data !== "object") return;
-  visit(data, 0, own, scope);
+/**
+ * Makes `scope` (and `also`, when given) own every attachment in `data`, in one walk. Returns
+ * how many attachments `data` holds, so that callers can skip later walks of data that has none.
+ */
+export function adoptAttachments(data: unknown, scope: Scope, also?: Scope): number {
+  if (open === 0 || data === null || typeof data !== "object") return 0;
+  return visit(data, 0, own, scope, also);
 }
 
 /**
@@ -38,53 +42,61 @@ export function adoptAttachments(data: unknown, scope: Scope): void {
 export function releaseDescriptors(data: unknown): void {
   if (open === 0 || data === null || typeof data !== "object") return;
   try {
-    visit(data, 0, closeDescriptor, undefined);
+    visit(data, 0, closeDescriptor, undefined, undefined);
   } catch {
     // Too deep to walk: such data was refused on its way in, so it carries nothing of ours.
   }
 }
 
-// Plain functions with a context argument, so a walk allocates no closure (it runs per message).
-const own = (attachment: HubAttachment, scope: Scope | undefined): void => scope!.own(attachment);
+// Plain functions with context arguments, so a walk allocates no closure (it runs per message).
+const own = (attachment: HubAttachment, scope: Scope | undefined, also: Scope | undefined): void => {
+  scope!.own(attachment);
+  also?.own(attachment);
+};
 const closeDescriptor = (attachment: HubAttachment): void => {
   if (attachment.refKind === "fd") attachment.close();
 };
 
 /**
- * Calls `found` for every attachment in `value`: the one walk both functions above use. It
- * looks into arrays, plain objects and Maps; other class instances are opaque values.
+ * Calls `found` for every attachment in `value` and returns how many there are: the one walk
+ * the functions above use. It looks into arrays, plain objects and Maps; other class instances
+ * are opaque values.
  */
 function visit(
   value: object,
   depth: number,
-  found: (attachment: HubAttachment, scope: Scope | undefined) => void,
+  found: (attachment: HubAttachment, scope: Scope | undefined, also: Scope | undefined) => void,
   scope: Scope | undefined,
-): void {
+  also: Scope | undefined,
+): number {
   if (depth > MAX_DEPTH) {
     throw new InvalidMessageError(`message data nests deeper than ${MAX_DEPTH} levels (is it cyclic?)`);
   }
+  // Byte arrays first: they are the most common leaf, and the cheapest to recognize.
+  if (ArrayBuffer.isView(value)) return 0;
   if (value instanceof Attachable) {
-    found(value as HubAttachment, scope);
-    return;
+    found(value as HubAttachment, scope, also);
+    return 1;
   }
-  if (ArrayBuffer.isView(value)) return;
+  let count = 0;
   if (Array.isArray(value)) {
     for (const item of value) {
-      if (item !== null && typeof item === "object") visit(item, depth + 1, found, scope);
+      if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, scope, also);
     }
-    return;
+    return count;
   }
   if (value instanceof Map) {
     for (const [key, item] of value) {
-      if (key !== null && typeof key === "object") visit(key, depth + 1, found, scope);
-      if (item !== null && typeof item === "object") visit(item, depth + 1, found, scope);
+      if (key !== null && typeof key === "object") count += visit(key, depth + 1, found, scope, also);
+      if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, scope, also);
     }
-    return;
+    return count;
   }
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return;
+  if (proto !== Object.prototype && proto !== null) return 0;
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
-    if (item !== null && typeof item === "object") visit(item, depth + 1, found, scope);
+    if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, scope, also);
   }
+  return count;
 }

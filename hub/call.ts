@@ -1,6 +1,6 @@
 import { adoptAttachments, releaseDescriptors } from "./attachments.js";
 import { isThenable } from "./channel.js";
-import { Cancellation } from "./cancellation.js";
+import { Cancellation, type Cancelable } from "./cancellation.js";
 import { deadlines, type Deadline, type Expirable } from "./deadlines.js";
 import {
   CallAbortedError,
@@ -61,15 +61,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   readonly caller: CallerInfo;
   /** The instance serving the current attempt. */
   instance: Instance | undefined;
-  /** Membership in the serving instance's list of pending calls. */
-  readonly instanceLink: Link<InstanceCall> = new Link<InstanceCall>(this);
-  /** Membership in the calling session's list of pending calls. */
-  readonly ownerLink: Link<PendingCall> = new Link<PendingCall>(this);
 
   readonly #host: CallHost;
   readonly #owner: CallOwner;
   readonly #name: string;
   readonly #options: CallOptions;
+  readonly #cancelWith: Cancelable | undefined;
   readonly #timeout: number;
   #deadline: number | undefined;
   #deferred: Deferred | undefined;
@@ -83,21 +80,40 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   #waitUntil: number | undefined;
   /** The request data as the caller sent it (middleware may replace `data`). */
   #request: unknown;
+  // Made only when the call goes asynchronous: a call to a synchronous handler joins no list.
+  #instanceLink: Link<InstanceCall> | undefined;
+  #ownerLink: Link<PendingCall> | undefined;
 
+  /**
+   * `cancelWith`, when given, replaces `options.cancelWith` (so that a transport passes its
+   * request's cancellation without copying the options).
+   */
   constructor(
     host: CallHost,
     owner: CallOwner,
     name: string,
     data: unknown,
     options: CallOptions = NO_OPTIONS,
+    cancelWith?: Cancelable,
   ) {
     this.#host = host;
     this.#owner = owner;
     this.#name = name;
     this.#options = options;
+    this.#cancelWith = cancelWith ?? options.cancelWith;
     this.#timeout = options.timeout ?? host.defaultTimeout;
     this.data = data;
     this.caller = owner.caller;
+  }
+
+  /** Membership in the serving instance's list of pending calls. */
+  get instanceLink(): Link<InstanceCall> {
+    return (this.#instanceLink ??= new Link<InstanceCall>(this));
+  }
+
+  /** Membership in the calling session's list of pending calls. */
+  get ownerLink(): Link<PendingCall> {
+    return (this.#ownerLink ??= new Link<PendingCall>(this));
   }
 
   /** When the caller stops waiting (ms since the epoch), or undefined without a timeout. */
@@ -129,12 +145,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       return Promise.reject(new CallAbortedError(this.#name, signal.reason));
     }
     try {
-      const scope = this.#owner.scope;
-      const before = scope.size;
-      adoptAttachments(this.data, scope);
       // A call whose data carries attachments is not retried elsewhere: the first instance
       // may already have used them (read a stream, taken a descriptor).
-      this.#carriesAttachments = scope.size !== before;
+      this.#carriesAttachments = adoptAttachments(this.data, this.#owner.scope) > 0;
     } catch (error) {
       this.#settled = true;
       releaseDescriptors(this.data);
@@ -177,8 +190,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#settled = true;
       this.#releaseRequest();
       try {
-        adoptAttachments(result, instance.scope);
-        adoptAttachments(result, this.#owner.scope);
+        adoptAttachments(result, instance.scope, this.#owner.scope);
       } catch (error) {
         const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
         if (raw) throw failure;
@@ -219,7 +231,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#onAbort = () => this.#fail(new CallAbortedError(this.#name, signal.reason));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
-    this.#options.cancelWith?.onCancel((reason) => this.#fail(new CallAbortedError(this.#name, reason)));
+    this.#cancelWith?.onCancel((reason) => this.#fail(new CallAbortedError(this.#name, reason)));
     return deferred;
   }
 
@@ -263,8 +275,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   #handlerDone(instance: Instance, value: unknown): void {
     if (this.#settled || this.instance !== instance) return; // a stale attempt after failover
     try {
-      adoptAttachments(value, instance.scope);
-      adoptAttachments(value, this.#owner.scope);
+      adoptAttachments(value, instance.scope, this.#owner.scope);
     } catch (error) {
       this.#handlerFailed(instance, error);
       return;
@@ -341,8 +352,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     cancellation.cancel(reason);
   }
 
-  /** Descriptors in the request that the handler did not take are closed with the call. */
+  /**
+   * Descriptors in the request that the handler did not take are closed with the call. A
+   * request that carried no attachments (the walk in `start` found none) needs no second walk.
+   */
   #releaseRequest(): void {
+    if (this.#request === this.data && !this.#carriesAttachments) return;
     releaseDescriptors(this.data);
     if (this.#request !== this.data) releaseDescriptors(this.#request);
   }
@@ -353,8 +368,8 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     this.#timer?.cancel();
     if (this.#onAbort !== undefined) this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#stopWaiting?.();
-    this.instance?.pending.remove(this.instanceLink);
-    this.#owner.forgetCall(this);
+    if (this.#instanceLink !== undefined) this.instance?.pending.remove(this.#instanceLink);
+    if (this.#ownerLink !== undefined) this.#owner.forgetCall(this);
   }
 
   /** Looks for an instance again after waiting for one. */

@@ -1,4 +1,5 @@
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
+import type { Cancelable } from "./cancellation.js";
 import { ClosedError, InvalidArgumentError } from "./errors.js";
 import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "./linked-list.js";
@@ -121,12 +122,12 @@ export class Session implements HubClient, CallOwner, Closable {
 
   /**
    * @internal `call` for transports: the reply of a synchronous handler comes back as is (its
-   * error thrown), anything else as a promise.
+   * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`.
    */
-  callRaw(name: string, data: unknown, options?: CallOptions): unknown {
+  callRaw(name: string, data: unknown, options?: CallOptions, cancelWith?: Cancelable): unknown {
     if (this.#closed) throw this.#closed;
     this.#host.checkAccess?.(this, "call", name);
-    return new PendingCall(this.#host, this, name, data, options).start(true);
+    return new PendingCall(this.#host, this, name, data, options, cancelWith).start(true);
   }
 
   lookup(name: string, options: { labels?: Labels } = {}): Promise<ServiceInfo[]> {

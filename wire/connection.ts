@@ -1,4 +1,4 @@
-import { Ref, type Attachable, type Codec, type RefHooks } from "../codecs/reference.js";
+import { Ref, type Attachable, type Codec, type EncodedRegion, type RefHooks } from "../codecs/reference.js";
 import { ByteStream } from "../hub/byte-stream.js";
 import { Cancellation } from "../hub/cancellation.js";
 import { Channel, type ReplySink } from "../hub/channel.js";
@@ -9,19 +9,17 @@ import { ConnectionLostError, ProtocolError } from "./errors.js";
 import { describeError, rebuildError, type WireError } from "./error-info.js";
 import {
   EMPTY,
-  decodeU32,
-  encodeFrame,
-  encodeHeader,
-  encodeMessageFrame,
   encodeU32,
   frameTypeName,
   FrameDecoder,
   FrameType,
-  splitRequestId,
-  withRequestId,
-  type Frame,
+  readU32,
+  type FrameSink,
+  type FrameTypeCode,
 } from "./frame.js";
 import { decodeHello, encodeHello, PROTOCOL_NAME, PROTOCOL_VERSION, type Hello } from "./hello.js";
+import { IdTable } from "./id-table.js";
+import { Outbox } from "./outbox.js";
 import {
   checkConvertible,
   CONVERT_DESCRIPTORS,
@@ -90,13 +88,20 @@ export interface ConnectionOptions {
 interface ChannelState {
   end: Channel;
   /** Requests we sent on this channel, by request id. */
-  outgoing: Map<number, ReplySink>;
+  outgoing: IdTable<ReplySink>;
   /** Requests we received and have not answered, by request id. */
-  incoming: Map<number, WireIncoming>;
+  incoming: IdTable<WireIncoming>;
 }
 
-/** Frames queued before a batch is written without waiting for the end of the turn. */
-const FLUSH_EVERY_FRAMES = 16;
+/**
+ * Frames queued before the first batch of a turn of the event loop is written without waiting
+ * for the end of the turn; each further batch in the same turn waits for twice as many.
+ */
+const FIRST_SLICE_FRAMES = 16;
+/** Bytes queued before a batch is written without waiting for the end of the turn. */
+const FLUSH_EVERY_BYTES = 512 * 1024;
+/** The fds of a frame that carries none. */
+const NO_FDS: number[] = [];
 
 const DEFAULTS = {
   maxFrameSize: 16 * 1024 * 1024,
@@ -111,8 +116,9 @@ const DEFAULTS = {
  * One end of a beamhub session over a byte connection: it turns the message model — channels,
  * requests and replies, byte streams, file descriptors — into the frames of PROTOCOL.md and
  * back. Channel 0 (`root`) exists from the start; everything else is created by references in
- * messages. Frames are written in batches (one write per turn of the event loop), which is what
- * makes small messages cheap.
+ * messages. Frames are encoded into one outgoing buffer and written in batches (at the end of a
+ * turn of the event loop, and in growing slices during a long burst), which is what makes small
+ * messages cheap.
  */
 export class WireConnection {
   /** The session's root channel (id 0): the hub protocol runs on it. */
@@ -134,15 +140,16 @@ export class WireConnection {
   readonly #receivedFds = new Queue<number>();
   #nextId: number;
   #nextRequestId = 1;
-  #outgoing: Uint8Array[] = [];
-  #outgoingFds: number[] = [];
+  readonly #outbox = new Outbox();
+  /** Whether the end-of-turn flush (`#flushLater`) is scheduled. */
   #flushScheduled = false;
   #failure: Error | undefined;
   #isClosed = false;
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
   #resolveClosed!: (error: Error | undefined) => void;
-  #frameFds: number[] = [];
+  /** The fds of the frame being dispatched (an entry becomes -1 once a reference took it). */
+  #frameFds: number[] = NO_FDS;
 
   constructor(transport: ByteTransport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -160,19 +167,17 @@ export class WireConnection {
       data: (chunk, fds) => this.#receive(chunk, fds),
       closed: (error) => this.#lost(error ?? new ConnectionLostError("the peer closed the connection")),
     });
-    this.#queue(
-      encodeFrame(
-        FrameType.HELLO,
-        0,
-        encodeHello({
-          protocol: PROTOCOL_NAME,
-          version: PROTOCOL_VERSION,
-          codecs: this.#options.codecs.map((codec) => codec.name),
-          maxFrameSize: this.#options.maxFrameSize,
-          streamWindow: this.#options.streamWindow,
-          fds: transport.supportsFds && this.#options.descriptors !== undefined,
-        }),
-      ),
+    this.#queueFrame(
+      FrameType.HELLO,
+      0,
+      encodeHello({
+        protocol: PROTOCOL_NAME,
+        version: PROTOCOL_VERSION,
+        codecs: this.#options.codecs.map((codec) => codec.name),
+        maxFrameSize: this.#options.maxFrameSize,
+        streamWindow: this.#options.streamWindow,
+        fds: transport.supportsFds && this.#options.descriptors !== undefined,
+      }),
     );
   }
 
@@ -213,101 +218,112 @@ export class WireConnection {
           `more than ${this.#options.maxPendingFds} received fds wait for frames`,
         );
       }
-      for (const frame of this.#decoder.push(chunk)) this.#dispatch(frame);
+      this.#decoder.feed(chunk, this.#frameSink);
     } catch (error) {
       this.#protocolFailure(error);
     }
   }
 
-  #dispatch(frame: Frame): void {
-    if (this.peerHello === undefined && frame.type !== FrameType.HELLO) {
-      throw new ProtocolError("EHELLO", `expected HELLO first, got ${frameTypeName(frame.type)}`);
+  readonly #frameSink: FrameSink = {
+    onFrame: (type, fdCount, id, bytes, start, end) => this.#dispatch(type, fdCount, id, bytes, start, end),
+  };
+
+  #dispatch(
+    type: FrameTypeCode,
+    fdCount: number,
+    id: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (this.peerHello === undefined && type !== FrameType.HELLO) {
+      throw new ProtocolError("EHELLO", `expected HELLO first, got ${frameTypeName(type)}`);
     }
-    this.#frameFds = [];
-    if (frame.fdCount > 0) {
-      if (this.#receivedFds.length < frame.fdCount) {
-        throw new ProtocolError(
-          "EFD_MISSING",
-          `${frameTypeName(frame.type)} frame declares ${frame.fdCount} fds but ${this.#receivedFds.length} arrived`,
-        );
-      }
-      for (let i = 0; i < frame.fdCount; i++) this.#frameFds.push(this.#receivedFds.shift()!);
+    if (fdCount === 0) {
+      this.#handle(type, id, bytes, start, end);
+      return;
     }
+    if (this.#receivedFds.length < fdCount) {
+      throw new ProtocolError(
+        "EFD_MISSING",
+        `${frameTypeName(type)} frame declares ${fdCount} fds but ${this.#receivedFds.length} arrived`,
+      );
+    }
+    const fds: number[] = [];
+    for (let i = 0; i < fdCount; i++) fds.push(this.#receivedFds.shift()!);
+    this.#frameFds = fds;
     try {
-      this.#handle(frame);
+      this.#handle(type, id, bytes, start, end);
     } finally {
       // fds a frame declared but no reference used are closed, never leaked.
-      for (const fd of this.#frameFds) if (fd >= 0) this.#options.descriptors?.discard(fd);
-      this.#frameFds = [];
+      this.#frameFds = NO_FDS;
+      for (const fd of fds) if (fd >= 0) this.#options.descriptors?.discard(fd);
     }
   }
 
-  #handle(frame: Frame): void {
-    switch (frame.type) {
-      case FrameType.HELLO:
-        return this.#onHello(frame);
-      case FrameType.GOAWAY:
-        return this.#onGoaway(frame);
-      case FrameType.PING:
-        return this.#queue(encodeFrame(FrameType.PONG, 0, frame.payload));
-      case FrameType.PONG:
-        return;
+  #handle(type: FrameTypeCode, id: number, bytes: Uint8Array, start: number, end: number): void {
+    switch (type) {
+      case FrameType.REQUEST:
+        return this.#onRequest(id, bytes, start, end);
+      case FrameType.REPLY:
+      case FrameType.FAIL:
+        return this.#onAnswer(type, id, bytes, start, end);
       case FrameType.EVENT: {
-        const state = this.#channels.get(frame.id);
-        const data = this.#decode(frame.payload);
+        const state = this.#channel(id);
+        const data = this.#decode(bytes, start, end);
         if (state !== undefined) void state.end.deliverEvent(data);
         return;
       }
-      case FrameType.REQUEST:
-        return this.#onRequest(frame);
-      case FrameType.REPLY:
-      case FrameType.FAIL:
-        return this.#onAnswer(frame);
+      case FrameType.DATA:
+        this.#streams.get(id)?.onData(view(bytes, start, end));
+        return;
+      case FrameType.HELLO:
+        return this.#onHello(view(bytes, start, end));
+      case FrameType.GOAWAY:
+        return this.#onGoaway(view(bytes, start, end));
+      case FrameType.PING:
+        return this.#queueFrame(FrameType.PONG, 0, view(bytes, start, end));
+      case FrameType.PONG:
+        return;
       case FrameType.CANCEL: {
-        const { requestId } = splitRequestId(frame);
-        const state = this.#channels.get(frame.id);
+        const requestId = requestIdOf(type, bytes, start, end);
+        const state = this.#channels.get(id);
         const incoming = state?.incoming.get(requestId);
         state?.incoming.delete(requestId);
         incoming?.cancel(new CallAbortedError("channel", "the requester stopped waiting"));
         return;
       }
       case FrameType.CLOSE: {
-        const state = this.#channels.get(frame.id);
+        const state = this.#channels.get(id);
         if (state === undefined) return;
-        this.#channels.delete(frame.id);
-        const reason =
-          frame.payload.byteLength > 0 ? rebuildError(this.#decode(frame.payload) as WireError) : undefined;
+        this.#forgetChannel(id);
+        const reason = end > start ? rebuildError(this.#decode(bytes, start, end) as WireError) : undefined;
         for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
         state.end.peerClosed(reason);
         return;
       }
-      case FrameType.DATA:
-        this.#streams.get(frame.id)?.onData(frame.payload);
-        return;
       case FrameType.WINDOW: {
-        if (frame.payload.byteLength !== 4)
-          throw new ProtocolError("EFRAME", "WINDOW payload must be 4 bytes");
-        const increment = decodeU32(frame.payload);
-        this.#streams.get(frame.id)?.onWindow(increment);
+        if (end - start !== 4) throw new ProtocolError("EFRAME", "WINDOW payload must be 4 bytes");
+        const increment = readU32(bytes, start);
+        this.#streams.get(id)?.onWindow(increment);
         return;
       }
       case FrameType.END:
-        this.#streams.get(frame.id)?.onEnd();
+        this.#streams.get(id)?.onEnd();
         return;
       case FrameType.RESET: {
-        const stream = this.#streams.get(frame.id);
+        const stream = this.#streams.get(id);
         if (stream === undefined) return;
-        const reason =
-          frame.payload.byteLength > 0 ? rebuildError(this.#decode(frame.payload) as WireError) : undefined;
+        const reason = end > start ? rebuildError(this.#decode(bytes, start, end) as WireError) : undefined;
         stream.onReset(reason);
         return;
       }
     }
   }
 
-  #onHello(frame: Frame): void {
+  #onHello(payload: Uint8Array): void {
     if (this.peerHello !== undefined) throw new ProtocolError("EHELLO", "a second HELLO");
-    const hello = decodeHello(frame.payload);
+    const hello = decodeHello(payload);
     const mine = this.#options.codecs;
     const clientOrder = this.#options.role === "client" ? mine.map((codec) => codec.name) : hello.codecs;
     const serverSide = this.#options.role === "client" ? hello.codecs : mine.map((codec) => codec.name);
@@ -323,10 +339,10 @@ export class WireConnection {
     this.#resolveReady();
   }
 
-  #onGoaway(frame: Frame): void {
+  #onGoaway(payload: Uint8Array): void {
     let info: { code?: string; message?: string } = {};
     try {
-      info = JSON.parse(new TextDecoder().decode(frame.payload)) as typeof info;
+      info = JSON.parse(new TextDecoder().decode(payload)) as typeof info;
     } catch {
       // a GOAWAY we cannot read still ends the session
     }
@@ -341,17 +357,17 @@ export class WireConnection {
     this.#transport.close();
   }
 
-  #onRequest(frame: Frame): void {
-    const { requestId, body } = splitRequestId(frame);
-    const data = this.#decode(body);
-    const state = this.#channels.get(frame.id);
+  #onRequest(id: number, bytes: Uint8Array, start: number, end: number): void {
+    const requestId = requestIdOf(FrameType.REQUEST, bytes, start, end);
+    const data = this.#decode(bytes, start + 4, end);
+    const state = this.#channel(id);
     if (state === undefined) {
       // The channel closed while the request was in flight: answer so the requester stops.
       if (!this.#isClosed)
-        this.#sendMessage(FrameType.FAIL, frame.id, describeError(new ClosedError("channel")), requestId);
+        this.#sendMessage(FrameType.FAIL, id, describeError(new ClosedError("channel")), requestId);
       return;
     }
-    const sink = new WireIncoming(this, state, frame.id, requestId);
+    const sink = new WireIncoming(this, state, id, requestId);
     state.incoming.set(requestId, sink);
     state.end.deliverRequest(data, sink);
   }
@@ -370,21 +386,33 @@ export class WireConnection {
     this.#sendMessage(FrameType.FAIL, channelId, describeError(value), requestId);
   }
 
-  #onAnswer(frame: Frame): void {
-    const { requestId, body } = splitRequestId(frame);
-    const state = this.#channels.get(frame.id);
+  #onAnswer(type: FrameTypeCode, id: number, bytes: Uint8Array, start: number, end: number): void {
+    const requestId = requestIdOf(type, bytes, start, end);
+    const state = this.#channel(id);
     const sink = state?.outgoing.get(requestId);
     if (sink === undefined) return; // cancelled or timed out meanwhile
     state!.outgoing.delete(requestId);
-    const value = this.#decode(body);
-    if (frame.type === FrameType.REPLY) sink.resolve(value);
+    const value = this.#decode(bytes, start + 4, end);
+    if (type === FrameType.REPLY) sink.resolve(value);
     else sink.reject(rebuildError(value as WireError));
   }
 
   // ---- channels and streams ----------------------------------------------------------------
 
+  /** The root channel's state while it is open: nearly every frame is on it, so no lookup. */
+  #rootState: ChannelState | undefined;
+
+  #channel(id: number): ChannelState | undefined {
+    return id === 0 ? this.#rootState : this.#channels.get(id);
+  }
+
+  #forgetChannel(id: number): void {
+    this.#channels.delete(id);
+    if (id === 0) this.#rootState = undefined;
+  }
+
   #openChannel(id: number): ChannelState {
-    const state: ChannelState = { end: undefined!, outgoing: new Map(), incoming: new Map() };
+    const state: ChannelState = { end: undefined!, outgoing: new IdTable(), incoming: new IdTable() };
     state.end = new Channel({
       event: (data) => {
         try {
@@ -413,20 +441,22 @@ export class WireConnection {
       cancel: (sink) => {
         const requestId = sink.linkId;
         if (requestId !== undefined && state.outgoing.delete(requestId) && !this.#isClosed) {
-          this.#queue(encodeFrame(FrameType.CANCEL, id, withRequestId(requestId)));
+          this.#outbox.message(FrameType.CANCEL, id, requestId, EMPTY, 0, 0, 0);
+          this.#afterQueue();
         }
       },
       close: (reason) => {
         if (this.#channels.get(id) !== state) return;
-        this.#channels.delete(id);
+        this.#forgetChannel(id);
         for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
         if (!this.#isClosed) {
           const body = reason === undefined ? EMPTY : this.#encodePlain(describeError(reason));
-          this.#queue(encodeFrame(FrameType.CLOSE, id, body));
+          this.#queueFrame(FrameType.CLOSE, id, body);
         }
       },
     });
     this.#channels.set(id, state);
+    if (id === 0) this.#rootState = state;
     return state;
   }
 
@@ -435,19 +465,17 @@ export class WireConnection {
     sendData: (id, chunk) => {
       if (this.#isClosed) return;
       // Header and bytes go out as two chunks of one writev: stream bytes are never copied.
-      this.#queue(encodeHeader(FrameType.DATA, id, chunk.byteLength));
-      this.#outgoing.push(chunk);
+      this.#outbox.data(id, chunk);
+      this.#afterQueue();
     },
     sendWindow: (id, increment) => {
-      if (this.#isClosed) return;
-      this.#queue(encodeFrame(FrameType.WINDOW, id, encodeU32(increment)));
+      this.#queueFrame(FrameType.WINDOW, id, encodeU32(increment));
     },
     sendEnd: (id) => {
-      if (!this.#isClosed) this.#queue(encodeFrame(FrameType.END, id));
+      this.#queueFrame(FrameType.END, id);
     },
     sendReset: (id, reason) => {
-      if (!this.#isClosed)
-        this.#queue(encodeFrame(FrameType.RESET, id, this.#encodePlain(describeError(reason))));
+      if (!this.#isClosed) this.#queueFrame(FrameType.RESET, id, this.#encodePlain(describeError(reason)));
     },
     forget: (id) => {
       this.#streams.delete(id);
@@ -484,17 +512,24 @@ export class WireConnection {
    * splices that feed them start only after the frame is queued, so the peer always learns
    * about a channel or stream before the first frame that uses it.
    */
-  #sendMessage(type: number, id: number, data: unknown, requestId?: number): void {
+  #sendMessage(type: number, id: number, data: unknown, requestId = -1): void {
     if (this.#isClosed) throw new ClosedError("session", this.#failure);
+    if (this.#encoding) {
+      // Only user code run by the encoder (a getter in the data) can get here.
+      throw new InvalidMessageError("a message cannot be sent while another one is being encoded");
+    }
     // The encode hooks are made once per connection; what one message attaches is collected
     // in `#attaching`, made only when a message has attachments (encoding is synchronous, so
     // messages cannot interleave).
     this.#attaching = undefined;
-    let body: Uint8Array;
+    // The body is encoded straight into the outgoing batch, after room for the frame header.
+    const bodyAt = this.#outbox.beginMessage(requestId === -1 ? 0 : 4);
+    let body: EncodedRegion;
     let conversions: ConvertedDescriptor[] | undefined;
+    this.#encoding = true;
     try {
       try {
-        body = this.codec.encode(data, this.#encodeHooks);
+        body = this.#encode(data, bodyAt);
       } catch (error) {
         if (error !== CONVERT_DESCRIPTORS && (error as Error)?.cause !== CONVERT_DESCRIPTORS) throw error;
         // The message carries descriptors that cannot travel here: send them as byte streams.
@@ -503,7 +538,7 @@ export class WireConnection {
         const converted = replaceDescriptors(data, conversions);
         this.#replacingDescriptors = true;
         try {
-          body = this.codec.encode(converted, this.#encodeHooks);
+          body = this.#encode(converted, bodyAt);
         } finally {
           this.#replacingDescriptors = false;
         }
@@ -520,8 +555,10 @@ export class WireConnection {
       throw error instanceof Error && error.name !== "Error"
         ? error
         : new InvalidMessageError(`message data cannot be encoded: ${(error as Error).message}`);
+    } finally {
+      this.#encoding = false;
     }
-    const size = body.byteLength + (requestId === undefined ? 0 : 4);
+    const size = body.end - body.start + (requestId === -1 ? 0 : 4);
     const limit = this.peerHello.maxFrameSize;
     if (size > limit) {
       this.#undoAttaching();
@@ -530,13 +567,42 @@ export class WireConnection {
       );
     }
     const attaching = this.#takeAttaching();
-    if (attaching === undefined) {
-      this.#queue(encodeMessageFrame(type, id, body, requestId, 0));
-      return;
+    const fds = attaching === undefined ? NO_FDS : attaching.fds;
+    // fds ride with the first byte of a batch: the frames before this one go out first (the
+    // body encoded in place is not part of the batch until it is committed).
+    if (fds.length > 0) this.#startBatchWithFds(fds);
+    if (body.bytes === this.#outbox.slab && body.start === bodyAt) {
+      this.#outbox.commitMessage(type, id, requestId, bodyAt, body.end, fds.length);
+    } else {
+      // It did not fit in the room it was given (or the codec cannot encode in place): the
+      // bytes are copied in, before anything else can encode.
+      this.#outbox.message(type, id, requestId, body.bytes, body.start, body.end, fds.length);
     }
-    const fds = attaching.fds;
-    this.#queue(encodeMessageFrame(type, id, body, requestId, fds.length), fds.length > 0 ? fds : undefined);
-    for (const start of attaching.after) start();
+    this.#afterQueue();
+    if (attaching !== undefined) for (const start of attaching.after) start();
+  }
+
+  /** True while message data is being encoded (see `#sendMessage`). */
+  #encoding = false;
+
+  /** Where `#encode` puts the bytes of a codec that cannot encode in place. */
+  readonly #region: { bytes: Uint8Array; start: number; end: number } = { bytes: EMPTY, start: 0, end: 0 };
+
+  /**
+   * Encodes message data, into the outgoing batch at `at` when the codec can and it fits; the
+   * bytes are valid until the next encode.
+   */
+  #encode(data: unknown, at: number): EncodedRegion {
+    const codec = this.codec;
+    if (codec.encodeTransient !== undefined) {
+      return codec.encodeTransient(data, this.#encodeHooks, this.#outbox.slab, at);
+    }
+    const bytes = codec.encode(data, this.#encodeHooks);
+    const region = this.#region;
+    region.bytes = bytes;
+    region.start = 0;
+    region.end = bytes.byteLength;
+    return region;
   }
 
   /** True while a message is encoded again with its descriptors replaced by byte streams. */
@@ -609,9 +675,12 @@ export class WireConnection {
     throw new InvalidMessageError(`cannot send a ${value.refKind} reference of an unknown class`);
   }
 
-  #decode(body: Uint8Array): unknown {
+  #decode(bytes: Uint8Array, start: number, end: number): unknown {
     try {
-      return this.codec.decode(body, this.#decodeHooks);
+      const codec = this.codec;
+      return codec.decodeRegion !== undefined
+        ? codec.decodeRegion(bytes, start, end, this.#decodeHooks)
+        : codec.decode(view(bytes, start, end), this.#decodeHooks);
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
       throw new ProtocolError("EDECODE", `undecodable message: ${(error as Error).message}`, {
@@ -663,43 +732,57 @@ export class WireConnection {
   }
 
   #sendJson(type: number, value: unknown): void {
-    this.#queue(encodeFrame(type, 0, new TextEncoder().encode(JSON.stringify(value))));
+    this.#queueFrame(type, 0, new TextEncoder().encode(JSON.stringify(value)));
   }
 
   // ---- writing -----------------------------------------------------------------------------
 
-  #queue(frame: Uint8Array, fds?: number[]): void {
-    if (this.#isClosed) {
-      for (const fd of fds ?? []) this.#options.descriptors?.discard(fd);
-      return;
-    }
-    if (fds !== undefined && fds.length > 0) {
-      // fds ride with the first byte of a batch; a batch with fds starts at this frame.
-      if (this.#outgoing.length > 0) this.#flush();
-      this.#outgoingFds.push(...fds);
-    }
-    this.#outgoing.push(frame);
-    if (this.#outgoing.length >= FLUSH_EVERY_FRAMES) {
+  /** Queues a frame without message data (its payload is copied). */
+  #queueFrame(type: number, id: number, payload: Uint8Array = EMPTY): void {
+    if (this.#isClosed) return;
+    this.#outbox.frame(type, id, payload);
+    this.#afterQueue();
+  }
+
+  /** fds ride with the first byte of a batch: a frame that carries fds starts a new batch. */
+  #startBatchWithFds(fds: readonly number[]): void {
+    if (this.#outbox.frames > 0) this.#flush();
+    this.#outbox.addFds(fds);
+  }
+
+  /** After a frame was queued: write the batch now if it is long, else at the end of the turn. */
+  #afterQueue(): void {
+    const outbox = this.#outbox;
+    if (outbox.frames >= this.#sliceFrames || outbox.bytes >= FLUSH_EVERY_BYTES) {
       // A long burst (replies to a batch of requests) goes out in slices, so that the peer
       // starts on the first ones while this side produces the rest: both processes work at
-      // once instead of taking turns.
+      // once instead of taking turns. Each slice is twice the last: a write that wakes a
+      // sleeping peer costs 10-20 µs of system time here, and a peer busy with a longer slice
+      // needs no waking (measured with 100 calls in flight: ~15% more calls/s than fixed
+      // slices of 16, with the same first slice).
+      this.#sliceFrames *= 2;
       this.#flush();
       this.#transport.flush?.();
-      return;
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
+      setImmediate(this.#flushLater);
     }
   }
 
-  #flush(): void {
+  /** The frames of the turn's next slice (see `#afterQueue`). */
+  #sliceFrames = FIRST_SLICE_FRAMES;
+
+  /** The end of a turn: what is queued goes out, and the next turn starts with a short slice. */
+  readonly #flushLater = (): void => {
     this.#flushScheduled = false;
-    if (this.#outgoing.length === 0) return;
-    const chunks = this.#outgoing;
-    const fds = this.#outgoingFds;
-    this.#outgoing = [];
-    this.#outgoingFds = [];
+    this.#sliceFrames = FIRST_SLICE_FRAMES;
+    this.#flush();
+  };
+
+  #flush(): void {
+    if (this.#outbox.frames === 0) return;
+    const { chunks, fds } = this.#outbox.take();
     this.#transport.write(chunks, fds);
   }
 
@@ -731,6 +814,7 @@ export class WireConnection {
     this.#rejectReady(error);
     const channels = [...this.#channels.values()];
     this.#channels.clear();
+    this.#rootState = undefined;
     for (const state of channels) {
       for (const incoming of state.incoming.values()) incoming.cancel(error);
       state.end.peerClosed(error);
@@ -739,9 +823,7 @@ export class WireConnection {
     this.#streams.clear();
     for (const stream of streams) stream.connectionLost(error);
     for (const fd of this.#receivedFds.drain()) this.#options.descriptors?.discard(fd);
-    for (const fd of this.#outgoingFds) this.#options.descriptors?.discard(fd);
-    this.#outgoingFds = [];
-    this.#outgoing = [];
+    for (const fd of this.#outbox.clear()) this.#options.descriptors?.discard(fd);
     this.#resolveClosed(error);
   }
 }
@@ -779,4 +861,17 @@ class WireIncoming implements ReplySink {
   cancel(reason: unknown): void {
     this.#cancellation?.cancel(reason);
   }
+}
+
+/** `bytes[start, end)` as a plain Uint8Array view (codecs take it as is, without re-wrapping). */
+function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
+}
+
+/** The request id at the start of a REQUEST/REPLY/FAIL/CANCEL payload. */
+function requestIdOf(type: number, bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < 4) {
+    throw new ProtocolError("EFRAME", `${frameTypeName(type)} frame too short for its request id`);
+  }
+  return readU32(bytes, start);
 }

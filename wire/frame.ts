@@ -44,7 +44,9 @@ export const FrameType = {
 
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
-const KNOWN = new Set<number>(Object.values(FrameType));
+/** 1 at the index of every known frame type (checked for every frame: no hashing). */
+const KNOWN = new Uint8Array(256);
+for (const code of Object.values(FrameType)) KNOWN[code] = 1;
 const NAMES = new Map<number, string>(Object.entries(FrameType).map(([name, code]) => [code, name]));
 
 /** The name of a frame type, for errors and logs. */
@@ -60,14 +62,14 @@ export interface Frame {
   payload: Uint8Array;
 }
 
-function writeU32(target: Uint8Array, offset: number, value: number): void {
+export function writeU32(target: Uint8Array, offset: number, value: number): void {
   target[offset] = value >>> 24;
   target[offset + 1] = (value >>> 16) & 0xff;
   target[offset + 2] = (value >>> 8) & 0xff;
   target[offset + 3] = value & 0xff;
 }
 
-function readU32(source: Uint8Array, offset: number): number {
+export function readU32(source: Uint8Array, offset: number): number {
   return (
     ((source[offset]! << 24) |
       (source[offset + 1]! << 16) |
@@ -77,54 +79,28 @@ function readU32(source: Uint8Array, offset: number): number {
   );
 }
 
-/** Writes a 12-byte header at the start of `target`. */
-function writeHeader(
+/** Writes a 12-byte header into `target` at `at`. */
+export function writeHeader(
   target: Uint8Array,
+  at: number,
   type: number,
   id: number,
   payloadLength: number,
   fdCount: number,
 ): void {
-  writeU32(target, 0, payloadLength);
-  target[4] = type;
-  target[5] = 0;
-  target[6] = fdCount >>> 8;
-  target[7] = fdCount & 0xff;
-  writeU32(target, 8, id);
-}
-
-/** Encodes just a frame header (the payload is written as a separate chunk, uncopied). */
-export function encodeHeader(type: number, id: number, payloadLength: number, fdCount = 0): Uint8Array {
-  const header = Buffer.allocUnsafe(HEADER_SIZE);
-  writeHeader(header, type, id, payloadLength, fdCount);
-  return header;
+  writeU32(target, at, payloadLength);
+  target[at + 4] = type;
+  target[at + 5] = 0;
+  target[at + 6] = fdCount >>> 8;
+  target[at + 7] = fdCount & 0xff;
+  writeU32(target, at + 8, id);
 }
 
 /** Encodes a whole frame into one buffer. */
 export function encodeFrame(type: number, id: number, payload: Uint8Array = EMPTY, fdCount = 0): Uint8Array {
   const frame = new Uint8Array(HEADER_SIZE + payload.byteLength);
-  writeHeader(frame, type, id, payload.byteLength, fdCount);
+  writeHeader(frame, 0, type, id, payload.byteLength, fdCount);
   frame.set(payload, HEADER_SIZE);
-  return frame;
-}
-
-/**
- * Encodes a message frame — header, the request id if any, then the body — with one
- * allocation and one copy (the hot path of every call).
- */
-export function encodeMessageFrame(
-  type: number,
-  id: number,
-  body: Uint8Array,
-  requestId: number | undefined,
-  fdCount: number,
-): Uint8Array {
-  const prefix = requestId === undefined ? 0 : 4;
-  // Unzeroed, and for small frames carved from Node's shared pool: every byte is written below.
-  const frame = Buffer.allocUnsafe(HEADER_SIZE + prefix + body.byteLength);
-  writeHeader(frame, type, id, prefix + body.byteLength, fdCount);
-  if (requestId !== undefined) writeU32(frame, HEADER_SIZE, requestId);
-  frame.set(body, HEADER_SIZE + prefix);
   return frame;
 }
 
@@ -158,6 +134,19 @@ export function splitRequestId(frame: Frame): { requestId: number; body: Uint8Ar
 
 export const EMPTY = new Uint8Array(0);
 
+/** Receives the frames a {@link FrameDecoder} finds. */
+export interface FrameSink {
+  /** A complete frame: its header fields, and its payload as `bytes[start, end)`. */
+  onFrame(
+    type: FrameTypeCode,
+    fdCount: number,
+    id: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): void;
+}
+
 /**
  * Cuts a byte stream into frames. Bytes arrive in arbitrary pieces; `push` returns the frames
  * completed so far and keeps the rest. Anything malformed — an unknown type, nonzero flags, a
@@ -182,7 +171,28 @@ export class FrameDecoder {
     return this.#pendingBytes;
   }
 
+  /** Returns the frames `chunk` completes (payloads are views of the chunks). */
   push(chunk: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    this.feed(chunk, {
+      onFrame(type, fdCount, id, bytes, start, end) {
+        // A plain view (not a Buffer): codecs take it as is, without re-wrapping it.
+        const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
+        frames.push({ type, flags: 0, fdCount, id, payload });
+      },
+    });
+    return frames;
+  }
+
+  /**
+   * Passes each frame `chunk` completes to `sink`, as it is found: no frame objects or views are
+   * made (the receiving hot path). A frame's payload is `bytes[start, end)`; the decoder never
+   * writes to `bytes`. If the sink throws, the decoder must not be used again.
+   */
+  feed(chunk: Uint8Array, sink: FrameSink): void {
+    // Payloads are handed on as plain Uint8Arrays: views and copies of a Buffer would be
+    // Buffers too, which cost more to make than plain ones.
+    chunk = plain(chunk);
     if (this.#pendingBytes > 0) {
       this.#pending.push(chunk);
       this.#pendingBytes += chunk.byteLength;
@@ -191,13 +201,12 @@ export class FrameDecoder {
         this.#pending = [head];
         this.#needed = HEADER_SIZE + this.#check(head, 0);
       }
-      if (this.#needed === 0 || this.#pendingBytes < this.#needed) return [];
+      if (this.#needed === 0 || this.#pendingBytes < this.#needed) return;
       chunk = join(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
       this.#needed = 0;
     }
-    const frames: Frame[] = [];
     let offset = 0;
     while (chunk.byteLength - offset >= HEADER_SIZE) {
       const length = this.#check(chunk, offset);
@@ -206,22 +215,21 @@ export class FrameDecoder {
         break;
       }
       const start = offset + HEADER_SIZE;
-      frames.push({
-        type: chunk[offset + 4] as FrameTypeCode,
-        flags: 0,
-        fdCount: (chunk[offset + 6]! << 8) | chunk[offset + 7]!,
-        id: readU32(chunk, offset + 8),
-        // A plain view (not a Buffer): codecs take it as is, without re-wrapping it.
-        payload: new Uint8Array(chunk.buffer, chunk.byteOffset + start, length),
-      });
       offset = start + length;
+      sink.onFrame(
+        chunk[start - 8] as FrameTypeCode,
+        (chunk[start - 6]! << 8) | chunk[start - 5]!,
+        readU32(chunk, start - 4),
+        chunk,
+        start,
+        offset,
+      );
     }
     if (offset < chunk.byteLength) {
       const rest = chunk.subarray(offset);
       this.#pending = [rest];
       this.#pendingBytes = rest.byteLength;
     }
-    return frames;
   }
 
   /** Validates the header at `offset`; returns the payload length. */
@@ -229,7 +237,7 @@ export class FrameDecoder {
     const length = readU32(buffer, offset);
     const type = buffer[offset + 4]!;
     const flags = buffer[offset + 5]!;
-    if (!KNOWN.has(type)) {
+    if (KNOWN[type] !== 1) {
       throw new ProtocolError("EFRAME_TYPE", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
     }
     if (flags !== 0) throw new ProtocolError("EFRAME_FLAGS", `frame flags must be 0, got ${flags}`);
@@ -243,9 +251,16 @@ export class FrameDecoder {
   }
 }
 
+function plain(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function join(chunks: Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
-  const joined = Buffer.allocUnsafe(total);
+  // Unzeroed (every byte is written below), as a plain view.
+  const joined = plain(Buffer.allocUnsafe(total));
   let offset = 0;
   for (const chunk of chunks) {
     joined.set(chunk, offset);

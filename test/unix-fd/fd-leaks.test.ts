@@ -63,14 +63,13 @@ describe("fd leaks", () => {
     closeSync(file);
   });
 
-  // Skipped: about 1 run in 10 the socket is already destroyed during the fill loop, before the
-  // kill (stats show 1 send and every later write dropped); the cause is not found yet. The
-  // original flake (no 'error' when EOF is read before EPIPE) is fixed in FdSocket and the addon.
-  it.skip("closes the fds still queued when the peer is killed mid-stream", async () => {
+  it("closes the fds still queued when the peer is killed mid-stream", async () => {
     peer = await startPeer();
     const p = peer;
     const path = join(p.dir, "queued.txt");
     const file = openSync(path, "w");
+    // The child stops reading and stays alive (see "pause" in fixtures/peer.ts: it used to exit
+    // by itself now and then, before this loop had queued anything).
     await p.request({ op: "pause" });
     expect(fdsPointingTo(path)).toBe(1);
     // Fill the socket buffers and our queue: the child no longer reads.
@@ -80,22 +79,22 @@ describe("fd leaks", () => {
       p.socket.write(payload, [dupFd(file)]);
       await new Promise((resolve) => setImmediate(resolve));
     }
+    expect(p.socket.destroyed).toBe(false);
     const queuedAtKill = p.socket.pendingFds;
     // The peer's death shows as EPIPE/ECONNRESET on a write or as EOF on a read, whichever the
     // kernel reports first: both end in 'close', and what matters is that nothing leaks.
     let error: FdError | undefined;
     p.socket.on("error", (failure: FdError) => (error = failure));
     const closed = once(p.socket, "close", 2000);
-    const start = Date.now();
     p.child.kill("SIGKILL");
     await closed;
-    expect(Date.now() - start).toBeLessThan(1000);
     if (error !== undefined) {
       expect(error.code).toBe("ESOCKET");
       expect(["EPIPE", "ECONNRESET"]).toContain((error as FdError & { errno: string }).errno);
     }
+    expect(queuedAtKill).toBeGreaterThan(0);
     expect(p.socket.pendingFds).toBe(0);
-    if (queuedAtKill > 0) expect(p.socket.stats.fdsDropped).toBeGreaterThan(0);
+    expect(p.socket.stats.fdsDropped).toBe(queuedAtKill);
     expect(fdsPointingTo(path)).toBe(1); // only our own: every queued dup was closed
     closeSync(file);
   });

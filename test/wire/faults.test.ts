@@ -98,6 +98,28 @@ describe("protocol faults", () => {
     expect(await client.call("echo", "still here")).toBe("still here");
     await client.close();
   });
+
+  it("refuses a message sent while another is being encoded (from a getter in its data)", async () => {
+    const client = await connectUnix(path);
+    let nested: Promise<unknown> | undefined;
+    let reads = 0;
+    const data = {
+      // Read once by the walk for attachments, then by the encoder: send from the second read.
+      get value(): number {
+        if (++reads === 2) {
+          nested = client.call("echo", "nested");
+          nested.catch(() => undefined); // checked below
+        }
+        return 1;
+      },
+    };
+    // The outer message is encoded into the outgoing batch in place: a second one written
+    // there meanwhile would corrupt it, so it is refused instead.
+    expect(await client.call("echo", data)).toEqual({ value: 1 });
+    await expect(nested).rejects.toMatchObject({ code: "EINVALID_MESSAGE" });
+    expect(await client.call("echo", "after")).toBe("after");
+    await client.close();
+  });
 });
 
 describe("dead peers", () => {

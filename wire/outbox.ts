@@ -1,0 +1,182 @@
+import { EMPTY, FrameType, HEADER_SIZE, writeHeader, writeU32 } from "./frame.js";
+
+/** Frames are written back to back into slabs of this size. */
+const SLAB_SIZE = 64 * 1024;
+/** A frame larger than this gets a buffer of its own (copying it into slabs gains nothing). */
+const OWN_BUFFER_ABOVE = 16 * 1024;
+/** Free bytes a message to be encoded in place is given at least (a larger one is copied in). */
+const MIN_ROOM = 4096;
+/** Up to this many bytes, a byte loop (~1.7 ns a byte) copies faster than `set` on a view (~35 ns). */
+const LOOP_COPY_MAX = 16;
+
+/**
+ * The frames a connection has queued and not yet handed to its transport. Frames are written
+ * into a slab, back to back, message bodies usually encoded in place by the codec
+ * (`beginMessage`, `commitMessage`); a batch goes out as a view of the slab (usually one chunk
+ * for many frames), so a small frame costs no allocation or copy of its own. Bytes handed out
+ * are never written again: the slab only fills forward, and a full one is replaced, not reused.
+ */
+export class Outbox {
+  #slab = new Uint8Array(SLAB_SIZE);
+  /** Start of the slab bytes written since the last cut (not yet in `#chunks`). */
+  #start = 0;
+  /** End of the written slab bytes. */
+  #end = 0;
+  /** Where the frame being written goes: the slab, or a frame's own buffer. */
+  #target: Uint8Array = this.#slab;
+  #chunks: Uint8Array[] = [];
+  #fds: number[] = [];
+  /** Frames queued since the last `take`. */
+  frames = 0;
+  /** Bytes queued since the last `take`. */
+  bytes = 0;
+
+  /** The buffer a message begun with `beginMessage` is encoded into. */
+  get slab(): Uint8Array {
+    return this.#slab;
+  }
+
+  /**
+   * Makes room for a message frame to be encoded in place: returns where in `slab` its body
+   * starts (after the header and `prefix` bytes of request id). Nothing is queued until
+   * `commitMessage`; a message that is not committed (it failed, or was copied in with
+   * `message` instead) leaves no trace.
+   */
+  beginMessage(prefix: number): number {
+    if (SLAB_SIZE - this.#end < MIN_ROOM) this.#newSlab();
+    return this.#end + HEADER_SIZE + prefix;
+  }
+
+  /** Queues the message begun last, whose body was encoded in place at `slab[bodyStart, bodyEnd)`. */
+  commitMessage(
+    type: number,
+    id: number,
+    requestId: number,
+    bodyStart: number,
+    bodyEnd: number,
+    fdCount: number,
+  ): void {
+    const at = this.#end;
+    const prefix = requestId === -1 ? 0 : 4;
+    if (bodyStart !== at + HEADER_SIZE + prefix) {
+      throw new Error("Outbox: a frame was queued while a message was being encoded in place");
+    }
+    const slab = this.#slab;
+    writeHeader(slab, at, type, id, bodyEnd - at - HEADER_SIZE, fdCount);
+    if (prefix !== 0) writeU32(slab, at + HEADER_SIZE, requestId);
+    this.#end = bodyEnd;
+    this.frames++;
+    this.bytes += bodyEnd - at;
+  }
+
+  /** Queues a frame with `payload` (copied). */
+  frame(type: number, id: number, payload: Uint8Array = EMPTY, fdCount = 0): void {
+    const length = payload.byteLength;
+    const at = this.#reserve(HEADER_SIZE + length);
+    const target = this.#target;
+    writeHeader(target, at, type, id, length, fdCount);
+    copy(payload, 0, length, target, at + HEADER_SIZE);
+    this.frames++;
+    this.bytes += HEADER_SIZE + length;
+  }
+
+  /**
+   * Queues a message frame: the header, the request id (when `requestId` is not -1), then
+   * `body[start, end)` (copied).
+   */
+  message(
+    type: number,
+    id: number,
+    requestId: number,
+    body: Uint8Array,
+    start: number,
+    end: number,
+    fdCount: number,
+  ): void {
+    const prefix = requestId === -1 ? 0 : 4;
+    const length = prefix + end - start;
+    const at = this.#reserve(HEADER_SIZE + length);
+    const target = this.#target;
+    writeHeader(target, at, type, id, length, fdCount);
+    if (prefix !== 0) writeU32(target, at + HEADER_SIZE, requestId);
+    copy(body, start, end - start, target, at + HEADER_SIZE + prefix);
+    this.frames++;
+    this.bytes += HEADER_SIZE + length;
+  }
+
+  /** Queues a DATA frame: its header here, `chunk` after it as a chunk of its own, uncopied. */
+  data(id: number, chunk: Uint8Array): void {
+    const at = this.#reserve(HEADER_SIZE);
+    writeHeader(this.#target, at, FrameType.DATA, id, chunk.byteLength, 0);
+    this.#cut();
+    this.#chunks.push(chunk);
+    this.frames++;
+    this.bytes += HEADER_SIZE + chunk.byteLength;
+  }
+
+  /** fds that travel with the first byte of the batch (the caller starts a batch for them). */
+  addFds(fds: readonly number[]): void {
+    for (const fd of fds) this.#fds.push(fd);
+  }
+
+  /** Takes the queued batch: its chunks in order and its fds. */
+  take(): { chunks: Uint8Array[]; fds: number[] } {
+    this.#cut();
+    const batch = { chunks: this.#chunks, fds: this.#fds };
+    this.#chunks = [];
+    if (this.#fds.length > 0) this.#fds = [];
+    this.frames = 0;
+    this.bytes = 0;
+    return batch;
+  }
+
+  /** Drops what is queued; returns the fds it held (for the caller to close). */
+  clear(): number[] {
+    const fds = this.#fds;
+    this.#fds = [];
+    this.#chunks = [];
+    this.#start = this.#end;
+    this.frames = 0;
+    this.bytes = 0;
+    return fds;
+  }
+
+  /** Room for `size` bytes: returns the offset to write them at in `#target`. */
+  #reserve(size: number): number {
+    if (size > OWN_BUFFER_ABOVE) {
+      this.#cut();
+      const own = Buffer.allocUnsafe(size);
+      this.#chunks.push(own);
+      this.#target = own;
+      return 0;
+    }
+    if (this.#end + size > SLAB_SIZE) this.#newSlab();
+    this.#target = this.#slab;
+    const at = this.#end;
+    this.#end += size;
+    return at;
+  }
+
+  #newSlab(): void {
+    this.#cut();
+    this.#slab = new Uint8Array(SLAB_SIZE);
+    this.#start = this.#end = 0;
+  }
+
+  /** Moves the slab bytes written since the last cut into the batch as one chunk. */
+  #cut(): void {
+    if (this.#end === this.#start) return;
+    // A Buffer, as transports like best (once per batch).
+    this.#chunks.push(Buffer.from(this.#slab.buffer, this.#start, this.#end - this.#start));
+    this.#start = this.#end;
+  }
+}
+
+function copy(source: Uint8Array, start: number, length: number, target: Uint8Array, at: number): void {
+  if (length <= LOOP_COPY_MAX) {
+    for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  } else {
+    // subarray, not a view built from `source.buffer`: that getter is a slow call into C++.
+    target.set(source.subarray(start, start + length), at);
+  }
+}
