@@ -16,7 +16,7 @@ import {
   type HttpsListener,
   type RemoteHub,
 } from "../../index.js";
-import { beamhub, startCli, startServe, within, type RunningCli } from "./helpers.js";
+import { beamhub, startCli, startEchoServer, startServe, within, type RunningCli } from "./helpers.js";
 
 let dir: string;
 let certDir: string;
@@ -123,12 +123,7 @@ describe("beamhub client commands over https", { timeout: 60_000 }, () => {
   });
 
   it("exposes a TCP endpoint and connects a local port to it, both over https", async () => {
-    const upstream = createServer((socket) => {
-      socket.on("error", () => socket.destroy()); // a reset is the test's to report, not a crash
-      socket.pipe(socket);
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const { server: upstream, port: upstreamPort } = await startEchoServer();
     const started: RunningCli[] = [];
     try {
       const exposing = await startCli(

@@ -1,12 +1,12 @@
 // The beamhub command, run as a user would: real processes, a real hub on a Unix socket.
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClosedError, connectHttps, connectUnix, type Channel, type RemoteHub } from "../../index.js";
 import { encodeKvRecord } from "../../kv/index.js";
-import { beamhub, startCli, startServe, within, type RunningCli } from "./helpers.js";
+import { beamhub, startCli, startEchoServer, startServe, within, type RunningCli } from "./helpers.js";
 
 let dir: string;
 let socket: string;
@@ -127,12 +127,7 @@ describe("beamhub CLI", () => {
   });
 
   it("exposes a TCP endpoint and connects a local port to it", async () => {
-    const upstream = createServer((socket) => {
-      socket.on("error", () => socket.destroy()); // a reset is the test's to report, not a crash
-      socket.pipe(socket);
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const { server: upstream, port: upstreamPort } = await startEchoServer();
     const started: RunningCli[] = [];
     const run = async (args: string[], ready: RegExp): Promise<RegExpMatchArray> => {
       const running = await startCli([...args, "--socket", socket], ready);

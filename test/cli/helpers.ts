@@ -1,6 +1,7 @@
 // Running the beamhub command as a user would: real processes through tsx, a real `beamhub
 // serve`, every wait bounded.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { within } from "../compliance/suite.js";
 
@@ -103,4 +104,14 @@ export async function startServe(
   const httpsUrl = running.stderr().match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)?.[1];
   if (httpsUrl === undefined) throw new Error(`beamhub serve printed no https URL: ${running.stderr()}`);
   return { ...running, httpsUrl };
+}
+
+/** A TCP echo server on a free loopback port, standing in for a database behind the gateway. */
+export async function startEchoServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((socket) => {
+    socket.on("error", () => socket.destroy()); // a reset is the test's to report, not a crash
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port };
 }
