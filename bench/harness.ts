@@ -16,10 +16,20 @@ export interface Result {
   samples: number[];
 }
 
-function median(values: number[]): number {
+/** The median of `values`. */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * The median of the per-round ratios `over[i] / under[i]`. Rounds run their scenarios back to
+ * back, so pairing them cancels the machine's drift between rounds (a shared 2-core VM drifts by
+ * tens of percent), which a ratio of two medians does not.
+ */
+export function roundRatio(over: number[], under: number[]): number {
+  return median(over.map((value, round) => value / under[round]!));
 }
 
 /** Runs every contender `rounds` times, `count` operations each, after a warm-up round. */

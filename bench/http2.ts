@@ -30,7 +30,7 @@ import {
   listenHttps,
   type CertificatePair,
 } from "../transports/http2/index.js";
-import { rateFor } from "./harness.js";
+import { median, rateFor, roundRatio } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -279,12 +279,6 @@ async function wsRate(port: number, ca: string, inFlight: number, body: Buffer):
   return result;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "beamhub-http2-bench-"));
   writeFileSync(join(dir, "bench.proto"), PROTO);
@@ -369,23 +363,18 @@ async function parent(): Promise<void> {
     for (let i = 0; i < ROUNDS; i++) {
       for (const [name, run] of chosen) samples.get(name)!.push(await run());
     }
-    const results = new Map<string, number>();
     for (const [name, , unit] of chosen) {
       const value = median(samples.get(name)!);
-      results.set(name, value);
       const shown =
         unit === "B/s"
           ? `${(value / 1e9).toFixed(2)} GB/s`
           : `${Math.round(value).toLocaleString("en-US")} ${unit}`;
       console.log(`  ${name.padEnd(42)} ${shown.padStart(18)}`);
     }
-    // The median of each round's ratio: rounds run the scenarios back to back, so pairing them
-    // cancels the machine's drift between rounds (a shared 2-core VM drifts by ±30%).
     const ratio = (a: string, b: string): string => {
       const over = samples.get(a);
       const under = samples.get(b);
-      if (over === undefined || under === undefined) return "-";
-      return median(over.map((value, round) => value / under[round]!)).toFixed(2);
+      return over === undefined || under === undefined ? "-" : roundRatio(over, under).toFixed(2);
     };
     console.log("\nratios: medians of the per-round ratios (target)");
     console.log(

@@ -26,7 +26,7 @@ import {
   type HubClient,
 } from "../index.js";
 import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../transports/unix/fd/index.js";
-import { rateFor } from "./harness.js";
+import { median, rateFor, roundRatio } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -322,11 +322,6 @@ async function fdMessages(path: string, file: number, window: number): Promise<n
   return rate;
 }
 
-function median(values: number[]): number {
-  const sorted = values.slice().sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
 async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "beamhub-unix-bench-"));
   const server = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", dir], {
@@ -394,7 +389,6 @@ async function parent(): Promise<void> {
       ],
     ];
     const scenarios = allScenarios.filter(([name]) => ONLY === undefined || ONLY.test(name));
-    const results = new Map<string, number>();
     console.log(
       `unix bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, medians`,
     );
@@ -406,7 +400,6 @@ async function parent(): Promise<void> {
     }
     for (const [name, , unit] of scenarios) {
       const value = median(samples.get(name) ?? []);
-      results.set(name, value);
       const shown =
         unit === "B/s"
           ? `${(value / 1e9).toFixed(2)} GB/s`
@@ -414,10 +407,10 @@ async function parent(): Promise<void> {
       console.log(`  ${name.padEnd(40)} ${shown}`);
     }
     const ratio = (a: string, b: string): string => {
-      const [x, y] = [results.get(a), results.get(b)];
-      return x === undefined || y === undefined ? "—" : (x / y).toFixed(2);
+      const [over, under] = [samples.get(a), samples.get(b)];
+      return over === undefined || under === undefined ? "—" : roundRatio(over, under).toFixed(2);
     };
-    console.log("ratios (FdSocket / raw):");
+    console.log("ratios, medians of the per-round ratios (FdSocket / raw):");
     console.log(`  rr 1 in flight     ${ratio("FdSocket rr 1 in flight", "raw rr 1 in flight")}`);
     console.log(`  rr 100 in flight   ${ratio("FdSocket rr 100 in flight", "raw rr 100 in flight")}`);
     console.log(`  bulk               ${ratio("FdSocket bulk 64 KiB writes", "raw bulk 64 KiB writes")}`);

@@ -155,7 +155,10 @@ export interface FrameSink {
  *
  * Payloads are views into the pushed chunks, not copies: the caller must not reuse a chunk
  * after pushing it (socket reads deliver a fresh buffer each time). A frame split across
- * chunks is joined once, when its last byte arrives, however many pieces it came in.
+ * chunks is joined once, when its last byte arrives, however many pieces it came in — except,
+ * with `splitData`, a DATA frame: its payload is a run of stream bytes, so it is passed on in
+ * the pieces it arrives in (each as a DATA frame of the same id; the frame's fds, if any, with
+ * the first), sparing a copy of every bulk frame that spans socket reads.
  */
 export class FrameDecoder {
   /** Chunks holding the start of an incomplete frame. */
@@ -163,8 +166,16 @@ export class FrameDecoder {
   #pendingBytes = 0;
   /** The size of the incomplete frame once its header is known, else 0. */
   #needed = 0;
+  /** Payload bytes still to come of the DATA frame being passed on in pieces (`splitData`). */
+  #dataRemaining = 0;
+  #dataId = 0;
+  /** The fds of that frame, until a piece of it has been passed on. */
+  #dataFds = 0;
 
-  constructor(readonly maxFrameSize: number) {}
+  constructor(
+    readonly maxFrameSize: number,
+    readonly options: { readonly splitData?: boolean } = {},
+  ) {}
 
   /** Bytes received but not yet part of a complete frame. */
   get pendingBytes(): number {
@@ -193,31 +204,47 @@ export class FrameDecoder {
     // Payloads are handed on as plain Uint8Arrays: views and copies of a Buffer would be
     // Buffers too, which cost more to make than plain ones.
     chunk = plain(chunk);
-    if (this.#pendingBytes > 0) {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.byteLength;
-      if (this.#needed === 0 && this.#pendingBytes >= HEADER_SIZE) {
-        const head = join(this.#pending, this.#pendingBytes);
-        this.#pending = [head];
-        this.#needed = HEADER_SIZE + this.#check(head, 0);
-      }
-      if (this.#needed === 0 || this.#pendingBytes < this.#needed) return;
-      chunk = join(this.#pending, this.#pendingBytes);
-      this.#pending = [];
-      this.#pendingBytes = 0;
-      this.#needed = 0;
-    }
     let offset = 0;
+    if (this.#dataRemaining > 0) {
+      offset = this.#passData(chunk, 0, sink);
+    } else if (this.#pendingBytes > 0) {
+      if (
+        this.#needed === 0 &&
+        this.#pendingBytes + chunk.byteLength >= HEADER_SIZE &&
+        this.#dataHeadPending(chunk)
+      ) {
+        offset = this.#startDataAcross(chunk, sink);
+      } else {
+        this.#pending.push(chunk);
+        this.#pendingBytes += chunk.byteLength;
+        if (this.#needed === 0 && this.#pendingBytes >= HEADER_SIZE) {
+          const head = join(this.#pending, this.#pendingBytes);
+          this.#pending = [head];
+          this.#needed = HEADER_SIZE + this.#check(head, 0);
+        }
+        if (this.#needed === 0 || this.#pendingBytes < this.#needed) return;
+        chunk = join(this.#pending, this.#pendingBytes);
+        this.#pending = [];
+        this.#pendingBytes = 0;
+        this.#needed = 0;
+      }
+    }
     while (chunk.byteLength - offset >= HEADER_SIZE) {
       const length = this.#check(chunk, offset);
-      if (chunk.byteLength - offset < HEADER_SIZE + length) {
+      const start = offset + HEADER_SIZE;
+      const type = chunk[offset + 4] as FrameTypeCode;
+      if (chunk.byteLength < start + length) {
+        if (type === FrameType.DATA && this.options.splitData === true) {
+          const fdCount = (chunk[offset + 6]! << 8) | chunk[offset + 7]!;
+          offset = this.#startData(readU32(chunk, offset + 8), fdCount, length, chunk, start, sink);
+          continue;
+        }
         this.#needed = HEADER_SIZE + length;
         break;
       }
-      const start = offset + HEADER_SIZE;
       offset = start + length;
       sink.onFrame(
-        chunk[start - 8] as FrameTypeCode,
+        type,
         (chunk[start - 6]! << 8) | chunk[start - 5]!,
         readU32(chunk, start - 4),
         chunk,
@@ -230,6 +257,66 @@ export class FrameDecoder {
       this.#pending = [rest];
       this.#pendingBytes = rest.byteLength;
     }
+  }
+
+  /** Whether the header split between `#pending` and `chunk` is a DATA frame's, to pass on in pieces. */
+  #dataHeadPending(chunk: Uint8Array): boolean {
+    if (this.options.splitData !== true) return false;
+    const at = 4 - this.#pendingBytes; // where the type byte is in `chunk`, when not pending
+    const type =
+      at >= 0
+        ? chunk[at]
+        : this.#pending.length === 1
+          ? this.#pending[0]![4]
+          : join(this.#pending, this.#pendingBytes)[4];
+    return type === FrameType.DATA;
+  }
+
+  /** Starts a DATA frame whose header began in `#pending`: only the header's bytes are copied. */
+  #startDataAcross(chunk: Uint8Array, sink: FrameSink): number {
+    const head = new Uint8Array(HEADER_SIZE);
+    let filled = 0;
+    for (const piece of this.#pending) {
+      head.set(piece, filled);
+      filled += piece.byteLength;
+    }
+    const used = HEADER_SIZE - filled;
+    head.set(chunk.subarray(0, used), filled);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const length = this.#check(head, 0);
+    const fdCount = (head[6]! << 8) | head[7]!;
+    return this.#startData(readU32(head, 8), fdCount, length, chunk, used, sink);
+  }
+
+  /** A DATA frame of `length` payload bytes from `chunk[start]` on: passes on what is here. */
+  #startData(
+    id: number,
+    fdCount: number,
+    length: number,
+    chunk: Uint8Array,
+    start: number,
+    sink: FrameSink,
+  ): number {
+    this.#dataId = id;
+    this.#dataFds = fdCount;
+    this.#dataRemaining = length;
+    if (length === 0) {
+      sink.onFrame(FrameType.DATA, fdCount, id, chunk, start, start);
+      return start;
+    }
+    return this.#passData(chunk, start, sink);
+  }
+
+  /** Passes on the next piece of the DATA frame in progress; returns where the piece ends. */
+  #passData(chunk: Uint8Array, start: number, sink: FrameSink): number {
+    const end = start + Math.min(this.#dataRemaining, chunk.byteLength - start);
+    if (end === start) return start;
+    this.#dataRemaining -= end - start;
+    const fdCount = this.#dataFds;
+    this.#dataFds = 0;
+    sink.onFrame(FrameType.DATA, fdCount, this.#dataId, chunk, start, end);
+    return end;
   }
 
   /** Validates the header at `offset`; returns the payload length. */

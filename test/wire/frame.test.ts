@@ -51,6 +51,57 @@ describe("FrameDecoder", () => {
     );
   });
 
+  it("with splitData, passes DATA on in the pieces it arrives in, and every other frame whole", () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArbitrary, { maxLength: 12 }),
+        fc.array(fc.nat(400), { maxLength: 20 }),
+        (frames, cuts) => {
+          const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.id, f.payload, f.fdCount)));
+          const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+          const decoder = new FrameDecoder(1 << 20, { splitData: true });
+          const decoded = [];
+          let previous = 0;
+          for (const point of [...points, bytes.length]) {
+            decoded.push(...decoder.push(Uint8Array.from(bytes.subarray(previous, point))));
+            previous = point;
+          }
+          expect(decoder.pendingBytes).toBe(0);
+          // Regroup the pieces: a DATA frame is one or more DATA pieces of its id, the fds on the
+          // first, no empty piece unless the payload is empty.
+          let at = 0;
+          for (const frame of frames) {
+            const first = decoded[at++]!;
+            expect({ type: first.type, id: first.id, fdCount: first.fdCount }).toEqual({
+              type: frame.type,
+              id: frame.id,
+              fdCount: frame.fdCount,
+            });
+            const pieces = [Buffer.from(first.payload)];
+            let got = first.payload.byteLength;
+            if (frame.type === FrameType.DATA) {
+              expect(first.payload.byteLength > 0 || frame.payload.byteLength === 0).toBe(true);
+              while (got < frame.payload.byteLength) {
+                const piece = decoded[at++]!;
+                expect({ type: piece.type, id: piece.id, fdCount: piece.fdCount }).toEqual({
+                  type: FrameType.DATA,
+                  id: frame.id,
+                  fdCount: 0,
+                });
+                expect(piece.payload.byteLength).toBeGreaterThan(0);
+                pieces.push(Buffer.from(piece.payload));
+                got += piece.payload.byteLength;
+              }
+            }
+            expect(Buffer.concat(pieces)).toEqual(Buffer.from(frame.payload));
+          }
+          expect(at).toBe(decoded.length);
+        },
+      ),
+      { seed: 43, numRuns: 500 },
+    );
+  });
+
   it("rejects a bad header as soon as it is complete, even split", () => {
     const decoder = new FrameDecoder(1024);
     const header = encodeFrame(FrameType.EVENT, 1, new Uint8Array(2000)).subarray(0, 12);
