@@ -11,10 +11,13 @@ import { StreamResetError } from "../hub/errors.js";
 
 /**
  * Aborts a socket with a TCP reset (RST) when it can, so the peer sees a reset rather than a
- * clean end; falls back to `destroy()`.
+ * clean end; falls back to `destroy()`. A socket whose write side already ended cannot be reset
+ * (libuv refuses with EINVAL once a shutdown is under way, and Node would emit that as an
+ * error), so it is destroyed.
  */
 export function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
+  if (socket.writableEnded) return void socket.destroy();
   try {
     socket.resetAndDestroy();
   } catch {

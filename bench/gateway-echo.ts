@@ -1,0 +1,178 @@
+// The TCP gateway's cost per round trip, without a database: an echo server stands in for it and
+// a load process keeps CONNS connections each doing 100-byte request/response round trips. Paths,
+// each measured in the same run: a naive Node proxy (`net` piping), the fd hand-off, the relay
+// over the Unix transport and over HTTP/2 + TLS (the database host's hub is a child process,
+// bench/gateway-hub-peer.ts, as in bench/gateway.ts). Prints round trips/s, the ratio to the
+// naive proxy, and the CPU each process spends per round trip (user and system µs, from
+// /proc/<pid>/stat) — which says where a relay's time goes.
+//
+//   npx tsx bench/gateway-echo.ts [seconds=3] [connections=4]
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connectTcp, type GatewayMode } from "../gateway/index.js";
+import { connectHttps, connectUnix, type HubClient } from "../index.js";
+import { spawnPeer } from "../test/gateway/postgres.js";
+
+const MESSAGE = 100;
+
+if (process.argv[2] === "echo") await echoServer();
+else if (process.argv[2] === "load")
+  await load(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
+else await main(Number(process.argv[2] ?? 3), Number(process.argv[3] ?? 4));
+
+async function main(seconds: number, connections: number): Promise<void> {
+  const echo = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "echo"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const echoPort = Number(await firstLine(echo));
+  const dir = await mkdtemp(join(tmpdir(), "beamhub-bench-echo-"));
+  const { child: hubProcess, firstLine: ready } = await spawnPeer(
+    join(import.meta.dirname, "gateway-hub-peer.ts"),
+    [dir, `tcp://127.0.0.1:${echoPort}`],
+  );
+  const unixCaller = await connectUnix(join(dir, "hub.sock"));
+  const httpsCaller = await connectHttps(ready.split(" ")[1]!, {
+    ca: await readFile(join(dir, "cert", "cert.pem"), "utf8"),
+    transport: "http2",
+  });
+  const naive = createServer({ noDelay: true }, (client) => {
+    const upstream = connect({ port: echoPort, host: "127.0.0.1", noDelay: true });
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => naive.listen(0, "127.0.0.1", resolve));
+
+  try {
+    console.log(`gateway echo: ${connections} connections x ${MESSAGE} B round trips, ${seconds} s each`);
+    console.log(
+      "path          round trips/s  ratio   here: user   sys    hub process: user   sys  (µs/round trip)",
+    );
+    let baseline = Number.NaN;
+    const measure = async (label: string, port: number): Promise<void> => {
+      const before = [cpu("self"), cpu(hubProcess.pid!)];
+      const rate = await runLoad(port, connections, seconds);
+      const after = [cpu("self"), cpu(hubProcess.pid!)];
+      if (Number.isNaN(baseline)) baseline = rate;
+      const perTrip = (ticks: number): string => ((ticks * 10_000) / (rate * seconds)).toFixed(1).padStart(6);
+      console.log(
+        `${label.padEnd(14)}${Math.round(rate).toLocaleString("en").padStart(13)}  ${(rate / baseline).toFixed(2)}×` +
+          `  ${perTrip(after[0]![0] - before[0]![0])} ${perTrip(after[0]![1] - before[0]![1])}` +
+          `          ${perTrip(after[1]![0] - before[1]![0])} ${perTrip(after[1]![1] - before[1]![1])}`,
+      );
+    };
+    const gateway = async (label: string, hub: HubClient, mode: GatewayMode): Promise<void> => {
+      const connector = await connectTcp(hub, "pg", { mode });
+      try {
+        await measure(label, connector.address.port);
+      } finally {
+        await connector.close();
+      }
+    };
+    await measure("naive proxy", (naive.address() as AddressInfo).port);
+    await gateway("hand-off", unixCaller, "handoff");
+    await gateway("relay unix", unixCaller, "relay");
+    await gateway("relay http2", httpsCaller, "relay");
+  } finally {
+    naive.close();
+    await unixCaller.close();
+    await httpsCaller.close();
+    await stop(hubProcess);
+    await stop(echo);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** [user, system] CPU ticks (1/100 s) a process has used. */
+function cpu(pid: number | "self"): [number, number] {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return [Number(fields[11]), Number(fields[12])];
+}
+
+async function runLoad(port: number, connections: number, seconds: number): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(import.meta.url),
+      "load",
+      String(port),
+      String(connections),
+      String(seconds),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return Number(await firstLine(child));
+}
+
+/** Child: echoes every connection's bytes back; prints its port; exits when stdin closes. */
+async function echoServer(): Promise<void> {
+  const server = createServer({ noDelay: true }, (socket) => {
+    socket.on("error", () => socket.destroy());
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  console.log((server.address() as AddressInfo).port);
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+}
+
+/** Child: `connections` clients doing round trips for `seconds`; prints round trips per second. */
+async function load(port: number, connections: number, seconds: number): Promise<void> {
+  const message = Buffer.alloc(MESSAGE, 0x61);
+  const stopAt = Date.now() + seconds * 1000;
+  let trips = 0;
+  await Promise.all(
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise<void>((resolve) => {
+          const socket: Socket = connect({ port, host: "127.0.0.1", noDelay: true }, () =>
+            socket.write(message),
+          );
+          let received = 0;
+          socket.on("data", (data) => {
+            received += data.byteLength;
+            while (received >= MESSAGE) {
+              received -= MESSAGE;
+              trips++;
+              if (Date.now() >= stopAt) return resolve(void socket.destroy());
+              socket.write(message);
+            }
+          });
+          socket.on("error", () => resolve());
+        }),
+    ),
+  );
+  console.log(trips / seconds);
+  process.exit(0);
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error("a bench child did not answer within 60 s")), 60_000);
+    child.stdout!.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes("\n")) {
+        clearTimeout(timer);
+        resolve(text.slice(0, text.indexOf("\n")));
+      }
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
