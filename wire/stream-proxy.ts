@@ -197,7 +197,19 @@ export class StreamProxy {
 
   /** Hands the sink what arrived, then the end, unless it paused. */
   #deliver(): void {
-    const sink = this.#sink!;
+    // Called again while the sink handles a chunk (it resumed us): the running loop goes on.
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      this.#deliverAll(this.#sink!);
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  #delivering = false;
+
+  #deliverAll(sink: ByteStreamSink): void {
     while (!this.#paused && !this.#reset) {
       const chunk = this.#inbound.shift();
       if (chunk === undefined) {
