@@ -1,11 +1,10 @@
 import { cborCodec } from "../codecs/cbor.js";
 import { jsonCodec } from "../codecs/json.js";
-import type { Codec } from "../codecs/reference.js";
 import { InvalidArgumentError } from "../hub/errors.js";
 import { withDeadline } from "../transports/http2/deadline.js";
 import { ConnectError } from "../transports/http2/errors.js";
 import { withKeepAlive } from "../transports/http2/keep-alive.js";
-import type { SessionLimits } from "../transports/http2/options.js";
+import { CLIENT_DEFAULTS, type SessionClientOptions } from "../transports/http2/client-options.js";
 import { TOKEN_PROTOCOL_PREFIX, WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "../transports/http2/paths.js";
 import { HTTP2_TUNING } from "../transports/http2/tuning.js";
 import { WireConnection } from "../wire/connection.js";
@@ -19,27 +18,18 @@ import {
 } from "./websocket-transport.js";
 
 /** Options of `connectBrowser`. */
-export interface ConnectBrowserOptions {
+export interface ConnectBrowserOptions extends SessionClientOptions {
   /**
    * A bearer token. Browsers cannot set headers on a WebSocket, so it travels as a
    * `beamhub.token.<base64url>` subprotocol (not in the URL, which servers and proxies log).
    */
   token?: string;
-  /** Bound on opening the WebSocket and completing the session handshake (ms, default 10 000). */
-  timeout?: number;
-  /** Session keep-alive (ms, default 20 000; see `HubServerOptions.keepAlive`). 0 disables. */
-  keepAlive?: number;
-  /** Session limits (frame size, windows, channels, streams). */
-  limits?: SessionLimits;
-  /** Codecs to offer, most preferred first (default CBOR, then JSON). */
-  codecs?: Codec[];
-  /** Largest WebSocket message sent (default 1 MiB). */
-  maxWebSocketMessage?: number;
   /** The WebSocket class (default the global one). */
   WebSocket?: WebSocketConstructor;
 }
 
-export const BROWSER_DEFAULTS = { timeout: 10_000, keepAlive: 20_000 } as const;
+/** The defaults of `timeout` and `keepAlive`: those of every client. */
+export const BROWSER_DEFAULTS = CLIENT_DEFAULTS;
 
 /** A hub reached from a browser over the WebSocket fallback. */
 export class BrowserRemoteHub extends RemoteHub {

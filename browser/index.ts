@@ -38,6 +38,7 @@ export {
   CallAbortedError,
   CallTimeoutError,
   ClosedError,
+  ForbiddenError,
   InvalidArgumentError,
   InvalidMessageError,
   InvalidNameError,

@@ -4,7 +4,7 @@ import type { SessionLimits } from "./options.js";
 type Pem = string | Buffer;
 
 /** Options of `connectHttps`. */
-export interface ConnectHttpsOptions {
+export interface ConnectHttpsOptions extends SessionClientOptions {
   /** CA certificates (or the pinned server certificate) to trust instead of the system's. */
   ca?: Pem | Pem[];
   /** Client certificate and key for mutual TLS: the session's identity is the certificate's CN. */
@@ -22,6 +22,10 @@ export interface ConnectHttpsOptions {
   transport?: "auto" | "http2" | "websocket";
   /** A bearer token (`authorization: Bearer <token>`). */
   token?: string;
+}
+
+/** The session options every client shares (`connectHttps`, and `connectBrowser` in browsers). */
+export interface SessionClientOptions {
   /** Bound on reaching the hub and completing the session handshake, per attempt (ms, default 10 000). */
   timeout?: number;
   /** Session keep-alive (ms, default 20 000; see `HubServerOptions.keepAlive`). 0 disables. */
@@ -34,6 +38,7 @@ export interface ConnectHttpsOptions {
   maxWebSocketMessage?: number;
 }
 
+/** Defaults of {@link SessionClientOptions}. */
 export const CLIENT_DEFAULTS = { timeout: 10_000, keepAlive: 20_000 } as const;
 
 /** The TLS options both client transports pass to `tls.connect`. */
