@@ -2,7 +2,12 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { DEV_CERTIFICATE_HOSTS, loadOrCreateDevCertificate, type DevCertificate } from "../index.js";
+import {
+  certificateCovers,
+  DEV_CERTIFICATE_HOSTS,
+  loadOrCreateDevCertificate,
+  type DevCertificate,
+} from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import type { Setting } from "./settings.js";
 
@@ -56,7 +61,7 @@ export async function loadDevCertificate(
   const certPath = join(dir, "cert.pem");
   const stored = readCertificate(certPath);
   const wanted = unique([...DEV_CERTIFICATE_HOSTS, ...extraHosts]);
-  const missing = stored === undefined ? [] : wanted.filter((host) => !covers(stored, host));
+  const missing = stored === undefined ? [] : wanted.filter((host) => !certificateCovers(stored, host));
   // Names once asked for stay: a replacement covers the stored names too.
   const hosts = unique([...wanted, ...(stored === undefined ? [] : namesOf(stored))]);
   // Replaced (under the store's lock) only when it lacks one of `hosts`.
@@ -77,12 +82,6 @@ function readCertificate(path: string): X509Certificate | undefined {
   } catch {
     return undefined; // missing or unreadable: loadOrCreateDevCertificate makes one
   }
-}
-
-function covers(certificate: X509Certificate, host: string): boolean {
-  return isIP(host) === 0
-    ? certificate.checkHost(host) !== undefined
-    : certificate.checkIP(host) !== undefined;
 }
 
 /** The DNS names and IP addresses of a certificate's subjectAltName, IPv6 shortened. */

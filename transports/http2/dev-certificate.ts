@@ -112,7 +112,7 @@ async function loadValid(
     const now = Date.now();
     if (Date.parse(x509.validTo) <= now + DAY_MS || Date.parse(x509.validFrom) > now) return undefined;
     if (!x509.checkPrivateKey(createPrivateKey(key))) return undefined;
-    if (!hosts.every((host) => covers(x509, host))) return undefined;
+    if (!hosts.every((host) => certificateCovers(x509, host))) return undefined;
     return { cert, key };
   } catch {
     return undefined;
@@ -120,7 +120,7 @@ async function loadValid(
 }
 
 /** Whether the certificate is valid for `host` (a DNS name or an IP address). */
-function covers(certificate: X509Certificate, host: string): boolean {
+export function certificateCovers(certificate: X509Certificate, host: string): boolean {
   return IP.test(host) ? certificate.checkIP(host) !== undefined : certificate.checkHost(host) !== undefined;
 }
 

@@ -2,6 +2,7 @@ export { attachHub, type AttachedHub } from "./attach.js";
 export type { ConnectHttpsOptions } from "./client-options.js";
 export { connectHttps, HttpsRemoteHub } from "./connect.js";
 export {
+  certificateCovers,
   createDevCertificate,
   DEV_CERTIFICATE_HOSTS,
   loadOrCreateDevCertificate,
