@@ -2,25 +2,30 @@
 //   direct             pgbench → PostgreSQL
 //   naive proxy        pgbench → a Node `net` piping proxy → PostgreSQL
 //   socat              pgbench → socat (a native relay, for reference when installed) → PostgreSQL
-//   gateway hand-off   pgbench → connector → PostgreSQL: the database connection's fd came from
-//                      the hub process over the Unix transport; the connector joins it to the
-//                      client in native threads (pgbench itself cannot take an fd)
+//   gateway hand-off   pgbench → PostgreSQL: pgbench runs with the hand-off library (as under
+//                      `beamhub run`), so its connect() gets the database connection's fd, which
+//                      came from the hub process over the Unix transport: nothing in between
+//   hand-off, relayed  pgbench → connector → PostgreSQL: the same fd, for a program run without
+//                      the library: the connector joins it to the client in native threads
 //   relay (unix)       pgbench → connector → Unix transport → hub process → PostgreSQL
 //   relay (http2)      pgbench → connector → HTTP/2 + TLS → hub process → PostgreSQL
 // The database host's side is a child process (bench/gateway-hub-peer.ts): a hub that exposes
 // PostgreSQL itself and listens on a Unix socket and on https:// (development certificate,
 // pinned by the caller). The connectors run in this process, as `beamhub connect` would.
-// Run: npx tsx bench/gateway.ts [seconds=5]
+// Run: npx tsx bench/gateway.ts [seconds=5]; BENCH_ROUNDS (default 3) rounds of every scenario;
+// BENCH_ONLY=handoff,relay,... limits the run to those (direct and naive are always measured).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectTcp, type GatewayMode } from "../gateway/index.js";
+import { connectTcp, handoffEnvironment, type GatewayMode } from "../gateway/index.js";
 import { connectHttps, connectUnix, type HubClient } from "../index.js";
+import { roundRatio } from "./harness.js";
 import { pgbench, spawnPeer, startPostgres, stopPostgres } from "../test/gateway/postgres.js";
 
 const seconds = Number(process.argv[2] ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const args = ["-S", "-c", "4", "-j", "2", "-T", String(seconds), "-n"];
 
 const pg = await startPostgres();
@@ -41,22 +46,29 @@ try {
   const init = await pgbench(pg, pg.port, ["-i", "-s", "1", "-q"], 60_000);
   if (init.result.code !== 0) throw new Error(init.result.stderr);
 
-  const measure = async (label: string, port: number): Promise<number> => {
-    const { tps, result } = await pgbench(pg, port, args, (seconds + 30) * 1000);
+  const measure = async (label: string, port: number, env: NodeJS.ProcessEnv = {}): Promise<number> => {
+    const { tps, result } = await pgbench(pg, port, args, (seconds + 30) * 1000, env);
     if (result.code !== 0) throw new Error(`${label}: ${result.stderr}`);
     console.log(`${label.padEnd(22)} ${tps.toFixed(0).padStart(8)} TPS`);
     return tps;
   };
-  const throughGateway = async (label: string, hub: HubClient, mode: GatewayMode): Promise<number> => {
-    const gateway = await connectTcp(hub, "pg", { mode });
+  const throughGateway = async (
+    label: string,
+    hub: HubClient,
+    mode: GatewayMode,
+    library = false,
+  ): Promise<number> => {
+    const gateway = await connectTcp(hub, "pg", {
+      mode,
+      handoffSocket: library ? join(dir, "handoff.sock") : undefined,
+    });
     try {
-      return await measure(label, gateway.address.port);
+      const env = library ? handoffEnvironment(gateway.handoff!.routes) : {};
+      return await measure(label, gateway.address.port, env);
     } finally {
       await gateway.close();
     }
   };
-
-  const direct = await measure("direct", pg.port);
 
   const naive = createServer((client) => {
     const upstream = connect(pg.port, "127.0.0.1");
@@ -65,23 +77,47 @@ try {
     upstream.on("error", () => client.destroy());
   });
   await new Promise<void>((resolve) => naive.listen(0, "127.0.0.1", resolve));
-  const naiveTps = await measure("naive node proxy", (naive.address() as { port: number }).port);
+  const naivePort = (naive.address() as { port: number }).port;
+  const socat = await startSocat(pg.port);
+
+  // Each round runs every scenario once, back to back; ratios are taken within a round and the
+  // median over rounds is reported, which cancels the VM's drift between minutes.
+  // Ordered so that each ratio's two sides run next to each other.
+  const scenarios: Record<string, () => Promise<number>> = {
+    direct: () => measure("direct", pg.port),
+    handoff: () => throughGateway("gateway hand-off", unixCaller, "handoff", true),
+    handoffRelayed: () => throughGateway("hand-off, relayed", unixCaller, "handoff"),
+    socat: () => (socat === undefined ? Promise.resolve(Number.NaN) : measure("socat", socat.port)),
+    naive: () => measure("naive node proxy", naivePort),
+    relay: () => throughGateway("gateway relay (unix)", unixCaller, "relay"),
+    relayHttp2: () => throughGateway("gateway relay (http2)", httpsCaller, "relay"),
+  };
+  const only = process.env.BENCH_ONLY?.split(",");
+  const tps: Record<string, number[]> = {};
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`round ${round}/${rounds}`);
+    for (const [name, run] of Object.entries(scenarios)) {
+      if (only !== undefined && name !== "direct" && name !== "naive" && !only.includes(name)) continue;
+      (tps[name] ??= []).push(await run());
+    }
+  }
   naive.close();
+  socat?.stop();
 
-  const socat = await measureSocat(pg.port, measure);
-  const handoff = await throughGateway("gateway hand-off", unixCaller, "handoff");
-  const relay = await throughGateway("gateway relay (unix)", unixCaller, "relay");
-  const relayHttp2 = await throughGateway("gateway relay (http2)", httpsCaller, "relay");
-
-  const ratio = (a: number, b: number): string => (Number.isNaN(a / b) ? "-" : (a / b).toFixed(2));
+  const ratio = (over: string, under: string): string => {
+    if (tps[over] === undefined || tps[under] === undefined) return "-";
+    const value = roundRatio(tps[over], tps[under]);
+    return Number.isNaN(value) ? "-" : value.toFixed(2);
+  };
   console.log(
-    `\nhand-off / direct          ${ratio(handoff, direct)}x (target >= 0.95)\n` +
-      `relay / naive proxy        ${ratio(relay, naiveTps)}x (target >= 1.0)\n` +
-      `relay http2 / naive proxy  ${ratio(relayHttp2, naiveTps)}x (target >= 0.8)\n` +
-      `naive proxy / direct       ${ratio(naiveTps, direct)}x\n` +
-      `socat / direct             ${ratio(socat, direct)}x\n` +
-      `hand-off / socat           ${ratio(handoff, socat)}x\n` +
-      `hand-off / naive proxy     ${ratio(handoff, naiveTps)}x`,
+    `\nmedians of per-round ratios over ${rounds} rounds:\n` +
+      `hand-off / direct          ${ratio("handoff", "direct")}x (target >= 0.95)\n` +
+      `relay / naive proxy        ${ratio("relay", "naive")}x (target >= 1.0)\n` +
+      `relay http2 / naive proxy  ${ratio("relayHttp2", "naive")}x (target >= 0.8)\n` +
+      `naive proxy / direct       ${ratio("naive", "direct")}x\n` +
+      `socat / direct             ${ratio("socat", "direct")}x\n` +
+      `hand-off relayed / direct  ${ratio("handoffRelayed", "direct")}x\n` +
+      `hand-off relayed / socat   ${ratio("handoffRelayed", "socat")}x`,
   );
 } finally {
   await unixCaller.close();
@@ -95,26 +131,19 @@ try {
   await stopPostgres(pg);
 }
 
-/** pgbench through socat when it is installed (NaN and a note when it is not). */
-async function measureSocat(
-  target: number,
-  measure: (label: string, port: number) => Promise<number>,
-): Promise<number> {
+/** socat relaying a free port to `target`, when it is installed (else a note and undefined). */
+async function startSocat(target: number): Promise<{ port: number; stop(): void } | undefined> {
   if (spawnSync("socat", ["-V"]).status !== 0) {
-    console.log("socat                  (not installed: apt-get install socat; row skipped)");
-    return Number.NaN;
+    console.log("socat: not installed (apt-get install socat); its rows are skipped");
+    return undefined;
   }
   const port = await freePort();
   const socat = spawn("socat", [
     `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,nodelay`,
     `TCP:127.0.0.1:${target},nodelay`,
   ]);
-  try {
-    await waitForPort(port);
-    return await measure("socat", port);
-  } finally {
-    socat.kill();
-  }
+  await waitForPort(port);
+  return { port, stop: () => socat.kill() };
 }
 
 function freePort(): Promise<number> {

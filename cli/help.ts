@@ -35,6 +35,9 @@ commands:
   call <service> [json|-]     call a service and print its reply
   expose <name> tcp://h:p     serve a TCP endpoint as a hub service
   connect <name> --listen h:p a local TCP port that reaches a service
+  run --connect name=h:p -- CMD
+                              run CMD with its connections to h:p handed the service's own
+                              socket (no process in between; Linux)
   kv encode|decode|inspect    Beam's key -> values format
 
 common options:
@@ -109,11 +112,25 @@ request and prints what the service sends on it as JSON lines.${HUB_OPTIONS}`,
   expose: `usage: beamhub expose <name> tcp://host:port [hub options]
 Registers <name>; every connection made through it (beamhub connect) opens a TCP connection to
 host:port. Runs until Ctrl-C or until the hub goes away.${HUB_OPTIONS}`,
-  connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [hub options]
+  connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH] [hub options]
 Listens on host:port (loopback by default); each accepted connection reaches the endpoint behind
 service <name>. handoff: the endpoint's socket is passed here as a file descriptor and the hub
 leaves the data path (Unix socket hubs only); relay: bytes travel over a hub byte stream (the
-only way through an https hub); auto: handoff when possible.${HUB_OPTIONS}`,
+only way through an https hub); auto: handoff when possible.
+With handoff, this process still copies the bytes between the two sockets (in native threads),
+because an ordinary client cannot take a descriptor. --handoff-socket PATH removes that copy for
+programs started with the hand-off library: it prints the LD_PRELOAD and BEAMHUB_HANDOFF values
+to start them with (or use beamhub run, which does it for you).${HUB_OPTIONS}`,
+  run: `usage: beamhub run --connect SERVICE=HOST:PORT [--connect ...] [--mode M] [hub options] -- COMMAND [ARGS...]
+Listens on each HOST:PORT (or PORT, on 127.0.0.1) as beamhub connect does, runs COMMAND, and
+exits with its exit code (128+N if signal N killed it; 127 if it is not found). COMMAND runs with
+the hand-off library (LD_PRELOAD, Linux): when it connects to one of those addresses, it gets
+the socket the service connected to its endpoint, so it talks to e.g. PostgreSQL itself with
+no process of ours in between:
+  beamhub run --connect db.main=127.0.0.1:6432 -- psql -h 127.0.0.1 -p 6432 -U app
+Programs that cannot load the library (static binaries) and children that clear LD_PRELOAD
+still reach the service through the port. --mode relay (or an https hub) skips the library.
+Only failures are printed (on stderr).${HUB_OPTIONS}`,
   kv: `usage: beamhub kv encode <json|->    a JSON object of string lists -> kv bytes on stdout
        beamhub kv decode <file|->    kv bytes -> JSON
        beamhub kv inspect <file>     records of an append-only kv log, with offsets and any torn tail`,

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { validateLabels, VERSION, type Labels } from "../index.js";
 import { call } from "./commands/call.js";
 import { connect, expose } from "./commands/gateway.js";
+import { run } from "./commands/run.js";
 import { kv } from "./commands/kv.js";
 import { ls } from "./commands/ls.js";
 import { serve } from "./commands/serve.js";
@@ -95,10 +96,13 @@ function checkHubFlags(command: string, hub: HubAddress, flags: Record<string, u
 export async function main(argv: string[]): Promise<number> {
   const out = (text: string): void => void process.stdout.write(`${text}\n`);
   const log = (text: string): void => void process.stderr.write(`${text}\n`);
+  // `beamhub run ... -- COMMAND ARGS`: what follows `--` is the command's, never ours.
+  const dashes = argv.indexOf("--");
+  const commandLine = dashes < 0 ? [] : argv.slice(dashes + 1);
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: dashes < 0 ? argv : argv.slice(0, dashes),
       allowPositionals: true,
       options: {
         hub: { type: "string" },
@@ -126,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
         "require-auth": { type: "boolean" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
+        "handoff-socket": { type: "string" },
+        connect: { type: "string", multiple: true },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -173,7 +179,22 @@ export async function main(argv: string[]): Promise<number> {
       case "expose":
         return await expose(config, { name: rest[0], target: rest[1] }, log);
       case "connect":
-        return await connect(config, { name: rest[0], listen: values.listen, mode: values.mode }, log);
+        return await connect(
+          config,
+          {
+            name: rest[0],
+            listen: values.listen,
+            mode: values.mode,
+            handoffSocket: values["handoff-socket"],
+          },
+          log,
+        );
+      case "run":
+        return await run(
+          config,
+          { connect: values.connect ?? [], mode: values.mode, command: commandLine, stray: rest },
+          log,
+        );
       case "kv":
         return await kv(rest[0], rest[1], {
           out,

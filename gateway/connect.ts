@@ -4,6 +4,7 @@ import { ByteStream, FileDescriptor, type HubClient } from "../hub/index.js";
 import { relaySockets, type SocketRelay } from "../transports/unix/fd/index.js";
 import { parseListen, type TcpAddress } from "./address.js";
 import { GatewayProtocolError } from "./errors.js";
+import { handoffRoutes, listenHandoff, type HandoffServer } from "./handoff-socket.js";
 import { resetSocket, spliceSocketStream, spliceSockets } from "./splice.js";
 import type { GatewayLog, GatewayReply } from "./types.js";
 
@@ -24,6 +25,14 @@ export interface ConnectTcpOptions {
   timeout?: number;
   /** Receives one line per failed connection, and one when `"auto"` settles on a mode. */
   log?: GatewayLog;
+  /**
+   * A Unix socket path to listen on for programs run with the hand-off library (`beamhub run`,
+   * {@link handoffEnvironment}): their connections to this connector's address get the
+   * upstream's connected socket itself, so no process of ours stays in the data path. Needs
+   * descriptors to reach this client (a Unix hub, or one process); elsewhere the programs are
+   * told to connect over TCP as usual.
+   */
+  handoffSocket?: string;
 }
 
 /** A running local listener. */
@@ -32,8 +41,13 @@ export interface TcpConnector extends AsyncDisposable {
   readonly address: TcpAddress;
   /** The mode new connections use now (`"auto"` settles on the first connection). */
   readonly mode: GatewayMode;
-  /** Connections currently open. */
+  /** Connections currently open (those handed to programs are theirs, not counted). */
   readonly connections: number;
+  /**
+   * With {@link ConnectTcpOptions.handoffSocket}: its path, and the `BEAMHUB_HANDOFF` entries
+   * that send a program's connections to this connector's address there.
+   */
+  readonly handoff: { readonly path: string; readonly routes: readonly string[] } | undefined;
   /** Stops listening and destroys every open connection; idempotent. */
   close(): Promise<void>;
 }
@@ -63,11 +77,11 @@ export async function connectTcp(
   let closing = false;
 
   /**
-   * Asks for the connected socket. Resolves `"done"` once joined, or, when `mayRelay`,
-   * `"unsupported"` if descriptors cannot reach this client or the byte stream a transport
-   * without fd passing sent in the socket's place, for the caller to relay over.
+   * Asks for the upstream's connected socket. Resolves with it, or, when `mayRelay`, with
+   * `"unsupported"` if descriptors cannot reach this client or with the byte stream a transport
+   * without fd passing sent in the socket's place (the upstream is connected behind it).
    */
-  const handoff = async (client: Socket, mayRelay: boolean): Promise<"done" | "unsupported" | ByteStream> => {
+  const obtainSocket = async (mayRelay: boolean): Promise<Socket | "unsupported" | ByteStream> => {
     let reply: GatewayReply;
     try {
       reply = await hub.call<GatewayReply>(name, { handoff: true }, { timeout });
@@ -88,7 +102,44 @@ export async function connectTcp(
       if (descriptor instanceof FileDescriptor) descriptor.close();
       throw new GatewayProtocolError(`service ${name} did not reply with a connected socket`);
     }
-    const upstream = descriptor.take() as Socket;
+    return descriptor.take() as Socket;
+  };
+
+  /** Records what a hand-off attempt showed, for `"auto"`. */
+  const settle = (handedOver: boolean): void => {
+    if (handedOver) {
+      if (mode !== "auto") return;
+      mode = "handoff";
+      log(
+        `beamhub gateway ${name}: descriptors travel here; handing connections over (the hub leaves the data path)`,
+      );
+    } else if (mode !== "relay") {
+      mode = "relay";
+      log(`beamhub gateway ${name}: file descriptors cannot travel to this client; relaying bytes instead`);
+    }
+  };
+
+  /** Hands the upstream's socket to a client of the hand-off socket, or says "use TCP". */
+  const supplyHandoff = async (): Promise<Socket | "use-tcp"> => {
+    const asked = mode;
+    if (asked === "relay" || closing) return "use-tcp";
+    const outcome = await obtainSocket(asked === "auto");
+    if (outcome instanceof ByteStream || outcome === "unsupported") {
+      if (outcome instanceof ByteStream) outcome.reset(new GatewayProtocolError("relaying over TCP instead"));
+      settle(false);
+      return "use-tcp";
+    }
+    settle(true);
+    return outcome;
+  };
+
+  /**
+   * Hand-off for a TCP client: joins it to the upstream's socket. Resolves `"done"`, or what
+   * {@link obtainSocket} gave instead for the caller to relay over.
+   */
+  const handoff = async (client: Socket, mayRelay: boolean): Promise<"done" | "unsupported" | ByteStream> => {
+    const upstream = await obtainSocket(mayRelay);
+    if (upstream === "unsupported" || upstream instanceof ByteStream) return upstream;
     if (closing || client.destroyed) {
       upstream.destroy();
       return "done";
@@ -144,19 +195,8 @@ export async function connectTcp(
     const asked = mode;
     if (asked !== "relay") {
       const outcome = await handoff(client, asked === "auto");
-      if (outcome === "done") {
-        if (mode === "auto") {
-          mode = "handoff";
-          log(
-            `beamhub gateway ${name}: descriptors travel here; handing connections over (the hub leaves the data path)`,
-          );
-        }
-        return;
-      }
-      if (mode !== "relay") {
-        log(`beamhub gateway ${name}: file descriptors cannot travel to this client; relaying bytes instead`);
-      }
-      mode = "relay";
+      settle(outcome === "done");
+      if (outcome === "done") return;
       // The upstream is connected already and its bytes come over this stream: use it.
       if (outcome !== "unsupported") return relayOver(client, outcome);
     }
@@ -186,16 +226,32 @@ export async function connectTcp(
   const bound = server.address();
   const address: TcpAddress =
     bound !== null && typeof bound === "object" ? { host: bound.address, port: bound.port } : listen;
+  let handoffServer: HandoffServer | undefined;
+  if (options.handoffSocket !== undefined) {
+    try {
+      handoffServer = await listenHandoff(options.handoffSocket, supplyHandoff, (line) =>
+        log(`beamhub gateway ${name}: ${line}`),
+      );
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+  }
+  const handoffInfo =
+    handoffServer === undefined
+      ? undefined
+      : { path: handoffServer.path, routes: handoffRoutes(address, handoffServer.path) };
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
-    (closed ??= new Promise<void>((resolve) => {
+    (closed ??= (async () => {
       closing = true;
-      server.close(() => resolve());
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of live) socket.destroy();
       live.clear();
       for (const native of nativeRelays) native.stop();
-    }));
+      await Promise.all([stopped, handoffServer?.close()]);
+    })());
   return {
     address,
     get mode() {
@@ -204,6 +260,7 @@ export async function connectTcp(
     get connections() {
       return live.size + nativeRelays.size;
     },
+    handoff: handoffInfo,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -16,3 +16,5 @@ export {
 export { exposeTcp, type ExposeTcpOptions, type TcpExposure } from "./expose.js";
 export { resetSocket, spliceSocketStream, spliceSockets } from "./splice.js";
 export type { GatewayLog, GatewayReply, GatewayRequest } from "./types.js";
+export { handoffEnvironment, handoffLibraryPath, HANDOFF_ENV } from "./handoff-library.js";
+export { HANDOFF_REPLY, HANDOFF_REQUEST } from "./handoff-socket.js";

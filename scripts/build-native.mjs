@@ -3,6 +3,8 @@
 // It never fails the install. If the build fails, it prints a warning, writes the reason to
 // native/build/build-failure.txt, and exits 0: everything except fd passing keeps working, and
 // using fd passing throws FdUnavailableError ("fd passing unavailable: <that reason>").
+// On Linux it then compiles the hand-off library (native/handoff-preload.c, LD_PRELOAD for
+// `beamhub run`) with $CC or cc; a failure there is recorded in handoff-build-failure.txt.
 //
 // - node-gyp: npm's bundled copy (npm_config_node_gyp when run by npm, else found next to the
 //   node binary), or a locally installed one. The registry's node-gyp@13 needs Node 22.
@@ -21,6 +23,8 @@ const nativeDir = resolve(process.env.BEAMHUB_FD_NATIVE_DIR ?? join(root, "nativ
 const buildDir = join(nativeDir, "build");
 const failureFile = join(buildDir, "build-failure.txt");
 const addonFile = join(buildDir, "Release", "beamhub_fd.node");
+const handoffFile = join(buildDir, "Release", "beamhub_handoff.so");
+const handoffFailureFile = join(buildDir, "handoff-build-failure.txt");
 
 function findNodeGyp() {
   const prefix = dirname(dirname(process.execPath));
@@ -54,7 +58,19 @@ function tail(text, lines = 25) {
   return text.trim().split("\n").slice(-lines).join("\n");
 }
 
+/** Ends the addon build as failed: recorded, warned about, and the install goes on. */
+class BuildFailure extends Error {
+  constructor(reason, details) {
+    super(reason);
+    this.details = details;
+  }
+}
+
 function fail(reason, details = "") {
+  throw new BuildFailure(reason, details);
+}
+
+function recordFailure({ message: reason, details }) {
   mkdirSync(buildDir, { recursive: true });
   writeFileSync(failureFile, `${reason}\n`);
   if (existsSync(addonFile)) rmSync(addonFile);
@@ -70,7 +86,6 @@ function fail(reason, details = "") {
       .filter(Boolean)
       .join("\n"),
   );
-  process.exit(0);
 }
 
 function build() {
@@ -110,4 +125,39 @@ function build() {
   console.log(`beamhub: fd passing addon built (${addonFile})`);
 }
 
-build();
+// The hand-off library (LD_PRELOAD, Linux): built apart from the addon, so that a failure here
+// only costs `beamhub run` its hand-off (programs then go through the ports) and never fd passing.
+function buildHandoffLibrary() {
+  if (process.platform !== "linux") return;
+  const compiler = process.env.CC || "cc";
+  const source = join(nativeDir, "handoff-preload.c");
+  mkdirSync(join(buildDir, "Release"), { recursive: true });
+  rmSync(handoffFailureFile, { force: true });
+  const result = spawnSync(
+    compiler,
+    ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-o", handoffFile, source, "-ldl", "-pthread"],
+    { encoding: "utf8", timeout: 2 * 60 * 1000 },
+  );
+  if (result.status === 0 && existsSync(handoffFile)) {
+    console.log(`beamhub: hand-off library built (${handoffFile})`);
+    return;
+  }
+  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+  const reason = result.error
+    ? `${compiler} could not run: ${result.error.message}`
+    : `${compiler} failed: ${output.split("\n").find((line) => /error/i.test(line)) ?? `exit code ${result.status}`}`;
+  rmSync(handoffFile, { force: true });
+  writeFileSync(handoffFailureFile, `${reason}\n`);
+  console.warn(
+    `\nWARNING: beamhub could not build its hand-off library; beamhub run connects programs through ports.\n  reason: ${reason}\n`,
+  );
+}
+
+try {
+  build();
+} catch (error) {
+  if (!(error instanceof BuildFailure)) throw error;
+  recordFailure(error);
+}
+// After the addon: node-gyp rebuild starts by removing build/.
+buildHandoffLibrary();

@@ -1,4 +1,4 @@
-import { connectTcp, exposeTcp, type GatewayMode } from "../../index.js";
+import { connectTcp, exposeTcp, handoffEnvironment, type GatewayMode } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
@@ -36,10 +36,18 @@ export async function expose(
   }
 }
 
-/** `beamhub connect <name> --listen host:port [--mode auto|handoff|relay]`: a local port to a service. */
+/**
+ * `beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH]`:
+ * a local port to a service, and optionally a hand-off socket for programs run with the library.
+ */
 export async function connect(
   config: CliConfig,
-  options: { name: string | undefined; listen: string | undefined; mode: string | undefined },
+  options: {
+    name: string | undefined;
+    listen: string | undefined;
+    mode: string | undefined;
+    handoffSocket: string | undefined;
+  },
   log: (line: string) => void,
 ): Promise<number> {
   if (options.name === undefined) {
@@ -64,12 +72,33 @@ export async function connect(
   }
   // No descriptor reaches this process over https: "auto" would only spend a call finding out.
   if (mode === "auto" && config.hub.kind !== "unix") mode = "relay";
+  if (options.handoffSocket !== undefined && mode === "relay") {
+    throw new CliError(
+      `--handoff-socket hands sockets over, which needs a Unix socket hub and mode auto or handoff (the hub is ${config.hub.text}, mode ${mode})`,
+      EXIT.usage,
+    );
+  }
   const hub = await connectToHub(config);
   try {
-    const connector = await connectTcp(hub, options.name, { listen: options.listen, mode, log });
+    const connector = await connectTcp(hub, options.name, {
+      listen: options.listen,
+      mode,
+      log,
+      handoffSocket: options.handoffSocket,
+    });
     log(
       `listening on ${connector.address.host}:${connector.address.port} -> service ${options.name} (${mode})`,
     );
+    if (connector.handoff !== undefined) {
+      let hint: string;
+      try {
+        const env = handoffEnvironment(connector.handoff.routes, {});
+        hint = `programs run with LD_PRELOAD=${env.LD_PRELOAD} BEAMHUB_HANDOFF='${env.BEAMHUB_HANDOFF}' get the upstream's socket itself`;
+      } catch (error) {
+        hint = `${(error as Error).message}: programs connect through the port`;
+      }
+      log(`hand-off socket ${connector.handoff.path}: ${hint}`);
+    }
     await untilStopped(hub.connection.closed, log);
     await connector.close();
     return 0;

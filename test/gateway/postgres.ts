@@ -108,13 +108,14 @@ export async function pgbench(
   port: number,
   args: string[],
   timeout = 30_000,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ tps: number; result: RunResult }> {
   const result = await run(
     pgTool("pgbench"),
     ["-h", "127.0.0.1", "-p", String(port), "-U", pg.user, ...args, pg.dbname],
     {
       timeout,
-      env: { PGSSLMODE: "disable" },
+      env: { PGSSLMODE: "disable", ...env },
     },
   );
   const match = /tps = ([\d.]+)/.exec(result.stdout);

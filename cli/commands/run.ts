@@ -1,0 +1,135 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectTcp, handoffEnvironment, type GatewayMode, type TcpConnector } from "../../index.js";
+import type { CliConfig } from "../config.js";
+import { connectToHub } from "../connect.js";
+import { CliError, EXIT } from "../errors.js";
+
+/** One `--connect service=host:port`. */
+interface ConnectSpec {
+  service: string;
+  listen: string;
+}
+
+function parseConnect(values: readonly string[]): ConnectSpec[] {
+  if (values.length === 0) {
+    throw new CliError("beamhub run needs at least one --connect SERVICE=HOST:PORT", EXIT.usage);
+  }
+  return values.map((value) => {
+    const equals = value.indexOf("=");
+    if (equals <= 0 || equals === value.length - 1) {
+      throw new CliError(
+        `--connect takes SERVICE=HOST:PORT (or SERVICE=PORT), got ${JSON.stringify(value)}`,
+        EXIT.usage,
+      );
+    }
+    return { service: value.slice(0, equals), listen: value.slice(equals + 1) };
+  });
+}
+
+/**
+ * `beamhub run --connect SERVICE=HOST:PORT ... -- COMMAND [ARGS...]`: listens on each HOST:PORT
+ * as `beamhub connect` does and runs COMMAND with the hand-off library, so the program's own
+ * connections to those addresses get the upstream's socket itself (the hub and this process
+ * leave the data path). Programs the library cannot reach (static binaries) still get through
+ * the ports. Exits with COMMAND's exit code (128 + the signal number if it was killed).
+ */
+export async function run(
+  config: CliConfig,
+  options: {
+    connect: readonly string[];
+    mode: string | undefined;
+    command: readonly string[];
+    /** Words before `--` that are not options: a command written without `--`. */
+    stray: readonly string[];
+  },
+  log: (line: string) => void,
+): Promise<number> {
+  if (options.stray.length > 0) {
+    throw new CliError(
+      `put the command after --: beamhub run --connect SERVICE=HOST:PORT -- ${options.stray.join(" ")}`,
+      EXIT.usage,
+    );
+  }
+  const specs = parseConnect(options.connect);
+  const [program, ...args] = options.command;
+  if (program === undefined) {
+    throw new CliError("usage: beamhub run --connect SERVICE=HOST:PORT ... -- COMMAND [ARGS...]", EXIT.usage);
+  }
+  const mode = (options.mode ?? (config.hub.kind === "unix" ? "auto" : "relay")) as GatewayMode;
+  if (!["auto", "handoff", "relay"].includes(mode)) {
+    throw new CliError(
+      `--mode must be auto, handoff or relay, got ${JSON.stringify(options.mode)}`,
+      EXIT.usage,
+    );
+  }
+  const hub = await connectToHub(config);
+  const dir = await mkdtemp(join(tmpdir(), "beamhub-run-"));
+  const connectors: TcpConnector[] = [];
+  try {
+    for (const [index, spec] of specs.entries()) {
+      const handoffSocket = mode === "relay" ? undefined : join(dir, `handoff-${index}.sock`);
+      connectors.push(
+        await connectTcp(hub, spec.service, {
+          listen: spec.listen,
+          mode,
+          handoffSocket,
+          log: (line) => log(line),
+        }),
+      );
+    }
+    const routes = connectors.flatMap((connector) => connector.handoff?.routes ?? []);
+    let environment: NodeJS.ProcessEnv = process.env;
+    if (routes.length > 0) {
+      try {
+        environment = { ...process.env, ...handoffEnvironment(routes) };
+      } catch (error) {
+        log(`beamhub run: ${(error as Error).message}; connections go through the listening ports instead`);
+      }
+    }
+    void hub.connection.closed.then((reason) =>
+      log(
+        `beamhub run: the hub connection ended${reason ? ` (${reason.message})` : ""}; ` +
+          "connections made so far go on, new ones fail",
+      ),
+    );
+    return await runCommand(program, args, environment);
+  } finally {
+    await Promise.all(connectors.map((connector) => connector.close()));
+    await hub.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the command with inherited stdio, passing on SIGINT/SIGTERM/SIGHUP; its exit code. */
+function runCommand(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: "inherit", env });
+    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+    for (const signal of signals) process.on(signal, forward);
+    const done = (): void => {
+      for (const signal of signals) process.off(signal, forward);
+    };
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      done();
+      // 127 and 126 as a shell would: scripts tell "no such command" from the command's own codes.
+      const notFound = error.code === "ENOENT";
+      reject(
+        new CliError(
+          `cannot run ${program}: ${notFound ? "command not found" : error.message}`,
+          notFound ? 127 : 126,
+          {
+            cause: error,
+          },
+        ),
+      );
+    });
+    child.once("exit", (code, signal) => {
+      done();
+      resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal]));
+    });
+  });
+}
