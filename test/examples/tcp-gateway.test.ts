@@ -77,7 +77,7 @@ beforeAll(async () => {
   }
   pg = started;
   dir = await mkdtemp(join(tmpdir(), "beamhub-example-gateway-"));
-  const [https, down, ...local] = await freePorts(8);
+  const [https, down, ...local] = await freePorts(9);
   swaps = {
     "5432": String(pg.port),
     "5499": String(down), // nothing listens there: the "database is down" step
@@ -210,7 +210,7 @@ async function expectShown(shown: string | undefined, printed: () => string): Pr
 
 describe("examples/tcp-gateway.md", () => {
   it("has the steps this test knows about", () => {
-    expect(steps.map((step) => step.lang)).toEqual(["sh", "sh", "sh", "sh", "sh", "sh", "ts"]);
+    expect(steps.map((step) => step.lang)).toEqual(["sh", "sh", "sh", "sh", "sh", "sh", "sh", "ts"]);
   });
 
   steps.forEach((step, index) => {
