@@ -4,10 +4,11 @@
 // over the Unix transport and over HTTP/2 + TLS (the database host's hub is a child process,
 // bench/gateway-hub-peer.ts, as in bench/gateway.ts). Prints round trips/s, the ratio to the
 // naive proxy, and the CPU each process spends per round trip (user and system µs, from
-// /proc/<pid>/stat) — which says where a relay's time goes.
+// /proc/<pid>/stat) — which says where a relay's time goes — and, where `perf` can count the
+// raw_syscalls tracepoint, the system calls and context switches per round trip of each.
 //
 //   npx tsx bench/gateway-echo.ts [seconds=3] [connections=4]
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
@@ -50,20 +51,32 @@ async function main(seconds: number, connections: number): Promise<void> {
 
   try {
     console.log(`gateway echo: ${connections} connections x ${MESSAGE} B round trips, ${seconds} s each`);
+    const counting = perfWorks();
     console.log(
-      "path          round trips/s  ratio   here: user   sys    hub process: user   sys  (µs/round trip)",
+      "path          round trips/s  ratio   here: user   sys    hub process: user   sys  (µs/round trip)" +
+        (counting ? "   syscalls, switches per round trip: here | hub process" : ""),
     );
     let baseline = Number.NaN;
     const measure = async (label: string, port: number): Promise<void> => {
       const before = [cpu("self"), cpu(hubProcess.pid!)];
+      const counts = counting
+        ? [countEvents(process.pid, seconds), countEvents(hubProcess.pid!, seconds)]
+        : [];
       const rate = await runLoad(port, connections, seconds);
       const after = [cpu("self"), cpu(hubProcess.pid!)];
       if (Number.isNaN(baseline)) baseline = rate;
-      const perTrip = (ticks: number): string => ((ticks * 10_000) / (rate * seconds)).toFixed(1).padStart(6);
+      const trips = rate * seconds;
+      const perTrip = (ticks: number): string => ((ticks * 10_000) / trips).toFixed(1).padStart(6);
+      const events = async (count: Promise<[number, number]>): Promise<string> => {
+        const [syscalls, switches] = await count;
+        return `${(syscalls / trips).toFixed(1)}, ${(switches / trips).toFixed(2)}`;
+      };
+      const counted = counting ? `   ${await events(counts[0]!)} | ${await events(counts[1]!)}` : "";
       console.log(
         `${label.padEnd(14)}${Math.round(rate).toLocaleString("en").padStart(13)}  ${(rate / baseline).toFixed(2)}×` +
           `  ${perTrip(after[0]![0] - before[0]![0])} ${perTrip(after[0]![1] - before[0]![1])}` +
-          `          ${perTrip(after[1]![0] - before[1]![0])} ${perTrip(after[1]![1] - before[1]![1])}`,
+          `          ${perTrip(after[1]![0] - before[1]![0])} ${perTrip(after[1]![1] - before[1]![1])}` +
+          counted,
       );
     };
     const gateway = async (label: string, hub: HubClient, mode: GatewayMode): Promise<void> => {
@@ -86,6 +99,52 @@ async function main(seconds: number, connections: number): Promise<void> {
     await stop(echo);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Whether `perf stat` can count system calls here (it needs perf and the tracepoint). */
+function perfWorks(): boolean {
+  const probe = spawnSync("perf", ["stat", "-x,", "-e", "raw_syscalls:sys_enter", "true"], {
+    encoding: "utf8",
+  });
+  return (
+    probe.status === 0 && /raw_syscalls:sys_enter/.test(probe.stderr) && !/not supported/.test(probe.stderr)
+  );
+}
+
+/**
+ * System calls and context switches of process `pid` (all its threads) over the next `seconds`,
+ * with `perf stat` (whose counting costs the process nothing measurable).
+ */
+function countEvents(pid: number, seconds: number): Promise<[number, number]> {
+  const perf = spawn(
+    "perf",
+    [
+      "stat",
+      "-x,",
+      "-e",
+      "raw_syscalls:sys_enter,context-switches",
+      "-p",
+      String(pid),
+      "--",
+      "sleep",
+      String(seconds),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let text = "";
+  perf.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
+  return new Promise((resolve) =>
+    perf.once("exit", () => {
+      const value = (event: string): number =>
+        Number(
+          text
+            .split("\n")
+            .find((line) => line.includes(event))
+            ?.split(",")[0] ?? Number.NaN,
+        );
+      resolve([value("raw_syscalls:sys_enter"), value("context-switches")]);
+    }),
+  );
 }
 
 /** [user, system] CPU ticks (1/100 s) a process has used. */

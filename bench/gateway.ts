@@ -13,7 +13,7 @@
 // PostgreSQL itself and listens on a Unix socket and on https:// (development certificate,
 // pinned by the caller). The connectors run in this process, as `beamhub connect` would.
 // Run: npx tsx bench/gateway.ts [seconds=5]; BENCH_ROUNDS (default 3) rounds of every scenario;
-// BENCH_ONLY=handoff,relay,... limits the run to those (direct and naive are always measured).
+// BENCH_ONLY=handoff,naive,relay,... limits the run to those (and direct).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect, createServer } from "node:net";
@@ -97,7 +97,7 @@ try {
   for (let round = 1; round <= rounds; round++) {
     console.log(`round ${round}/${rounds}`);
     for (const [name, run] of Object.entries(scenarios)) {
-      if (only !== undefined && name !== "direct" && name !== "naive" && !only.includes(name)) continue;
+      if (only !== undefined && name !== "direct" && !only.includes(name)) continue;
       (tps[name] ??= []).push(await run());
     }
   }

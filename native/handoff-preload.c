@@ -275,9 +275,13 @@ __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr
   }
   const struct route* route = route_count > 0 ? find_route(address, length) : NULL;
   if (route != NULL) {
-    int type;
+    // Only TCP sockets: an SCTP or MPTCP stream socket to the same address is left alone.
+    int type, protocol;
     socklen_t size = sizeof(type);
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_STREAM) {
+    socklen_t protocol_size = sizeof(protocol);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_STREAM &&
+        getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_size) == 0 &&
+        protocol == IPPROTO_TCP) {
       int outcome = hand_off(fd, route);
       if (outcome != 0) return outcome > 0 ? 0 : -1;
     }
