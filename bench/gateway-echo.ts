@@ -41,6 +41,10 @@ async function main(seconds: number, connections: number): Promise<void> {
     ca: await readFile(join(dir, "cert", "cert.pem"), "utf8"),
     transport: "http2",
   });
+  const wsCaller = await connectHttps(ready.split(" ")[1]!, {
+    ca: await readFile(join(dir, "cert", "cert.pem"), "utf8"),
+    transport: "websocket",
+  });
   const naive = createServer({ noDelay: true }, (client) => {
     const upstream = connect({ port: echoPort, host: "127.0.0.1", noDelay: true });
     client.pipe(upstream).pipe(client);
@@ -91,10 +95,12 @@ async function main(seconds: number, connections: number): Promise<void> {
     await gateway("hand-off", unixCaller, "handoff");
     await gateway("relay unix", unixCaller, "relay");
     await gateway("relay http2", httpsCaller, "relay");
+    await gateway("relay ws", wsCaller, "relay");
   } finally {
     naive.close();
     await unixCaller.close();
     await httpsCaller.close();
+    await wsCaller.close();
     await stop(hubProcess);
     await stop(echo);
     await rm(dir, { recursive: true, force: true });

@@ -37,6 +37,25 @@ export async function expose(
 }
 
 /**
+ * The mode of a connector from `--mode` (default auto), checked against the hub: a hand-off
+ * needs a Unix socket hub, and over https "auto" would only spend a call finding out that no
+ * descriptor can come, so it means relay there.
+ */
+export function gatewayMode(config: CliConfig, option: string | undefined): GatewayMode {
+  const mode = (option ?? "auto") as GatewayMode;
+  if (!["auto", "handoff", "relay"].includes(mode)) {
+    throw new CliError(`--mode must be auto, handoff or relay, got ${JSON.stringify(option)}`, EXIT.usage);
+  }
+  if (mode === "handoff" && config.hub.kind !== "unix") {
+    throw new CliError(
+      `--mode handoff needs a Unix socket hub, and the hub is ${config.hub.text}: use --mode relay or auto`,
+      EXIT.usage,
+    );
+  }
+  return mode === "auto" && config.hub.kind !== "unix" ? "relay" : mode;
+}
+
+/**
  * `beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH]`:
  * a local port to a service, and optionally a hand-off socket for programs run with the library.
  */
@@ -56,22 +75,7 @@ export async function connect(
       EXIT.usage,
     );
   }
-  let mode = (options.mode ?? "auto") as GatewayMode;
-  if (!["auto", "handoff", "relay"].includes(mode)) {
-    throw new CliError(
-      `--mode must be auto, handoff or relay, got ${JSON.stringify(options.mode)}`,
-      EXIT.usage,
-    );
-  }
-  if (mode === "handoff" && config.hub.kind !== "unix") {
-    // File descriptors only cross a Unix socket; over https every connection must be relayed.
-    throw new CliError(
-      `--mode handoff needs a Unix socket hub, and the hub is ${config.hub.text}: use --mode relay or auto`,
-      EXIT.usage,
-    );
-  }
-  // No descriptor reaches this process over https: "auto" would only spend a call finding out.
-  if (mode === "auto" && config.hub.kind !== "unix") mode = "relay";
+  const mode = gatewayMode(config, options.mode);
   if (options.handoffSocket !== undefined && mode === "relay") {
     throw new CliError(
       `--handoff-socket hands sockets over, which needs a Unix socket hub and mode auto or handoff (the hub is ${config.hub.text}, mode ${mode})`,

@@ -2,10 +2,11 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectTcp, handoffEnvironment, type GatewayMode, type TcpConnector } from "../../index.js";
+import { connectTcp, handoffEnvironment, type TcpConnector } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
+import { gatewayMode } from "./gateway.js";
 
 /** One `--connect service=host:port`. */
 interface ConnectSpec {
@@ -58,13 +59,7 @@ export async function run(
   if (program === undefined) {
     throw new CliError("usage: beamhub run --connect SERVICE=HOST:PORT ... -- COMMAND [ARGS...]", EXIT.usage);
   }
-  const mode = (options.mode ?? (config.hub.kind === "unix" ? "auto" : "relay")) as GatewayMode;
-  if (!["auto", "handoff", "relay"].includes(mode)) {
-    throw new CliError(
-      `--mode must be auto, handoff or relay, got ${JSON.stringify(options.mode)}`,
-      EXIT.usage,
-    );
-  }
+  const mode = gatewayMode(config, options.mode);
   const hub = await connectToHub(config);
   const dir = await mkdtemp(join(tmpdir(), "beamhub-run-"));
   const connectors: TcpConnector[] = [];
