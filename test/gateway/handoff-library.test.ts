@@ -11,7 +11,13 @@ import { connect as connectNet, createServer, type Server, type Socket } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectTcp, exposeTcp, handoffEnvironment, handoffLibraryPath } from "../../gateway/index.js";
+import {
+  connectTcp,
+  exposeTcp,
+  handoffEnvironment,
+  handoffLibraryPath,
+  type TcpConnector,
+} from "../../gateway/index.js";
 import { Hub, connectUnix, listenUnix, type HubClient, type UnixListener } from "../../index.js";
 import { fdKind, FdSocket, wrapFd } from "../../transports/unix/fd/index.js";
 import { within } from "../compliance/suite.js";
@@ -192,6 +198,55 @@ describe.skipIf(libraryMissing !== "")("the hand-off library", () => {
     expect((await client.next("data")).data).toBe("echo:plain");
     expect(await client.finish()).toBe(0);
     expect(client.stderr()).toBe("");
+  });
+
+  it("reads IPv6 routes, and skips malformed BEAMHUB_HANDOFF entries without failing the program", async (context) => {
+    await using _exposure = await exposeTcp(exposer, "echo.ipv6", `tcp://127.0.0.1:${upstreamPort}`);
+    let connector: TcpConnector;
+    try {
+      connector = await connectTcp(caller, "echo.ipv6", {
+        listen: "[::1]:0",
+        handoffSocket: join(dir, "handoff-ipv6.sock"),
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EADDRNOTAVAIL")
+        return context.skip("no IPv6 loopback here");
+      throw error;
+    }
+    await using _connector = connector;
+    expect(connector.handoff!.routes).toEqual([
+      `[::1]:${connector.address.port}=${join(dir, "handoff-ipv6.sock")}`,
+    ]);
+    const garbage = [
+      "",
+      "no-equals",
+      "=/path",
+      "[::1=/x",
+      "[::1]6432=/x",
+      "127.0.0.1:99999=/x",
+      "host:12=/x",
+      `127.0.0.1:1=${"x".repeat(200)}`,
+    ];
+    const env = handoffEnvironment([...garbage, ...connector.handoff!.routes]);
+    const child = spawn(process.execPath, [CLIENT, "::1", String(connector.address.port)], {
+      env: { ...process.env, ...env },
+    });
+    const output = await within(
+      new Promise<string>((resolve) => {
+        let text = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes("\n")) resolve(text);
+        });
+      }),
+      10_000,
+      "the client to connect",
+    );
+    child.kill();
+    expect(JSON.parse(output.split("\n")[0]!)).toMatchObject({
+      event: "connected",
+      remotePort: upstreamPort,
+    });
   });
 
   it("leaves connections to other addresses alone", async () => {
