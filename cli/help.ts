@@ -56,7 +56,7 @@ Runs a hub on a Unix socket (mode 0600; a stale socket file from a crashed hub i
 live hub is not) and on https:// (HTTP/2 with a WebSocket fallback, and plain HTTP for curl).
 Registers hub.info. Prints one line per listener: its address, the certificate with its SHA-256
 fingerprint (compare: openssl x509 -noout -fingerprint -sha256 -in cert.pem) and who may connect.
-Stops on SIGINT/SIGTERM; calls in flight then fail with "hub is closed".
+Stops on SIGINT/SIGTERM; calls in flight then fail with "hub is closed". SIGHUP reloads --tokens.
 
 listener:
   --socket PATH           the Unix socket (env BEAMHUB_SOCKET; default: see beamhub --help)
@@ -83,6 +83,8 @@ authentication (the https listener; Unix socket peers are this user already):
   --tokens FILE           bearer tokens (env BEAMHUB_TOKENS): one "TOKEN NAME" a line (# comments),
                           or JSON {"TOKEN": "NAME", "TOKEN": {"id": "NAME", "attributes": {...}}};
                           NAME is the identity. Tokens are never logged; keep the file mode 0600.
+                          kill -HUP <pid> reads it again (new sessions use the new tokens; a file
+                          that does not load keeps the old ones, and serve says why).
   --require-auth          refuse peers with neither a client certificate nor a token (HTTP 401;
                           env BEAMHUB_REQUIRE_AUTH=true). Without it they are anonymous.
   Handlers see the identity as context.caller.identity ({id, via: "mtls" | "token"}).

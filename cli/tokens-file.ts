@@ -17,6 +17,8 @@ export interface TokenTable {
   readonly authenticate: Authenticate;
   /** Problems worth a warning (the file is readable by others). */
   readonly warnings: string[];
+  /** Reads the file again (for SIGHUP); throws like {@link loadTokens}, leaving this table as it is. */
+  reload(): TokenTable;
 }
 
 /**
@@ -64,6 +66,7 @@ export function loadTokens(setting: Setting<string>): TokenTable {
     count: table.size,
     authenticate: (token) => table.get(digestOf(token)),
     warnings,
+    reload: () => loadTokens(setting),
   };
 }
 

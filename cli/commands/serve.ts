@@ -5,6 +5,7 @@ import {
   listenUnix,
   VERSION,
   type HttpsListener,
+  type Authenticate,
   type ListenHttpsOptions,
   type UnixListener,
 } from "../../index.js";
@@ -13,6 +14,7 @@ import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
 import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
 import { fingerprintOf } from "../server-tls.js";
+import type { TokenTable } from "../tokens-file.js";
 
 /**
  * `beamhub serve`: a hub on a Unix socket (mode 0600) at the configured path and, unless
@@ -20,7 +22,7 @@ import { fingerprintOf } from "../server-tls.js";
  * development one, optionally requiring client certificates or bearer tokens, with access rules
  * from the config file. Prints one status line per listener. Runs until SIGINT/SIGTERM, then
  * stops accepting and closes the hub: calls still in flight fail with "hub is closed" rather
- * than hang.
+ * than hang. SIGHUP reads the tokens file again.
  */
 export async function serve(
   config: CliConfig,
@@ -43,9 +45,13 @@ export async function serve(
       `${options.access === undefined ? "" : "; access rules do not apply"})` +
       `${stale ? " (replaced a stale socket file)" : ""}`,
   );
+  // SIGHUP may replace the tokens: the listener looks them up through this variable.
+  let tokens = options.https?.tokens;
+  const authenticate: Authenticate | undefined =
+    tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   if (options.https !== undefined && tls !== undefined) {
-    https = await startHttps(hub, unix, options.https, tls);
+    https = await startHttps(hub, unix, options.https, tls, authenticate);
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
         `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}` +
@@ -53,6 +59,10 @@ export async function serve(
     );
   }
   for (const warning of options.warnings) log(`warning: ${warning}`);
+  const reload = (): void => {
+    tokens = reloadTokens(tokens, log);
+  };
+  process.on("SIGHUP", reload);
   log("press Ctrl-C to stop");
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
@@ -62,11 +72,33 @@ export async function serve(
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+  process.off("SIGHUP", reload);
   await unix.close();
   await https?.close();
   await hub.close();
   log("stopped");
   return 0;
+}
+
+/**
+ * SIGHUP: the tokens file again. New sessions are checked against the new table; open sessions
+ * keep the identity they authenticated with. A file that no longer loads keeps the old table.
+ */
+function reloadTokens(tokens: TokenTable | undefined, log: (line: string) => void): TokenTable | undefined {
+  if (tokens === undefined) {
+    log("SIGHUP: no tokens file to reload");
+    return tokens;
+  }
+  let reloaded: TokenTable;
+  try {
+    reloaded = tokens.reload();
+  } catch (error) {
+    log(`SIGHUP: kept the previous tokens: ${(error as Error).message}`);
+    return tokens;
+  }
+  log(`SIGHUP: reloaded ${reloaded.count} tokens from ${reloaded.file}`);
+  for (const warning of reloaded.warnings) log(`warning: ${warning}`);
+  return reloaded;
 }
 
 /** The certificate the https listener presents, and how the status line describes it. */
@@ -106,6 +138,7 @@ async function startHttps(
   unix: UnixListener,
   https: HttpsServeOptions,
   tls: ListenerCertificate,
+  authenticate: Authenticate | undefined,
 ): Promise<HttpsListener> {
   const { host, port } = https.address;
   const listenOptions: ListenHttpsOptions = {
@@ -115,7 +148,7 @@ async function startHttps(
     key: tls.key,
     requireAuth: https.requireAuth,
     ...(https.clientCa === undefined ? {} : { ca: https.clientCa.pem }),
-    ...(https.tokens === undefined ? {} : { authenticate: https.tokens.authenticate }),
+    ...(authenticate === undefined ? {} : { authenticate }),
   };
   try {
     return await listenHttps(hub, listenOptions);

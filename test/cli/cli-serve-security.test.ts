@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, createDevCertificate, type CallContext, type RemoteHub } from "../../index.js";
-import { beamhub, startCli, type RunningCli } from "./helpers.js";
+import { beamhub, startCli, within, type RunningCli } from "./helpers.js";
 import { makePki, opensslFingerprint, type Pki } from "./pki.js";
 
 let dir: string;
@@ -139,6 +139,49 @@ describe("beamhub serve as a network hub", { timeout: 60_000 }, () => {
     expect(wrongCa.code).toBe(1);
     expect(wrongCa.stderr).toContain("client certificate was not accepted");
     expect(hub.stderr()).not.toContain("bob-token"); // tokens are never logged
+  });
+
+  it("reads the tokens file again on SIGHUP, keeping the old tokens when the new file is broken", async () => {
+    const tokens = join(dir, "rotating-tokens.txt");
+    await writeFile(tokens, "old-token-71a carol\n", { mode: 0o600 });
+    const hub = await serve("rotating", [
+      "--listen-https",
+      "127.0.0.1:0",
+      "--tls-cert",
+      pki.server.cert,
+      "--tls-key",
+      pki.server.key,
+      "--tokens",
+      tokens,
+      "--require-auth",
+    ]);
+    await (await unixClient(hub.socket)).register("whoami", whoami);
+    const remote = ["call", "whoami", "--hub", hub.url!, "--ca", pki.serverCa.cert];
+    const withToken = (token: string) => beamhub(remote, { env: { BEAMHUB_TOKEN: token } });
+    const signalled = async (line: RegExp): Promise<void> => {
+      hub.child.kill("SIGHUP");
+      await within(
+        new Promise<void>((resolve) => {
+          const check = (): void => void (line.test(hub.stderr()) ? resolve() : setTimeout(check, 20));
+          check();
+        }),
+        5_000,
+        `serve to log ${line}`,
+      );
+    };
+    expect(JSON.parse((await withToken("old-token-71a")).stdout)).toEqual({ id: "carol", via: "token" });
+
+    await writeFile(tokens, "new-token-93b dave\n", { mode: 0o600 });
+    await signalled(/SIGHUP: reloaded 1 tokens from /);
+    const [old, rotated] = await Promise.all([withToken("old-token-71a"), withToken("new-token-93b")]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain("Check --token");
+    expect(JSON.parse(rotated.stdout)).toEqual({ id: "dave", via: "token" });
+
+    await writeFile(tokens, "only-one-field\n", { mode: 0o600 });
+    await signalled(/SIGHUP: kept the previous tokens: .*line 1: expected "TOKEN NAME"/);
+    expect(JSON.parse((await withToken("new-token-93b")).stdout)).toEqual({ id: "dave", via: "token" });
+    expect(hub.stderr()).not.toMatch(/old-token|new-token/);
   });
 
   it("takes its settings from a config file, BEAMHUB_* over the file, and applies its access rules", async () => {
