@@ -27,10 +27,8 @@ else if (process.argv[2] === "load")
 else await main(Number(process.argv[2] ?? 3), Number(process.argv[3] ?? 4));
 
 async function main(seconds: number, connections: number): Promise<void> {
-  const echo = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "echo"], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const echoPort = Number(await firstLine(echo));
+  const { child: echo, firstLine: echoLine } = await spawnPeer(fileURLToPath(import.meta.url), ["echo"]);
+  const echoPort = Number(echoLine);
   const dir = await mkdtemp(join(tmpdir(), "beamhub-bench-echo-"));
   const { child: hubProcess, firstLine: ready } = await spawnPeer(
     join(import.meta.dirname, "gateway-hub-peer.ts"),
@@ -160,20 +158,12 @@ function cpu(pid: number | "self"): [number, number] {
 }
 
 async function runLoad(port: number, connections: number, seconds: number): Promise<number> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      fileURLToPath(import.meta.url),
-      "load",
-      String(port),
-      String(connections),
-      String(seconds),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+  const { firstLine: rate } = await spawnPeer(
+    fileURLToPath(import.meta.url),
+    ["load", String(port), String(connections), String(seconds)],
+    seconds * 1000 + 60_000,
   );
-  return Number(await firstLine(child));
+  return Number(rate);
 }
 
 /** Child: echoes every connection's bytes back; prints its port; exits when stdin closes. */
@@ -217,20 +207,6 @@ async function load(port: number, connections: number, seconds: number): Promise
   );
   console.log(trips / seconds);
   process.exit(0);
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const timer = setTimeout(() => reject(new Error("a bench child did not answer within 60 s")), 60_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes("\n")) {
-        clearTimeout(timer);
-        resolve(text.slice(0, text.indexOf("\n")));
-      }
-    });
-  });
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -122,7 +122,10 @@ export async function pgbench(
   return { tps: match === null ? Number.NaN : Number(match[1]), result };
 }
 
-/** Spawns `node --import tsx <script> ...args` and waits (bounded) for its first stdout line. */
+/**
+ * Spawns `node --import tsx <script> ...args` and waits (bounded) for its first stdout line: a
+ * peer saying it is ready, or a bench child's result.
+ */
 export async function spawnPeer(
   scriptPath: string,
   args: string[],
@@ -145,9 +148,11 @@ export async function spawnPeer(
         resolve(text.slice(0, end));
       }
     });
-    child.once("exit", (code) => {
+    // "close", not "exit": it comes after stdout's last data, so a child that prints its line and
+    // exits at once (a load generator reporting its result) still counts as having printed it.
+    child.once("close", (code) => {
       clearTimeout(timer);
-      reject(new Error(`${scriptPath} exited with ${code} before starting`));
+      reject(new Error(`${scriptPath} exited with ${code} before printing a line`));
     });
   });
   return { child, firstLine };
