@@ -1,4 +1,14 @@
-import { connectTcp, exposeTcp, handoffEnvironment, type GatewayMode } from "../../index.js";
+import {
+  connectTcp,
+  exposeTcp,
+  handoffEnvironment,
+  parseListen,
+  type ConnectTcpOptions,
+  type GatewayMode,
+  type HubClient,
+  type TcpConnector,
+} from "../../index.js";
+import { FdError } from "../../transports/unix/fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
@@ -55,6 +65,41 @@ export function gatewayMode(config: CliConfig, option: string | undefined): Gate
   return mode === "auto" && config.hub.kind !== "unix" ? "relay" : mode;
 }
 
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: "the port is in use (another program listens there): choose another one",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "no such address on this machine",
+};
+
+/**
+ * `connectTcp`, with an address or hand-off socket that cannot be listened on turned into one
+ * clear line (exit code 1, as serve's).
+ */
+export async function startConnector(
+  hub: HubClient,
+  name: string,
+  options: ConnectTcpOptions,
+): Promise<TcpConnector> {
+  try {
+    return await connectTcp(hub, name, options);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    if (error instanceof FdError) {
+      throw new CliError(
+        `cannot listen on the hand-off socket ${options.handoffSocket}: ${error.message}`,
+        EXIT.failed,
+        { cause: error },
+      );
+    }
+    const why = LISTEN_FAILURES[code];
+    if (why === undefined) throw error;
+    const at = parseListen(options.listen);
+    throw new CliError(`cannot listen on ${at.host}:${at.port} for service ${name}: ${why}`, EXIT.failed, {
+      cause: error,
+    });
+  }
+}
+
 /**
  * `beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH]`:
  * a local port to a service, and optionally a hand-off socket for programs run with the library.
@@ -84,7 +129,7 @@ export async function connect(
   }
   const hub = await connectToHub(config);
   try {
-    const connector = await connectTcp(hub, options.name, {
+    const connector = await startConnector(hub, options.name, {
       listen: options.listen,
       mode,
       log,

@@ -2,11 +2,11 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectTcp, handoffEnvironment, type TcpConnector } from "../../index.js";
+import { handoffEnvironment, type TcpConnector } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
-import { gatewayMode } from "./gateway.js";
+import { gatewayMode, startConnector } from "./gateway.js";
 
 /** One `--connect service=host:port`. */
 interface ConnectSpec {
@@ -67,7 +67,7 @@ export async function run(
     for (const [index, spec] of specs.entries()) {
       const handoffSocket = mode === "relay" ? undefined : join(dir, `handoff-${index}.sock`);
       connectors.push(
-        await connectTcp(hub, spec.service, {
+        await startConnector(hub, spec.service, {
           listen: spec.listen,
           mode,
           handoffSocket,
@@ -84,13 +84,19 @@ export async function run(
         log(`beamhub run: ${(error as Error).message}; connections go through the listening ports instead`);
       }
     }
-    void hub.connection.closed.then((reason) =>
+    let commandDone = false;
+    void hub.connection.closed.then((reason) => {
+      if (commandDone) return; // closed by us, below
       log(
         `beamhub run: the hub connection ended${reason ? ` (${reason.message})` : ""}; ` +
           "connections made so far go on, new ones fail",
-      ),
-    );
-    return await runCommand(program, args, environment);
+      );
+    });
+    try {
+      return await runCommand(program, args, environment);
+    } finally {
+      commandDone = true;
+    }
   } finally {
     await Promise.all(connectors.map((connector) => connector.close()));
     await hub.close();

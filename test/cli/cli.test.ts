@@ -158,6 +158,36 @@ describe("beamhub CLI", () => {
     }
   });
 
+  it("says why connect and run cannot listen, with exit code 1", async () => {
+    const { server: taken, port } = await startEchoServer();
+    try {
+      const [connected, ran] = await Promise.all([
+        beamhub(["connect", "anything", "--listen", String(port), "--socket", socket]),
+        beamhub(["run", "--connect", `anything=127.0.0.1:${port}`, "--socket", socket, "--", "true"]),
+      ]);
+      for (const result of [connected, ran]) {
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(
+          `beamhub: cannot listen on 127.0.0.1:${port} for service anything: the port is in use (another program listens there)`,
+        );
+      }
+      const handoff = await beamhub([
+        "connect",
+        "anything",
+        "--listen",
+        "0",
+        "--handoff-socket",
+        socket,
+        "--socket",
+        socket,
+      ]);
+      expect(handoff.code).toBe(1);
+      expect(handoff.stderr).toContain(`cannot listen on the hand-off socket ${socket}: `);
+    } finally {
+      taken.close();
+    }
+  });
+
   it("shuts down cleanly on SIGTERM: calls in flight fail clearly", async () => {
     await client.register("slow", () => new Promise(() => undefined));
     const pending = client.call("slow");

@@ -199,7 +199,9 @@ describe("beamhub run in front of PostgreSQL", () => {
     try {
       const port = await freePort();
       const connectArgs = ["run", "--hub", setup.socket, "--connect", `pg.codes=${port}`, "--"];
-      expect((await beamhub([...connectArgs, "sh", "-c", "exit 7"])).code).toBe(7);
+      const seven = await beamhub([...connectArgs, "sh", "-c", "exit 7"]);
+      expect(seven.code).toBe(7);
+      expect(seven.stderr).toBe(""); // only failures are printed
       const missing = await beamhub([...connectArgs, "no-such-command-beamhub"]);
       expect(missing.code).toBe(127);
       expect(missing.stderr).toContain("cannot run no-such-command-beamhub: command not found");
