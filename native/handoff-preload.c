@@ -106,6 +106,9 @@ static void setup(void) {
   free(copy);
 }
 
+// Read the routes as the library loads: a program may clear its environment before it connects.
+__attribute__((constructor)) static void load_routes(void) { pthread_once(&setup_once, setup); }
+
 static const struct route* find_route(const struct sockaddr* address, socklen_t length) {
   if (address == NULL) return NULL;
   struct in_addr mapped;

@@ -4,7 +4,9 @@
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
 
-const [host, port] = process.argv.slice(2);
+const [host, port, clear] = process.argv.slice(2);
+// "clear-env": a program that scrubs its environment before it connects.
+if (clear === "clear-env") delete process.env.BEAMHUB_HANDOFF;
 const print = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const socket = connect({ host, port: Number(port), allowHalfOpen: true });
 socket.setEncoding("utf8");

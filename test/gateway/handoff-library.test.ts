@@ -83,10 +83,12 @@ interface ClientEvent {
 }
 
 /** The client program, started with `env`, and its events as they come. */
-function startClient(port: number, env: Record<string, string>) {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CLIENT, "127.0.0.1", String(port)], {
-    env: { ...process.env, ...env },
-  });
+function startClient(port: number, env: Record<string, string>, extra: string[] = []) {
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [CLIENT, "127.0.0.1", String(port), ...extra],
+    { env: { ...process.env, ...env } },
+  );
   const events: ClientEvent[] = [];
   let stderr = "";
   let buffered = "";
@@ -154,6 +156,17 @@ describe.skipIf(libraryMissing !== "")("the hand-off library", () => {
     expect((await client.next("data")).data).toBe("echo:two");
     expect(await client.finish()).toBe(0);
     await eventually(() => upstreamSockets.size === 0, "the upstream connection to close");
+  });
+
+  it("keeps the routes it read as it loaded when the program clears its environment", async () => {
+    await using _exposure = await exposeTcp(exposer, "echo.clear-env", `tcp://127.0.0.1:${upstreamPort}`);
+    await using connector = await connectTcp(caller, "echo.clear-env", {
+      handoffSocket: join(dir, "handoff-clear-env.sock"),
+    });
+    const env = handoffEnvironment(connector.handoff!.routes);
+    const client = startClient(connector.address.port, env, ["clear-env"]);
+    expect((await client.next("connected")).remotePort).toBe(upstreamPort);
+    expect(await client.finish()).toBe(0);
   });
 
   it("fails the program's connect with ECONNREFUSED and says why on its stderr when the upstream refuses", async () => {
