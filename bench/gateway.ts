@@ -23,6 +23,7 @@ import { connectTcp, handoffEnvironment, type GatewayMode } from "../gateway/ind
 import { connectHttps, connectUnix, type HubClient } from "../index.js";
 import { roundRatio } from "./harness.js";
 import { pgbench, spawnPeer, startPostgres, stopPostgres } from "../test/gateway/postgres.js";
+import { freePort } from "../test/helpers/ports.js";
 
 const seconds = Number(process.argv[2] ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -144,16 +145,6 @@ async function startSocat(target: number): Promise<{ port: number; stop(): void 
   ]);
   await waitForPort(port);
   return { port, stop: () => socat.kill() };
-}
-
-function freePort(): Promise<number> {
-  const server = createServer();
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    }),
-  );
 }
 
 async function waitForPort(port: number): Promise<void> {

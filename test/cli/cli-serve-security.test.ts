@@ -66,22 +66,23 @@ async function unixClient(socket: string): Promise<RemoteHub> {
   return client;
 }
 
+/** serve's flags for https on a free loopback port with the test CA's server certificate. */
+const signedHttps = (): string[] => [
+  "--listen-https",
+  "127.0.0.1:0",
+  "--tls-cert",
+  pki.server.cert,
+  "--tls-key",
+  pki.server.key,
+];
+
 /** The identity a call arrived with: what a service sees of its caller. */
 const whoami = (_data: unknown, context: CallContext): unknown => context.caller.identity ?? null;
 
 describe("beamhub serve as a network hub", { timeout: 60_000 }, () => {
   it("presents a CA-signed certificate from --tls-cert/--tls-key, pinned by clients with --ca", async () => {
     const certDir = join(dir, "unused-dev-cert");
-    const hub = await serve("signed", [
-      "--listen-https",
-      "127.0.0.1:0",
-      "--tls-cert",
-      pki.server.cert,
-      "--tls-key",
-      pki.server.key,
-      "--cert-dir",
-      certDir,
-    ]);
+    const hub = await serve("signed", [...signedHttps(), "--cert-dir", certDir]);
     expect(hub.stderr()).toMatch(/serving on unix:\/\/\S+signed\.sock \(mode 0600/);
     expect(hub.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(hub.httpsLine).toContain(`certificate ${pki.server.cert}`);
@@ -102,12 +103,7 @@ describe("beamhub serve as a network hub", { timeout: 60_000 }, () => {
     const tokens = join(dir, "tokens.txt");
     await writeFile(tokens, "# CI tokens\n\nbob-token-4f1c bob\n", { mode: 0o600 });
     const hub = await serve("guarded", [
-      "--listen-https",
-      "127.0.0.1:0",
-      "--tls-cert",
-      pki.server.cert,
-      "--tls-key",
-      pki.server.key,
+      ...signedHttps(),
       "--client-ca",
       pki.clientCa.cert,
       "--tokens",
@@ -144,17 +140,7 @@ describe("beamhub serve as a network hub", { timeout: 60_000 }, () => {
   it("reads the tokens file again on SIGHUP, keeping the old tokens when the new file is broken", async () => {
     const tokens = join(dir, "rotating-tokens.txt");
     await writeFile(tokens, "old-token-71a carol\n", { mode: 0o600 });
-    const hub = await serve("rotating", [
-      "--listen-https",
-      "127.0.0.1:0",
-      "--tls-cert",
-      pki.server.cert,
-      "--tls-key",
-      pki.server.key,
-      "--tokens",
-      tokens,
-      "--require-auth",
-    ]);
+    const hub = await serve("rotating", [...signedHttps(), "--tokens", tokens, "--require-auth"]);
     await (await unixClient(hub.socket)).register("whoami", whoami);
     const remote = ["call", "whoami", "--hub", hub.url!, "--ca", pki.serverCa.cert];
     const withToken = (token: string) => beamhub(remote, { env: { BEAMHUB_TOKEN: token } });

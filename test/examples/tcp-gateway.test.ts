@@ -6,13 +6,13 @@
 // numbers in the shown output match any number (ports, ids).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { within } from "../compliance/suite.js";
 import { eventually } from "../gateway/pg-bed.js";
 import { pgTool, startPostgres, stopPostgres, type Postgres } from "../gateway/postgres.js";
+import { freePorts } from "../helpers/ports.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const cli = join(root, "cli", "main.ts");
@@ -51,22 +51,6 @@ let env: NodeJS.ProcessEnv;
 /** The page's port or path → this run's. */
 let swaps: Record<string, string>;
 const background: { child: ChildProcess; output: string }[] = [];
-
-/** Free loopback ports, all bound at once so they differ, then released. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve) => {
-          const server = createServer().listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 beforeAll(async () => {
   const started = await startPostgres(120_000);

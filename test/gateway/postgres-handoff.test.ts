@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import { Hub, listenUnix, type UnixListener } from "../../index.js";
 import { beamhub, cli, cliEnv, root, startCli } from "../cli/helpers.js";
 import { establishedTcp, eventually } from "./pg-bed.js";
 import { pgTool, run, spawnPeer, startPostgres, stopPostgres, type Postgres } from "./postgres.js";
+import { freePort } from "../helpers/ports.js";
 
 let pg: Postgres | undefined;
 let skipReason = "";
@@ -40,16 +40,6 @@ afterAll(async () => {
   await stopPostgres(pg);
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 30_000);
-
-function freePort(): Promise<number> {
-  const server = createServer();
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    }),
-  );
-}
 
 /** A hub on a Unix socket in this process, and another process exposing the cluster on it. */
 async function startHubAndExposer(

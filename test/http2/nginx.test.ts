@@ -4,7 +4,7 @@
 // "auto" client falls back to the WebSocket, and every feature works through the proxy.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, connect as netConnect } from "node:net";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteStream, Channel } from "../../index.js";
 import { connectHttps, createDevCertificate, type CertificatePair } from "../../transports/http2/index.js";
 import { startHub, within, type HttpsFixture } from "./helpers.js";
+import { freePort } from "../helpers/ports.js";
 
 const INSTALL = fileURLToPath(new URL("../../scripts/install-nginx.sh", import.meta.url));
 
@@ -29,17 +30,6 @@ function installNginx(): Promise<{ path?: string; reason?: string }> {
       const path = stdout.trim().split("\n").at(-1);
       if (error || !path) resolve({ reason: (stderr.trim() || String(error)).split("\n").at(-1) });
       else resolve({ path });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
     });
   });
 }
