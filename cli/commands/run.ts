@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { handoffEnvironment, type TcpConnector } from "../../index.js";
+import { handoffEnvironment, handoffLibraryPath, type TcpConnector } from "../../index.js";
+import { loadFdAddon } from "../../transports/unix/fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
@@ -60,30 +61,27 @@ export async function run(
     throw new CliError("usage: beamhub run --connect SERVICE=HOST:PORT ... -- COMMAND [ARGS...]", EXIT.usage);
   }
   const mode = gatewayMode(config, options.mode);
+  const unavailable = mode === "relay" ? undefined : handoffProblem();
+  if (unavailable !== undefined) {
+    log(`beamhub run: ${unavailable}; connections go through the listening ports instead`);
+  }
+  const handingOff = mode !== "relay" && unavailable === undefined;
   const hub = await connectToHub(config);
   const dir = await mkdtemp(join(tmpdir(), "beamhub-run-"));
   const connectors: TcpConnector[] = [];
   try {
     for (const [index, spec] of specs.entries()) {
-      const handoffSocket = mode === "relay" ? undefined : join(dir, `handoff-${index}.sock`);
       connectors.push(
         await startConnector(hub, spec.service, {
           listen: spec.listen,
           mode,
-          handoffSocket,
+          handoffSocket: handingOff ? join(dir, `handoff-${index}.sock`) : undefined,
           log: (line) => log(line),
         }),
       );
     }
     const routes = connectors.flatMap((connector) => connector.handoff?.routes ?? []);
-    let environment: NodeJS.ProcessEnv = process.env;
-    if (routes.length > 0) {
-      try {
-        environment = { ...process.env, ...handoffEnvironment(routes) };
-      } catch (error) {
-        log(`beamhub run: ${(error as Error).message}; connections go through the listening ports instead`);
-      }
-    }
+    const environment = routes.length > 0 ? { ...process.env, ...handoffEnvironment(routes) } : process.env;
     let commandDone = false;
     void hub.connection.closed.then((reason) => {
       if (commandDone) return; // closed by us, below
@@ -104,15 +102,34 @@ export async function run(
   }
 }
 
-/** Runs the command with inherited stdio, passing on SIGINT/SIGTERM/SIGHUP; its exit code. */
+/** Why programs cannot be handed sockets here (no library, no fd passing), or undefined. */
+function handoffProblem(): string | undefined {
+  try {
+    handoffLibraryPath();
+    loadFdAddon();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * Runs the command with inherited stdio; its exit code. SIGTERM and SIGHUP sent to this process
+ * are passed on. Ctrl-C's SIGINT reaches the command from the terminal (it is in our process
+ * group), so here it is only kept from ending this process before the command does: psql, for
+ * one, takes it as "cancel the query" and goes on.
+ */
 function runCommand(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: "inherit", env });
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
-    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+    const stayForCommand = (): void => undefined;
+    const signals: NodeJS.Signals[] = ["SIGTERM", "SIGHUP"];
     for (const signal of signals) process.on(signal, forward);
+    process.on("SIGINT", stayForCommand);
     const done = (): void => {
       for (const signal of signals) process.off(signal, forward);
+      process.off("SIGINT", stayForCommand);
     };
     child.once("error", (error: NodeJS.ErrnoException) => {
       done();

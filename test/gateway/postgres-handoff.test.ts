@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handoffLibraryPath } from "../../gateway/index.js";
 import { Hub, listenUnix, type UnixListener } from "../../index.js";
-import { beamhub, cli, cliEnv, root, startCli } from "../cli/helpers.js";
+import { beamhub, cli, cliEnv, root, startCli, within } from "../cli/helpers.js";
 import { establishedTcp, eventually } from "./pg-bed.js";
 import { pgTool, run, spawnPeer, startPostgres, stopPostgres, type Postgres } from "./postgres.js";
 import { freePort } from "../helpers/ports.js";
@@ -195,6 +195,25 @@ describe("beamhub run in front of PostgreSQL", () => {
       const missing = await beamhub([...connectArgs, "no-such-command-beamhub"]);
       expect(missing.code).toBe(127);
       expect(missing.stderr).toContain("cannot run no-such-command-beamhub: command not found");
+      // SIGTERM to run reaches the command, whose exit code run then passes on; a lone SIGINT
+      // (Ctrl-C reaches the command from the terminal) does not end run before its command.
+      const trapping = await startCli(
+        [
+          ...connectArgs,
+          "sh",
+          "-c",
+          'trap "echo got-term; exit 5" TERM; trap "" INT; echo ready; while :; do sleep 0.05; done',
+        ],
+        /ready/,
+      );
+      const runExited = new Promise<number | null>((resolve) => trapping.child.once("exit", resolve));
+      trapping.child.kill("SIGINT");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(trapping.child.exitCode).toBeNull();
+      trapping.child.kill("SIGTERM");
+      expect(await within(runExited, 10_000, "run to exit")).toBe(5);
+      expect(trapping.stdout()).toContain("got-term");
+
       const stray = await beamhub(["run", "--hub", setup.socket, "--connect", `pg.codes=${port}`, "psql"]);
       expect(stray.code).toBe(2);
       expect(stray.stderr).toContain("put the command after --");
