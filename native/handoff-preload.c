@@ -14,9 +14,10 @@
 // ECONNREFUSED and the message goes to stderr), or 0x02 (no descriptor can come: connect over TCP
 // as usual). A gateway that is not there also means "connect over TCP as usual".
 //
-// Every other connect() goes straight to libc's. Limits: only dynamically linked programs that
-// call connect() through libc; a socket registered with epoll before connect() keeps watching
-// the socket that was replaced.
+// Every other connect() goes straight to libc's. A handed-over connect() blocks for the exchange
+// (one hub call, about a millisecond here) even on a non-blocking socket, and then returns 0.
+// Limits: only dynamically linked programs that call connect() through libc; a socket
+// registered with epoll before connect() keeps watching the socket that was replaced.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -240,7 +241,9 @@ static int hand_off(int fd, const struct route* route) {
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      for (int i = 0; i < count && fd_count < 8; i++) memcpy(&fds[fd_count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      for (int i = 0; i < count && fd_count < 8; i++) {
+        memcpy(&fds[fd_count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      }
     }
   }
 
@@ -270,7 +273,8 @@ static int hand_off(int fd, const struct route* route) {
   return outcome;
 }
 
-__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr* address, socklen_t length) {
+__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr* address,
+                                                  socklen_t length) {
   pthread_once(&setup_once, setup);
   if (libc_connect == NULL) {
     errno = ENOSYS;
