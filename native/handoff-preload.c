@@ -101,7 +101,8 @@ static void setup(void) {
   char* copy = strdup(spec);
   if (copy == NULL) return;
   char* saved;
-  for (char* entry = strtok_r(copy, ";", &saved); entry != NULL; entry = strtok_r(NULL, ";", &saved)) {
+  for (char* entry = strtok_r(copy, ";", &saved); entry != NULL;
+       entry = strtok_r(NULL, ";", &saved)) {
     parse_route(entry);
   }
   free(copy);
