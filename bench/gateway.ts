@@ -27,7 +27,18 @@ import { freePort } from "../test/helpers/ports.js";
 
 const seconds = Number(process.argv[2] ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const args = ["-S", "-c", "4", "-j", "2", "-T", String(seconds), "-n"];
+// BENCH_CONNECT=1 adds -C: a new connection per transaction, which measures connection set-up.
+const args = [
+  "-S",
+  "-c",
+  "4",
+  "-j",
+  "2",
+  "-T",
+  String(seconds),
+  "-n",
+  ...(process.env.BENCH_CONNECT === "1" ? ["-C"] : []),
+];
 
 const pg = await startPostgres();
 if (typeof pg === "string") throw new Error(pg);
