@@ -39,9 +39,14 @@ describe("README snippets", () => {
       await mkdir(dir, { recursive: true });
       const file = join(dir, `snippet-${index + 1}.ts`);
       await writeFile(file, code);
+      // The snippets make temporary directories as a user's program would; here they go under
+      // `dir`, which goes when the test is done.
+      const tmp = join(dir, "tmp");
+      await mkdir(tmp, { recursive: true });
       const { stdout } = await run(process.execPath, ["--import", "tsx", file], {
         cwd: root,
         timeout: 25_000,
+        env: { ...process.env, TMPDIR: tmp },
       });
       for (const text of expected[index] ?? []) expect(stdout).toContain(text);
     });

@@ -78,6 +78,8 @@ beforeAll(async () => {
     BEAMHUB_CERT_DIR: join(dir, "cert"),
     PATH: `${dirname(pgTool("psql"))}:${process.env.PATH ?? ""}`,
     PGCONNECT_TIMEOUT: "10",
+    // The page's program makes a temporary directory, as a user's would: here it goes with `dir`.
+    TMPDIR: dir,
   };
 }, 150_000);
 
