@@ -9,6 +9,8 @@
 //                      the library: the connector joins it to the client in native threads
 //   relay (unix)       pgbench → connector → Unix transport → hub process → PostgreSQL
 //   relay (http2)      pgbench → connector → HTTP/2 + TLS → hub process → PostgreSQL
+//   naive 2-process    the relays' raw mechanism (bench/naive-relay.ts): pgbench → a Node proxy →
+//                      a plain Unix socket or TLS connection → a second Node process → PostgreSQL
 // The database host's side is a child process (bench/gateway-hub-peer.ts): a hub that exposes
 // PostgreSQL itself and listens on a Unix socket and on https:// (development certificate,
 // pinned by the caller). The connectors run in this process, as `beamhub connect` would.
@@ -22,6 +24,7 @@ import { join } from "node:path";
 import { connectTcp, handoffEnvironment, type GatewayMode } from "../gateway/index.js";
 import { connectHttps, connectUnix, type HubClient } from "../index.js";
 import { roundRatio } from "./harness.js";
+import { startNaiveRelay } from "./naive-relay.js";
 import { pgbench, spawnPeer, startPostgres, stopPostgres } from "../test/gateway/postgres.js";
 import { freePort } from "../test/helpers/ports.js";
 
@@ -91,6 +94,9 @@ try {
   await new Promise<void>((resolve) => naive.listen(0, "127.0.0.1", resolve));
   const naivePort = (naive.address() as { port: number }).port;
   const socat = await startSocat(pg.port);
+  // The relays' raw mechanism: the same two processes joined by a plain Unix socket / TLS.
+  const naiveUnix = await startNaiveRelay("unix", dir, `tcp://127.0.0.1:${pg.port}`);
+  const naiveTls = await startNaiveRelay("tls", dir, `tcp://127.0.0.1:${pg.port}`);
 
   // Each round runs every scenario once, back to back; ratios are taken within a round and the
   // median over rounds is reported, which cancels the VM's drift between minutes.
@@ -101,7 +107,9 @@ try {
     handoffRelayed: () => throughGateway("hand-off, relayed", unixCaller, "handoff"),
     socat: () => (socat === undefined ? Promise.resolve(Number.NaN) : measure("socat", socat.port)),
     naive: () => measure("naive node proxy", naivePort),
+    naiveUnix: () => measure("naive 2-process, unix", naiveUnix.port),
     relay: () => throughGateway("gateway relay (unix)", unixCaller, "relay"),
+    naiveTls: () => measure("naive 2-process, tls", naiveTls.port),
     relayHttp2: () => throughGateway("gateway relay (http2)", httpsCaller, "relay"),
   };
   const only = process.env.BENCH_ONLY?.split(",");
@@ -115,6 +123,8 @@ try {
   }
   naive.close();
   socat?.stop();
+  naiveUnix.stop();
+  naiveTls.stop();
 
   const ratio = (over: string, under: string): string => {
     if (tps[over] === undefined || tps[under] === undefined) return "-";
@@ -126,6 +136,8 @@ try {
       `hand-off / direct          ${ratio("handoff", "direct")}x (target >= 0.95)\n` +
       `relay / naive proxy        ${ratio("relay", "naive")}x (target >= 1.0)\n` +
       `relay http2 / naive proxy  ${ratio("relayHttp2", "naive")}x (target >= 0.8)\n` +
+      `relay / naive 2-process unix       ${ratio("relay", "naiveUnix")}x (the raw mechanism of the relay)\n` +
+      `relay http2 / naive 2-process tls  ${ratio("relayHttp2", "naiveTls")}x\n` +
       `naive proxy / direct       ${ratio("naive", "direct")}x\n` +
       `socat / direct             ${ratio("socat", "direct")}x\n` +
       `hand-off relayed / direct  ${ratio("handoffRelayed", "direct")}x\n` +
