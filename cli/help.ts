@@ -113,7 +113,8 @@ JSON. Binary data prints as {"$bytes": base64}. --events adds a channel as "even
 request and prints what the service sends on it as JSON lines.${HUB_OPTIONS}`,
   expose: `usage: beamhub expose <name> tcp://host:port [hub options]
 Registers <name>; every connection made through it (beamhub connect) opens a TCP connection to
-host:port. Runs until Ctrl-C or until the hub goes away.${HUB_OPTIONS}`,
+host:port. Runs until Ctrl-C or until the hub goes away. kill -USR2 <pid> prints a status line
+(connections handed over, relayed, failed, open), which is printed again when it stops.${HUB_OPTIONS}`,
   connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH] [hub options]
 Listens on host:port (loopback by default); each accepted connection reaches the endpoint behind
 service <name>. handoff: the endpoint's socket is passed here as a file descriptor and the hub
@@ -122,7 +123,9 @@ only way through an https hub); auto: handoff when possible.
 With handoff, this process still copies the bytes between the two sockets (in native threads),
 because an ordinary client cannot take a descriptor. --handoff-socket PATH removes that copy for
 programs started with the hand-off library: it prints the LD_PRELOAD and BEAMHUB_HANDOFF values
-to start them with (or use beamhub run, which does it for you).${HUB_OPTIONS}`,
+to start them with (or use beamhub run, which does it for you).
+kill -USR2 <pid> prints a status line (connections accepted, handed over, relayed, failed,
+open), which is printed again when it stops.${HUB_OPTIONS}`,
   run: `usage: beamhub run --connect SERVICE=HOST:PORT [--connect ...] [--mode M] [hub options] -- COMMAND [ARGS...]
 Listens on each HOST:PORT (or PORT, on 127.0.0.1) as beamhub connect does, runs COMMAND, and
 exits with its exit code (128+N if signal N killed it; 127 if it is not found). COMMAND runs with
@@ -133,7 +136,8 @@ no process of ours in between:
 Programs that cannot load the library (static binaries) and children that clear LD_PRELOAD
 still reach the service through the port. --mode relay (or an https hub) skips the library.
 Only failures are printed (on stderr). Ctrl-C goes to COMMAND (psql cancels its query) and run
-waits for it; SIGTERM and SIGHUP sent to run are passed on.${HUB_OPTIONS}`,
+waits for it; SIGTERM and SIGHUP sent to run are passed on. kill -USR2 <pid> prints a status
+line per --connect.${HUB_OPTIONS}`,
   kv: `usage: beamhub kv encode <json|->    a JSON object of string lists -> kv bytes on stdout
        beamhub kv decode <file|->    kv bytes -> JSON
        beamhub kv inspect <file>     records of an append-only kv log, with offsets and any torn tail`,

@@ -35,6 +35,20 @@ export interface ConnectTcpOptions {
   handoffSocket?: string;
 }
 
+/** What a connector has done since it started (for status lines). */
+export interface ConnectorStats {
+  /** Connections accepted on the TCP port. */
+  accepted: number;
+  /** Connections whose upstream socket came here as an fd (joined here, or given to a program). */
+  handedOver: number;
+  /** Of those, the sockets given to programs through the hand-off socket. */
+  toPrograms: number;
+  /** Connections relayed over a byte stream. */
+  relayed: number;
+  /** Connections or hand-off requests that failed (each also logged). */
+  failed: number;
+}
+
 /** A running local listener. */
 export interface TcpConnector extends AsyncDisposable {
   /** Where it listens (the actual port when 0 was asked for). */
@@ -43,6 +57,8 @@ export interface TcpConnector extends AsyncDisposable {
   readonly mode: GatewayMode;
   /** Connections currently open (those handed to programs are theirs, not counted). */
   readonly connections: number;
+  /** Counts since it started; live, not a copy. */
+  readonly stats: Readonly<ConnectorStats>;
   /**
    * With {@link ConnectTcpOptions.handoffSocket}: its path, and the `BEAMHUB_HANDOFF` entries
    * that send a program's connections to this connector's address there.
@@ -74,6 +90,7 @@ export async function connectTcp(
   let mode: GatewayMode = options.mode ?? "auto";
   const live = new Set<Socket>();
   const nativeRelays = new Set<SocketRelay>();
+  const stats: ConnectorStats = { accepted: 0, handedOver: 0, toPrograms: 0, relayed: 0, failed: 0 };
   let closing = false;
 
   /**
@@ -123,13 +140,21 @@ export async function connectTcp(
   const supplyHandoff = async (): Promise<Socket | "use-tcp"> => {
     const asked = mode;
     if (asked === "relay" || closing) return "use-tcp";
-    const outcome = await obtainSocket(asked === "auto");
+    let outcome: Awaited<ReturnType<typeof obtainSocket>>;
+    try {
+      outcome = await obtainSocket(asked === "auto");
+    } catch (error) {
+      stats.failed++;
+      throw error;
+    }
     if (outcome instanceof ByteStream || outcome === "unsupported") {
       if (outcome instanceof ByteStream) outcome.reset(new GatewayProtocolError("relaying over TCP instead"));
       settle(false);
       return "use-tcp";
     }
     settle(true);
+    stats.handedOver++;
+    stats.toPrograms++;
     return outcome;
   };
 
@@ -182,6 +207,7 @@ export async function connectTcp(
       mine.reset(error);
       throw error;
     }
+    stats.relayed++;
     await relayOver(client, mine);
   };
 
@@ -196,19 +222,27 @@ export async function connectTcp(
     if (asked !== "relay") {
       const outcome = await handoff(client, asked === "auto");
       settle(outcome === "done");
-      if (outcome === "done") return;
+      if (outcome === "done") {
+        stats.handedOver++;
+        return;
+      }
       // The upstream is connected already and its bytes come over this stream: use it.
-      if (outcome !== "unsupported") return relayOver(client, outcome);
+      if (outcome !== "unsupported") {
+        stats.relayed++;
+        return relayOver(client, outcome);
+      }
     }
     await relay(client);
   };
 
   const server: Server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
     if (closing) return void client.destroy();
+    stats.accepted++;
     live.add(client);
     client.on("error", () => undefined); // reported through the splice (a reset) or the close
     client.once("close", () => live.delete(client));
     serve(client).catch((error: unknown) => {
+      stats.failed++;
       log(
         `beamhub gateway ${name}: connection from ${client.remoteAddress}:${client.remotePort} failed: ${describe(error)}`,
       );
@@ -261,6 +295,7 @@ export async function connectTcp(
       return live.size + nativeRelays.size;
     },
     handoff: handoffInfo,
+    stats,
     close,
     [Symbol.asyncDispose]: close,
   };

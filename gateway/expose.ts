@@ -26,12 +26,24 @@ export interface ExposeTcpOptions {
   log?: GatewayLog;
 }
 
+/** What an exposure has done since it started (for status lines). */
+export interface ExposureStats {
+  /** Calls answered with the connected socket itself. */
+  handedOver: number;
+  /** Calls whose bytes are relayed over their byte stream. */
+  relayed: number;
+  /** Calls that failed (the upstream could not be reached, a malformed request). */
+  failed: number;
+}
+
 /** A live exposure; closing it unregisters the service and tears down the relays it serves. */
 export interface TcpExposure extends AsyncDisposable {
   readonly info: ServiceInfo;
   readonly target: TcpAddress;
   /** Relayed connections currently open. */
   readonly connections: number;
+  /** Counts since it started; live, not a copy. */
+  readonly stats: Readonly<ExposureStats>;
   /** Unregisters the service and destroys every relayed connection; idempotent. */
   close(): Promise<void>;
 }
@@ -59,9 +71,22 @@ export async function exposeTcp(
   const allowHandoff = options.handoff ?? true;
   const log = options.log ?? (() => undefined);
   const live = new Set<Socket>();
+  const stats: ExposureStats = { handedOver: 0, relayed: 0, failed: 0 };
   let closing = false;
 
   const handler = async (request: GatewayRequest, context: CallContext): Promise<GatewayReply> => {
+    try {
+      const reply = await serve(request, context);
+      if (reply.relayed === true) stats.relayed++;
+      else stats.handedOver++;
+      return reply;
+    } catch (error) {
+      stats.failed++;
+      throw error;
+    }
+  };
+
+  const serve = async (request: GatewayRequest, context: CallContext): Promise<GatewayReply> => {
     const stream = request?.stream;
     const relay = stream instanceof ByteStream;
     if (!relay && !(request?.handoff === true && allowHandoff)) {
@@ -110,6 +135,7 @@ export async function exposeTcp(
     get connections() {
       return live.size;
     },
+    stats,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -5,7 +5,13 @@
  * @module
  */
 export { parseListen, parseTarget, type TcpAddress } from "./address.js";
-export { connectTcp, type ConnectTcpOptions, type GatewayMode, type TcpConnector } from "./connect.js";
+export {
+  connectTcp,
+  type ConnectorStats,
+  type ConnectTcpOptions,
+  type GatewayMode,
+  type TcpConnector,
+} from "./connect.js";
 export {
   GatewayError,
   GatewayProtocolError,
@@ -13,7 +19,7 @@ export {
   UpstreamError,
   type UpstreamErrorDetails,
 } from "./errors.js";
-export { exposeTcp, type ExposeTcpOptions, type TcpExposure } from "./expose.js";
+export { exposeTcp, type ExposeTcpOptions, type ExposureStats, type TcpExposure } from "./expose.js";
 export { resetSocket, spliceSocketStream, spliceSockets } from "./splice.js";
 export type { GatewayLog, GatewayReply, GatewayRequest } from "./types.js";
 export { handoffEnvironment, handoffLibraryPath, HANDOFF_ENV } from "./handoff-library.js";

@@ -12,6 +12,7 @@ import { FdError } from "../../transports/unix/fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
+import { connectorStatus, exposureStatus, statusOnSignal } from "../gateway-status.js";
 
 /** Resolves on SIGINT/SIGTERM or when the hub connection ends (with the reason). */
 function untilStopped(closed: Promise<Error | undefined>, log: (line: string) => void): Promise<void> {
@@ -38,8 +39,12 @@ export async function expose(
   try {
     const exposure = await exposeTcp(hub, options.name, options.target, { log });
     log(`exposing ${options.target} as service ${options.name} on ${config.hub.text}`);
+    const status = (): string => exposureStatus(options.name!, exposure);
+    const stopStatus = statusOnSignal(status, log);
     await untilStopped(hub.connection.closed, log);
+    stopStatus();
     await exposure.close();
+    log(status());
     return 0;
   } finally {
     await hub.close();
@@ -148,8 +153,12 @@ export async function connect(
       }
       log(`hand-off socket ${connector.handoff.path}: ${hint}`);
     }
+    const status = (): string => connectorStatus(options.name!, connector);
+    const stopStatus = statusOnSignal(status, log);
     await untilStopped(hub.connection.closed, log);
+    stopStatus();
     await connector.close();
+    log(status());
     return 0;
   } finally {
     await hub.close();

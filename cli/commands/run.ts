@@ -7,6 +7,7 @@ import { loadFdAddon } from "../../transports/unix/fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
+import { connectorStatus, statusOnSignal } from "../gateway-status.js";
 import { gatewayMode, startConnector } from "./gateway.js";
 
 /** One `--connect service=host:port`. */
@@ -90,10 +91,16 @@ export async function run(
           "connections made so far go on, new ones fail",
       );
     });
+    const stopStatus = statusOnSignal(
+      () =>
+        connectors.map((connector, index) => connectorStatus(specs[index]!.service, connector)).join("\n"),
+      log,
+    );
     try {
       return await runCommand(program, args, environment);
     } finally {
       commandDone = true;
+      stopStatus();
     }
   } finally {
     await Promise.all(connectors.map((connector) => connector.close()));

@@ -152,6 +152,25 @@ describe("beamhub CLI", () => {
         "the echo through the gateway",
       );
       expect(reply).toBe("through the gateway");
+      // Status on demand (SIGUSR2), and once more as they stop.
+      const [exposing, connecting] = started;
+      exposing!.child.kill("SIGUSR2");
+      connecting!.child.kill("SIGUSR2");
+      const exposeStatus = `status: service tcp.echo -> 127.0.0.1:${upstreamPort}: 1 handed over, 0 relayed, 0 failed`;
+      const connectStatus = `status: 127.0.0.1:${port} -> service tcp.echo (handoff): 1 accepted, 1 handed over (0 to programs), 0 relayed, 0 failed`;
+      await within(
+        new Promise<void>((resolve) => {
+          const check = (): void =>
+            void (exposing!.stderr().includes(exposeStatus) && connecting!.stderr().includes(connectStatus)
+              ? resolve()
+              : setTimeout(check, 20));
+          check();
+        }),
+        5000,
+        "the status lines",
+      );
+      await Promise.all(started.map((running) => running.stop()));
+      expect(connecting!.stderr().split(connectStatus).length - 1).toBe(2);
     } finally {
       await Promise.all(started.map((running) => running.stop()));
       upstream.close();

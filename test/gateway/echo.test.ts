@@ -118,6 +118,15 @@ describe.each(setups)("gateway over $transport, $mode", ({ transport, mode }) =>
     expect(c.received().endsWith("x<eof>")).toBe(true);
     if (mode !== "relay") expect(gateway.mode).toBe("handoff");
     expect(exposure.connections).toBe(0);
+    const handedOver = mode === "relay" ? 0 : 1;
+    expect(gateway.stats).toEqual({
+      accepted: 1,
+      handedOver,
+      toPrograms: 0,
+      relayed: 1 - handedOver,
+      failed: 0,
+    });
+    expect(exposure.stats).toEqual({ handedOver, relayed: 1 - handedOver, failed: 0 });
   });
 
   it("fails a refused upstream at once with EUPSTREAM and closes the client", async () => {
@@ -129,7 +138,7 @@ describe.each(setups)("gateway over $transport, $mode", ({ transport, mode }) =>
     });
     const exposeLog: string[] = [];
     const connectLog: string[] = [];
-    await using _exposure = await exposeTcp(exposer, `${name}.refused`, `tcp://127.0.0.1:${closedPort}`, {
+    await using exposure = await exposeTcp(exposer, `${name}.refused`, `tcp://127.0.0.1:${closedPort}`, {
       log: (line) => exposeLog.push(line),
     });
     const call = caller.call(`${name}.refused`, { handoff: true }, { timeout: 5_000 });
@@ -149,6 +158,8 @@ describe.each(setups)("gateway over $transport, $mode", ({ transport, mode }) =>
       new RegExp(`EUPSTREAM.*127\\.0\\.0\\.1:${closedPort}: ECONNREFUSED`),
     );
     expect(exposeLog.join("\n")).toContain("ECONNREFUSED");
+    expect(gateway.stats).toMatchObject({ accepted: 1, handedOver: 0, relayed: 0, failed: 1 });
+    expect(exposure.stats).toEqual({ handedOver: 0, relayed: 0, failed: 2 }); // the call above, and this
   });
 
   it("closes the client when the upstream dies mid-session, and the upstream when the client resets", async () => {

@@ -142,6 +142,7 @@ describe.skipIf(libraryMissing !== "")("the hand-off library", () => {
     client.send("one");
     expect((await client.next("data")).data).toBe("echo:one");
     expect(connector.connections).toBe(0);
+    expect(connector.stats).toMatchObject({ accepted: 0, handedOver: 1, toPrograms: 1, failed: 0 });
     expect(connector.mode).toBe("handoff");
     expect(log).toEqual([expect.stringContaining("handing connections over")]);
 
