@@ -135,9 +135,9 @@ no process of ours in between:
   beamhub run --connect db.main=127.0.0.1:6432 -- psql -h 127.0.0.1 -p 6432 -U app
 Programs that cannot load the library (static binaries) and children that clear LD_PRELOAD
 still reach the service through the port. --mode relay (or an https hub) skips the library.
-Only failures are printed (on stderr). Ctrl-C goes to COMMAND (psql cancels its query) and run
-waits for it; SIGTERM and SIGHUP sent to run are passed on. kill -USR2 <pid> prints a status
-line per --connect.${HUB_OPTIONS}`,
+On stderr it prints failures, and once how connections go (handed over or relayed). Ctrl-C
+goes to COMMAND (psql cancels its query) and run waits for it; SIGTERM and SIGHUP sent to run
+are passed on. kill -USR2 <pid> prints a status line per --connect.${HUB_OPTIONS}`,
   kv: `usage: beamhub kv encode <json|->    a JSON object of string lists -> kv bytes on stdout
        beamhub kv decode <file|->    kv bytes -> JSON
        beamhub kv inspect <file>     records of an append-only kv log, with offsets and any torn tail`,
