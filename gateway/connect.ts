@@ -33,6 +33,11 @@ export interface ConnectTcpOptions {
    * told to connect over TCP as usual.
    */
   handoffSocket?: string;
+  /**
+   * Receives the hand-off socket's failed requests (default: `log`). The library prints each on
+   * the program's stderr too, so a caller that runs the program itself may drop them here.
+   */
+  handoffLog?: GatewayLog;
 }
 
 /** What a connector has done since it started (for status lines). */
@@ -263,8 +268,9 @@ export async function connectTcp(
   let handoffServer: HandoffServer | undefined;
   if (options.handoffSocket !== undefined) {
     try {
+      const handoffLog = options.handoffLog ?? log;
       handoffServer = await listenHandoff(options.handoffSocket, supplyHandoff, (line) =>
-        log(`beamhub gateway ${name}: ${line}`),
+        handoffLog(`beamhub gateway ${name}: ${line}`),
       );
     } catch (error) {
       server.close();

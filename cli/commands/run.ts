@@ -78,6 +78,8 @@ export async function run(
           mode,
           handoffSocket: handingOff ? join(dir, `handoff-${index}.sock`) : undefined,
           log: (line) => log(line),
+          // The command prints these itself (the library's "beamhub hand-off: ..." line).
+          handoffLog: () => undefined,
         }),
       );
     }
