@@ -72,6 +72,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** `beamhub call whoami` against the guarded hub at `url`, trusting its certificate. */
+function whoamiAt(url: string): string[] {
+  return ["call", "whoami", "--hub", url, "--ca", guardedCa];
+}
+
 describe("beamhub client commands over https", { timeout: 60_000 }, () => {
   it("lists services with the hub's certificate pinned by --ca", async () => {
     const listed = await beamhub(["ls", "--json", ...remote]);
@@ -163,29 +168,18 @@ describe("beamhub client commands over https", { timeout: 60_000 }, () => {
 
   it("identifies itself with a client certificate or a token; without either it is refused", async () => {
     const url = guarded.listener.url;
-    const refused = await beamhub(["call", "whoami", "--hub", url, "--ca", guardedCa]);
+    const refused = await beamhub(whoamiAt(url));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`cannot reach the hub at ${url}: it refused the session (401)`);
     expect(refused.stderr).toContain("pass --token <token>");
-    const mtls = await beamhub([
-      "call",
-      "whoami",
-      "--hub",
-      url,
-      "--ca",
-      guardedCa,
-      "--cert",
-      alice.cert,
-      "--key",
-      alice.key,
-    ]);
+    const mtls = await beamhub([...whoamiAt(url), "--cert", alice.cert, "--key", alice.key]);
     expect(mtls.stderr).toBe("");
     expect(JSON.parse(mtls.stdout)).toMatchObject({ id: "alice", via: "mtls" });
-    const token = await beamhub(["call", "whoami", "--hub", url, "--ca", guardedCa], {
+    const token = await beamhub(whoamiAt(url), {
       env: { BEAMHUB_TOKEN: "s3cret" },
     });
     expect(JSON.parse(token.stdout)).toMatchObject({ id: "bob", via: "token" });
-    const wrong = await beamhub(["call", "whoami", "--hub", url, "--ca", guardedCa, "--token", "nope"]);
+    const wrong = await beamhub([...whoamiAt(url), "--token", "nope"]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("Check --token");
   });
@@ -193,22 +187,11 @@ describe("beamhub client commands over https", { timeout: 60_000 }, () => {
   it("goes over the WebSocket with --transport ws or a wss:// hub", async () => {
     const url = guarded.listener.url;
     const before = guarded.upgrades;
-    const forced = await beamhub([
-      "call",
-      "whoami",
-      "--hub",
-      url,
-      "--ca",
-      guardedCa,
-      "--token",
-      "s3cret",
-      "--transport",
-      "ws",
-    ]);
+    const forced = await beamhub([...whoamiAt(url), "--token", "s3cret", "--transport", "ws"]);
     expect(JSON.parse(forced.stdout)).toMatchObject({ id: "bob" });
     expect(guarded.upgrades).toBe(before + 1);
     const wss = url.replace("https://", "wss://");
-    const byScheme = await beamhub(["call", "whoami", "--hub", wss, "--ca", guardedCa, "--token", "s3cret"]);
+    const byScheme = await beamhub([...whoamiAt(wss), "--token", "s3cret"]);
     expect(JSON.parse(byScheme.stdout)).toMatchObject({ id: "bob" });
     expect(guarded.upgrades).toBe(before + 2);
   });

@@ -2,7 +2,7 @@
 // into chunks, the same frames come out, in order, and nothing is left pending.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
+import { encodeFrame, FrameDecoder, FrameType, type FrameTypeCode } from "../../wire/frame.js";
 import { ProtocolError } from "../../wire/errors.js";
 
 const frameArbitrary = fc.record({
@@ -12,6 +12,26 @@ const frameArbitrary = fc.record({
   payload: fc.uint8Array({ maxLength: 300 }),
 });
 
+type ArbitraryFrame = { type: FrameTypeCode; id: number; fdCount: number; payload: Uint8Array };
+
+/**
+ * Encodes `frames`, cuts the bytes at `cuts` (modulo their length) and pushes the pieces through
+ * `decoder`; returns what it yielded, having checked that nothing is left pending.
+ */
+function decodeInPieces(decoder: FrameDecoder, frames: ArbitraryFrame[], cuts: number[]) {
+  const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.id, f.payload, f.fdCount)));
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const decoded = [];
+  let previous = 0;
+  for (const point of [...points, bytes.length]) {
+    // Fresh copies: the decoder may keep views into what it is given.
+    decoded.push(...decoder.push(Uint8Array.from(bytes.subarray(previous, point))));
+    previous = point;
+  }
+  expect(decoder.pendingBytes).toBe(0);
+  return decoded;
+}
+
 describe("FrameDecoder", () => {
   it("yields the same frames however the bytes are split", () => {
     fc.assert(
@@ -19,17 +39,7 @@ describe("FrameDecoder", () => {
         fc.array(frameArbitrary, { maxLength: 12 }),
         fc.array(fc.nat(400), { maxLength: 20 }),
         (frames, cuts) => {
-          const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.id, f.payload, f.fdCount)));
-          const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-          const decoder = new FrameDecoder(1 << 20);
-          const decoded = [];
-          let previous = 0;
-          for (const point of [...points, bytes.length]) {
-            // Fresh copies: the decoder may keep views into what it is given.
-            decoded.push(...decoder.push(Uint8Array.from(bytes.subarray(previous, point))));
-            previous = point;
-          }
-          expect(decoder.pendingBytes).toBe(0);
+          const decoded = decodeInPieces(new FrameDecoder(1 << 20), frames, cuts);
           expect(
             decoded.map((f) => ({
               type: f.type,
@@ -57,16 +67,7 @@ describe("FrameDecoder", () => {
         fc.array(frameArbitrary, { maxLength: 12 }),
         fc.array(fc.nat(400), { maxLength: 20 }),
         (frames, cuts) => {
-          const bytes = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.id, f.payload, f.fdCount)));
-          const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
-          const decoder = new FrameDecoder(1 << 20, { splitData: true });
-          const decoded = [];
-          let previous = 0;
-          for (const point of [...points, bytes.length]) {
-            decoded.push(...decoder.push(Uint8Array.from(bytes.subarray(previous, point))));
-            previous = point;
-          }
-          expect(decoder.pendingBytes).toBe(0);
+          const decoded = decodeInPieces(new FrameDecoder(1 << 20, { splitData: true }), frames, cuts);
           // Regroup the pieces: a DATA frame is one or more DATA pieces of its id, the fds on the
           // first, no empty piece unless the payload is empty.
           let at = 0;
