@@ -3,6 +3,7 @@ import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { CliError, EXIT } from "./errors.js";
 import { parseHubAddress, type HubAddress } from "./hub-address.js";
+import { pickSetting } from "./settings.js";
 
 /** How a client command reaches an https:// hub. File options hold paths; they are read on connect. */
 export interface HubTlsConfig {
@@ -88,7 +89,11 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     hub?.kind === "unix"
       ? hub.path
       : stripUnix(flags.socket ?? env.BEAMHUB_SOCKET ?? asString(file.socket) ?? defaultSocket());
-  const timeoutText = flags.timeout ?? env.BEAMHUB_TIMEOUT ?? String(file.timeout ?? 30_000);
+  // Flag, then BEAMHUB_* variable, then config key: the precedence of every CLI setting.
+  const given: Readonly<Record<string, unknown>> = { ...flags };
+  const setting = (flag: keyof ConfigFlags): unknown => pickSetting(flag, given, env, file)?.value;
+  const text = (flag: keyof ConfigFlags): string | undefined => asString(setting(flag));
+  const timeoutText = String(setting("timeout") ?? 30_000);
   const timeout = Number(timeoutText);
   if (!Number.isFinite(timeout) || timeout < 0) {
     throw new CliError(
@@ -97,12 +102,12 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     );
   }
   const tls: HubTlsConfig = {
-    ca: flags.ca ?? env.BEAMHUB_CA ?? asString(file.ca),
-    cert: flags.cert ?? env.BEAMHUB_CERT ?? asString(file.cert),
-    key: flags.key ?? env.BEAMHUB_KEY ?? asString(file.key),
-    token: flags.token ?? env.BEAMHUB_TOKEN ?? asString(file.token),
-    transport: parseTransport(flags.transport ?? env.BEAMHUB_TRANSPORT ?? asString(file.transport)),
-    certDir: flags["cert-dir"] ?? env.BEAMHUB_CERT_DIR ?? asString(file["cert-dir"]) ?? defaultCertDir(),
+    ca: text("ca"),
+    cert: text("cert"),
+    key: text("key"),
+    token: text("token"),
+    transport: parseTransport(text("transport")),
+    certDir: text("cert-dir") ?? defaultCertDir(),
   };
   return {
     hub: hub ?? { kind: "unix", path: socket, text: `unix://${socket}` },
