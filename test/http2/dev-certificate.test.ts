@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { Hub } from "../../index.js";
 import {
   connectHttps,
+  certificateCovers,
   createDevCertificate,
   listenHttps,
   loadOrCreateDevCertificate,
@@ -32,6 +33,17 @@ it("creates a certificate for localhost once and loads it afterwards", async () 
   expect((await stat(first.keyPath)).mode & 0o777).toBe(0o600);
   const second = await loadOrCreateDevCertificate(path);
   expect(second.cert).toBe(first.cert);
+});
+
+it("tells which hosts a certificate covers, names that only look like addresses included", async () => {
+  const { cert } = await createDevCertificate({ hosts: ["localhost", "127.0.0.1", "999.0.0.1"] });
+  const x509 = new X509Certificate(cert);
+  expect(certificateCovers(x509, "127.0.0.1")).toBe(true);
+  expect(certificateCovers(x509, "localhost")).toBe(true);
+  expect(certificateCovers(x509, "::1")).toBe(false);
+  // Not an IP address (checkIP would throw on it): a DNS name, covered as one.
+  expect(certificateCovers(x509, "999.0.0.1")).toBe(true);
+  expect(certificateCovers(x509, "999.0.0.2")).toBe(false);
 });
 
 it("gives racing callers one and the same certificate", async () => {

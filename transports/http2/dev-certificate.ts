@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdir, readFile, rename, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -27,7 +28,6 @@ export interface DevCertificateOptions {
 
 /** The names a development certificate is valid for unless told otherwise. */
 export const DEV_CERTIFICATE_HOSTS: readonly string[] = Object.freeze(["localhost", "127.0.0.1", "::1"]);
-const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]*)$/i;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
@@ -39,7 +39,7 @@ export async function createDevCertificate(options: DevCertificateOptions = {}):
   const notBeforeDate = options.notBefore ?? new Date(Date.now() - 60_000);
   const notAfterDate = options.notAfter ?? new Date(notBeforeDate.getTime() + 365 * DAY_MS);
   const altNames = hosts.map((host) =>
-    IP.test(host) ? { type: 7 as const, ip: host } : { type: 2 as const, value: host },
+    isIP(host) !== 0 ? { type: 7 as const, ip: host } : { type: 2 as const, value: host },
   );
   const pems = await generate([{ name: "commonName", value: commonName }], {
     keyType: "ec",
@@ -121,7 +121,10 @@ async function loadValid(
 
 /** Whether the certificate is valid for `host` (a DNS name or an IP address). */
 export function certificateCovers(certificate: X509Certificate, host: string): boolean {
-  return IP.test(host) ? certificate.checkIP(host) !== undefined : certificate.checkHost(host) !== undefined;
+  // isIP, not a looser pattern: checkIP throws on what is not an address (e.g. 999.0.0.1).
+  return isIP(host) !== 0
+    ? certificate.checkIP(host) !== undefined
+    : certificate.checkHost(host) !== undefined;
 }
 
 async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
