@@ -369,7 +369,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     if (this.#onAbort !== undefined) this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#stopWaiting?.();
     if (this.#instanceLink !== undefined) this.instance?.pending.remove(this.#instanceLink);
-    if (this.#ownerLink !== undefined) this.#owner.forgetCall(this);
+    if (this.#deferred !== undefined) this.#owner.forgetCall(this); // tracked when it went async
   }
 
   /** Looks for an instance again after waiting for one. */
