@@ -3,9 +3,7 @@
  * that makes a program load it: how `beamhub run` hands the upstream's socket to programs that
  * only know how to connect to host:port.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { FdUnavailableError, nativeDir } from "../transports/unix/fd/index.js";
+import { FdUnavailableError, locateBuilt } from "../transports/unix/fd/index.js";
 
 /** The environment variable the library reads its routes from (`host:port=path;...`). */
 export const HANDOFF_ENV = "BEAMHUB_HANDOFF";
@@ -18,17 +16,10 @@ export function handoffLibraryPath(): string {
   if (process.platform !== "linux") {
     throw new FdUnavailableError("the hand-off library (LD_PRELOAD) exists on Linux only");
   }
-  const dir = nativeDir();
-  const file = dir === undefined ? undefined : join(dir, "build", "Release", "beamhub_handoff.so");
-  if (dir === undefined || file === undefined || !existsSync(file)) {
-    const failure = dir === undefined ? undefined : join(dir, "build", "handoff-build-failure.txt");
-    const reason =
-      failure !== undefined && existsSync(failure)
-        ? `its build failed: ${readFileSync(failure, "utf8").trim()}`
-        : `${file ?? "native/"} is missing; run "node scripts/build-native.mjs"`;
-    throw new FdUnavailableError(`the hand-off library is not available (${reason})`);
-  }
-  return file;
+  const built = locateBuilt("beamhub_handoff.so", "handoff-build-failure.txt", "the hand-off library");
+  if ("missing" in built)
+    throw new FdUnavailableError(`the hand-off library is not available: ${built.missing}`);
+  return built.path;
 }
 
 /**

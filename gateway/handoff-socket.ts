@@ -68,6 +68,8 @@ export async function listenHandoff(
 
 function answer(client: FdSocket, supply: HandoffSupply, log: GatewayLog): void {
   const timer = setTimeout(() => client.destroy(), REQUEST_TIMEOUT_MS);
+  // On close, not end: a requester reset (or dropped by close()) never sends an end.
+  client.once("close", () => clearTimeout(timer));
   client.once("data", (data, fds) => {
     clearTimeout(timer);
     for (const fd of fds) closeFd(fd); // nothing is sent this way; do not keep what was
@@ -100,7 +102,6 @@ function answer(client: FdSocket, supply: HandoffSupply, log: GatewayLog): void 
       },
     );
   });
-  client.once("end", () => clearTimeout(timer));
 }
 
 function reply(client: FdSocket, status: number, message = ""): void {

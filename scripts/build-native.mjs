@@ -54,6 +54,11 @@ function findNodeDir() {
   return candidates.find((dir) => dir && existsSync(join(dir, "include", "node", "node_api.h")));
 }
 
+/** The first line of a build's output that mentions an error, else its exit code. */
+function firstError(output, status) {
+  return output.split("\n").find((line) => /error/i.test(line)) ?? `exit code ${status}`;
+}
+
 function tail(text, lines = 25) {
   return text.trim().split("\n").slice(-lines).join("\n");
 }
@@ -110,8 +115,7 @@ function build() {
   const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
   if (result.error) fail(`node-gyp could not run: ${result.error.message}`, tail(output));
   if (result.status !== 0) {
-    const firstError = output.split("\n").find((line) => /error/i.test(line)) ?? `exit code ${result.status}`;
-    fail(`node-gyp rebuild failed: ${firstError.trim()}`, tail(output));
+    fail(`node-gyp rebuild failed: ${firstError(output, result.status).trim()}`, tail(output));
   }
   if (!existsSync(addonFile)) fail(`node-gyp succeeded but ${addonFile} is missing`, tail(output));
 
@@ -145,7 +149,7 @@ function buildHandoffLibrary() {
   const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
   const reason = result.error
     ? `${compiler} could not run: ${result.error.message}`
-    : `${compiler} failed: ${output.split("\n").find((line) => /error/i.test(line)) ?? `exit code ${result.status}`}`;
+    : `${compiler} failed: ${firstError(output, result.status)}`;
   rmSync(handoffFile, { force: true });
   writeFileSync(handoffFailureFile, `${reason}\n`);
   console.warn(

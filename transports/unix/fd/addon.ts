@@ -108,6 +108,28 @@ export function nativeDir(): string | undefined {
   return undefined;
 }
 
+/**
+ * Where the install step put `name` (native/build/Release/), or why it is not there: the reason
+ * it recorded in native/build/`failureFile` when the build failed, else that `what` is not built.
+ */
+export function locateBuilt(
+  name: string,
+  failureFile: string,
+  what: string,
+): { path: string } | { missing: string } {
+  const dir = nativeDir();
+  if (dir === undefined)
+    return { missing: "the native/ folder (binding.gyp) was not found above this module" };
+  const path = join(dir, "build", "Release", name);
+  if (existsSync(path)) return { path };
+  const failure = join(dir, "build", failureFile);
+  return {
+    missing: existsSync(failure)
+      ? readFileSync(failure, "utf8").trim()
+      : `${what} is not built (${path} is missing); run "node scripts/build-native.mjs"`,
+  };
+}
+
 function load(): FdAddon {
   if (process.env.BEAMHUB_FD_DISABLE === "1") {
     throw new FdUnavailableError("disabled by BEAMHUB_FD_DISABLE=1");
@@ -115,18 +137,9 @@ function load(): FdAddon {
   if (process.platform === "win32") {
     throw new FdUnavailableError("Unix domain socket fd passing does not exist on Windows");
   }
-  const dir = nativeDir();
-  if (dir === undefined) {
-    throw new FdUnavailableError("the native/ folder (binding.gyp) was not found above this module");
-  }
-  const file = join(dir, "build", "Release", "beamhub_fd.node");
-  if (!existsSync(file)) {
-    const failure = join(dir, "build", BUILD_FAILURE_FILE);
-    const reason = existsSync(failure)
-      ? readFileSync(failure, "utf8").trim()
-      : `the addon is not built (${file} is missing); run "node scripts/build-native.mjs"`;
-    throw new FdUnavailableError(reason);
-  }
+  const built = locateBuilt("beamhub_fd.node", BUILD_FAILURE_FILE, "the addon");
+  if ("missing" in built) throw new FdUnavailableError(built.missing);
+  const file = built.path;
   try {
     return createRequire(import.meta.url)(file) as FdAddon;
   } catch (error) {
