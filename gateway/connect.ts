@@ -163,23 +163,14 @@ export async function connectTcp(
     return outcome;
   };
 
-  /**
-   * Hand-off for a TCP client: joins it to the upstream's socket. Resolves `"done"`, or what
-   * {@link obtainSocket} gave instead for the caller to relay over.
-   */
-  const handoff = async (client: Socket, mayRelay: boolean): Promise<"done" | "unsupported" | ByteStream> => {
-    const upstream = await obtainSocket(mayRelay);
-    if (upstream === "unsupported" || upstream instanceof ByteStream) return upstream;
-    if (closing || client.destroyed) {
-      upstream.destroy();
-      return "done";
-    }
+  /** Joins a TCP client to the upstream socket handed over for it. */
+  const adopt = (client: Socket, upstream: Socket): void => {
+    if (closing || client.destroyed) return void upstream.destroy();
     live.add(upstream);
     upstream.on("error", (error: NodeJS.ErrnoException) =>
       log(`beamhub gateway ${name}: upstream connection failed: ${error.code ?? error.message}`),
     );
     void joinSockets(client, upstream).finally(() => live.delete(upstream));
-    return "done";
   };
 
   /**
@@ -225,14 +216,15 @@ export async function connectTcp(
     // Decided by the mode at accept time: a concurrent connection may settle `mode` meanwhile.
     const asked = mode;
     if (asked !== "relay") {
-      const outcome = await handoff(client, asked === "auto");
-      settle(outcome === "done");
-      if (outcome === "done") {
+      const outcome = await obtainSocket(asked === "auto");
+      const handedOver = !(outcome instanceof ByteStream || outcome === "unsupported");
+      settle(handedOver);
+      if (handedOver) {
         stats.handedOver++;
-        return;
+        return adopt(client, outcome);
       }
       // The upstream is connected already and its bytes come over this stream: use it.
-      if (outcome !== "unsupported") {
+      if (outcome instanceof ByteStream) {
         stats.relayed++;
         return relayOver(client, outcome);
       }
