@@ -27,3 +27,27 @@ export function plainView(bytes: Uint8Array): Uint8Array {
     ? bytes
     : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** Up to this many bytes, a byte loop (~1.7 ns a byte) copies faster than `set` on a view (~35 ns). */
+const LOOP_COPY_MAX = 16;
+
+/**
+ * Copies `source[start, start + length)` into `target` at `at`, the fastest way for its size
+ * (hot paths copy many small pieces).
+ *
+ * @internal
+ */
+export function copyBytes(
+  source: Uint8Array,
+  start: number,
+  length: number,
+  target: Uint8Array,
+  at: number,
+): void {
+  if (length <= LOOP_COPY_MAX) {
+    for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  } else {
+    // subarray, not a view built from `source.buffer`: that getter is a slow call into C++.
+    target.set(source.subarray(start, start + length), at);
+  }
+}

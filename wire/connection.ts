@@ -13,7 +13,9 @@ import {
   frameTypeName,
   FrameDecoder,
   FrameType,
+  payloadView,
   readU32,
+  requestIdOf,
   type FrameSink,
   type FrameTypeCode,
 } from "./frame.js";
@@ -277,14 +279,14 @@ export class WireConnection {
         return;
       }
       case FrameType.DATA:
-        this.#streams.get(id)?.onData(view(bytes, start, end));
+        this.#streams.get(id)?.onData(payloadView(bytes, start, end));
         return;
       case FrameType.HELLO:
-        return this.#onHello(view(bytes, start, end));
+        return this.#onHello(payloadView(bytes, start, end));
       case FrameType.GOAWAY:
-        return this.#onGoaway(view(bytes, start, end));
+        return this.#onGoaway(payloadView(bytes, start, end));
       case FrameType.PING:
-        return this.#queueFrame(FrameType.PONG, 0, view(bytes, start, end));
+        return this.#queueFrame(FrameType.PONG, 0, payloadView(bytes, start, end));
       case FrameType.PONG:
         return;
       case FrameType.CANCEL: {
@@ -682,7 +684,7 @@ export class WireConnection {
       const codec = this.codec;
       return codec.decodeRegion !== undefined
         ? codec.decodeRegion(bytes, start, end, this.#decodeHooks)
-        : codec.decode(view(bytes, start, end), this.#decodeHooks);
+        : codec.decode(payloadView(bytes, start, end), this.#decodeHooks);
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
       throw new ProtocolError("EDECODE", `undecodable message: ${(error as Error).message}`, {
@@ -863,17 +865,4 @@ class WireIncoming implements ReplySink {
   cancel(reason: unknown): void {
     this.#cancellation?.cancel(reason);
   }
-}
-
-/** `bytes[start, end)` as a plain Uint8Array view (codecs take it as is, without re-wrapping). */
-function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
-}
-
-/** The request id at the start of a REQUEST/REPLY/FAIL/CANCEL payload. */
-function requestIdOf(type: number, bytes: Uint8Array, start: number, end: number): number {
-  if (end - start < 4) {
-    throw new ProtocolError("EFRAME", `${frameTypeName(type)} frame too short for its request id`);
-  }
-  return readU32(bytes, start);
 }

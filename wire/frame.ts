@@ -1,3 +1,4 @@
+import { plainView } from "../codecs/own.js";
 import { ProtocolError } from "./errors.js";
 
 /**
@@ -119,17 +120,23 @@ export function encodeU32(value: number): Uint8Array {
   return payload;
 }
 
-/** Reads the u32 of a WINDOW payload. */
-export function decodeU32(payload: Uint8Array): number {
-  return readU32(payload, 0);
+/** The request id at the start of a REQUEST/REPLY/FAIL/CANCEL payload `bytes[start, end)`. */
+export function requestIdOf(type: number, bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < 4) {
+    throw new ProtocolError("EFRAME", `${frameTypeName(type)} frame too short for its request id`);
+  }
+  return readU32(bytes, start);
 }
 
 /** Splits a REQUEST/REPLY/FAIL/CANCEL payload into its request id and body. */
 export function splitRequestId(frame: Frame): { requestId: number; body: Uint8Array } {
-  if (frame.payload.byteLength < 4) {
-    throw new ProtocolError("EFRAME", `${frameTypeName(frame.type)} frame too short for its request id`);
-  }
-  return { requestId: readU32(frame.payload, 0), body: frame.payload.subarray(4) };
+  const requestId = requestIdOf(frame.type, frame.payload, 0, frame.payload.byteLength);
+  return { requestId, body: frame.payload.subarray(4) };
+}
+
+/** `bytes[start, end)` as a plain Uint8Array view: codecs take it as is, without re-wrapping. */
+export function payloadView(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
 }
 
 export const EMPTY = new Uint8Array(0);
@@ -187,9 +194,7 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     this.feed(chunk, {
       onFrame(type, fdCount, id, bytes, start, end) {
-        // A plain view (not a Buffer): codecs take it as is, without re-wrapping it.
-        const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start);
-        frames.push({ type, flags: 0, fdCount, id, payload });
+        frames.push({ type, flags: 0, fdCount, id, payload: payloadView(bytes, start, end) });
       },
     });
     return frames;
@@ -203,7 +208,7 @@ export class FrameDecoder {
   feed(chunk: Uint8Array, sink: FrameSink): void {
     // Payloads are handed on as plain Uint8Arrays: views and copies of a Buffer would be
     // Buffers too, which cost more to make than plain ones.
-    chunk = plain(chunk);
+    chunk = plainView(chunk);
     let offset = 0;
     if (this.#dataRemaining > 0) {
       offset = this.#passData(chunk, 0, sink);
@@ -338,16 +343,10 @@ export class FrameDecoder {
   }
 }
 
-function plain(bytes: Uint8Array): Uint8Array {
-  return bytes.constructor === Uint8Array
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 function join(chunks: Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   // Unzeroed (every byte is written below), as a plain view.
-  const joined = plain(Buffer.allocUnsafe(total));
+  const joined = plainView(Buffer.allocUnsafe(total));
   let offset = 0;
   for (const chunk of chunks) {
     joined.set(chunk, offset);
