@@ -82,6 +82,12 @@ export interface RefHooks {
   toRef(value: Attachable): Ref;
   /** Decoding met a reference: return the object to put in its place. */
   fromRef(ref: Ref): unknown;
+  /**
+   * Encoding met a bare {@link Ref} (a reference nobody allocated through `toRef`). Without this
+   * hook it is written as is; a session refuses it here, since a reference it did not allocate
+   * would name an id the peer never learnt of (or one of the peer's own).
+   */
+  bareRef?(ref: Ref): Ref;
 }
 
 /** A message encoding. */
@@ -131,7 +137,7 @@ export interface EncodedRegion {
  * @internal
  */
 export function toWireRef(value: Referable, hooks: RefHooks | undefined): Ref {
-  if (value instanceof Ref) return value;
+  if (value instanceof Ref) return hooks?.bareRef === undefined ? value : hooks.bareRef(value);
   const kind = (value as Attachable).refKind;
   if (hooks === undefined) {
     throw new EncodeError(

@@ -634,6 +634,15 @@ export class WireConnection {
       return this.#attach(value, attaching.after, attaching.created, attaching.fds);
     },
     fromRef: (ref) => ref,
+    // Every reference on the wire is one this side allocated for an attachment it sends: a
+    // bare Ref in message data (decoded without a session, e.g. from a client's JSON) would
+    // name an id the peer never learnt of, or one of its own, and the peer would end the
+    // whole session over it.
+    bareRef: (ref) => {
+      throw new InvalidMessageError(
+        `message data holds a bare reference (${ref.toString()}): only channels, byte streams and descriptors can travel, and the session allocates their references`,
+      );
+    },
   };
 
   readonly #decodeHooks: RefHooks = {

@@ -1,11 +1,30 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { DecodeError } from "../../codecs/errors.js";
 import { jsonCodec } from "../../codecs/index.js";
+import type { RefHooks } from "../../codecs/reference.js";
 import type { Hub } from "../../hub/hub.js";
 import type { CallOptions, Identity } from "../../hub/types.js";
 import { InvalidArgumentError, InvalidNameError, ServiceError } from "../../hub/errors.js";
 import { describeError } from "../../wire/error-info.js";
 import { CALL_PATH, TIMEOUT_HEADER } from "./paths.js";
 import { Refusal } from "./refusal.js";
+
+/**
+ * The plain mapping carries data only: a plain HTTP client has no session in which a channel,
+ * stream or descriptor could live, so the reference forms of the JSON codec (`{"$channel": 5}`,
+ * ...) are refused rather than passed on as references nobody allocated. A client that means
+ * the object itself escapes it: `{"$": {"$channel": 5}}`.
+ */
+const PLAIN_DATA_ONLY: RefHooks = {
+  toRef: () => {
+    throw new DecodeError("unexpected attachment while decoding");
+  },
+  fromRef: (ref) => {
+    throw new DecodeError(
+      `{"$${ref.kind}": ${ref.id}} is a reference, and the plain HTTP mapping carries data only; to send such an object as data, escape it as {"$": {...}}`,
+    );
+  },
+};
 
 /** The parts of an HTTP/1.1 or HTTP/2 compatibility request the plain API uses. */
 export interface ApiRequest extends AsyncIterable<Buffer | string> {
@@ -105,7 +124,7 @@ export async function serveCall(
   let data: unknown = null;
   if (body.byteLength > 0) {
     try {
-      data = jsonCodec.decode(body);
+      data = jsonCodec.decode(body, PLAIN_DATA_ONLY);
     } catch (error) {
       return sendError(
         response,
