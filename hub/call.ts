@@ -11,7 +11,7 @@ import {
   ServiceNotFoundError,
 } from "./errors.js";
 import { Link } from "./linked-list.js";
-import { validateName } from "./names.js";
+import { isValidName, validateName } from "./names.js";
 import type { Instance, InstanceCall, Registry } from "./registry.js";
 import type { Closable, Scope } from "./scope.js";
 import type { CallOptions, CallerInfo, MiddlewareContext, ServiceInfo } from "./types.js";
@@ -292,7 +292,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
 
   #noInstance(): void {
     const wait = this.#options.waitForService;
-    if (wait === undefined || wait === false) {
+    if (wait === undefined || wait === false || !isValidName(this.#name)) {
       this.#fail(this.#notFound(""));
       return;
     }

@@ -6,6 +6,8 @@
  * and cancelled entries are freed at once (a `setTimeout` + `clearTimeout` pair costs ~250 ns on
  * these machines; this costs a fraction of that, which matters at millions of calls per second).
  */
+import { MAX_DURATION_MS } from "./durations.js";
+
 /** What a deadline calls when it expires (an object, so no closure is allocated per call). */
 export interface Expirable {
   expire(): void;
@@ -133,6 +135,8 @@ export class Deadlines {
 
   /** Calls `target.expire()` after `ms` milliseconds unless the returned deadline is cancelled first. */
   add(ms: number, target: Expirable | (() => void)): Deadline {
+    // Timers take at most 2^31-1 ms; a longer wait would fire (and re-arm) every millisecond.
+    if (!(ms <= MAX_DURATION_MS)) ms = Number.isNaN(ms) ? 0 : MAX_DURATION_MS;
     let list = this.#lists.get(ms);
     if (list === undefined) {
       list = new DurationList(() => this.#lists.delete(ms));

@@ -72,9 +72,11 @@ export class ForbiddenError extends BeamhubError {
     readonly action: "call" | "register",
     readonly service: string,
     identity?: string,
+    reason?: string,
   ) {
     const who = identity === undefined ? "an anonymous session" : `identity "${identity}"`;
-    super("EFORBIDDEN", `forbidden: ${who} may not ${action} "${service}" (EFORBIDDEN)`);
+    const why = reason === undefined ? "" : `: ${reason}`;
+    super("EFORBIDDEN", `forbidden: ${who} may not ${action} "${service}"${why} (EFORBIDDEN)`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { PendingCall } from "./call.js";
+import { toDuration } from "./durations.js";
 import { ClosedError, ForbiddenError, InvalidArgumentError } from "./errors.js";
 import type { Labels } from "./names.js";
 import { Registry } from "./registry.js";
@@ -36,6 +37,12 @@ export interface HubOptions {
   callTimeout?: number;
   /** How many other instances a call may move to when its instance goes away (default 2). */
   maxFailover?: number;
+  /**
+   * The longest a call from a remote peer may wait, in milliseconds (default 3 600 000, one
+   * hour): a peer's call that asks for no timeout (0) or a longer one gets this, so that no peer
+   * can keep work pending at the hub forever. In-process callers are not bounded.
+   */
+  maxPeerCallTimeout?: number;
 }
 
 /**
@@ -54,6 +61,8 @@ export class Hub implements HubClient, SessionHost {
   readonly registry = new Registry();
   readonly defaultTimeout: number;
   readonly maxFailover: number;
+  /** See `HubOptions.maxPeerCallTimeout`. */
+  readonly maxPeerCallTimeout: number;
 
   readonly #sessions = new Set<Session>();
   readonly #middleware: Middleware[] = [];
@@ -65,10 +74,10 @@ export class Hub implements HubClient, SessionHost {
   readonly #local: Session;
 
   constructor(options: HubOptions = {}) {
-    const { callTimeout = 30_000, maxFailover = 2, authorize } = options;
-    if (!(callTimeout >= 0)) throw new InvalidArgumentError(`callTimeout must be >= 0, got ${callTimeout}`);
+    const { callTimeout = 30_000, maxFailover = 2, maxPeerCallTimeout = 3_600_000, authorize } = options;
     if (!(maxFailover >= 0)) throw new InvalidArgumentError(`maxFailover must be >= 0, got ${maxFailover}`);
-    this.defaultTimeout = callTimeout;
+    this.defaultTimeout = toDuration(callTimeout, "callTimeout");
+    this.maxPeerCallTimeout = toDuration(maxPeerCallTimeout, "maxPeerCallTimeout");
     this.maxFailover = maxFailover;
     this.#local = this.session({ identity: { id: "local", via: "local" } });
     if (authorize !== undefined) this.authorize(authorize);
@@ -120,6 +129,14 @@ export class Hub implements HubClient, SessionHost {
 
   /** @internal Throws `ForbiddenError` unless `session` may `action` `service`. */
   checkAccess(session: Session, action: "call" | "register", service: string): void {
+    if (action === "register" && isReservedName(service) && session !== this.#local) {
+      throw new ForbiddenError(
+        action,
+        service,
+        session.identity?.id,
+        `names "hub" and "hub.*" are reserved for the hub itself`,
+      );
+    }
     if (!this.#allows(session, action, service))
       throw new ForbiddenError(action, service, session.identity?.id);
   }
@@ -194,6 +211,14 @@ export class Hub implements HubClient, SessionHost {
   sessionClosed(session: Session): void {
     this.#sessions.delete(session);
   }
+}
+
+/**
+ * Names the hub answers itself (`hub.info`): nobody else may register them, or a peer could
+ * answer some of the calls meant for the hub.
+ */
+function isReservedName(name: string): boolean {
+  return name === "hub" || name.startsWith("hub.");
 }
 
 /** Folds middleware into one function that ends in the handler. */

@@ -17,6 +17,11 @@ const MAX_LABELS = 64;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** Whether `name` is a valid service name. */
+export function isValidName(name: unknown): name is string {
+  return typeof name === "string" && NAME.test(name);
+}
+
 /** Throws `InvalidNameError` unless `name` is a valid service name. */
 export function validateName(name: unknown): asserts name is string {
   if (typeof name !== "string") {

@@ -1,6 +1,9 @@
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
 import type { Cancelable } from "./cancellation.js";
 import { ClosedError, InvalidArgumentError } from "./errors.js";
+import { checkCallOptions, checkFilter, checkLookupOptions, checkWatchOptions } from "./arguments.js";
+import { releaseDescriptors } from "./attachments.js";
+import { toDuration } from "./durations.js";
 import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "./linked-list.js";
 import { Instance, type Registry } from "./registry.js";
@@ -37,6 +40,13 @@ export interface SessionHost extends CallHost {
 export interface SessionOptions {
   /** Who is on the other end; handlers and middleware see it as `context.caller.identity`. */
   identity?: Identity;
+  /**
+   * The longest a call of this session may wait, in milliseconds; a call that asks for no
+   * timeout (0) or a longer one gets this. Transports set it for remote peers (the hub's
+   * `maxPeerCallTimeout`), so that no peer can keep work pending at the hub forever. Default:
+   * no bound.
+   */
+  maxCallTimeout?: number;
 }
 
 /**
@@ -56,12 +66,16 @@ export class Session implements HubClient, CallOwner, Closable {
   readonly #calls = new LinkedList<PendingCall>();
   readonly #instances = new Set<Instance>();
   readonly #watches = new Set<Watch>();
+  /** See `SessionOptions.maxCallTimeout`; 0: no bound. */
+  readonly #maxCallTimeout: number;
   #closed: ClosedError | undefined;
 
   constructor(host: SessionHost, id: string, options: SessionOptions = {}) {
     this.#host = host;
     this.id = id;
     this.identity = options.identity;
+    this.#maxCallTimeout =
+      options.maxCallTimeout === undefined ? 0 : toDuration(options.maxCallTimeout, "maxCallTimeout");
     this.caller = Object.freeze({ sessionId: id, identity: options.identity });
   }
 
@@ -112,12 +126,15 @@ export class Session implements HubClient, CallOwner, Closable {
 
   call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply> {
     if (this.#closed) return Promise.reject(this.#closed);
+    let checked: CallOptions | undefined;
     try {
+      checked = this.#checkCall(name, options);
       this.#host.checkAccess?.(this, "call", name);
     } catch (error) {
+      releaseDescriptors(data);
       return Promise.reject(error);
     }
-    return new PendingCall(this.#host, this, name, data, options).start() as Promise<Reply>;
+    return new PendingCall(this.#host, this, name, data, checked).start() as Promise<Reply>;
   }
 
   /**
@@ -126,21 +143,43 @@ export class Session implements HubClient, CallOwner, Closable {
    */
   callRaw(name: string, data: unknown, options?: CallOptions, cancelWith?: Cancelable): unknown {
     if (this.#closed) throw this.#closed;
-    this.#host.checkAccess?.(this, "call", name);
-    return new PendingCall(this.#host, this, name, data, options, cancelWith).start(true);
+    let checked: CallOptions | undefined;
+    try {
+      checked = this.#checkCall(name, options);
+      this.#host.checkAccess?.(this, "call", name);
+    } catch (error) {
+      releaseDescriptors(data);
+      throw error;
+    }
+    return new PendingCall(this.#host, this, name, data, checked, cancelWith).start(true);
   }
 
-  lookup(name: string, options: { labels?: Labels } = {}): Promise<ServiceInfo[]> {
+  /**
+   * A call's name and options, checked before anything is set up (see arguments.ts), with the
+   * session's bound on timeouts applied. The common call without options costs two compares.
+   */
+  #checkCall(name: unknown, options: CallOptions | undefined): CallOptions | undefined {
+    if (typeof name !== "string") validateName(name);
+    let checked = options === undefined ? undefined : checkCallOptions(options);
+    const max = this.#maxCallTimeout;
+    if (max > 0) {
+      const timeout = checked?.timeout ?? this.#host.defaultTimeout;
+      if (timeout === 0 || timeout > max) checked = { ...checked, timeout: max };
+    }
+    return checked;
+  }
+
+  lookup(name: string, options?: { labels?: Labels }): Promise<ServiceInfo[]> {
     try {
       validateName(name);
-      const labels = options.labels === undefined ? undefined : validateLabels(options.labels);
+      const { labels } = checkLookupOptions(options);
       return Promise.resolve(this.#visible(this.#host.registry.list({ name, labels })));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  list(filter: ServiceFilter = {}): Promise<ServiceInfo[]> {
+  list(filter?: ServiceFilter): Promise<ServiceInfo[]> {
     try {
       return Promise.resolve(this.#visible(this.#host.registry.list(checkFilter(filter))));
     } catch (error) {
@@ -148,12 +187,13 @@ export class Session implements HubClient, CallOwner, Closable {
     }
   }
 
-  watch(options: WatchOptions = {}): Watch {
+  watch(options?: WatchOptions): Watch {
     if (this.#closed) throw this.#closed;
+    const checked = checkWatchOptions(options);
     const watch = this.#host.registry.watch(
-      checkFilter(options),
-      options.existing ?? true,
-      options.signal,
+      { name: checked.name, prefix: checked.prefix, labels: checked.labels },
+      checked.existing ?? true,
+      checked.signal,
       (done) => this.#watches.delete(done),
     );
     if (!watch.done) this.#watches.add(watch);
@@ -215,12 +255,4 @@ function visibleWatch(watch: Watch, visible: (name: string) => boolean): Watch {
     [Symbol.asyncIterator]: () => filtered,
   };
   return filtered;
-}
-
-function checkFilter(filter: ServiceFilter): ServiceFilter {
-  if (filter.name !== undefined) validateName(filter.name);
-  if (filter.prefix !== undefined && typeof filter.prefix !== "string") {
-    throw new InvalidArgumentError("filter.prefix must be a string");
-  }
-  return filter.labels === undefined ? filter : { ...filter, labels: validateLabels(filter.labels) };
 }

@@ -1,6 +1,8 @@
 import type { Hub } from "../hub/hub.js";
 import type { Identity, Registration } from "../hub/types.js";
-import type { Channel } from "../hub/channel.js";
+import { checkFilter } from "../hub/arguments.js";
+import { Channel } from "../hub/channel.js";
+import { describeValue } from "../hub/durations.js";
 import { InvalidArgumentError } from "../hub/errors.js";
 import type { WireConnection } from "./connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
@@ -11,7 +13,7 @@ import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
  * connection ends, the session closes: its registrations go, its calls fail.
  */
 export function serveHubSession(hub: Hub, connection: WireConnection, identity?: Identity): void {
-  const session = hub.session({ identity });
+  const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
   const registrations = new Map<string, Registration>();
   void connection.closed.then((reason) => session.close(reason));
 
@@ -27,7 +29,9 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
   async function serveOperation(message: HubRequest): Promise<unknown> {
     switch (message?.op) {
       case "register": {
-        const handler = message.handler as Channel;
+        // Checked before registering: a registration is all or nothing (a handler that is not a
+        // channel once left an instance behind that failed every call routed to it).
+        const handler = expectChannel(message.handler, "register's handler");
         const registration: Registration = await session.register(
           message.name,
           (data, context) =>
@@ -58,6 +62,11 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
         return registration.info;
       }
       case "unregister": {
+        if (typeof message.id !== "string") {
+          throw new InvalidArgumentError(
+            `unregister's id must be a string, got ${describeValue(message.id)}`,
+          );
+        }
         const registration = registrations.get(message.id);
         registrations.delete(message.id);
         await registration?.unregister();
@@ -68,8 +77,8 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
       case "list":
         return session.list(message.filter);
       case "watch": {
-        const events = message.events as Channel;
-        const watch = session.watch({ ...message.filter, existing: message.existing });
+        const events = expectChannel(message.events, "watch's events");
+        const watch = session.watch({ ...checkFilter(message.filter), existing: message.existing });
         void events.closed.then(() => watch.close());
         void (async () => {
           for await (const event of watch) await events.send(event);
@@ -80,8 +89,13 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
       }
       default:
         throw new InvalidArgumentError(
-          `unknown hub operation ${JSON.stringify((message as { op?: unknown })?.op)}`,
+          `unknown hub operation ${describeValue((message as { op?: unknown })?.op)}`,
         );
     }
   }
+}
+
+function expectChannel(value: unknown, what: string): Channel {
+  if (value instanceof Channel) return value;
+  throw new InvalidArgumentError(`${what} must be a channel, got ${describeValue(value)}`);
 }

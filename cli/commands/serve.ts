@@ -12,6 +12,7 @@ import {
 import type { CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
+import { logUnhandledRejections } from "../last-resort.js";
 import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
 import { fingerprintOf } from "../server-tls.js";
 import type { TokenTable } from "../tokens-file.js";
@@ -29,6 +30,7 @@ export async function serve(
   options: ServeOptions,
   log: (line: string) => void,
 ): Promise<number> {
+  const stopGuard = logUnhandledRejections(log);
   // The certificate first: a failure then leaves no socket behind.
   const tls = options.https === undefined ? undefined : await certificateFor(options.https, log);
   const hub = new Hub({ callTimeout: config.timeout, authorize: options.access?.rules });
@@ -76,6 +78,7 @@ export async function serve(
   await unix.close();
   await https?.close();
   await hub.close();
+  stopGuard();
   log("stopped");
   return 0;
 }

@@ -145,7 +145,7 @@ export async function serveCall(
     if (!response.writableFinished) controller.abort(new Error("the HTTP client went away"));
   });
   options.signal = controller.signal;
-  const session = hub.session({ identity });
+  const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
   let reply: unknown;
   try {
     reply = await session.call(name, data, options);
