@@ -48,6 +48,21 @@ export function releaseDescriptors(data: unknown): void {
   }
 }
 
+/**
+ * Closes every attachment in `data` — channels, byte streams (reset) and descriptors — with
+ * `reason`: for a message that could not be delivered (no such service, forbidden, timed out
+ * before a handler got it, its session gone). Nobody else will ever answer on those channels or
+ * read those streams, so leaving them open would leave their other ends waiting forever.
+ */
+export function closeAttachments(data: unknown, reason: unknown): void {
+  if (open === 0 || data === null || typeof data !== "object") return;
+  try {
+    visit(data, 0, closeAttachment, reason, undefined);
+  } catch {
+    // Too deep to walk: such data was refused on its way in, so it carries nothing of ours.
+  }
+}
+
 // Plain functions with context arguments, so a walk allocates no closure (it runs per message).
 const own = (attachment: HubAttachment, scope: Scope | undefined, also: Scope | undefined): void => {
   scope!.own(attachment);
@@ -56,17 +71,20 @@ const own = (attachment: HubAttachment, scope: Scope | undefined, also: Scope | 
 const closeDescriptor = (attachment: HubAttachment): void => {
   if (attachment.refKind === "fd") attachment.close();
 };
+const closeAttachment = (attachment: HubAttachment, reason: unknown): void => {
+  attachment.close(reason);
+};
 
 /**
  * Calls `found` for every attachment in `value` and returns how many there are: the one walk
  * the functions above use. It looks into arrays, plain objects and Maps; other class instances
  * are opaque values.
  */
-function visit(
+function visit<Context>(
   value: object,
   depth: number,
-  found: (attachment: HubAttachment, scope: Scope | undefined, also: Scope | undefined) => void,
-  scope: Scope | undefined,
+  found: (attachment: HubAttachment, context: Context, also: Scope | undefined) => void,
+  context: Context,
   also: Scope | undefined,
 ): number {
   if (depth > MAX_DEPTH) {
@@ -75,20 +93,20 @@ function visit(
   // Byte arrays first: they are the most common leaf, and the cheapest to recognize.
   if (ArrayBuffer.isView(value)) return 0;
   if (value instanceof Attachable) {
-    found(value as HubAttachment, scope, also);
+    found(value as HubAttachment, context, also);
     return 1;
   }
   let count = 0;
   if (Array.isArray(value)) {
     for (const item of value) {
-      if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, scope, also);
+      if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, context, also);
     }
     return count;
   }
   if (value instanceof Map) {
     for (const [key, item] of value) {
-      if (key !== null && typeof key === "object") count += visit(key, depth + 1, found, scope, also);
-      if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, scope, also);
+      if (key !== null && typeof key === "object") count += visit(key, depth + 1, found, context, also);
+      if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, context, also);
     }
     return count;
   }
@@ -96,7 +114,7 @@ function visit(
   if (proto !== Object.prototype && proto !== null) return 0;
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
-    if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, scope, also);
+    if (item !== null && typeof item === "object") count += visit(item, depth + 1, found, context, also);
   }
   return count;
 }

@@ -1,4 +1,4 @@
-import { adoptAttachments, releaseDescriptors } from "./attachments.js";
+import { adoptAttachments, closeAttachments, releaseDescriptors } from "./attachments.js";
 import { isThenable } from "./channel.js";
 import { Cancellation, type Cancelable } from "./cancellation.js";
 import { deadlines, type Deadline, type Expirable } from "./deadlines.js";
@@ -76,6 +76,8 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   #cancellation: Cancellation | undefined;
   #tried: Set<Instance> | undefined;
   #carriesAttachments = false;
+  /** Whether a handler got the request: until then, its attachments are the hub's to close. */
+  #delivered = false;
   #stopWaiting: (() => void) | undefined;
   #waitUntil: number | undefined;
   /** The request data as the caller sent it (middleware may replace `data`). */
@@ -141,8 +143,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     const signal = this.#options.signal;
     if (signal?.aborted) {
       this.#settled = true;
-      releaseDescriptors(this.data);
-      return Promise.reject(new CallAbortedError(this.#name, signal.reason));
+      const error = new CallAbortedError(this.#name, signal.reason);
+      closeAttachments(this.data, error);
+      return Promise.reject(error);
     }
     try {
       // A call whose data carries attachments is not retried elsewhere: the first instance
@@ -150,7 +153,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#carriesAttachments = adoptAttachments(this.data, this.#owner.scope) > 0;
     } catch (error) {
       this.#settled = true;
-      releaseDescriptors(this.data);
+      closeAttachments(this.data, error);
       return Promise.reject(error);
     }
     const options = this.#options;
@@ -167,6 +170,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   #attempt(instance: Instance, raw = false): unknown {
     this.instance = instance;
     this.service = instance.info;
+    this.#delivered = true;
     let result: unknown;
     try {
       result = this.#host.invoke(this);
@@ -340,6 +344,10 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
 
   #fail(error: unknown): void {
     if (this.#settled) return;
+    // Undeliverable (no instance, forbidden, timed out or cancelled while waiting for one): what
+    // the request carried is closed with the call's error, so that nobody waits on a channel or
+    // stream whose other end no handler will ever see.
+    if (!this.#delivered && this.#carriesAttachments) closeAttachments(this.#request, error);
     this.#finish();
     this.#abortHandler(error);
     this.#deferred!.reject(error);

@@ -2,7 +2,7 @@ import { PendingCall, type CallHost, type CallOwner } from "./call.js";
 import type { Cancelable } from "./cancellation.js";
 import { ClosedError, InvalidArgumentError } from "./errors.js";
 import { checkCallOptions, checkFilter, checkLookupOptions, checkWatchOptions } from "./arguments.js";
-import { releaseDescriptors } from "./attachments.js";
+import { closeAttachments } from "./attachments.js";
 import { toDuration } from "./durations.js";
 import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "./linked-list.js";
@@ -131,7 +131,7 @@ export class Session implements HubClient, CallOwner, Closable {
       checked = this.#checkCall(name, options);
       this.#host.checkAccess?.(this, "call", name);
     } catch (error) {
-      releaseDescriptors(data);
+      closeAttachments(data, error);
       return Promise.reject(error);
     }
     return new PendingCall(this.#host, this, name, data, checked).start() as Promise<Reply>;
@@ -148,7 +148,7 @@ export class Session implements HubClient, CallOwner, Closable {
       checked = this.#checkCall(name, options);
       this.#host.checkAccess?.(this, "call", name);
     } catch (error) {
-      releaseDescriptors(data);
+      closeAttachments(data, error);
       throw error;
     }
     return new PendingCall(this.#host, this, name, data, checked, cancelWith).start(true);

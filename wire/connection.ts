@@ -1,4 +1,5 @@
 import { Ref, type Attachable, type Codec, type EncodedRegion, type RefHooks } from "../codecs/reference.js";
+import { closeAttachments } from "../hub/attachments.js";
 import { ByteStream } from "../hub/byte-stream.js";
 import { Cancellation } from "../hub/cancellation.js";
 import { Channel, type ReplySink } from "../hub/channel.js";
@@ -275,7 +276,7 @@ export class WireConnection {
       case FrameType.EVENT: {
         const state = this.#channel(id);
         const data = this.#decode(bytes, start, end);
-        if (state !== undefined) void state.end.deliverEvent(data);
+        if (this.#keepAttachments(state, data)) void state.end.deliverEvent(data);
         return;
       }
       case FrameType.DATA:
@@ -365,7 +366,7 @@ export class WireConnection {
     const requestId = requestIdOf(FrameType.REQUEST, bytes, start, end);
     const data = this.#decode(bytes, start + 4, end);
     const state = this.#channel(id);
-    if (state === undefined) {
+    if (!this.#keepAttachments(state, data)) {
       // The channel closed while the request was in flight: answer so the requester stops.
       if (!this.#isClosed)
         this.#sendMessage(FrameType.FAIL, id, describeError(new ClosedError("channel")), requestId);
@@ -397,6 +398,7 @@ export class WireConnection {
     if (sink === undefined) return; // cancelled or timed out meanwhile
     state!.outgoing.delete(requestId);
     const value = this.#decode(bytes, start + 4, end);
+    this.#keepAttachments(state, value);
     if (type === FrameType.REPLY) sink.resolve(value);
     else sink.reject(rebuildError(value as WireError));
   }
@@ -689,12 +691,17 @@ export class WireConnection {
   }
 
   #decode(bytes: Uint8Array, start: number, end: number): unknown {
+    this.#decodedAttachments = 0;
+    if (this.#decodedFds.length > 0) this.#decodedFds = [];
     try {
       const codec = this.codec;
       return codec.decodeRegion !== undefined
         ? codec.decodeRegion(bytes, start, end, this.#decodeHooks)
         : codec.decode(payloadView(bytes, start, end), this.#decodeHooks);
     } catch (error) {
+      // Descriptors already wrapped for the half-decoded message have no other way to close.
+      for (const descriptor of this.#decodedFds) descriptor.close();
+      this.#decodedFds = [];
       if (error instanceof ProtocolError) throw error;
       throw new ProtocolError("EDECODE", `undecodable message: ${(error as Error).message}`, {
         cause: error,
@@ -702,7 +709,33 @@ export class WireConnection {
     }
   }
 
+  /** How many attachments the message being decoded created (see `#keepAttachments`). */
+  #decodedAttachments = 0;
+  /** The descriptors among them. */
+  #decodedFds: FileDescriptor[] = [];
+
+  /**
+   * A received message's descriptors belong to the channel they arrived on, as in one process:
+   * one nobody takes closes with that channel or with the session (a reply's descriptors that
+   * the caller never took once stayed open for good). Channels and streams need no owner here:
+   * the session closes all of its own when it ends. On a channel that is gone, everything the
+   * message created is closed at once. Returns whether the channel is there.
+   */
+  #keepAttachments(state: ChannelState | undefined, data: unknown): state is ChannelState {
+    if (this.#decodedAttachments === 0) return state !== undefined;
+    this.#decodedAttachments = 0;
+    const fds = this.#decodedFds;
+    if (fds.length > 0) this.#decodedFds = [];
+    if (state === undefined) {
+      closeAttachments(data, new ClosedError("channel"));
+      return false;
+    }
+    for (const descriptor of fds) state.end.adopt(descriptor);
+    return true;
+  }
+
   #resolveRef(ref: Ref): unknown {
+    this.#decodedAttachments += 1;
     switch (ref.kind) {
       case "channel": {
         if (!this.#isPeerId(ref.id) || this.#channels.has(ref.id)) {
@@ -734,7 +767,9 @@ export class WireConnection {
           );
         }
         this.#frameFds[ref.id] = -1;
-        return this.#options.descriptors.fromFd(fd);
+        const descriptor = this.#options.descriptors.fromFd(fd);
+        this.#decodedFds.push(descriptor);
+        return descriptor;
       }
     }
   }

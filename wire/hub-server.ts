@@ -1,6 +1,7 @@
 import type { Hub } from "../hub/hub.js";
 import type { Identity, Registration } from "../hub/types.js";
 import { checkFilter } from "../hub/arguments.js";
+import { closeAttachments } from "../hub/attachments.js";
 import { Channel } from "../hub/channel.js";
 import { describeValue } from "../hub/durations.js";
 import { InvalidArgumentError } from "../hub/errors.js";
@@ -23,7 +24,12 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
       // The hot path: no async wrapper, no extra promise, no options object of our own.
       return session.callRaw(message.name, message.data, message.options, context);
     }
-    return serveOperation(message);
+    return serveOperation(message).catch((error: unknown) => {
+      // A refused operation keeps nothing it carried: a handler or events channel nobody will
+      // use is closed with the reason, so the peer's end does not wait on it.
+      closeAttachments(message, error);
+      throw error;
+    });
   });
 
   async function serveOperation(message: HubRequest): Promise<unknown> {
