@@ -13,6 +13,7 @@ import type { CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
 import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
+import { pidLine } from "../pid-line.js";
 import { fingerprintOf } from "../server-tls.js";
 import type { TokenTable } from "../tokens-file.js";
 
@@ -63,6 +64,7 @@ export async function serve(
     tokens = reloadTokens(tokens, log);
   };
   process.on("SIGHUP", reload);
+  log(pidLine("serve"));
   log("press Ctrl-C to stop");
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
