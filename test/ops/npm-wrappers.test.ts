@@ -1,6 +1,6 @@
 // The hub as operators run it: through npm (`npm start`, `npm run -s beamhub`), stopped by a
 // signal sent to the PID they see (npm's), its output read by scripts. Real npm, real processes.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
@@ -72,40 +72,77 @@ function npm(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+/** A running `npm start` in its own process group, and the hub's pid from its pid line. */
+async function npmStart(socket: string): Promise<{
+  npm: ChildProcess;
+  hubPid: number;
+  port: number;
+  stderr(): string;
+  exited: Promise<void>;
+  cleanup(): void;
+}> {
+  // Its own process group: a terminal's Ctrl-C can be imitated, and whatever is left cleaned up.
+  const npm = spawn(
+    "npm",
+    ["start", "--", "--socket", socket, "--listen-https", "127.0.0.1:0", "--cert-dir", join(dir, "cert")],
+    { cwd: root, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  let stderr = "";
+  npm.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => npm.once("exit", () => resolve()));
+  let hubPid: number | undefined;
+  const cleanup = (): void => {
+    if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, "SIGKILL");
+    if (hubPid !== undefined && alive(hubPid)) process.kill(hubPid, "SIGKILL");
+  };
+  try {
+    await until(() => /press Ctrl-C/.test(stderr), 20_000, `npm start to serve (stderr: ${stderr})`);
+    const pid = stderr.match(/^beamhub serve: pid (\d+)$/m)?.[1];
+    if (pid === undefined) throw new Error(`no pid line in: ${stderr}`);
+    hubPid = Number(pid);
+    const port = Number(stderr.match(/serving on https:\/\/127\.0\.0\.1:(\d+)/)?.[1]);
+    return { npm, hubPid, port, stderr: () => stderr, exited, cleanup };
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+}
+
 describe("npm start", () => {
   it("passes SIGTERM on to the hub: the hub stops, its socket file and port are released", async () => {
-    const socket = join(dir, "start.sock");
-    // Its own process group, so that whatever is left can be cleaned up by this test alone.
-    const child = spawn(
-      "npm",
-      ["start", "--", "--socket", socket, "--listen-https", "127.0.0.1:0", "--cert-dir", join(dir, "cert")],
-      { cwd: root, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
-    );
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    let hubPid: number | undefined;
+    const socket = join(dir, "term.sock");
+    const started = await npmStart(socket);
+    const { npm, hubPid, port } = started;
     try {
-      await until(() => /press Ctrl-C/.test(stderr), 20_000, `npm start to serve (stderr: ${stderr})`);
-      const pid = stderr.match(/^beamhub serve: pid (\d+)$/m)?.[1];
-      expect(pid, `a pid line in: ${stderr}`).toBeDefined();
-      hubPid = Number(pid);
-      const port = Number(stderr.match(/serving on https:\/\/127\.0\.0\.1:(\d+)/)?.[1]);
-      expect(hubPid).not.toBe(child.pid); // the hub runs under npm, which is what users signal
+      expect(hubPid).not.toBe(npm.pid); // the hub runs under npm, which is what users signal
       expect(alive(hubPid)).toBe(true);
       expect(existsSync(socket)).toBe(true);
       expect(await listening(port)).toBe(true);
 
-      child.kill("SIGTERM");
-      await within(exited, 10_000, "npm to exit after SIGTERM");
-      await until(() => !alive(hubPid!), 10_000, `the hub (pid ${hubPid}) to exit`);
+      npm.kill("SIGTERM");
+      await within(started.exited, 10_000, "npm to exit after SIGTERM");
+      await until(() => !alive(hubPid), 10_000, `the hub (pid ${hubPid}) to exit`);
       expect(existsSync(socket)).toBe(false);
       expect(await listening(port)).toBe(false);
-      expect(stderr).toMatch(/SIGTERM: shutting down/);
+      expect(started.stderr()).toMatch(/SIGTERM: shutting down\nstopped\n/);
     } finally {
-      // Whatever this test started and is still running: npm's process group, and the hub.
-      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
-      if (hubPid !== undefined && alive(hubPid)) process.kill(hubPid, "SIGKILL");
+      started.cleanup();
+    }
+  }, 60_000);
+
+  it("stops cleanly on Ctrl-C, which reaches the hub twice (from the terminal, and from npm)", async () => {
+    const socket = join(dir, "int.sock");
+    const started = await npmStart(socket);
+    const { npm, hubPid, port } = started;
+    try {
+      process.kill(-npm.pid!, "SIGINT"); // a terminal sends it to the whole foreground group
+      await within(started.exited, 10_000, "npm to exit after SIGINT");
+      await until(() => !alive(hubPid), 10_000, `the hub (pid ${hubPid}) to exit`);
+      expect(started.stderr()).toMatch(/SIGINT: shutting down\nstopped\n/);
+      expect(existsSync(socket)).toBe(false);
+      expect(await listening(port)).toBe(false);
+    } finally {
+      started.cleanup();
     }
   }, 60_000);
 });
