@@ -12,10 +12,10 @@ import {
 import type { CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
-import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
 import { pidLine } from "../pid-line.js";
-import { firstStopSignal } from "../stop-signals.js";
+import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
 import { fingerprintOf } from "../server-tls.js";
+import { firstStopSignal } from "../stop-signals.js";
 import type { TokenTable } from "../tokens-file.js";
 
 /**
