@@ -13,6 +13,7 @@ import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { connectorStatus, exposureStatus, statusOnSignal } from "../gateway-status.js";
+import { pidLine } from "../pid-line.js";
 
 /** Resolves on SIGINT/SIGTERM or when the hub connection ends (with the reason). */
 function untilStopped(closed: Promise<Error | undefined>, log: (line: string) => void): Promise<void> {
@@ -39,6 +40,7 @@ export async function expose(
   try {
     const exposure = await exposeTcp(hub, options.name, options.target, { log });
     log(`exposing ${options.target} as service ${options.name} on ${config.hub.text}`);
+    log(pidLine("expose"));
     const status = (): string => exposureStatus(options.name!, exposure);
     const stopStatus = statusOnSignal(status, log);
     await untilStopped(hub.connection.closed, log);
@@ -143,6 +145,7 @@ export async function connect(
     log(
       `listening on ${connector.address.host}:${connector.address.port} -> service ${options.name} (${mode})`,
     );
+    log(pidLine("connect"));
     if (connector.handoff !== undefined) {
       let hint: string;
       try {

@@ -8,6 +8,7 @@ import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { connectorStatus, statusOnSignal } from "../gateway-status.js";
+import { pidLine } from "../pid-line.js";
 import { gatewayMode, startConnector } from "./gateway.js";
 
 /** One `--connect service=host:port`. */
@@ -83,6 +84,7 @@ export async function run(
         }),
       );
     }
+    log(pidLine("run"));
     const routes = connectors.flatMap((connector) => connector.handoff?.routes ?? []);
     const environment = routes.length > 0 ? { ...process.env, ...handoffEnvironment(routes) } : process.env;
     let commandDone = false;

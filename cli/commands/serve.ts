@@ -13,8 +13,10 @@ import type { CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
+import { pidLine } from "../pid-line.js";
 import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
 import { fingerprintOf } from "../server-tls.js";
+import { firstStopSignal } from "../stop-signals.js";
 import type { TokenTable } from "../tokens-file.js";
 
 /**
@@ -23,7 +25,8 @@ import type { TokenTable } from "../tokens-file.js";
  * development one, optionally requiring client certificates or bearer tokens, with access rules
  * from the config file. Prints one status line per listener. Runs until SIGINT/SIGTERM, then
  * stops accepting and closes the hub: calls still in flight fail with "hub is closed" rather
- * than hang. SIGHUP reads the tokens file again.
+ * than hang (a repeat of the signal within a second is ignored, a later one forces: see
+ * stop-signals.ts). SIGHUP reads the tokens file again.
  */
 export async function serve(
   config: CliConfig,
@@ -31,6 +34,9 @@ export async function serve(
   log: (line: string) => void,
 ): Promise<number> {
   const stopGuard = logUnhandledRejections(log);
+  // Handled from the start: a signal during start-up then stops the hub once it is up, and
+  // never kills it between creating the socket file and removing it.
+  const stopped = firstStopSignal(log);
   // The certificate first: a failure then leaves no socket behind.
   const tls = options.https === undefined ? undefined : await certificateFor(options.https, log);
   const hub = new Hub({ callTimeout: config.timeout, authorize: options.access?.rules });
@@ -65,15 +71,9 @@ export async function serve(
     tokens = reloadTokens(tokens, log);
   };
   process.on("SIGHUP", reload);
+  log(pidLine("serve"));
   log("press Ctrl-C to stop");
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log(`${signal}: shutting down`);
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  log(`${await stopped}: shutting down`);
   process.off("SIGHUP", reload);
   await unix.close();
   await https?.close();

@@ -2,6 +2,7 @@ import type { Labels } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { formatLabels, toJson } from "../output.js";
+import { pidLine } from "../pid-line.js";
 
 /** `beamhub watch [--prefix P] [--json]`: registrations as they come and go, until Ctrl-C. */
 export async function watch(
@@ -14,6 +15,7 @@ export async function watch(
   process.once("SIGINT", () => stop.abort());
   process.once("SIGTERM", () => stop.abort());
   void hub.connection.closed.then(() => stop.abort());
+  process.stderr.write(`${pidLine("watch")}\n`); // stdout is the events' (JSON with --json)
   try {
     for await (const event of hub.watch({
       prefix: options.prefix,

@@ -1,93 +1,48 @@
 // Behind a standard proxy: nginx (Debian package, installed by scripts/install-nginx.sh when
-// missing) terminates TLS with its own certificate and forwards HTTP/1.1 to the hub's
-// listenHttps. HTTP/2 does not get through (nginx offers only http/1.1 in ALPN here), so an
-// "auto" client falls back to the WebSocket, and every feature works through the proxy.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+// missing) terminates TLS with its own certificate, speaks HTTP/2 to clients (`listen ... ssl
+// http2`) and HTTP/1.1 to the hub's listenHttps — configured with exactly the block that
+// transports/http2/README.md documents (test/helpers/nginx.ts replaces only addresses and
+// certificate paths). An "auto" client's HTTP/2 session request reaches the hub as HTTP/1.1 and
+// is refused at once (505), so it falls back to the WebSocket, through which every feature
+// works; plain requests reuse the proxy's connections to the hub. A variant that buffers request
+// bodies (nginx's default) shows the first-byte deadline at work.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect as netConnect } from "node:net";
+import { connect as http2Connect } from "node:http2";
+import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteStream, Channel } from "../../index.js";
 import { connectHttps, createDevCertificate, type CertificatePair } from "../../transports/http2/index.js";
-import { startHub, within, type HttpsFixture } from "./helpers.js";
+import {
+  documentedNginxConfig,
+  installNginx,
+  nginxConf,
+  placeConfig,
+  startNginx,
+  type RunningNginx,
+} from "../helpers/nginx.js";
 import { freePort } from "../helpers/ports.js";
-
-const INSTALL = fileURLToPath(new URL("../../scripts/install-nginx.sh", import.meta.url));
+import { startHub, within, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture | undefined;
-let nginx: ChildProcess | undefined;
+const proxies: RunningNginx[] = [];
 let dir: string | undefined;
 let certificate: CertificatePair;
+/** The documented configuration. */
 let url: string;
+/** The documented configuration with request bodies buffered (nginx's default). */
+let bufferingUrl: string;
 let skipReason: string | undefined;
+/** TLS connections the hub has accepted: the proxy's upstream connections. */
+let upstreamConnections = 0;
 
-/** Installs nginx when missing; the binary's path, or the reason it cannot be had. */
-function installNginx(): Promise<{ path?: string; reason?: string }> {
-  return new Promise((resolve) => {
-    execFile("bash", [INSTALL], { encoding: "utf8", timeout: 300_000 }, (error, stdout, stderr) => {
-      const path = stdout.trim().split("\n").at(-1);
-      if (error || !path) resolve({ reason: (stderr.trim() || String(error)).split("\n").at(-1) });
-      else resolve({ path });
-    });
-  });
-}
-
-async function waitForPort(port: number, exited: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const failure = exited();
-    if (failure !== undefined) throw new Error(failure);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = netConnect(port, "127.0.0.1");
-      socket.once("connect", () => resolve(true));
-      socket.once("error", () => resolve(false));
-      socket.setTimeout(500, () => resolve(false));
-    }).finally(() => undefined);
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on port ${port} within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function nginxConfig(dir: string, port: number, upstream: number): string {
-  return `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; "" close; }
-  server {
-    listen 127.0.0.1:${port} ssl;
-    server_name localhost;
-    ssl_certificate ${dir}/proxy-cert.pem;
-    ssl_certificate_key ${dir}/proxy-key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      proxy_pass https://127.0.0.1:${upstream};
-      proxy_http_version 1.1;
-      proxy_set_header Host $host;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_ssl_protocols TLSv1.3;
-      proxy_ssl_verify off;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-      proxy_buffering off;
-    }
-  }
-}
-`;
+/** Starts nginx in its own directory under `dir` with `http`, on a free port: its URL. */
+async function proxy(binary: string, name: string, http: (port: number) => string): Promise<string> {
+  const port = await freePort();
+  const own = await mkdtemp(join(dir!, `${name}-`));
+  proxies.push(await startNginx(binary, own, nginxConf(own, http(port)), port));
+  return `https://localhost:${port}`;
 }
 
 beforeAll(async () => {
@@ -98,6 +53,7 @@ beforeAll(async () => {
     return;
   }
   fixture = await startHub();
+  fixture.listener.server.on("secureConnection", () => upstreamConnections++);
   const hub = fixture.hub;
   await hub.register("echo", (data: unknown) => data);
   await hub.register("events", async (data: { channel: Channel; count: number }) => {
@@ -112,40 +68,63 @@ beforeAll(async () => {
 
   dir = await mkdtemp(join(tmpdir(), "beamhub-nginx-"));
   certificate = await createDevCertificate({ commonName: "beamhub test proxy" });
-  await writeFile(join(dir, "proxy-cert.pem"), certificate.cert);
-  await writeFile(join(dir, "proxy-key.pem"), certificate.key, { mode: 0o600 });
-  const port = await freePort();
-  const upstream = Number(new URL(fixture.listener.url).port);
-  await writeFile(join(dir, "nginx.conf"), nginxConfig(dir, port, upstream));
-  let exit: string | undefined;
-  const stderr: Buffer[] = [];
-  nginx = spawn(installed.path, ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "error.log")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  nginx.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
-  nginx.once("exit", (code, signal) => {
-    exit = `nginx exited (${code ?? signal}): ${Buffer.concat(stderr).toString().trim()}`;
-  });
-  await waitForPort(port, () => exit);
-  url = `https://localhost:${port}`;
+  const certFile = join(dir, "proxy-cert.pem");
+  const keyFile = join(dir, "proxy-key.pem");
+  await writeFile(certFile, certificate.cert);
+  await writeFile(keyFile, certificate.key, { mode: 0o600 });
+  const upstreamPort = fixture.listener.port;
+  const documented = await documentedNginxConfig();
+  const site = (port: number) => ({ port, upstreamPort, certFile, keyFile });
+  url = await proxy(installed.path, "documented", (port) => placeConfig(documented, site(port)));
+  const streaming = "proxy_request_buffering off;";
+  expect(documented.split(streaming)).toHaveLength(2);
+  bufferingUrl = await proxy(installed.path, "buffering", (port) =>
+    placeConfig(documented.replace(streaming, "proxy_request_buffering on;"), site(port)),
+  );
 }, 360_000);
 
 afterAll(async () => {
-  if (nginx !== undefined && nginx.exitCode === null) {
-    const exited = new Promise((resolve) => nginx!.once("exit", resolve));
-    nginx.kill("SIGQUIT");
-    await within(exited, 5000, "nginx to stop").catch(() => nginx!.kill("SIGKILL"));
-  }
+  await Promise.all(proxies.map((nginx) => nginx.stop()));
   await fixture?.close();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-describe("a hub behind nginx (TLS-terminating HTTP/1.1 reverse proxy)", () => {
-  it("an auto client falls back to the WebSocket and uses every feature through the proxy", async (context) => {
+/** POST /beamhub/v1/call/echo through the proxy over HTTP/1.1 (keep-alive): status and body. */
+function postHttp1(agent: Agent, data: unknown): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify(data);
+  const target = new URL("/beamhub/v1/call/echo", url);
+  return within(
+    new Promise((resolve, reject) => {
+      const req = request(
+        target,
+        {
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.once("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.once("error", reject);
+      req.end(body);
+    }),
+    5000,
+    "a plain request through nginx",
+  );
+}
+
+describe("a hub behind nginx (the documented configuration, listen ... ssl http2)", () => {
+  it("an auto client is refused HTTP/2 at once, falls back to the WebSocket and uses every feature", async (context) => {
     if (skipReason !== undefined) return context.skip(skipReason);
     const remote = await connectHttps(url, { ca: certificate.cert });
     try {
       expect(remote.transport).toBe("websocket");
+      // The hub's own answer to HTTP/1.1 on the session path came back through nginx: no waiting.
+      expect(remote.fallbackCause?.code).toBe("EHTTP_VERSION");
 
       // A call.
       expect(await remote.call("echo", { through: "nginx" })).toEqual({ through: "nginx" });
@@ -182,10 +161,80 @@ describe("a hub behind nginx (TLS-terminating HTTP/1.1 reverse proxy)", () => {
     } finally {
       await remote.close();
     }
-    // The session really went through nginx.
+    // The session really went through nginx, HTTP/2 first.
     // (nginx logs a WebSocket request once its connection closes.)
-    await expect
-      .poll(() => readFile(join(dir!, "access.log"), "utf8"), { timeout: 5000 })
-      .toMatch(/GET \/beamhub\/v1\/ws[^"]* HTTP\/1\.1" 101/);
+    const log = (): Promise<string> => readFile(join(proxies[0]!.dir, "access.log"), "utf8");
+    await expect.poll(log, { timeout: 5000 }).toMatch(/GET \/beamhub\/v1\/ws[^"]* HTTP\/1\.1" 101/);
+    expect(await log()).toMatch(/POST \/beamhub\/v1\/session HTTP\/2\.0" 505/);
+  });
+
+  it("passes plain requests from HTTP/1.1 clients on kept upstream connections", async (context) => {
+    if (skipReason !== undefined) return context.skip(skipReason);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: certificate.cert });
+    try {
+      const before = upstreamConnections;
+      for (let i = 0; i < 20; i++) {
+        const reply = await postHttp1(agent, { i });
+        expect(reply.status).toBe(200);
+        expect(JSON.parse(reply.body)).toEqual({ i });
+      }
+      // One after another, each request finds the previous one's upstream connection idle in
+      // nginx's cache (`keepalive`): a `Connection: close` would have made 20.
+      expect(upstreamConnections - before).toBeLessThanOrEqual(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("passes plain requests from HTTP/2 clients (curl's default)", async (context) => {
+    if (skipReason !== undefined) return context.skip(skipReason);
+    const session = http2Connect(url, { ca: certificate.cert });
+    session.on("error", () => undefined);
+    try {
+      const reply = await within(
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/beamhub/v1/call/echo",
+            "content-type": "application/json",
+          });
+          let status = 0;
+          let body = "";
+          stream.setEncoding("utf8");
+          stream.once("response", (headers) => (status = Number(headers[":status"])));
+          stream.on("data", (chunk: string) => (body += chunk));
+          stream.once("end", () => resolve({ status, body }));
+          stream.once("error", reject);
+          stream.end(JSON.stringify({ over: "h2" }));
+        }),
+        5000,
+        "an HTTP/2 plain request through nginx",
+      );
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toEqual({ over: "h2" });
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
+describe("a hub behind nginx buffering request bodies (proxy_request_buffering on)", () => {
+  it("an auto client falls back to the WebSocket when the HTTP/2 session's first bytes do not come", async (context) => {
+    if (skipReason !== undefined) return context.skip(skipReason);
+    const remote = await within(
+      connectHttps(bufferingUrl, { ca: certificate.cert, firstByteTimeout: 500 }),
+      8000,
+      "connectHttps through the buffering nginx",
+    );
+    try {
+      expect(remote.transport).toBe("websocket");
+      expect(remote.fallbackCause?.code).toBe("ECONNECT");
+      expect(remote.fallbackCause?.message).toMatch(
+        /sent no response within 500 ms of the HTTP\/2 session request/,
+      );
+      expect(await remote.call("echo", { buffered: false })).toEqual({ buffered: false });
+    } finally {
+      await remote.close();
+    }
   });
 });

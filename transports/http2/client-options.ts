@@ -20,6 +20,13 @@ export interface ConnectHttpsOptions extends SessionClientOptions {
    * `"http2"` or `"websocket"` (default for `wss://`) use only that.
    */
   transport?: "auto" | "http2" | "websocket";
+  /**
+   * With transport `"auto"`: how long the HTTP/2 attempt may wait, from sending the session
+   * request, for the hub's response and HELLO before falling back to the WebSocket (ms, default
+   * 2000). A hub sends both within one round trip; a proxy that buffers request bodies never
+   * does. Raise it for links with round trips near a second.
+   */
+  firstByteTimeout?: number;
   /** A bearer token (`authorization: Bearer <token>`). */
   token?: string;
 }

@@ -4,6 +4,7 @@ import type { ByteTransport } from "../../wire/connection.js";
 import { type ConnectHttpsOptions, tlsOptionsOf } from "./client-options.js";
 import { withDeadline } from "./deadline.js";
 import { ConnectError } from "./errors.js";
+import { FirstByteDeadline } from "./first-byte.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { SESSION_CONTENT_TYPE, SESSION_PATH } from "./paths.js";
 import { refusalError } from "./refusal-error.js";
@@ -16,6 +17,8 @@ export interface OpenedTransport {
   kind: "http2" | "websocket";
   /** Releases the carrier (HTTP/2 session, WebSocket) once the session is over. */
   dispose(): void;
+  /** The bound on the session's first bytes, when the caller set one (the HELLO is still to come). */
+  firstByte?: FirstByteDeadline;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -23,12 +26,15 @@ const MAX_ERROR_BODY = 64 * 1024;
 /**
  * Opens a session stream over HTTP/2: TLS with ALPN `h2`, one `POST /beamhub/v1/session`
  * whose request and response bodies then carry the session's frames. The HTTP/2 connection is
- * the session's own and closes with it.
+ * the session's own and closes with it. With `firstByteTimeout`, the response must come within
+ * that many ms of the request (and the returned `firstByte` bounds the HELLO too), else a
+ * `ConnectError`: the "auto" client's cue to fall back.
  */
 export async function openHttp2(
   url: URL,
   options: ConnectHttpsOptions,
   timeout: number,
+  firstByteTimeout?: number,
 ): Promise<OpenedTransport> {
   const origin = url.origin;
   let socket: TLSSocket | undefined;
@@ -72,19 +78,33 @@ export async function openHttp2(
       { endStream: false },
     );
     stream.on("error", () => undefined);
-    const status = await responseStatus(stream, origin, timeout);
+    const firstByte =
+      firstByteTimeout === undefined ? undefined : new FirstByteDeadline(firstByteTimeout, origin);
+    const status = await responseStatus(stream, origin, timeout, firstByte);
     if (status !== 200) throw refusalError(status, await readSome(stream, timeout), origin);
-    return { transport: http2StreamTransport(stream), kind: "http2", dispose: () => closeSession(session) };
+    return {
+      transport: http2StreamTransport(stream),
+      kind: "http2",
+      dispose: () => closeSession(session),
+      ...(firstByte === undefined ? {} : { firstByte }),
+    };
   } catch (error) {
     session.destroy();
     throw connectFailure(error, origin);
   }
 }
 
-function responseStatus(stream: ClientHttp2Stream, origin: string, timeout: number): Promise<number> {
+function responseStatus(
+  stream: ClientHttp2Stream,
+  origin: string,
+  timeout: number,
+  firstByte: FirstByteDeadline | undefined,
+): Promise<number> {
   return withDeadline(
-    timeout,
-    () => new ConnectError(`${origin} did not answer the session request within ${timeout} ms`),
+    firstByte?.remaining() ?? timeout,
+    () =>
+      firstByte?.error("response") ??
+      new ConnectError(`${origin} did not answer the session request within ${timeout} ms`),
     (resolve, reject) => {
       stream.once("response", (headers) => resolve(Number(headers[":status"])));
       stream.once("error", reject);

@@ -7,6 +7,7 @@ import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
 import { withDeadline } from "./deadline.js";
 import { ConnectError, TransportUnavailableError } from "./errors.js";
+import { firstByteTimeoutOf } from "./first-byte.js";
 import { withKeepAlive } from "./keep-alive.js";
 import { mayFallBack } from "./tls-errors.js";
 import { HTTP2_TUNING } from "./tuning.js";
@@ -18,6 +19,8 @@ export class HttpsRemoteHub extends RemoteHub {
     connection: WireConnection,
     /** `"http2"` or `"websocket"` (after a fallback). */
     readonly transport: "http2" | "websocket",
+    /** Why an "auto" client fell back to the WebSocket: the HTTP/2 attempt's error. */
+    readonly fallbackCause?: BeamhubError,
   ) {
     super(connection);
   }
@@ -27,8 +30,10 @@ export class HttpsRemoteHub extends RemoteHub {
  * Connects to a hub served by `listenHttps`/`attachHub` at `url` (`https://host:port`, or
  * `wss://...` for WebSocket only; a path prefix is kept, for hubs behind a proxy). With
  * transport `"auto"` it tries HTTP/2 and falls back to the WebSocket when HTTP/2 does not get
- * through; certificate and authentication failures are reported at once (the fallback would
- * hit them too), as `TlsError` (`ETLS_UNTRUSTED`, `ETLS_EXPIRED`, ...) or `AuthenticationError`.
+ * through — including when its first bytes do not come within `firstByteTimeout` (2 s), as
+ * behind a proxy that buffers request bodies; certificate and authentication failures are
+ * reported at once (the fallback would hit them too), as `TlsError` (`ETLS_UNTRUSTED`,
+ * `ETLS_EXPIRED`, ...) or `AuthenticationError`.
  */
 export async function connectHttps(
   url: string | URL,
@@ -38,15 +43,19 @@ export async function connectHttps(
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
   }
+  const firstByteTimeout = firstByteTimeoutOf(options.firstByteTimeout);
   const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
   if (mode === "http2") return establish(target, options, openHttp2);
   if (mode === "websocket") return establish(target, options, openWebSocket);
+  // Only "auto" bounds HTTP/2's first bytes: it has somewhere else to go.
+  const openFirstBytes = (url: URL, opts: ConnectHttpsOptions, timeout: number): Promise<OpenedTransport> =>
+    openHttp2(url, opts, timeout, Math.min(firstByteTimeout, timeout));
   try {
-    return await establish(target, options, openHttp2);
+    return await establish(target, options, openFirstBytes);
   } catch (error) {
     if (!mayFallBack(error as BeamhubError)) throw error;
     try {
-      return await establish(target, options, openWebSocket);
+      return await establish(target, options, openWebSocket, error as BeamhubError);
     } catch (fallbackError) {
       if (!mayFallBack(fallbackError as BeamhubError)) throw fallbackError;
       throw new TransportUnavailableError(
@@ -61,6 +70,7 @@ async function establish(
   url: URL,
   options: ConnectHttpsOptions,
   open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
+  fallbackCause?: BeamhubError,
 ): Promise<HttpsRemoteHub> {
   const timeout = options.timeout ?? CLIENT_DEFAULTS.timeout;
   const opened = await open(url, options, timeout);
@@ -74,8 +84,10 @@ async function establish(
   void connection.closed.then(() => opened.dispose());
   try {
     await withDeadline<void>(
-      timeout,
-      () => new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
+      Math.min(timeout, opened.firstByte?.remaining() ?? timeout),
+      () =>
+        opened.firstByte?.error("HELLO") ??
+        new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
       (resolve, reject) => connection.ready.then(resolve, reject),
     );
   } catch (error) {
@@ -83,5 +95,5 @@ async function establish(
     throw error;
   }
   live.arm();
-  return new HttpsRemoteHub(connection, opened.kind);
+  return new HttpsRemoteHub(connection, opened.kind, fallbackCause);
 }
