@@ -1,11 +1,12 @@
 /**
  * Caps on a Unix listener's connections, in total and per peer uid, and the refusal a peer over
- * a cap gets: the server's HELLO followed by GOAWAY `ELIMIT` (PROTOCOL.md), so the client's
- * `connectUnix` fails with a `ProtocolError` whose code says why, instead of a bare reset.
+ * a cap gets: after its HELLO, the server's HELLO followed by GOAWAY `ELIMIT` (PROTOCOL.md), so
+ * the client's `connectUnix` fails with a `ProtocolError` whose code says why, not a reset.
  * @module
  */
-import { encodeFrame, FrameType } from "../../wire/frame.js";
+import { encodeFrame, FrameType, HEADER_SIZE, readU32 } from "../../wire/frame.js";
 import { encodeHello, PROTOCOL_NAME, PROTOCOL_VERSION } from "../../wire/hello.js";
+import { closeFdsQuietly } from "./fd/fd-ops.js";
 import type { FdSocket } from "./fd/index.js";
 
 /**
@@ -72,27 +73,42 @@ export class UnixConnectionLimits {
   }
 }
 
-/** How long a refused peer has to read its GOAWAY and hang up before the socket is destroyed. */
+/** How long a refused peer has to say HELLO, read its GOAWAY and hang up, before it is cut off. */
 const REFUSAL_LINGER_MS = 1000;
+/** A HELLO is small JSON; a peer that announces more than this is answered without waiting. */
+const MAX_HELLO_WAIT_BYTES = 64 * 1024;
 
 /**
- * Refuses a connection the session protocol's way: HELLO (the client reads nothing before it),
- * GOAWAY `{"code": "ELIMIT", ...}`, then the write side closes. What the peer sends meanwhile is
- * dropped (fds closed); the socket is destroyed when the peer hangs up, or after a second.
+ * Refuses a connection the session protocol's way: once the peer's HELLO has arrived (a side
+ * may send nothing else before it has the other's HELLO, PROTOCOL.md), HELLO and GOAWAY
+ * `{"code": "ELIMIT", ...}`, then the write side closes. What the peer sends is dropped (fds
+ * closed); the socket is destroyed when the peer hangs up, or after a second in any case.
  */
 export function refuseConnection(socket: FdSocket, message: string): void {
-  const hello = encodeHello({
-    protocol: PROTOCOL_NAME,
-    version: PROTOCOL_VERSION,
-    codecs: ["cbor", "json"],
-    maxFrameSize: 1024,
-    streamWindow: 1024,
-    fds: false,
-  });
-  const goaway = new TextEncoder().encode(JSON.stringify({ code: "ELIMIT", message }));
-  socket.on("error", () => undefined); // a peer gone already is fine: it was being sent away
   const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
   socket.once("close", () => clearTimeout(linger));
-  socket.write([encodeFrame(FrameType.HELLO, 0, hello), encodeFrame(FrameType.GOAWAY, 0, goaway)]);
-  socket.end();
+  socket.on("error", () => undefined); // a peer gone already is fine: it was being sent away
+  let received = Buffer.alloc(0);
+  let answered = false;
+  socket.on("data", (data, fds) => {
+    closeFdsQuietly(fds);
+    if (answered) return;
+    received = Buffer.concat([received, data]);
+    if (received.length < HEADER_SIZE) return;
+    const frameBytes = HEADER_SIZE + readU32(received, 0);
+    if (received.length < Math.min(frameBytes, MAX_HELLO_WAIT_BYTES)) return;
+    answered = true;
+    received = Buffer.alloc(0);
+    const hello = encodeHello({
+      protocol: PROTOCOL_NAME,
+      version: PROTOCOL_VERSION,
+      codecs: ["cbor", "json"],
+      maxFrameSize: 1024,
+      streamWindow: 1024,
+      fds: false,
+    });
+    const goaway = new TextEncoder().encode(JSON.stringify({ code: "ELIMIT", message }));
+    socket.write([encodeFrame(FrameType.HELLO, 0, hello), encodeFrame(FrameType.GOAWAY, 0, goaway)]);
+    socket.end();
+  });
 }

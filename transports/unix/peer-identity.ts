@@ -55,9 +55,7 @@ export function unixIdentity(credentials: PeerCredentials | undefined): UnixIden
 }
 
 /** Whether `identity` is a Unix peer's identity whose credentials the kernel gave. */
-export function hasUnixCredentials(
-  identity: Identity | undefined,
-): identity is UnixIdentity & {
+export function hasUnixCredentials(identity: Identity | undefined): identity is UnixIdentity & {
   uid: number;
   gid: number;
   gids: readonly number[];

@@ -52,22 +52,20 @@ function currentUid(): number | undefined {
 export function checkSocketDirectory(dir: string, policy: SocketDirectoryPolicy): void {
   const uid = currentUid();
   if (uid === undefined) return;
-  if (policy === "private") {
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new UnsafeSocketPathError(
-          `cannot create the socket directory ${dir}: ${(error as Error).message}`,
-          dir,
-          undefined,
-          undefined,
-          { cause: error },
-        );
-      }
+  try {
+    // The private directory is made here, 0700; a missing runtime directory too (with parents),
+    // as before: the login manager normally made it already.
+    mkdirSync(dir, { mode: 0o700, recursive: policy === "runtime" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+      throw new UnsafeSocketPathError(
+        `cannot create the socket directory ${dir}: ${(error as Error).message}`,
+        dir,
+        undefined,
+        undefined,
+        { cause: error },
+      );
     }
-  } else {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   // lstat for the private directory: a symbolic link there was planted, and would lead
   // wherever its maker likes.
