@@ -78,14 +78,7 @@ export function resolveServeOptions(
   // Rules are structured data, so they come from the config file only, not from flags.
   const access =
     config.file.access === undefined ? undefined : parseAccessRules(config.file.access, "config key access");
-  const unix = unixOptions(pick);
-  if (unix.mode !== 0o600 && config.socketIsDefault === true) {
-    throw new CliError(
-      `--socket-mode 0${unix.mode.toString(8)} cannot let anyone else in to the default socket: its directory is ` +
-        "private (0700). Give the socket a place others can enter with --socket PATH",
-      EXIT.usage,
-    );
-  }
+  const unix = unixOptions(pick, config.socketIsDefault === true);
   if ((unix.mode & 0o066) !== 0) {
     warnings.push(
       `the Unix socket is mode 0${unix.mode.toString(8)}: ${(unix.mode & 0o006) !== 0 ? "every local user" : "its group"} may connect ` +
@@ -146,7 +139,10 @@ export function resolveServeOptions(
  * only add read/write for group or others to 0600 (a socket needs both to be connected to;
  * execute bits and set-id bits mean nothing for it), and the socket stays owner-writable.
  */
-function unixOptions(pick: (flag: string) => Setting<unknown> | undefined): UnixServeOptions {
+function unixOptions(
+  pick: (flag: string) => Setting<unknown> | undefined,
+  socketIsDefault: boolean,
+): UnixServeOptions {
   const modeSetting = pick("socket-mode");
   let mode = 0o600;
   if (modeSetting !== undefined) {
@@ -159,6 +155,13 @@ function unixOptions(pick: (flag: string) => Setting<unknown> | undefined): Unix
       );
     }
     mode = parsed;
+    if (mode !== 0o600 && socketIsDefault) {
+      throw new CliError(
+        `${modeSetting.source} 0${mode.toString(8)} cannot let anyone else in to the default socket: its directory ` +
+          "is this user's alone. Give the socket a place others can enter with --socket PATH",
+        EXIT.usage,
+      );
+    }
   }
   const count = (flag: string, fallback: number): number => {
     const given = pick(flag);

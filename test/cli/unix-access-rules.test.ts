@@ -180,7 +180,7 @@ describe("serve's Unix settings", () => {
       /config key max-unix-connections-per-uid must be a whole number/,
     );
     expect(() => resolve({ "socket-mode": "0666" }, {}, {}, true)).toThrow(
-      /cannot let anyone else in to the default socket: its directory is private/,
+      /--socket-mode 0666 cannot let anyone else in to the default socket: its directory is this user's alone/,
     );
   });
 });
