@@ -3,6 +3,7 @@ import {
   Hub,
   listenHttps,
   listenUnix,
+  peerCredentialsAvailable,
   VERSION,
   type HttpsListener,
   type Authenticate,
@@ -69,6 +70,12 @@ export async function serve(
     );
   }
   for (const warning of options.warnings) log(`warning: ${warning}`);
+  if (!peerCredentialsAvailable()) {
+    log(
+      "warning: the fd addon cannot tell who connects (built from older sources): every Unix peer, " +
+        "this user too, is anonymous to the access rules. Rebuild it: node scripts/build-native.mjs",
+    );
+  }
   const reload = (): void => {
     tokens = reloadTokens(tokens, log);
   };

@@ -10,7 +10,12 @@ export {
   DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID,
   type UnixConnectionRefusal,
 } from "./connection-limits.js";
-export { hasUnixCredentials, unixIdentity, type UnixIdentity } from "./peer-identity.js";
+export {
+  hasUnixCredentials,
+  peerCredentialsAvailable,
+  unixIdentity,
+  type UnixIdentity,
+} from "./peer-identity.js";
 export {
   checkSocketDirectory,
   checkSocketFile,

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Identity } from "../../hub/types.js";
-import type { PeerCredentials } from "./fd/index.js";
+import { loadFdAddon, type PeerCredentials } from "./fd/index.js";
 import { groupIdsOfMember, groupName, userName } from "./user-database.js";
 
 /**
@@ -62,4 +62,17 @@ export function hasUnixCredentials(identity: Identity | undefined): identity is 
   groups: readonly string[];
 } {
   return identity?.via === "unix" && typeof (identity as UnixIdentity).uid === "number";
+}
+
+/**
+ * Whether this process can identify Unix peers: the addon loads and was built with
+ * `peerCredentials` (an addon built from older sources lacks it; every peer is then `"unix"`,
+ * unknown, and access rules treat it as anonymous). Never throws.
+ */
+export function peerCredentialsAvailable(): boolean {
+  try {
+    return loadFdAddon().peerCredentials !== undefined;
+  } catch {
+    return false;
+  }
 }
