@@ -1,6 +1,12 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import {
+  checkSocketDirectory,
+  checkSocketFile,
+  UnsafeSocketPathError,
+  type SocketDirectoryPolicy,
+} from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseHubAddress, type HubAddress } from "./hub-address.js";
 import { pickSetting } from "./settings.js";
@@ -28,6 +34,11 @@ export interface CliConfig {
   hubSource: string;
   /** The Unix socket `serve` listens on. */
   socket: string;
+  /**
+   * Whether `socket` is the default one (no flag, variable or config key named it): its place
+   * must then pass {@link checkDefaultSocket} before anyone listens or connects there.
+   */
+  socketIsDefault?: boolean;
   /** Default call timeout in milliseconds. */
   timeout: number;
   tls: HubTlsConfig;
@@ -49,11 +60,39 @@ export interface ConfigFlags {
   "cert-dir"?: string;
 }
 
-/** The per-user directory for the default socket: private (0700), like the socket itself. */
-export function defaultSocket(): string {
-  const base = process.env.XDG_RUNTIME_DIR ?? join(tmpdir(), `beamhub-${userInfo().uid}`);
-  mkdirSync(base, { recursive: true, mode: 0o700 });
-  return join(base, "beamhub.sock");
+/** Where the default socket is: its directory and how that directory must be checked. */
+export function defaultSocketPlace(): { path: string; dir: string; policy: SocketDirectoryPolicy } {
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  const dir = runtime !== undefined && runtime !== "" ? runtime : join(tmpdir(), `beamhub-${userInfo().uid}`);
+  return {
+    path: join(dir, "beamhub.sock"),
+    dir,
+    policy: runtime !== undefined && runtime !== "" ? "runtime" : "private",
+  };
+}
+
+/**
+ * Makes sure the default socket's place cannot be squatted by another local user: its directory
+ * (`$XDG_RUNTIME_DIR`, else `<tmpdir>/beamhub-<uid>`, created 0700) and, if present, the socket
+ * file itself (see `checkSocketDirectory` and `checkSocketFile`). Both `serve` and the clients
+ * that default to this socket call it, so neither listens nor talks where another user could be.
+ * @throws {CliError} (exit 1) naming the path, the owner and mode found and what to do; its
+ *   cause is the {@link UnsafeSocketPathError}.
+ */
+export function checkDefaultSocket(): string {
+  const { path, dir, policy } = defaultSocketPlace();
+  try {
+    checkSocketDirectory(dir, policy);
+    checkSocketFile(path);
+  } catch (error) {
+    if (error instanceof UnsafeSocketPathError) {
+      throw new CliError(error.message, EXIT.failed, { cause: error });
+    }
+    throw new CliError(`cannot use the socket directory ${dir}: ${(error as Error).message}`, EXIT.failed, {
+      cause: error,
+    });
+  }
+  return path;
 }
 
 /** Where `serve` keeps its development certificate by default. */
@@ -84,11 +123,18 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     ["config key hub", asString(file.hub), false],
     ["config key socket", asString(file.socket), true],
   ]);
-  // `serve` always needs a socket, also when the client default is a remote hub.
+  // `serve` always needs a socket, also when the client default is a remote hub. The default's
+  // place is checked here when clients will talk to it; with a remote hub only `serve` uses it,
+  // and checks it itself (a client of an https hub has no business with the local directory).
+  const named =
+    hub?.kind === "unix" ? hub.path : (flags.socket ?? env.BEAMHUB_SOCKET ?? asString(file.socket));
+  const socketIsDefault = named === undefined;
   const socket =
-    hub?.kind === "unix"
-      ? hub.path
-      : stripUnix(flags.socket ?? env.BEAMHUB_SOCKET ?? asString(file.socket) ?? defaultSocket());
+    named !== undefined
+      ? stripUnix(named)
+      : hub === undefined
+        ? checkDefaultSocket()
+        : defaultSocketPlace().path;
   // Flag, then BEAMHUB_* variable, then config key: the precedence of every CLI setting.
   const given: Readonly<Record<string, unknown>> = { ...flags };
   const setting = (flag: keyof ConfigFlags): unknown => pickSetting(flag, given, env, file)?.value;
@@ -113,6 +159,7 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     hub: hub ?? { kind: "unix", path: socket, text: `unix://${socket}` },
     hubSource: hubSource ?? "the default socket",
     socket,
+    socketIsDefault,
     timeout,
     tls,
     file,

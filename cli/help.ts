@@ -44,7 +44,12 @@ common options:
   --hub ADDRESS     the hub to talk to: unix:///path, a socket path, or https://host:port
                     (env BEAMHUB_HUB; default the local socket; https options: see a command's --help)
   --socket PATH     the hub's Unix socket (env BEAMHUB_SOCKET; default $XDG_RUNTIME_DIR/beamhub.sock
-                    or <tmpdir>/beamhub-<uid>/beamhub.sock)
+                    or <tmpdir>/beamhub-<uid>/beamhub.sock). The default's directory is checked
+                    by serve and by clients alike: <tmpdir>/beamhub-<uid> is created 0700 and
+                    refused if another user owns it, group/others may write it or it is a
+                    symbolic link; XDG_RUNTIME_DIR is refused if another user (not root) owns it,
+                    or group/others may write it without the sticky bit; a socket file there
+                    owned by another user is refused. The message names the path, owner and mode.
   --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
   --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
   -h, --help        help for a command
@@ -52,14 +57,28 @@ common options:
 exit codes: 0 ok, 1 the call or operation failed (or the hub refused it), 2 usage error,
             3 hub unreachable (including TLS certificate errors), 4 no such service`,
   serve: `usage: beamhub serve [--socket PATH] [--listen-https HOST:PORT|off] [TLS options] [auth options]
-Runs a hub on a Unix socket (mode 0600; a stale socket file from a crashed hub is replaced, a
-live hub is not) and on https:// (HTTP/2 with a WebSocket fallback, and plain HTTP for curl).
+Runs a hub on a Unix socket (mode 0600 unless --socket-mode; a stale socket file from a crashed
+hub is replaced, a live hub is not) and on https:// (HTTP/2 with a WebSocket fallback, and
+plain HTTP for curl).
 Registers hub.info. Prints one line per listener: its address, the certificate with its SHA-256
 fingerprint (compare: openssl x509 -noout -fingerprint -sha256 -in cert.pem) and who may connect.
 Stops on SIGINT/SIGTERM; calls in flight then fail with "hub is closed". SIGHUP reloads --tokens.
 
 listener:
   --socket PATH           the Unix socket (env BEAMHUB_SOCKET; default: see beamhub --help)
+  --socket-mode MODE      0600 (default: this user only), 0660 (and the socket's group) or 0666
+                          (every local user) (env BEAMHUB_SOCKET_MODE). Others also need to
+                          enter the socket's directory: not possible with the default socket,
+                          whose directory is private; use --socket PATH. Other users get only
+                          what access rules grant them (see below).
+  --max-unix-connections N
+                          most open Unix connections (env BEAMHUB_MAX_UNIX_CONNECTIONS; default
+                          1024, ~71 KiB each when idle, so ~71 MiB at the cap)
+  --max-unix-connections-per-uid N
+                          most open Unix connections of one peer uid (default 256, at most the
+                          total). A connection over a cap gets GOAWAY ELIMIT (the client fails
+                          with "too many connections") and serve logs one line a second at most
+                          ("refused a Unix connection from uid U (pid P): ...").
   --listen-https A        HOST:PORT, [IPv6]:PORT, HOST (port 8443), PORT (on 127.0.0.1) or off
                           (env BEAMHUB_LISTEN_HTTPS; default 127.0.0.1:8443; port 0: any free port).
                           0.0.0.0:8443 or [::]:8443 accept other machines: serve warns when
@@ -77,7 +96,11 @@ TLS (the hub's certificate):
                           "$(hostname),192.168.1.20" (env BEAMHUB_DEV_CERT_HOSTS). A stored
                           certificate without them is replaced (serve says so; clients must fetch
                           the new cert.pem); names asked for once stay in it.
-authentication (the https listener; Unix socket peers are this user already):
+authentication (the https listener; Unix socket peers are identified by the kernel instead:
+  SO_PEERCRED gives the uid, gid and pid of the connecting process, and the identity is
+  {id: "unix:<user>", via: "unix", uid, gid, pid, user, gids, groups}; "unix:<uid>" when no
+  user name is known, and plain "unix" when the credentials are unknown, an addon built
+  without them, such peers count as anonymous):
   --client-ca FILE        mutual TLS: CA certificate(s), PEM, that sign client certificates; the
                           certificate's subject CN is the peer's identity (env BEAMHUB_CLIENT_CA)
   --tokens FILE           bearer tokens (env BEAMHUB_TOKENS): one "TOKEN NAME" a line (# comments),
@@ -87,7 +110,7 @@ authentication (the https listener; Unix socket peers are this user already):
                           that does not load keeps the old ones, and serve says why).
   --require-auth          refuse peers with neither a client certificate nor a token (HTTP 401;
                           env BEAMHUB_REQUIRE_AUTH=true). Without it they are anonymous.
-  Handlers see the identity as context.caller.identity ({id, via: "mtls" | "token"}).
+  Handlers see the identity as context.caller.identity ({id, via: "mtls" | "token" | "unix"}).
 config file (--config FILE, env BEAMHUB_CONFIG): JSON with the same keys as the flags, e.g.
   {"listen-https": "0.0.0.0:8443", "tls-cert": "hub.pem", "tls-key": "hub.key",
    "tokens": "tokens.txt", "require-auth": true, "access": [...]}
@@ -95,12 +118,19 @@ config file (--config FILE, env BEAMHUB_CONFIG): JSON with the same keys as the 
   working directory. Only the file can hold access rules: a list of
     {"who": "alice" | ["bob", "ci-*"], "anonymous": true,
      "call": [PATTERNS], "register": [PATTERNS]}
-  "who" matches identity ids ("*" any authenticated peer), "anonymous" peers without one;
-  patterns are service names where * matches anything and {id} is the peer's id, e.g.
+  "who" matches identity ids of certificate and token peers ("*" any authenticated peer,
+  Unix peers included); "unix:alice" or "unix:1001" a Unix peer by user name or uid;
+  "unix-group:staff" or "unix-group:50" a Unix peer by its group or a supplementary group
+  (* wildcards in names; unix: entries never match certificate or token peers, and plain
+  entries never match Unix peers). "anonymous" matches peers without an identity. Patterns
+  are service names where * matches anything and {id} is the peer's id, e.g.
     "access": [{"who": "alice", "call": ["*"], "register": ["*"]},
+               {"who": "unix-group:staff", "call": ["*"]},
                {"who": "*", "call": ["public.*", "hub.info"], "register": ["{id}.*"]}]
-  With rules, an https peer may call (and see) or register only what a rule grants it; refused
-  requests fail with EFORBIDDEN. Unix socket peers are not checked.
+  With rules, a peer may call (and see) or register only what a rule grants it; refused
+  requests fail with EFORBIDDEN. Unix peers running as the hub's user or as root may always
+  do everything (they own the socket and the hub's process anyway). Without rules, https
+  peers may do everything, and other Unix users nothing.
 Exit codes: 2 for a bad option or file (named in the message), 1 when a port cannot be bound.`,
   ls: `usage: beamhub ls [--prefix P] [--label key=value ...] [--json] [hub options]
 Lists registered services as a table (or JSON).${HUB_OPTIONS}`,

@@ -55,6 +55,9 @@ const SERVE_ONLY = [
   "client-ca",
   "tokens",
   "require-auth",
+  "socket-mode",
+  "max-unix-connections",
+  "max-unix-connections-per-uid",
 ];
 
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
@@ -128,6 +131,9 @@ export async function main(argv: string[]): Promise<number> {
         "client-ca": { type: "string" },
         tokens: { type: "string" },
         "require-auth": { type: "boolean" },
+        "socket-mode": { type: "string" },
+        "max-unix-connections": { type: "string" },
+        "max-unix-connections-per-uid": { type: "string" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         "handoff-socket": { type: "string" },

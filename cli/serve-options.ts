@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_UNIX_CONNECTIONS, DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID } from "../index.js";
 import { parseAccessRules, type AccessConfig } from "./access-rules.js";
 import type { CliConfig } from "./config.js";
 import { parseDevCertHosts } from "./dev-cert.js";
@@ -19,6 +20,11 @@ export interface ServeFlags {
   "client-ca"?: string;
   tokens?: string;
   "require-auth"?: boolean;
+  /** Permission bits of the Unix socket, octal text (default 0600). */
+  "socket-mode"?: string;
+  /** Caps on open Unix connections, in total and per peer uid. */
+  "max-unix-connections"?: string;
+  "max-unix-connections-per-uid"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -27,8 +33,18 @@ export interface ServeOptions {
   https: HttpsServeOptions | undefined;
   /** Access rules from the config file's `access` key. */
   access: AccessConfig | undefined;
+  /** The Unix listener's socket mode and connection caps. */
+  unix: UnixServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
+}
+
+/** The Unix listener's settings. */
+export interface UnixServeOptions {
+  /** Permission bits of the socket file: 0600 (default), or 0660/0666 to let others connect. */
+  readonly mode: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUid: number;
 }
 
 /** The https:// listener's address, certificate and authentication. */
@@ -62,6 +78,15 @@ export function resolveServeOptions(
   // Rules are structured data, so they come from the config file only, not from flags.
   const access =
     config.file.access === undefined ? undefined : parseAccessRules(config.file.access, "config key access");
+  const unix = unixOptions(pick, config.socketIsDefault === true);
+  if ((unix.mode & 0o066) !== 0) {
+    warnings.push(
+      `the Unix socket is mode 0${unix.mode.toString(8)}: ${(unix.mode & 0o006) !== 0 ? "every local user" : "its group"} may connect ` +
+        (access === undefined
+          ? "and, without access rules, do nothing (only this user and root may); grant them services with an access list"
+          : "and do what the access rules grant them"),
+    );
+  }
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -72,7 +97,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, warnings };
+    return { https: undefined, access, unix, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -106,7 +131,56 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, warnings };
+  return { https, access, unix, warnings };
+}
+
+/**
+ * `--socket-mode`, `--max-unix-connections` and `--max-unix-connections-per-uid`. The mode may
+ * only add read/write for group or others to 0600 (a socket needs both to be connected to;
+ * execute bits and set-id bits mean nothing for it), and the socket stays owner-writable.
+ */
+function unixOptions(
+  pick: (flag: string) => Setting<unknown> | undefined,
+  socketIsDefault: boolean,
+): UnixServeOptions {
+  const modeSetting = pick("socket-mode");
+  let mode = 0o600;
+  if (modeSetting !== undefined) {
+    const text = String(modeSetting.value);
+    const parsed = /^0?[0-7]{3}$/.test(text) ? parseInt(text, 8) : NaN;
+    if (!(parsed === 0o600 || parsed === 0o660 || parsed === 0o666)) {
+      throw new CliError(
+        `${modeSetting.source} must be 0600 (this user only), 0660 (and the socket's group) or 0666 (every local user), got ${JSON.stringify(modeSetting.value)}`,
+        EXIT.usage,
+      );
+    }
+    mode = parsed;
+    if (mode !== 0o600 && socketIsDefault) {
+      throw new CliError(
+        `${modeSetting.source} 0${mode.toString(8)} cannot let anyone else in to the default socket: its directory ` +
+          "is this user's alone. Give the socket a place others can enter with --socket PATH",
+        EXIT.usage,
+      );
+    }
+  }
+  const count = (flag: string, fallback: number): number => {
+    const given = pick(flag);
+    if (given === undefined) return fallback;
+    const value = typeof given.value === "number" ? given.value : Number(String(given.value).trim() || NaN);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new CliError(
+        `${given.source} must be a whole number of connections, at least 1, got ${JSON.stringify(given.value)}`,
+        EXIT.usage,
+      );
+    }
+    return value;
+  };
+  const maxConnections = count("max-unix-connections", DEFAULT_MAX_UNIX_CONNECTIONS);
+  const maxConnectionsPerUid = count(
+    "max-unix-connections-per-uid",
+    Math.min(DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID, maxConnections),
+  );
+  return { mode, maxConnections, maxConnectionsPerUid };
 }
 
 /** `--listen-https`, or its older names `--https`/`--no-https` and `BEAMHUB_HTTPS`; default loopback 8443. */

@@ -223,6 +223,53 @@ Napi::Value AccessMode(const Napi::CallbackInfo& info) {
   return Int(info.Env(), mode == O_RDONLY ? 0 : mode == O_WRONLY ? 1 : 2);
 }
 
+// peerCredentials(fd) -> {uid, gid, pid, groups} | -errno: who is on the other end of a
+// connected Unix socket, as the kernel recorded it when the peer called connect() (or
+// socketpair()): not something the peer says, so it cannot lie. pid is -1 where the system does
+// not tell it (getpeereid); groups (the peer's supplementary group ids, SO_PEERGROUPS, Linux
+// 4.13+) is null where unavailable, and then callers fall back to the group database.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  double uid, gid, pid = -1;
+#if defined(SO_PEERCRED) && defined(__linux__)
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Int(env, -errno);
+  uid = cred.uid;
+  gid = cred.gid;
+  pid = cred.pid;
+#else
+  uid_t peer_uid;
+  gid_t peer_gid;
+  if (getpeereid(fd, &peer_uid, &peer_gid) < 0) return Int(env, -errno);
+  uid = peer_uid;
+  gid = peer_gid;
+#endif
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("uid", Int(env, uid));
+  result.Set("gid", Int(env, gid));
+  result.Set("pid", Int(env, pid));
+  result.Set("groups", env.Null());
+#ifdef SO_PEERGROUPS
+  // The kernel says how much room it needs (ERANGE); a process has at most NGROUPS_MAX groups.
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 4; attempt++) {
+    socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) == 0) {
+      size_t count = size / sizeof(gid_t);
+      Napi::Array list = Napi::Array::New(env, count);
+      for (size_t i = 0; i < count; i++) list.Set(static_cast<uint32_t>(i), Int(env, groups[i]));
+      result.Set("groups", list);
+      break;
+    }
+    if (errno != ERANGE) break;  // ENOPROTOOPT (older kernel): groups stay null
+    groups.resize(size / sizeof(gid_t) + 1);
+  }
+#endif
+  return result;
+}
+
 const char* ErrnoName(int e) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
   const char* name = strerrorname_np(e);
@@ -646,6 +693,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New<Close>(env, "close"));
   exports.Set("fdKind", Napi::Function::New<FdKind>(env, "fdKind"));
   exports.Set("accessMode", Napi::Function::New<AccessMode>(env, "accessMode"));
+  exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
   exports.Set("errnoName", Napi::Function::New<ErrnoNameJs>(env, "errnoName"));
   exports.Set("strerror", Napi::Function::New<StrerrorJs>(env, "strerror"));
   exports.Set("maxFdsPerMessage", Napi::Number::New(env, kMaxFdsPerMessage));

@@ -3,13 +3,15 @@ import {
   Hub,
   listenHttps,
   listenUnix,
+  peerCredentialsAvailable,
   VERSION,
   type HttpsListener,
   type Authenticate,
   type ListenHttpsOptions,
   type UnixListener,
 } from "../../index.js";
-import type { CliConfig } from "../config.js";
+import { defaultAccessRules } from "../access-rules.js";
+import { checkDefaultSocket, type CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
@@ -39,7 +41,12 @@ export async function serve(
   const stopped = firstStopSignal(log);
   // The certificate first: a failure then leaves no socket behind.
   const tls = options.https === undefined ? undefined : await certificateFor(options.https, log);
-  const hub = new Hub({ callTimeout: config.timeout, authorize: options.access?.rules });
+  // Also with a remote hub as the clients' default, the default socket's place must be safe.
+  if (config.socketIsDefault === true) checkDefaultSocket();
+  const hub = new Hub({
+    callTimeout: config.timeout,
+    authorize: options.access?.rules ?? defaultAccessRules(),
+  });
   const started = Date.now();
   await hub.register("hub.info", () => ({
     version: VERSION,
@@ -47,10 +54,14 @@ export async function serve(
     pid: process.pid,
   }));
   const stale = existsSync(config.socket);
-  const unix = await listenUnix(hub, config.socket);
+  const unix = await listenUnix(hub, config.socket, {
+    mode: options.unix.mode,
+    maxConnections: options.unix.maxConnections,
+    maxConnectionsPerUid: options.unix.maxConnectionsPerUid,
+    onRefused: (refusal) => log(refusal.message),
+  });
   log(
-    `beamhub ${VERSION}: serving on unix://${unix.path} (mode 0600: this user only` +
-      `${options.access === undefined ? "" : "; access rules do not apply"})` +
+    `beamhub ${VERSION}: serving on unix://${unix.path} (${describeUnix(options)})` +
       `${stale ? " (replaced a stale socket file)" : ""}`,
   );
   // SIGHUP may replace the tokens: the listener looks them up through this variable.
@@ -67,6 +78,12 @@ export async function serve(
     );
   }
   for (const warning of options.warnings) log(`warning: ${warning}`);
+  if (!peerCredentialsAvailable()) {
+    log(
+      "warning: the fd addon cannot tell who connects (built from older sources): every Unix peer, " +
+        "this user too, is anonymous to the access rules. Rebuild it: node scripts/build-native.mjs",
+    );
+  }
   const reload = (): void => {
     tokens = reloadTokens(tokens, log);
   };
@@ -81,6 +98,22 @@ export async function serve(
   stopGuard();
   log("stopped");
   return 0;
+}
+
+/** The Unix status line's middle: who may connect, what rules apply, the caps. */
+function describeUnix(options: ServeOptions): string {
+  const { mode, maxConnections, maxConnectionsPerUid } = options.unix;
+  const who =
+    mode === 0o600
+      ? "this user only"
+      : mode === 0o660
+        ? "this user and the socket's group"
+        : "every local user";
+  const rules =
+    options.access === undefined
+      ? "this user and root may do everything, other users nothing"
+      : `this user and root may do everything, other users what the ${options.access.count} access rules grant`;
+  return `mode 0${mode.toString(8)}: ${who}; ${rules}; at most ${maxConnections} connections, ${maxConnectionsPerUid} per uid`;
 }
 
 /**

@@ -153,8 +153,9 @@ describe("access rules", () => {
     expect(rules.call!(undefined, "hub.info")).toBe(true);
     expect(rules.call!(undefined, "jobs.build")).toBe(false);
     expect(rules.register!(undefined, "undefined.x")).toBe(false);
-    // Unix socket peers are this user already.
-    expect(rules.register!(local, "anything")).toBe(true);
+    // A Unix peer whose credentials are unknown is nobody in particular: anonymous, not exempt.
+    expect(rules.register!(local, "anything")).toBe(false);
+    expect(rules.call!(local, "hub.info")).toBe(true);
   });
 
   it("treat {id} and everything but * literally", () => {

@@ -1,10 +1,20 @@
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { WireConnection, type ByteTransport, type ConnectionOptions } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
+import { ConnectionLostError } from "../../wire/errors.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
+import { InvalidArgumentError } from "../../hub/errors.js";
 import type { Hub } from "../../hub/hub.js";
+import {
+  DEFAULT_MAX_UNIX_CONNECTIONS,
+  DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID,
+  refuseConnection,
+  UnixConnectionLimits,
+  type UnixConnectionRefusal,
+} from "./connection-limits.js";
 import { unixDescriptors } from "./descriptors.js";
 import { FdServer, FdSocket, type FdServerOptions } from "./fd/index.js";
+import { unixIdentity } from "./peer-identity.js";
 
 /** Options of `listenUnix`. */
 export interface UnixListenOptions {
@@ -12,11 +22,27 @@ export interface UnixListenOptions {
   mode?: number;
   /** Session limits (frame size, windows, channels, streams, pending fds). */
   limits?: Omit<ConnectionOptions, "role" | "codecs" | "descriptors">;
+  /**
+   * Most connections open at once (default {@link DEFAULT_MAX_UNIX_CONNECTIONS}, 1024). One more
+   * is refused with GOAWAY `ELIMIT` (its `connectUnix` fails with a `ProtocolError` of that
+   * code) and reported to `onRefused`.
+   */
+  maxConnections?: number;
+  /** Most connections open at once from one peer uid (default 256), refused the same way. */
+  maxConnectionsPerUid?: number;
+  /**
+   * Told of every refused connection (e.g. to log it). Refusals come as fast as a peer can
+   * connect: the listener calls this at most once a second, with the count of those it skipped
+   * in the message.
+   */
+  onRefused?: (refusal: UnixConnectionRefusal) => void;
 }
 
 /** A hub listening on a Unix socket. */
 export interface UnixListener {
   readonly path: string;
+  /** Connections open now. */
+  readonly connections: number;
   /** Stops accepting and closes every session. */
   close(): Promise<void>;
 }
@@ -42,7 +68,9 @@ function stripUrl(address: string): string {
 
 /**
  * Serves `hub` on a Unix socket at `path` (or `unix:///path`): every process that connects
- * gets a session and can register, call, stream and pass file descriptors.
+ * gets a session and can register, call, stream and pass file descriptors. Each session's
+ * identity is the peer's kernel credentials ({@link UnixIdentity}: `{id: "unix:alice", via:
+ * "unix", uid, gid, pid, user, gids, groups}`), which the hub's access rules and handlers see.
  */
 export async function listenUnix(
   hub: Hub,
@@ -50,10 +78,36 @@ export async function listenUnix(
   options: UnixListenOptions = {},
 ): Promise<UnixListener> {
   const connections = new Set<WireConnection>();
+  const limits = new UnixConnectionLimits(
+    positiveLimit(options.maxConnections, DEFAULT_MAX_UNIX_CONNECTIONS, "maxConnections"),
+    positiveLimit(options.maxConnectionsPerUid, DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID, "maxConnectionsPerUid"),
+  );
+  const report = refusalReporter(options.onRefused);
   const serverOptions: FdServerOptions = {
     mode: options.mode ?? 0o600,
     batching: "microtask",
     onConnection: (socket) => {
+      const credentials = socket.peerCredentials();
+      const admitted = limits.admit(credentials?.uid);
+      if (typeof admitted === "string") {
+        const who =
+          credentials === undefined
+            ? "a peer with unknown credentials"
+            : `uid ${credentials.uid}${credentials.pid === undefined ? "" : ` (pid ${credentials.pid})`}`;
+        const cap =
+          admitted === "total"
+            ? `the hub has ${limits.total} Unix connections open, its maximum (maxConnections ${limits.maxTotal})`
+            : `that uid has ${limits.maxPerUid} Unix connections open, the maximum per uid (maxConnectionsPerUid)`;
+        const message = `too many connections: ${cap}`;
+        refuseConnection(socket, message);
+        report({
+          limit: admitted,
+          uid: credentials?.uid,
+          pid: credentials?.pid,
+          message: `refused a Unix connection from ${who}: ${cap}`,
+        });
+        return;
+      }
       const connection = new WireConnection(transportFor(socket), {
         ...options.limits,
         role: "server",
@@ -61,17 +115,53 @@ export async function listenUnix(
         descriptors: unixDescriptors,
       });
       connections.add(connection);
-      void connection.closed.then(() => connections.delete(connection));
-      serveHubSession(hub, connection, { id: "unix", via: "unix" });
+      void connection.closed.then(() => {
+        connections.delete(connection);
+        admitted();
+      });
+      serveHubSession(hub, connection, unixIdentity(credentials));
     },
   };
   const server = await FdServer.listen(stripUrl(path), serverOptions);
   return {
     path: server.path,
+    get connections() {
+      return limits.total;
+    },
     close: async () => {
       await server.close();
       for (const connection of [...connections]) connection.close("the hub is shutting down");
     },
+  };
+}
+
+function positiveLimit(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(
+      `listenUnix: ${name} must be a whole number of connections >= 1, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Passes refusals on at most once a second, counting the ones in between into the next. */
+function refusalReporter(
+  onRefused: ((refusal: UnixConnectionRefusal) => void) | undefined,
+): (refusal: UnixConnectionRefusal) => void {
+  let lastAt = -Infinity;
+  let skipped = 0;
+  return (refusal) => {
+    if (onRefused === undefined) return;
+    const now = Date.now();
+    if (now - lastAt < 1000) {
+      skipped++;
+      return;
+    }
+    lastAt = now;
+    const more = skipped === 0 ? "" : ` (and ${skipped} more refused since the last such line)`;
+    skipped = 0;
+    onRefused({ ...refusal, message: refusal.message + more });
   };
 }
 
@@ -98,5 +188,9 @@ export async function connectUnix(path: string, options: UnixConnectOptions = {}
     descriptors: unixDescriptors,
   });
   await connection.ready;
+  // A hub that refuses the connection (over its connection caps) sends GOAWAY right after its
+  // HELLO: the session is then closed before it was ever used, and that is this call's failure.
+  if (connection.isClosed)
+    throw (await connection.closed) ?? new ConnectionLostError("the hub closed the session");
   return new RemoteHub(connection);
 }

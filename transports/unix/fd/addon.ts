@@ -65,6 +65,16 @@ export interface NativeChannel {
   readonly fd: number;
 }
 
+/** What the addon's `peerCredentials` returns: the kernel's record of who connected. */
+export interface NativePeerCredentials {
+  uid: number;
+  gid: number;
+  /** -1 where the system does not tell (getpeereid). */
+  pid: number;
+  /** Supplementary group ids (SO_PEERGROUPS), null where the kernel does not tell. */
+  groups: number[] | null;
+}
+
 /** The addon's exports. Functions return a negative errno on failure. */
 export interface FdAddon {
   Channel: new (
@@ -80,6 +90,11 @@ export interface FdAddon {
   close(fd: number): number;
   fdKind(fd: number): FdKind | number;
   accessMode(fd: number): number;
+  /**
+   * The credentials of a connected Unix socket's peer (SO_PEERCRED). Optional: an addon built
+   * from older sources lacks it, and peers then have unknown credentials.
+   */
+  peerCredentials?(fd: number): NativePeerCredentials | number;
   errnoName(errno: number): string;
   strerror(errno: number): string;
   /** Most fds one `sendmsg` may carry (the kernel's SCM_MAX_FD, 253). */

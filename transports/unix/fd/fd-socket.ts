@@ -50,6 +50,23 @@ export interface FdSocketConnectOptions extends FdSocketOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Who is on the other end of a Unix socket, as the kernel recorded it when the peer connected
+ * (`SO_PEERCRED`): the peer cannot choose what this says.
+ */
+export interface PeerCredentials {
+  readonly uid: number;
+  /** The peer's effective group id when it connected. */
+  readonly gid: number;
+  /** The connecting process; undefined where the system does not tell (macOS, BSD). */
+  readonly pid: number | undefined;
+  /**
+   * The peer's supplementary group ids (`SO_PEERGROUPS`, Linux 4.13+); undefined where the
+   * kernel does not tell.
+   */
+  readonly groups: readonly number[] | undefined;
+}
+
 /** Counters, for tests and metrics. */
 export interface FdSocketStats {
   bytesSent: number;
@@ -106,6 +123,7 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
   #destroyed = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #retries = 0;
+  #credentials: PeerCredentials | null | undefined;
 
   private constructor(addon: FdAddon, fd: number, options: FdSocketOptions) {
     super();
@@ -167,6 +185,29 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
       throw new FdError("EFD_INVALID", `fd ${fd} is not a connected Unix stream socket (${what})`);
     }
     return new FdSocket(addon, fd, options);
+  }
+
+  /**
+   * The peer's kernel credentials (uid, gid, pid, groups), read once and kept: they describe the
+   * process that connected, and do not change after. Undefined when they cannot be known: an
+   * addon built without `peerCredentials`, a socket already destroyed before the first ask, or
+   * a kernel refusal (the errno is not kept: callers treat every such peer alike, as unknown).
+   */
+  peerCredentials(): PeerCredentials | undefined {
+    if (this.#credentials === undefined) {
+      const fd = this.#native.fd;
+      const raw = fd < 0 || this.#addon.peerCredentials === undefined ? -1 : this.#addon.peerCredentials(fd);
+      this.#credentials =
+        typeof raw === "number"
+          ? null
+          : Object.freeze({
+              uid: raw.uid,
+              gid: raw.gid,
+              pid: raw.pid < 0 ? undefined : raw.pid,
+              groups: raw.groups === null ? undefined : Object.freeze(raw.groups),
+            });
+    }
+    return this.#credentials ?? undefined;
   }
 
   /** Bytes queued and not yet accepted by the kernel. */

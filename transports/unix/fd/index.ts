@@ -21,6 +21,7 @@ export {
   type FdSocketEvents,
   type FdSocketOptions,
   type FdSocketStats,
+  type PeerCredentials,
 } from "./fd-socket.js";
 export { MAX_FDS_PER_SENDMSG } from "./write-queue.js";
 export { detachFd, OwnedFd, type WrapFdOptions, type WrappedFd, wrapFd } from "./wrap-fd.js";
