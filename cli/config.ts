@@ -30,6 +30,11 @@ export interface CliConfig {
   socket: string;
   /** Default call timeout in milliseconds. */
   timeout: number;
+  /**
+   * When a client that lost its hub stops reconnecting: after `maxAttempts` attempts (0: it
+   * does not reconnect) or `giveUpAfter` ms; both `Infinity` by default.
+   */
+  reconnect: { maxAttempts: number; giveUpAfter: number };
   tls: HubTlsConfig;
   /** The config file's keys (empty without one); `serve` reads its own settings from them. */
   file: Readonly<Record<string, unknown>>;
@@ -47,6 +52,8 @@ export interface ConfigFlags {
   token?: string;
   transport?: string;
   "cert-dir"?: string;
+  "reconnect-attempts"?: string;
+  "give-up-after"?: string;
 }
 
 /** The per-user directory for the default socket: private (0700), like the socket itself. */
@@ -101,6 +108,10 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
       EXIT.usage,
     );
   }
+  const reconnect = {
+    maxAttempts: countSetting("reconnect-attempts", setting("reconnect-attempts")),
+    giveUpAfter: countSetting("give-up-after", setting("give-up-after")),
+  };
   const tls: HubTlsConfig = {
     ca: text("ca"),
     cert: text("cert"),
@@ -114,6 +125,7 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     hubSource: hubSource ?? "the default socket",
     socket,
     timeout,
+    reconnect,
     tls,
     file,
   };
@@ -166,6 +178,21 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
       cause: error,
     });
   }
+}
+
+/** A whole number >= 0 (or "unlimited"/"infinity"); absent: `Infinity`. */
+function countSetting(flag: string, value: unknown): number {
+  if (value === undefined) return Infinity;
+  const text = String(value).trim().toLowerCase();
+  if (text === "unlimited" || text === "infinity") return Infinity;
+  const number = Number(text);
+  if (text === "" || !Number.isInteger(number) || number < 0) {
+    throw new CliError(
+      `--${flag} must be a whole number >= 0 or "unlimited", got ${JSON.stringify(value)}`,
+      EXIT.usage,
+    );
+  }
+  return number;
 }
 
 function stripUnix(path: string): string {

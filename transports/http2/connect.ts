@@ -1,12 +1,13 @@
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
 import { WireConnection } from "../../wire/connection.js";
-import { RemoteHub } from "../../wire/remote-hub.js";
+import { RemoteHub, type RemoteHubOptions } from "../../wire/remote-hub.js";
+import { verifyReconnectOptions } from "../../wire/reconnect-options.js";
 import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
 import { withDeadline } from "./deadline.js";
-import { ConnectError, TransportUnavailableError } from "./errors.js";
+import { AuthenticationError, ConnectError, TlsError, TransportUnavailableError } from "./errors.js";
 import { withKeepAlive } from "./keep-alive.js";
 import { mayFallBack } from "./tls-errors.js";
 import { HTTP2_TUNING } from "./tuning.js";
@@ -14,12 +15,20 @@ import type { BeamhubError } from "../../base/error.js";
 
 /** A hub reached over HTTPS: a `RemoteHub` that also tells which transport carries it. */
 export class HttpsRemoteHub extends RemoteHub {
+  readonly #transport: () => "http2" | "websocket";
+
   constructor(
     connection: WireConnection,
-    /** `"http2"` or `"websocket"` (after a fallback). */
-    readonly transport: "http2" | "websocket",
+    transport: "http2" | "websocket" | (() => "http2" | "websocket"),
+    options?: RemoteHubOptions,
   ) {
-    super(connection);
+    super(connection, options);
+    this.#transport = typeof transport === "function" ? transport : () => transport;
+  }
+
+  /** `"http2"` or `"websocket"` (after a fallback), of the current connection. */
+  get transport(): "http2" | "websocket" {
+    return this.#transport();
   }
 }
 
@@ -38,6 +47,26 @@ export async function connectHttps(
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
   }
+  const reconnect = verifyReconnectOptions(options.reconnect);
+  let current = await openSession(target, options);
+  const dial = async (): Promise<WireConnection> => {
+    current = await openSession(target, options);
+    return current.connection;
+  };
+  return new HttpsRemoteHub(current.connection, () => current.kind, { dial, reconnect, isPermanent });
+}
+
+/**
+ * Dial errors a reconnecting client stops at: the hub refused the credentials, or its
+ * certificate is not trusted (expired, another CA, another name). Retrying cannot fix them.
+ */
+function isPermanent(error: unknown): boolean {
+  if (error instanceof AuthenticationError) return true;
+  return error instanceof TlsError && error.code !== "ETLS_HANDSHAKE";
+}
+
+/** One session to the hub: HTTP/2, or the WebSocket as the transport mode says. */
+async function openSession(target: URL, options: ConnectHttpsOptions): Promise<Session> {
   const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
   if (mode === "http2") return establish(target, options, openHttp2);
   if (mode === "websocket") return establish(target, options, openWebSocket);
@@ -57,11 +86,16 @@ export async function connectHttps(
   }
 }
 
+interface Session {
+  connection: WireConnection;
+  kind: "http2" | "websocket";
+}
+
 async function establish(
   url: URL,
   options: ConnectHttpsOptions,
   open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
-): Promise<HttpsRemoteHub> {
+): Promise<Session> {
   const timeout = options.timeout ?? CLIENT_DEFAULTS.timeout;
   const opened = await open(url, options, timeout);
   const live = withKeepAlive(opened.transport, options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
@@ -83,5 +117,5 @@ async function establish(
     throw error;
   }
   live.arm();
-  return new HttpsRemoteHub(connection, opened.kind);
+  return { connection, kind: opened.kind };
 }

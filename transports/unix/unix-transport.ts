@@ -2,6 +2,7 @@ import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { WireConnection, type ByteTransport, type ConnectionOptions } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
+import { verifyReconnectOptions, type ReconnectOptions } from "../../wire/reconnect-options.js";
 import type { Hub } from "../../hub/hub.js";
 import { unixDescriptors } from "./descriptors.js";
 import { FdServer, FdSocket, type FdServerOptions } from "./fd/index.js";
@@ -83,10 +84,24 @@ export interface UnixConnectOptions {
   timeoutMs?: number;
   /** Codecs to offer, most preferred first (default CBOR, then JSON). */
   codecs?: Codec[];
+  /**
+   * Reconnect when the hub goes away (default on: `RECONNECT_DEFAULTS`), registering the
+   * client's services again and re-opening its watches; `false` turns it off. See `RemoteHub`.
+   */
+  reconnect?: ReconnectOptions | boolean;
 }
 
-/** Connects to a hub listening on a Unix socket; resolves once the session is established. */
+/**
+ * Connects to a hub listening on a Unix socket; resolves once the session is established. The
+ * client reconnects to the same path when the hub goes away (unless `reconnect: false`).
+ */
 export async function connectUnix(path: string, options: UnixConnectOptions = {}): Promise<RemoteHub> {
+  const reconnect = verifyReconnectOptions(options.reconnect);
+  const dial = (): Promise<WireConnection> => openUnixSession(path, options);
+  return new RemoteHub(await dial(), { dial, reconnect });
+}
+
+async function openUnixSession(path: string, options: UnixConnectOptions): Promise<WireConnection> {
   const socket = await FdSocket.connect(stripUrl(path), {
     timeoutMs: options.timeoutMs,
     batching: "microtask",
@@ -98,5 +113,5 @@ export async function connectUnix(path: string, options: UnixConnectOptions = {}
     descriptors: unixDescriptors,
   });
   await connection.ready;
-  return new RemoteHub(connection);
+  return connection;
 }
