@@ -8,12 +8,12 @@ import { connect, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { beamhub, startCli, startEchoServer, within, type RunningCli } from "../cli/helpers.js";
+import { beamhub, startEchoServer } from "../cli/helpers.js";
 import { freePorts } from "../helpers/ports.js";
+import { killAll, startBeamhub, within, type Child } from "./processes.js";
 
 let dir: string;
 let echo: { server: Server; port: number };
-const running = new Set<RunningCli>();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-reconnect-cli-"));
@@ -21,16 +21,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([...running].map((cli) => cli.stop()));
+  killAll();
   echo.server.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start(args: string[], ready: RegExp): Promise<RunningCli> {
-  const cli = await startCli(args, ready);
-  running.add(cli);
-  return cli;
-}
+const start = startBeamhub;
 
 /** Waits (bounded) until `text()` matches `pattern`. */
 async function until(text: () => string, pattern: RegExp, what: string, ms = 20_000): Promise<void> {
@@ -69,14 +65,8 @@ async function roundTrip(port: number, text: string): Promise<string> {
   }
 }
 
-async function exitCode(cli: RunningCli, ms = 20_000): Promise<number | null> {
-  const { child } = cli;
-  if (child.exitCode !== null) return child.exitCode;
-  return within(
-    new Promise((resolve) => child.once("exit", (code) => resolve(code))),
-    ms,
-    "the command to exit",
-  );
+function exitCode(cli: Child, ms = 20_000): Promise<number | null> {
+  return within(cli.exited, ms, "the command to exit");
 }
 
 /** Watch lines applied as a set: fails on an instance added twice or removed unseen. */
@@ -116,16 +106,20 @@ it(
     const ca = join(certDir, "cert.pem");
     const overHttps = ["--hub", url, "--ca", ca];
 
-    const [expose, watch, connector] = await Promise.all([
-      start(["expose", "echo.tcp", `tcp://127.0.0.1:${echo.port}`, "--socket", socket], /exposing/),
-      start(["watch", "--prefix", "echo.", ...overHttps], /added\s+echo\.tcp/),
-      start(["connect", "echo.tcp", "--listen", `127.0.0.1:${connectPort}`, ...overHttps], /listening on/),
-    ]);
+    // One at a time: each start is bounded (15 s), and tsx start-ups compete for the CPU.
+    const expose = await start(
+      ["expose", "echo.tcp", `tcp://127.0.0.1:${echo.port}`, "--socket", socket],
+      /exposing/,
+    );
+    const watch = await start(["watch", "--prefix", "echo.", ...overHttps], /added\s+echo\.tcp/);
+    const connector = await start(
+      ["connect", "echo.tcp", "--listen", `127.0.0.1:${connectPort}`, ...overHttps],
+      /listening on/,
+    );
     expect(await roundTrip(connectPort, "before")).toBe("before");
 
     hub.child.kill("SIGKILL");
     await exitCode(hub, 5000);
-    running.delete(hub);
     for (const [cli, name] of [
       [expose, "expose"],
       [watch, "watch"],
@@ -172,7 +166,6 @@ it(
     const bounded = await start(["watch", "--socket", socket, "--reconnect-attempts", "3"], /added/);
     hub.child.kill("SIGKILL");
     await exitCode(hub, 5000);
-    running.delete(hub);
     expect(await exitCode(bounded)).toBe(3);
     expect(bounded.stderr()).toMatch(/gave up reconnecting to the hub after 3 attempts/);
 

@@ -10,6 +10,8 @@ import {
   ClosedError,
   connectHttps,
   connectUnix,
+  Hub,
+  listenUnix,
   InvalidArgumentError,
   ReconnectGaveUpError,
   RequestInterruptedError,
@@ -17,9 +19,10 @@ import {
   type RemoteHubEventMap,
   type RemoteWatchEvent,
 } from "../../index.js";
+import { listenHttps } from "../../transports/http2/index.js";
 import { backoffDelay, RECONNECT_DEFAULTS, verifyReconnectOptions } from "../../wire/reconnect-options.js";
 import { freePort } from "../helpers/ports.js";
-import { killAll, killHub, startHub, startService, within, type Child } from "./processes.js";
+import { kill, killAll, startHub, startService, within, type Child } from "./processes.js";
 
 let dir: string;
 
@@ -63,15 +66,6 @@ interface Setup {
   connect(reconnect?: object | false): Promise<RemoteHub>;
 }
 
-async function setups(): Promise<
-  Record<"unix" | "https", () => Promise<Setup & { hub: Child; restart(): Promise<Child> }>>
-> {
-  return {
-    unix: async () => makeSetup("unix"),
-    https: async () => makeSetup("https"),
-  };
-}
-
 async function makeSetup(kind: "unix" | "https"): Promise<Setup & { hub: Child; restart(): Promise<Child> }> {
   const socket = join(dir, `${kind}-${Math.random().toString(36).slice(2)}.sock`);
   const certDir = join(dir, "cert");
@@ -96,12 +90,46 @@ async function makeSetup(kind: "unix" | "https"): Promise<Setup & { hub: Child; 
   };
 }
 
+/** A hub in this process that the test closes (its clients see the connection go, as in a crash). */
+async function inProcessHub(kind: "unix" | "https"): Promise<{
+  address: string;
+  ca?: string;
+  connect(reconnect: object | false): Promise<RemoteHub>;
+  stop(): Promise<void>;
+}> {
+  const hub = new Hub();
+  await hub.register("hub.echo", (data: unknown) => data);
+  if (kind === "unix") {
+    const socket = join(dir, `in-process-${Math.random().toString(36).slice(2)}.sock`);
+    const listener = await listenUnix(hub, socket);
+    return {
+      address: socket,
+      connect: (reconnect) => connectUnix(socket, { reconnect }),
+      stop: async () => {
+        await listener.close();
+        await hub.close();
+      },
+    };
+  }
+  const certDir = join(dir, "in-process-cert");
+  const listener = await listenHttps(hub, { certDir, port: 0 });
+  return {
+    address: listener.url,
+    ca: join(certDir, "cert.pem"),
+    connect: (reconnect) => connectHttps(listener.url, { ca: listener.certificate, reconnect }),
+    stop: async () => {
+      await listener.close();
+      await hub.close();
+    },
+  };
+}
+
 describe.each(["unix", "https"] as const)(
   "hub restarted under library clients (%s)",
   { timeout: 60_000 },
   (kind) => {
     it("reconnects a service process, a watch and a caller; nothing is registered twice", async () => {
-      const setup = await (await setups())[kind]();
+      const setup = await makeSetup(kind);
       const service = await startService(setup.address, setup.ca);
       const caller = await setup.connect();
       try {
@@ -120,7 +148,7 @@ describe.each(["unix", "https"] as const)(
         const disconnected = nextEvent(caller, "disconnected");
         const reconnected = nextEvent(caller, "reconnected");
         await new Promise((resolve) => setTimeout(resolve, 50)); // the call reaches the hub
-        await killHub(setup.hub);
+        await kill(setup.hub);
 
         // In flight: fails typed, and is not sent again.
         const interrupted = await within(
@@ -180,13 +208,15 @@ describe.each(["unix", "https"] as const)(
     });
 
     it("gives up after maxAttempts: gave-up, waiting calls and watches fail typed, the process exits non-zero", async () => {
-      const setup = await (await setups())[kind]();
-      const service = await startService(setup.address, setup.ca, 3);
-      const caller = await setup.connect({ maxAttempts: 3, maxDelay: 100 });
+      const hub = await inProcessHub(kind);
+      const service = await startService(hub.address, hub.ca, 3);
+      const caller = await hub.connect({ initialDelay: 20, maxDelay: 100, maxAttempts: 3 });
       const watch = caller.watch({ prefix: "svc." });
       await within(watch.next(), 5000, "the service's registration");
       const gaveUp = nextEvent(caller, "gave-up");
-      await killHub(setup.hub);
+      const disconnected = nextEvent(caller, "disconnected");
+      await hub.stop();
+      await within(disconnected, 5000, "disconnected");
       const waiting = caller.call("svc.add", { a: 1, b: 1 }, { timeout: 20_000 });
       waiting.catch(() => undefined);
 
@@ -201,10 +231,8 @@ describe.each(["unix", "https"] as const)(
       expect(caller.state).toBe("closed");
       await expect(caller.call("svc.add", { a: 1, b: 1 })).rejects.toBeInstanceOf(ReconnectGaveUpError);
 
-      expect(await within(service.exited, 10_000, "the service process to give up")).toBe(3);
-      expect(service.lines().join("\n")).toMatch(
-        /"gave-up":"gave up reconnecting to the hub after 3 attempts/,
-      );
+      expect(await within(service.exited, 15_000, "the service process to give up")).toBe(3);
+      expect(service.stdout()).toMatch(/"gave-up":"gave up reconnecting to the hub after 3 attempts/);
       await caller.close();
     });
   },
@@ -212,11 +240,14 @@ describe.each(["unix", "https"] as const)(
 
 describe("reconnection off and options", () => {
   it("reconnect: false keeps a lost client closed: disconnected (no reconnect), closed, ClosedError", async () => {
-    const setup = await makeSetup("unix");
-    const client = await setup.connect(false);
+    const hub = await inProcessHub("unix");
+    const client = await hub.connect(false);
     const disconnected = nextEvent(client, "disconnected");
-    await killHub(setup.hub);
+    const pending = client.call("hub.echo", 1, { waitForService: 10_000, labels: { never: "there" } });
+    pending.catch(() => undefined);
+    await hub.stop();
     expect((await within(disconnected, 5000, "disconnected")).willReconnect).toBe(false);
+    await expect(pending).rejects.toBeInstanceOf(RequestInterruptedError);
     expect(await within(client.closed, 1000, "closed")).toMatchObject({ code: "ECONNECTION_LOST" });
     expect(client.state).toBe("closed");
     await expect(client.call("hub.echo", 1)).rejects.toBeInstanceOf(ClosedError);
