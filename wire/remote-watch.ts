@@ -20,27 +20,34 @@ export type HubRequester = <T>(request: HubRequest) => Promise<T>;
 
 /**
  * One `watch()` of a remote hub client that survives reconnections: the iterator keeps going
- * across them. The client keeps the set of instances it has reported, so the events it yields
- * read as a set of changes: never two `added` for one instance without a `removed` between,
- * never a `removed` for an instance it did not report. Each (re)open subscribes first and lists
- * second, so nothing that happens in between is missed; what shows up in both is reported once.
+ * across them.
  *
- * Memory: one entry per matching instance (the reported set), plus unread events — at most
- * `MAX_WATCH_BACKLOG`, after which the watch ends with `LaggedError` like a hub's own watcher.
+ * The first subscription is the hub's own watch (with `existing` as asked), passed through.
+ * The client keeps what it believes is present — instances it reported `added`, and with
+ * `existing: false` those that were there already (listed once, silently) — so that after a
+ * reconnection it can report only the difference, marked `resync`. A re-subscription
+ * subscribes first and lists second, so nothing that happens in between is missed; what shows
+ * up in both is reported once: never two `added` for one instance without a `removed` between.
+ *
+ * Memory: one entry per matching instance, plus unread events — at most `MAX_WATCH_BACKLOG`,
+ * after which the watch ends with `LaggedError` like a hub's own watcher.
  */
 export class RemoteWatch implements Watch {
   readonly #filter: ServiceFilter;
   readonly #existing: boolean;
   readonly #onEnd: (watch: RemoteWatch) => void;
-  /** What the iterator has reported as present, by instance id. */
+  /** Instances the iterator reported `added` (and not `removed`), by id. */
   readonly #reported = new Map<string, ServiceInfo>();
+  /** With `existing: false`: instances present before the watch, never reported, by id. */
+  readonly #silent = new Map<string, ServiceInfo>();
   readonly #queue = new Queue<RemoteWatchEvent>();
   #reader:
     | { resolve: (result: IteratorResult<RemoteWatchEvent>) => void; reject: (error: unknown) => void }
     | undefined;
-  /** Events from the hub that arrived while the opening list was in flight. */
+  /** Events from the hub that arrived while a re-subscription's list was in flight. */
   #held: WatchEvent[] | undefined;
   #events: Channel | undefined;
+  /** Subscriptions made so far (the first is passed through; later ones are reconciled). */
   #opened = 0;
   #lagged = 0;
   #done = false;
@@ -65,10 +72,11 @@ export class RemoteWatch implements Watch {
   }
 
   /**
-   * Subscribes on a (new) connection: the hub's watch without existing instances, then a list,
-   * which becomes the baseline. The first time, the baseline is reported as `added` (or taken
-   * silently with `existing: false`); after a reconnection, only its difference to what was
-   * reported, marked `resync`. Rejects if the connection fails meanwhile (the next one retries).
+   * Subscribes on a (new) connection. The first time: the hub's watch as asked (and, with
+   * `existing: false`, a list of what is there already, kept silently). After a reconnection:
+   * the hub's watch without existing instances, then a list, whose difference to what the
+   * client believes present is reported as `resync` events. Rejects if the connection fails
+   * meanwhile (the next connection subscribes again).
    */
   async open(request: HubRequester, connectionLost: () => boolean): Promise<void> {
     if (this.#done) return;
@@ -78,16 +86,23 @@ export class RemoteWatch implements Watch {
     const [events, eventsForHub] = Channel.pair();
     this.#events = events;
     previous?.close();
-    this.#held = [];
+    this.#held = first ? undefined : [];
     void this.#pump(events, connectionLost);
     const filter = this.#filter;
     try {
-      await request({ op: "watch", filter, existing: false, events: eventsForHub });
+      const existing = first && this.#existing;
+      await request({ op: "watch", filter, existing, events: eventsForHub });
+      if (existing) return;
       const snapshot = await request<ServiceInfo[]>({ op: "list", filter });
       if (events !== this.#events) return;
-      if (first && !this.#existing) for (const service of snapshot) this.#reported.set(service.id, service);
-      else this.#reconcile(snapshot, !first);
-      const held = this.#held;
+      if (first) {
+        for (const service of snapshot) {
+          if (!this.#reported.has(service.id)) this.#silent.set(service.id, service);
+        }
+        return;
+      }
+      this.#reconcile(snapshot);
+      const held = this.#held ?? [];
       this.#held = undefined;
       for (const event of held) this.#apply(event);
     } catch (error) {
@@ -112,35 +127,45 @@ export class RemoteWatch implements Watch {
     if (events === this.#events && !connectionLost()) this.end();
   }
 
-  /** Reports the difference between the reported set and `snapshot`. */
-  #reconcile(snapshot: readonly ServiceInfo[], resync: boolean): void {
+  /** Reports, as `resync`, the difference between what is believed present and `snapshot`. */
+  #reconcile(snapshot: readonly ServiceInfo[]): void {
     const present = new Map(snapshot.map((service) => [service.id, service]));
-    for (const [id, service] of this.#reported) {
-      const now = present.get(id);
-      if (now !== undefined && sameInstance(now, service)) continue;
-      this.#reported.delete(id);
-      this.#emit({ type: "removed", service, ...(resync ? { resync: true } : {}) });
+    for (const believed of [this.#reported, this.#silent]) {
+      for (const [id, service] of believed) {
+        const now = present.get(id);
+        if (now !== undefined && sameInstance(now, service)) continue;
+        believed.delete(id);
+        this.#emit({ type: "removed", service, resync: true });
+      }
     }
     for (const service of snapshot) {
-      if (this.#reported.has(service.id)) continue;
+      if (this.#reported.has(service.id) || this.#silent.has(service.id)) continue;
       this.#reported.set(service.id, service);
-      this.#emit({ type: "added", service, ...(resync ? { resync: true } : {}) });
+      this.#emit({ type: "added", service, resync: true });
     }
   }
 
-  /** A live event from the hub, unless it repeats what was reported already. */
+  /**
+   * A live event from the hub, unless it repeats what is known. On the first subscription the
+   * hub's stream is exact and passes through (a `removed` of an instance that was there before
+   * the watch included); on a re-subscription an event the resync already covered is dropped.
+   */
   #apply(event: WatchEvent): void {
     const { service } = event;
-    const known = this.#reported.get(service.id);
+    const firstSubscription = this.#opened === 1;
+    const reported = this.#reported.get(service.id);
+    const silent = this.#silent.get(service.id);
     if (event.type === "added") {
-      if (known !== undefined && sameInstance(known, service)) return;
-      if (known !== undefined) this.#emit({ type: "removed", service: known });
+      if (reported !== undefined && sameInstance(reported, service)) return;
+      if (!firstSubscription && silent !== undefined && sameInstance(silent, service)) return;
+      if (reported !== undefined) this.#emit({ type: "removed", service: reported });
+      this.#silent.delete(service.id);
       this.#reported.set(service.id, service);
       this.#emit(event);
-    } else if (known !== undefined) {
-      this.#reported.delete(service.id);
-      this.#emit(event);
+      return;
     }
+    const known = this.#reported.delete(service.id) || this.#silent.delete(service.id);
+    if (known || firstSubscription) this.#emit(event);
   }
 
   #emit(event: RemoteWatchEvent): void {
