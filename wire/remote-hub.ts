@@ -210,7 +210,8 @@ export class RemoteHub extends EventTarget implements HubClient {
       request = { ...request, options: { ...request.options, timeout: left } };
       options = { ...options, timeout: left + TIMEOUT_GRACE_MS };
     }
-    return this.#request<T>(request, options, wait);
+    // Lost again before it could be sent: it waits again, for what is left of its wait.
+    return this.#request<T>(request, options, Math.max(1, wait - (Date.now() - started)));
   }
 
   /** Resolves when connected again; rejects on timeout, abort, give-up or close. */
