@@ -406,6 +406,7 @@ export class RemoteHub extends EventTarget implements HubClient {
     }
     this.#state = "reconnecting";
     this.dispatchEvent(new DisconnectedEvent(reason, true));
+    if (this.#closing) return; // a listener closed the client
     void this.#reconnect(this.#policy, reason);
   }
 
