@@ -6,7 +6,27 @@ export * from "./hub/index.js";
 export * from "./transports/memory/index.js";
 export * from "./transports/unix/index.js";
 export * from "./transports/http2/index.js";
-export { RemoteHub } from "./wire/remote-hub.js";
+export {
+  DEFAULT_RECONNECT_WAIT,
+  RemoteHub,
+  type RemoteHubOptions,
+  type RemoteHubState,
+} from "./wire/remote-hub.js";
+export {
+  DisconnectedEvent,
+  GaveUpEvent,
+  ReconnectedEvent,
+  type RemoteHubEventMap,
+  type ReRegistration,
+  type ReRegistrationFailure,
+} from "./wire/remote-hub-events.js";
+export {
+  ReconnectGaveUpError,
+  ReconnectTimeoutError,
+  RequestInterruptedError,
+} from "./wire/reconnect-errors.js";
+export { RECONNECT_DEFAULTS, type ReconnectOptions } from "./wire/reconnect-options.js";
+export type { RemoteWatch, RemoteWatchEvent } from "./wire/remote-watch.js";
 export { ConnectionLostError, ProtocolError } from "./wire/errors.js";
 export * from "./gateway/index.js";
 

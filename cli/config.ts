@@ -41,6 +41,11 @@ export interface CliConfig {
   socketIsDefault?: boolean;
   /** Default call timeout in milliseconds. */
   timeout: number;
+  /**
+   * When a client that lost its hub stops reconnecting: after `maxAttempts` attempts (0: it
+   * does not reconnect) or `giveUpAfter` ms; both `Infinity` by default.
+   */
+  reconnect: { maxAttempts: number; giveUpAfter: number };
   tls: HubTlsConfig;
   /** The config file's keys (empty without one); `serve` reads its own settings from them. */
   file: Readonly<Record<string, unknown>>;
@@ -58,6 +63,8 @@ export interface ConfigFlags {
   token?: string;
   transport?: string;
   "cert-dir"?: string;
+  "reconnect-attempts"?: string;
+  "give-up-after"?: string;
 }
 
 /** Where the default socket is: its directory and how that directory must be checked. */
@@ -147,6 +154,10 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
       EXIT.usage,
     );
   }
+  const reconnect = {
+    maxAttempts: countSetting("reconnect-attempts", setting("reconnect-attempts")),
+    giveUpAfter: countSetting("give-up-after", setting("give-up-after")),
+  };
   const tls: HubTlsConfig = {
     ca: text("ca"),
     cert: text("cert"),
@@ -161,6 +172,7 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     socket,
     socketIsDefault,
     timeout,
+    reconnect,
     tls,
     file,
   };
@@ -213,6 +225,21 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
       cause: error,
     });
   }
+}
+
+/** A whole number >= 0 (or "unlimited"/"infinity"); absent: `Infinity`. */
+function countSetting(flag: string, value: unknown): number {
+  if (value === undefined) return Infinity;
+  const text = String(value).trim().toLowerCase();
+  if (text === "unlimited" || text === "infinity") return Infinity;
+  const number = Number(text);
+  if (text === "" || !Number.isInteger(number) || number < 0) {
+    throw new CliError(
+      `--${flag} must be a whole number >= 0 or "unlimited", got ${JSON.stringify(value)}`,
+      EXIT.usage,
+    );
+  }
+  return number;
 }
 
 function stripUnix(path: string): string {

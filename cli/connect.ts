@@ -1,37 +1,136 @@
-import { connectHttps, connectUnix, type RemoteHub } from "../index.js";
+import {
+  AuthenticationError,
+  connectHttps,
+  connectUnix,
+  RECONNECT_DEFAULTS,
+  TlsError,
+  type ReconnectOptions,
+  type RemoteHub,
+} from "../index.js";
+import { backoffDelay } from "../wire/reconnect-options.js";
 import type { CliConfig } from "./config.js";
 import { CliError, EXIT } from "./errors.js";
 import { httpsConnectFailure } from "./hub-errors.js";
 import { httpsOptions } from "./https-options.js";
 
-/**
- * Connects to the configured hub — its Unix socket, or `https://` / `wss://` with the CLI's
- * TLS settings — or fails with a `CliError` that says which hub and what to try.
- */
-export async function connectToHub(config: CliConfig): Promise<RemoteHub> {
+/** The CLI's reconnection: the library's delays, its own give-up rules (`--reconnect-attempts`, `--give-up-after`). */
+export function reconnectOptions(config: CliConfig): ReconnectOptions | false {
+  const { maxAttempts, giveUpAfter } = config.reconnect;
+  if (maxAttempts === 0) return false;
+  return { maxAttempts, giveUpAfter };
+}
+
+/** Connects once, throwing what the library threw. */
+function openHub(config: CliConfig): Promise<RemoteHub> {
   const { hub } = config;
+  const reconnect = reconnectOptions(config);
+  if (hub.kind === "https") {
+    const { options } = httpsOptions(hub.url, config.tls);
+    return connectHttps(hub.url, { ...options, reconnect });
+  }
+  return connectUnix(hub.path, { timeoutMs: 2000, reconnect });
+}
+
+/** The one line a failed connect prints, and its exit code. */
+function connectFailure(config: CliConfig, error: unknown): CliError {
+  const { hub } = config;
+  if (error instanceof CliError) return error;
   if (hub.kind === "https") {
     const { options, trust } = httpsOptions(hub.url, config.tls);
-    try {
-      return await connectHttps(hub.url, options);
-    } catch (error) {
-      throw httpsConnectFailure(
-        hub.text,
-        error,
-        trust,
-        options.token !== undefined || options.cert !== undefined,
-      );
-    }
-  }
-  try {
-    return await connectUnix(hub.path, { timeoutMs: 2000 });
-  } catch (error) {
-    throw new CliError(
-      `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ` +
-        `Is \`beamhub serve\` running? (the hub came from ${config.hubSource}; ` +
-        "set --hub or BEAMHUB_HUB to use another, e.g. --hub https://host:8443)",
-      EXIT.unreachable,
-      { cause: error },
+    return httpsConnectFailure(
+      hub.text,
+      error,
+      trust,
+      options.token !== undefined || options.cert !== undefined,
     );
   }
+  return new CliError(
+    `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ` +
+      `Is \`beamhub serve\` running? (the hub came from ${config.hubSource}; ` +
+      "set --hub or BEAMHUB_HUB to use another, e.g. --hub https://host:8443)",
+    EXIT.unreachable,
+    { cause: error },
+  );
+}
+
+/**
+ * Connects to the configured hub — its Unix socket, or `https://` / `wss://` with the CLI's
+ * TLS settings — or fails with a `CliError` that says which hub and what to try. The client
+ * reconnects by itself when the hub goes away (see {@link reportReconnection}).
+ */
+export async function connectToHub(config: CliConfig): Promise<RemoteHub> {
+  try {
+    return await openHub(config);
+  } catch (error) {
+    throw connectFailure(config, error);
+  }
+}
+
+/** Errors no retry fixes: usage mistakes, refused credentials, an untrusted certificate. */
+function isPermanent(error: unknown): boolean {
+  if (error instanceof CliError || error instanceof AuthenticationError) return true;
+  if (error instanceof TlsError) return error.code !== "ETLS_HANDSHAKE";
+  return (error as NodeJS.ErrnoException).code === "EACCES";
+}
+
+/**
+ * {@link connectToHub}, trying again with backoff for up to `ms` (0: once) while the hub cannot
+ * be reached — it may be restarting. Resolves with the hub and how many attempts it took.
+ */
+export async function connectToHubWithin(
+  config: CliConfig,
+  ms: number,
+): Promise<{ hub: RemoteHub; attempts: number }> {
+  const deadline = Date.now() + ms;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return { hub: await openHub(config), attempts: attempt };
+    } catch (error) {
+      const left = deadline - Date.now();
+      if (isPermanent(error) || left <= 0) {
+        const failure = connectFailure(config, error);
+        if (attempt > 1) failure.message += ` (tried ${attempt} times in ${ms} ms)`;
+        throw failure;
+      }
+      const wait = Math.min(backoffDelay(RECONNECT_DEFAULTS, attempt), left);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+/**
+ * Prints a line to stderr when the connection to the hub is lost and when it is back (with
+ * the services registered again), and resolves when the client gives up (with the exit code
+ * and the line to print) — for long-running commands, whose supervisors restart them when
+ * they exit non-zero.
+ */
+export function reportReconnection(
+  hub: RemoteHub,
+  hubText: string,
+  log: (line: string) => void,
+): Promise<{ code: number; message: string }> {
+  hub.addEventListener("disconnected", (event) => {
+    const why = event.reason?.message ?? "closed";
+    log(
+      event.willReconnect
+        ? `beamhub: lost the hub at ${hubText} (${why}); reconnecting`
+        : `beamhub: lost the hub at ${hubText} (${why}); reconnection is off`,
+    );
+  });
+  hub.addEventListener("reconnected", (event) => {
+    const services = event.registrations.map((entry) => `${entry.name} as ${entry.current.id}`);
+    log(
+      `beamhub: reconnected to ${hubText} after ${event.downtime} ms (attempt ${event.attempts})` +
+        (services.length > 0 ? `; registered ${services.join(", ")} again` : ""),
+    );
+    for (const failure of event.failures) {
+      log(
+        `beamhub: could not register ${failure.name} again: ${(failure.error as Error)?.message ?? String(failure.error)}`,
+      );
+    }
+  });
+  return hub.closed.then((reason) => {
+    if (reason === undefined) return { code: EXIT.ok, message: "" };
+    return { code: EXIT.unreachable, message: `beamhub: ${reason.message}` };
+  });
 }

@@ -17,9 +17,20 @@ hub options:
   --transport T     auto (HTTP/2, falling back to WebSocket; default), http2 or ws
                     (env BEAMHUB_TRANSPORT; a wss:// hub means ws)
   --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --reconnect-attempts N
+                    when the hub goes away, reconnect at most N times (env
+                    BEAMHUB_RECONNECT_ATTEMPTS; default unlimited; 0: do not reconnect)
+  --give-up-after MS
+                    stop reconnecting MS after the hub went away (env BEAMHUB_GIVE_UP_AFTER;
+                    default unlimited)
   --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
 An unreachable hub, an untrusted certificate or a refused connection exit with 3; a hub that
-answers but refuses the credentials exits with 1.`;
+answers but refuses the credentials exits with 1.
+When the hub goes away (restarted, crashed), clients reconnect: waits between attempts grow
+from 100 ms to 5 s with random jitter. Registrations and watches are restored; a call the hub
+already had is not repeated (it may have run). Long-running commands print a line on stderr
+when the hub goes and when it is back, and exit with 3 only when they give up reconnecting
+(see --reconnect-attempts), so a supervisor restarts them.`;
 
 /** The text of `beamhub --help` and of `beamhub <command> --help`. */
 export const HELP: Record<string, string> = {
@@ -135,15 +146,24 @@ Exit codes: 2 for a bad option or file (named in the message), 1 when a port can
   ls: `usage: beamhub ls [--prefix P] [--label key=value ...] [--json] [hub options]
 Lists registered services as a table (or JSON).${HUB_OPTIONS}`,
   watch: `usage: beamhub watch [--prefix P] [--label key=value ...] [--json] [hub options]
-Prints "added"/"removed" lines (or JSON lines) as services register and go, until Ctrl-C or
-until the hub goes away. Existing registrations come first.${HUB_OPTIONS}`,
+Prints "added"/"removed" lines (or JSON lines) as services register and go, until Ctrl-C.
+Existing registrations come first. When the hub goes away it reconnects and goes on: what
+changed meanwhile is printed then, marked "(resync)" (JSON: "resync": true) — after a hub
+restart every instance is new, so the old ones are "removed" and the new ones "added". An
+instance is never printed "added" twice. Exits with 3 if it gives up reconnecting.${HUB_OPTIONS}`,
   call: `usage: beamhub call <service> [json|-] [--events] [--timeout MS] [hub options]
 Calls <service> with the JSON request (default null; - reads stdin) and prints the reply as
 JSON. Binary data prints as {"$bytes": base64}. --events adds a channel as "events" to the
-request and prints what the service sends on it as JSON lines.${HUB_OPTIONS}`,
+request and prints what the service sends on it as JSON lines.
+--timeout covers the whole command: a hub that cannot be reached (it may be restarting) is
+tried again until then, and the call then waits, within what is left, for its service to be
+registered again. If the hub goes away while it has the call, the call fails (exit 1) and is
+not repeated: it may have run. --timeout 0 means no limit (and one connection attempt).${HUB_OPTIONS}`,
   expose: `usage: beamhub expose <name> tcp://host:port [hub options]
 Registers <name>; every connection made through it (beamhub connect) opens a TCP connection to
-host:port. Runs until Ctrl-C or until the hub goes away. kill -USR2 <pid> prints a status line
+host:port. Runs until Ctrl-C. When the hub goes away it reconnects and registers <name> again
+(stderr says so, with the new instance id); it exits with 3 if it gives up reconnecting, with 1
+if the hub refuses the registration after reconnecting. kill -USR2 <pid> prints a status line
 (connections handed over, relayed, failed, open), which is printed again when it stops.${HUB_OPTIONS}`,
   connect: `usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH] [hub options]
 Listens on host:port (loopback by default); each accepted connection reaches the endpoint behind
@@ -154,6 +174,8 @@ With handoff, this process still copies the bytes between the two sockets (in na
 because an ordinary client cannot take a descriptor. --handoff-socket PATH removes that copy for
 programs started with the hand-off library: it prints the LD_PRELOAD and BEAMHUB_HANDOFF values
 to start them with (or use beamhub run, which does it for you).
+While the hub is away, new connections wait for it (up to 15 s each) and connections already
+relayed through it end; it reconnects and exits with 3 only if it gives up reconnecting.
 kill -USR2 <pid> prints a status line (connections accepted, handed over, relayed, failed,
 open), which is printed again when it stops.${HUB_OPTIONS}`,
   run: `usage: beamhub run --connect SERVICE=HOST:PORT [--connect ...] [--mode M] [hub options] -- COMMAND [ARGS...]

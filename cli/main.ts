@@ -116,6 +116,8 @@ export async function main(argv: string[]): Promise<number> {
         token: { type: "string" },
         transport: { type: "string" },
         timeout: { type: "string" },
+        "reconnect-attempts": { type: "string" },
+        "give-up-after": { type: "string" },
         config: { type: "string" },
         prefix: { type: "string" },
         label: { type: "string", multiple: true },
@@ -173,6 +175,7 @@ export async function main(argv: string[]): Promise<number> {
           config,
           { prefix: values.prefix, labels: parseLabels(values.label), json: values.json },
           out,
+          log,
         );
       case "call":
         if (rest[0] === undefined) throw new CliError(`missing <service>\n${HELP.call}`, EXIT.usage);

@@ -38,6 +38,7 @@ export interface ExposureStats {
 
 /** A live exposure; closing it unregisters the service and tears down the relays it serves. */
 export interface TcpExposure extends AsyncDisposable {
+  /** The registered instance (the current one, after a reconnection registered it again). */
   readonly info: ServiceInfo;
   readonly target: TcpAddress;
   /** Relayed connections currently open. */
@@ -130,7 +131,10 @@ export async function exposeTcp(
       await registration.unregister();
     })());
   return {
-    info: registration.info,
+    // A getter: a reconnecting client registers the service again under a new id.
+    get info() {
+      return registration.info;
+    },
     target: address,
     get connections() {
       return live.size;

@@ -1,4 +1,5 @@
 import { Channel, type ChannelRequestOptions } from "../hub/channel.js";
+import { CallAbortedError, ClosedError } from "../hub/errors.js";
 import { validateLabels, validateName, type Labels } from "../hub/names.js";
 import type {
   CallOptions,
@@ -8,12 +9,26 @@ import type {
   RegisterOptions,
   ServiceFilter,
   ServiceInfo,
-  Watch,
-  WatchEvent,
   WatchOptions,
 } from "../hub/types.js";
 import type { WireConnection } from "./connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
+import { ReconnectGaveUpError, ReconnectTimeoutError, RequestInterruptedError } from "./reconnect-errors.js";
+import {
+  backoffDelay,
+  verifyReconnectOptions,
+  type ReconnectOptions,
+  type ReconnectPolicy,
+} from "./reconnect-options.js";
+import {
+  DisconnectedEvent,
+  GaveUpEvent,
+  ReconnectedEvent,
+  type ReRegistration,
+  type ReRegistrationFailure,
+  type RemoteHubEventMap,
+} from "./remote-hub-events.js";
+import { RemoteWatch, type HubRequester } from "./remote-watch.js";
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
@@ -23,27 +38,210 @@ type CallWireOptions = NonNullable<Extract<HubRequest, { op: "call" }>["options"
 const TIMEOUT_GRACE_MS = 1000;
 
 /**
+ * How long a request without a timeout of its own (list, lookup, register, a call without
+ * `timeout`) waits for a reconnection: the hub's default call timeout.
+ */
+export const DEFAULT_RECONNECT_WAIT = 30_000;
+
+/** Options of a `RemoteHub` (transports pass them; applications use `connectUnix`/`connectHttps`). */
+export interface RemoteHubOptions {
+  /**
+   * Opens a new connection to the same hub, handshake done. Without it the client cannot
+   * reconnect (as if `reconnect: false`).
+   */
+  dial?: () => Promise<WireConnection>;
+  /** True for dial errors that retrying cannot fix (refused credentials, an untrusted certificate). */
+  isPermanent?: (error: unknown) => boolean;
+  /** Reconnection after a lost connection: on by default; `false` turns it off. */
+  reconnect?: ReconnectOptions | boolean;
+}
+
+/** Where the client stands: connected, reconnecting after a loss, or closed for good. */
+export type RemoteHubState = "connected" | "reconnecting" | "closed";
+
+/** One `register()` of this client, kept to register it again after a reconnection. */
+interface LiveRegistration {
+  readonly name: string;
+  readonly labels: Labels;
+  readonly handler: Handler<never, unknown>;
+  info: ServiceInfo;
+  /** This end of the handler channel on the current connection. */
+  channel: Channel | undefined;
+  removed: boolean;
+}
+
+// The DOM listener types, as this environment's EventTarget declares them (Node's and browsers').
+type Listener = Parameters<EventTarget["addEventListener"]>[1];
+type AddOptions = Parameters<EventTarget["addEventListener"]>[2];
+type RemoveOptions = Parameters<EventTarget["removeEventListener"]>[2];
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
  * A hub across a connection, with the same API as one in this process: the compliance suite
  * runs exactly the same tests against it. Every operation is a request on the root channel;
  * handlers and watches get their own channels.
+ *
+ * **Reconnection** (on by default; `reconnect: false` turns it off). When the connection is
+ * lost, the client dispatches `disconnected` and dials again with exponential backoff and full
+ * jitter. Once connected it registers its services again (same names, labels and handlers; new
+ * instance ids, reported in `reconnected` and by `registration.info`), re-opens its watches
+ * (their iterators go on; see `RemoteWatchEvent.resync`) and dispatches `reconnected`. When it
+ * gives up it dispatches `gave-up` and closes. Requests in flight when the connection was lost
+ * fail with `RequestInterruptedError` and are never sent again, since a call may have had side
+ * effects. Requests made while reconnecting wait for the reconnection up to their own timeout
+ * (`ReconnectTimeoutError`; without a timeout, {@link DEFAULT_RECONNECT_WAIT}).
  */
-export class RemoteHub implements HubClient {
-  readonly #connection: WireConnection;
-  readonly #root: Channel;
+export class RemoteHub extends EventTarget implements HubClient {
+  #connection: WireConnection;
+  #root: Channel;
+  #state: RemoteHubState = "connected";
+  readonly #policy: ReconnectPolicy;
+  readonly #dial: (() => Promise<WireConnection>) | undefined;
+  readonly #isPermanent: (error: unknown) => boolean;
+  readonly #registrations = new Set<LiveRegistration>();
+  readonly #watches = new Set<RemoteWatch>();
+  readonly #waiters = new Set<Waiter>();
+  /** Why the client closed, when it was not `close()`: it gave up, or lost the hub without reconnecting. */
+  #failure: Error | undefined;
+  #closing = false;
+  #pause: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined;
+  #resolveClosed!: (reason: Error | undefined) => void;
+  /**
+   * Resolves once the client is closed for good: by `close()` (with `undefined`), after giving
+   * up (`ReconnectGaveUpError`), or on losing the hub with reconnection off (the loss's reason).
+   */
+  readonly closed: Promise<Error | undefined>;
 
-  constructor(connection: WireConnection) {
+  constructor(connection: WireConnection, options: RemoteHubOptions = {}) {
+    super();
+    const policy = verifyReconnectOptions(options.reconnect);
+    this.#dial = options.dial;
+    this.#policy = options.dial === undefined ? false : policy;
+    this.#isPermanent = options.isPermanent ?? (() => false);
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#connection = connection;
     this.#root = connection.root;
+    this.#watchConnection(connection);
   }
 
-  /** The underlying connection (its `closed` promise tells when the hub went away). */
+  /**
+   * The current connection. After a reconnection it is a new one; its `closed` promise tells
+   * when *this* connection went, not the client (see {@link closed} and the events).
+   */
   get connection(): WireConnection {
     return this.#connection;
   }
 
-  #request<T>(request: HubRequest, options?: ChannelRequestOptions): Promise<T> {
-    // A lost connection rejects with ClosedError whose message and cause say why.
-    return this.#root.request<T>(request, options);
+  /** `"connected"`, `"reconnecting"` or `"closed"`. */
+  get state(): RemoteHubState {
+    return this.#state;
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  /** Listens for `disconnected`, `reconnected` or `gave-up` (typed events). */
+  override addEventListener<K extends keyof RemoteHubEventMap>(
+    type: K,
+    listener: (event: RemoteHubEventMap[K]) => void,
+    options?: AddOptions,
+  ): void;
+  override addEventListener(type: string, listener: Listener, options?: AddOptions): void;
+  override addEventListener(
+    type: string,
+    listener: Listener | ((event: never) => void),
+    options?: AddOptions,
+  ): void {
+    super.addEventListener(type, listener as Listener, options);
+  }
+
+  override removeEventListener<K extends keyof RemoteHubEventMap>(
+    type: K,
+    listener: (event: RemoteHubEventMap[K]) => void,
+    options?: RemoveOptions,
+  ): void;
+  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void;
+  override removeEventListener(
+    type: string,
+    listener: Listener | ((event: never) => void),
+    options?: RemoveOptions,
+  ): void {
+    super.removeEventListener(type, listener as Listener, options);
+  }
+
+  // ---- requests -----------------------------------------------------------------------------
+
+  /**
+   * Sends `request` now if connected; else waits for the reconnection (up to `wait` ms).
+   * A request the lost connection took with it fails with `RequestInterruptedError`.
+   */
+  #request<T>(
+    request: HubRequest,
+    options?: ChannelRequestOptions,
+    wait = DEFAULT_RECONNECT_WAIT,
+  ): Promise<T> {
+    const connection = this.#connection;
+    if (this.#state !== "connected" || connection.isClosed) return this.#later<T>(request, options, wait);
+    return this.#root.request<T>(request, options).catch((error: unknown) => {
+      throw this.#interrupted(connection, request, error);
+    });
+  }
+
+  /** What a request that failed on `connection` rejects with. */
+  #interrupted(connection: WireConnection, request: HubRequest, error: unknown): unknown {
+    if (!connection.isClosed || this.#closing || !(error instanceof ClosedError)) return error;
+    return new RequestInterruptedError(describe(request), error.cause ?? error);
+  }
+
+  async #later<T>(request: HubRequest, options: ChannelRequestOptions | undefined, wait: number): Promise<T> {
+    if (this.#state === "closed") {
+      if (this.#failure instanceof ReconnectGaveUpError) throw this.#failure;
+      // Closed by `close()`, or lost without reconnection: the closed root channel says why.
+      return this.#root.request<T>(request, options);
+    }
+    const started = Date.now();
+    await this.#waitForConnection(request, wait, options);
+    if (request.op === "call" && options?.timeout !== undefined && options.timeout > 0) {
+      // The call's deadline stands: what it spent waiting comes off its timeout.
+      const left = Math.max(1, request.options!.timeout! - (Date.now() - started));
+      request = { ...request, options: { ...request.options, timeout: left } };
+      options = { ...options, timeout: left + TIMEOUT_GRACE_MS };
+    }
+    // Lost again before it could be sent: it waits again, for what is left of its wait.
+    return this.#request<T>(request, options, Math.max(1, wait - (Date.now() - started)));
+  }
+
+  /** Resolves when connected again; rejects on timeout, abort, give-up or close. */
+  #waitForConnection(request: HubRequest, wait: number, options?: ChannelRequestOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = (): void => {
+        this.#waiters.delete(waiter);
+        if (timer !== undefined) clearTimeout(timer);
+        options?.signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          done();
+          resolve();
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      const onAbort = (): void => waiter.reject(aborted(request, options?.signal?.reason));
+      if (options?.signal?.aborted) return onAbort();
+      options?.signal?.addEventListener("abort", onAbort, { once: true });
+      options?.cancelWith?.onCancel((reason) => waiter.reject(aborted(request, reason)));
+      if (wait !== Infinity) {
+        timer = setTimeout(() => waiter.reject(new ReconnectTimeoutError(describe(request), wait)), wait);
+      }
+      this.#waiters.add(waiter);
+    });
   }
 
   async register<Request = unknown, Reply = unknown>(
@@ -52,11 +250,43 @@ export class RemoteHub implements HubClient {
     options: RegisterOptions = {},
   ): Promise<Registration> {
     validateName(name);
-    const labels = validateLabels(options.labels);
+    const live: LiveRegistration = {
+      name,
+      labels: validateLabels(options.labels) ?? {},
+      handler: handler as Handler<never, unknown>,
+      info: undefined as unknown as ServiceInfo,
+      channel: undefined,
+      removed: false,
+    };
+    await this.#registerOn(live, (request) => this.#request(request));
+    this.#registrations.add(live);
+    const unregister = async (): Promise<void> => {
+      if (live.removed) return;
+      live.removed = true;
+      this.#registrations.delete(live);
+      const channel = live.channel;
+      // While disconnected there is nothing to undo: the registration went with the session.
+      if (channel !== undefined && !channel.isClosed && this.#state === "connected") {
+        await this.#request({ op: "unregister", id: live.info.id }).catch(() => undefined);
+      }
+      channel?.close();
+    };
+    return {
+      get info() {
+        return live.info;
+      },
+      unregister,
+      [Symbol.asyncDispose]: unregister,
+    };
+  }
+
+  /** Registers `live` through `send`, with a fresh handler channel. */
+  async #registerOn(live: LiveRegistration, send: HubRequester): Promise<void> {
     const [mine, theirs] = Channel.pair();
+    const handler = live.handler as Handler;
     mine.handle((request, context) => {
       const { data, service, caller, deadline } = request as HandlerRequest;
-      return handler(data as Request, {
+      return handler(data, {
         service,
         caller,
         deadline,
@@ -66,19 +296,19 @@ export class RemoteHub implements HubClient {
         onCancel: (listener) => context.onCancel(listener),
       });
     });
-    let info: ServiceInfo;
     try {
-      info = await this.#request<ServiceInfo>({ op: "register", name, labels, handler: theirs });
+      live.info = await send<ServiceInfo>({
+        op: "register",
+        name: live.name,
+        labels: live.labels,
+        handler: theirs,
+      });
     } catch (error) {
       mine.close();
       throw error;
     }
-    const unregister = async (): Promise<void> => {
-      if (mine.isClosed) return;
-      await this.#request({ op: "unregister", id: info.id }).catch(() => undefined);
-      mine.close();
-    };
-    return { info, unregister, [Symbol.asyncDispose]: unregister };
+    live.channel?.close();
+    live.channel = mine;
   }
 
   call<Reply = unknown>(name: string, data?: unknown, options: CallOptions = NO_OPTIONS): Promise<Reply> {
@@ -97,6 +327,7 @@ export class RemoteHub implements HubClient {
         cancelWith,
         timeout: timeout !== undefined && timeout > 0 ? timeout + TIMEOUT_GRACE_MS : undefined,
       },
+      timeout === undefined ? DEFAULT_RECONNECT_WAIT : timeout > 0 ? timeout : Infinity,
     );
   }
 
@@ -108,34 +339,209 @@ export class RemoteHub implements HubClient {
     return this.#request({ op: "list", filter });
   }
 
-  watch(options: WatchOptions = {}): Watch {
+  /**
+   * Registrations coming and going. Across a reconnection the iterator goes on: it then yields
+   * the difference between what it had reported and what the hub holds, marked `resync: true`
+   * (no instance is ever reported `added` twice). If the client gives up it rejects with
+   * `ReconnectGaveUpError`.
+   */
+  watch(options: WatchOptions = {}): RemoteWatch {
     const { signal, existing, ...filter } = options;
-    const [events, eventsForHub] = Channel.pair();
-    const iterator = events[Symbol.asyncIterator]();
-    this.#request({ op: "watch", filter, existing, events: eventsForHub }).catch((error: unknown) =>
-      events.close(error),
-    );
-    const watch: Watch = {
-      next: async (): Promise<IteratorResult<WatchEvent>> => {
-        const result = await iterator.next();
-        return result.done
-          ? { done: true, value: undefined }
-          : { done: false, value: result.value.data as WatchEvent };
-      },
-      return: () => {
-        events.close();
-        return Promise.resolve({ done: true, value: undefined });
-      },
-      close: () => events.close(),
-      [Symbol.asyncIterator]: () => watch,
-    };
-    if (signal?.aborted) events.close();
-    else signal?.addEventListener("abort", () => events.close(), { once: true });
+    const watch = new RemoteWatch(filter, existing !== false, signal, (ended) => this.#watches.delete(ended));
+    if (this.#state === "closed") {
+      watch.end(this.#failure instanceof ReconnectGaveUpError ? this.#failure : undefined);
+      return watch;
+    }
+    if (watch.done) return watch;
+    this.#watches.add(watch);
+    // While reconnecting, the restore opens it.
+    if (this.#state === "connected") this.#openWatch(watch, this.#connection);
     return watch;
   }
 
-  close(): Promise<void> {
-    this.#connection.close();
-    return this.#connection.closed.then(() => undefined);
+  #openWatch(watch: RemoteWatch, connection: WireConnection): void {
+    watch
+      .open(requesterOn(connection), () => connection.isClosed)
+      .catch((error: unknown) => {
+        // A lost connection is the reconnection's to handle; anything else ends the watch.
+        if (!connection.isClosed) watch.end(error);
+      });
   }
+
+  /** Closes the session: registrations go, watches end, waiting requests fail with `ClosedError`. */
+  async close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#state = "closed";
+      if (this.#pause !== undefined) {
+        clearTimeout(this.#pause.timer);
+        this.#pause.resolve();
+      }
+      const closed = new ClosedError("hub client");
+      for (const waiter of [...this.#waiters]) waiter.reject(closed);
+      for (const watch of [...this.#watches]) watch.end();
+      this.#connection.close();
+    }
+    await this.#connection.closed;
+    this.#resolveClosed(this.#failure);
+  }
+
+  // ---- reconnection -------------------------------------------------------------------------
+
+  #watchConnection(connection: WireConnection): void {
+    void connection.closed.then((reason) => this.#lost(connection, reason));
+  }
+
+  #lost(connection: WireConnection, reason: Error | undefined): void {
+    if (connection !== this.#connection || this.#state !== "connected" || this.#closing) return;
+    if (this.#policy === false) {
+      this.#state = "closed";
+      this.#failure = reason;
+      const closed = new ClosedError("hub connection", reason);
+      for (const waiter of [...this.#waiters]) waiter.reject(closed);
+      for (const watch of [...this.#watches]) watch.end();
+      this.dispatchEvent(new DisconnectedEvent(reason, false));
+      this.#resolveClosed(reason);
+      return;
+    }
+    this.#state = "reconnecting";
+    this.dispatchEvent(new DisconnectedEvent(reason, true));
+    if (this.#closing) return; // a listener closed the client
+    void this.#reconnect(this.#policy, reason);
+  }
+
+  async #reconnect(policy: Exclude<ReconnectPolicy, false>, reason: Error | undefined): Promise<void> {
+    const lostAt = Date.now();
+    let lastError: unknown = reason;
+    for (let attempt = 1; ; attempt += 1) {
+      const left = lostAt + policy.giveUpAfter - Date.now();
+      await this.#sleep(Math.min(backoffDelay(policy, attempt), Math.max(0, left)));
+      if (this.#closing) return;
+      try {
+        const connection = await this.#dial!();
+        if (this.#closing) {
+          connection.close("the client was closed");
+          return;
+        }
+        this.#connection = connection;
+        this.#root = connection.root;
+        this.#watchConnection(connection);
+        const restored = await this.#restore(connection);
+        if (this.#closing) return;
+        if (!connection.isClosed) {
+          this.#state = "connected";
+          // Watches made while the restore ran are opened now.
+          for (const watch of this.#watches)
+            if (!restored.watches.has(watch)) this.#openWatch(watch, connection);
+          for (const waiter of [...this.#waiters]) waiter.resolve();
+          this.dispatchEvent(
+            new ReconnectedEvent(attempt, Date.now() - lostAt, restored.registrations, restored.failures),
+          );
+          return;
+        }
+        lastError = await connection.closed;
+      } catch (error) {
+        if (this.#closing) return;
+        lastError = error;
+        if (this.#isPermanent(error)) return this.#giveUp(attempt, lostAt, error);
+      }
+      if (attempt >= policy.maxAttempts || Date.now() - lostAt >= policy.giveUpAfter) {
+        return this.#giveUp(attempt, lostAt, lastError);
+      }
+    }
+  }
+
+  /**
+   * Registers every live registration again and re-opens every watch on `connection`. Throws
+   * only if the connection fails meanwhile; other failures are reported per registration.
+   */
+  async #restore(connection: WireConnection): Promise<{
+    registrations: ReRegistration[];
+    failures: ReRegistrationFailure[];
+    watches: Set<RemoteWatch>;
+  }> {
+    const send = requesterOn(connection);
+    const registrations: ReRegistration[] = [];
+    const failures: ReRegistrationFailure[] = [];
+    await Promise.all(
+      [...this.#registrations].map(async (live) => {
+        const previous = live.info;
+        try {
+          await this.#registerOn(live, send);
+        } catch (error) {
+          if (connection.isClosed) return;
+          this.#registrations.delete(live);
+          live.removed = true;
+          failures.push({ name: live.name, labels: live.labels, error });
+          return;
+        }
+        if (live.removed) {
+          // Unregistered while this was in flight.
+          await send({ op: "unregister", id: live.info.id }).catch(() => undefined);
+          live.channel?.close();
+          return;
+        }
+        registrations.push({ name: live.name, previous, current: live.info });
+      }),
+    );
+    if (connection.isClosed) throw new ClosedError("hub connection", await connection.closed);
+    const watches = new Set(this.#watches);
+    await Promise.all(
+      [...watches].map((watch) =>
+        watch
+          .open(send, () => connection.isClosed)
+          .catch((error: unknown) => {
+            if (!connection.isClosed) watch.end(error);
+          }),
+      ),
+    );
+    if (connection.isClosed) throw new ClosedError("hub connection", await connection.closed);
+    return { registrations, failures, watches };
+  }
+
+  #giveUp(attempts: number, lostAt: number, cause: unknown): void {
+    const error = new ReconnectGaveUpError(attempts, Date.now() - lostAt, cause);
+    this.#state = "closed";
+    this.#failure = error;
+    for (const waiter of [...this.#waiters]) waiter.reject(error);
+    for (const watch of [...this.#watches]) watch.end(error);
+    for (const live of this.#registrations) live.removed = true;
+    this.#registrations.clear();
+    this.dispatchEvent(new GaveUpEvent(error));
+    this.#resolveClosed(error);
+  }
+
+  /** Waits `ms` (cut short by `close()`). */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pause = undefined;
+        resolve();
+      }, ms);
+      this.#pause = { timer, resolve };
+    });
+  }
+}
+
+/** Sends hub requests on one connection, with no waiting (the restore's own path). */
+function requesterOn(connection: WireConnection): HubRequester {
+  return <T>(request: HubRequest) => connection.root.request<T>(request);
+}
+
+/** How errors name a request: `call "greet"`, `list`, ... */
+function describe(request: HubRequest): string {
+  switch (request.op) {
+    case "call":
+    case "register":
+    case "lookup":
+      return `${request.op} "${request.name}"`;
+    default:
+      return request.op;
+  }
+}
+
+function aborted(request: HubRequest, reason: unknown): Error {
+  return request.op === "call"
+    ? new CallAbortedError(request.name, reason)
+    : new ClosedError(`${describe(request)} (aborted)`, reason);
 }

@@ -1,6 +1,15 @@
-import { Channel, ServiceError, ServiceNotFoundError, type BeamhubError } from "../../index.js";
+import {
+  Channel,
+  ReconnectGaveUpError,
+  ReconnectTimeoutError,
+  RequestInterruptedError,
+  ServiceError,
+  ServiceNotFoundError,
+  type BeamhubError,
+  type CallOptions,
+} from "../../index.js";
 import type { CliConfig } from "../config.js";
-import { connectToHub } from "../connect.js";
+import { connectToHubWithin } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { toJson } from "../output.js";
 
@@ -8,6 +17,11 @@ import { toJson } from "../output.js";
  * `beamhub call <service> [json|-] [--events]`: calls a service and prints its reply as JSON.
  * With `--events`, the request also carries a channel as `events`; whatever the service sends on
  * it is printed as JSON lines while the call runs.
+ *
+ * `--timeout` covers the whole command: a hub that cannot be reached (it may be restarting) is
+ * tried again with backoff until then, and after such a wait the call also waits, within what
+ * is left, for its service to be registered again. A call the hub already had when it went away
+ * fails (exit 1) and is not repeated: it may have run.
  */
 export async function call(
   config: CliConfig,
@@ -24,7 +38,13 @@ export async function call(
       cause: error,
     });
   }
-  const hub = await connectToHub(config);
+  const started = Date.now();
+  const { hub, attempts } = await connectToHubWithin(config, config.timeout);
+  const callOptions: CallOptions = {};
+  if (config.timeout > 0) callOptions.timeout = Math.max(1, config.timeout - (Date.now() - started));
+  else callOptions.timeout = 0;
+  // The hub was restarting: its services are coming back, give them the time that is left.
+  if (attempts > 1) callOptions.waitForService = true;
   let printing: Promise<void> | undefined;
   try {
     if (options.events) {
@@ -34,7 +54,7 @@ export async function call(
         for await (const message of mine) out(toJson(message.data, false));
       })();
     }
-    const reply = await hub.call(options.service, data, { timeout: config.timeout });
+    const reply = await hub.call(options.service, data, callOptions);
     await printing;
     out(toJson(reply, true));
     return 0;
@@ -49,6 +69,19 @@ export async function call(
           cause: error,
         },
       );
+    }
+    if (error instanceof RequestInterruptedError) {
+      throw new CliError(
+        `call to ${options.service}: the connection to the hub was lost while the call was in flight; ` +
+          "it was not repeated (it may or may not have run)",
+        EXIT.failed,
+        { cause: error },
+      );
+    }
+    if (error instanceof ReconnectTimeoutError || error instanceof ReconnectGaveUpError) {
+      throw new CliError(`call to ${options.service} failed: ${error.message}`, EXIT.unreachable, {
+        cause: error,
+      });
     }
     const failure = error as BeamhubError;
     throw new CliError(

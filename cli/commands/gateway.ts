@@ -6,24 +6,46 @@ import {
   type ConnectTcpOptions,
   type GatewayMode,
   type HubClient,
+  type RemoteHub,
   type TcpConnector,
 } from "../../index.js";
 import { FdError } from "../../transports/unix/fd/index.js";
 import type { CliConfig } from "../config.js";
-import { connectToHub } from "../connect.js";
+import { connectToHub, reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { connectorStatus, exposureStatus, statusOnSignal } from "../gateway-status.js";
 import { pidLine } from "../pid-line.js";
 
-/** Resolves on SIGINT/SIGTERM or when the hub connection ends (with the reason). */
-function untilStopped(closed: Promise<Error | undefined>, log: (line: string) => void): Promise<void> {
+/**
+ * Runs until SIGINT/SIGTERM (exit code 0) or until the client gives up reconnecting to the hub
+ * (3, with a line saying why); lines on stderr tell when the hub goes and comes back. With
+ * `mustReRegister`, a service the restarted hub does not take back (its rules changed) ends
+ * it too (1): an exposure nobody can reach should not look alive to its supervisor.
+ */
+function untilStopped(
+  hub: RemoteHub,
+  config: CliConfig,
+  log: (line: string) => void,
+  mustReRegister = false,
+): Promise<number> {
   return new Promise((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-    void closed.then((reason) => {
-      log(`the hub connection ended${reason ? `: ${reason.message}` : ""}`);
-      resolve();
+    const onSignal = (): void => finish(EXIT.ok);
+    const finish = (code: number): void => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve(code);
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    void reportReconnection(hub, config.hub.text, log).then(({ code, message }) => {
+      if (message !== "") log(message);
+      finish(code);
     });
+    if (mustReRegister) {
+      hub.addEventListener("reconnected", (event) => {
+        if (event.failures.length > 0) finish(EXIT.failed);
+      });
+    }
   });
 }
 
@@ -43,11 +65,11 @@ export async function expose(
     log(pidLine("expose"));
     const status = (): string => exposureStatus(options.name!, exposure);
     const stopStatus = statusOnSignal(status, log);
-    await untilStopped(hub.connection.closed, log);
+    const code = await untilStopped(hub, config, log, true);
     stopStatus();
     await exposure.close();
     log(status());
-    return 0;
+    return code;
   } finally {
     await hub.close();
   }
@@ -158,11 +180,11 @@ export async function connect(
     }
     const status = (): string => connectorStatus(options.name!, connector);
     const stopStatus = statusOnSignal(status, log);
-    await untilStopped(hub.connection.closed, log);
+    const code = await untilStopped(hub, config, log);
     stopStatus();
     await connector.close();
     log(status());
-    return 0;
+    return code;
   } finally {
     await hub.close();
   }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { handoffEnvironment, handoffLibraryPath, type TcpConnector } from "../../index.js";
 import { loadFdAddon } from "../../transports/unix/fd/index.js";
 import type { CliConfig } from "../config.js";
-import { connectToHub } from "../connect.js";
+import { connectToHub, reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { connectorStatus, statusOnSignal } from "../gateway-status.js";
 import { pidLine } from "../pid-line.js";
@@ -88,12 +88,9 @@ export async function run(
     const routes = connectors.flatMap((connector) => connector.handoff?.routes ?? []);
     const environment = routes.length > 0 ? { ...process.env, ...handoffEnvironment(routes) } : process.env;
     let commandDone = false;
-    void hub.connection.closed.then((reason) => {
-      if (commandDone) return; // closed by us, below
-      log(
-        `beamhub run: the hub connection ended${reason ? ` (${reason.message})` : ""}; ` +
-          "connections made so far go on, new ones fail",
-      );
+    void reportReconnection(hub, config.hub.text, log).then(({ message }) => {
+      if (commandDone || message === "") return; // closed by us, below
+      log(`${message}; connections made so far go on, new ones fail`);
     });
     const stopStatus = statusOnSignal(
       () =>

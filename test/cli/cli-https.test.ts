@@ -218,9 +218,20 @@ describe("beamhub client commands: failures over https", { timeout: 60_000 }, ()
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const refused = await beamhub(["call", "greet", "--hub", `https://127.0.0.1:${port}`, "--ca", ca]);
+    // call tries again within its --timeout (the hub may be restarting), then gives up.
+    const refused = await beamhub([
+      "call",
+      "greet",
+      "--hub",
+      `https://127.0.0.1:${port}`,
+      "--ca",
+      ca,
+      "--timeout",
+      "1000",
+    ]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain(`cannot reach the hub at https://127.0.0.1:${port}: connection refused`);
+    expect(refused.stderr).toMatch(/\(tried \d+ times in 1000 ms\)/);
   });
 
   it("rejects bad hub and TLS options as usage errors (exit 2) that say what to do", async () => {

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClosedError, connectHttps, connectUnix, type Channel, type RemoteHub } from "../../index.js";
+import {
+  connectHttps,
+  connectUnix,
+  RequestInterruptedError,
+  type Channel,
+  type RemoteHub,
+} from "../../index.js";
 import { encodeKvRecord } from "../../kv/index.js";
 import { beamhub, startCli, startEchoServer, startServe, within, type RunningCli } from "./helpers.js";
 
@@ -213,7 +219,9 @@ describe("beamhub CLI", () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const exited = new Promise<number | null>((resolve) => server.child.once("exit", resolve));
     server.child.kill("SIGTERM");
-    await expect(within(pending, 3000, "the pending call")).rejects.toThrow(ClosedError);
+    // In flight when the hub went: fails (and is not repeated), saying why.
+    await expect(within(pending, 3000, "the pending call")).rejects.toThrow(RequestInterruptedError);
+    await expect(pending).rejects.toThrow(/shutting down/);
     expect(await within(exited, 5000, "serve to exit")).toBe(0);
     expect(server.stderr()).toContain("SIGTERM: shutting down");
   });

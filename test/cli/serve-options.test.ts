@@ -39,6 +39,7 @@ function configWith(file: Record<string, unknown> = {}): CliConfig {
     hubSource: "test",
     socket,
     timeout: 1000,
+    reconnect: { maxAttempts: Infinity, giveUpAfter: Infinity },
     tls: { transport: "auto", certDir: join(dir, "dev-cert") },
     file,
   };

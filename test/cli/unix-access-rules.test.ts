@@ -133,6 +133,7 @@ describe("serve's Unix settings", () => {
     socket,
     socketIsDefault,
     timeout: 1000,
+    reconnect: { maxAttempts: Infinity, giveUpAfter: Infinity },
     tls: { transport: "auto", certDir: join(tmpdir(), "unused-dev-cert") },
     file,
   });

@@ -1,11 +1,12 @@
 // The hub's process dies mid-session (kill -9): pending calls fail at once with a typed error,
-// the session reports itself closed, and a new connectHttps reaches the restarted hub.
+// the session reports itself closed, and a new connectHttps reaches the restarted hub. (With
+// reconnection off: test/reconnect/ covers the client reconnecting by itself.)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClosedError, Hub } from "../../index.js";
+import { ClosedError, Hub, RequestInterruptedError } from "../../index.js";
 import { connectHttps, listenHttps } from "../../transports/http2/index.js";
 import { within } from "./helpers.js";
 
@@ -46,10 +47,10 @@ async function startHubProcess(port = 0): Promise<{ child: ChildProcess; url: st
 }
 
 describe.each(["http2", "websocket"] as const)("hub restarted under a %s session", (transport) => {
-  it("fails pending calls promptly with ClosedError, and a new connection works", async () => {
+  it("fails pending calls promptly with RequestInterruptedError, and a new connection works", async () => {
     const first = await startHubProcess();
     const ca = await readFile(join(dir, "cert.pem"));
-    const remote = await connectHttps(first.url, { ca, transport });
+    const remote = await connectHttps(first.url, { ca, transport, reconnect: false });
     expect(await remote.call("echo", 1)).toBe(1);
     const pending = remote.call("hang", null);
     pending.catch(() => undefined);
@@ -57,7 +58,9 @@ describe.each(["http2", "websocket"] as const)("hub restarted under a %s session
 
     const killedAt = Date.now();
     first.child.kill("SIGKILL");
-    await expect(within(pending, 3000, "the pending call to fail")).rejects.toBeInstanceOf(ClosedError);
+    await expect(within(pending, 3000, "the pending call to fail")).rejects.toBeInstanceOf(
+      RequestInterruptedError,
+    );
     expect(Date.now() - killedAt).toBeLessThan(2000);
     await within(remote.connection.closed, 1000, "the session to close");
     await expect(remote.call("echo", 2)).rejects.toBeInstanceOf(ClosedError);
@@ -73,12 +76,14 @@ describe.each(["http2", "websocket"] as const)("hub restarted under a %s session
 it("a frozen hub (SIGSTOP) is noticed by the client's keep-alive", async () => {
   const frozen = await startHubProcess();
   const ca = await readFile(join(dir, "cert.pem"));
-  const remote = await connectHttps(frozen.url, { ca, keepAlive: 200 });
+  const remote = await connectHttps(frozen.url, { ca, keepAlive: 200, reconnect: false });
   const pending = remote.call("hang", null);
   pending.catch(() => undefined);
   frozen.child.kill("SIGSTOP");
   try {
-    await expect(within(pending, 3000, "the pending call to fail")).rejects.toBeInstanceOf(ClosedError);
+    await expect(within(pending, 3000, "the pending call to fail")).rejects.toBeInstanceOf(
+      RequestInterruptedError,
+    );
     expect(await within(remote.connection.closed, 1000, "the session to close")).toMatchObject({
       code: "ECONNECTION_LOST",
       message: expect.stringMatching(/keep-alive/),
@@ -88,17 +93,17 @@ it("a frozen hub (SIGSTOP) is noticed by the client's keep-alive", async () => {
   }
 });
 
-it("a clean shutdown (listener.close) ends sessions with ClosedError, and a new listener on the port works", async () => {
+it("a clean shutdown (listener.close) fails calls in flight, and a new listener on the port works", async () => {
   const hub = new Hub();
   await hub.register("echo", (data: unknown) => data);
   await hub.register("hang", () => new Promise(() => undefined));
   const listener = await listenHttps(hub, { certDir: join(dir, "clean") });
-  const remote = await connectHttps(listener.url, { ca: listener.certificate });
+  const remote = await connectHttps(listener.url, { ca: listener.certificate, reconnect: false });
   const pending = remote.call("hang", null);
   pending.catch(() => undefined);
   await new Promise((resolve) => setTimeout(resolve, 20));
   await within(listener.close(), 3000, "listener close");
-  await expect(within(pending, 2000, "the pending call")).rejects.toBeInstanceOf(ClosedError);
+  await expect(within(pending, 2000, "the pending call")).rejects.toBeInstanceOf(RequestInterruptedError);
   await expect(within(pending, 2000, "the pending call")).rejects.toThrow(/shutting down/);
 
   const restarted = await listenHttps(hub, { certDir: join(dir, "clean"), port: listener.port });

@@ -1,4 +1,5 @@
 import type { Codec } from "../../codecs/index.js";
+import type { ReconnectOptions } from "../../wire/reconnect-options.js";
 import type { SessionLimits } from "./options.js";
 
 type Pem = string | Buffer;
@@ -29,6 +30,12 @@ export interface ConnectHttpsOptions extends SessionClientOptions {
   firstByteTimeout?: number;
   /** A bearer token (`authorization: Bearer <token>`). */
   token?: string;
+  /**
+   * Reconnect when the hub goes away (default on: `RECONNECT_DEFAULTS`), registering the
+   * client's services again and re-opening its watches; `false` turns it off. Refused
+   * credentials and certificate errors end the retries at once. See `RemoteHub`.
+   */
+  reconnect?: ReconnectOptions | boolean;
 }
 
 /** The session options every client shares (`connectHttps`, and `connectBrowser` in browsers). */

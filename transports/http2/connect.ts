@@ -1,12 +1,13 @@
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
 import { WireConnection } from "../../wire/connection.js";
-import { RemoteHub } from "../../wire/remote-hub.js";
+import { RemoteHub, type RemoteHubOptions } from "../../wire/remote-hub.js";
+import { verifyReconnectOptions } from "../../wire/reconnect-options.js";
 import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
 import { withDeadline } from "./deadline.js";
-import { ConnectError, TransportUnavailableError } from "./errors.js";
+import { AuthenticationError, ConnectError, TlsError, TransportUnavailableError } from "./errors.js";
 import { firstByteTimeoutOf } from "./first-byte.js";
 import { withKeepAlive } from "./keep-alive.js";
 import { mayFallBack } from "./tls-errors.js";
@@ -15,14 +16,25 @@ import type { BeamhubError } from "../../base/error.js";
 
 /** A hub reached over HTTPS: a `RemoteHub` that also tells which transport carries it. */
 export class HttpsRemoteHub extends RemoteHub {
+  readonly #current: () => Pick<Session, "kind" | "fallbackCause">;
+
   constructor(
     connection: WireConnection,
-    /** `"http2"` or `"websocket"` (after a fallback). */
-    readonly transport: "http2" | "websocket",
-    /** Why an "auto" client fell back to the WebSocket: the HTTP/2 attempt's error. */
-    readonly fallbackCause?: BeamhubError,
+    current: () => Pick<Session, "kind" | "fallbackCause">,
+    options?: RemoteHubOptions,
   ) {
-    super(connection);
+    super(connection, options);
+    this.#current = current;
+  }
+
+  /** `"http2"` or `"websocket"` (after a fallback), of the current connection. */
+  get transport(): "http2" | "websocket" {
+    return this.#current().kind;
+  }
+
+  /** Why an "auto" client's current connection fell back to the WebSocket: the HTTP/2 attempt's error. */
+  get fallbackCause(): BeamhubError | undefined {
+    return this.#current().fallbackCause;
   }
 }
 
@@ -32,8 +44,7 @@ export class HttpsRemoteHub extends RemoteHub {
  * transport `"auto"` it tries HTTP/2 and falls back to the WebSocket when HTTP/2 does not get
  * through — including when its first bytes do not come within `firstByteTimeout` (2 s), as
  * behind a proxy that buffers request bodies; certificate and authentication failures are
- * reported at once (the fallback would hit them too), as `TlsError` (`ETLS_UNTRUSTED`,
- * `ETLS_EXPIRED`, ...) or `AuthenticationError`.
+ * reported at once (the fallback would hit them too), as `TlsError` (`ETLS_UNTRUSTED`, `ETLS_EXPIRED`, ...) or `AuthenticationError`.
  */
 export async function connectHttps(
   url: string | URL,
@@ -43,7 +54,31 @@ export async function connectHttps(
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
   }
+  const reconnect = verifyReconnectOptions(options.reconnect);
   const firstByteTimeout = firstByteTimeoutOf(options.firstByteTimeout);
+  let current = await openSession(target, options, firstByteTimeout);
+  const dial = async (): Promise<WireConnection> => {
+    current = await openSession(target, options, firstByteTimeout);
+    return current.connection;
+  };
+  return new HttpsRemoteHub(current.connection, () => current, { dial, reconnect, isPermanent });
+}
+
+/**
+ * Dial errors a reconnecting client stops at: the hub refused the credentials, or its
+ * certificate is not trusted (expired, another CA, another name). Retrying cannot fix them.
+ */
+function isPermanent(error: unknown): boolean {
+  if (error instanceof AuthenticationError) return true;
+  return error instanceof TlsError && error.code !== "ETLS_HANDSHAKE";
+}
+
+/** One session to the hub: HTTP/2, or the WebSocket as the transport mode says. */
+async function openSession(
+  target: URL,
+  options: ConnectHttpsOptions,
+  firstByteTimeout: number,
+): Promise<Session> {
   const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
   if (mode === "http2") return establish(target, options, openHttp2);
   if (mode === "websocket") return establish(target, options, openWebSocket);
@@ -66,12 +101,19 @@ export async function connectHttps(
   }
 }
 
+interface Session {
+  connection: WireConnection;
+  kind: "http2" | "websocket";
+  /** Why an "auto" client fell back to the WebSocket: the HTTP/2 attempt's error. */
+  fallbackCause?: BeamhubError | undefined;
+}
+
 async function establish(
   url: URL,
   options: ConnectHttpsOptions,
   open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
   fallbackCause?: BeamhubError,
-): Promise<HttpsRemoteHub> {
+): Promise<Session> {
   const timeout = options.timeout ?? CLIENT_DEFAULTS.timeout;
   const opened = await open(url, options, timeout);
   const live = withKeepAlive(opened.transport, options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
@@ -95,5 +137,5 @@ async function establish(
     throw error;
   }
   live.arm();
-  return new HttpsRemoteHub(connection, opened.kind, fallbackCause);
+  return { connection, kind: opened.kind, fallbackCause };
 }

@@ -4,6 +4,7 @@ import { serveHubSession } from "../../wire/hub-server.js";
 import { ConnectionLostError } from "../../wire/errors.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
+import { verifyReconnectOptions, type ReconnectOptions } from "../../wire/reconnect-options.js";
 import type { Hub } from "../../hub/hub.js";
 import {
   DEFAULT_MAX_UNIX_CONNECTIONS,
@@ -173,10 +174,24 @@ export interface UnixConnectOptions {
   timeoutMs?: number;
   /** Codecs to offer, most preferred first (default CBOR, then JSON). */
   codecs?: Codec[];
+  /**
+   * Reconnect when the hub goes away (default on: `RECONNECT_DEFAULTS`), registering the
+   * client's services again and re-opening its watches; `false` turns it off. See `RemoteHub`.
+   */
+  reconnect?: ReconnectOptions | boolean;
 }
 
-/** Connects to a hub listening on a Unix socket; resolves once the session is established. */
+/**
+ * Connects to a hub listening on a Unix socket; resolves once the session is established. The
+ * client reconnects to the same path when the hub goes away (unless `reconnect: false`).
+ */
 export async function connectUnix(path: string, options: UnixConnectOptions = {}): Promise<RemoteHub> {
+  const reconnect = verifyReconnectOptions(options.reconnect);
+  const dial = (): Promise<WireConnection> => openUnixSession(path, options);
+  return new RemoteHub(await dial(), { dial, reconnect });
+}
+
+async function openUnixSession(path: string, options: UnixConnectOptions): Promise<WireConnection> {
   const socket = await FdSocket.connect(stripUrl(path), {
     timeoutMs: options.timeoutMs,
     batching: "microtask",
@@ -192,5 +207,5 @@ export async function connectUnix(path: string, options: UnixConnectOptions = {}
   // HELLO: the session is then closed before it was ever used, and that is this call's failure.
   if (connection.isClosed)
     throw (await connection.closed) ?? new ConnectionLostError("the hub closed the session");
-  return new RemoteHub(connection);
+  return connection;
 }
