@@ -112,6 +112,7 @@ export async function serveCall(
       code: "EMETHOD",
     });
   }
+  checkJsonContentType(request.headers["content-type"]);
   let name: string;
   try {
     name = decodeURIComponent(path.slice(CALL_PATH.length));
@@ -201,6 +202,29 @@ export async function serveServices(
   } finally {
     void session.close();
   }
+}
+
+/**
+ * A call's body must be declared JSON (`application/json`, optionally `; charset=utf-8`).
+ * Besides naming the format, this keeps web pages out: a browser sends `text/plain`, form
+ * types or nothing without asking the server first (a "simple" cross-site request), while
+ * `application/json` from another site needs a CORS preflight the hub answers only for
+ * allowed origins.
+ */
+function checkJsonContentType(header: string | undefined): void {
+  const [type = "", ...parameters] = (header ?? "").split(";").map((part) => part.trim().toLowerCase());
+  const charsetOk = parameters.every(
+    (parameter) => /^charset="?utf-8"?$/.test(parameter) || parameter === "",
+  );
+  if (type === "application/json" && charsetOk) return;
+  throw new Refusal(
+    415,
+    "ECONTENT_TYPE",
+    `a call's body is JSON: send content-type: application/json (got ${
+      header === undefined ? "none" : JSON.stringify(header.slice(0, 100))
+    })`,
+    "UnsupportedMediaTypeError",
+  );
 }
 
 /**

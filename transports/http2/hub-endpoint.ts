@@ -35,6 +35,7 @@ import {
   WEBSOCKET_PATH,
   WEBSOCKET_PROTOCOL,
 } from "./paths.js";
+import { OriginPolicy } from "./origin-policy.js";
 import { Refusal } from "./refusal.js";
 import { SessionTable } from "./session-table.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
@@ -56,6 +57,7 @@ export class HubEndpoint {
   readonly #options: HubServerOptions & typeof SERVER_DEFAULTS;
   readonly #table: SessionTable;
   readonly #guard: HandshakeGuard;
+  readonly #origins: OriginPolicy;
   readonly #webSockets: WebSocketServer;
   readonly #http2Sessions = new Set<ServerHttp2Session>();
   #closing = false;
@@ -65,6 +67,7 @@ export class HubEndpoint {
     this.#options = { ...SERVER_DEFAULTS, ...options };
     this.#table = new SessionTable(this.#options.maxSessions, this.#options.maxSessionsPerIdentity);
     this.#guard = new HandshakeGuard(this.#options.handshakeTimeout);
+    this.#origins = new OriginPolicy(this.#options.allowOrigins);
     const maxFrameSize = options.limits?.maxFrameSize ?? SERVER_DEFAULTS.maxFrameSize;
     this.#webSockets = new WebSocketServer({
       noServer: true,
@@ -99,7 +102,7 @@ export class HubEndpoint {
     const url = request.url ?? "/";
     if (!url.startsWith(`${BASE_PATH}/`)) return false;
     const api = response as unknown as ApiResponse;
-    this.#serve(request, api, url, socket).catch((error: unknown) => sendError(api, error));
+    this.#serve(request, response, url, socket).catch((error: unknown) => sendError(api, error));
     return true;
   }
 
@@ -141,13 +144,23 @@ export class HubEndpoint {
 
   async #serve(
     request: HubRequest,
-    response: ApiResponse,
+    httpResponse: HubResponse,
     rawUrl: string,
     socket: TLSSocket | undefined,
   ): Promise<void> {
+    const response = httpResponse as unknown as ApiResponse;
     const url = parseUrl(rawUrl);
     if (url === undefined)
       throw new Refusal(400, "EINVALID_ARGUMENT", "malformed request URL", "InvalidArgumentError");
+    // Cross-site first: a page on a site not allowed learns nothing and runs nothing.
+    if (request.method === "OPTIONS") {
+      const preflight = this.#origins.preflight(request.headers);
+      httpResponse.writeHead(preflight.status, preflight.headers);
+      httpResponse.end();
+      return;
+    }
+    const verdict = this.#origins.check(request.headers);
+    for (const [name, value] of Object.entries(verdict.headers)) httpResponse.setHeader(name, value);
     if (this.#closing) throw new Refusal(503, "ECLOSED", "the hub is shutting down", "ClosedError");
     const path = url.pathname;
     if (path === SESSION_PATH) {
@@ -225,6 +238,7 @@ export class HubEndpoint {
     query: URLSearchParams,
   ): Promise<void> {
     if (this.#closing) throw new Refusal(503, "ECLOSED", "the hub is shutting down", "ClosedError");
+    this.#origins.check(request.headers);
     const offered = String(request.headers["sec-websocket-protocol"] ?? "")
       .split(",")
       .map((protocol) => protocol.trim());
@@ -288,6 +302,14 @@ function keyOf(identity: Identity | undefined, socket: TLSSocket | undefined): s
     : `${identity.via}:${identity.id}`;
 }
 
+const REASONS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  429: "Too Many Requests",
+  503: "Service Unavailable",
+};
+
 /** Answers a refused upgrade with a plain HTTP/1.1 response carrying the JSON error. */
 function refuseUpgrade(socket: Duplex, error: unknown): void {
   const refusal =
@@ -295,8 +317,7 @@ function refuseUpgrade(socket: Duplex, error: unknown): void {
       ? error
       : new Refusal(500, "EINTERNAL", String((error as Error)?.message ?? error));
   const body = JSON.stringify(refusal.body);
-  const reason =
-    refusal.status === 401 ? "Unauthorized" : refusal.status === 429 ? "Too Many Requests" : "Refused";
+  const reason = REASONS[refusal.status] ?? "Refused";
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${refusal.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

@@ -67,6 +67,15 @@ export interface HubServerOptions {
   maxBodySize?: number;
   /** Largest WebSocket message the server sends (default 1 MiB); it accepts up to `maxFrameSize` + 1 MiB. */
   maxWebSocketMessage?: number;
+  /**
+   * Web origins (`https://app.example.com`, or `*` for any) whose pages may use the hub from a
+   * browser: the plain HTTP mapping answers their CORS preflights and adds
+   * `Access-Control-Allow-Origin`, and their WebSocket upgrades and session requests are
+   * accepted. Requests that carry any other `Origin` get 403 `EORIGIN`, except the hub's own
+   * (`https://` + the request's `Host`). Requests without `Origin` (not from a browser) are not
+   * affected. Default: none.
+   */
+  allowOrigins?: readonly string[];
   /** Codecs offered to sessions (default CBOR, then JSON). */
   codecs?: Codec[];
 }
