@@ -5,6 +5,7 @@ import type {
   ServerHttp2Session,
   ServerHttp2Stream,
 } from "node:http2";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
@@ -15,7 +16,7 @@ import { WireConnection, type ByteTransport } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
 import { identify } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
-import { HandshakeGuard } from "./handshake-guard.js";
+import { ConnectionGuard, connectionKey } from "./connection-guard.js";
 import {
   sendError,
   sendJson,
@@ -38,6 +39,7 @@ import {
 import { OriginPolicy } from "./origin-policy.js";
 import { Refusal } from "./refusal.js";
 import { SessionTable } from "./session-table.js";
+import { TrustedProxies } from "./trusted-proxies.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
 import { webSocketTransport } from "./ws-transport.js";
 
@@ -56,7 +58,8 @@ export class HubEndpoint {
   readonly #hub: Hub;
   readonly #options: HubServerOptions & typeof SERVER_DEFAULTS;
   readonly #table: SessionTable;
-  readonly #guard: HandshakeGuard;
+  readonly #guard: ConnectionGuard;
+  readonly #proxies: TrustedProxies;
   readonly #origins: OriginPolicy;
   readonly #webSockets: WebSocketServer;
   readonly #http2Sessions = new Set<ServerHttp2Session>();
@@ -66,7 +69,14 @@ export class HubEndpoint {
     this.#hub = hub;
     this.#options = { ...SERVER_DEFAULTS, ...options };
     this.#table = new SessionTable(this.#options.maxSessions, this.#options.maxSessionsPerIdentity);
-    this.#guard = new HandshakeGuard(this.#options.handshakeTimeout);
+    this.#proxies = new TrustedProxies(this.#options.trustedProxies);
+    this.#guard = new ConnectionGuard({
+      maxConnections: this.#options.maxConnections,
+      maxConnectionsPerAddress: this.#options.maxConnectionsPerAddress,
+      establishTimeout: this.#options.establishTimeout ?? 2 * this.#options.handshakeTimeout,
+      trustedProxies: this.#proxies,
+      log: this.#options.log ?? ((line) => console.warn(line)),
+    });
     this.#origins = new OriginPolicy(this.#options.allowOrigins);
     const maxFrameSize = options.limits?.maxFrameSize ?? SERVER_DEFAULTS.maxFrameSize;
     this.#webSockets = new WebSocketServer({
@@ -82,9 +92,33 @@ export class HubEndpoint {
     return this.#table.size;
   }
 
-  /** A TLS connection was accepted: its first request must come within `handshakeTimeout`. */
-  secureConnection(socket: TLSSocket): void {
-    this.#guard.start(socket);
+  /** Connections open right now (TCP, counted from accept). */
+  get connectionCount(): number {
+    return this.#guard.size;
+  }
+
+  /**
+   * A TCP connection was accepted (the server's `connection` event): counted against
+   * `maxConnections` and `maxConnectionsPerAddress`, and destroyed unless it is established
+   * (a session's HELLO, or a complete request) within `handshakeTimeout`.
+   */
+  connection(socket: Socket): void {
+    this.#guard.accept(socket);
+  }
+
+  /**
+   * A request on a route that is not beamhub's was handed to the server's own listeners: its
+   * connection counts as established (what those routes do is theirs to bound).
+   */
+  passedOn(request: HubRequest | IncomingMessage): void {
+    this.#guard.established(connectionKey(tlsSocketOf(request)));
+  }
+
+  /** A request answered 404 by beamhub: the connection is established once it is complete. */
+  establishWhenComplete(request: HubRequest): void {
+    const key = connectionKey(tlsSocketOf(request));
+    request.once("end", () => this.#guard.established(key));
+    request.resume();
   }
 
   /** An HTTP/2 connection was accepted: windows raised, idle connections dropped. */
@@ -98,17 +132,22 @@ export class HubEndpoint {
   /** Serves `request` if its path is beamhub's (returns true), else leaves it alone (false). */
   handleRequest(request: HubRequest, response: HubResponse): boolean {
     const socket = tlsSocketOf(request);
-    this.#guard.passed(socket);
     const url = request.url ?? "/";
     if (!url.startsWith(`${BASE_PATH}/`)) return false;
+    const connection = connectionKey(socket);
+    // A complete request establishes its connection (a session's is established by its HELLO):
+    // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
+    if (!("stream" in request && parseUrl(url)?.pathname === SESSION_PATH)) {
+      request.once("end", () => this.#guard.established(connection));
+      response.once("finish", () => request.resume()); // a refused request's body, drained
+    }
     const api = response as unknown as ApiResponse;
-    this.#serve(request, response, url, socket).catch((error: unknown) => sendError(api, error));
+    this.#serve(request, response, url, socket, connection).catch((error: unknown) => sendError(api, error));
     return true;
   }
 
   /** Upgrades `request` to a WebSocket session if its path is beamhub's (true), else false. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    this.#guard.passed(socket as TLSSocket);
     const url = parseUrl(request.url);
     if (url?.pathname !== WEBSOCKET_PATH) return false;
     this.#upgrade(request, socket, head, url.searchParams).catch((error: unknown) =>
@@ -147,6 +186,7 @@ export class HubEndpoint {
     httpResponse: HubResponse,
     rawUrl: string,
     socket: TLSSocket | undefined,
+    connection: string | undefined,
   ): Promise<void> {
     const response = httpResponse as unknown as ApiResponse;
     const url = parseUrl(rawUrl);
@@ -181,11 +221,12 @@ export class HubEndpoint {
           `a session's content-type is ${SESSION_CONTENT_TYPE}, not ${type}`,
         );
       }
+      const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
       const identity = await identify(
-        { headers: request.headers, socket, query: undefined, transport: "http2" },
+        { headers: request.headers, socket, address, query: undefined, transport: "http2" },
         this.#options,
       );
-      return this.#openHttp2Session(request.stream, identity, socket);
+      return this.#openHttp2Session(request.stream, identity, address, connection);
     }
     if (path === WEBSOCKET_PATH) {
       throw new Refusal(
@@ -202,8 +243,9 @@ export class HubEndpoint {
         code: "ENOT_FOUND",
       });
     }
+    const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
     const identity = await identify(
-      { headers: request.headers, socket, query: undefined, transport: "http" },
+      { headers: request.headers, socket, address, query: undefined, transport: "http" },
       this.#options,
     );
     const apiRequest = request as unknown as ApiRequest;
@@ -223,12 +265,13 @@ export class HubEndpoint {
   #openHttp2Session(
     stream: ServerHttp2Stream,
     identity: Identity | undefined,
-    socket: TLSSocket | undefined,
+    address: string | undefined,
+    connection: string | undefined,
   ): void {
-    const key = keyOf(identity, socket);
+    const key = keyOf(identity, address);
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
-    this.#startSession(http2StreamTransport(stream), identity, key);
+    this.#startSession(http2StreamTransport(stream), identity, key, connection);
   }
 
   async #upgrade(
@@ -246,18 +289,26 @@ export class HubEndpoint {
       throw new Refusal(400, "EPROTOCOL", `offer the WebSocket subprotocol ${WEBSOCKET_PROTOCOL}`);
     }
     const tls = socket as TLSSocket;
+    const connection = connectionKey(tls);
+    const address = this.#proxies.clientAddress(tls.remoteAddress, request.headers);
     const identity = await identify(
-      { headers: request.headers, socket: tls, query, transport: "websocket" },
+      { headers: request.headers, socket: tls, address, query, transport: "websocket" },
       this.#options,
     );
-    const key = keyOf(identity, tls);
+    const key = keyOf(identity, address);
     this.#table.admit(key);
     this.#webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-      this.#startSession(webSocketTransport(webSocket, this.#options.maxWebSocketMessage), identity, key);
+      const transport = webSocketTransport(webSocket, this.#options.maxWebSocketMessage);
+      this.#startSession(transport, identity, key, connection);
     });
   }
 
-  #startSession(transport: ByteTransport, identity: Identity | undefined, key: string): void {
+  #startSession(
+    transport: ByteTransport,
+    identity: Identity | undefined,
+    key: string,
+    socketKey: string | undefined,
+  ): void {
     const live = withKeepAlive(transport, this.#options.keepAlive);
     const connection = new WireConnection(live, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
@@ -274,6 +325,7 @@ export class HubEndpoint {
     connection.ready.then(
       () => {
         clearTimeout(handshake);
+        this.#guard.established(socketKey);
         live.arm();
       },
       () => clearTimeout(handshake),
@@ -296,10 +348,9 @@ function tlsSocketOf(request: HubRequest): TLSSocket | undefined {
   return request.socket as TLSSocket;
 }
 
-function keyOf(identity: Identity | undefined, socket: TLSSocket | undefined): string {
-  return identity === undefined
-    ? `address:${socket?.remoteAddress ?? "?"}`
-    : `${identity.via}:${identity.id}`;
+/** Whom a session counts against: its identity, or its (client) address when anonymous. */
+function keyOf(identity: Identity | undefined, address: string | undefined): string {
+  return identity === undefined ? `address:${address ?? "?"}` : `${identity.via}:${identity.id}`;
 }
 
 const REASONS: Readonly<Record<number, string>> = {
