@@ -55,6 +55,10 @@ const SERVE_ONLY = [
   "client-ca",
   "tokens",
   "require-auth",
+  "allow-origin",
+  "trusted-proxy",
+  "max-connections",
+  "max-connections-per-address",
 ];
 
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
@@ -128,6 +132,10 @@ export async function main(argv: string[]): Promise<number> {
         "client-ca": { type: "string" },
         tokens: { type: "string" },
         "require-auth": { type: "boolean" },
+        "allow-origin": { type: "string", multiple: true },
+        "trusted-proxy": { type: "string", multiple: true },
+        "max-connections": { type: "string" },
+        "max-connections-per-address": { type: "string" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         "handoff-socket": { type: "string" },
