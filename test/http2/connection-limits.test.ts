@@ -7,8 +7,13 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectHttps } from "../../transports/http2/index.js";
 import { RateLimitedLog } from "../../transports/http2/rate-limited-log.js";
-import { startHub, within, type HttpsFixture } from "./helpers.js";
-import { headersThenStrayContinuation, rawH2Socket } from "./raw-frames.js";
+import { clientHello, startHub, within, type HttpsFixture } from "./helpers.js";
+import {
+  headersThenStrayContinuation,
+  rawH2Socket,
+  sessionWithHello,
+  strayContinuation,
+} from "./raw-frames.js";
 
 /** Resolves when `socket` closes (the server dropped it), within `ms`. */
 function closed(socket: Socket | TLSSocket, ms: number, what: string): Promise<void> {
@@ -150,6 +155,29 @@ describe("the per-connection deadline", () => {
     } finally {
       session.destroy();
     }
+  });
+});
+
+describe("an established session broken by a stray CONTINUATION", () => {
+  let fixture: HttpsFixture;
+
+  beforeAll(async () => {
+    // Keep-alive notices the dead session quickly; the idle timeout is far away.
+    fixture = await startHub({ keepAlive: 200, idleTimeout: 60_000, log: () => undefined });
+  });
+
+  afterAll(async () => {
+    await fixture?.close();
+  });
+
+  it("destroys the connection once the session on it has ended and its stream cannot", async () => {
+    const socket = await rawH2Socket(fixture.listener);
+    socket.write(sessionWithHello(clientHello()));
+    await until(() => fixture.listener.sessionCount === 1, 3000, "the session to open");
+    await new Promise((resolve) => setTimeout(resolve, 100)); // its HELLO exchange completes
+    socket.write(strayContinuation(3));
+    await closed(socket, 6000, "the server to destroy the broken connection");
+    expect(fixture.listener.sessionCount).toBe(0);
   });
 });
 

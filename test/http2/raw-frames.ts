@@ -77,3 +77,26 @@ export function headersThenStrayContinuation(path: string, contentType: string):
     h2Frame(FRAME.CONTINUATION, FLAG.END_HEADERS, 3, Buffer.from([0x82])),
   ]);
 }
+
+/**
+ * A session opened by hand: the request on stream 1 (not ended) and a DATA frame with the
+ * client's HELLO, so the server's session becomes established.
+ */
+export function sessionWithHello(hello: Uint8Array): Buffer {
+  return Buffer.concat([
+    PREFACE,
+    h2Frame(FRAME.SETTINGS, 0, 0),
+    h2Frame(
+      FRAME.HEADERS,
+      FLAG.END_HEADERS,
+      1,
+      postHeaderBlock("/beamhub/v1/session", "application/beamhub"),
+    ),
+    h2Frame(FRAME.DATA, 0, 1, hello),
+  ]);
+}
+
+/** A CONTINUATION frame on a stream that has no header block open: a connection error. */
+export function strayContinuation(streamId: number): Buffer {
+  return h2Frame(FRAME.CONTINUATION, FLAG.END_HEADERS, streamId, Buffer.from([0x82]));
+}

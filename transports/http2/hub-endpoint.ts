@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type {
-  Http2ServerRequest,
-  Http2ServerResponse,
-  ServerHttp2Session,
-  ServerHttp2Stream,
+import {
+  constants as http2Constants,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -271,7 +272,8 @@ export class HubEndpoint {
     const key = keyOf(identity, address);
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
-    this.#startSession(http2StreamTransport(stream), identity, key, connection);
+    const session = this.#startSession(http2StreamTransport(stream), identity, key, connection);
+    void session.closed.then(() => reapStream(stream));
   }
 
   async #upgrade(
@@ -308,7 +310,7 @@ export class HubEndpoint {
     identity: Identity | undefined,
     key: string,
     socketKey: string | undefined,
-  ): void {
+  ): WireConnection {
     const live = withKeepAlive(transport, this.#options.keepAlive);
     const connection = new WireConnection(live, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
@@ -331,7 +333,30 @@ export class HubEndpoint {
       () => clearTimeout(handshake),
     );
     serveHubSession(this.#hub, connection, identity);
+    return connection;
   }
+}
+
+/** How long an ended session's HTTP/2 stream may take to close before it is reset, then its connection destroyed. */
+const STREAM_REAP_GRACE = 2000;
+
+/**
+ * A session has ended; its HTTP/2 stream should close as soon as the peer ends its side. If
+ * it has not after a grace period, it is reset (RST_STREAM CANCEL); if even that does not close
+ * it, nghttp2 is no longer processing the connection — a peer broke the protocol after the
+ * session was established (e.g. a stray CONTINUATION frame), and `node:http2` would hold the
+ * socket until its idle timeout and beyond — so the connection is destroyed.
+ */
+function reapStream(stream: ServerHttp2Stream): void {
+  if (stream.closed || stream.destroyed) return;
+  const reset = setTimeout(() => {
+    stream.close(http2Constants.NGHTTP2_CANCEL);
+    const destroy = setTimeout(() => stream.session?.destroy(), STREAM_REAP_GRACE);
+    destroy.unref();
+    stream.once("close", () => clearTimeout(destroy));
+  }, STREAM_REAP_GRACE);
+  reset.unref();
+  stream.once("close", () => clearTimeout(reset));
 }
 
 function parseUrl(url: string | undefined): URL | undefined {
