@@ -160,10 +160,11 @@ describe("the per-connection deadline", () => {
 
 describe("an established session broken by a stray CONTINUATION", () => {
   let fixture: HttpsFixture;
+  const lines: string[] = [];
 
   beforeAll(async () => {
     // Keep-alive notices the dead session quickly; the idle timeout is far away.
-    fixture = await startHub({ keepAlive: 200, idleTimeout: 60_000, log: () => undefined });
+    fixture = await startHub({ keepAlive: 200, idleTimeout: 60_000, log: (line) => lines.push(line) });
   });
 
   afterAll(async () => {
@@ -178,6 +179,9 @@ describe("an established session broken by a stray CONTINUATION", () => {
     socket.write(strayContinuation(3));
     await closed(socket, 6000, "the server to destroy the broken connection");
     expect(fixture.listener.sessionCount).toBe(0);
+    expect(lines.join("\n")).toMatch(
+      /destroyed a connection from 127\.0\.0\.1: its ended session's HTTP\/2 stream would not close/,
+    );
   });
 });
 

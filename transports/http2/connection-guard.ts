@@ -98,6 +98,11 @@ export class ConnectionGuard {
     socket.once("close", () => this.#forget(key, tracked));
   }
 
+  /** Reports (rate-limited, per `kind`) a connection the server ended for a reason of its own. */
+  report(kind: string, line: string): void {
+    this.#log.log(kind, line);
+  }
+
   /**
    * The connection `socket` belongs to (the raw socket, its TLS socket or an HTTP/2 session's
    * socket proxy: they share the remote address and port) did what a real client does first:

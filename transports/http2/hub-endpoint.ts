@@ -273,7 +273,14 @@ export class HubEndpoint {
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
     const session = this.#startSession(http2StreamTransport(stream), identity, key, connection);
-    void session.closed.then(() => reapStream(stream));
+    void session.closed.then(() =>
+      reapStream(stream, () =>
+        this.#guard.report(
+          "stream-reaped",
+          `https: destroyed a connection from ${address ?? "?"}: its ended session's HTTP/2 stream would not close (the peer broke HTTP/2)`,
+        ),
+      ),
+    );
   }
 
   async #upgrade(
@@ -347,11 +354,14 @@ const STREAM_REAP_GRACE = 2000;
  * session was established (e.g. a stray CONTINUATION frame), and `node:http2` would hold the
  * socket until its idle timeout and beyond — so the connection is destroyed.
  */
-function reapStream(stream: ServerHttp2Stream): void {
+function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
   if (stream.closed || stream.destroyed) return;
   const reset = setTimeout(() => {
     stream.close(http2Constants.NGHTTP2_CANCEL);
-    const destroy = setTimeout(() => stream.session?.destroy(), STREAM_REAP_GRACE);
+    const destroy = setTimeout(() => {
+      onDestroy();
+      stream.session?.destroy();
+    }, STREAM_REAP_GRACE);
     destroy.unref();
     stream.once("close", () => clearTimeout(destroy));
   }, STREAM_REAP_GRACE);
