@@ -122,6 +122,24 @@ authentication (the https listener; Unix socket peers are identified by the kern
   --require-auth          refuse peers with neither a client certificate nor a token (HTTP 401;
                           env BEAMHUB_REQUIRE_AUTH=true). Without it they are anonymous.
   Handlers see the identity as context.caller.identity ({id, via: "mtls" | "token" | "unix"}).
+browsers and proxies (the https listener):
+  --allow-origin ORIGIN   a web origin (https://app.example.com) whose pages may use the hub from a
+                          browser; repeatable (env BEAMHUB_ALLOW_ORIGIN, comma-separated; config
+                          key allow-origin: a string or a list; * allows every page). Requests
+                          carrying any other Origin get 403 EORIGIN, except pages the hub serves
+                          itself; curl and the beamhub clients send no Origin and are not affected.
+                          The plain HTTP mapping takes only content-type: application/json.
+  --trusted-proxy ADDR    a reverse proxy (address or CIDR range, e.g. 10.0.0.0/8) whose
+                          X-Forwarded-For names the client, for per-address limits and the address
+                          an authenticator sees; repeatable (env BEAMHUB_TRUSTED_PROXY, comma-
+                          separated; config key trusted-proxy). From other addresses it is ignored.
+connections (the https listener; refusals are logged, at most one line per kind per 10 s):
+  --max-connections N     TCP connections at once (default 4096, ~45 KiB each when idle); more are
+                          closed at accept (env BEAMHUB_MAX_CONNECTIONS)
+  --max-connections-per-address N
+                          from one address (default 64; trusted proxies are exempt)
+  A connection that has neither a session (HELLO done) nor a complete request 20 s after it was
+  accepted is closed.
 config file (--config FILE, env BEAMHUB_CONFIG): JSON with the same keys as the flags, e.g.
   {"listen-https": "0.0.0.0:8443", "tls-cert": "hub.pem", "tls-key": "hub.key",
    "tokens": "tokens.txt", "require-auth": true, "access": [...]}

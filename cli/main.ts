@@ -58,6 +58,10 @@ const SERVE_ONLY = [
   "socket-mode",
   "max-unix-connections",
   "max-unix-connections-per-uid",
+  "allow-origin",
+  "trusted-proxy",
+  "max-connections",
+  "max-connections-per-address",
 ];
 
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
@@ -136,6 +140,10 @@ export async function main(argv: string[]): Promise<number> {
         "socket-mode": { type: "string" },
         "max-unix-connections": { type: "string" },
         "max-unix-connections-per-uid": { type: "string" },
+        "allow-origin": { type: "string", multiple: true },
+        "trusted-proxy": { type: "string", multiple: true },
+        "max-connections": { type: "string" },
+        "max-connections-per-address": { type: "string" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         "handoff-socket": { type: "string" },

@@ -7,6 +7,8 @@ import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
+import { normalizeOrigin } from "../transports/http2/origin-policy.js";
+import { TrustedProxies } from "../transports/http2/trusted-proxies.js";
 
 /** The flags of `serve` as `parseArgs` gives them. */
 export interface ServeFlags {
@@ -25,6 +27,12 @@ export interface ServeFlags {
   /** Caps on open Unix connections, in total and per peer uid. */
   "max-unix-connections"?: string;
   "max-unix-connections-per-uid"?: string;
+  /** Web origins whose pages may use the hub (repeatable). */
+  "allow-origin"?: string[];
+  /** Reverse proxies whose X-Forwarded-For is believed (repeatable). */
+  "trusted-proxy"?: string[];
+  "max-connections"?: string;
+  "max-connections-per-address"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -58,9 +66,27 @@ export interface HttpsServeOptions {
   readonly clientCa: { pem: string; file: string } | undefined;
   readonly tokens: TokenTable | undefined;
   readonly requireAuth: boolean;
+  /** Web origins allowed to use the hub from a browser (normalized; `*` for any). */
+  readonly allowOrigins: readonly string[];
+  /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For is believed. */
+  readonly trustedProxies: readonly string[];
+  /** Connection caps; undefined: the listener's defaults. */
+  readonly maxConnections: number | undefined;
+  readonly maxConnectionsPerAddress: number | undefined;
 }
 
-const HTTPS_ONLY = ["tls-cert", "tls-key", "dev-cert-hosts", "client-ca", "tokens", "require-auth"] as const;
+const HTTPS_ONLY = [
+  "tls-cert",
+  "tls-key",
+  "dev-cert-hosts",
+  "client-ca",
+  "tokens",
+  "require-auth",
+  "allow-origin",
+  "trusted-proxy",
+  "max-connections",
+  "max-connections-per-address",
+] as const;
 
 /**
  * Resolves `serve`'s options from flags, then `BEAMHUB_*` variables, then the config file
@@ -119,7 +145,16 @@ export function resolveServeOptions(
     clientCa,
     tokens,
     requireAuth: requireAuth?.value ?? false,
+    allowOrigins: allowOriginsOf(listSetting(pick("allow-origin"))),
+    trustedProxies: trustedProxiesOf(listSetting(pick("trusted-proxy"))),
+    maxConnections: countSetting(pick("max-connections")),
+    maxConnectionsPerAddress: countSetting(pick("max-connections-per-address")),
   };
+  if (https.allowOrigins.includes("*")) {
+    warnings.push(
+      "allow-origin * lets every web page use the hub from its visitors' browsers (with their client certificates, if any)",
+    );
+  }
   if (https.certificate.kind === "files") warnings.push(...https.certificate.warnings);
   if (tokens !== undefined) warnings.push(...tokens.warnings);
   if (!https.loopback && !https.requireAuth && access === undefined) {
@@ -223,6 +258,55 @@ function certificateOptions(
   return { kind: "dev", certDir, extraHosts: hosts === undefined ? [] : parseDevCertHosts(hosts) };
 }
 
+/**
+ * A repeatable setting: the flag given several times, a comma-separated `BEAMHUB_*` variable,
+ * or a config key holding a string or a list of strings.
+ */
+function listSetting(setting: Setting<unknown> | undefined): Setting<string[]> | undefined {
+  if (setting === undefined) return undefined;
+  const { value, source } = setting;
+  const items = typeof value === "string" ? value.split(",") : value;
+  if (!Array.isArray(items) || items.some((item) => typeof item !== "string")) {
+    throw new CliError(`${source} must be a string or a list of strings`, EXIT.usage);
+  }
+  const list = (items as string[]).map((item) => item.trim()).filter((item) => item !== "");
+  if (list.length === 0) throw new CliError(`${source} is empty`, EXIT.usage);
+  return { value: list, source };
+}
+
+function allowOriginsOf(setting: Setting<string[]> | undefined): string[] {
+  if (setting === undefined) return [];
+  return setting.value.map((origin) => {
+    if (origin === "*") return origin;
+    try {
+      return normalizeOrigin(origin);
+    } catch (error) {
+      throw new CliError(`${setting.source}: ${(error as Error).message}`, EXIT.usage, { cause: error });
+    }
+  });
+}
+
+function trustedProxiesOf(setting: Setting<string[]> | undefined): string[] {
+  if (setting === undefined) return [];
+  try {
+    new TrustedProxies(setting.value); // checks every entry
+  } catch (error) {
+    throw new CliError(`${setting.source}: ${(error as Error).message}`, EXIT.usage, { cause: error });
+  }
+  return setting.value;
+}
+
+/** A positive integer setting (a count), from a flag, variable or config number. */
+function countSetting(setting: Setting<unknown> | undefined): number | undefined {
+  if (setting === undefined) return undefined;
+  const { value, source } = setting;
+  const count = typeof value === "number" ? value : typeof value === "string" ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(count) || count < 1) {
+    throw new CliError(`${source} must be a positive integer, got ${JSON.stringify(value)}`, EXIT.usage);
+  }
+  return count;
+}
+
 function mapDefined<T, U>(value: T | undefined, map: (value: T) => U): U | undefined {
   return value === undefined ? undefined : map(value);
 }
@@ -235,4 +319,17 @@ export function describeAuth(https: HttpsServeOptions): string {
   ];
   if (ways.length === 0) return "auth: none (every peer is anonymous)";
   return `auth: ${ways.join(" or ")}, ${https.requireAuth ? "required" : "optional (peers without credentials are anonymous)"}`;
+}
+
+/** The browser and network part of the https status line: origins, proxies, connection caps. */
+export function describeWebAccess(https: HttpsServeOptions): string {
+  const origins =
+    https.allowOrigins.length === 0
+      ? "browsers: its own origin only"
+      : `browsers: its own origin and ${https.allowOrigins.join(", ")}`;
+  const proxies =
+    https.trustedProxies.length === 0
+      ? ""
+      : `; X-Forwarded-For trusted from ${https.trustedProxies.join(", ")}`;
+  return `${origins}${proxies}`;
 }

@@ -80,10 +80,23 @@ async function serve(): Promise<void> {
     if (code !== 0) throw new Error(`the client process exited with ${code}`);
 
     // 2. curl, through the plain HTTP mapping (POST a JSON body to /beamhub/v1/call/<name>).
-    const curlArgs = ["--http2", "--cacert", caFile, "-sS", "-d", '{"name":"curl"}'];
+    // The mapping takes only `content-type: application/json` (415 otherwise; see the README).
+    const curlArgs = [
+      "--http2",
+      "--cacert",
+      caFile,
+      "-sS",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      '{"name":"curl"}',
+    ];
     const callUrl = `${listener.url}/beamhub/v1/call/greet`;
     console.log(
-      `hub: try it yourself: curl ${curlArgs.join(" ").replace('{"name":"curl"}', `'{"name":"curl"}'`)} ${callUrl}`,
+      `hub: try it yourself: curl ${curlArgs
+        .join(" ")
+        .replace("content-type: application/json", "'content-type: application/json'")
+        .replace('{"name":"curl"}', `'{"name":"curl"}'`)} ${callUrl}`,
     );
     const curl = await new Promise<{ stdout: string } | undefined>((resolve, reject) =>
       execFile("curl", [...curlArgs, callUrl], { timeout: STEP_TIMEOUT_MS }, (error, stdout) => {

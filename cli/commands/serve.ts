@@ -16,7 +16,12 @@ import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { pidLine } from "../pid-line.js";
-import { describeAuth, type HttpsServeOptions, type ServeOptions } from "../serve-options.js";
+import {
+  describeAuth,
+  describeWebAccess,
+  type HttpsServeOptions,
+  type ServeOptions,
+} from "../serve-options.js";
 import { fingerprintOf } from "../server-tls.js";
 import { firstStopSignal } from "../stop-signals.js";
 import type { TokenTable } from "../tokens-file.js";
@@ -70,10 +75,10 @@ export async function serve(
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   if (options.https !== undefined && tls !== undefined) {
-    https = await startHttps(hub, unix, options.https, tls, authenticate);
+    https = await startHttps(hub, unix, options.https, tls, authenticate, log);
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
-        `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}` +
+        `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}; ${describeWebAccess(options.https)}` +
         (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
     );
   }
@@ -175,6 +180,7 @@ async function startHttps(
   https: HttpsServeOptions,
   tls: ListenerCertificate,
   authenticate: Authenticate | undefined,
+  log: (line: string) => void,
 ): Promise<HttpsListener> {
   const { host, port } = https.address;
   const listenOptions: ListenHttpsOptions = {
@@ -183,6 +189,13 @@ async function startHttps(
     cert: tls.cert,
     key: tls.key,
     requireAuth: https.requireAuth,
+    allowOrigins: https.allowOrigins,
+    trustedProxies: https.trustedProxies,
+    log,
+    ...(https.maxConnections === undefined ? {} : { maxConnections: https.maxConnections }),
+    ...(https.maxConnectionsPerAddress === undefined
+      ? {}
+      : { maxConnectionsPerAddress: https.maxConnectionsPerAddress }),
     ...(https.clientCa === undefined ? {} : { ca: https.clientCa.pem }),
     ...(authenticate === undefined ? {} : { authenticate }),
   };

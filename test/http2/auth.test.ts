@@ -105,6 +105,8 @@ describe("identity in the plain HTTP mapping", async () => {
       cacert,
       "-H",
       "authorization: Bearer s3cret",
+      "-H",
+      "content-type: application/json",
       "-d",
       "null",
       url,

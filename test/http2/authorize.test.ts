@@ -130,7 +130,14 @@ describe("authorization over the plain HTTP mapping", () => {
     const cacert = await certificateFile(fixture);
     const base = `${fixture.listener.url}/beamhub/v1`;
     const bob = ["--http2", "--cacert", cacert, "-H", "authorization: Bearer bob-token"];
-    const refused = await curl([...bob, "-d", "null", `${base}/call/admin.secret`]);
+    const refused = await curl([
+      ...bob,
+      "-H",
+      "content-type: application/json",
+      "-d",
+      "null",
+      `${base}/call/admin.secret`,
+    ]);
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body)).toMatchObject({ code: "EFORBIDDEN", name: "ForbiddenError" });
     const listed = await curl([...bob, `${base}/services`]);

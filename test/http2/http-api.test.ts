@@ -1,6 +1,7 @@
 // The plain HTTP mapping, driven by the real curl binary over HTTP/2 (and HTTP/1.1): a service
 // can be poked without a beamhub client, and errors come back as JSON with fitting statuses.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_CALL_TIMEOUT } from "../../transports/http2/index.js";
 import { certificateFile, curl, curlVersion, startHub, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;
@@ -21,6 +22,9 @@ beforeAll(async () => {
   });
   await hub.register("slow", () => new Promise((resolve) => setTimeout(() => resolve("late"), 2000)));
   await hub.register("bytes", () => new Uint8Array([1, 2, 3]));
+  await hub.register("deadline", (_data: unknown, context: { deadline: number | undefined }) =>
+    context.deadline === undefined ? null : context.deadline - Date.now(),
+  );
   cacert = await certificateFile(fixture);
   base = `${fixture.listener.url}/beamhub/v1`;
 });
@@ -78,6 +82,26 @@ describe.skipIf(version === undefined)("curl --http2", () => {
     const result = await curl(post("/call/slow", "null", "-H", "beamhub-timeout: 100"));
     expect(result.status).toBe(504);
     expect(JSON.parse(result.body)).toMatchObject({ name: "CallTimeoutError", code: "ETIMEOUT" });
+  });
+
+  it("clamps a timeout above MAX_CALL_TIMEOUT (2^31-1 ms) instead of spinning the timer", async () => {
+    for (const value of ["3000000000", "9007199254740993", "1e300"]) {
+      const result = await curl(post("/call/deadline", "null", "-H", `beamhub-timeout: ${value}`));
+      expect(result.status).toBe(200);
+      const left = JSON.parse(result.body) as number;
+      expect(left).toBeLessThanOrEqual(MAX_CALL_TIMEOUT);
+      expect(left).toBeGreaterThan(MAX_CALL_TIMEOUT - 60_000);
+    }
+    const query = await curl(post("/call/deadline?timeout=3000000000", "null"));
+    expect(JSON.parse(query.body)).toBeLessThanOrEqual(MAX_CALL_TIMEOUT);
+  });
+
+  it("refuses a timeout that is not a positive integer with 400", async () => {
+    for (const value of ["1.5", "-3", "0", "abc", "Infinity", "1e400"]) {
+      const result = await curl(post("/call/deadline", "null", "-H", `beamhub-timeout: ${value}`));
+      expect(result.status, value).toBe(400);
+      expect(JSON.parse(result.body)).toMatchObject({ code: "EINVALID_ARGUMENT" });
+    }
   });
 
   it("maps an invalid name, invalid JSON and a wrong method to 400/405", async () => {

@@ -2,7 +2,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { Http2SecureServer, ServerHttp2Session } from "node:http2";
 import type { Duplex } from "node:stream";
-import type { TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
 import type { Hub } from "../../hub/hub.js";
 import { HubEndpoint, type HubRequest, type HubResponse } from "./hub-endpoint.js";
 import type { HubServerOptions } from "./options.js";
@@ -12,6 +12,8 @@ import { http2Settings } from "./tuning.js";
 export interface AttachedHub {
   /** Sessions open right now. */
   readonly sessionCount: number;
+  /** TCP connections open right now (counted since attaching). */
+  readonly connectionCount: number;
   /** Ends every beamhub session and removes beamhub's listeners (the server keeps running). */
   detach(reason?: string): Promise<void>;
 }
@@ -44,24 +46,28 @@ export function attachHub(
     if (previousRequest.length === 0) {
       // A server that routes HTTP/2 with `stream` listeners answers its own streams (the
       // compatibility layer adds one listener of its own).
-      if ("stream" in request && emitter.listenerCount("stream") > 1) return;
+      if ("stream" in request && emitter.listenerCount("stream") > 1) return endpoint.passedOn(request);
+      endpoint.establishWhenComplete(request);
       response.writeHead(404, { "content-type": "text/plain" });
       response.end("not found\n");
       return;
     }
+    endpoint.passedOn(request);
     for (const listener of previousRequest) listener.call(server, request, response);
   };
   const onUpgrade: UpgradeListener = (request, socket, head) => {
     if (endpoint.handleUpgrade(request, socket, head)) return;
-    if (previousUpgrade.length === 0) socket.destroy();
+    if (previousUpgrade.length === 0) return void socket.destroy();
+    endpoint.passedOn(request);
     for (const listener of previousUpgrade) listener.call(server, request, socket, head);
   };
-  const onSecureConnection = (socket: TLSSocket): void => endpoint.secureConnection(socket);
+  // Below TLS: caps and the deadline see every TCP connection, whatever it then speaks.
+  const onConnection = (socket: Socket): void => endpoint.connection(socket);
   const onSession = (session: ServerHttp2Session): void => endpoint.http2Session(session);
 
   emitter.on("request", onRequest);
   emitter.on("upgrade", onUpgrade);
-  emitter.on("secureConnection", onSecureConnection);
+  emitter.on("connection", onConnection);
   emitter.on("session", onSession);
   if ("updateSettings" in server) server.updateSettings(http2Settings());
 
@@ -69,10 +75,13 @@ export function attachHub(
     get sessionCount() {
       return endpoint.sessionCount;
     },
+    get connectionCount() {
+      return endpoint.connectionCount;
+    },
     async detach(reason) {
       emitter.off("request", onRequest);
       emitter.off("upgrade", onUpgrade);
-      emitter.off("secureConnection", onSecureConnection);
+      emitter.off("connection", onConnection);
       emitter.off("session", onSession);
       for (const listener of previousRequest) emitter.on("request", listener);
       for (const listener of previousUpgrade) emitter.on("upgrade", listener);

@@ -10,6 +10,8 @@ export interface PeerRequest {
   headers: IncomingHttpHeaders;
   /** The TLS socket (an HTTP/2 session's socket proxy is fine). */
   socket: TLSSocket | undefined;
+  /** The client's address: the socket's, or `X-Forwarded-For`'s from a trusted proxy. */
+  address: string | undefined;
   /** The request's query string (`?a=b`), for the WebSocket token parameter. */
   query: URLSearchParams | undefined;
   transport: PeerInfo["transport"];
@@ -29,7 +31,7 @@ export async function identify(
   const certificate = verifiedCertificate(request.socket);
   if (certificate !== undefined) return certificate;
   const token = tokenOf(request);
-  const peer: PeerInfo = { remoteAddress: request.socket?.remoteAddress, transport: request.transport };
+  const peer: PeerInfo = { remoteAddress: request.address, transport: request.transport };
   if (token !== undefined) {
     if (options.authenticate === undefined) {
       throw new Refusal(401, "EUNAUTHENTICATED", "this hub accepts no bearer tokens");

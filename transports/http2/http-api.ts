@@ -93,7 +93,8 @@ export function sendError(response: ApiResponse, error: unknown): void {
  * for binary): calls the service in a session of its own with the caller's identity and
  * answers its reply as JSON (200), or the error as `{name, message, code, details?}` with a
  * status from its code (400 invalid, 404 no such service, 500 the handler threw, 502 the
- * instance went away, 504 timed out). `beamhub-timeout: <ms>` (or `?timeout=`) bounds the call.
+ * instance went away, 504 timed out). `beamhub-timeout: <ms>` (or `?timeout=`) bounds the call:
+ * a positive integer (else 400), clamped to `MAX_CALL_TIMEOUT`.
  */
 export async function serveCall(
   hub: Hub,
@@ -111,6 +112,7 @@ export async function serveCall(
       code: "EMETHOD",
     });
   }
+  checkJsonContentType(request.headers["content-type"]);
   let name: string;
   try {
     name = decodeURIComponent(path.slice(CALL_PATH.length));
@@ -202,14 +204,46 @@ export async function serveServices(
   }
 }
 
+/**
+ * A call's body must be declared JSON (`application/json`, optionally `; charset=utf-8`).
+ * Besides naming the format, this keeps web pages out: a browser sends `text/plain`, form
+ * types or nothing without asking the server first (a "simple" cross-site request), while
+ * `application/json` from another site needs a CORS preflight the hub answers only for
+ * allowed origins.
+ */
+function checkJsonContentType(header: string | undefined): void {
+  const [type = "", ...parameters] = (header ?? "").split(";").map((part) => part.trim().toLowerCase());
+  const charsetOk = parameters.every(
+    (parameter) => /^charset="?utf-8"?$/.test(parameter) || parameter === "",
+  );
+  if (type === "application/json" && charsetOk) return;
+  throw new Refusal(
+    415,
+    "ECONTENT_TYPE",
+    `a call's body is JSON: send content-type: application/json (got ${
+      header === undefined ? "none" : JSON.stringify(header.slice(0, 100))
+    })`,
+    "UnsupportedMediaTypeError",
+  );
+}
+
+/**
+ * The largest call timeout the plain mapping passes on (ms): 2^31-1, about 24.8 days, the
+ * longest delay a Node.js timer can hold. A larger `beamhub-timeout` is clamped to it (a timer
+ * given more fires after 1 ms, again and again, with a `TimeoutOverflowWarning` each time).
+ */
+export const MAX_CALL_TIMEOUT = 2_147_483_647;
+
 function timeoutOf(header: string | string[] | undefined, parameter: string | null): number | undefined {
   const text = typeof header === "string" ? header : (parameter ?? undefined);
   if (text === undefined) return undefined;
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`${TIMEOUT_HEADER} must be a positive number of milliseconds`);
+    throw new InvalidArgumentError(
+      `${TIMEOUT_HEADER} must be a positive integer number of milliseconds, got ${JSON.stringify(text.slice(0, 40))}`,
+    );
   }
-  return value;
+  return Math.min(value, MAX_CALL_TIMEOUT);
 }
 
 async function readBody(request: ApiRequest, limit: number): Promise<Uint8Array> {

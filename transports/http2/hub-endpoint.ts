@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type {
-  Http2ServerRequest,
-  Http2ServerResponse,
-  ServerHttp2Session,
-  ServerHttp2Stream,
+import {
+  constants as http2Constants,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from "node:http2";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
@@ -15,7 +17,7 @@ import { WireConnection, type ByteTransport } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
 import { identify } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
-import { HandshakeGuard } from "./handshake-guard.js";
+import { ConnectionGuard, connectionKey } from "./connection-guard.js";
 import {
   sendError,
   sendJson,
@@ -35,8 +37,10 @@ import {
   WEBSOCKET_PATH,
   WEBSOCKET_PROTOCOL,
 } from "./paths.js";
+import { OriginPolicy } from "./origin-policy.js";
 import { Refusal } from "./refusal.js";
 import { SessionTable } from "./session-table.js";
+import { TrustedProxies } from "./trusted-proxies.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
 import { webSocketTransport } from "./ws-transport.js";
 
@@ -55,7 +59,9 @@ export class HubEndpoint {
   readonly #hub: Hub;
   readonly #options: HubServerOptions & typeof SERVER_DEFAULTS;
   readonly #table: SessionTable;
-  readonly #guard: HandshakeGuard;
+  readonly #guard: ConnectionGuard;
+  readonly #proxies: TrustedProxies;
+  readonly #origins: OriginPolicy;
   readonly #webSockets: WebSocketServer;
   readonly #http2Sessions = new Set<ServerHttp2Session>();
   #closing = false;
@@ -64,7 +70,15 @@ export class HubEndpoint {
     this.#hub = hub;
     this.#options = { ...SERVER_DEFAULTS, ...options };
     this.#table = new SessionTable(this.#options.maxSessions, this.#options.maxSessionsPerIdentity);
-    this.#guard = new HandshakeGuard(this.#options.handshakeTimeout);
+    this.#proxies = new TrustedProxies(this.#options.trustedProxies);
+    this.#guard = new ConnectionGuard({
+      maxConnections: this.#options.maxConnections,
+      maxConnectionsPerAddress: this.#options.maxConnectionsPerAddress,
+      establishTimeout: this.#options.establishTimeout ?? 2 * this.#options.handshakeTimeout,
+      trustedProxies: this.#proxies,
+      log: this.#options.log ?? ((line) => console.warn(line)),
+    });
+    this.#origins = new OriginPolicy(this.#options.allowOrigins);
     const maxFrameSize = options.limits?.maxFrameSize ?? SERVER_DEFAULTS.maxFrameSize;
     this.#webSockets = new WebSocketServer({
       noServer: true,
@@ -79,9 +93,33 @@ export class HubEndpoint {
     return this.#table.size;
   }
 
-  /** A TLS connection was accepted: its first request must come within `handshakeTimeout`. */
-  secureConnection(socket: TLSSocket): void {
-    this.#guard.start(socket);
+  /** Connections open right now (TCP, counted from accept). */
+  get connectionCount(): number {
+    return this.#guard.size;
+  }
+
+  /**
+   * A TCP connection was accepted (the server's `connection` event): counted against
+   * `maxConnections` and `maxConnectionsPerAddress`, and destroyed unless it is established
+   * (a session's HELLO, or a complete request) within `handshakeTimeout`.
+   */
+  connection(socket: Socket): void {
+    this.#guard.accept(socket);
+  }
+
+  /**
+   * A request on a route that is not beamhub's was handed to the server's own listeners: its
+   * connection counts as established (what those routes do is theirs to bound).
+   */
+  passedOn(request: HubRequest | IncomingMessage): void {
+    this.#guard.established(connectionKey(tlsSocketOf(request)));
+  }
+
+  /** A request answered 404 by beamhub: the connection is established once it is complete. */
+  establishWhenComplete(request: HubRequest): void {
+    const key = connectionKey(tlsSocketOf(request));
+    request.once("end", () => this.#guard.established(key));
+    request.resume();
   }
 
   /** An HTTP/2 connection was accepted: windows raised, idle connections dropped. */
@@ -95,17 +133,22 @@ export class HubEndpoint {
   /** Serves `request` if its path is beamhub's (returns true), else leaves it alone (false). */
   handleRequest(request: HubRequest, response: HubResponse): boolean {
     const socket = tlsSocketOf(request);
-    this.#guard.passed(socket);
     const url = request.url ?? "/";
     if (!url.startsWith(`${BASE_PATH}/`)) return false;
+    const connection = connectionKey(socket);
+    // A complete request establishes its connection (a session's is established by its HELLO):
+    // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
+    if (!("stream" in request && parseUrl(url)?.pathname === SESSION_PATH)) {
+      request.once("end", () => this.#guard.established(connection));
+      response.once("finish", () => request.resume()); // a refused request's body, drained
+    }
     const api = response as unknown as ApiResponse;
-    this.#serve(request, api, url, socket).catch((error: unknown) => sendError(api, error));
+    this.#serve(request, response, url, socket, connection).catch((error: unknown) => sendError(api, error));
     return true;
   }
 
   /** Upgrades `request` to a WebSocket session if its path is beamhub's (true), else false. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    this.#guard.passed(socket as TLSSocket);
     const url = parseUrl(request.url);
     if (url?.pathname !== WEBSOCKET_PATH) return false;
     this.#upgrade(request, socket, head, url.searchParams).catch((error: unknown) =>
@@ -141,13 +184,24 @@ export class HubEndpoint {
 
   async #serve(
     request: HubRequest,
-    response: ApiResponse,
+    httpResponse: HubResponse,
     rawUrl: string,
     socket: TLSSocket | undefined,
+    connection: string | undefined,
   ): Promise<void> {
+    const response = httpResponse as unknown as ApiResponse;
     const url = parseUrl(rawUrl);
     if (url === undefined)
       throw new Refusal(400, "EINVALID_ARGUMENT", "malformed request URL", "InvalidArgumentError");
+    // Cross-site first: a page on a site not allowed learns nothing and runs nothing.
+    if (request.method === "OPTIONS") {
+      const preflight = this.#origins.preflight(request.headers);
+      httpResponse.writeHead(preflight.status, preflight.headers);
+      httpResponse.end();
+      return;
+    }
+    const verdict = this.#origins.check(request.headers);
+    for (const [name, value] of Object.entries(verdict.headers)) httpResponse.setHeader(name, value);
     if (this.#closing) throw new Refusal(503, "ECLOSED", "the hub is shutting down", "ClosedError");
     const path = url.pathname;
     if (path === SESSION_PATH) {
@@ -168,11 +222,12 @@ export class HubEndpoint {
           `a session's content-type is ${SESSION_CONTENT_TYPE}, not ${type}`,
         );
       }
+      const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
       const identity = await identify(
-        { headers: request.headers, socket, query: undefined, transport: "http2" },
+        { headers: request.headers, socket, address, query: undefined, transport: "http2" },
         this.#options,
       );
-      return this.#openHttp2Session(request.stream, identity, socket);
+      return this.#openHttp2Session(request.stream, identity, address, connection);
     }
     if (path === WEBSOCKET_PATH) {
       throw new Refusal(
@@ -189,8 +244,9 @@ export class HubEndpoint {
         code: "ENOT_FOUND",
       });
     }
+    const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
     const identity = await identify(
-      { headers: request.headers, socket, query: undefined, transport: "http" },
+      { headers: request.headers, socket, address, query: undefined, transport: "http" },
       this.#options,
     );
     const apiRequest = request as unknown as ApiRequest;
@@ -210,12 +266,21 @@ export class HubEndpoint {
   #openHttp2Session(
     stream: ServerHttp2Stream,
     identity: Identity | undefined,
-    socket: TLSSocket | undefined,
+    address: string | undefined,
+    connection: string | undefined,
   ): void {
-    const key = keyOf(identity, socket);
+    const key = keyOf(identity, address);
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
-    this.#startSession(http2StreamTransport(stream), identity, key);
+    const session = this.#startSession(http2StreamTransport(stream), identity, key, connection);
+    void session.closed.then(() =>
+      reapStream(stream, () =>
+        this.#guard.report(
+          "stream-reaped",
+          `https: destroyed a connection from ${address ?? "?"}: its ended session's HTTP/2 stream would not close (the peer broke HTTP/2)`,
+        ),
+      ),
+    );
   }
 
   async #upgrade(
@@ -225,6 +290,7 @@ export class HubEndpoint {
     query: URLSearchParams,
   ): Promise<void> {
     if (this.#closing) throw new Refusal(503, "ECLOSED", "the hub is shutting down", "ClosedError");
+    this.#origins.check(request.headers);
     const offered = String(request.headers["sec-websocket-protocol"] ?? "")
       .split(",")
       .map((protocol) => protocol.trim());
@@ -232,18 +298,26 @@ export class HubEndpoint {
       throw new Refusal(400, "EPROTOCOL", `offer the WebSocket subprotocol ${WEBSOCKET_PROTOCOL}`);
     }
     const tls = socket as TLSSocket;
+    const connection = connectionKey(tls);
+    const address = this.#proxies.clientAddress(tls.remoteAddress, request.headers);
     const identity = await identify(
-      { headers: request.headers, socket: tls, query, transport: "websocket" },
+      { headers: request.headers, socket: tls, address, query, transport: "websocket" },
       this.#options,
     );
-    const key = keyOf(identity, tls);
+    const key = keyOf(identity, address);
     this.#table.admit(key);
     this.#webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-      this.#startSession(webSocketTransport(webSocket, this.#options.maxWebSocketMessage), identity, key);
+      const transport = webSocketTransport(webSocket, this.#options.maxWebSocketMessage);
+      this.#startSession(transport, identity, key, connection);
     });
   }
 
-  #startSession(transport: ByteTransport, identity: Identity | undefined, key: string): void {
+  #startSession(
+    transport: ByteTransport,
+    identity: Identity | undefined,
+    key: string,
+    socketKey: string | undefined,
+  ): WireConnection {
     const live = withKeepAlive(transport, this.#options.keepAlive);
     const connection = new WireConnection(live, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
@@ -260,12 +334,39 @@ export class HubEndpoint {
     connection.ready.then(
       () => {
         clearTimeout(handshake);
+        this.#guard.established(socketKey);
         live.arm();
       },
       () => clearTimeout(handshake),
     );
     serveHubSession(this.#hub, connection, identity);
+    return connection;
   }
+}
+
+/** How long an ended session's HTTP/2 stream may take to close before it is reset, then its connection destroyed. */
+const STREAM_REAP_GRACE = 2000;
+
+/**
+ * A session has ended; its HTTP/2 stream should close as soon as the peer ends its side. If
+ * it has not after a grace period, it is reset (RST_STREAM CANCEL); if even that does not close
+ * it, nghttp2 is no longer processing the connection — a peer broke the protocol after the
+ * session was established (e.g. a stray CONTINUATION frame), and `node:http2` would hold the
+ * socket until its idle timeout and beyond — so the connection is destroyed.
+ */
+function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
+  if (stream.closed || stream.destroyed) return;
+  const reset = setTimeout(() => {
+    stream.close(http2Constants.NGHTTP2_CANCEL);
+    const destroy = setTimeout(() => {
+      onDestroy();
+      stream.session?.destroy();
+    }, STREAM_REAP_GRACE);
+    destroy.unref();
+    stream.once("close", () => clearTimeout(destroy));
+  }, STREAM_REAP_GRACE);
+  reset.unref();
+  stream.once("close", () => clearTimeout(reset));
 }
 
 function parseUrl(url: string | undefined): URL | undefined {
@@ -282,11 +383,18 @@ function tlsSocketOf(request: HubRequest): TLSSocket | undefined {
   return request.socket as TLSSocket;
 }
 
-function keyOf(identity: Identity | undefined, socket: TLSSocket | undefined): string {
-  return identity === undefined
-    ? `address:${socket?.remoteAddress ?? "?"}`
-    : `${identity.via}:${identity.id}`;
+/** Whom a session counts against: its identity, or its (client) address when anonymous. */
+function keyOf(identity: Identity | undefined, address: string | undefined): string {
+  return identity === undefined ? `address:${address ?? "?"}` : `${identity.via}:${identity.id}`;
 }
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  429: "Too Many Requests",
+  503: "Service Unavailable",
+};
 
 /** Answers a refused upgrade with a plain HTTP/1.1 response carrying the JSON error. */
 function refuseUpgrade(socket: Duplex, error: unknown): void {
@@ -295,8 +403,7 @@ function refuseUpgrade(socket: Duplex, error: unknown): void {
       ? error
       : new Refusal(500, "EINTERNAL", String((error as Error)?.message ?? error));
   const body = JSON.stringify(refusal.body);
-  const reason =
-    refusal.status === 401 ? "Unauthorized" : refusal.status === 429 ? "Too Many Requests" : "Refused";
+  const reason = REASONS[refusal.status] ?? "Refused";
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${refusal.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

@@ -17,6 +17,7 @@ export {
   TlsError,
   TransportUnavailableError,
 } from "./errors.js";
+export { MAX_CALL_TIMEOUT } from "./http-api.js";
 export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./listen.js";
 export type { Authenticate, HubServerOptions, PeerInfo, SessionLimits } from "./options.js";
 export {

@@ -50,6 +50,8 @@ export interface HttpsListener {
   readonly server: Http2SecureServer;
   /** Sessions open right now. */
   readonly sessionCount: number;
+  /** TCP connections open right now (see `maxConnections`). */
+  readonly connectionCount: number;
   /** Ends every session (GOAWAY), stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -108,6 +110,9 @@ export async function listenHttps(hub: Hub, options: ListenHttpsOptions = {}): P
     server,
     get sessionCount() {
       return attached.sessionCount;
+    },
+    get connectionCount() {
+      return attached.connectionCount;
     },
     close() {
       closing ??= (async () => {

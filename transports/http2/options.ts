@@ -46,11 +46,44 @@ export interface HubServerOptions {
    */
   maxSessionsPerIdentity?: number;
   /**
-   * A connection must finish its HTTP request within this many ms of the TLS handshake, and a
-   * session must finish its HELLO exchange within this many ms of opening, or it is dropped
-   * (slow-loris defence; default 10 000). `listenHttps` also bounds the TLS handshake itself.
+   * A connection must finish its TLS handshake, and a session its HELLO exchange, each within
+   * this many ms, or it is refused (slow-loris defence; default 10 000). See also
+   * `establishTimeout`.
    */
   handshakeTimeout?: number;
+  /**
+   * A TCP connection must be established within this many ms of being accepted — TLS done and
+   * then a session's HELLO exchanged, or a complete request (END_STREAM) on a beamhub route,
+   * or any request on the server's own routes — or its socket is destroyed, whatever state
+   * TLS or HTTP/2 are in: the defence against connections `node:http2` never ends (a request
+   * left open, then a protocol error). Default twice `handshakeTimeout` (20 000), so a session
+   * that never says HELLO is first told why (GOAWAY). 0 disables it.
+   */
+  establishTimeout?: number;
+  /**
+   * At most this many TCP connections at once (default 4 096); more are closed at accept,
+   * before TLS, with a log line.
+   */
+  maxConnections?: number;
+  /**
+   * At most this many TCP connections at once from one address (default 64); more are closed
+   * at accept with a log line. Trusted proxies (`trustedProxies`) are exempt.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges
+   * (`10.0.0.5`, `10.0.0.0/8`, `::1`). A request from one of them is taken to come from the
+   * right-most forwarded address that is not itself a trusted proxy — for the per-address
+   * session limit and the `remoteAddress` an `authenticate` function sees. From any other
+   * address the header is ignored. Default: none.
+   */
+  trustedProxies?: readonly string[];
+  /**
+   * Where the server reports what an operator should know: connections refused at a cap or
+   * dropped by the deadline (rate-limited: one line per kind per 10 s, with a count of those
+   * left out). Default `console.warn`.
+   */
+  log?: (line: string) => void;
   /**
    * Keep-alive of sessions (ms, default 20 000): a session quiet for this long is sent a PING;
    * one whose peer sent nothing for twice this long is closed. 0 disables it.
@@ -67,6 +100,15 @@ export interface HubServerOptions {
   maxBodySize?: number;
   /** Largest WebSocket message the server sends (default 1 MiB); it accepts up to `maxFrameSize` + 1 MiB. */
   maxWebSocketMessage?: number;
+  /**
+   * Web origins (`https://app.example.com`, or `*` for any) whose pages may use the hub from a
+   * browser: the plain HTTP mapping answers their CORS preflights and adds
+   * `Access-Control-Allow-Origin`, and their WebSocket upgrades and session requests are
+   * accepted. Requests that carry any other `Origin` get 403 `EORIGIN`, except the hub's own
+   * (`https://` + the request's `Host`). Requests without `Origin` (not from a browser) are not
+   * affected. Default: none.
+   */
+  allowOrigins?: readonly string[];
   /** Codecs offered to sessions (default CBOR, then JSON). */
   codecs?: Codec[];
 }
@@ -77,6 +119,8 @@ export const SERVER_DEFAULTS: {
   readonly maxSessions: number;
   readonly maxSessionsPerIdentity: number;
   readonly handshakeTimeout: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
   readonly keepAlive: number;
   readonly idleTimeout: number;
   readonly httpApi: boolean;
@@ -88,6 +132,8 @@ export const SERVER_DEFAULTS: {
   maxSessions: 10_000,
   maxSessionsPerIdentity: 256,
   handshakeTimeout: 10_000,
+  maxConnections: 4096,
+  maxConnectionsPerAddress: 64,
   keepAlive: 20_000,
   idleTimeout: 120_000,
   httpApi: true,

@@ -1,0 +1,27 @@
+/**
+ * A log for events a peer can cause at will (a refused connection, a dropped socket): at most
+ * one line per kind per `intervalMs`, followed by how many were left out, so a flood of
+ * connections cannot flood the log or the disk while the operator still learns it happened.
+ */
+export class RateLimitedLog {
+  readonly #last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Logs `line` unless a line of `kind` was logged within the interval (then counts it). */
+  log(kind: string, line: string): void {
+    const now = this.now();
+    const last = this.#last.get(kind);
+    if (last !== undefined && now - last.at < this.intervalMs) {
+      last.suppressed += 1;
+      return;
+    }
+    const dropped = last?.suppressed ?? 0;
+    this.#last.set(kind, { at: now, suppressed: 0 });
+    this.write(dropped === 0 ? line : `${line} (and ${dropped} more like it since the last such line)`);
+  }
+}
