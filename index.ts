@@ -7,7 +7,7 @@ export * from "./transports/memory/index.js";
 export * from "./transports/unix/index.js";
 export * from "./transports/http2/index.js";
 export { RemoteHub } from "./wire/remote-hub.js";
-export { ConnectionLostError, ProtocolError } from "./wire/errors.js";
+export { ConnectionLostError, ConnectTimeoutError, ProtocolError } from "./wire/errors.js";
 export * from "./gateway/index.js";
 
 /** The package version. */

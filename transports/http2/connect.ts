@@ -1,13 +1,13 @@
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
-import { WireConnection } from "../../wire/connection.js";
+import type { WireConnection } from "../../wire/connection.js";
+import { ConnectTimeoutError } from "../../wire/errors.js";
+import { handshakeWithin, openSession } from "../../wire/open-session.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
 import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
-import { withDeadline } from "./deadline.js";
 import { ConnectError, TransportUnavailableError } from "./errors.js";
-import { withKeepAlive } from "./keep-alive.js";
 import { mayFallBack } from "./tls-errors.js";
 import { HTTP2_TUNING } from "./tuning.js";
 import type { BeamhubError } from "../../base/error.js";
@@ -29,6 +29,8 @@ export class HttpsRemoteHub extends RemoteHub {
  * transport `"auto"` it tries HTTP/2 and falls back to the WebSocket when HTTP/2 does not get
  * through; certificate and authentication failures are reported at once (the fallback would
  * hit them too), as `TlsError` (`ETLS_UNTRUSTED`, `ETLS_EXPIRED`, ...) or `AuthenticationError`.
+ * The whole connect, fallback included, is bounded by `connectTimeout` (default 10 s); past it
+ * the connect fails with `ConnectTimeoutError` and an attempt still under way is dropped.
  */
 export async function connectHttps(
   url: string | URL,
@@ -38,15 +40,54 @@ export async function connectHttps(
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
   }
-  const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
-  if (mode === "http2") return establish(target, options, openHttp2);
-  if (mode === "websocket") return establish(target, options, openWebSocket);
+  const budget = options.connectTimeout ?? CLIENT_DEFAULTS.connectTimeout;
+  if (!(Number.isFinite(budget) && budget > 0)) {
+    throw new InvalidArgumentError(`connectTimeout must be a positive number of ms, got ${String(budget)}`);
+  }
+  // Each step of an attempt is bounded by `timeout` already; the budget bounds them all
+  // together. A result that arrives after the budget ran out is closed, never leaked.
+  let late = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = connectAny(target, options, performance.now() + budget);
+  attempt.then(
+    (hub) => {
+      if (late) void hub.close();
+    },
+    () => undefined,
+  );
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new ConnectTimeoutError(
+          target.origin,
+          budget,
+          "the hub did not complete TLS, the session request and the handshake in time",
+        ),
+      );
+    }, budget);
+  });
   try {
-    return await establish(target, options, openHttp2);
+    return await Promise.race([attempt, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function connectAny(
+  target: URL,
+  options: ConnectHttpsOptions,
+  deadline: number,
+): Promise<HttpsRemoteHub> {
+  const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
+  if (mode === "http2") return establish(target, options, deadline, openHttp2);
+  if (mode === "websocket") return establish(target, options, deadline, openWebSocket);
+  try {
+    return await establish(target, options, deadline, openHttp2);
   } catch (error) {
     if (!mayFallBack(error as BeamhubError)) throw error;
     try {
-      return await establish(target, options, openWebSocket);
+      return await establish(target, options, deadline, openWebSocket);
     } catch (fallbackError) {
       if (!mayFallBack(fallbackError as BeamhubError)) throw fallbackError;
       throw new TransportUnavailableError(
@@ -57,31 +98,29 @@ export async function connectHttps(
   }
 }
 
+/** One attempt over one transport; each of its steps gets `timeout`, cut to what is left of the budget. */
 async function establish(
   url: URL,
   options: ConnectHttpsOptions,
+  deadline: number,
   open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
 ): Promise<HttpsRemoteHub> {
-  const timeout = options.timeout ?? CLIENT_DEFAULTS.timeout;
-  const opened = await open(url, options, timeout);
-  const live = withKeepAlive(opened.transport, options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
-  const connection = new WireConnection(live, {
+  const left = (): number =>
+    Math.max(1, Math.min(options.timeout ?? CLIENT_DEFAULTS.timeout, deadline - performance.now()));
+  const opened = await open(url, options, left());
+  const session = openSession(opened.transport, {
     streamWindow: HTTP2_TUNING.sessionStreamWindow,
     ...options.limits,
     role: "client",
     codecs: options.codecs ?? [cborCodec, jsonCodec],
+    keepAlive: options.keepAlive ?? CLIENT_DEFAULTS.keepAlive,
   });
-  void connection.closed.then(() => opened.dispose());
-  try {
-    await withDeadline<void>(
-      timeout,
-      () => new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
-      (resolve, reject) => connection.ready.then(resolve, reject),
-    );
-  } catch (error) {
-    connection.close("handshake failed");
-    throw error;
-  }
-  live.arm();
-  return new HttpsRemoteHub(connection, opened.kind);
+  void session.connection.closed.then(() => opened.dispose());
+  const timeout = left();
+  await handshakeWithin(
+    session,
+    timeout,
+    () => new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
+  );
+  return new HttpsRemoteHub(session.connection, opened.kind);
 }

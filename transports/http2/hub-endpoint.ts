@@ -11,8 +11,9 @@ import { WebSocketServer } from "ws";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Hub } from "../../hub/hub.js";
 import type { Identity } from "../../hub/types.js";
-import { WireConnection, type ByteTransport } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
+import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
+import { openSession } from "../../wire/open-session.js";
 import { identify } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { HandshakeGuard } from "./handshake-guard.js";
@@ -24,7 +25,6 @@ import {
   type ApiRequest,
   type ApiResponse,
 } from "./http-api.js";
-import { withKeepAlive } from "./keep-alive.js";
 import { SERVER_DEFAULTS, type HubServerOptions } from "./options.js";
 import {
   BASE_PATH,
@@ -63,6 +63,8 @@ export class HubEndpoint {
   constructor(hub: Hub, options: HubServerOptions = {}) {
     this.#hub = hub;
     this.#options = { ...SERVER_DEFAULTS, ...options };
+    // A bad interval fails here, not at the first session.
+    verifyKeepAlive(this.#options.keepAlive ?? SERVER_DEFAULTS.keepAlive);
     this.#table = new SessionTable(this.#options.maxSessions, this.#options.maxSessionsPerIdentity);
     this.#guard = new HandshakeGuard(this.#options.handshakeTimeout);
     const maxFrameSize = options.limits?.maxFrameSize ?? SERVER_DEFAULTS.maxFrameSize;
@@ -243,27 +245,16 @@ export class HubEndpoint {
     });
   }
 
-  #startSession(transport: ByteTransport, identity: Identity | undefined, key: string): void {
-    const live = withKeepAlive(transport, this.#options.keepAlive);
-    const connection = new WireConnection(live, {
+  #startSession(transport: AbortableTransport, identity: Identity | undefined, key: string): void {
+    const { connection } = openSession(transport, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
       ...this.#options.limits,
       role: "server",
       codecs: this.#options.codecs ?? [cborCodec, jsonCodec],
+      keepAlive: this.#options.keepAlive,
+      handshakeTimeout: this.#options.handshakeTimeout,
     });
     this.#table.add(connection, key);
-    const handshake = setTimeout(
-      () => connection.close(`no HELLO within ${this.#options.handshakeTimeout} ms`),
-      this.#options.handshakeTimeout,
-    );
-    handshake.unref();
-    connection.ready.then(
-      () => {
-        clearTimeout(handshake);
-        live.arm();
-      },
-      () => clearTimeout(handshake),
-    );
     serveHubSession(this.#hub, connection, identity);
   }
 }

@@ -52,8 +52,9 @@ export interface HubServerOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Keep-alive of sessions (ms, default 20 000): a session quiet for this long is sent a PING;
-   * one whose peer sent nothing for twice this long is closed. 0 disables it.
+   * Keep-alive of sessions (ms, default 2000): a session quiet for this long is sent a PING;
+   * one whose peer sent nothing for twice this long is closed, so a frozen or vanished client
+   * is detected within 2.5x this (PROTOCOL.md, "Keep-alive"). 0 disables it.
    */
   keepAlive?: number;
   /**
@@ -88,7 +89,7 @@ export const SERVER_DEFAULTS: {
   maxSessions: 10_000,
   maxSessionsPerIdentity: 256,
   handshakeTimeout: 10_000,
-  keepAlive: 20_000,
+  keepAlive: 2000,
   idleTimeout: 120_000,
   httpApi: true,
   maxBodySize: 1024 * 1024,
