@@ -1,17 +1,23 @@
 import { connectHttps, connectUnix, type RemoteHub } from "../index.js";
 import type { CliConfig } from "./config.js";
+import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";
 import { httpsConnectFailure } from "./hub-errors.js";
 import { httpsOptions } from "./https-options.js";
 
 /**
  * Connects to the configured hub — its Unix socket, or `https://` / `wss://` with the CLI's
- * TLS settings — or fails with a `CliError` that says which hub and what to try.
+ * TLS settings — or fails with a `CliError` that says which hub and what to try. The connect
+ * gives up after `connectTimeout` ms (default: `--timeout`, at most 10 s).
  */
-export async function connectToHub(config: CliConfig): Promise<RemoteHub> {
+export async function connectToHub(
+  config: CliConfig,
+  connectTimeout = Math.min(config.timeout > 0 ? config.timeout : CONNECT_TIMEOUT_MS, CONNECT_TIMEOUT_MS),
+): Promise<RemoteHub> {
   const { hub } = config;
   if (hub.kind === "https") {
     const { options, trust } = httpsOptions(hub.url, config.tls);
+    options.connectTimeout = connectTimeout;
     try {
       return await connectHttps(hub.url, options);
     } catch (error) {
@@ -24,7 +30,7 @@ export async function connectToHub(config: CliConfig): Promise<RemoteHub> {
     }
   }
   try {
-    return await connectUnix(hub.path, { timeoutMs: 2000 });
+    return await connectUnix(hub.path, { connectTimeout, timeoutMs: Math.min(2000, connectTimeout) });
   } catch (error) {
     throw new CliError(
       `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ` +

@@ -16,7 +16,8 @@ hub options:
   --token TOKEN     bearer token for an https hub (prefer env BEAMHUB_TOKEN: flags show in ps)
   --transport T     auto (HTTP/2, falling back to WebSocket; default), http2 or ws
                     (env BEAMHUB_TRANSPORT; a wss:// hub means ws)
-  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --timeout MS      bound on the whole command: connecting (at most 10 s of it) and the call
+                    (env BEAMHUB_TIMEOUT; default 30000)
   --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
 An unreachable hub, an untrusted certificate or a refused connection exit with 3; a hub that
 answers but refuses the credentials exits with 1.`;
@@ -77,6 +78,11 @@ TLS (the hub's certificate):
                           "$(hostname),192.168.1.20" (env BEAMHUB_DEV_CERT_HOSTS). A stored
                           certificate without them is replaced (serve says so; clients must fetch
                           the new cert.pem); names asked for once stay in it.
+sessions:
+  --keepalive MS          keep-alive interval of every session, Unix and https (env
+                          BEAMHUB_KEEPALIVE; default 2000; 0 turns it off): a peer silent for
+                          2x MS is dropped, so a frozen or vanished client is noticed, and its
+                          calls, streams and channels fail, within 2.5x MS
 authentication (the https listener; Unix socket peers are this user already):
   --client-ca FILE        mutual TLS: CA certificate(s), PEM, that sign client certificates; the
                           certificate's subject CN is the peer's identity (env BEAMHUB_CLIENT_CA)

@@ -55,6 +55,7 @@ const SERVE_ONLY = [
   "client-ca",
   "tokens",
   "require-auth",
+  "keepalive",
 ];
 
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
@@ -128,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
         "client-ca": { type: "string" },
         tokens: { type: "string" },
         "require-auth": { type: "boolean" },
+        keepalive: { type: "string" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         "handoff-socket": { type: "string" },

@@ -19,6 +19,8 @@ export interface ServeFlags {
   "client-ca"?: string;
   tokens?: string;
   "require-auth"?: boolean;
+  /** Keep-alive interval of every session in ms (0: off). */
+  keepalive?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -27,6 +29,8 @@ export interface ServeOptions {
   https: HttpsServeOptions | undefined;
   /** Access rules from the config file's `access` key. */
   access: AccessConfig | undefined;
+  /** `--keepalive MS`: the keep-alive interval of every session, Unix and https (default: the library's, 2000). */
+  keepAlive: number | undefined;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -62,6 +66,7 @@ export function resolveServeOptions(
   // Rules are structured data, so they come from the config file only, not from flags.
   const access =
     config.file.access === undefined ? undefined : parseAccessRules(config.file.access, "config key access");
+  const keepAlive = keepAliveSetting(pick("keepalive"));
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -72,7 +77,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, warnings };
+    return { https: undefined, access, keepAlive, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -106,7 +111,20 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, warnings };
+  return { https, access, keepAlive, warnings };
+}
+
+/** `--keepalive MS` (`BEAMHUB_KEEPALIVE`, config key `keepalive`): a whole number of ms, 0 for off. */
+function keepAliveSetting(setting: Setting<unknown> | undefined): number | undefined {
+  if (setting === undefined) return undefined;
+  const value = typeof setting.value === "string" ? Number(setting.value.trim()) : setting.value;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
+    throw new CliError(
+      `${setting.source} must be a whole number of milliseconds (0 turns the keep-alive off), got ${JSON.stringify(setting.value)}`,
+      EXIT.usage,
+    );
+  }
+  return value;
 }
 
 /** `--listen-https`, or its older names `--https`/`--no-https` and `BEAMHUB_HTTPS`; default loopback 8443. */

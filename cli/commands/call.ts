@@ -1,13 +1,15 @@
 import { Channel, ServiceError, ServiceNotFoundError, type BeamhubError } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
+import { CommandDeadline } from "../deadline.js";
 import { CliError, EXIT } from "../errors.js";
 import { toJson } from "../output.js";
 
 /**
  * `beamhub call <service> [json|-] [--events]`: calls a service and prints its reply as JSON.
  * With `--events`, the request also carries a channel as `events`; whatever the service sends on
- * it is printed as JSON lines while the call runs.
+ * it is printed as JSON lines while the call runs. `--timeout` bounds the whole command:
+ * connecting, and the call in what is left.
  */
 export async function call(
   config: CliConfig,
@@ -24,7 +26,8 @@ export async function call(
       cause: error,
     });
   }
-  const hub = await connectToHub(config);
+  const deadline = new CommandDeadline(config.timeout);
+  const hub = await connectToHub(config, deadline.connectTimeout());
   let printing: Promise<void> | undefined;
   try {
     if (options.events) {
@@ -34,11 +37,24 @@ export async function call(
         for await (const message of mine) out(toJson(message.data, false));
       })();
     }
-    const reply = await hub.call(options.service, data, { timeout: config.timeout });
-    await printing;
+    const reply = await deadline.race(
+      (async () => {
+        const answer = await hub.call(options.service, data, {
+          timeout: deadline.remaining() ?? config.timeout,
+        });
+        await printing;
+        return answer;
+      })(),
+      () =>
+        new CliError(
+          `call to ${options.service} failed: ETIMEOUT: no reply within --timeout ${deadline.timeoutMs} ms (connecting included)`,
+          EXIT.failed,
+        ),
+    );
     out(toJson(reply, true));
     return 0;
   } catch (error) {
+    if (error instanceof CliError) throw error;
     if (error instanceof ServiceNotFoundError)
       throw new CliError(error.message, EXIT.notFound, { cause: error });
     if (error instanceof ServiceError) {

@@ -39,7 +39,7 @@ export async function serve(
     pid: process.pid,
   }));
   const stale = existsSync(config.socket);
-  const unix = await listenUnix(hub, config.socket);
+  const unix = await listenUnix(hub, config.socket, { keepAlive: options.keepAlive });
   log(
     `beamhub ${VERSION}: serving on unix://${unix.path} (mode 0600: this user only` +
       `${options.access === undefined ? "" : "; access rules do not apply"})` +
@@ -51,7 +51,7 @@ export async function serve(
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   if (options.https !== undefined && tls !== undefined) {
-    https = await startHttps(hub, unix, options.https, tls, authenticate);
+    https = await startHttps(hub, unix, options.https, tls, authenticate, options.keepAlive);
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
         `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}` +
@@ -139,11 +139,13 @@ async function startHttps(
   https: HttpsServeOptions,
   tls: ListenerCertificate,
   authenticate: Authenticate | undefined,
+  keepAlive: number | undefined,
 ): Promise<HttpsListener> {
   const { host, port } = https.address;
   const listenOptions: ListenHttpsOptions = {
     host,
     port,
+    keepAlive,
     cert: tls.cert,
     key: tls.key,
     requireAuth: https.requireAuth,
