@@ -82,7 +82,7 @@ sessions:
   --keepalive MS          keep-alive interval of every session, Unix and https (env
                           BEAMHUB_KEEPALIVE; default 2000; 0 turns it off): a peer silent for
                           2x MS is dropped, so a frozen or vanished client is noticed, and its
-                          calls, streams and channels fail, within 2.5x MS
+                          calls, streams and channels fail, within 2.25x MS
 authentication (the https listener; Unix socket peers are this user already):
   --client-ca FILE        mutual TLS: CA certificate(s), PEM, that sign client certificates; the
                           certificate's subject CN is the peer's identity (env BEAMHUB_CLIENT_CA)

@@ -4,20 +4,29 @@ import { ConnectionLostError } from "./errors.js";
 import { encodeFrame, FrameType } from "./frame.js";
 
 /**
- * Default keep-alive interval (ms): a quiet session is sent a PING after 2 s of silence from its
- * peer, and the peer is taken for dead after 4 s of it, so a frozen or vanished peer is detected
- * within 5 s. Why not less: a live peer is dropped only when it is unresponsive for 4 s — a
- * blocked event loop or a GC pause of that length (a full mark-compact of a 1 GiB heap of small
- * objects takes ~0.3–0.5 s on this 2-core machine; V8 marks concurrently, so pauses are far
- * shorter for ordinary heaps) — which leaves that pause nearly 10x of headroom.
+ * Default keep-alive interval (ms). A peer silent for 4 s (2x) is dead, so a frozen or vanished
+ * one is detected within 4.5 s (2.25x); a live one is dropped only if it stalls for 2.5 s or
+ * more (1.25x) while the session is idle, 4 s while it sends. Why these numbers: detection
+ * within 5 s was the aim, and a stall of 2.5 s is far beyond ordinary pauses — V8's major GCs
+ * mark concurrently and paused a Node process for 31–96 ms while its heap grew to 600 MB on this
+ * (shared, loaded) 2-core machine. Only a forced full GC of a big heap of small objects comes
+ * near it (0.5 s for 200 MB, 2.1 s for 500 MB, 5.7 s for 1 GB): processes with such heaps, or
+ * with long synchronous stretches, should use a larger interval (PROTOCOL.md, "Keep-alive").
  */
 export const DEFAULT_KEEP_ALIVE_MS = 2000;
 
-/** Ticks of the keep-alive clock per interval: silence is measured in halves of an interval. */
-const TICKS_PER_INTERVAL = 2;
-/** Silence, in ticks, after which a PING goes out (one interval). */
-const PING_AFTER_TICKS = TICKS_PER_INTERVAL;
-/** Silence, in ticks, after which the peer is dead (two intervals). */
+/**
+ * Looks per interval: silence is measured in quarters of an interval, so detection comes at most
+ * a quarter after the limit.
+ */
+const TICKS_PER_INTERVAL = 4;
+/**
+ * Silence, in looks, after which each look sends a PING (half an interval): an idle peer's last
+ * answer is then never older than about half an interval when it stalls, which leaves it most of
+ * the two intervals before it is judged dead.
+ */
+const PING_AFTER_TICKS = TICKS_PER_INTERVAL / 2;
+/** Silence, in looks, after which the peer is dead (two intervals). */
 const DEAD_AFTER_TICKS = 2 * TICKS_PER_INTERVAL;
 
 /** The largest interval accepted: a timer cannot wait longer than 2^31-1 ms. */
@@ -64,12 +73,13 @@ export function verifyKeepAlive(intervalMs: number, what = "keepAlive"): number 
 
 /**
  * Wraps a transport with the session protocol's own keep-alive (PROTOCOL.md, "Keep-alive").
- * Every `intervalMs / 2` a timer looks whether anything arrived since its last look. After one
- * interval of silence a PING goes out (any beamhub peer answers PONG); after two intervals the
- * peer is taken for dead: the transport reports `ConnectionLostError` and is aborted, so every
- * call, stream and channel of the session fails at once. A frozen or vanished peer is so
- * detected between 2x and 2.5x the interval after the last bytes it sent; a live peer that
- * stalls for less than 2x the interval (minus the round trip) is never dropped.
+ * Every `intervalMs / 4` a timer looks whether anything arrived since its last look. After half
+ * an interval of silence each look sends a PING (any beamhub peer answers PONG); after two
+ * intervals the peer is taken for dead: the transport reports `ConnectionLostError` and is
+ * aborted, so every call, stream and channel of the session fails at once. A frozen or vanished
+ * peer is so detected between 2x and 2.25x the interval after the last bytes it sent; a live
+ * peer is never dropped for a stall shorter than 1.25x the interval (an idle session: its last
+ * answer may be up to 0.75x old when it stalls) to 2x (a session that was sending).
  *
  * Cheap while traffic flows: receiving costs one boolean store, and there is one timer per
  * session, which does nothing but a comparison while the peer talks. Silence is counted in

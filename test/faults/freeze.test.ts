@@ -1,6 +1,6 @@
 // Frozen peers (SIGSTOP) over Unix, HTTP/2 and WebSocket: a frozen service, a frozen client and
 // a frozen hub, each with a call, a byte stream and a channel in flight. Everything pending
-// fails with a typed error within the keep-alive bound (PROTOCOL.md, "Keep-alive": 2.5x the
+// fails with a typed error within the keep-alive bound (PROTOCOL.md, "Keep-alive": 2.25x the
 // interval after the peer's last bytes), and after SIGCONT the frozen side finds its sessions
 // gone — never half-alive. The keep-alive interval is short here (200 ms) to keep the file fast.
 import { mkdtemp, rm } from "node:fs/promises";
@@ -24,8 +24,8 @@ import { connectUnix } from "../../transports/unix/index.js";
 import { killAll, startChild, within, type Child } from "./processes.js";
 
 const KEEP_ALIVE_MS = 200;
-/** The documented bound (2.5x the interval), plus room for a loaded 2-core machine to schedule. */
-const WAIT_MS = 2.5 * KEEP_ALIVE_MS + 4000;
+/** The documented bound (2.25x the interval), plus room for a loaded 2-core machine to schedule. */
+const WAIT_MS = 2.25 * KEEP_ALIVE_MS + 4000;
 const FIXTURES = join(import.meta.dirname, "fixtures");
 const TRANSPORTS = ["unix", "http2", "websocket"] as const;
 type Transport = (typeof TRANSPORTS)[number];

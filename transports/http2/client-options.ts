@@ -36,7 +36,7 @@ export interface SessionClientOptions {
   timeout?: number;
   /**
    * Session keep-alive (ms, default 2000; 0 disables): PING after this much silence from the
-   * hub, dead after twice this, so a frozen or vanished hub is detected within 2.5x this.
+   * hub, dead after twice this, so a frozen or vanished hub is detected within 2.25x this.
    */
   keepAlive?: number;
   /** Session limits (frame size, windows, channels, streams). */

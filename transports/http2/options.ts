@@ -54,7 +54,7 @@ export interface HubServerOptions {
   /**
    * Keep-alive of sessions (ms, default 2000): a session quiet for this long is sent a PING;
    * one whose peer sent nothing for twice this long is closed, so a frozen or vanished client
-   * is detected within 2.5x this (PROTOCOL.md, "Keep-alive"). 0 disables it.
+   * is detected within 2.25x this (PROTOCOL.md, "Keep-alive"). 0 disables it.
    */
   keepAlive?: number;
   /**

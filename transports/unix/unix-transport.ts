@@ -29,7 +29,7 @@ export interface UnixListenOptions {
   /**
    * Keep-alive interval in ms (default 2000; 0 disables): a client silent for twice this long
    * (a frozen or vanished process) is dropped, and everything it had pending fails, within
-   * 2.5x this. PROTOCOL.md, "Keep-alive".
+   * 2.25x this. PROTOCOL.md, "Keep-alive".
    */
   keepAlive?: number;
   /** A new connection must complete its HELLO within this many ms, or it is dropped (default 10 000). */
@@ -120,7 +120,7 @@ export interface UnixConnectOptions {
   connectTimeout?: number;
   /** How long to keep trying while the hub's backlog is full (default and at most `connectTimeout`). */
   timeoutMs?: number;
-  /** Keep-alive interval in ms (default 2000; 0 disables), as for `listenUnix`: a frozen hub is detected within 2.5x this. */
+  /** Keep-alive interval in ms (default 2000; 0 disables), as for `listenUnix`: a frozen hub is detected within 2.25x this. */
   keepAlive?: number;
   /** Codecs to offer, most preferred first (default CBOR, then JSON). */
   codecs?: Codec[];
