@@ -12,6 +12,9 @@ import { mayFallBack } from "./tls-errors.js";
 import { HTTP2_TUNING } from "./tuning.js";
 import type { BeamhubError } from "../../base/error.js";
 
+/** How much longer than the budget a step's own deadline may run (see `establish`). */
+const BUDGET_FIRST_MS = 25;
+
 /** A hub reached over HTTPS: a `RemoteHub` that also tells which transport carries it. */
 export class HttpsRemoteHub extends RemoteHub {
   constructor(
@@ -85,7 +88,8 @@ async function connectAny(
   try {
     return await establish(target, options, deadline, openHttp2);
   } catch (error) {
-    if (!mayFallBack(error as BeamhubError)) throw error;
+    // Past the deadline the connect has failed already: no fallback attempt is started.
+    if (!mayFallBack(error as BeamhubError) || performance.now() >= deadline) throw error;
     try {
       return await establish(target, options, deadline, openWebSocket);
     } catch (fallbackError) {
@@ -105,8 +109,13 @@ async function establish(
   deadline: number,
   open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
 ): Promise<HttpsRemoteHub> {
+  // A step cut short by the budget ends just after it, so that the budget's own timer fires first
+  // and the connect fails with the error that names the whole deadline.
   const left = (): number =>
-    Math.max(1, Math.min(options.timeout ?? CLIENT_DEFAULTS.timeout, deadline - performance.now()));
+    Math.max(
+      1,
+      Math.min(options.timeout ?? CLIENT_DEFAULTS.timeout, deadline - performance.now() + BUDGET_FIRST_MS),
+    );
   const opened = await open(url, options, left());
   const session = openSession(opened.transport, {
     streamWindow: HTTP2_TUNING.sessionStreamWindow,
