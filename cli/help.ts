@@ -46,7 +46,8 @@ common options:
                     (env BEAMHUB_HUB; default the local socket; https options: see a command's --help)
   --socket PATH     the hub's Unix socket (env BEAMHUB_SOCKET; default $XDG_RUNTIME_DIR/beamhub.sock
                     or <tmpdir>/beamhub-<uid>/beamhub.sock)
-  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --timeout MS      bound on a command: connecting (at most 10 s of it) and the call
+                    (env BEAMHUB_TIMEOUT; default 30000)
   --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
   -h, --help        help for a command
 
