@@ -58,10 +58,10 @@ async function connectOver(transport: Transport): Promise<RemoteHub> {
   return session;
 }
 
-function startPeer(role: "service" | "client", transport: Transport, service: string): Promise<Child> {
+function startPeer(role: "service" | "client", service: string): Promise<Child> {
   const args = {
     role,
-    transport,
+    transports: TRANSPORTS,
     ...address,
     cert: join(dir, "cert.pem"),
     keepAlive: KEEP_ALIVE_MS,
@@ -110,61 +110,105 @@ function holdingHandler(): {
   };
 }
 
-describe.each(TRANSPORTS)("over %s", (transport) => {
-  it("a frozen service: the call, its stream and its channel fail typed; after SIGCONT its session is gone", async () => {
-    const name = `frozen.service.${transport}`;
-    const service = await startPeer("service", transport, name);
-    const caller = await connectOver(transport);
-    const [stream, streamForService] = ByteStream.pair();
-    const [events, eventsForService] = Channel.pair();
-    const pending = caller.call(
-      name,
-      { stream: streamForService, events: eventsForService },
-      { timeout: 120_000 },
+describe("a frozen service process (one session per transport)", () => {
+  it("fails each transport's call, stream and channel typed; after SIGCONT its sessions are gone", async () => {
+    const service = await startPeer("service", "frozen.service");
+    const flows = await Promise.all(
+      TRANSPORTS.map(async (transport) => {
+        const name = `frozen.service.${transport}`;
+        const caller = await connectOver(transport);
+        const [stream, streamForService] = ByteStream.pair();
+        const [events, eventsForService] = Channel.pair();
+        const pending = caller.call(
+          name,
+          { stream: streamForService, events: eventsForService },
+          { timeout: 120_000 },
+        );
+        pending.catch(() => undefined);
+        const first = await within(
+          events[Symbol.asyncIterator]().next(),
+          10_000,
+          `the service over ${transport}`,
+        );
+        expect(first.value?.data).toBe("started");
+        return { transport, name, caller, pending, stream, events };
+      }),
     );
-    pending.catch(() => undefined);
-    const iterator = events[Symbol.asyncIterator]();
-    expect((await within(iterator.next(), 10_000, "the service to start")).value?.data).toBe("started");
 
     service.freeze();
-    await expect(within(pending, WAIT_MS, "the call to fail")).rejects.toBeInstanceOf(ServiceGoneError);
-    await expect(within(writeUntilFailure(stream), WAIT_MS, "the stream to fail")).rejects.toBeInstanceOf(
-      StreamResetError,
+    await Promise.all(
+      flows.map(async ({ transport, name, caller, pending, stream, events }) => {
+        const what = (thing: string): string => `${thing} over ${transport}`;
+        await expect(within(pending, WAIT_MS, what("the call to fail"))).rejects.toBeInstanceOf(
+          ServiceGoneError,
+        );
+        await expect(
+          within(writeUntilFailure(stream), WAIT_MS, what("the stream to fail")),
+        ).rejects.toBeInstanceOf(StreamResetError);
+        await within(events.closed, WAIT_MS, what("the channel to close"));
+        expect(await caller.lookup(name)).toEqual([]);
+      }),
     );
-    await within(events.closed, WAIT_MS, "the channel to close");
-    expect(await caller.lookup(name)).toEqual([]);
 
     service.thaw();
-    expect(await service.line(/^closed /, WAIT_MS)).toBe("closed ECONNECTION_LOST");
-    expect(await caller.call(`missing.${transport}`).catch((error: BeamhubError) => error.code)).toBe(
-      "ESERVICE_NOT_FOUND",
-    );
+    for (const transport of TRANSPORTS) {
+      expect(await service.line(new RegExp(`^closed ${transport} `), WAIT_MS)).toBe(
+        `closed ${transport} ECONNECTION_LOST`,
+      );
+      // The callers' sessions are untouched.
+      const caller = flows.find((flow) => flow.transport === transport)!.caller;
+      expect(await caller.call(`missing.${transport}`).catch((error: BeamhubError) => error.code)).toBe(
+        "ESERVICE_NOT_FOUND",
+      );
+    }
     await service.kill();
   }, 40_000);
+});
 
-  it("a frozen client: the hub drops it; the service sees the call cancelled, the stream reset, the channel closed", async () => {
-    const name = `held.by.client.${transport}`;
-    const service = await connectOver(transport);
-    const held = holdingHandler();
-    await service.register(name, held.handler);
-    const client = await startPeer("client", transport, name);
-    const call = await within(held.next, 10_000, "the client's call");
+describe("a frozen client process (one session per transport)", () => {
+  it("is dropped by the hub: the service sees each call cancelled, its stream reset, its channel closed", async () => {
+    const services = await Promise.all(
+      TRANSPORTS.map(async (transport) => {
+        const service = await connectOver(transport);
+        const held = holdingHandler();
+        await service.register(`held.by.client.${transport}`, held.handler);
+        return { transport, service, held };
+      }),
+    );
+    const client = await startPeer("client", "held.by.client");
+    const calls = await Promise.all(
+      services.map(async (flow) => ({
+        ...flow,
+        call: await within(flow.held.next, 10_000, `the call over ${flow.transport}`),
+      })),
+    );
 
     client.freeze();
-    expect(await within(call.cancelled, WAIT_MS, "the call to be cancelled")).toBeInstanceOf(BeamhubError);
-    await expect(
-      within(readUntilFailure(call.data.stream), WAIT_MS, "the stream to fail"),
-    ).rejects.toBeInstanceOf(StreamResetError);
-    await within(call.data.events.closed, WAIT_MS, "the channel to close");
+    await Promise.all(
+      calls.map(async ({ transport, call }) => {
+        const what = (thing: string): string => `${thing} over ${transport}`;
+        expect(await within(call.cancelled, WAIT_MS, what("the call to be cancelled"))).toBeInstanceOf(
+          BeamhubError,
+        );
+        await expect(
+          within(readUntilFailure(call.data.stream), WAIT_MS, what("the stream to fail")),
+        ).rejects.toBeInstanceOf(StreamResetError);
+        await within(call.data.events.closed, WAIT_MS, what("the channel to close"));
+      }),
+    );
 
     client.thaw();
-    expect(await client.line(/^closed /, WAIT_MS)).toBe("closed ECONNECTION_LOST");
-    expect(await client.line(/^call failed /, WAIT_MS)).toMatch(/^call failed E[A-Z_]+$/);
-    expect(await client.line(/^stream failed /, WAIT_MS)).toMatch(/^stream failed E[A-Z_]+$/);
-    expect(await client.line(/^channel closed$/, WAIT_MS)).toBe("channel closed");
+    for (const { transport, service } of calls) {
+      expect(await client.line(new RegExp(`^closed ${transport} `), WAIT_MS)).toBe(
+        `closed ${transport} ECONNECTION_LOST`,
+      );
+      expect(await client.line(new RegExp(`^call failed ${transport} `), WAIT_MS)).toMatch(/ E[A-Z_]+$/);
+      expect(await client.line(new RegExp(`^stream failed ${transport} `), WAIT_MS)).toMatch(/ E[A-Z_]+$/);
+      expect(await client.line(new RegExp(`^channel closed ${transport}$`), WAIT_MS)).toBeDefined();
+      // The services' own sessions are untouched.
+      expect(await service.lookup(`held.by.client.${transport}`)).toHaveLength(1);
+    }
     await client.kill();
-    // The service's own session is untouched.
-    expect((await service.lookup(name)).length).toBe(1);
   }, 40_000);
 });
 

@@ -76,7 +76,7 @@ it("beamhub serve --keepalive 200 drops a frozen service within the bound", asyn
   try {
     const args = {
       role: "service",
-      transport: "unix",
+      transports: ["unix"],
       socket,
       url: "",
       cert: "",
@@ -87,11 +87,11 @@ it("beamhub serve --keepalive 200 drops a frozen service within the bound", asyn
       JSON.stringify(args),
     ]);
     const observer = await connectUnix(socket);
-    expect(await observer.lookup("frozen.under.serve")).toHaveLength(1);
+    expect(await observer.lookup("frozen.under.serve.unix")).toHaveLength(1);
     service.freeze();
     await within(
       (async () => {
-        while ((await observer.lookup("frozen.under.serve")).length > 0) {
+        while ((await observer.lookup("frozen.under.serve.unix")).length > 0) {
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       })(),
