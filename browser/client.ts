@@ -6,6 +6,7 @@ import { ConnectError } from "../transports/http2/errors.js";
 import { CLIENT_DEFAULTS, type SessionClientOptions } from "../transports/http2/client-options.js";
 import { TOKEN_PROTOCOL_PREFIX, WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "../transports/http2/paths.js";
 import { HTTP2_TUNING } from "../transports/http2/tuning.js";
+import { verifyKeepAlive } from "../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../wire/open-session.js";
 import { RemoteHub } from "../wire/remote-hub.js";
 import {
@@ -51,6 +52,7 @@ export async function connectBrowser(
   options: ConnectBrowserOptions = {},
 ): Promise<BrowserRemoteHub> {
   const target = webSocketUrl(url);
+  verifyKeepAlive(options.keepAlive ?? BROWSER_DEFAULTS.keepAlive);
   // Each wait gets `timeout`, and both together at most `connectTimeout`.
   const budgetEnd = Date.now() + (options.connectTimeout ?? BROWSER_DEFAULTS.connectTimeout);
   const left = (): number =>

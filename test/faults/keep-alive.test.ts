@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { Hub, InvalidArgumentError } from "../../index.js";
-import { listenHttps } from "../../transports/http2/index.js";
+import { connectHttps, listenHttps } from "../../transports/http2/index.js";
 import { FdSocket, socketPair } from "../../transports/unix/fd/index.js";
 import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";
@@ -134,6 +134,8 @@ describe("configuration and handshake", () => {
     );
     await expect(listenHttps(hub, { port: 0, keepAlive: Number.NaN })).rejects.toThrow(InvalidArgumentError);
     await expect(connectUnix(listener.path, { connectTimeout: 0 })).rejects.toThrow(/connectTimeout/);
+    // Checked before anything is opened: nothing to leak.
+    await expect(connectHttps("https://127.0.0.1:1", { keepAlive: -5 })).rejects.toThrow(InvalidArgumentError);
   });
 
   it("the hub drops a Unix connection that never sends its HELLO (handshakeTimeout)", async () => {

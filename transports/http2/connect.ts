@@ -2,6 +2,7 @@ import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { ConnectTimeoutError } from "../../wire/errors.js";
+import { verifyKeepAlive } from "../../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../../wire/open-session.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
 import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
@@ -47,6 +48,7 @@ export async function connectHttps(
   if (!(Number.isFinite(budget) && budget > 0)) {
     throw new InvalidArgumentError(`connectTimeout must be a positive number of ms, got ${String(budget)}`);
   }
+  verifyKeepAlive(options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
   // Each step of an attempt is bounded by `timeout` already; the budget bounds them all
   // together. A result that arrives after the budget ran out is closed, never leaked.
   let late = false;
