@@ -135,7 +135,9 @@ describe("configuration and handshake", () => {
     await expect(listenHttps(hub, { port: 0, keepAlive: Number.NaN })).rejects.toThrow(InvalidArgumentError);
     await expect(connectUnix(listener.path, { connectTimeout: 0 })).rejects.toThrow(/connectTimeout/);
     // Checked before anything is opened: nothing to leak.
-    await expect(connectHttps("https://127.0.0.1:1", { keepAlive: -5 })).rejects.toThrow(InvalidArgumentError);
+    await expect(connectHttps("https://127.0.0.1:1", { keepAlive: -5 })).rejects.toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it("the hub drops a Unix connection that never sends its HELLO (handshakeTimeout)", async () => {
