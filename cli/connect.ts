@@ -1,4 +1,4 @@
-import { connectHttps, connectUnix, type RemoteHub } from "../index.js";
+import { connectHttps, connectUnix, ConnectTimeoutError, type RemoteHub } from "../index.js";
 import type { CliConfig } from "./config.js";
 import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";
@@ -30,11 +30,16 @@ export async function connectToHub(
     }
   }
   try {
-    return await connectUnix(hub.path, { connectTimeout, timeoutMs: Math.min(2000, connectTimeout) });
+    return await connectUnix(hub.path, { connectTimeout });
   } catch (error) {
+    // A hub that took the connection but never answered is there, just not working.
+    const hint =
+      error instanceof ConnectTimeoutError
+        ? "Check that the hub's process runs and is not stopped (kill -STOP, a debugger)."
+        : "Is `beamhub serve` running?";
     throw new CliError(
-      `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ` +
-        `Is \`beamhub serve\` running? (the hub came from ${config.hubSource}; ` +
+      `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ${hint} ` +
+        `(the hub came from ${config.hubSource}; ` +
         "set --hub or BEAMHUB_HUB to use another, e.g. --hub https://host:8443)",
       EXIT.unreachable,
       { cause: error },

@@ -170,7 +170,7 @@ export async function connectUnix(path: string, options: UnixConnectOptions = {}
       new ConnectTimeoutError(
         address,
         timeout,
-        "the hub took the connection but did not answer the handshake (is it frozen or overloaded?)",
+        "the hub took the connection but did not answer the handshake (frozen, overloaded or out of descriptors?)",
       ),
   );
   return new RemoteHub(session.connection);
