@@ -27,7 +27,7 @@ export {
 } from "./wire/reconnect-errors.js";
 export { RECONNECT_DEFAULTS, type ReconnectOptions } from "./wire/reconnect-options.js";
 export type { RemoteWatch, RemoteWatchEvent } from "./wire/remote-watch.js";
-export { ConnectionLostError, ProtocolError } from "./wire/errors.js";
+export { ConnectionLostError, ConnectTimeoutError, ProtocolError } from "./wire/errors.js";
 export * from "./gateway/index.js";
 
 /** The package version. */

@@ -3,11 +3,11 @@ import { jsonCodec } from "../codecs/json.js";
 import { InvalidArgumentError } from "../hub/errors.js";
 import { withDeadline } from "../transports/http2/deadline.js";
 import { ConnectError } from "../transports/http2/errors.js";
-import { withKeepAlive } from "../transports/http2/keep-alive.js";
 import { CLIENT_DEFAULTS, type SessionClientOptions } from "../transports/http2/client-options.js";
 import { TOKEN_PROTOCOL_PREFIX, WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "../transports/http2/paths.js";
 import { HTTP2_TUNING } from "../transports/http2/tuning.js";
-import { WireConnection } from "../wire/connection.js";
+import { verifyKeepAlive } from "../wire/keep-alive.js";
+import { handshakeWithin, openSession } from "../wire/open-session.js";
 import { RemoteHub } from "../wire/remote-hub.js";
 import {
   browserWebSocketTransport,
@@ -52,7 +52,12 @@ export async function connectBrowser(
   options: ConnectBrowserOptions = {},
 ): Promise<BrowserRemoteHub> {
   const target = webSocketUrl(url);
-  const timeout = options.timeout ?? BROWSER_DEFAULTS.timeout;
+  verifyKeepAlive(options.keepAlive ?? BROWSER_DEFAULTS.keepAlive);
+  // Each wait gets `timeout`, and both together at most `connectTimeout`.
+  const budgetEnd = Date.now() + (options.connectTimeout ?? BROWSER_DEFAULTS.connectTimeout);
+  const left = (): number =>
+    Math.max(1, Math.min(options.timeout ?? BROWSER_DEFAULTS.timeout, budgetEnd - Date.now()));
+  const timeout = left();
   const Constructor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (Constructor === undefined) throw new InvalidArgumentError("no WebSocket class in this environment");
   const protocols = [WEBSOCKET_PROTOCOL];
@@ -85,25 +90,20 @@ export async function connectBrowser(
     throw new ConnectError(`${origin} did not accept the WebSocket subprotocol ${WEBSOCKET_PROTOCOL}`);
   }
 
-  const live = withKeepAlive(transport, options.keepAlive ?? BROWSER_DEFAULTS.keepAlive);
-  const connection = new WireConnection(live, {
+  const session = openSession(transport, {
     streamWindow: HTTP2_TUNING.sessionStreamWindow,
     ...options.limits,
     role: "client",
     codecs: options.codecs ?? [cborCodec, jsonCodec],
+    keepAlive: options.keepAlive ?? BROWSER_DEFAULTS.keepAlive,
   });
-  try {
-    await withDeadline<void>(
-      timeout,
-      () => new ConnectError(`${origin} did not complete the session handshake within ${timeout} ms`),
-      (resolve, reject) => connection.ready.then(resolve, reject),
-    );
-  } catch (error) {
-    connection.close("handshake failed");
-    throw error;
-  }
-  live.arm();
-  return new BrowserRemoteHub(connection);
+  const handshakeTimeout = left();
+  await handshakeWithin(
+    session,
+    handshakeTimeout,
+    () => new ConnectError(`${origin} did not complete the session handshake within ${handshakeTimeout} ms`),
+  );
+  return new BrowserRemoteHub(session.connection);
 }
 
 /** `wss://host:port/prefix` → `wss://host:port/prefix/beamhub/v1/ws` (https → wss, http → ws). */

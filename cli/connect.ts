@@ -2,6 +2,7 @@ import {
   AuthenticationError,
   connectHttps,
   connectUnix,
+  ConnectTimeoutError,
   RECONNECT_DEFAULTS,
   TlsError,
   type ReconnectOptions,
@@ -9,6 +10,7 @@ import {
 } from "../index.js";
 import { backoffDelay } from "../wire/reconnect-options.js";
 import type { CliConfig } from "./config.js";
+import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";
 import { httpsConnectFailure } from "./hub-errors.js";
 import { httpsOptions } from "./https-options.js";
@@ -20,15 +22,20 @@ export function reconnectOptions(config: CliConfig): ReconnectOptions | false {
   return { maxAttempts, giveUpAfter };
 }
 
-/** Connects once, throwing what the library threw. */
-function openHub(config: CliConfig): Promise<RemoteHub> {
+/** The default bound on one connect: `--timeout`, at most {@link CONNECT_TIMEOUT_MS}. */
+function defaultConnectTimeout(config: CliConfig): number {
+  return Math.min(config.timeout > 0 ? config.timeout : CONNECT_TIMEOUT_MS, CONNECT_TIMEOUT_MS);
+}
+
+/** Connects once, within `connectTimeout` ms, throwing what the library threw. */
+function openHub(config: CliConfig, connectTimeout: number): Promise<RemoteHub> {
   const { hub } = config;
   const reconnect = reconnectOptions(config);
   if (hub.kind === "https") {
     const { options } = httpsOptions(hub.url, config.tls);
-    return connectHttps(hub.url, { ...options, reconnect });
+    return connectHttps(hub.url, { ...options, connectTimeout, reconnect });
   }
-  return connectUnix(hub.path, { timeoutMs: 2000, reconnect });
+  return connectUnix(hub.path, { connectTimeout, reconnect });
 }
 
 /** The one line a failed connect prints, and its exit code. */
@@ -44,9 +51,14 @@ function connectFailure(config: CliConfig, error: unknown): CliError {
       options.token !== undefined || options.cert !== undefined,
     );
   }
+  // A hub that took the connection but never answered is there, just not working.
+  const hint =
+    error instanceof ConnectTimeoutError
+      ? "Check that the hub's process runs and is not stopped (kill -STOP, a debugger)."
+      : "Is `beamhub serve` running?";
   return new CliError(
-    `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ` +
-      `Is \`beamhub serve\` running? (the hub came from ${config.hubSource}; ` +
+    `cannot reach the hub at ${hub.text}: ${(error as Error).message}. ${hint} ` +
+      `(the hub came from ${config.hubSource}; ` +
       "set --hub or BEAMHUB_HUB to use another, e.g. --hub https://host:8443)",
     EXIT.unreachable,
     { cause: error },
@@ -55,12 +67,16 @@ function connectFailure(config: CliConfig, error: unknown): CliError {
 
 /**
  * Connects to the configured hub — its Unix socket, or `https://` / `wss://` with the CLI's
- * TLS settings — or fails with a `CliError` that says which hub and what to try. The client
- * reconnects by itself when the hub goes away (see {@link reportReconnection}).
+ * TLS settings — or fails with a `CliError` that says which hub and what to try. The connect
+ * gives up after `connectTimeout` ms (default: `--timeout`, at most 10 s). The client
+ * reconnects by itself when the hub goes away later (see {@link reportReconnection}).
  */
-export async function connectToHub(config: CliConfig): Promise<RemoteHub> {
+export async function connectToHub(
+  config: CliConfig,
+  connectTimeout = defaultConnectTimeout(config),
+): Promise<RemoteHub> {
   try {
-    return await openHub(config);
+    return await openHub(config, connectTimeout);
   } catch (error) {
     throw connectFailure(config, error);
   }
@@ -75,7 +91,8 @@ function isPermanent(error: unknown): boolean {
 
 /**
  * {@link connectToHub}, trying again with backoff for up to `ms` (0: once) while the hub cannot
- * be reached — it may be restarting. Resolves with the hub and how many attempts it took.
+ * be reached — it may be restarting. Each attempt is bounded by what is left (at most 10 s).
+ * Resolves with the hub and how many attempts it took.
  */
 export async function connectToHubWithin(
   config: CliConfig,
@@ -84,7 +101,9 @@ export async function connectToHubWithin(
   const deadline = Date.now() + ms;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return { hub: await openHub(config), attempts: attempt };
+      const left = deadline - Date.now();
+      const bound = ms > 0 ? Math.max(1, Math.min(left, CONNECT_TIMEOUT_MS)) : defaultConnectTimeout(config);
+      return { hub: await openHub(config, bound), attempts: attempt };
     } catch (error) {
       const left = deadline - Date.now();
       if (isPermanent(error) || left <= 0) {

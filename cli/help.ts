@@ -16,7 +16,8 @@ hub options:
   --token TOKEN     bearer token for an https hub (prefer env BEAMHUB_TOKEN: flags show in ps)
   --transport T     auto (HTTP/2, falling back to WebSocket; default), http2 or ws
                     (env BEAMHUB_TRANSPORT; a wss:// hub means ws)
-  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --timeout MS      bound on the whole command: connecting (at most 10 s of it) and the call
+                    (env BEAMHUB_TIMEOUT; default 30000)
   --reconnect-attempts N
                     when the hub goes away, reconnect at most N times (env
                     BEAMHUB_RECONNECT_ATTEMPTS; default unlimited; 0: do not reconnect)
@@ -61,7 +62,8 @@ common options:
                     symbolic link; XDG_RUNTIME_DIR is refused if another user (not root) owns it,
                     or group/others may write it without the sticky bit; a socket file there
                     owned by another user is refused. The message names the path, owner and mode.
-  --timeout MS      call timeout (env BEAMHUB_TIMEOUT; default 30000)
+  --timeout MS      bound on a command: connecting (at most 10 s of it) and the call
+                    (env BEAMHUB_TIMEOUT; default 30000)
   --config FILE     JSON file with the same keys (env BEAMHUB_CONFIG)
   -h, --help        help for a command
 
@@ -107,6 +109,11 @@ TLS (the hub's certificate):
                           "$(hostname),192.168.1.20" (env BEAMHUB_DEV_CERT_HOSTS). A stored
                           certificate without them is replaced (serve says so; clients must fetch
                           the new cert.pem); names asked for once stay in it.
+sessions:
+  --keepalive MS          keep-alive interval of every session, Unix and https (env
+                          BEAMHUB_KEEPALIVE; default 2000; 0 turns it off): a peer silent for
+                          2x MS is dropped, so a frozen or vanished client is noticed, and its
+                          calls, streams and channels fail, within 2.25x MS
 authentication (the https listener; Unix socket peers are identified by the kernel instead:
   SO_PEERCRED gives the uid, gid and pid of the connecting process, and the identity is
   {id: "unix:<user>", via: "unix", uid, gid, pid, user, gids, groups}; "unix:<uid>" when no

@@ -62,6 +62,7 @@ const SERVE_ONLY = [
   "trusted-proxy",
   "max-connections",
   "max-connections-per-address",
+  "keepalive",
 ];
 
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
@@ -144,6 +145,7 @@ export async function main(argv: string[]): Promise<number> {
         "trusted-proxy": { type: "string", multiple: true },
         "max-connections": { type: "string" },
         "max-connections-per-address": { type: "string" },
+        keepalive: { type: "string" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         "handoff-socket": { type: "string" },

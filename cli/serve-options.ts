@@ -33,6 +33,8 @@ export interface ServeFlags {
   "trusted-proxy"?: string[];
   "max-connections"?: string;
   "max-connections-per-address"?: string;
+  /** Keep-alive interval of every session in ms (0: off). */
+  keepalive?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -43,6 +45,8 @@ export interface ServeOptions {
   access: AccessConfig | undefined;
   /** The Unix listener's socket mode and connection caps. */
   unix: UnixServeOptions;
+  /** `--keepalive MS`: the keep-alive interval of every session, Unix and https (default: the library's, 2000). */
+  keepAlive: number | undefined;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -113,6 +117,7 @@ export function resolveServeOptions(
           : "and do what the access rules grant them"),
     );
   }
+  const keepAlive = keepAliveSetting(pick("keepalive"));
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -123,7 +128,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, warnings };
+    return { https: undefined, access, unix, keepAlive, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -166,7 +171,7 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, warnings };
+  return { https, access, unix, keepAlive, warnings };
 }
 
 /**
@@ -216,6 +221,19 @@ function unixOptions(
     Math.min(DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID, maxConnections),
   );
   return { mode, maxConnections, maxConnectionsPerUid };
+}
+
+/** `--keepalive MS` (`BEAMHUB_KEEPALIVE`, config key `keepalive`): a whole number of ms, 0 for off. */
+function keepAliveSetting(setting: Setting<unknown> | undefined): number | undefined {
+  if (setting === undefined) return undefined;
+  const value = typeof setting.value === "string" ? Number(setting.value.trim()) : setting.value;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
+    throw new CliError(
+      `${setting.source} must be a whole number of milliseconds (0 turns the keep-alive off), got ${JSON.stringify(setting.value)}`,
+      EXIT.usage,
+    );
+  }
+  return value;
 }
 
 /** `--listen-https`, or its older names `--https`/`--no-https` and `BEAMHUB_HTTPS`; default loopback 8443. */

@@ -10,6 +10,7 @@ import {
 } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHubWithin } from "../connect.js";
+import { CommandDeadline } from "../deadline.js";
 import { CliError, EXIT } from "../errors.js";
 import { toJson } from "../output.js";
 
@@ -38,11 +39,9 @@ export async function call(
       cause: error,
     });
   }
-  const started = Date.now();
+  const deadline = new CommandDeadline(config.timeout);
   const { hub, attempts } = await connectToHubWithin(config, config.timeout);
   const callOptions: CallOptions = {};
-  if (config.timeout > 0) callOptions.timeout = Math.max(1, config.timeout - (Date.now() - started));
-  else callOptions.timeout = 0;
   // The hub was restarting: its services are coming back, give them the time that is left.
   if (attempts > 1) callOptions.waitForService = true;
   let printing: Promise<void> | undefined;
@@ -54,11 +53,25 @@ export async function call(
         for await (const message of mine) out(toJson(message.data, false));
       })();
     }
-    const reply = await hub.call(options.service, data, callOptions);
-    await printing;
+    const reply = await deadline.race(
+      (async () => {
+        const answer = await hub.call(options.service, data, {
+          ...callOptions,
+          timeout: deadline.remaining() ?? 0,
+        });
+        await printing;
+        return answer;
+      })(),
+      () =>
+        new CliError(
+          `call to ${options.service} failed: ETIMEOUT: no reply within --timeout ${deadline.timeoutMs} ms (connecting included)`,
+          EXIT.failed,
+        ),
+    );
     out(toJson(reply, true));
     return 0;
   } catch (error) {
+    if (error instanceof CliError) throw error;
     if (error instanceof ServiceNotFoundError)
       throw new CliError(error.message, EXIT.notFound, { cause: error });
     if (error instanceof ServiceError) {

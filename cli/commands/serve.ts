@@ -64,6 +64,7 @@ export async function serve(
     maxConnections: options.unix.maxConnections,
     maxConnectionsPerUid: options.unix.maxConnectionsPerUid,
     onRefused: (refusal) => log(refusal.message),
+    keepAlive: options.keepAlive,
   });
   log(
     `beamhub ${VERSION}: serving on unix://${unix.path} (${describeUnix(options)})` +
@@ -75,7 +76,7 @@ export async function serve(
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   if (options.https !== undefined && tls !== undefined) {
-    https = await startHttps(hub, unix, options.https, tls, authenticate, log);
+    https = await startHttps(hub, unix, options.https, tls, authenticate, log, options.keepAlive);
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
         `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}; ${describeWebAccess(options.https)}` +
@@ -181,11 +182,13 @@ async function startHttps(
   tls: ListenerCertificate,
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
+  keepAlive: number | undefined,
 ): Promise<HttpsListener> {
   const { host, port } = https.address;
   const listenOptions: ListenHttpsOptions = {
     host,
     port,
+    keepAlive,
     cert: tls.cert,
     key: tls.key,
     requireAuth: https.requireAuth,

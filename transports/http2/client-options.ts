@@ -40,9 +40,18 @@ export interface ConnectHttpsOptions extends SessionClientOptions {
 
 /** The session options every client shares (`connectHttps`, and `connectBrowser` in browsers). */
 export interface SessionClientOptions {
-  /** Bound on reaching the hub and completing the session handshake, per attempt (ms, default 10 000). */
+  /**
+   * Bound on the whole connect in ms — TLS, the session request, the handshake, and with
+   * transport `"auto"` the WebSocket fallback too (default 10 000). Past it the connect fails
+   * with `ConnectTimeoutError`, which names the hub and the deadline.
+   */
+  connectTimeout?: number;
+  /** Bound on each step of one attempt (ms, default 10 000; never more than what is left of `connectTimeout`). */
   timeout?: number;
-  /** Session keep-alive (ms, default 20 000; see `HubServerOptions.keepAlive`). 0 disables. */
+  /**
+   * Session keep-alive (ms, default 2000; 0 disables): PING after this much silence from the
+   * hub, dead after twice this, so a frozen or vanished hub is detected within 2.25x this.
+   */
   keepAlive?: number;
   /** Session limits (frame size, windows, channels, streams). */
   limits?: SessionLimits;
@@ -53,7 +62,7 @@ export interface SessionClientOptions {
 }
 
 /** Defaults of {@link SessionClientOptions}. */
-export const CLIENT_DEFAULTS = { timeout: 10_000, keepAlive: 20_000 } as const;
+export const CLIENT_DEFAULTS = { connectTimeout: 10_000, timeout: 10_000, keepAlive: 2000 } as const;
 
 /** The TLS options both client transports pass to `tls.connect`. */
 export function tlsOptionsOf(url: URL, options: ConnectHttpsOptions): Record<string, unknown> {

@@ -1,18 +1,30 @@
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
-import { WireConnection } from "../../wire/connection.js";
-import { RemoteHub, type RemoteHubOptions } from "../../wire/remote-hub.js";
+import type { WireConnection } from "../../wire/connection.js";
+import { ConnectTimeoutError } from "../../wire/errors.js";
+import { verifyKeepAlive } from "../../wire/keep-alive.js";
+import { handshakeWithin, openSession } from "../../wire/open-session.js";
 import { verifyReconnectOptions } from "../../wire/reconnect-options.js";
+import { RemoteHub, type RemoteHubOptions } from "../../wire/remote-hub.js";
 import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
-import { withDeadline } from "./deadline.js";
 import { AuthenticationError, ConnectError, TlsError, TransportUnavailableError } from "./errors.js";
 import { firstByteTimeoutOf } from "./first-byte.js";
-import { withKeepAlive } from "./keep-alive.js";
 import { mayFallBack } from "./tls-errors.js";
 import { HTTP2_TUNING } from "./tuning.js";
 import type { BeamhubError } from "../../base/error.js";
+
+/** How much longer than the budget a step's own deadline may run (see `establish`). */
+const BUDGET_FIRST_MS = 25;
+
+/** One session to the hub, over the transport it got through on. */
+interface Session {
+  connection: WireConnection;
+  kind: "http2" | "websocket";
+  /** Why an "auto" client fell back to the WebSocket: the HTTP/2 attempt's error. */
+  fallbackCause?: BeamhubError | undefined;
+}
 
 /** A hub reached over HTTPS: a `RemoteHub` that also tells which transport carries it. */
 export class HttpsRemoteHub extends RemoteHub {
@@ -44,7 +56,11 @@ export class HttpsRemoteHub extends RemoteHub {
  * transport `"auto"` it tries HTTP/2 and falls back to the WebSocket when HTTP/2 does not get
  * through — including when its first bytes do not come within `firstByteTimeout` (2 s), as
  * behind a proxy that buffers request bodies; certificate and authentication failures are
- * reported at once (the fallback would hit them too), as `TlsError` (`ETLS_UNTRUSTED`, `ETLS_EXPIRED`, ...) or `AuthenticationError`.
+ * reported at once (the fallback would hit them too), as `TlsError` (`ETLS_UNTRUSTED`,
+ * `ETLS_EXPIRED`, ...) or `AuthenticationError`. The whole connect, fallback included, is
+ * bounded by `connectTimeout` (default 10 s); past it the connect fails with
+ * `ConnectTimeoutError` and an attempt still under way is dropped. The client reconnects when
+ * the hub goes away later (unless `reconnect: false`), with the same bounds per attempt.
  */
 export async function connectHttps(
   url: string | URL,
@@ -54,11 +70,16 @@ export async function connectHttps(
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
   }
+  const budget = options.connectTimeout ?? CLIENT_DEFAULTS.connectTimeout;
+  if (!(Number.isFinite(budget) && budget > 0)) {
+    throw new InvalidArgumentError(`connectTimeout must be a positive number of ms, got ${String(budget)}`);
+  }
+  verifyKeepAlive(options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
   const reconnect = verifyReconnectOptions(options.reconnect);
   const firstByteTimeout = firstByteTimeoutOf(options.firstByteTimeout);
-  let current = await openSession(target, options, firstByteTimeout);
+  let current = await connectWithin(target, options, budget, firstByteTimeout);
   const dial = async (): Promise<WireConnection> => {
-    current = await openSession(target, options, firstByteTimeout);
+    current = await connectWithin(target, options, budget, firstByteTimeout);
     return current.connection;
   };
   return new HttpsRemoteHub(current.connection, () => current, { dial, reconnect, isPermanent });
@@ -73,24 +94,65 @@ function isPermanent(error: unknown): boolean {
   return error instanceof TlsError && error.code !== "ETLS_HANDSHAKE";
 }
 
-/** One session to the hub: HTTP/2, or the WebSocket as the transport mode says. */
-async function openSession(
+/**
+ * One session within `budget` ms. Each step of an attempt is bounded by `timeout` already; the
+ * budget bounds them all together. A session that arrives after the budget ran out is closed,
+ * never leaked.
+ */
+async function connectWithin(
   target: URL,
   options: ConnectHttpsOptions,
+  budget: number,
+  firstByteTimeout: number,
+): Promise<Session> {
+  let late = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const attempt = connectAny(target, options, performance.now() + budget, firstByteTimeout);
+  attempt.then(
+    (session) => {
+      if (late) session.connection.close("the connect gave up before the session was ready");
+    },
+    () => undefined,
+  );
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new ConnectTimeoutError(
+          target.origin,
+          budget,
+          "the hub did not complete TLS, the session request and the handshake in time",
+        ),
+      );
+    }, budget);
+  });
+  try {
+    return await Promise.race([attempt, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** HTTP/2, or the WebSocket as the transport mode says (with `auto`: HTTP/2, else the WebSocket). */
+async function connectAny(
+  target: URL,
+  options: ConnectHttpsOptions,
+  deadline: number,
   firstByteTimeout: number,
 ): Promise<Session> {
   const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
-  if (mode === "http2") return establish(target, options, openHttp2);
-  if (mode === "websocket") return establish(target, options, openWebSocket);
+  if (mode === "http2") return establish(target, options, deadline, openHttp2);
+  if (mode === "websocket") return establish(target, options, deadline, openWebSocket);
   // Only "auto" bounds HTTP/2's first bytes: it has somewhere else to go.
   const openFirstBytes = (url: URL, opts: ConnectHttpsOptions, timeout: number): Promise<OpenedTransport> =>
     openHttp2(url, opts, timeout, Math.min(firstByteTimeout, timeout));
   try {
-    return await establish(target, options, openFirstBytes);
+    return await establish(target, options, deadline, openFirstBytes);
   } catch (error) {
-    if (!mayFallBack(error as BeamhubError)) throw error;
+    // Past the deadline the connect has failed already: no fallback attempt is started.
+    if (!mayFallBack(error as BeamhubError) || performance.now() >= deadline) throw error;
     try {
-      return await establish(target, options, openWebSocket, error as BeamhubError);
+      return await establish(target, options, deadline, openWebSocket, error as BeamhubError);
     } catch (fallbackError) {
       if (!mayFallBack(fallbackError as BeamhubError)) throw fallbackError;
       throw new TransportUnavailableError(
@@ -101,41 +163,37 @@ async function openSession(
   }
 }
 
-interface Session {
-  connection: WireConnection;
-  kind: "http2" | "websocket";
-  /** Why an "auto" client fell back to the WebSocket: the HTTP/2 attempt's error. */
-  fallbackCause?: BeamhubError | undefined;
-}
-
+/** One attempt over one transport; each of its steps gets `timeout`, cut to what is left of the budget. */
 async function establish(
   url: URL,
   options: ConnectHttpsOptions,
+  deadline: number,
   open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
   fallbackCause?: BeamhubError,
 ): Promise<Session> {
-  const timeout = options.timeout ?? CLIENT_DEFAULTS.timeout;
-  const opened = await open(url, options, timeout);
-  const live = withKeepAlive(opened.transport, options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
-  const connection = new WireConnection(live, {
+  // A step cut short by the budget ends just after it, so that the budget's own timer fires first
+  // and the connect fails with the error that names the whole deadline.
+  const left = (): number =>
+    Math.max(
+      1,
+      Math.min(options.timeout ?? CLIENT_DEFAULTS.timeout, deadline - performance.now() + BUDGET_FIRST_MS),
+    );
+  const opened = await open(url, options, left());
+  const session = openSession(opened.transport, {
     streamWindow: HTTP2_TUNING.sessionStreamWindow,
     ...options.limits,
     role: "client",
     codecs: options.codecs ?? [cborCodec, jsonCodec],
+    keepAlive: options.keepAlive ?? CLIENT_DEFAULTS.keepAlive,
   });
-  void connection.closed.then(() => opened.dispose());
-  try {
-    await withDeadline<void>(
-      Math.min(timeout, opened.firstByte?.remaining() ?? timeout),
-      () =>
-        opened.firstByte?.error("HELLO") ??
-        new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
-      (resolve, reject) => connection.ready.then(resolve, reject),
-    );
-  } catch (error) {
-    connection.close("handshake failed");
-    throw error;
-  }
-  live.arm();
-  return { connection, kind: opened.kind, fallbackCause };
+  void session.connection.closed.then(() => opened.dispose());
+  const timeout = Math.min(left(), opened.firstByte?.remaining() ?? Infinity);
+  await handshakeWithin(
+    session,
+    timeout,
+    () =>
+      opened.firstByte?.error("HELLO") ??
+      new ConnectError(`${url.origin} did not complete the session handshake within ${timeout} ms`),
+  );
+  return { connection: session.connection, kind: opened.kind, fallbackCause };
 }

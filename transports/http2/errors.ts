@@ -38,12 +38,8 @@ export class SessionRefusedError extends BeamhubError {
   }
 }
 
-/** The hub could not be reached at all (refused, unreachable, timed out before TLS). */
-export class ConnectError extends BeamhubError {
-  constructor(message: string, cause?: unknown) {
-    super("ECONNECT", message, cause === undefined ? undefined : { cause });
-  }
-}
+/** `ConnectError` and `ConnectTimeoutError` are the session layer's: every transport's connect throws them. */
+export { ConnectError, ConnectTimeoutError } from "../../wire/errors.js";
 
 /**
  * Neither HTTP/2 nor the WebSocket fallback produced a session (transport `"auto"`). `errors`

@@ -1,6 +1,6 @@
-import type { Http2Stream } from "node:http2";
-import type { ByteTransport } from "../../wire/connection.js";
+import { constants, type Http2Stream } from "node:http2";
 import { ConnectionLostError } from "../../wire/errors.js";
+import type { AbortableTransport } from "../../wire/keep-alive.js";
 
 const NO_FDS: readonly number[] = Object.freeze([]);
 
@@ -10,7 +10,7 @@ const NO_FDS: readonly number[] = Object.freeze([]);
  * (cork/uncork), so many small frames cost one DATA frame of HTTP/2, and stream bytes are never
  * copied. HTTP/2 flow control applies underneath; the session's own per-stream credit on top.
  */
-export function http2StreamTransport(stream: Http2Stream): ByteTransport {
+export function http2StreamTransport(stream: Http2Stream): AbortableTransport {
   let done = false;
   return {
     supportsFds: false,
@@ -52,6 +52,10 @@ export function http2StreamTransport(stream: Http2Stream): ByteTransport {
     },
     close() {
       if (!stream.destroyed && !stream.writableEnded) stream.end();
+    },
+    // An unresponsive peer: reset the stream rather than wait for it to finish its side.
+    abort() {
+      if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
     },
   };
 }

@@ -13,8 +13,10 @@ import { WebSocketServer } from "ws";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Hub } from "../../hub/hub.js";
 import type { Identity } from "../../hub/types.js";
-import { WireConnection, type ByteTransport } from "../../wire/connection.js";
 import { serveHubSession } from "../../wire/hub-server.js";
+import type { WireConnection } from "../../wire/connection.js";
+import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
+import { openSession } from "../../wire/open-session.js";
 import { identify } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { ConnectionGuard, connectionKey } from "./connection-guard.js";
@@ -26,7 +28,6 @@ import {
   type ApiRequest,
   type ApiResponse,
 } from "./http-api.js";
-import { withKeepAlive } from "./keep-alive.js";
 import { SERVER_DEFAULTS, type HubServerOptions } from "./options.js";
 import {
   BASE_PATH,
@@ -69,6 +70,8 @@ export class HubEndpoint {
   constructor(hub: Hub, options: HubServerOptions = {}) {
     this.#hub = hub;
     this.#options = { ...SERVER_DEFAULTS, ...options };
+    // A bad interval fails here, not at the first session.
+    verifyKeepAlive(this.#options.keepAlive ?? SERVER_DEFAULTS.keepAlive);
     this.#table = new SessionTable(this.#options.maxSessions, this.#options.maxSessionsPerIdentity);
     this.#proxies = new TrustedProxies(this.#options.trustedProxies);
     this.#guard = new ConnectionGuard({
@@ -313,31 +316,24 @@ export class HubEndpoint {
   }
 
   #startSession(
-    transport: ByteTransport,
+    transport: AbortableTransport,
     identity: Identity | undefined,
     key: string,
     socketKey: string | undefined,
   ): WireConnection {
-    const live = withKeepAlive(transport, this.#options.keepAlive);
-    const connection = new WireConnection(live, {
+    const { connection } = openSession(transport, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
       ...this.#options.limits,
       role: "server",
       codecs: this.#options.codecs ?? [cborCodec, jsonCodec],
+      keepAlive: this.#options.keepAlive,
+      handshakeTimeout: this.#options.handshakeTimeout,
     });
     this.#table.add(connection, key);
-    const handshake = setTimeout(
-      () => connection.close(`no HELLO within ${this.#options.handshakeTimeout} ms`),
-      this.#options.handshakeTimeout,
-    );
-    handshake.unref();
+    // The connection guard's deadline stops once a session is established (HELLOs exchanged).
     connection.ready.then(
-      () => {
-        clearTimeout(handshake);
-        this.#guard.established(socketKey);
-        live.arm();
-      },
-      () => clearTimeout(handshake),
+      () => this.#guard.established(socketKey),
+      () => undefined,
     );
     serveHubSession(this.#hub, connection, identity);
     return connection;

@@ -1,6 +1,6 @@
 import type { WebSocket } from "ws";
-import type { ByteTransport } from "../../wire/connection.js";
 import { ConnectionLostError } from "../../wire/errors.js";
+import type { AbortableTransport } from "../../wire/keep-alive.js";
 
 const NO_FDS: readonly number[] = Object.freeze([]);
 
@@ -21,7 +21,10 @@ export const WS_UNSUPPORTED_DATA = 1003;
  * messages). Big batches go out as fragments of one message, without copying the chunks.
  * A text message is a protocol error (close code 1003).
  */
-export function webSocketTransport(socket: WebSocket, maxMessage = DEFAULT_WS_MESSAGE_SIZE): ByteTransport {
+export function webSocketTransport(
+  socket: WebSocket,
+  maxMessage = DEFAULT_WS_MESSAGE_SIZE,
+): AbortableTransport {
   let done = false;
   const open = (): boolean => socket.readyState === socket.OPEN;
   return {
@@ -70,6 +73,10 @@ export function webSocketTransport(socket: WebSocket, maxMessage = DEFAULT_WS_ME
     close() {
       if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
         socket.close(WS_NORMAL);
+    },
+    // An unresponsive peer would never answer the closing handshake: drop the TCP connection.
+    abort() {
+      socket.terminate();
     },
   };
 }

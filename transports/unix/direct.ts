@@ -4,7 +4,7 @@ import type { Channel, ChannelRequestOptions } from "../../hub/channel.js";
 import { InvalidArgumentError } from "../../hub/errors.js";
 import { FileDescriptor } from "../../hub/file-descriptor.js";
 import type { CallContext, CallOptions, Handler, HubClient } from "../../hub/types.js";
-import { WireConnection } from "../../wire/connection.js";
+import { openSession } from "../../wire/open-session.js";
 import { unixDescriptors } from "./descriptors.js";
 import { detachFd, FdSocket, socketPair } from "./fd/index.js";
 import { transportFor } from "./unix-transport.js";
@@ -56,7 +56,7 @@ export async function connectDirect(
     unixDescriptors.discard(theirs);
     throw error;
   }
-  const connection = new WireConnection(transportFor(socket), {
+  const { connection } = openSession(transportFor(socket), {
     role: "client",
     codecs: [cborCodec, jsonCodec],
     descriptors: unixDescriptors,
@@ -120,7 +120,7 @@ function serveDirect<Request, Reply>(
   // the bare fd); the session needs the raw fd in an FdSocket.
   const value = offer.take();
   const fd = typeof value === "number" ? value : detachFd(value as Socket);
-  const connection = new WireConnection(transportFor(FdSocket.fromFd(fd, { batching: "microtask" })), {
+  const { connection } = openSession(transportFor(FdSocket.fromFd(fd, { batching: "microtask" })), {
     role: "server",
     codecs: [cborCodec, jsonCodec],
     descriptors: unixDescriptors,

@@ -1,5 +1,8 @@
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
-import { WireConnection, type ByteTransport, type ConnectionOptions } from "../../wire/connection.js";
+import type { WireConnection, ConnectionOptions } from "../../wire/connection.js";
+import { ConnectTimeoutError } from "../../wire/errors.js";
+import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
+import { handshakeWithin, openSession } from "../../wire/open-session.js";
 import { serveHubSession } from "../../wire/hub-server.js";
 import { ConnectionLostError } from "../../wire/errors.js";
 import { RemoteHub } from "../../wire/remote-hub.js";
@@ -14,8 +17,18 @@ import {
   type UnixConnectionRefusal,
 } from "./connection-limits.js";
 import { unixDescriptors } from "./descriptors.js";
-import { FdServer, FdSocket, type FdServerOptions } from "./fd/index.js";
+import { FdServer, FdSocket, FdSocketError, type FdServerOptions } from "./fd/index.js";
 import { unixIdentity } from "./peer-identity.js";
+
+/** Default bound on a whole `connectUnix` (reaching the socket and the handshake). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Default bound on a new session's HELLO at the hub. */
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How long a closed socket waits for its peer to close too before it is dropped: a clean peer
+ * answers GOAWAY at once; an unresponsive one would otherwise hold the fd forever.
+ */
+const CLOSE_LINGER_MS = 1000;
 
 /** Options of `listenUnix`. */
 export interface UnixListenOptions {
@@ -37,6 +50,14 @@ export interface UnixListenOptions {
    * in the message.
    */
   onRefused?: (refusal: UnixConnectionRefusal) => void;
+  /**
+   * Keep-alive interval in ms (default 2000; 0 disables): a client silent for twice this long
+   * (a frozen or vanished process) is dropped, and everything it had pending fails, within
+   * 2.25x this. PROTOCOL.md, "Keep-alive".
+   */
+  keepAlive?: number;
+  /** A new connection must complete its HELLO within this many ms, or it is dropped (default 10 000). */
+  handshakeTimeout?: number;
 }
 
 /** A hub listening on a Unix socket. */
@@ -49,7 +70,7 @@ export interface UnixListener {
 }
 
 /** The session protocol's view of an FdSocket. */
-export function transportFor(socket: FdSocket): ByteTransport {
+export function transportFor(socket: FdSocket): AbortableTransport {
   return {
     supportsFds: true,
     write: (chunks, fds) => void socket.write(chunks, fds),
@@ -58,7 +79,14 @@ export function transportFor(socket: FdSocket): ByteTransport {
       socket.on("error", (error) => handlers.closed(error));
       socket.on("close", () => handlers.closed());
     },
-    close: () => socket.end(),
+    close: () => {
+      if (socket.destroyed) return;
+      socket.end();
+      const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+      linger.unref();
+      socket.once("close", () => clearTimeout(linger));
+    },
+    abort: () => socket.destroy(),
     flush: () => socket.flush(),
   };
 }
@@ -78,6 +106,8 @@ export async function listenUnix(
   path: string,
   options: UnixListenOptions = {},
 ): Promise<UnixListener> {
+  // A bad interval fails here, not at the first session.
+  if (options.keepAlive !== undefined) verifyKeepAlive(options.keepAlive);
   const connections = new Set<WireConnection>();
   const limits = new UnixConnectionLimits(
     positiveLimit(options.maxConnections, DEFAULT_MAX_UNIX_CONNECTIONS, "maxConnections"),
@@ -109,11 +139,13 @@ export async function listenUnix(
         });
         return;
       }
-      const connection = new WireConnection(transportFor(socket), {
+      const { connection } = openSession(transportFor(socket), {
         ...options.limits,
         role: "server",
         codecs: [cborCodec, jsonCodec],
         descriptors: unixDescriptors,
+        keepAlive: options.keepAlive,
+        handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       });
       connections.add(connection);
       void connection.closed.then(() => {
@@ -170,8 +202,16 @@ function refusalReporter(
 export interface UnixConnectOptions {
   /** Session limits, as for `listenUnix`. */
   limits?: UnixListenOptions["limits"];
-  /** How long to keep trying while the hub's backlog is full (default 5000 ms). */
+  /**
+   * Bound on the whole connect, in ms: reaching the socket (also while the hub's backlog is
+   * full) and the session handshake (default 10 000). A hub that does not answer in time (frozen,
+   * overloaded, out of descriptors) fails the connect with `ConnectTimeoutError`.
+   */
+  connectTimeout?: number;
+  /** How long to keep trying while the hub's backlog is full (default and at most `connectTimeout`). */
   timeoutMs?: number;
+  /** Keep-alive interval in ms (default 2000; 0 disables), as for `listenUnix`: a frozen hub is detected within 2.25x this. */
+  keepAlive?: number;
   /** Codecs to offer, most preferred first (default CBOR, then JSON). */
   codecs?: Codec[];
   /**
@@ -182,27 +222,65 @@ export interface UnixConnectOptions {
 }
 
 /**
- * Connects to a hub listening on a Unix socket; resolves once the session is established. The
- * client reconnects to the same path when the hub goes away (unless `reconnect: false`).
+ * Connects to a hub listening on a Unix socket; resolves once the session is established, or
+ * rejects with `ConnectTimeoutError` after `connectTimeout` (default 10 s). The client
+ * reconnects to the same path when the hub goes away (unless `reconnect: false`), each attempt
+ * with the same bound.
  */
 export async function connectUnix(path: string, options: UnixConnectOptions = {}): Promise<RemoteHub> {
+  const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (!(Number.isFinite(timeout) && timeout > 0)) {
+    throw new InvalidArgumentError(`connectTimeout must be a positive number of ms, got ${String(timeout)}`);
+  }
+  if (options.keepAlive !== undefined) verifyKeepAlive(options.keepAlive);
   const reconnect = verifyReconnectOptions(options.reconnect);
-  const dial = (): Promise<WireConnection> => openUnixSession(path, options);
+  const dial = (): Promise<WireConnection> => openUnixSession(path, options, timeout);
   return new RemoteHub(await dial(), { dial, reconnect });
 }
 
-async function openUnixSession(path: string, options: UnixConnectOptions): Promise<WireConnection> {
-  const socket = await FdSocket.connect(stripUrl(path), {
-    timeoutMs: options.timeoutMs,
-    batching: "microtask",
-  });
-  const connection = new WireConnection(transportFor(socket), {
+async function openUnixSession(
+  path: string,
+  options: UnixConnectOptions,
+  timeout: number,
+): Promise<WireConnection> {
+  const file = stripUrl(path);
+  const address = `unix://${file}`;
+  const started = performance.now();
+  let socket: FdSocket;
+  try {
+    socket = await FdSocket.connect(file, {
+      timeoutMs: Math.min(options.timeoutMs ?? timeout, timeout),
+      batching: "microtask",
+    });
+  } catch (error) {
+    if (error instanceof FdSocketError && error.code === "ETIMEDOUT") {
+      throw new ConnectTimeoutError(
+        address,
+        timeout,
+        "the hub's backlog stayed full (it accepts no connections)",
+        error,
+      );
+    }
+    throw error;
+  }
+  const session = openSession(transportFor(socket), {
     ...options.limits,
     role: "client",
     codecs: options.codecs ?? [cborCodec, jsonCodec],
     descriptors: unixDescriptors,
+    keepAlive: options.keepAlive,
   });
-  await connection.ready;
+  await handshakeWithin(
+    session,
+    timeout - (performance.now() - started),
+    () =>
+      new ConnectTimeoutError(
+        address,
+        timeout,
+        "the hub took the connection but did not answer the handshake (frozen, overloaded or out of descriptors?)",
+      ),
+  );
+  const { connection } = session;
   // A hub that refuses the connection (over its connection caps) sends GOAWAY right after its
   // HELLO: the session is then closed before it was ever used, and that is this call's failure.
   if (connection.isClosed)
