@@ -351,18 +351,23 @@ const STREAM_REAP_GRACE = 2000;
  * socket until its idle timeout and beyond — so the connection is destroyed.
  */
 function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
-  if (stream.closed || stream.destroyed) return;
+  // Judged by the stream's "close" event, not by `stream.closed`: a session that ended through
+  // its keep-alive has already reset the stream on its side (`closed` is then true), yet a
+  // stalled nghttp2 never finishes closing it, and the connection would stay.
+  let done = false;
+  stream.once("close", () => (done = true));
+  if (stream.destroyed && stream.session?.destroyed !== false) return;
   const reset = setTimeout(() => {
-    stream.close(http2Constants.NGHTTP2_CANCEL);
+    if (done) return;
+    if (!stream.closed) stream.close(http2Constants.NGHTTP2_CANCEL);
     const destroy = setTimeout(() => {
+      if (done) return;
       onDestroy();
       stream.session?.destroy();
     }, STREAM_REAP_GRACE);
     destroy.unref();
-    stream.once("close", () => clearTimeout(destroy));
   }, STREAM_REAP_GRACE);
   reset.unref();
-  stream.once("close", () => clearTimeout(reset));
 }
 
 function parseUrl(url: string | undefined): URL | undefined {
