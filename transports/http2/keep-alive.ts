@@ -45,6 +45,17 @@ export function withKeepAlive(inner: ByteTransport, intervalMs: number): KeepAli
   return {
     supportsFds: inner.supportsFds,
     write: (chunks, fds) => inner.write(chunks, fds),
+    get bufferedBytes() {
+      return inner.bufferedBytes;
+    },
+    pause: inner.pause && (() => inner.pause!()),
+    resume: inner.resume && (() => inner.resume!()),
+    abort:
+      inner.abort &&
+      (() => {
+        stop();
+        inner.abort!();
+      }),
     start(given) {
       handlers = given;
       inner.start({
@@ -56,6 +67,7 @@ export function withKeepAlive(inner: ByteTransport, intervalMs: number): KeepAli
           stop();
           given.closed(error);
         },
+        drain: () => given.drain?.(),
       });
       if (intervalMs > 0) {
         timer = setInterval(tick, Math.max(1, Math.floor(intervalMs / 2)));

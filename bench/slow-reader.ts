@@ -1,0 +1,211 @@
+// A hub's memory when a peer stops reading (issue 11): a hub process on a Unix socket, and a
+// raw client that sends and never reads — a flood of PINGs, of `list` requests, a call whose
+// service sends channel events as fast as it can, a call whose service writes a byte stream.
+// Prints the hub's RSS before and after each flood, and whether the hub closed the session.
+//
+//   npx tsx bench/slow-reader.ts            (SLOW_SECONDS=8 per scenario by default)
+//   SLOW_ONLY=ping npx tsx bench/slow-reader.ts
+//
+// Runs against the tree it is in; the flooding client speaks only PROTOCOL.md bytes.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cborCodec } from "../codecs/index.js";
+import { Ref } from "../codecs/reference.js";
+import { encodeFrame, FrameType, withRequestId } from "../wire/frame.js";
+
+const SECONDS = Number(process.env.SLOW_SECONDS ?? 8);
+const ONLY = process.env.SLOW_ONLY === undefined ? undefined : new RegExp(process.env.SLOW_ONLY);
+
+if (process.argv[2] === "hub") await serveHub(process.argv[3]!);
+else await main();
+
+/** The hub process: services for the floods, RSS on request (a line "rss" on stdin). */
+async function serveHub(path: string): Promise<void> {
+  const { Hub, listenUnix } = await import("../index.js");
+  const hub = new Hub();
+  // A `list` reply of 50 instances (~5 KiB).
+  for (let i = 0; i < 50; i++) await hub.register(`svc.${i}`, () => null, { labels: { n: String(i) } });
+  const payload = "x".repeat(1024);
+  await hub.register("events", (data: { events: { send(d: unknown): Promise<void> } }) => {
+    void (async () => {
+      for (;;) await data.events.send(payload);
+    })().catch(() => undefined);
+    return true;
+  });
+  await hub.register("stream", (data: { bytes: { writable: WritableStream<Uint8Array> } }) => {
+    const writer = data.bytes.writable.getWriter();
+    const chunk = new Uint8Array(64 * 1024);
+    void (async () => {
+      for (;;) await writer.write(chunk);
+    })().catch(() => undefined);
+    return true;
+  });
+  await listenUnix(hub, path, { limits: { slowConsumerTimeout: 5000 } as never });
+  process.stdin.setEncoding("utf8");
+  let buffered = "";
+  process.stdin.on("data", (text: string) => {
+    buffered += text;
+    while (buffered.includes("\n")) {
+      buffered = buffered.slice(buffered.indexOf("\n") + 1);
+      globalThis.gc?.();
+      process.stdout.write(`${process.memoryUsage().rss}\n`);
+    }
+  });
+  process.stdin.on("end", () => process.exit(0));
+  process.stdout.write("ready\n");
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "beamhub-slow-"));
+  const path = join(dir, "hub.sock");
+  const child = spawn(
+    process.execPath,
+    ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), "hub", path],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let rest = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (text: string) => {
+    rest += text;
+    let at: number;
+    while ((at = rest.indexOf("\n")) >= 0) {
+      const line = rest.slice(0, at);
+      rest = rest.slice(at + 1);
+      const waiter = waiters.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = (): Promise<string> =>
+    lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise((resolve) => waiters.push(resolve));
+  await nextLine(); // ready
+  const rss = async (): Promise<number> => {
+    child.stdin.write("rss\n");
+    return Number(await nextLine());
+  };
+  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
+
+  const scenarios: [string, (socket: net.Socket) => Promise<void>][] = [
+    [
+      "ping flood (200 MiB of PINGs)",
+      (socket) => flood(socket, () => encodeFrame(FrameType.PING, 0, new Uint8Array(8)), 200 * 1024 * 1024),
+    ],
+    [
+      "list flood (8,000 list requests)",
+      (socket) => {
+        let id = 1;
+        return flood(socket, () => request(id++, { op: "list", filter: {} }), 8000 * 25);
+      },
+    ],
+    [
+      "event flood (1 KiB events to a client that does not read)",
+      (socket) =>
+        send(socket, request(1, { op: "call", name: "events", data: { events: new Ref("channel", 1) } })),
+    ],
+    [
+      "byte stream (64 KiB writes to a client that does not read)",
+      (socket) =>
+        send(socket, request(1, { op: "call", name: "stream", data: { bytes: new Ref("stream", 1) } })),
+    ],
+  ];
+  console.log(
+    `slow-reader bench: a raw client that never reads, ${SECONDS} s per scenario, node ${process.version}`,
+  );
+  for (const [name, run] of scenarios) {
+    if (ONLY !== undefined && !ONLY.test(name)) continue;
+    const before = await rss();
+    const socket = net.connect(path);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.pause(); // never read
+    let closed = false;
+    socket.on("close", () => (closed = true));
+    socket.on("error", () => undefined);
+    socket.write(hello());
+    const deadline = Date.now() + SECONDS * 1000;
+    let peak = before;
+    const sampler = setInterval(() => void rss().then((value) => (peak = Math.max(peak, value))), 250);
+    await Promise.race([run(socket), new Promise((resolve) => setTimeout(resolve, SECONDS * 1000))]);
+    while (Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    clearInterval(sampler);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await rss();
+    peak = Math.max(peak, after);
+    // Only now read: has the hub ended the session (GOAWAY, or the socket closed)?
+    const ended = closed || (await sessionEnded(socket));
+    console.log(
+      `  ${name.padEnd(60)} hub RSS ${mb(before)} -> peak ${mb(peak)} (+${mb(peak - before)}), session ${ended ? "closed by the hub" : "still open"}`,
+    );
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  child.stdin.end();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function hello(): Uint8Array {
+  const json = {
+    protocol: "beamhub",
+    version: 1,
+    codecs: ["cbor"],
+    maxFrameSize: 16777216,
+    streamWindow: 1048576,
+    fds: false,
+    eventWindow: 128,
+  };
+  return encodeFrame(FrameType.HELLO, 0, new TextEncoder().encode(JSON.stringify(json)));
+}
+
+function request(id: number, body: unknown): Uint8Array {
+  return encodeFrame(
+    FrameType.REQUEST,
+    0,
+    withRequestId(id, cborCodec.encode(body, { toRef: (v) => v as Ref, fromRef: (r) => r })),
+  );
+}
+
+function send(socket: net.Socket, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.write(bytes)) resolve();
+    else socket.once("drain", resolve);
+  });
+}
+
+/** Writes frames until `total` bytes went out (with the socket's own backpressure) or it closed. */
+async function flood(socket: net.Socket, frame: () => Uint8Array, total: number): Promise<void> {
+  let sent = 0;
+  while (sent < total && !socket.destroyed) {
+    const batch: Uint8Array[] = [];
+    for (let i = 0; i < 256; i++) batch.push(frame());
+    const bytes = Buffer.concat(batch);
+    sent += bytes.length;
+    await send(socket, bytes);
+  }
+}
+
+/** Reads what the hub sent; true if the session ended (a GOAWAY, or the end of the stream) within 3 s. */
+function sessionEnded(socket: net.Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 3000);
+    let tail = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      tail = Buffer.concat([tail.subarray(-64), chunk]);
+      if (tail.includes("ESLOW_CONSUMER")) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    socket.resume();
+  });
+}
