@@ -32,7 +32,11 @@ async function serveHub(path: string): Promise<void> {
   const payload = "x".repeat(1024);
   await hub.register("events", (data: { events: { send(d: unknown): Promise<void> } }) => {
     void (async () => {
-      for (;;) await data.events.send(payload);
+      // Yields to the event loop now and then: a send that never waits would starve it.
+      for (let i = 1; ; i++) {
+        await data.events.send(payload);
+        if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
     })().catch(() => undefined);
     return true;
   });
@@ -59,15 +63,12 @@ async function serveHub(path: string): Promise<void> {
   process.stdout.write("ready\n");
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "beamhub-slow-"));
-  const path = join(dir, "hub.sock");
+/** Starts a hub process on `path`; `rss()` asks it for its RSS (after a GC). */
+async function startHub(path: string): Promise<{ rss: () => Promise<number>; stop: () => void }> {
   const child = spawn(
     process.execPath,
     ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), "hub", path],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
-    },
+    { stdio: ["pipe", "pipe", "inherit"] },
   );
   const lines: string[] = [];
   const waiters: ((line: string) => void)[] = [];
@@ -87,22 +88,33 @@ async function main(): Promise<void> {
   const nextLine = (): Promise<string> =>
     lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise((resolve) => waiters.push(resolve));
   await nextLine(); // ready
-  const rss = async (): Promise<number> => {
-    child.stdin.write("rss\n");
-    return Number(await nextLine());
+  return {
+    rss: async () => {
+      child.stdin.write("rss\n");
+      return Number(await nextLine());
+    },
+    stop: () => {
+      child.stdin.end();
+      setTimeout(() => child.kill("SIGKILL"), 2000).unref();
+    },
   };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "beamhub-slow-"));
   const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
   const scenarios: [string, (socket: net.Socket) => Promise<void>][] = [
     [
       "ping flood (200 MiB of PINGs)",
-      (socket) => flood(socket, () => encodeFrame(FrameType.PING, 0, new Uint8Array(8)), 200 * 1024 * 1024),
+      (socket) =>
+        flood(socket, () => encodeFrame(FrameType.PING, 0, new Uint8Array(8)), (200 * 1024 * 1024) / 20),
     ],
     [
       "list flood (8,000 list requests)",
       (socket) => {
         let id = 1;
-        return flood(socket, () => request(id++, { op: "list", filter: {} }), 8000 * 25);
+        return flood(socket, () => request(id++, { op: "list", filter: {} }), 8000);
       },
     ],
     [
@@ -119,8 +131,12 @@ async function main(): Promise<void> {
   console.log(
     `slow-reader bench: a raw client that never reads, ${SECONDS} s per scenario, node ${process.version}`,
   );
+  let n = 0;
   for (const [name, run] of scenarios) {
     if (ONLY !== undefined && !ONLY.test(name)) continue;
+    const path = join(dir, `hub-${n++}.sock`);
+    const hub = await startHub(path);
+    const rss = hub.rss;
     const before = await rss();
     const socket = net.connect(path);
     await new Promise((resolve) => socket.once("connect", resolve));
@@ -144,9 +160,8 @@ async function main(): Promise<void> {
       `  ${name.padEnd(60)} hub RSS ${mb(before)} -> peak ${mb(peak)} (+${mb(peak - before)}), session ${ended ? "closed by the hub" : "still open"}`,
     );
     socket.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    hub.stop();
   }
-  child.stdin.end();
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -167,7 +182,7 @@ function request(id: number, body: unknown): Uint8Array {
   return encodeFrame(
     FrameType.REQUEST,
     0,
-    withRequestId(id, cborCodec.encode(body, { toRef: (v) => v as Ref, fromRef: (r) => r })),
+    withRequestId(id, cborCodec.encode(body, { toRef: (v) => v as unknown as Ref, fromRef: (r) => r })),
   );
 }
 
@@ -178,15 +193,13 @@ function send(socket: net.Socket, bytes: Uint8Array): Promise<void> {
   });
 }
 
-/** Writes frames until `total` bytes went out (with the socket's own backpressure) or it closed. */
-async function flood(socket: net.Socket, frame: () => Uint8Array, total: number): Promise<void> {
+/** Writes `count` frames (with the socket's own backpressure) unless it closes first. */
+async function flood(socket: net.Socket, frame: () => Uint8Array, count: number): Promise<void> {
   let sent = 0;
-  while (sent < total && !socket.destroyed) {
+  while (sent < count && !socket.destroyed) {
     const batch: Uint8Array[] = [];
-    for (let i = 0; i < 256; i++) batch.push(frame());
-    const bytes = Buffer.concat(batch);
-    sent += bytes.length;
-    await send(socket, bytes);
+    for (let i = 0; i < 256 && sent < count; i++, sent++) batch.push(frame());
+    await send(socket, Buffer.concat(batch));
   }
 }
 

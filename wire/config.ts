@@ -35,6 +35,12 @@ export interface ConnectionOptions {
   maxChannels?: number;
   /** Byte streams the peer may have open at once that it opened (default 256; more are refused). */
   maxStreams?: number;
+  /**
+   * Requests from the peer that may wait for this side's answer at once (all channels); more
+   * are answered FAIL ELIMIT at once (default 1024). Bounds what a peer that sends requests
+   * and reads no replies can make this side produce.
+   */
+  maxPendingRequests?: number;
   /** Received fds that may wait for their frame before the session fails (default 1024). */
   maxPendingFds?: number;
   /** Events the peer may send on one channel before it waits for credit (default 128). */
@@ -64,6 +70,7 @@ export const DEFAULT_CONFIG = {
   maxChannels: 10_000,
   maxStreams: 256,
   maxPendingFds: 1024,
+  maxPendingRequests: 1024,
   eventWindow: 128,
   maxUnsentBytes: 64 * 1024 * 1024,
   slowConsumerTimeout: 30_000,
@@ -80,6 +87,7 @@ const RANGES: Record<keyof typeof DEFAULT_CONFIG, [min: number, max: number]> = 
   maxChannels: [1, U32_MAX],
   maxStreams: [1, U32_MAX],
   maxPendingFds: [1, 65_535],
+  maxPendingRequests: [1, U32_MAX],
   eventWindow: [1, U32_MAX],
   maxUnsentBytes: [64 * 1024, Number.MAX_SAFE_INTEGER],
   slowConsumerTimeout: [1, TIMER_MAX],

@@ -315,7 +315,7 @@ export class WireConnection {
         const requestId = requestIdOf(type, bytes, start, end);
         const state = this.#channels.get(id);
         const incoming = state?.incoming.get(requestId);
-        state?.incoming.delete(requestId);
+        if (state?.incoming.delete(requestId) === true) this.pendingRequests--;
         incoming?.cancel(new CallAbortedError("channel", "the requester stopped waiting"));
         return;
       }
@@ -482,7 +482,12 @@ export class WireConnection {
     const data = this.#decode(bytes, start + 4, end);
     const state = this.#channel(id);
     let refusal = this.#takeRefusal();
-    if (refusal === undefined && end - start > LARGE_MESSAGE && this.#budget.wouldExceed()) {
+    if (refusal === undefined && this.pendingRequests >= this.#options.maxPendingRequests) {
+      refusal = new LimitExceededError(
+        "maxPendingRequests",
+        `request refused: the peer may have at most ${this.#options.maxPendingRequests} requests waiting for an answer`,
+      );
+    } else if (refusal === undefined && end - start > LARGE_MESSAGE && this.#budget.wouldExceed()) {
       refusal = new LimitExceededError(
         "memoryBudget",
         `a request of ${end - start} bytes was refused: the hub's budget of ${this.#budget.limit} buffered bytes is used up`,
@@ -499,8 +504,12 @@ export class WireConnection {
     }
     const sink = new WireIncoming(this, state, id, requestId);
     state.incoming.set(requestId, sink);
+    this.pendingRequests++;
     state.end.deliverRequest(data, sink);
   }
+
+  /** @internal Requests the peer sent that wait for our answer (all channels). */
+  pendingRequests = 0;
 
   /** @internal Sends the answer to a request that arrived on `channelId`. */
   answer(channelId: number, requestId: number, ok: boolean, value: unknown): void {
@@ -955,9 +964,9 @@ export class WireConnection {
         if (state !== undefined) state.end.close(refusal);
         else this.#queueFrame(FrameType.CLOSE, item.id, reason);
       } else {
-        const proxy = this.#streams.get(item.id);
-        if (proxy !== undefined) proxy.stream.reset(refusal);
-        else this.#queueFrame(FrameType.RESET, item.id, reason);
+        // Reset here without a RESET of its own, then with the refusal as the reason.
+        this.#streams.get(item.id)?.onReset(refusal);
+        this.#queueFrame(FrameType.RESET, item.id, reason);
       }
     }
     this.#decodedRefs.length = 0;
@@ -1165,12 +1174,14 @@ class WireIncoming implements ReplySink {
 
   resolve(value: unknown): void {
     if (this.state.incoming.delete(this.requestId)) {
+      this.connection.pendingRequests--;
       this.connection.answer(this.channelId, this.requestId, true, value);
     }
   }
 
   reject(error: unknown): void {
     if (this.state.incoming.delete(this.requestId)) {
+      this.connection.pendingRequests--;
       this.connection.answer(this.channelId, this.requestId, false, error);
     }
   }
