@@ -7,11 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cborCodec } from "../../codecs/index.js";
+import { ByteStream } from "../../hub/byte-stream.js";
 import { Channel } from "../../hub/channel.js";
 import { FdSocket } from "../../transports/unix/fd/index.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";
 import { WireConnection } from "../../wire/connection.js";
 import { FrameType, readU32 } from "../../wire/frame.js";
+import { MemoryBudget } from "../../wire/memory-budget.js";
 import { within } from "../compliance/suite.js";
 import { sessionPair } from "./pair.js";
 import { bodyOf, helloFrame, messageFrame, RawPeer } from "./raw-peer.js";
@@ -168,5 +170,33 @@ describe("event credit with hand-written peers", () => {
     } finally {
       close();
     }
+  });
+});
+
+describe("the memory budget", () => {
+  it("counts what waits for a reader and returns to zero when it was read or the session closed", async () => {
+    const budget = new MemoryBudget(1 << 30);
+    const pair = await sessionPair({ memoryBudget: budget }, { memoryBudget: budget });
+    // Events the client does not read yet, and stream bytes its reader has not taken.
+    const [mine, theirs] = Channel.pair({ highWaterMark: 4 });
+    const [bytesMine, bytesTheirs] = ByteStream.pair();
+    await pair.client.root.send({ events: theirs, bytes: bytesTheirs });
+    const received = (await within(pair.server.root[Symbol.asyncIterator]().next(), 3000, "the message"))
+      .value!;
+    const { events, bytes } = received.data as { events: Channel; bytes: ByteStream };
+    const sends = Array.from({ length: 100 }, (_, i) => events.send({ i, pad: "x".repeat(1000) }));
+    const writer = bytes.writable.getWriter();
+    void writer.write(new Uint8Array(200_000)).catch(() => undefined);
+    await settle(200);
+    expect(budget.used).toBeGreaterThan(100_000);
+    // Read every event: what they held is released (the unread stream bytes still count).
+    let taken = 0;
+    for await (const _message of mine) if (++taken === 100) break;
+    await within(Promise.all(sends), 3000, "the sends");
+    expect(budget.used).toBeLessThan(250_000);
+    pair.close();
+    await within(Promise.all([pair.client.closed, pair.server.closed]), 3000, "the sessions to close");
+    bytesMine.reset(new Error("done"));
+    expect(budget.used).toBe(0);
   });
 });

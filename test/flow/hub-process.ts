@@ -4,7 +4,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Channel, Hub, listenHttps, listenUnix } from "../../index.js";
+import { Hub, listenHttps, listenUnix, type Channel } from "../../index.js";
 
 const limits = { slowConsumerTimeout: 1000 };
 const hub = new Hub();

@@ -7,7 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteStream, Channel, Hub } from "../../index.js";
-import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
+import {
+  connectUnix,
+  listenUnix,
+  type UnixListener,
+  type UnixListenOptions,
+} from "../../transports/unix/index.js";
 import { LimitExceededError } from "../../wire/errors.js";
 import { FrameType } from "../../wire/frame.js";
 import { MemoryBudget } from "../../wire/memory-budget.js";
@@ -31,7 +36,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function listen(limits: Parameters<typeof listenUnix>[2]["limits"]): Promise<string> {
+async function listen(limits: UnixListenOptions["limits"]): Promise<string> {
   const path = join(dir, `hub-${listeners.length}.sock`);
   listeners.push(await listenUnix(hub, path, { limits }));
   return path;

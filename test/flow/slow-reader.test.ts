@@ -167,7 +167,10 @@ describe("a peer that does not read", () => {
   it("WebSocket: a PING flood leaves the hub's memory bounded, and the hub closes the session", async () => {
     const before = await hubRss();
     const url = `${where.url.replace("https:", "wss:")}/beamhub/v1/ws`;
-    const socket = new WebSocket(url, ["beamhub.v1"], { ca: where.certificate, ALPNProtocols: ["http/1.1"] });
+    const socket = new WebSocket(url, ["beamhub.v1"], {
+      ca: where.certificate,
+      ALPNProtocols: ["http/1.1"],
+    } as ConstructorParameters<typeof WebSocket>[2]);
     socket.on("error", () => undefined);
     let closed = false;
     socket.on("close", () => (closed = true));
