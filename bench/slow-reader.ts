@@ -21,7 +21,33 @@ const SECONDS = Number(process.env.SLOW_SECONDS ?? 8);
 const ONLY = process.env.SLOW_ONLY === undefined ? undefined : new RegExp(process.env.SLOW_ONLY);
 
 if (process.argv[2] === "hub") await serveHub(process.argv[3]!);
+else if (process.argv[2] === "client") await frozenClient(process.argv[3]!);
 else await main();
+
+/**
+ * A client process (the real one, connectUnix) that asks the hub's "events" service for events
+ * and does not read them for SECONDS: prints its RSS before and after (the issue saw 73 -> 421 MB
+ * for 200k unread 1 KiB events).
+ */
+async function frozenClient(path: string): Promise<void> {
+  const { Channel, connectUnix } = await import("../index.js");
+  const client = await connectUnix(path);
+  globalThis.gc?.();
+  const before = process.memoryUsage().rss;
+  const [mine, theirs] = Channel.pair();
+  await client.call("events", { events: theirs });
+  await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
+  globalThis.gc?.();
+  const after = process.memoryUsage().rss;
+  let unread = 0;
+  // What arrived and waits (the iterator yields what is queued without waiting for more).
+  const timer = setTimeout(() => mine.close(), 200);
+  for await (const _event of mine) unread++;
+  clearTimeout(timer);
+  process.stdout.write(`${JSON.stringify({ before, after, unread })}\n`);
+  await client.close();
+  process.exit(0);
+}
 
 /** The hub process: services for the floods, RSS on request (a line "rss" on stdin). */
 async function serveHub(path: string): Promise<void> {
@@ -160,6 +186,24 @@ async function main(): Promise<void> {
       `  ${name.padEnd(60)} hub RSS ${mb(before)} -> peak ${mb(peak)} (+${mb(peak - before)}), session ${ended ? "closed by the hub" : "still open"}`,
     );
     socket.destroy();
+    hub.stop();
+  }
+  if (ONLY === undefined || ONLY.test("client")) {
+    const path = join(dir, "hub-client.sock");
+    const hub = await startHub(path);
+    const client = spawn(
+      process.execPath,
+      ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), "client", path],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    client.stdout.setEncoding("utf8");
+    client.stdout.on("data", (text: string) => (output += text));
+    await new Promise((resolve) => client.once("exit", resolve));
+    const { before, after, unread } = JSON.parse(output) as { before: number; after: number; unread: number };
+    console.log(
+      `  ${"client that does not read its events (real client)".padEnd(60)} client RSS ${mb(before)} -> ${mb(after)} (+${mb(after - before)}), ${unread} events waiting`,
+    );
     hub.stop();
   }
   rmSync(dir, { recursive: true, force: true });
