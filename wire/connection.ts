@@ -5,12 +5,7 @@ import { Channel, type ReplySink } from "../hub/channel.js";
 import { CallAbortedError, ClosedError, InvalidMessageError } from "../hub/errors.js";
 import { FileDescriptor } from "../hub/file-descriptor.js";
 import { Queue } from "../hub/queue.js";
-import {
-  verifyConfig,
-  type ConnectionConfig,
-  type ConnectionOptions,
-  type DescriptorCodec,
-} from "./config.js";
+import { verifyConfig, type ConnectionConfig, type ConnectionOptions } from "./config.js";
 import { ConnectionLostError, LimitExceededError, ProtocolError, SlowConsumerError } from "./errors.js";
 import type { MemoryBudget } from "./memory-budget.js";
 import { describeError, rebuildError, type WireError } from "./error-info.js";
@@ -112,6 +107,11 @@ const FLUSH_EVERY_BYTES = 512 * 1024;
 /** The fds of a frame that carries none. */
 const NO_FDS: number[] = [];
 
+/**
+ * Bytes of answers (frames outside the peer's credit) queued past the transport's mark after
+ * which this side stops reading from the peer (see `#answerBytes`).
+ */
+const PAUSE_AFTER_ANSWER_BYTES = 256 * 1024;
 /** A request body above this size is refused while the memory budget is exhausted. */
 const LARGE_MESSAGE = 64 * 1024;
 
@@ -234,7 +234,9 @@ export class WireConnection {
     }
     // The peer does not read what we send: stop reading what it sends (this chunk is the last)
     // until our bytes drain, so its requests cannot pile up replies here.
-    if (this.#congested && !this.#readingPaused) this.#pauseReading();
+    if (this.#congested && !this.#readingPaused && this.#answerBytes >= PAUSE_AFTER_ANSWER_BYTES) {
+      this.#pauseReading();
+    }
     for (const fd of fds) this.#receivedFds.push(fd);
     try {
       if (this.#receivedFds.length > this.#options.maxPendingFds) {
@@ -1028,15 +1030,25 @@ export class WireConnection {
   };
 
   #flush(): void {
-    if (this.#outbox.frames === 0) return;
-    const { chunks, fds } = this.#outbox.take();
+    const outbox = this.#outbox;
+    if (outbox.frames === 0) return;
+    this.#answerBytes += outbox.bytes - outbox.creditedBytes;
+    const { chunks, fds } = outbox.take();
     if (this.#transport.write(chunks, fds) === false) this.#overHighWaterMark();
+    else this.#answerBytes = 0;
   }
 
   // ---- a peer that does not read (backpressure) ---------------------------------------------
 
   /** Whether the transport holds more than its high-water mark of bytes for the peer. */
   #congested = false;
+  /**
+   * Bytes of frames outside the peer's credit (answers, PONGs, ...) written since the transport
+   * was last under its mark. Reading from the peer pauses only when these are many: bytes that
+   * credit bounds (a bulk stream, events) must not stop this side from reading the peer's
+   * WINDOWs — two sides both streaming to each other would each wait for the other to read.
+   */
+  #answerBytes = 0;
   #readingPaused = false;
   /** Unsent bytes counted in the memory budget (while congested). */
   #countedUnsent = 0;
@@ -1084,6 +1096,7 @@ export class WireConnection {
 
   #endCongestion(): void {
     this.#congested = false;
+    this.#answerBytes = 0;
     clearTimeout(this.#slowTimer);
     this.#slowTimer = undefined;
     this.#budget.add(-this.#countedUnsent);
