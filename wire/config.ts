@@ -33,7 +33,11 @@ export interface ConnectionOptions {
   descriptors?: DescriptorCodec;
   /** Channels the peer may have open at once that it opened (default 10 000; more are refused). */
   maxChannels?: number;
-  /** Byte streams the peer may have open at once that it opened (default 256; more are refused). */
+  /**
+   * Byte streams the peer may have open at once that it opened; more are refused. Default: as
+   * many as 256 MiB of `streamWindow` allows, at most 256 (256 with 1 MiB windows, 64 with the
+   * 4 MiB of HTTPS sessions).
+   */
   maxStreams?: number;
   /**
    * Requests from the peer that may wait for this side's answer at once (all channels); more
@@ -76,6 +80,9 @@ export const DEFAULT_CONFIG = {
   slowConsumerTimeout: 30_000,
 } as const;
 
+/** The stream windows one session may hold by default (`maxStreams` × `streamWindow`). */
+export const STREAM_WINDOWS_PER_SESSION = 256 * 1024 * 1024;
+
 const U32_MAX = 0xffffffff;
 /** The longest timer Node accepts (a longer one fires at once, every millisecond). */
 const TIMER_MAX = 0x7fffffff;
@@ -114,6 +121,14 @@ export function verifyConfig(options: ConnectionOptions): ConnectionConfig {
   }
   const config = { ...DEFAULT_CONFIG, memoryBudget: MemoryBudget.shared } as Record<string, unknown>;
   for (const [key, value] of Object.entries(options)) if (value !== undefined) config[key] = value;
+  const window = config.streamWindow;
+  if (options.maxStreams === undefined && typeof window === "number" && window > 0) {
+    // Larger windows, fewer streams: what unread streams can make a session hold stays bounded.
+    config.maxStreams = Math.max(
+      1,
+      Math.min(DEFAULT_CONFIG.maxStreams, Math.floor(STREAM_WINDOWS_PER_SESSION / window)),
+    );
+  }
   for (const [key, [min, max]] of Object.entries(RANGES)) {
     const value = config[key];
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {

@@ -23,6 +23,20 @@ describe("verifyConfig", () => {
     expect(config).toMatchObject(DEFAULT_CONFIG);
   });
 
+  it("allows fewer streams by default when their windows are larger", () => {
+    expect(verifyConfig({ role: "server", codecs: [cborCodec] }).maxStreams).toBe(256);
+    expect(
+      verifyConfig({ role: "server", codecs: [cborCodec], streamWindow: 4 * 1024 * 1024 }).maxStreams,
+    ).toBe(64);
+    const explicit = {
+      role: "server",
+      codecs: [cborCodec],
+      streamWindow: 4 * 1024 * 1024,
+      maxStreams: 500,
+    } as const;
+    expect(verifyConfig(explicit).maxStreams).toBe(500);
+  });
+
   const bad: [string, Partial<ConnectionOptions> | Record<string, unknown>, RegExp][] = [
     ["a zero stream limit", { maxStreams: 0 }, /maxStreams must be an integer from 1/],
     ["a fractional window", { streamWindow: 1500.5 }, /streamWindow/],
