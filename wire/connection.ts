@@ -1053,6 +1053,7 @@ export class WireConnection {
   /** Unsent bytes counted in the memory budget (while congested). */
   #countedUnsent = 0;
   #slowTimer: NodeJS.Timeout | undefined;
+  #droppingSlowPeer = false;
 
   /**
    * The transport's bytes for the peer reached its high-water mark: stop reading from the peer
@@ -1105,7 +1106,9 @@ export class WireConnection {
 
   /** Closes a session whose peer does not read: GOAWAY ESLOW_CONSUMER, then the connection is dropped. */
   #slowConsumer(reason: string): void {
-    if (this.#isClosed) return;
+    // Once: the GOAWAY below is written past the limit too.
+    if (this.#isClosed || this.#droppingSlowPeer) return;
+    this.#droppingSlowPeer = true;
     this.#sendJson(FrameType.GOAWAY, { code: "ESLOW_CONSUMER", message: reason });
     this.#flush();
     this.#shutDown(new SlowConsumerError(`session closed: ${reason}`));
