@@ -27,7 +27,16 @@ export {
 } from "./wire/reconnect-errors.js";
 export { RECONNECT_DEFAULTS, type ReconnectOptions } from "./wire/reconnect-options.js";
 export type { RemoteWatch, RemoteWatchEvent } from "./wire/remote-watch.js";
-export { ConnectionLostError, ConnectTimeoutError, ProtocolError } from "./wire/errors.js";
+export {
+  ConnectionConfigError,
+  ConnectionLostError,
+  ConnectTimeoutError,
+  LimitExceededError,
+  ProtocolError,
+  SlowConsumerError,
+} from "./wire/errors.js";
+export { MemoryBudget } from "./wire/memory-budget.js";
+export { DEFAULT_CONFIG, type ConnectionOptions } from "./wire/config.js";
 export * from "./gateway/index.js";
 
 /** The package version. */

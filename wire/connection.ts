@@ -6,7 +6,9 @@ import { Channel, type ReplySink } from "../hub/channel.js";
 import { CallAbortedError, ClosedError, InvalidMessageError } from "../hub/errors.js";
 import { FileDescriptor } from "../hub/file-descriptor.js";
 import { Queue } from "../hub/queue.js";
-import { ConnectionLostError, ProtocolError } from "./errors.js";
+import { verifyConfig, type ConnectionConfig, type ConnectionOptions } from "./config.js";
+import { ConnectionLostError, LimitExceededError, ProtocolError, SlowConsumerError } from "./errors.js";
+import type { MemoryBudget } from "./memory-budget.js";
 import { describeError, rebuildError, type WireError } from "./error-info.js";
 import {
   EMPTY,
@@ -32,6 +34,8 @@ import {
 import { spliceChannels, spliceStreams } from "./splice.js";
 import { StreamProxy, type StreamWire } from "./stream-proxy.js";
 
+export type { ConnectionOptions, DescriptorCodec } from "./config.js";
+
 /**
  * A byte connection the session protocol runs over: a Unix socket (which can carry fds), a TLS
  * stream, a WebSocket. The connection batches frames itself; `write` receives whole batches.
@@ -39,14 +43,26 @@ import { StreamProxy, type StreamWire } from "./stream-proxy.js";
 export interface ByteTransport {
   /** Whether file descriptors can travel on this connection. */
   readonly supportsFds: boolean;
-  /** Sends `chunks` in order; `fds` travel with the first byte of the batch (ownership passes). */
-  write(chunks: Uint8Array[], fds: number[]): void;
+  /**
+   * Sends `chunks` in order; `fds` travel with the first byte of the batch (ownership passes).
+   * Returns false once the bytes written and not yet taken by the OS reached the transport's
+   * high-water mark: it then calls `handlers.drain` when they are out. (A transport without
+   * backpressure returns nothing.)
+   */
+  write(chunks: Uint8Array[], fds: number[]): boolean | void;
   /** Starts delivery; called once by the connection. */
   start(handlers: TransportHandlers): void;
   /** Closes the connection after what was written; idempotent. */
   close(): void;
+  /** Closes the connection now, dropping what was not sent (optional; else `close`). */
+  abort?(): void;
   /** Puts what was written on the wire now rather than at the end of the turn (optional). */
   flush?(): void;
+  /** Bytes written and not yet taken by the OS (optional). */
+  readonly bufferedBytes?: number;
+  /** Stops delivering received bytes until `resume` (optional: the peer's writes back up). */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface TransportHandlers {
@@ -54,37 +70,15 @@ export interface TransportHandlers {
   data(chunk: Uint8Array, fds: readonly number[]): void;
   /** The connection closed (with the reason, if it failed). */
   closed(error?: Error): void;
+  /** What was written after `write` returned false has been taken by the OS. */
+  drain?(): void;
 }
 
-/** Turns sent and received descriptors into fd numbers and back (the Unix transport's job). */
-export interface DescriptorCodec {
-  /** Takes the handle out of `descriptor` and returns an fd number the transport may own. */
-  toFd(descriptor: FileDescriptor): number;
-  /** Wraps a received fd in a descriptor of its natural Node type. */
-  fromFd(fd: number): FileDescriptor;
-  /** Closes a received fd nobody will use (a frame was rejected). */
-  discard(fd: number): void;
-}
-
-/** Options of a `WireConnection`. */
-export interface ConnectionOptions {
-  /** Which side of the connection this is: the client allocates odd ids, the server even ones. */
-  role: "client" | "server";
-  /** Codecs this side speaks, in order of preference (the client's order decides). */
-  codecs: readonly Codec[];
-  /** Largest frame payload accepted (default 16 MiB). */
-  maxFrameSize?: number;
-  /** Initial receive window of every byte stream (default 1 MiB). */
-  streamWindow?: number;
-  /** Largest DATA payload sent (default 64 KiB). */
-  maxDataFrame?: number;
-  /** How fds become numbers and back; required for fds to travel. */
-  descriptors?: DescriptorCodec;
-  /** Limits on what the peer may open. */
-  maxChannels?: number;
-  maxStreams?: number;
-  /** Received fds that may wait for their frame before the session fails (default 1024). */
-  maxPendingFds?: number;
+/** An event waiting for credit (PROTOCOL.md "Channel events"): its sender's promise. */
+interface WaitingEvent {
+  data: unknown;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 /** Per-channel state: the local end that speaks frames, and its requests in flight. */
@@ -94,6 +88,14 @@ interface ChannelState {
   outgoing: IdTable<ReplySink>;
   /** Requests we received and have not answered, by request id. */
   incoming: IdTable<WireIncoming>;
+  /** Events we may still send before the peer grants more (Infinity: it grants none). */
+  sendCredit: number;
+  /** Events the peer may still send us (Infinity: we do not count, it does not wait). */
+  receiveCredit: number;
+  /** Events our side consumed and has not yet returned as credit. */
+  consumed: number;
+  /** Sends waiting for credit, oldest first. */
+  waiting: Queue<WaitingEvent> | undefined;
 }
 
 /**
@@ -106,14 +108,13 @@ const FLUSH_EVERY_BYTES = 512 * 1024;
 /** The fds of a frame that carries none. */
 const NO_FDS: number[] = [];
 
-const DEFAULTS = {
-  maxFrameSize: 16 * 1024 * 1024,
-  streamWindow: 1024 * 1024,
-  maxDataFrame: 64 * 1024,
-  maxChannels: 100_000,
-  maxStreams: 10_000,
-  maxPendingFds: 1024,
-};
+/**
+ * Bytes of answers (frames outside the peer's credit) queued past the transport's mark after
+ * which this side stops reading from the peer (see `#answerBytes`).
+ */
+const PAUSE_AFTER_ANSWER_BYTES = 256 * 1024;
+/** A request body above this size is refused while the memory budget is exhausted. */
+const LARGE_MESSAGE = 64 * 1024;
 
 /**
  * One end of a beamhub session over a byte connection: it turns the message model — channels,
@@ -136,7 +137,8 @@ export class WireConnection {
   peerHello!: Hello;
 
   readonly #transport: ByteTransport;
-  readonly #options: Required<Omit<ConnectionOptions, "descriptors">> & { descriptors?: DescriptorCodec };
+  readonly #options: ConnectionConfig;
+  readonly #budget: MemoryBudget;
   readonly #decoder: FrameDecoder;
   readonly #channels = new Map<number, ChannelState>();
   readonly #streams = new Map<number, StreamProxy>();
@@ -155,8 +157,10 @@ export class WireConnection {
   #frameFds: number[] = NO_FDS;
 
   constructor(transport: ByteTransport, options: ConnectionOptions) {
+    this.#options = verifyConfig(options);
+    this.#budget = this.#options.memoryBudget;
     this.#transport = transport;
-    this.#options = { ...DEFAULTS, ...options };
+    this.#streamWire.maxData = this.#options.maxDataFrame;
     // Bulk DATA is passed on in the pieces it arrives in rather than joined: nothing changes on
     // the wire, and a 64 KiB frame spanning socket reads is not copied.
     this.#decoder = new FrameDecoder(this.#options.maxFrameSize, { splitData: true });
@@ -171,6 +175,7 @@ export class WireConnection {
     transport.start({
       data: (chunk, fds) => this.#receive(chunk, fds),
       closed: (error) => this.#lost(error ?? new ConnectionLostError("the peer closed the connection")),
+      drain: () => this.#onDrain(),
     });
     this.#queueFrame(
       FrameType.HELLO,
@@ -182,6 +187,9 @@ export class WireConnection {
         maxFrameSize: this.#options.maxFrameSize,
         streamWindow: this.#options.streamWindow,
         fds: transport.supportsFds && this.#options.descriptors !== undefined,
+        eventWindow: this.#options.eventWindow,
+        maxStreams: this.#options.maxStreams,
+        maxChannels: this.#options.maxChannels,
       }),
     );
   }
@@ -190,12 +198,22 @@ export class WireConnection {
     return this.#isClosed;
   }
 
-  /** Counts of live channels and streams, for tests and metrics. */
-  get stats(): { channels: number; streams: number; pendingFds: number } {
+  /** Counts of live channels and streams, and of the flow control state, for tests and metrics. */
+  get stats(): {
+    channels: number;
+    streams: number;
+    pendingFds: number;
+    /** Bytes written to the transport and not yet taken by the OS. */
+    unsentBytes: number;
+    /** Whether reading from the peer is paused because it does not read what we send. */
+    readingPaused: boolean;
+  } {
     return {
       channels: this.#channels.size,
       streams: this.#streams.size,
       pendingFds: this.#receivedFds.length,
+      unsentBytes: this.#outbox.bytes + (this.#transport.bufferedBytes ?? 0),
+      readingPaused: this.#readingPaused,
     };
   }
 
@@ -214,6 +232,11 @@ export class WireConnection {
     if (this.#isClosed) {
       for (const fd of fds) this.#options.descriptors?.discard(fd);
       return;
+    }
+    // The peer does not read what we send: stop reading what it sends (this chunk is the last)
+    // until our bytes drain, so its requests cannot pile up replies here.
+    if (this.#congested && !this.#readingPaused && this.#answerBytes >= PAUSE_AFTER_ANSWER_BYTES) {
+      this.#pauseReading();
     }
     for (const fd of fds) this.#receivedFds.push(fd);
     try {
@@ -273,15 +296,16 @@ export class WireConnection {
       case FrameType.REPLY:
       case FrameType.FAIL:
         return this.#onAnswer(type, id, bytes, start, end);
-      case FrameType.EVENT: {
-        const state = this.#channel(id);
-        const data = this.#decode(bytes, start, end);
-        if (this.#keepAttachments(state, data)) void state.end.deliverEvent(data);
+      case FrameType.EVENT:
+        return this.#onEvent(id, bytes, start, end);
+      case FrameType.DATA: {
+        const stream = this.#streams.get(id);
+        if (stream === undefined) return;
+        stream.onData(payloadView(bytes, start, end));
+        // Counted until returned as credit (WINDOW) or the stream is forgotten.
+        this.#budget.add(end - start);
         return;
       }
-      case FrameType.DATA:
-        this.#streams.get(id)?.onData(payloadView(bytes, start, end));
-        return;
       case FrameType.HELLO:
         return this.#onHello(payloadView(bytes, start, end));
       case FrameType.GOAWAY:
@@ -294,7 +318,7 @@ export class WireConnection {
         const requestId = requestIdOf(type, bytes, start, end);
         const state = this.#channels.get(id);
         const incoming = state?.incoming.get(requestId);
-        state?.incoming.delete(requestId);
+        if (state?.incoming.delete(requestId) === true) this.pendingRequests--;
         incoming?.cancel(new CallAbortedError("channel", "the requester stopped waiting"));
         return;
       }
@@ -304,13 +328,18 @@ export class WireConnection {
         this.#forgetChannel(id);
         const reason = end > start ? rebuildError(this.#decode(bytes, start, end) as WireError) : undefined;
         for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
+        failWaiting(state, new ClosedError("channel", reason));
         state.end.peerClosed(reason);
         return;
       }
       case FrameType.WINDOW: {
         if (end - start !== 4) throw new ProtocolError("EFRAME", "WINDOW payload must be 4 bytes");
         const increment = readU32(bytes, start);
-        this.#streams.get(id)?.onWindow(increment);
+        const stream = this.#streams.get(id);
+        if (stream !== undefined) return stream.onWindow(increment);
+        // Channels and streams share the id space: a WINDOW on a channel's id is event credit.
+        const state = this.#channel(id);
+        if (state !== undefined) this.#onEventCredit(state, id, increment);
         return;
       }
       case FrameType.END:
@@ -324,6 +353,88 @@ export class WireConnection {
         return;
       }
     }
+  }
+
+  // ---- channel events and their credit (PROTOCOL.md "Channel events") -----------------------
+
+  #onEvent(id: number, bytes: Uint8Array, start: number, end: number): void {
+    const state = this.#channel(id);
+    const data = this.#decode(bytes, start, end);
+    if (state === undefined) {
+      // The channel closed while the event was in flight: what it carried is closed with it.
+      const refusal = this.#takeRefusal();
+      this.#keepAttachments(state, data, refusal);
+      return;
+    }
+    if (--state.receiveCredit < 0) {
+      throw new ProtocolError(
+        "EFLOW_CONTROL",
+        `channel ${id}: the peer sent an event beyond the ${this.#options.eventWindow} events of credit`,
+      );
+    }
+    const size = end - start;
+    if (this.#takeRefusal() !== undefined) {
+      // Its channels and streams were refused (closed, reset); the event itself is dropped.
+      this.#eventConsumed(state, id, 0);
+      return;
+    }
+    this.#keepAttachments(state, data);
+    this.#budget.add(size);
+    const full = state.end.deliverEvent(data);
+    // Credit goes back once the event is taken, or at once while the receiver has room.
+    if (full === undefined) this.#eventConsumed(state, id, size);
+    else void full.then(() => this.#eventConsumed(state, id, size));
+  }
+
+  /** An event left the receiver's queue: return credit, half a window at a time. */
+  #eventConsumed(state: ChannelState, id: number, size: number): void {
+    this.#budget.add(-size);
+    if (!this.#eventCredit || this.#isClosed || this.#channel(id) !== state) return;
+    if (++state.consumed < this.#creditBatch) return;
+    state.receiveCredit += state.consumed;
+    this.#queueFrame(FrameType.WINDOW, id, encodeU32(state.consumed));
+    state.consumed = 0;
+  }
+
+  #onEventCredit(state: ChannelState, id: number, increment: number): void {
+    state.sendCredit += increment;
+    const waiting = state.waiting;
+    if (waiting === undefined) return;
+    while (state.sendCredit > 0 && waiting.length > 0) {
+      const event = waiting.shift()!;
+      try {
+        this.#sendMessage(FrameType.EVENT, id, event.data);
+        state.sendCredit--;
+        event.resolve();
+      } catch (error) {
+        event.reject(error);
+      }
+    }
+    if (waiting.length === 0) state.waiting = undefined;
+  }
+
+  /** Sends an event, or queues it until the peer grants credit (its sender's promise waits). */
+  #sendEvent(state: ChannelState, id: number, data: unknown): Promise<void> | undefined {
+    if (state.sendCredit > 0 && state.waiting === undefined) {
+      try {
+        this.#sendMessage(FrameType.EVENT, id, data);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      state.sendCredit--;
+      return undefined;
+    }
+    if (this.#isClosed) return Promise.reject(new ClosedError("session", this.#failure));
+    return new Promise((resolve, reject) => {
+      (state.waiting ??= new Queue()).push({ data, resolve, reject });
+    });
+  }
+
+  /** Whether the peer counts event credit (it announced `eventWindow`). */
+  #eventCredit = false;
+  /** Consumed events returned in one WINDOW: half our window. */
+  get #creditBatch(): number {
+    return Math.max(1, this.#options.eventWindow >>> 1);
   }
 
   #onHello(payload: Uint8Array): void {
@@ -341,6 +452,17 @@ export class WireConnection {
     }
     this.codec = mine.find((codec) => codec.name === chosen)!;
     this.peerHello = hello;
+    // DATA frames are cut to what we chose and the peer accepts.
+    this.#streamWire.maxData = Math.min(this.#options.maxDataFrame, hello.maxFrameSize);
+    // Only a peer that announced an event window counts credit (a peer of before it did not).
+    if (hello.eventWindow !== undefined) {
+      this.#eventCredit = true;
+      const root = this.#rootState;
+      if (root !== undefined) {
+        root.sendCredit = hello.eventWindow;
+        root.receiveCredit = this.#options.eventWindow;
+      }
+    }
     this.#resolveReady();
   }
 
@@ -354,10 +476,12 @@ export class WireConnection {
     const error =
       info.code === "ENORMAL"
         ? new ConnectionLostError(`the peer closed the session: ${info.message ?? ""}`)
-        : new ProtocolError(
-            info.code ?? "EPROTOCOL",
-            `the peer ended the session: ${info.message ?? "(no reason)"}`,
-          );
+        : info.code === "ESLOW_CONSUMER"
+          ? new SlowConsumerError(`the peer closed the session: ${info.message ?? "(no reason)"}`)
+          : new ProtocolError(
+              info.code ?? "EPROTOCOL",
+              `the peer ended the session: ${info.message ?? "(no reason)"}`,
+            );
     this.#shutDown(error);
     this.#transport.close();
   }
@@ -366,16 +490,35 @@ export class WireConnection {
     const requestId = requestIdOf(FrameType.REQUEST, bytes, start, end);
     const data = this.#decode(bytes, start + 4, end);
     const state = this.#channel(id);
-    if (!this.#keepAttachments(state, data)) {
-      // The channel closed while the request was in flight: answer so the requester stops.
-      if (!this.#isClosed)
-        this.#sendMessage(FrameType.FAIL, id, describeError(new ClosedError("channel")), requestId);
+    let refusal = this.#takeRefusal();
+    if (refusal === undefined && this.pendingRequests >= this.#options.maxPendingRequests) {
+      refusal = new LimitExceededError(
+        "maxPendingRequests",
+        `request refused: the peer may have at most ${this.#options.maxPendingRequests} requests waiting for an answer`,
+      );
+    } else if (refusal === undefined && end - start > LARGE_MESSAGE && this.#budget.wouldExceed()) {
+      refusal = new LimitExceededError(
+        "memoryBudget",
+        `a request of ${end - start} bytes was refused: the hub's budget of ${this.#budget.limit} buffered bytes is used up`,
+      );
+    }
+    if (!this.#keepAttachments(state, data, refusal)) {
+      // The channel closed while the request was in flight, or the request was over a limit:
+      // answer so the requester stops (the session goes on).
+      if (!this.#isClosed) {
+        const error = refusal ?? new ClosedError("channel");
+        this.#sendMessage(FrameType.FAIL, id, describeError(error), requestId);
+      }
       return;
     }
     const sink = new WireIncoming(this, state, id, requestId);
     state.incoming.set(requestId, sink);
+    this.pendingRequests++;
     state.end.deliverRequest(data, sink);
   }
+
+  /** @internal Requests the peer sent that wait for our answer (all channels). */
+  pendingRequests = 0;
 
   /** @internal Sends the answer to a request that arrived on `channelId`. */
   answer(channelId: number, requestId: number, ok: boolean, value: unknown): void {
@@ -398,8 +541,10 @@ export class WireConnection {
     if (sink === undefined) return; // cancelled or timed out meanwhile
     state!.outgoing.delete(requestId);
     const value = this.#decode(bytes, start + 4, end);
-    this.#keepAttachments(state, value);
-    if (type === FrameType.REPLY) sink.resolve(value);
+    const refusal = this.#takeRefusal();
+    if (refusal !== undefined) sink.reject(refusal);
+    else if (!this.#keepAttachments(state, value)) return;
+    else if (type === FrameType.REPLY) sink.resolve(value);
     else sink.reject(rebuildError(value as WireError));
   }
 
@@ -413,61 +558,88 @@ export class WireConnection {
   }
 
   #forgetChannel(id: number): void {
-    this.#channels.delete(id);
+    if (!this.#channels.delete(id)) return;
     if (id === 0) this.#rootState = undefined;
+    else if (this.#isPeerId(id)) this.#peerChannels--;
+    else this.#ownChannels--;
+  }
+
+  /** Channels and streams open now that the peer opened, and that this side opened. */
+  #peerChannels = 0;
+  #ownChannels = 0;
+  #peerStreams = 0;
+  #ownStreams = 0;
+
+  #forgetStream(id: number): void {
+    const proxy = this.#streams.get(id);
+    if (proxy === undefined) return;
+    this.#streams.delete(id);
+    // What arrived and was not returned as credit is no longer buffered here.
+    this.#budget.add(-proxy.unreturnedCredit);
+    if (this.#isPeerId(id)) this.#peerStreams--;
+    else this.#ownStreams--;
   }
 
   #openChannel(id: number): ChannelState {
-    const state: ChannelState = { end: undefined!, outgoing: new IdTable(), incoming: new IdTable() };
-    state.end = new Channel({
-      event: (data) => {
-        try {
-          this.#sendMessage(FrameType.EVENT, id, data);
-          return undefined;
-        } catch (error) {
-          return Promise.reject(error);
-        }
+    const credit = this.#eventCredit;
+    const state: ChannelState = {
+      end: undefined!,
+      outgoing: new IdTable(),
+      incoming: new IdTable(),
+      sendCredit: credit ? this.peerHello.eventWindow! : Infinity,
+      receiveCredit: credit ? this.#options.eventWindow : Infinity,
+      consumed: 0,
+      waiting: undefined,
+    };
+    const options = { highWaterMark: this.#options.eventWindow };
+    state.end = new Channel(
+      {
+        event: (data) => this.#sendEvent(state, id, data),
+        request: (data, sink) => {
+          if (this.#isClosed) {
+            sink.reject(new ClosedError("channel", this.#failure));
+            return;
+          }
+          const requestId = this.#nextRequestId++;
+          if (this.#nextRequestId > 0xffffffff) this.#nextRequestId = 1;
+          try {
+            this.#sendMessage(FrameType.REQUEST, id, data, requestId);
+          } catch (error) {
+            sink.reject(error);
+            return;
+          }
+          sink.linkId = requestId;
+          state.outgoing.set(requestId, sink);
+        },
+        cancel: (sink) => {
+          const requestId = sink.linkId;
+          if (requestId !== undefined && state.outgoing.delete(requestId) && !this.#isClosed) {
+            this.#outbox.message(FrameType.CANCEL, id, requestId, EMPTY, 0, 0, 0);
+            this.#afterQueue();
+          }
+        },
+        close: (reason) => {
+          if (this.#channels.get(id) !== state) return;
+          this.#forgetChannel(id);
+          for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
+          failWaiting(state, new ClosedError("channel", reason));
+          if (!this.#isClosed) {
+            const body = reason === undefined ? EMPTY : this.#encodePlain(describeError(reason));
+            this.#queueFrame(FrameType.CLOSE, id, body);
+          }
+        },
       },
-      request: (data, sink) => {
-        if (this.#isClosed) {
-          sink.reject(new ClosedError("channel", this.#failure));
-          return;
-        }
-        const requestId = this.#nextRequestId++;
-        if (this.#nextRequestId > 0xffffffff) this.#nextRequestId = 1;
-        try {
-          this.#sendMessage(FrameType.REQUEST, id, data, requestId);
-        } catch (error) {
-          sink.reject(error);
-          return;
-        }
-        sink.linkId = requestId;
-        state.outgoing.set(requestId, sink);
-      },
-      cancel: (sink) => {
-        const requestId = sink.linkId;
-        if (requestId !== undefined && state.outgoing.delete(requestId) && !this.#isClosed) {
-          this.#outbox.message(FrameType.CANCEL, id, requestId, EMPTY, 0, 0, 0);
-          this.#afterQueue();
-        }
-      },
-      close: (reason) => {
-        if (this.#channels.get(id) !== state) return;
-        this.#forgetChannel(id);
-        for (const incoming of state.incoming.values()) incoming.cancel(new ClosedError("channel", reason));
-        if (!this.#isClosed) {
-          const body = reason === undefined ? EMPTY : this.#encodePlain(describeError(reason));
-          this.#queueFrame(FrameType.CLOSE, id, body);
-        }
-      },
-    });
+      options,
+    );
     this.#channels.set(id, state);
+    if (this.#isPeerId(id)) this.#peerChannels++;
+    else if (id !== 0) this.#ownChannels++;
     if (id === 0) this.#rootState = state;
     return state;
   }
 
-  #streamWire: StreamWire = {
-    maxData: DEFAULTS.maxDataFrame,
+  readonly #streamWire: StreamWire & { maxData: number } = {
+    maxData: 0, // set from the options, then capped by the peer's maxFrameSize
     sendData: (id, chunk) => {
       if (this.#isClosed) return;
       // Header and bytes go out as two chunks of one writev: stream bytes are never copied.
@@ -475,6 +647,7 @@ export class WireConnection {
       this.#afterQueue();
     },
     sendWindow: (id, increment) => {
+      this.#budget.add(-increment);
       this.#queueFrame(FrameType.WINDOW, id, encodeU32(increment));
     },
     sendEnd: (id) => {
@@ -483,9 +656,7 @@ export class WireConnection {
     sendReset: (id, reason) => {
       if (!this.#isClosed) this.#queueFrame(FrameType.RESET, id, this.#encodePlain(describeError(reason)));
     },
-    forget: (id) => {
-      this.#streams.delete(id);
-    },
+    forget: (id) => this.#forgetStream(id),
   };
 
   #openStream(id: number): StreamProxy {
@@ -496,6 +667,8 @@ export class WireConnection {
       this.#options.streamWindow,
     );
     this.#streams.set(id, proxy);
+    if (this.#isPeerId(id)) this.#peerStreams++;
+    else this.#ownStreams++;
     return proxy;
   }
 
@@ -656,16 +829,30 @@ export class WireConnection {
 
   #attach(value: Attachable, after: (() => void)[], created: (() => void)[], fds: number[]): Ref {
     if (value instanceof Channel) {
+      const limit = this.peerHello.maxChannels;
+      if (limit !== undefined && this.#ownChannels >= limit) {
+        throw new LimitExceededError(
+          "maxChannels",
+          `the peer keeps at most ${limit} channels open that this side opened; ${this.#ownChannels} are`,
+        );
+      }
       const id = this.#allocateId();
       const state = this.#openChannel(id);
-      created.push(() => this.#channels.delete(id));
+      created.push(() => this.#forgetChannel(id));
       after.push(() => spliceChannels(value, state.end));
       return new Ref("channel", id);
     }
     if (value instanceof ByteStream) {
+      const limit = this.peerHello.maxStreams;
+      if (limit !== undefined && this.#ownStreams >= limit) {
+        throw new LimitExceededError(
+          "maxStreams",
+          `the peer keeps at most ${limit} byte streams open that this side opened; ${this.#ownStreams} are`,
+        );
+      }
       const id = this.#allocateId();
       const proxy = this.#openStream(id);
-      created.push(() => this.#streams.delete(id));
+      created.push(() => this.#forgetStream(id));
       after.push(() => spliceStreams(value, proxy.stream));
       return new Ref("stream", id);
     }
@@ -691,8 +878,8 @@ export class WireConnection {
   }
 
   #decode(bytes: Uint8Array, start: number, end: number): unknown {
-    this.#decodedAttachments = 0;
-    if (this.#decodedFds.length > 0) this.#decodedFds = [];
+    if (this.#refusal !== undefined) this.#refusal = undefined;
+    if (this.#decodedRefs.length > 0) this.#decodedRefs.length = 0;
     try {
       const codec = this.codec;
       return codec.decodeRegion !== undefined
@@ -700,8 +887,8 @@ export class WireConnection {
         : codec.decode(payloadView(bytes, start, end), this.#decodeHooks);
     } catch (error) {
       // Descriptors already wrapped for the half-decoded message have no other way to close.
-      for (const descriptor of this.#decodedFds) descriptor.close();
-      this.#decodedFds = [];
+      for (const item of this.#decodedRefs) if (item instanceof FileDescriptor) item.close();
+      this.#decodedRefs.length = 0;
       if (error instanceof ProtocolError) throw error;
       throw new ProtocolError("EDECODE", `undecodable message: ${(error as Error).message}`, {
         cause: error,
@@ -709,53 +896,58 @@ export class WireConnection {
     }
   }
 
-  /** How many attachments the message being decoded created (see `#keepAttachments`). */
-  #decodedAttachments = 0;
-  /** The descriptors among them. */
-  #decodedFds: FileDescriptor[] = [];
-
   /**
    * A received message's descriptors belong to the channel they arrived on, as in one process:
    * one nobody takes closes with that channel or with the session (a reply's descriptors that
    * the caller never took once stayed open for good). Channels and streams need no owner here:
-   * the session closes all of its own when it ends. On a channel that is gone, everything the
-   * message created is closed at once. Returns whether the channel is there.
+   * the session closes all of its own when it ends. On a channel that is gone, or for a message
+   * refused (`refusal`), everything the message created is closed at once, with the reason.
+   * Returns whether the message is to be delivered. Call after `#takeRefusal`.
    */
-  #keepAttachments(state: ChannelState | undefined, data: unknown): state is ChannelState {
-    if (this.#decodedAttachments === 0) return state !== undefined;
-    this.#decodedAttachments = 0;
-    const fds = this.#decodedFds;
-    if (fds.length > 0) this.#decodedFds = [];
-    if (state === undefined) {
-      closeAttachments(data, new ClosedError("channel"));
-      return false;
-    }
-    for (const descriptor of fds) state.end.adopt(descriptor);
-    return true;
+  #keepAttachments(
+    state: ChannelState | undefined,
+    data: unknown,
+    refusal?: LimitExceededError,
+  ): state is ChannelState {
+    const refs = this.#decodedRefs;
+    const deliver = state !== undefined && refusal === undefined;
+    if (refs.length === 0) return deliver;
+    if (!deliver) closeAttachments(data, refusal ?? new ClosedError("channel"));
+    else for (const item of refs) if (item instanceof FileDescriptor) state.end.adopt(item);
+    refs.length = 0;
+    return deliver;
   }
 
   #resolveRef(ref: Ref): unknown {
-    this.#decodedAttachments += 1;
     switch (ref.kind) {
       case "channel": {
         if (!this.#isPeerId(ref.id) || this.#channels.has(ref.id)) {
           throw new ProtocolError("EREF", `channel reference ${ref.id} is not a new id of the peer`);
         }
-        if (this.#channels.size >= this.#options.maxChannels) {
-          throw new ProtocolError(
-            "ELIMIT",
-            `the peer opened more than ${this.#options.maxChannels} channels`,
-          );
-        }
+        const over =
+          this.#peerChannels >= this.#options.maxChannels
+            ? new LimitExceededError(
+                "maxChannels",
+                `channel ${ref.id} refused: the peer may keep at most ${this.#options.maxChannels} channels open`,
+              )
+            : this.#overBudget("channel", ref.id);
+        this.#decodedRefs.push(ref);
+        if (over !== undefined) return this.#refuseRef(over);
         return this.#openChannel(ref.id).end;
       }
       case "stream": {
         if (!this.#isPeerId(ref.id) || this.#streams.has(ref.id)) {
           throw new ProtocolError("EREF", `stream reference ${ref.id} is not a new id of the peer`);
         }
-        if (this.#streams.size >= this.#options.maxStreams) {
-          throw new ProtocolError("ELIMIT", `the peer opened more than ${this.#options.maxStreams} streams`);
-        }
+        const over =
+          this.#peerStreams >= this.#options.maxStreams
+            ? new LimitExceededError(
+                "maxStreams",
+                `byte stream ${ref.id} refused: the peer may keep at most ${this.#options.maxStreams} streams open`,
+              )
+            : this.#overBudget("byte stream", ref.id);
+        this.#decodedRefs.push(ref);
+        if (over !== undefined) return this.#refuseRef(over);
         return this.#openStream(ref.id).stream;
       }
       case "fd": {
@@ -768,10 +960,61 @@ export class WireConnection {
         }
         this.#frameFds[ref.id] = -1;
         const descriptor = this.#options.descriptors.fromFd(fd);
-        this.#decodedFds.push(descriptor);
+        this.#decodedRefs.push(descriptor);
         return descriptor;
       }
     }
+  }
+
+  /**
+   * Why the message being decoded is refused (a channel or stream over a limit), if it is; the
+   * frame's handler answers for it: a request FAILs, a reply rejects, an event is dropped.
+   */
+  #refusal: LimitExceededError | undefined;
+  /** What the message being decoded opened or took: undone if it is refused. */
+  readonly #decodedRefs: (Ref | FileDescriptor)[] = [];
+
+  #overBudget(what: string, id: number): LimitExceededError | undefined {
+    if (!this.#budget.wouldExceed()) return undefined;
+    return new LimitExceededError(
+      "memoryBudget",
+      `${what} ${id} refused: the budget of ${this.#budget.limit} buffered bytes is used up`,
+    );
+  }
+
+  /** A reference over a limit: the message is refused (see `#takeRefusal`). */
+  #refuseRef(error: LimitExceededError): undefined {
+    this.#refusal ??= error;
+    return undefined;
+  }
+
+  /**
+   * The refusal of the message just decoded, if any, after undoing what it opened: every
+   * channel it carried is closed and every stream reset, with the reason (so the peer's ends
+   * fail typed and their ids are done), every fd it carried closed.
+   */
+  #takeRefusal(): LimitExceededError | undefined {
+    const refusal = this.#refusal;
+    if (refusal === undefined) return undefined;
+    this.#refusal = undefined;
+    const reason = this.#isClosed ? EMPTY : this.#encodePlain(describeError(refusal));
+    for (const item of this.#decodedRefs) {
+      if (item instanceof FileDescriptor) {
+        item.close();
+        continue;
+      }
+      if (item.kind === "channel") {
+        const state = this.#channels.get(item.id);
+        if (state !== undefined) state.end.close(refusal);
+        else this.#queueFrame(FrameType.CLOSE, item.id, reason);
+      } else {
+        // Reset here without a RESET of its own, then with the refusal as the reason.
+        this.#streams.get(item.id)?.onReset(refusal);
+        this.#queueFrame(FrameType.RESET, item.id, reason);
+      }
+    }
+    this.#decodedRefs.length = 0;
+    return refusal;
   }
 
   /** Encodes data that carries no references (errors, close reasons). */
@@ -829,9 +1072,91 @@ export class WireConnection {
   };
 
   #flush(): void {
-    if (this.#outbox.frames === 0) return;
-    const { chunks, fds } = this.#outbox.take();
-    this.#transport.write(chunks, fds);
+    const outbox = this.#outbox;
+    if (outbox.frames === 0) return;
+    this.#answerBytes += outbox.bytes - outbox.creditedBytes;
+    const { chunks, fds } = outbox.take();
+    if (this.#transport.write(chunks, fds) === false) this.#overHighWaterMark();
+    else this.#answerBytes = 0;
+  }
+
+  // ---- a peer that does not read (backpressure) ---------------------------------------------
+
+  /** Whether the transport holds more than its high-water mark of bytes for the peer. */
+  #congested = false;
+  /**
+   * Bytes of frames outside the peer's credit (answers, PONGs, ...) written since the transport
+   * was last under its mark. Reading from the peer pauses only when these are many: bytes that
+   * credit bounds (a bulk stream, events) must not stop this side from reading the peer's
+   * WINDOWs — two sides both streaming to each other would each wait for the other to read.
+   */
+  #answerBytes = 0;
+  #readingPaused = false;
+  /** Unsent bytes counted in the memory budget (while congested). */
+  #countedUnsent = 0;
+  #slowTimer: NodeJS.Timeout | undefined;
+  #droppingSlowPeer = false;
+
+  /**
+   * The transport's bytes for the peer reached its high-water mark: stop reading from the peer
+   * (at its next bytes: most congestion drains first), count them in the memory budget, and
+   * give the peer `slowConsumerTimeout` to catch up. Past `maxUnsentBytes` it gets no time.
+   */
+  #overHighWaterMark(): void {
+    const unsent = this.#transport.bufferedBytes ?? 0;
+    this.#budget.add(unsent - this.#countedUnsent);
+    this.#countedUnsent = unsent;
+    if (unsent > this.#options.maxUnsentBytes) {
+      this.#slowConsumer(
+        `${unsent} bytes queued for the peer exceed maxUnsentBytes (${this.#options.maxUnsentBytes})`,
+      );
+      return;
+    }
+    if (this.#congested) return;
+    this.#congested = true;
+    this.#slowTimer = setTimeout(() => {
+      this.#slowConsumer(
+        `the peer read nothing of ${this.#transport.bufferedBytes ?? "its"} queued bytes for ${this.#options.slowConsumerTimeout} ms`,
+      );
+    }, this.#options.slowConsumerTimeout);
+    this.#slowTimer.unref();
+  }
+
+  #pauseReading(): void {
+    this.#readingPaused = true;
+    this.#transport.pause?.();
+  }
+
+  /** The transport's bytes for the peer drained: read from it again. */
+  #onDrain(): void {
+    if (!this.#congested) return;
+    this.#endCongestion();
+    if (this.#readingPaused && !this.#isClosed) {
+      this.#readingPaused = false;
+      this.#transport.resume?.();
+    }
+  }
+
+  #endCongestion(): void {
+    this.#congested = false;
+    this.#answerBytes = 0;
+    clearTimeout(this.#slowTimer);
+    this.#slowTimer = undefined;
+    this.#budget.add(-this.#countedUnsent);
+    this.#countedUnsent = 0;
+  }
+
+  /** Closes a session whose peer does not read: GOAWAY ESLOW_CONSUMER, then the connection is dropped. */
+  #slowConsumer(reason: string): void {
+    // Once: the GOAWAY below is written past the limit too.
+    if (this.#isClosed || this.#droppingSlowPeer) return;
+    this.#droppingSlowPeer = true;
+    this.#sendJson(FrameType.GOAWAY, { code: "ESLOW_CONSUMER", message: reason });
+    this.#flush();
+    this.#shutDown(new SlowConsumerError(`session closed: ${reason}`));
+    // What is queued will not be read: drop it rather than wait for it.
+    if (this.#transport.abort !== undefined) this.#transport.abort();
+    else this.#transport.close();
   }
 
   // ---- failure -----------------------------------------------------------------------------
@@ -860,20 +1185,31 @@ export class WireConnection {
     this.#isClosed = true;
     this.#failure = error;
     this.#rejectReady(error);
+    if (this.#congested) this.#endCongestion();
     const channels = [...this.#channels.values()];
     this.#channels.clear();
     this.#rootState = undefined;
+    this.#peerChannels = this.#ownChannels = 0;
     for (const state of channels) {
       for (const incoming of state.incoming.values()) incoming.cancel(error);
+      failWaiting(state, new ClosedError("channel", error));
       state.end.peerClosed(error);
     }
     const streams = [...this.#streams.values()];
-    this.#streams.clear();
+    for (const stream of streams) this.#forgetStream(stream.id);
     for (const stream of streams) stream.connectionLost(error);
     for (const fd of this.#receivedFds.drain()) this.#options.descriptors?.discard(fd);
     for (const fd of this.#outbox.clear()) this.#options.descriptors?.discard(fd);
     this.#resolveClosed(error);
   }
+}
+
+/** Fails the sends waiting for credit on a channel that closed. */
+function failWaiting(state: ChannelState, error: Error): void {
+  const waiting = state.waiting;
+  if (waiting === undefined) return;
+  state.waiting = undefined;
+  for (const event of waiting.drain()) event.reject(error);
 }
 
 /**
@@ -896,12 +1232,14 @@ class WireIncoming implements ReplySink {
 
   resolve(value: unknown): void {
     if (this.state.incoming.delete(this.requestId)) {
+      this.connection.pendingRequests--;
       this.connection.answer(this.channelId, this.requestId, true, value);
     }
   }
 
   reject(error: unknown): void {
     if (this.state.incoming.delete(this.requestId)) {
+      this.connection.pendingRequests--;
       this.connection.answer(this.channelId, this.requestId, false, error);
     }
   }

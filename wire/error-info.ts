@@ -13,6 +13,7 @@ import {
   ServiceNotFoundError,
   StreamResetError,
 } from "../hub/errors.js";
+import { LimitExceededError } from "./errors.js";
 
 /**
  * An error as it travels in a FAIL frame (PROTOCOL.md, "Errors"). `hub: true` marks beamhub's
@@ -39,6 +40,7 @@ const HUB_ERRORS: Record<string, { prototype: BeamhubError }> = {
   InvalidMessageError,
   InvalidNameError,
   LaggedError,
+  LimitExceededError,
   ServiceGoneError,
   ServiceNotFoundError,
   StreamResetError,

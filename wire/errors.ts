@@ -12,8 +12,42 @@ export class ProtocolError extends BeamhubError {
 
 /** The connection to the peer was lost (closed, reset, or it stopped answering pings). */
 export class ConnectionLostError extends BeamhubError {
-  constructor(message: string, cause?: unknown) {
-    super("ECONNECTION_LOST", message, cause === undefined ? undefined : { cause });
+  constructor(message: string, cause?: unknown, code = "ECONNECTION_LOST") {
+    super(code, message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/**
+ * The session was closed because one side did not read what the other sent: the bytes queued
+ * for it stayed above the high-water mark for longer than `slowConsumerTimeout`, or grew past
+ * `maxUnsentBytes` (GOAWAY code `ESLOW_CONSUMER`). The side that closed gets it locally; the
+ * side that was too slow gets it from the GOAWAY, if it ever reads that far.
+ */
+export class SlowConsumerError extends ConnectionLostError {
+  constructor(message: string) {
+    super(message, undefined, "ESLOW_CONSUMER");
+  }
+}
+
+/**
+ * One stream, channel or call was refused because it would exceed a limit (a per-session limit
+ * the receiver announced in its HELLO, or the process-wide memory budget). Only that one thing
+ * fails; the session goes on. `limit` names the limit (`maxStreams`, `maxChannels`,
+ * `memoryBudget`, ...).
+ */
+export class LimitExceededError extends BeamhubError {
+  constructor(
+    readonly limit: string,
+    message: string,
+  ) {
+    super("ELIMIT", message);
+  }
+}
+
+/** A connection option is out of range: thrown by the constructor, before anything is sent. */
+export class ConnectionConfigError extends BeamhubError {
+  constructor(message: string) {
+    super("EINVALID_CONFIG", message);
   }
 }
 

@@ -17,7 +17,19 @@ export interface Hello {
   streamWindow: number;
   /** Whether this side can send and receive file descriptors on this connection. */
   fds: boolean;
+  /**
+   * Events the peer may send on one channel before waiting for credit (WINDOW on the channel's
+   * id). Absent: this side grants no event credit, and the peer sends events without it.
+   */
+  eventWindow?: number;
+  /** Byte streams opened by the peer that this side keeps open at once; more are refused (RESET ELIMIT). */
+  maxStreams?: number;
+  /** Channels opened by the peer that this side keeps open at once; more are refused (CLOSE ELIMIT). */
+  maxChannels?: number;
 }
+
+/** The optional HELLO limits (PROTOCOL.md "Handshake"): integers from 1 to 2^32-1 when present. */
+const OPTIONAL_LIMITS = ["eventWindow", "maxStreams", "maxChannels"] as const;
 
 export function encodeHello(hello: Hello): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(hello));
@@ -53,7 +65,7 @@ export function decodeHello(payload: Uint8Array): Hello {
       throw new ProtocolError("EHELLO", `HELLO ${field} must be an integer from 1024 to 2^32-1`);
     }
   }
-  return {
+  const decoded: Hello = {
     protocol: PROTOCOL_NAME,
     version: PROTOCOL_VERSION,
     codecs,
@@ -61,4 +73,13 @@ export function decodeHello(payload: Uint8Array): Hello {
     streamWindow: hello.streamWindow!,
     fds: hello.fds === true,
   };
+  for (const field of OPTIONAL_LIMITS) {
+    const value = hello[field];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+      throw new ProtocolError("EHELLO", `HELLO ${field} must be an integer from 1 to 2^32-1`);
+    }
+    decoded[field] = value;
+  }
+  return decoded;
 }

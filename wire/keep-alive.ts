@@ -96,6 +96,11 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
     return {
       supportsFds: inner.supportsFds,
       write: (chunks, fds) => inner.write(chunks, fds),
+      get bufferedBytes() {
+        return inner.bufferedBytes;
+      },
+      pause: inner.pause && (() => inner.pause!()),
+      resume: inner.resume && (() => inner.resume!()),
       start: (handlers) => inner.start(handlers),
       close: () => inner.close(),
       abort: () => (inner.abort ?? inner.close).call(inner),
@@ -139,6 +144,12 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
     supportsFds: inner.supportsFds,
     write: (chunks, fds) => inner.write(chunks, fds),
     flush: inner.flush === undefined ? undefined : () => inner.flush!(),
+    // Backpressure passes through untouched (see ByteTransport).
+    get bufferedBytes() {
+      return inner.bufferedBytes;
+    },
+    pause: inner.pause && (() => inner.pause!()),
+    resume: inner.resume && (() => inner.resume!()),
     start(given) {
       handlers = given;
       inner.start({
@@ -152,6 +163,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
           finished = true;
           given.closed(error);
         },
+        drain: () => given.drain?.(),
       });
     },
     close() {

@@ -29,6 +29,11 @@ export class Outbox {
   frames = 0;
   /** Bytes queued since the last `take`. */
   bytes = 0;
+  /**
+   * Of those, the bytes of frames the peer's credit bounds (DATA and EVENT): a peer that stops
+   * reading cannot make them grow, unlike answers to what it sends.
+   */
+  creditedBytes = 0;
 
   /** The buffer a message begun with `beginMessage` is encoded into. */
   get slab(): Uint8Array {
@@ -66,6 +71,7 @@ export class Outbox {
     this.#end = bodyEnd;
     this.frames++;
     this.bytes += bodyEnd - at;
+    if (type === FrameType.EVENT) this.creditedBytes += bodyEnd - at;
   }
 
   /** Queues a frame with `payload` (copied). */
@@ -95,6 +101,7 @@ export class Outbox {
     copyBytes(body, start, end - start, target, at + HEADER_SIZE + prefix);
     this.frames++;
     this.bytes += HEADER_SIZE + length;
+    if (type === FrameType.EVENT) this.creditedBytes += HEADER_SIZE + length;
   }
 
   /** Queues a DATA frame: its header here, `chunk` after it as a chunk of its own, uncopied. */
@@ -105,6 +112,7 @@ export class Outbox {
     this.#chunks.push(chunk);
     this.frames++;
     this.bytes += HEADER_SIZE + chunk.byteLength;
+    this.creditedBytes += HEADER_SIZE + chunk.byteLength;
   }
 
   /** fds that travel with the first byte of the batch (the caller starts a batch for them). */
@@ -120,6 +128,7 @@ export class Outbox {
     if (this.#fds.length > 0) this.#fds = [];
     this.frames = 0;
     this.bytes = 0;
+    this.creditedBytes = 0;
     return batch;
   }
 
@@ -131,6 +140,7 @@ export class Outbox {
     this.#start = this.#end;
     this.frames = 0;
     this.bytes = 0;
+    this.creditedBytes = 0;
     return fds;
   }
 

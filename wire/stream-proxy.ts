@@ -91,6 +91,11 @@ export class StreamProxy {
     );
   }
 
+  /** Bytes the peer sent that were not yet returned to it as credit (buffered, or read since the last WINDOW). */
+  get unreturnedCredit(): number {
+    return this.receiveWindow - this.#receiveCredit;
+  }
+
   // ---- frames from the peer ----------------------------------------------------------------
 
   onData(payload: Uint8Array): void {

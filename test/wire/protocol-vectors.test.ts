@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Ref, type RefKind } from "../../codecs/reference.js";
 import { encodeFrame, FrameDecoder, FrameType, splitRequestId, withRequestId } from "../../wire/frame.js";
 import { cborCodec } from "../../codecs/index.js";
+import { decodeHello } from "../../wire/hello.js";
 
 const KINDS: RefKind[] = ["channel", "stream", "fd"];
 const doc = await readFile(join(import.meta.dirname, "../../PROTOCOL.md"), "utf8");
@@ -61,6 +62,9 @@ describe("PROTOCOL.md test vectors", () => {
       expect(frames).toHaveLength(1);
       const frame = frames[0]!;
       expect({ type: frame.type, id: frame.id, fdCount: frame.fdCount }).toEqual({ type, id, fdCount: fds });
+      // A HELLO's JSON is read back whole: every field the vector shows, optional ones too.
+      if (type === FrameType.HELLO)
+        expect(decodeHello(frame.payload)).toEqual(JSON.parse(vector.get("json")!));
       if (vector.has("body")) {
         const { requestId: decodedId, body: decodedBody } =
           requestId === undefined ? { requestId: undefined, body: frame.payload } : splitRequestId(frame);

@@ -5,6 +5,13 @@ import type { AbortableTransport } from "../../wire/keep-alive.js";
 const NO_FDS: readonly number[] = Object.freeze([]);
 
 /**
+ * Bytes a session may have written to its HTTP/2 stream and not yet sent before it stops
+ * reading from the peer (backpressure, see `ByteTransport.write`): a peer that does not read
+ * stops HTTP/2 flow control, and the hub must not go on answering it into memory.
+ */
+export const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
  * A session over one HTTP/2 stream: the request body carries the client's frames, the response
  * body the server's (PROTOCOL.md, byte for byte). A batch of frames goes out as one `writev`
  * (cork/uncork), so many small frames cost one DATA frame of HTTP/2, and stream bytes are never
@@ -12,19 +19,35 @@ const NO_FDS: readonly number[] = Object.freeze([]);
  */
 export function http2StreamTransport(stream: Http2Stream): AbortableTransport {
   let done = false;
+  /** Whether `write` returned false and `drain` is owed. */
+  let owesDrain = false;
   return {
     supportsFds: false,
     write(chunks) {
       if (stream.destroyed || stream.writableEnded) return;
       if (chunks.length === 1) {
         stream.write(chunks[0]);
-        return;
+      } else {
+        stream.cork();
+        for (const chunk of chunks) stream.write(chunk);
+        stream.uncork();
       }
-      stream.cork();
-      for (const chunk of chunks) stream.write(chunk);
-      stream.uncork();
+      // Node's own mark (16 KiB) is far below ours, so its 'drain' comes whenever we wait.
+      if (stream.writableLength < WRITE_HIGH_WATER_MARK) return true;
+      owesDrain = true;
+      return false;
     },
+    get bufferedBytes() {
+      return stream.writableLength;
+    },
+    pause: () => stream.pause(),
+    resume: () => stream.resume(),
     start(handlers) {
+      stream.on("drain", () => {
+        if (!owesDrain) return;
+        owesDrain = false;
+        handlers.drain?.();
+      });
       const closed = (error?: Error): void => {
         if (done) return;
         done = true;

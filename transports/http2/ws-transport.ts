@@ -10,6 +10,11 @@ const COPY_LIMIT = 64 * 1024;
 /** Default largest WebSocket message either side sends (and the server accepts, plus slack). */
 export const DEFAULT_WS_MESSAGE_SIZE = 1024 * 1024;
 
+/** Bytes handed to ws and not yet written to the socket at which a session stops reading the peer. */
+export const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+/** ...and at which it reads again. */
+const WRITE_LOW_WATER_MARK = WRITE_HIGH_WATER_MARK / 2;
+
 /** WebSocket close codes a session uses. */
 export const WS_NORMAL = 1000;
 export const WS_UNSUPPORTED_DATA = 1003;
@@ -27,19 +32,42 @@ export function webSocketTransport(
 ): AbortableTransport {
   let done = false;
   const open = (): boolean => socket.readyState === socket.OPEN;
+  // ws has no 'drain': the bytes handed to it and not yet written to the socket are counted
+  // here, each send's callback (the socket took it) taking its bytes off.
+  let buffered = 0;
+  let owesDrain = false;
+  let onDrain: (() => void) | undefined;
+  const sent = (bytes: number) => () => {
+    buffered -= bytes;
+    if (owesDrain && buffered <= WRITE_LOW_WATER_MARK) {
+      owesDrain = false;
+      onDrain?.();
+    }
+  };
   return {
     supportsFds: false,
     write(chunks) {
       if (!open()) return;
       let total = 0;
       for (const chunk of chunks) total += chunk.byteLength;
+      buffered += total;
       if (total <= COPY_LIMIT) {
-        socket.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), { binary: true });
-        return;
+        const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        socket.send(data, { binary: true }, sent(total));
+      } else {
+        sendFragmented(socket, chunks, total, maxMessage, sent(total));
       }
-      sendFragmented(socket, chunks, total, maxMessage);
+      if (buffered < WRITE_HIGH_WATER_MARK) return true;
+      owesDrain = true;
+      return false;
     },
+    get bufferedBytes() {
+      return buffered;
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
     start(handlers) {
+      onDrain = () => handlers.drain?.();
       const closed = (error?: Error): void => {
         if (done) return;
         done = true;
@@ -82,7 +110,13 @@ export function webSocketTransport(
 }
 
 /** Sends `chunks` as messages of at most `maxMessage` bytes, each made of zero-copy fragments. */
-function sendFragmented(socket: WebSocket, chunks: Uint8Array[], total: number, maxMessage: number): void {
+function sendFragmented(
+  socket: WebSocket,
+  chunks: Uint8Array[],
+  total: number,
+  maxMessage: number,
+  done: () => void,
+): void {
   let inMessage = 0;
   let remaining = total;
   for (const chunk of chunks) {
@@ -94,7 +128,8 @@ function sendFragmented(socket: WebSocket, chunks: Uint8Array[], total: number, 
       inMessage += take;
       remaining -= take;
       const fin = remaining === 0 || inMessage === maxMessage;
-      socket.send(piece, { binary: true, fin });
+      // The last piece's callback comes after every earlier one's (one socket, in order).
+      socket.send(piece, { binary: true, fin }, remaining === 0 ? done : undefined);
       if (fin) inMessage = 0;
     }
   }

@@ -73,11 +73,13 @@ export interface UnixListener {
 export function transportFor(socket: FdSocket): AbortableTransport {
   return {
     supportsFds: true,
-    write: (chunks, fds) => void socket.write(chunks, fds),
+    // false above the socket's high-water mark (1 MiB); its 'drain' follows.
+    write: (chunks, fds) => socket.write(chunks, fds),
     start: (handlers) => {
       socket.on("data", (data, fds) => handlers.data(data, fds));
       socket.on("error", (error) => handlers.closed(error));
       socket.on("close", () => handlers.closed());
+      socket.on("drain", () => handlers.drain?.());
     },
     close: () => {
       if (socket.destroyed) return;
@@ -88,6 +90,11 @@ export function transportFor(socket: FdSocket): AbortableTransport {
     },
     abort: () => socket.destroy(),
     flush: () => socket.flush(),
+    get bufferedBytes() {
+      return socket.writableLength;
+    },
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
   };
 }
 
