@@ -49,11 +49,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * A session without reconnection: these tests are about what keep-alive detects and fails;
+ * a client that reconnected would register its services again once the hub thaws.
+ */
 async function connectOver(transport: Transport): Promise<RemoteHub> {
   const session =
     transport === "unix"
-      ? await connectUnix(address.socket, { keepAlive: KEEP_ALIVE_MS })
-      : await connectHttps(address.url, { ca: cert, transport, keepAlive: KEEP_ALIVE_MS });
+      ? await connectUnix(address.socket, { keepAlive: KEEP_ALIVE_MS, reconnect: false })
+      : await connectHttps(address.url, { ca: cert, transport, keepAlive: KEEP_ALIVE_MS, reconnect: false });
   sessions.push(session);
   return session;
 }
