@@ -3,7 +3,8 @@
 // RangeError from inside; where two paths decode the same bytes (a codec's decode and its
 // in-place decodeRegion, a frame stream pushed whole or in pieces) they must agree.
 import { isDeepStrictEqual } from "node:util";
-import { DecodeError, Ref, type Codec, type RefHooks } from "../../codecs/index.js";
+import type { Ref } from "../../codecs/index.js";
+import { DecodeError, type Codec, type RefHooks } from "../../codecs/index.js";
 import { cborCodec, jsonCodec, kvCodec, msgpackCodec } from "../../codecs/index.js";
 import { decodeKv, decodeKvChange, KvDecodeError, KvMessage, KvRecordDecoder } from "../../kv/index.js";
 import { ProtocolError } from "../../wire/errors.js";

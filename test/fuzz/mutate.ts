@@ -82,12 +82,12 @@ export function applyByteEdits(
   edits: readonly ByteEdit[],
   samples: readonly Uint8Array[],
 ): Uint8Array {
-  let bytes = Uint8Array.from(input);
+  let bytes: Uint8Array = Uint8Array.from(input);
   for (const edit of edits) {
     const at = bytes.length === 0 ? 0 : edit.at % (bytes.length + (edit.kind === "insert" ? 1 : 0));
     switch (edit.kind) {
       case "flip":
-        if (bytes.length > 0) bytes[at] ^= 1 << edit.bit;
+        if (bytes.length > 0) bytes[at] = bytes[at]! ^ (1 << edit.bit);
         break;
       case "set":
         if (bytes.length > 0) bytes[at] = edit.value;
@@ -207,7 +207,7 @@ export function applyFrameEdits(
   edits: readonly FrameEdit[],
   sessions: readonly (readonly Uint8Array[])[],
 ): Uint8Array {
-  const frames = session.map((frame) => Uint8Array.from(frame));
+  const frames: Uint8Array[] = session.map((frame) => Uint8Array.from(frame));
   let cut: number | undefined;
   const pick = (n: number): number => n % frames.length;
   for (const edit of edits) {

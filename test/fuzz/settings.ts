@@ -2,7 +2,7 @@
 // seeds (a failure there is reproducible as is); `npm run fuzz` (scripts/fuzz.mjs) runs the same
 // properties with FUZZ_RUNS runs each and a random FUZZ_SEED it prints first, so any failure can
 // be replayed with `FUZZ_SEED=<seed> FUZZ_RUNS=<runs> npx vitest run test/fuzz/<file>`.
-import fc from "fast-check";
+import type fc from "fast-check";
 
 const seedText = process.env.FUZZ_SEED;
 const runsText = process.env.FUZZ_RUNS;

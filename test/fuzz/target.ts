@@ -22,6 +22,8 @@ export interface FuzzTarget {
   server: RunningCli & { httpsUrl: string };
   socket: string;
   ca: string;
+  /** The directory with the hub's certificate and key (cert.pem, key.pem). */
+  certDir: string;
   pid: number;
   /** The bystander's own service: nobody else registers this name. */
   bystanderService: string;
@@ -32,7 +34,9 @@ export interface FuzzTarget {
   /** Records the baseline of fds and RSS (after a warm-up). */
   takeBaseline(): Promise<void>;
   /** Waits (bounded) for fds to come back near the baseline, then checks fds and RSS. */
-  checkBaseline(): Promise<{ fds: number; rss: number; baseline: { fds: number; rss: number } }>;
+  checkBaseline(
+    settleMs?: number,
+  ): Promise<{ fds: number; rss: number; baseline: { fds: number; rss: number } }>;
   close(): Promise<void>;
 }
 
@@ -51,6 +55,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     server,
     socket,
     ca,
+    certDir: join(dir, "cert"),
     pid,
     bystanderService,
     async roundTrip(client, what) {
@@ -70,11 +75,11 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     async takeBaseline() {
       baseline = { fds: await fdCount(pid), rss: await rss(pid) };
     },
-    async checkBaseline() {
+    async checkBaseline(settleMs = 15_000) {
       if (baseline === undefined) throw new Error("takeBaseline first");
       const limit = baseline.fds + FD_SLACK;
       let fds = await fdCount(pid);
-      for (let waited = 0; fds > limit && waited < 15_000; waited += 200) {
+      for (let waited = 0; fds > limit && waited < settleMs; waited += 200) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         fds = await fdCount(pid);
       }

@@ -97,7 +97,7 @@ async function workload(socket: string, codec: Codec): Promise<void> {
   const caller = await connectUnix(socket, { codecs: [codec] });
   try {
     await registerServices(service);
-    const watch = caller.watch({ filter: { prefix: "traffic." }, existing: true });
+    const watch = caller.watch({ prefix: "traffic.", existing: true });
     const added = watch[Symbol.asyncIterator]().next();
     const late = await service.register("traffic.late", () => "late", { labels: { tier: "b" } });
     await within(added, 3000, "a watch event");

@@ -55,7 +55,7 @@ describe("beamhub serve over a Unix socket under fuzz", () => {
             }
           },
         ),
-        { ...fuzzParameters("unix mutated sessions", 400), endOnFailure: true },
+        { ...fuzzParameters("unix mutated sessions", 200), endOnFailure: true },
       );
       target.checkHealthy();
       await target.roundTrip(bystander, "after the mutated sessions");
@@ -106,7 +106,7 @@ describe("beamhub serve over a Unix socket under fuzz", () => {
             await target.roundTrip(bystander, `after ${batches} batches of hostile operations`);
           }
         }),
-        { ...fuzzParameters("unix hostile operations", 40), endOnFailure: true },
+        { ...fuzzParameters("unix hostile operations", 30), endOnFailure: true },
       );
       expect(refused).toBeGreaterThan(0);
       target.checkHealthy();
