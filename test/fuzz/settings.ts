@@ -26,10 +26,14 @@ export function runs(short: number): number {
 
 /**
  * fast-check parameters for the property `name`: its own seed (the run's seed mixed with the
- * name, so properties do not all draw the same values) and its number of runs.
+ * name, so properties do not all draw the same values) and its number of runs. A property whose
+ * every run sends a batch of `batch` inputs runs FUZZ_RUNS / `batch` times in the long run.
  */
-export function fuzzParameters<T>(name: string, short: number): fc.Parameters<T> {
-  return { seed: mix(FUZZ_SEED, name), numRuns: runs(short) };
+export function fuzzParameters<T>(name: string, short: number, batch = 1): fc.Parameters<T> {
+  return {
+    seed: mix(FUZZ_SEED, name),
+    numRuns: RUNS === undefined ? short : Math.max(1, Math.ceil(RUNS / batch)),
+  };
 }
 
 /** A test's time limit: `short` in CI, an hour in the long run. */

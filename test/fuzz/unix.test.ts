@@ -106,7 +106,7 @@ describe("beamhub serve over a Unix socket under fuzz", () => {
             await target.roundTrip(bystander, `after ${batches} batches of hostile operations`);
           }
         }),
-        { ...fuzzParameters("unix hostile operations", 30), endOnFailure: true },
+        { ...fuzzParameters("unix hostile operations", 30, 6), endOnFailure: true },
       );
       expect(refused).toBeGreaterThan(0);
       target.checkHealthy();
