@@ -215,7 +215,7 @@ describe("beamhub serve over HTTPS under fuzz", () => {
     timeLimit(40_000),
   );
 
-  // Known finding (test/fuzz/http2-findings.test.ts): node:http2 keeps a socket whose client closed
+  // Known finding (test/fuzz/https-findings.test.ts): node:http2 keeps a socket whose client closed
   // in the middle of an oversized frame after a session request; some of the mutated
   // connections above are such, so the hub's fds do not come back until transports/http2
   // destroys a session whose socket is gone.

@@ -1,4 +1,4 @@
-// Regression tests for what the HTTP/2 frame fuzzer (https.test.ts) found, each reduced to the
+// Regression tests for what the HTTPS fuzzers (https.test.ts) found, each reduced to the
 // smallest input that shows it, against a fresh `beamhub serve`.
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +66,62 @@ async function fdsAfter(bytes: Uint8Array, connections: number): Promise<{ befor
   }
   return { before, after };
 }
+
+/** Sends `request` over TLS as HTTP/1.1 and returns what came back before the hub closed. */
+async function http1(request: string): Promise<string> {
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port: Number(new URL(target.server.httpsUrl).port),
+    ca: target.ca,
+    servername: "localhost",
+    ALPNProtocols: ["http/1.1"],
+  });
+  socket.on("error", () => undefined);
+  let received = "";
+  socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+  await new Promise((resolve) => socket.once("secureConnect", resolve));
+  socket.write(request);
+  // Until the status line and headers are in, or the hub closed, or 3 s passed.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 3000);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    socket.on("data", () => received.includes("\r\n\r\n") && done());
+    socket.once("close", done);
+  });
+  socket.destroy();
+  return received;
+}
+
+const upgradeTo = (path: string): string =>
+  `GET ${path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+  "Sec-WebSocket-Protocol: beamhub.v1\r\n\r\n";
+
+describe("requests outside beamhub's prefix (met by the plain-mapping fuzzer)", () => {
+  it("a plain GET outside beamhub's prefix gets a status", async () => {
+    expect(await http1("GET /elsewhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")).toMatch(
+      /^HTTP\/1\.1 404 /,
+    );
+  });
+
+  // Seen in attach.ts while tracing the fuzzer's plain 404s for paths outside the prefix (the
+  // fuzzer itself speaks HTTP/2, which has no upgrades): a WebSocket upgrade to a path that is
+  // not beamhub's WebSocket path is torn down with no
+  // answer at all (transports/http2/attach.ts: `socket.destroy()` when no other upgrade
+  // listener exists), where HTTP has a status for it (404). A client sees a reset connection,
+  // not a refusal it can report. For transports/http2: answer `HTTP/1.1 404` (a JSON {code}
+  // body under beamhub's prefix) and then close.
+  it.fails("a WebSocket upgrade to a path that is not beamhub's gets a status, not a reset", async () => {
+    expect(await http1(upgradeTo("/elsewhere"))).toMatch(/^HTTP\/1\.1 404 /);
+  });
+
+  it("a WebSocket upgrade to beamhub's path upgrades (the control)", async () => {
+    expect(await http1(upgradeTo("/beamhub/v1/ws"))).toMatch(/^HTTP\/1\.1 101 /);
+  });
+});
 
 describe("findings of the HTTP/2 frame fuzzer", () => {
   it("a client that closes after a complete session request leaves no socket behind", async () => {
