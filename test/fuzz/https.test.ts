@@ -20,6 +20,7 @@ import {
   WEBSOCKET_PATH,
 } from "../../transports/http2/paths.js";
 import { within } from "../compliance/suite.js";
+import { fuzzHostileOperations } from "./hostile-operations.js";
 import { concat, mutatedBytes, mutatedSession } from "./mutate.js";
 import { judge, rawHttp2Stream, rawWebSocket, type Verdict } from "./raw-session.js";
 import { fuzzParameters, timeLimit } from "./settings.js";
@@ -114,6 +115,23 @@ describe("beamhub serve over HTTPS under fuzz", () => {
       );
       expect(verdicts.get("goaway") ?? 0).toBeGreaterThan(0);
       await checkpoint("after the WebSocket sessions");
+    },
+    timeLimit(40_000),
+  );
+
+  it.each([
+    ["HTTP/2", "http2"],
+    ["WebSocket", "websocket"],
+  ] as const)(
+    "refuses hub operations with hostile arguments over %s with typed errors, and the session lives on",
+    async (name, transport) => {
+      const { refused } = await fuzzHostileOperations(
+        `${transport} hostile operations`,
+        12,
+        () => connectHttps(target.server.httpsUrl, { ca: target.ca, transport }),
+        checkpoint,
+      );
+      expect(refused, name).toBeGreaterThan(0);
     },
     timeLimit(40_000),
   );
