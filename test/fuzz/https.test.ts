@@ -62,15 +62,26 @@ async function checkpoint(what: string): Promise<void> {
 }
 
 /** One HTTP/2 connection to the hub, replaced when the hub (rightly) closes it. */
-function http2Client(): () => ClientHttp2Session {
+function http2Client(): { (): ClientHttp2Session; state(): string } {
   let session: ClientHttp2Session | undefined;
-  return () => {
+  let events: string[] = [];
+  const client = (): ClientHttp2Session => {
     if (session === undefined || session.closed || session.destroyed) {
       session = http2Connect(target.server.httpsUrl, { ca: target.ca });
-      session.on("error", () => undefined);
+      events = [];
+      const current = session;
+      current.on("error", (error: Error) => events.push(`error ${error.message}`));
+      current.on("goaway", (code: number, lastStreamId: number) =>
+        events.push(`GOAWAY ${code} last ${lastStreamId}`),
+      );
+      current.on("close", () => events.push("closed"));
     }
     return session;
   };
+  /** What happened to the HTTP/2 connection, for a finding's message. */
+  client.state = () =>
+    `HTTP/2 connection: ${events.join(", ") || "open"}, ${JSON.stringify(session?.state ?? {})}`;
+  return client;
 }
 
 describe("beamhub serve over HTTPS under fuzz", () => {
@@ -85,7 +96,10 @@ describe("beamhub serve over HTTPS under fuzz", () => {
           mutatedSession(sessions.map((session) => session.sentFrames)),
           fc.array(fc.nat(), { maxLength: 3 }),
           async (input, cuts) => {
-            tally(verdicts, await judge(rawHttp2Stream(client()), input, cuts));
+            const verdict = await judge(rawHttp2Stream(client()), input, cuts).catch((error: Error) => {
+              throw new Error(`${error.message}; ${client.state()}`, { cause: error });
+            });
+            tally(verdicts, verdict);
             if (++runs % 50 === 0) await checkpoint(`after ${runs} HTTP/2 sessions`);
           },
         ),

@@ -29,6 +29,8 @@ export interface RawSession {
   /** A frame arrived (the frames so far are in `frames`). */
   onFrame(listener: () => void): void;
   destroy(): void;
+  /** How the transport under the session ended, if it says (an HTTP/2 RST_STREAM code). */
+  ending?(): string;
 }
 
 function collecting(): {
@@ -87,6 +89,7 @@ export function rawHttp2Stream(session: ClientHttp2Session): RawSession {
     closed,
     onFrame: sink.onFrame,
     destroy: () => stream.close(),
+    ending: () => `RST_STREAM ${stream.rstCode}`,
   };
 }
 
@@ -218,14 +221,21 @@ export async function judge(raw: RawSession, input: Uint8Array, cuts: number[] =
       throw new Error(`finding: a GOAWAY without a code: ${JSON.stringify(body)} (input ${hex(input)})`);
     }
     await within(raw.closed, 5000, "the hub to close after its GOAWAY");
+    // The hub ended its side; ending ours frees the HTTP/2 stream (a half-closed stream would
+    // count against the connection's concurrent streams until the hub refuses new ones).
+    raw.destroy();
     return "goaway";
   }
   if (outcome === "pong") {
     raw.destroy();
     return "alive";
   }
+  raw.destroy();
   if (framed.saysGoaway) return "closed-after-goaway-input";
-  throw new Error(`finding: the hub closed the session without a GOAWAY (input ${hex(input)})`);
+  const types = raw.frames.map((frame) => frame.type.toString(16)).join(" ");
+  throw new Error(
+    `finding: the hub closed the session without a GOAWAY (frames received: ${types}; ${raw.ending?.() ?? ""}) (input ${hex(input)})`,
+  );
 }
 
 /** Every FAIL the hub sent carries an error with a code. */
