@@ -57,7 +57,14 @@ export function attachHub(
   };
   const onUpgrade: UpgradeListener = (request, socket, head) => {
     if (endpoint.handleUpgrade(request, socket, head)) return;
-    if (previousUpgrade.length === 0) return void socket.destroy();
+    if (previousUpgrade.length === 0) {
+      // Nobody else takes upgrades here: say so, as a plain request to such a path would hear.
+      socket.end(
+        "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
+      );
+      socket.once("finish", () => socket.destroy());
+      return;
+    }
     endpoint.passedOn(request);
     for (const listener of previousUpgrade) listener.call(server, request, socket, head);
   };
