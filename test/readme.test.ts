@@ -20,6 +20,7 @@ const expected: string[][] = [
   ["served by the worker"],
   ["{ over: 'unix' }"],
   ["http2 over TLS", "websocket over a WebSocket"],
+  ["registered again"],
   ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
 ];
