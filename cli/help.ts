@@ -114,6 +114,16 @@ sessions:
                           BEAMHUB_KEEPALIVE; default 2000; 0 turns it off): a peer silent for
                           2x MS is dropped, so a frozen or vanished client is noticed, and its
                           calls, streams and channels fail, within 2.25x MS
+  Per-session limits, both listeners (env BEAMHUB_MAX_...; a session over one is refused that one
+  stream, channel or request with ELIMIT and goes on; SECURITY.md has the memory each costs):
+  --max-frame-size BYTES  largest message a peer may send (default 16777216)
+  --max-streams N         byte streams a peer may keep open (default 256, https 64)
+  --max-channels N        channels a peer may keep open (default 10000)
+  --max-pending-requests N
+                          requests a peer may have waiting for an answer (default 1024)
+  The https listener only: --max-sessions N (default 10000; more get 503),
+  --max-sessions-per-identity N (or per address for anonymous peers; default 256; more get 429),
+  --max-body-size BYTES (plain HTTP request bodies; default 1048576; more get 413).
 authentication (the https listener; Unix socket peers are identified by the kernel instead:
   SO_PEERCRED gives the uid, gid and pid of the connecting process, and the identity is
   {id: "unix:<user>", via: "unix", uid, gid, pid, user, gids, groups}; "unix:<uid>" when no

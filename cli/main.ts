@@ -63,6 +63,13 @@ const SERVE_ONLY = [
   "max-connections",
   "max-connections-per-address",
   "keepalive",
+  "max-frame-size",
+  "max-streams",
+  "max-channels",
+  "max-pending-requests",
+  "max-sessions",
+  "max-sessions-per-identity",
+  "max-body-size",
 ];
 
 /** TLS flags with a Unix hub are almost always a forgotten --hub https://...: say so. */
@@ -146,6 +153,13 @@ export async function main(argv: string[]): Promise<number> {
         "max-connections": { type: "string" },
         "max-connections-per-address": { type: "string" },
         keepalive: { type: "string" },
+        "max-frame-size": { type: "string" },
+        "max-streams": { type: "string" },
+        "max-channels": { type: "string" },
+        "max-pending-requests": { type: "string" },
+        "max-sessions": { type: "string" },
+        "max-sessions-per-identity": { type: "string" },
+        "max-body-size": { type: "string" },
         "cert-dir": { type: "string" },
         mode: { type: "string" },
         "handoff-socket": { type: "string" },

@@ -3,6 +3,7 @@ import { parseAccessRules, type AccessConfig } from "./access-rules.js";
 import type { CliConfig } from "./config.js";
 import { parseDevCertHosts } from "./dev-cert.js";
 import { CliError, EXIT } from "./errors.js";
+import { sessionLimits, type SessionLimitSettings } from "./session-limits.js";
 import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen-address.js";
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
@@ -35,6 +36,15 @@ export interface ServeFlags {
   "max-connections-per-address"?: string;
   /** Keep-alive interval of every session in ms (0: off). */
   keepalive?: string;
+  /** Per-session limits of both listeners (positive integers). */
+  "max-frame-size"?: string;
+  "max-streams"?: string;
+  "max-channels"?: string;
+  "max-pending-requests"?: string;
+  /** HTTPS-only caps: sessions in total and per identity, plain request bodies. */
+  "max-sessions"?: string;
+  "max-sessions-per-identity"?: string;
+  "max-body-size"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -47,6 +57,8 @@ export interface ServeOptions {
   unix: UnixServeOptions;
   /** `--keepalive MS`: the keep-alive interval of every session, Unix and https (default: the library's, 2000). */
   keepAlive: number | undefined;
+  /** Per-session limits of both listeners (`--max-frame-size`, ...); empty: the defaults. */
+  limits: SessionLimitSettings;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -77,6 +89,10 @@ export interface HttpsServeOptions {
   /** Connection caps; undefined: the listener's defaults. */
   readonly maxConnections: number | undefined;
   readonly maxConnectionsPerAddress: number | undefined;
+  /** Session caps and the plain mapping's body limit; undefined: the listener's defaults. */
+  readonly maxSessions: number | undefined;
+  readonly maxSessionsPerIdentity: number | undefined;
+  readonly maxBodySize: number | undefined;
 }
 
 const HTTPS_ONLY = [
@@ -90,6 +106,9 @@ const HTTPS_ONLY = [
   "trusted-proxy",
   "max-connections",
   "max-connections-per-address",
+  "max-sessions",
+  "max-sessions-per-identity",
+  "max-body-size",
 ] as const;
 
 /**
@@ -118,6 +137,7 @@ export function resolveServeOptions(
     );
   }
   const keepAlive = keepAliveSetting(pick("keepalive"));
+  const limits = sessionLimits(pick, countSetting);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -128,7 +148,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -154,6 +174,9 @@ export function resolveServeOptions(
     trustedProxies: trustedProxiesOf(listSetting(pick("trusted-proxy"))),
     maxConnections: countSetting(pick("max-connections")),
     maxConnectionsPerAddress: countSetting(pick("max-connections-per-address")),
+    maxSessions: countSetting(pick("max-sessions")),
+    maxSessionsPerIdentity: countSetting(pick("max-sessions-per-identity")),
+    maxBodySize: countSetting(pick("max-body-size")),
   };
   if (https.allowOrigins.includes("*")) {
     warnings.push(
@@ -171,7 +194,7 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, warnings };
+  return { https, access, unix, keepAlive, limits, warnings };
 }
 
 /**

@@ -65,6 +65,7 @@ export async function serve(
     maxConnectionsPerUid: options.unix.maxConnectionsPerUid,
     onRefused: (refusal) => log(refusal.message),
     keepAlive: options.keepAlive,
+    limits: options.limits,
   });
   log(
     `beamhub ${VERSION}: serving on unix://${unix.path} (${describeUnix(options)})` +
@@ -76,7 +77,7 @@ export async function serve(
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   if (options.https !== undefined && tls !== undefined) {
-    https = await startHttps(hub, unix, options.https, tls, authenticate, log, options.keepAlive);
+    https = await startHttps(hub, unix, { ...options, https: options.https }, tls, authenticate, log);
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
         `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}; ${describeWebAccess(options.https)}` +
@@ -178,17 +179,18 @@ async function certificateFor(
 async function startHttps(
   hub: Hub,
   unix: UnixListener,
-  https: HttpsServeOptions,
+  options: ServeOptions & { https: HttpsServeOptions },
   tls: ListenerCertificate,
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
-  keepAlive: number | undefined,
 ): Promise<HttpsListener> {
+  const { https } = options;
   const { host, port } = https.address;
   const listenOptions: ListenHttpsOptions = {
     host,
     port,
-    keepAlive,
+    keepAlive: options.keepAlive,
+    limits: options.limits,
     cert: tls.cert,
     key: tls.key,
     requireAuth: https.requireAuth,
@@ -199,6 +201,11 @@ async function startHttps(
     ...(https.maxConnectionsPerAddress === undefined
       ? {}
       : { maxConnectionsPerAddress: https.maxConnectionsPerAddress }),
+    ...(https.maxSessions === undefined ? {} : { maxSessions: https.maxSessions }),
+    ...(https.maxSessionsPerIdentity === undefined
+      ? {}
+      : { maxSessionsPerIdentity: https.maxSessionsPerIdentity }),
+    ...(https.maxBodySize === undefined ? {} : { maxBodySize: https.maxBodySize }),
     ...(https.clientCa === undefined ? {} : { ca: https.clientCa.pem }),
     ...(authenticate === undefined ? {} : { authenticate }),
   };
