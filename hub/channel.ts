@@ -1,5 +1,11 @@
 import { Attachable } from "../codecs/reference.js";
-import { adoptAttachments, countClosed, countOpen, releaseDescriptors } from "./attachments.js";
+import {
+  adoptAttachments,
+  closeAttachments,
+  countClosed,
+  countOpen,
+  releaseDescriptors,
+} from "./attachments.js";
 import { deadlines, type Deadline } from "./deadlines.js";
 import { BeamhubError, CallAbortedError, CallTimeoutError, ClosedError, ServiceError } from "./errors.js";
 import { Cancellation, NEVER_CANCELLED, type Cancelable } from "./cancellation.js";
@@ -483,7 +489,12 @@ class PendingRequest implements ReplySink {
     if (this.#finish()) {
       this.#abandoned?.settle();
       this.#resolve(data);
+      return;
     }
+    // A reply after the requester gave up (timed out, cancelled): nobody will ever take what it
+    // carries, and the channel it came on may live long (a service's handler channel lives as
+    // long as its registration), so it is closed now, with the reason the request ended.
+    closeAttachments(data, this.#rejectedWith ?? new ClosedError("channel"));
   }
 
   reject(error: unknown): void {

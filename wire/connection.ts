@@ -1234,7 +1234,12 @@ class WireIncoming implements ReplySink {
     if (this.state.incoming.delete(this.requestId)) {
       this.connection.pendingRequests--;
       this.connection.answer(this.channelId, this.requestId, true, value);
+      return;
     }
+    // The requester stopped waiting (CANCEL) or the channel closed: this reply goes nowhere,
+    // and what it carries must not wait for the channel (a handler's channel lives as long as
+    // its registration: late replies with fds once piled up there).
+    closeAttachments(value, new CallAbortedError("channel", "the requester stopped waiting"));
   }
 
   reject(error: unknown): void {
