@@ -125,7 +125,10 @@ export class Session implements HubClient, CallOwner, Closable {
   }
 
   call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply> {
-    if (this.#closed) return Promise.reject(this.#closed);
+    if (this.#closed) {
+      closeAttachments(data, this.#closed);
+      return Promise.reject(this.#closed);
+    }
     let checked: CallOptions | undefined;
     try {
       checked = this.#checkCall(name, options);
@@ -142,7 +145,10 @@ export class Session implements HubClient, CallOwner, Closable {
    * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`.
    */
   callRaw(name: string, data: unknown, options?: CallOptions, cancelWith?: Cancelable): unknown {
-    if (this.#closed) throw this.#closed;
+    if (this.#closed) {
+      closeAttachments(data, this.#closed);
+      throw this.#closed;
+    }
     let checked: CallOptions | undefined;
     try {
       checked = this.#checkCall(name, options);

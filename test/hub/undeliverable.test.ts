@@ -89,6 +89,19 @@ describe.each(clients)("undeliverable attachments %s", (_name, connect) => {
   });
 });
 
+describe("a call on a session that is already closed", () => {
+  it("fails and closes what it carried", async () => {
+    const session = hub.session({ identity: { id: "late", via: "local" } });
+    await session.close();
+    const [mine, theirs] = Channel.pair();
+    const [myStream, theirStream] = ByteStream.pair();
+    await expect(session.call("anything", { reply: theirs, stream: theirStream })).rejects.toMatchObject({
+      code: "ECLOSED",
+    });
+    await expectClosed(mine, myStream, "ECLOSED");
+  });
+});
+
 describe("a call waiting for its service when its session closes", () => {
   it("closes what it carried", async () => {
     const client = await connectUnix(path);
