@@ -3,6 +3,7 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
+import type { CliConfig } from "../../cli/config.js";
 import { within } from "../compliance/suite.js";
 
 export { within };
@@ -114,4 +115,21 @@ export async function startEchoServer(): Promise<{ server: Server; port: number 
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * The client configuration `serve`'s option tests resolve against: a Unix hub at
+ * `<dir>/hub.sock`, a development certificate directory in `dir`, and `file` as the config file.
+ */
+export function testConfig(dir: string, file: Record<string, unknown> = {}): CliConfig {
+  const socket = join(dir, "hub.sock");
+  return {
+    hub: { kind: "unix", path: socket, text: `unix://${socket}` },
+    hubSource: "test",
+    socket,
+    timeout: 1000,
+    reconnect: { maxAttempts: Infinity, giveUpAfter: Infinity },
+    tls: { transport: "auto", certDir: join(dir, "dev-cert") },
+    file,
+  };
 }

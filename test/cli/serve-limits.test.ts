@@ -6,13 +6,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliConfig } from "../../cli/config.js";
 import { CliError } from "../../cli/errors.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
 import { connectHttps } from "../../transports/http2/index.js";
 import { connectUnix } from "../../transports/unix/index.js";
 import { curl, curlVersion } from "../http2/helpers.js";
-import { startCli, type RunningCli } from "./helpers.js";
+import { startCli, testConfig, type RunningCli } from "./helpers.js";
 
 let dir: string;
 const hasCurl = (await curlVersion()) !== undefined;
@@ -26,17 +25,7 @@ afterAll(async () => {
 });
 
 function resolve(flags: ServeFlags, env: NodeJS.ProcessEnv = {}, file: Record<string, unknown> = {}) {
-  const socket = join(dir, "hub.sock");
-  const config: CliConfig = {
-    hub: { kind: "unix", path: socket, text: `unix://${socket}` },
-    hubSource: "test",
-    socket,
-    timeout: 1000,
-    reconnect: { maxAttempts: Infinity, giveUpAfter: Infinity },
-    tls: { transport: "auto", certDir: join(dir, "dev-cert") },
-    file,
-  };
-  return resolveServeOptions(flags, config, env);
+  return resolveServeOptions(flags, testConfig(dir, file), env);
 }
 
 describe("serve's session limits", () => {

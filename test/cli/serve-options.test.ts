@@ -12,6 +12,7 @@ import type { CliConfig } from "../../cli/config.js";
 import { parseDevCertHosts } from "../../cli/dev-cert.js";
 import { parseListenAddress } from "../../cli/listen-address.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
+import { testConfig } from "./helpers.js";
 import { loadTokens } from "../../cli/tokens-file.js";
 
 let dir: string;
@@ -33,16 +34,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function configWith(file: Record<string, unknown> = {}): CliConfig {
-  const socket = join(dir, "hub.sock");
-  return {
-    hub: { kind: "unix", path: socket, text: `unix://${socket}` },
-    hubSource: "test",
-    socket,
-    timeout: 1000,
-    reconnect: { maxAttempts: Infinity, giveUpAfter: Infinity },
-    tls: { transport: "auto", certDir: join(dir, "dev-cert") },
-    file,
-  };
+  return testConfig(dir, file);
 }
 
 function resolve(flags: ServeFlags, env: NodeJS.ProcessEnv = {}, file: Record<string, unknown> = {}) {

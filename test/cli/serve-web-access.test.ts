@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { CliConfig } from "../../cli/config.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
-import { beamhub, startCli, within } from "./helpers.js";
+import { beamhub, startCli, testConfig, within } from "./helpers.js";
 
 let dir: string;
 
@@ -21,17 +20,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function resolve(flags: ServeFlags, env: NodeJS.ProcessEnv = {}, file: Record<string, unknown> = {}) {
-  const socket = join(dir, "hub.sock");
-  const config: CliConfig = {
-    hub: { kind: "unix", path: socket, text: `unix://${socket}` },
-    hubSource: "test",
-    socket,
-    timeout: 1000,
-    reconnect: { maxAttempts: Infinity, giveUpAfter: Infinity },
-    tls: { transport: "auto", certDir: join(dir, "dev-cert") },
-    file,
-  };
-  return resolveServeOptions({ "listen-https": "127.0.0.1:0", ...flags }, config, env);
+  return resolveServeOptions({ "listen-https": "127.0.0.1:0", ...flags }, testConfig(dir, file), env);
 }
 
 describe("serve's browser and connection settings", () => {
