@@ -11,7 +11,7 @@ export {
   RemoteHub,
   type RemoteHubOptions,
   type RemoteHubState,
-} from "./wire/remote-hub.js";
+} from "./hub/remote/remote-hub.js";
 export {
   DisconnectedEvent,
   GaveUpEvent,
@@ -19,14 +19,14 @@ export {
   type RemoteHubEventMap,
   type ReRegistration,
   type ReRegistrationFailure,
-} from "./wire/remote-hub-events.js";
+} from "./hub/remote/remote-hub-events.js";
 export {
   ReconnectGaveUpError,
   ReconnectTimeoutError,
   RequestInterruptedError,
-} from "./wire/reconnect-errors.js";
-export { RECONNECT_DEFAULTS, type ReconnectOptions } from "./wire/reconnect-options.js";
-export type { RemoteWatch, RemoteWatchEvent } from "./wire/remote-watch.js";
+} from "./hub/remote/reconnect-errors.js";
+export { RECONNECT_DEFAULTS, type ReconnectOptions } from "./hub/remote/reconnect-options.js";
+export type { RemoteWatch, RemoteWatchEvent } from "./hub/remote/remote-watch.js";
 export {
   ConnectionConfigError,
   ConnectionLostError,

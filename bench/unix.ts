@@ -25,7 +25,7 @@ import {
   listenUnix,
   type HubClient,
 } from "../index.js";
-import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../transports/unix/fd/index.js";
+import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../fd/index.js";
 import { median, rateFor, roundRatio } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);

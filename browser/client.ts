@@ -1,6 +1,6 @@
 import { cborCodec } from "../codecs/cbor.js";
 import { jsonCodec } from "../codecs/json.js";
-import { InvalidArgumentError } from "../hub/errors.js";
+import { InvalidArgumentError } from "../model/errors.js";
 import { withDeadline } from "../transports/http2/deadline.js";
 import { ConnectError } from "../transports/http2/errors.js";
 import { CLIENT_DEFAULTS, type SessionClientOptions } from "../transports/http2/client-options.js";
@@ -8,7 +8,7 @@ import { TOKEN_PROTOCOL_PREFIX, WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "../tr
 import { HTTP2_TUNING } from "../transports/http2/tuning.js";
 import { verifyKeepAlive } from "../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../wire/open-session.js";
-import { RemoteHub } from "../wire/remote-hub.js";
+import { RemoteHub } from "../hub/remote/remote-hub.js";
 import {
   browserWebSocketTransport,
   CONNECTING,

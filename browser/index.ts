@@ -21,10 +21,10 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from "./websocket-transport.js";
-export { RemoteHub } from "../wire/remote-hub.js";
+export { RemoteHub } from "../hub/remote/remote-hub.js";
 export { ConnectionLostError, ProtocolError } from "../wire/errors.js";
-export { ByteStream, type ByteStreamOptions } from "../hub/byte-stream.js";
-export { Cancellation, type Cancelable } from "../hub/cancellation.js";
+export { ByteStream, type ByteStreamOptions } from "../model/byte-stream.js";
+export { Cancellation, type Cancelable } from "../model/cancellation.js";
 export {
   Channel,
   ChannelMessage,
@@ -32,7 +32,7 @@ export {
   type ChannelHandler,
   type ChannelRequestContext,
   type ChannelRequestOptions,
-} from "../hub/channel.js";
+} from "../model/channel.js";
 export {
   BeamhubError,
   CallAbortedError,
@@ -48,7 +48,7 @@ export {
   ServiceNotFoundError,
   StreamResetError,
   type RemoteErrorInfo,
-} from "../hub/errors.js";
+} from "../model/errors.js";
 export { AuthenticationError, ConnectError } from "../transports/http2/errors.js";
 export { cborCodec } from "../codecs/cbor.js";
 export { jsonCodec } from "../codecs/json.js";

@@ -8,7 +8,7 @@ import {
   type ReconnectOptions,
   type RemoteHub,
 } from "../index.js";
-import { backoffDelay } from "../wire/reconnect-options.js";
+import { backoffDelay } from "../hub/remote/reconnect-options.js";
 import type { CliConfig } from "./config.js";
 import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";

@@ -1,7 +1,7 @@
 /** `connectTcp`: a local TCP port whose connections reach a hub service. */
 import { createServer, type Server, type Socket } from "node:net";
 import { ByteStream, FileDescriptor, type HubClient } from "../hub/index.js";
-import { relaySockets, type SocketRelay } from "../transports/unix/fd/index.js";
+import { relaySockets, type SocketRelay } from "../fd/index.js";
 import { parseListen, type TcpAddress } from "./address.js";
 import { GatewayProtocolError } from "./errors.js";
 import { handoffRoutes, listenHandoff, type HandoffServer } from "./handoff-socket.js";

@@ -3,7 +3,7 @@
  * that makes a program load it: how `beamhub run` hands the upstream's socket to programs that
  * only know how to connect to host:port.
  */
-import { FdUnavailableError, locateBuilt } from "../transports/unix/fd/index.js";
+import { FdUnavailableError, locateBuilt } from "../fd/index.js";
 
 /** The environment variable the library reads its routes from (`host:port=path;...`). */
 export const HANDOFF_ENV = "BEAMHUB_HANDOFF";

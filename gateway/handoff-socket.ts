@@ -6,7 +6,7 @@
  * socket") specifies the bytes.
  */
 import type { Socket } from "node:net";
-import { closeFd, detachFd, FdServer, type FdSocket } from "../transports/unix/fd/index.js";
+import { closeFd, detachFd, FdServer, type FdSocket } from "../fd/index.js";
 import type { TcpAddress } from "./address.js";
 import type { GatewayLog } from "./types.js";
 

@@ -3,8 +3,8 @@
 // belongs, `{}` where an AbortSignal belongs). Each check runs before the operation changes any
 // state, so a refused argument is a typed error and nothing else: a check that threw after a
 // call started tracking itself once left a promise nobody handled, and the process died of it.
-import { describeValue, toDuration } from "./durations.js";
-import { InvalidArgumentError } from "./errors.js";
+import { describeValue, toDuration } from "../model/durations.js";
+import { InvalidArgumentError } from "../model/errors.js";
 import { validateLabels, validateName } from "./names.js";
 import type { CallOptions, ServiceFilter, WatchOptions } from "./types.js";
 

@@ -1,7 +1,7 @@
-import { adoptAttachments, closeAttachments, releaseDescriptors } from "./attachments.js";
-import { isThenable } from "./channel.js";
-import { Cancellation, type Cancelable } from "./cancellation.js";
-import { deadlines, type Deadline, type Expirable } from "./deadlines.js";
+import { adoptAttachments, closeAttachments, releaseDescriptors } from "../model/attachments.js";
+import { isThenable } from "../model/channel.js";
+import { Cancellation, type Cancelable } from "../model/cancellation.js";
+import { deadlines, type Deadline, type Expirable } from "../model/deadlines.js";
 import {
   CallAbortedError,
   CallTimeoutError,
@@ -9,11 +9,11 @@ import {
   ServiceError,
   ServiceGoneError,
   ServiceNotFoundError,
-} from "./errors.js";
-import { Link } from "./linked-list.js";
+} from "../model/errors.js";
+import { Link } from "../model/linked-list.js";
 import { isValidName, validateName } from "./names.js";
 import type { Instance, InstanceCall, Registry } from "./registry.js";
-import type { Closable, Scope } from "./scope.js";
+import type { Closable, Scope } from "../model/scope.js";
 import type { CallOptions, CallerInfo, MiddlewareContext, ServiceInfo } from "./types.js";
 
 /** What a call needs from the hub that dispatches it. */

@@ -1,6 +1,6 @@
 import type { PendingCall } from "./call.js";
-import { toDuration } from "./durations.js";
-import { ClosedError, ForbiddenError, InvalidArgumentError } from "./errors.js";
+import { toDuration } from "../model/durations.js";
+import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
 import type { Labels } from "./names.js";
 import { Registry } from "./registry.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";

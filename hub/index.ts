@@ -1,5 +1,5 @@
-export { ByteStream, type ByteStreamOptions } from "./byte-stream.js";
-export { Cancellation, type Cancelable } from "./cancellation.js";
+export { ByteStream, type ByteStreamOptions } from "../model/byte-stream.js";
+export { Cancellation, type Cancelable } from "../model/cancellation.js";
 export {
   Channel,
   ChannelMessage,
@@ -10,7 +10,7 @@ export {
   type ChannelRequestContext,
   type ChannelRequestOptions,
   type ReplySink,
-} from "./channel.js";
+} from "../model/channel.js";
 export {
   BeamhubError,
   CallAbortedError,
@@ -26,8 +26,8 @@ export {
   ServiceNotFoundError,
   StreamResetError,
   type RemoteErrorInfo,
-} from "./errors.js";
-export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "./file-descriptor.js";
+} from "../model/errors.js";
+export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "../model/file-descriptor.js";
 export { Hub, type AccessRules, type HubOptions } from "./hub.js";
 export { validateLabels, validateName, type Labels } from "./names.js";
 export { Session, type SessionOptions } from "./session.js";

@@ -1,4 +1,4 @@
-import { InvalidNameError } from "./errors.js";
+import { InvalidNameError } from "../model/errors.js";
 
 /** Labels attached to a service instance: short string keys to short string values. */
 export type Labels = Readonly<Record<string, string>>;

@@ -1,6 +1,6 @@
-import { LinkedList, type Link } from "./linked-list.js";
+import { LinkedList, type Link } from "../model/linked-list.js";
 import { labelsMatch, type Labels } from "./names.js";
-import type { Scope } from "./scope.js";
+import type { Scope } from "../model/scope.js";
 import type { Handler, ServiceFilter, ServiceInfo, WatchEvent } from "./types.js";
 import { matchesFilter, Watcher } from "./watch.js";
 

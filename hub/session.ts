@@ -1,13 +1,13 @@
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
-import type { Cancelable } from "./cancellation.js";
-import { ClosedError, InvalidArgumentError } from "./errors.js";
+import type { Cancelable } from "../model/cancellation.js";
+import { ClosedError, InvalidArgumentError } from "../model/errors.js";
 import { checkCallOptions, checkFilter, checkLookupOptions, checkWatchOptions } from "./arguments.js";
-import { closeAttachments } from "./attachments.js";
-import { toDuration } from "./durations.js";
+import { closeAttachments } from "../model/attachments.js";
+import { toDuration } from "../model/durations.js";
 import { validateLabels, validateName, type Labels } from "./names.js";
-import { LinkedList } from "./linked-list.js";
+import { LinkedList } from "../model/linked-list.js";
 import { Instance, type Registry } from "./registry.js";
-import { Scope, type Closable } from "./scope.js";
+import { Scope, type Closable } from "../model/scope.js";
 import type {
   CallerInfo,
   CallOptions,

@@ -1,4 +1,4 @@
-import type { Cancelable } from "./cancellation.js";
+import type { Cancelable } from "../model/cancellation.js";
 import type { Labels } from "./names.js";
 
 /** Who is on the other end of a session: set by the transport (TLS certificate, token, ...). */

@@ -1,6 +1,6 @@
-import { LaggedError } from "./errors.js";
+import { LaggedError } from "../model/errors.js";
 import { labelsMatch } from "./names.js";
-import { Queue } from "./queue.js";
+import { Queue } from "../model/queue.js";
 import type { ServiceFilter, Watch, WatchEvent } from "./types.js";
 
 /** Events a watcher may have unread before it is ended with `LaggedError`. */

@@ -3,7 +3,7 @@
 // the fd-carrying connection cannot be a net.Socket; instead a uv_poll_t tells us when the fd is
 // readable/writable and we call recvmsg/sendmsg ourselves.
 //
-// Conventions (mirrored by transports/unix/fd/addon.ts):
+// Conventions (mirrored by fd/addon.ts):
 // - synchronous functions return a non-negative result or a negative errno (no exceptions on the
 //   hot path); JS maps errno numbers to names with errnoName().
 // - asynchronous events go to JS callbacks given to the Channel constructor.

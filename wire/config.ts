@@ -1,5 +1,5 @@
 import type { Codec } from "../codecs/reference.js";
-import type { FileDescriptor } from "../hub/file-descriptor.js";
+import type { FileDescriptor } from "../model/file-descriptor.js";
 import { ConnectionConfigError } from "./errors.js";
 import { MemoryBudget } from "./memory-budget.js";
 

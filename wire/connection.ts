@@ -1,11 +1,11 @@
 import { Ref, type Attachable, type Codec, type EncodedRegion, type RefHooks } from "../codecs/reference.js";
-import { closeAttachments } from "../hub/attachments.js";
-import { ByteStream } from "../hub/byte-stream.js";
-import { Cancellation } from "../hub/cancellation.js";
-import { Channel, type ReplySink } from "../hub/channel.js";
-import { CallAbortedError, ClosedError, InvalidMessageError } from "../hub/errors.js";
-import { FileDescriptor } from "../hub/file-descriptor.js";
-import { Queue } from "../hub/queue.js";
+import { closeAttachments } from "../model/attachments.js";
+import { ByteStream } from "../model/byte-stream.js";
+import { Cancellation } from "../model/cancellation.js";
+import { Channel, type ReplySink } from "../model/channel.js";
+import { CallAbortedError, ClosedError, InvalidMessageError } from "../model/errors.js";
+import { FileDescriptor } from "../model/file-descriptor.js";
+import { Queue } from "../model/queue.js";
 import { verifyConfig, type ConnectionConfig, type ConnectionOptions } from "./config.js";
 import { ConnectionLostError, LimitExceededError, ProtocolError, SlowConsumerError } from "./errors.js";
 import type { MemoryBudget } from "./memory-budget.js";

@@ -1,9 +1,9 @@
 import { close as closeFd, fstatSync, read as readFd } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { Server, Socket } from "node:net";
-import { ByteStream } from "../hub/byte-stream.js";
-import { InvalidMessageError } from "../hub/errors.js";
-import { FileDescriptor } from "../hub/file-descriptor.js";
+import { ByteStream } from "../model/byte-stream.js";
+import { InvalidMessageError } from "../model/errors.js";
+import { FileDescriptor } from "../model/file-descriptor.js";
 import { spliceSocketStream } from "./socket-stream.js";
 
 /** Bytes read from a file per chunk when a file descriptor travels as its content. */

@@ -12,7 +12,7 @@ import {
   ServiceGoneError,
   ServiceNotFoundError,
   StreamResetError,
-} from "../hub/errors.js";
+} from "../model/errors.js";
 import { LimitExceededError } from "./errors.js";
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../hub/errors.js";
+import { InvalidArgumentError } from "../model/errors.js";
 import type { ByteTransport, TransportHandlers } from "./connection.js";
 import { ConnectionLostError } from "./errors.js";
 import { encodeFrame, FrameType } from "./frame.js";

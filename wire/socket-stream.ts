@@ -6,8 +6,8 @@
  * (PROTOCOL.md, "Descriptors on network transports").
  */
 import type { Socket } from "node:net";
-import type { ByteStream } from "../hub/byte-stream.js";
-import { StreamResetError } from "../hub/errors.js";
+import type { ByteStream } from "../model/byte-stream.js";
+import { StreamResetError } from "../model/errors.js";
 
 /**
  * Aborts a socket with a TCP reset (RST) when it can, so the peer sees a reset rather than a

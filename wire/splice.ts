@@ -1,6 +1,6 @@
-import type { ByteStream, ByteStreamPort } from "../hub/byte-stream.js";
-import type { Channel } from "../hub/channel.js";
-import { StreamResetError } from "../hub/errors.js";
+import type { ByteStream, ByteStreamPort } from "../model/byte-stream.js";
+import type { Channel } from "../model/channel.js";
+import { StreamResetError } from "../model/errors.js";
 
 /**
  * Joins two channel ends back to back: whatever arrives at one is sent out of the other, in

@@ -1,6 +1,6 @@
-import { ByteStream, type ByteStreamPort, type ByteStreamSink } from "../hub/byte-stream.js";
-import { StreamResetError } from "../hub/errors.js";
-import { Queue } from "../hub/queue.js";
+import { ByteStream, type ByteStreamPort, type ByteStreamSink } from "../model/byte-stream.js";
+import { StreamResetError } from "../model/errors.js";
+import { Queue } from "../model/queue.js";
 import { ProtocolError } from "./errors.js";
 
 /** What a stream proxy needs from its connection. */

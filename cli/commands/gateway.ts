@@ -9,7 +9,7 @@ import {
   type RemoteHub,
   type TcpConnector,
 } from "../../index.js";
-import { FdError } from "../../transports/unix/fd/index.js";
+import { FdError } from "../../fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub, reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";

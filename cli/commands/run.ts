@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { handoffEnvironment, handoffLibraryPath, type TcpConnector } from "../../index.js";
-import { loadFdAddon } from "../../transports/unix/fd/index.js";
+import { loadFdAddon } from "../../fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub, reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { Hub, InvalidArgumentError } from "../../index.js";
 import { connectHttps, listenHttps } from "../../transports/http2/index.js";
-import { FdSocket, socketPair } from "../../transports/unix/fd/index.js";
+import { FdSocket, socketPair } from "../../fd/index.js";
 import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";
 import { openSession } from "../../wire/open-session.js";

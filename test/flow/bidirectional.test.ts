@@ -3,7 +3,7 @@
 // mark at once, and if both stopped reading, neither would ever drain (the session would end
 // ESLOW_CONSUMER). Bytes under the peer's credit (DATA, EVENT) never pause reading.
 import { describe, expect, it } from "vitest";
-import { ByteStream } from "../../hub/byte-stream.js";
+import { ByteStream } from "../../model/byte-stream.js";
 import { within } from "../compliance/suite.js";
 import { sessionPair } from "./pair.js";
 

@@ -1,6 +1,6 @@
 // Two sessions over a real socketpair in this process (FdSockets, the Unix transport's own).
 import { cborCodec } from "../../codecs/index.js";
-import { FdSocket, socketPair } from "../../transports/unix/fd/index.js";
+import { FdSocket, socketPair } from "../../fd/index.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";
 import { WireConnection, type ConnectionOptions } from "../../wire/connection.js";
 

@@ -3,7 +3,7 @@
 // above the transport's mark, or at once past maxUnsentBytes.
 import { describe, expect, it } from "vitest";
 import { cborCodec } from "../../codecs/index.js";
-import { FdSocket, socketPair } from "../../transports/unix/fd/index.js";
+import { FdSocket, socketPair } from "../../fd/index.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";
 import { WireConnection, type ConnectionOptions } from "../../wire/connection.js";
 import { SlowConsumerError } from "../../wire/errors.js";

@@ -4,7 +4,7 @@
 // its hostile requests; every few batches the process and the bystander are checked.
 import fc from "fast-check";
 import { expect } from "vitest";
-import type { RemoteHub } from "../../wire/remote-hub.js";
+import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { within } from "../compliance/suite.js";
 import { hostileRequest, materialize } from "./hostile-values.js";
 import { fuzzParameters } from "./settings.js";

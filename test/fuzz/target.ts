@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { connectUnix } from "../../transports/unix/index.js";
-import type { RemoteHub } from "../../wire/remote-hub.js";
+import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { startServe, within, type RunningCli } from "../cli/helpers.js";
 
 /** Lines `serve` prints only when something escaped (an unhandled rejection, a timer overflow). */

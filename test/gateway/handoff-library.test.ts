@@ -19,7 +19,7 @@ import {
   type TcpConnector,
 } from "../../gateway/index.js";
 import { Hub, connectUnix, listenUnix, type HubClient, type UnixListener } from "../../index.js";
-import { fdKind, FdSocket, wrapFd } from "../../transports/unix/fd/index.js";
+import { fdKind, FdSocket, wrapFd } from "../../fd/index.js";
 import { within } from "../compliance/suite.js";
 import { eventually } from "./pg-bed.js";
 

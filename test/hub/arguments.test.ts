@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Hub } from "../../hub/hub.js";
 import { checkCallOptions, checkWatchOptions } from "../../hub/arguments.js";
-import { MAX_DURATION_MS, toDuration } from "../../hub/durations.js";
+import { MAX_DURATION_MS, toDuration } from "../../model/durations.js";
 import { connectUnix, listenUnix } from "../../transports/unix/index.js";
 
 describe("durations", () => {

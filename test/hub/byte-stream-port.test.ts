@@ -3,7 +3,7 @@
 // an end built from plain web streams gets a port over them; splices join any two ends.
 import { describe, expect, it } from "vitest";
 import { ByteStream, StreamResetError } from "../../index.js";
-import type { ByteStreamPort, ByteStreamSink } from "../../hub/byte-stream.js";
+import type { ByteStreamPort, ByteStreamSink } from "../../model/byte-stream.js";
 import { spliceStreams } from "../../wire/splice.js";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);

@@ -20,7 +20,11 @@ import {
   type RemoteWatchEvent,
 } from "../../index.js";
 import { listenHttps } from "../../transports/http2/index.js";
-import { backoffDelay, RECONNECT_DEFAULTS, verifyReconnectOptions } from "../../wire/reconnect-options.js";
+import {
+  backoffDelay,
+  RECONNECT_DEFAULTS,
+  verifyReconnectOptions,
+} from "../../hub/remote/reconnect-options.js";
 import { freePort } from "../helpers/ports.js";
 import { kill, killAll, startHub, startService, within, type Child } from "./processes.js";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix } from "../../transports/unix/index.js";
 import { connectHttps } from "../../transports/http2/index.js";
-import type { RemoteHub } from "../../wire/remote-hub.js";
+import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { startServe, within, type RunningCli } from "../cli/helpers.js";
 
 let dir: string;

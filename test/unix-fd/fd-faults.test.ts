@@ -4,15 +4,8 @@ import { openSync, closeSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { FdError } from "../../transports/unix/fd/index.js";
-import {
-  dupFd,
-  FdServer,
-  FdSocket,
-  FdSocketError,
-  fdKind,
-  socketPair,
-} from "../../transports/unix/fd/index.js";
+import type { FdError } from "../../fd/index.js";
+import { dupFd, FdServer, FdSocket, FdSocketError, fdKind, socketPair } from "../../fd/index.js";
 import { fdCount, once, type Peer, repoRoot, spawnTs, startPeer, tempDir, within } from "./helpers.js";
 
 function pair(options: Parameters<typeof FdSocket.fromFd>[1] = {}): [FdSocket, FdSocket] {

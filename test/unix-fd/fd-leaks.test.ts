@@ -3,7 +3,7 @@
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { closeFd, dupFd, type FdError } from "../../transports/unix/fd/index.js";
+import { closeFd, dupFd, type FdError } from "../../fd/index.js";
 import { fdCount, fdsPointingTo, once, type Peer, startPeer, within } from "./helpers.js";
 
 const TOTAL = 10_000;

@@ -13,7 +13,7 @@ import {
   fdPassingAvailable,
   socketPair,
   wrapFd,
-} from "../../transports/unix/fd/index.js";
+} from "../../fd/index.js";
 import { encodeFrame, type Frame, FrameReader } from "./fixtures/frames.js";
 import { once, type Peer, startPeer, within } from "./helpers.js";
 

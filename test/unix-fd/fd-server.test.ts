@@ -12,14 +12,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  closeFd,
-  FdServer,
-  FdSocket,
-  FdSocketError,
-  loadFdAddon,
-  socketPair,
-} from "../../transports/unix/fd/index.js";
+import { closeFd, FdServer, FdSocket, FdSocketError, loadFdAddon, socketPair } from "../../fd/index.js";
 import { once, repoRoot, spawnTs, tempDir, within } from "./helpers.js";
 
 async function roundTrip(path: string, server: FdServer): Promise<string> {

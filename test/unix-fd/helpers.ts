@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FdServer, type FdSocket } from "../../transports/unix/fd/index.js";
+import { FdServer, type FdSocket } from "../../fd/index.js";
 import { encodeFrame, type Frame, FrameReader } from "./fixtures/frames.js";
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -4,7 +4,7 @@ import net from "node:net";
 import { join } from "node:path";
 import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
-import { detachFd, dupFd, fdKind, OwnedFd, socketPair, wrapFd } from "../../transports/unix/fd/index.js";
+import { detachFd, dupFd, fdKind, OwnedFd, socketPair, wrapFd } from "../../fd/index.js";
 import { fdsPointingTo, once, tempDir } from "./helpers.js";
 
 describe("wrapFd and detachFd", () => {

@@ -1,11 +1,6 @@
 // The write queue's batching rules, without any I/O.
 import { describe, expect, it } from "vitest";
-import {
-  COALESCE_BYTES,
-  MAX_FDS_PER_SENDMSG,
-  MAX_IOV,
-  WriteQueue,
-} from "../../transports/unix/fd/write-queue.js";
+import { COALESCE_BYTES, MAX_FDS_PER_SENDMSG, MAX_IOV, WriteQueue } from "../../fd/write-queue.js";
 
 const bytes = (n: number, fill = 1): Buffer => Buffer.alloc(n, fill);
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);

@@ -18,7 +18,7 @@ import {
   type UnixConnectionRefusal,
   type UnixListener,
 } from "../../index.js";
-import { FdSocket } from "../../transports/unix/fd/index.js";
+import { FdSocket } from "../../fd/index.js";
 import { encodeFrame, FrameType } from "../../wire/frame.js";
 import { within } from "../compliance/suite.js";
 

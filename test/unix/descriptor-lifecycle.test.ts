@@ -25,7 +25,7 @@ beforeAll(async () => {
   listener = await listenUnix(hub, path);
   service = await spawnPeer(`import { openSync, readdirSync } from "node:fs";
      import { connectUnix } from ${UNIX_TRANSPORT};
-     import { FileDescriptor } from ${JSON.stringify(join(import.meta.dirname, "../../hub/file-descriptor.ts"))};
+     import { FileDescriptor } from ${JSON.stringify(join(import.meta.dirname, "../../model/file-descriptor.ts"))};
      const hub = await connectUnix(${JSON.stringify(path)});
      const tenFds = () => Array.from({ length: 10 }, () => new FileDescriptor(openSync("/dev/null", "r")));
      await hub.register("fd.many", () => ({ fds: tenFds() }));

@@ -14,7 +14,7 @@ import { startServe, type RunningCli } from "../cli/helpers.js";
 import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
 
 const fdsOf = (pid: number | "self"): number => readdirSync(`/proc/${pid}/fd`).length;
-const FILE_DESCRIPTOR = JSON.stringify(join(import.meta.dirname, "../../hub/file-descriptor.ts"));
+const FILE_DESCRIPTOR = JSON.stringify(join(import.meta.dirname, "../../model/file-descriptor.ts"));
 
 let dir: string;
 let server: RunningCli & { httpsUrl: string };

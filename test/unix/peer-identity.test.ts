@@ -17,7 +17,7 @@ import {
   type RemoteHub,
   type UnixListener,
 } from "../../index.js";
-import { FdSocket, socketPair } from "../../transports/unix/fd/index.js";
+import { FdSocket, socketPair } from "../../fd/index.js";
 import { within } from "../compliance/suite.js";
 
 const root = join(import.meta.dirname, "../..");

@@ -1,5 +1,5 @@
 import type { Codec } from "../../codecs/index.js";
-import type { ReconnectOptions } from "../../wire/reconnect-options.js";
+import type { ReconnectOptions } from "../../hub/remote/reconnect-options.js";
 import type { SessionLimits } from "./options.js";
 
 type Pem = string | Buffer;

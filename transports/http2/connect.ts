@@ -1,11 +1,11 @@
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
-import { InvalidArgumentError } from "../../hub/errors.js";
+import { InvalidArgumentError } from "../../model/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { ConnectTimeoutError } from "../../wire/errors.js";
 import { verifyKeepAlive } from "../../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../../wire/open-session.js";
-import { verifyReconnectOptions } from "../../wire/reconnect-options.js";
-import { RemoteHub, type RemoteHubOptions } from "../../wire/remote-hub.js";
+import { verifyReconnectOptions } from "../../hub/remote/reconnect-options.js";
+import { RemoteHub, type RemoteHubOptions } from "../../hub/remote/remote-hub.js";
 import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";

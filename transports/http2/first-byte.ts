@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../../hub/errors.js";
+import { InvalidArgumentError } from "../../model/errors.js";
 import { ConnectError } from "./errors.js";
 
 /**

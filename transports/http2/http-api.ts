@@ -4,7 +4,7 @@ import { jsonCodec } from "../../codecs/index.js";
 import type { RefHooks } from "../../codecs/reference.js";
 import type { Hub } from "../../hub/hub.js";
 import type { CallOptions, Identity } from "../../hub/types.js";
-import { InvalidArgumentError, InvalidNameError, ServiceError } from "../../hub/errors.js";
+import { InvalidArgumentError, InvalidNameError, ServiceError } from "../../model/errors.js";
 import { describeError } from "../../wire/error-info.js";
 import { CALL_PATH, TIMEOUT_HEADER } from "./paths.js";
 import { Refusal } from "./refusal.js";

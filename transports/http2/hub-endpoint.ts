@@ -13,7 +13,7 @@ import { WebSocketServer } from "ws";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Hub } from "../../hub/hub.js";
 import type { Identity } from "../../hub/types.js";
-import { serveHubSession } from "../../wire/hub-server.js";
+import { serveHubSession } from "../../hub/remote/hub-server.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { openSession } from "../../wire/open-session.js";

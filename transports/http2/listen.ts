@@ -1,7 +1,7 @@
 import { createSecureServer, type Http2SecureServer, type SecureServerOptions } from "node:http2";
 import type { Socket } from "node:net";
 import type { SecureVersion, TLSSocket } from "node:tls";
-import { InvalidArgumentError } from "../../hub/errors.js";
+import { InvalidArgumentError } from "../../model/errors.js";
 import type { Hub } from "../../hub/hub.js";
 import { attachHub } from "./attach.js";
 import { createDevCertificate, loadOrCreateDevCertificate } from "./dev-certificate.js";

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { InvalidArgumentError } from "../../hub/errors.js";
+import { InvalidArgumentError } from "../../model/errors.js";
 import { TIMEOUT_HEADER } from "./paths.js";
 import { Refusal } from "./refusal.js";
 

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { BlockList, isIP } from "node:net";
-import { InvalidArgumentError } from "../../hub/errors.js";
+import { InvalidArgumentError } from "../../model/errors.js";
 
 /** Request header a reverse proxy appends the address it accepted the connection from to. */
 export const FORWARDED_FOR_HEADER = "x-forwarded-for";

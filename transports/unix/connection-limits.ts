@@ -6,8 +6,8 @@
  */
 import { encodeFrame, FrameType, HEADER_SIZE, readU32 } from "../../wire/frame.js";
 import { encodeHello, PROTOCOL_NAME, PROTOCOL_VERSION } from "../../wire/hello.js";
-import { closeFdsQuietly } from "./fd/fd-ops.js";
-import type { FdSocket } from "./fd/index.js";
+import { closeFdsQuietly } from "../../fd/fd-ops.js";
+import type { FdSocket } from "../../fd/index.js";
 
 /**
  * Default cap on a listener's open Unix connections. An idle session costs the hub ~71 KiB of

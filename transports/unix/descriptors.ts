@@ -1,8 +1,8 @@
 import type { FileHandle } from "node:fs/promises";
 import { Server, Socket } from "node:net";
-import { FileDescriptor } from "../../hub/file-descriptor.js";
+import { FileDescriptor } from "../../model/file-descriptor.js";
 import type { DescriptorCodec } from "../../wire/connection.js";
-import { closeFd, detachFd, dupFd, wrapFd } from "./fd/index.js";
+import { closeFd, detachFd, dupFd, wrapFd } from "../../fd/index.js";
 
 /**
  * How descriptors cross a Unix connection: a sent handle is detached from this process (its fd

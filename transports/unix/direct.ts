@@ -1,12 +1,12 @@
 import type { Socket } from "node:net";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
-import type { Channel, ChannelRequestOptions } from "../../hub/channel.js";
-import { InvalidArgumentError } from "../../hub/errors.js";
-import { FileDescriptor } from "../../hub/file-descriptor.js";
+import type { Channel, ChannelRequestOptions } from "../../model/channel.js";
+import { InvalidArgumentError } from "../../model/errors.js";
+import { FileDescriptor } from "../../model/file-descriptor.js";
 import type { CallContext, CallOptions, Handler, HubClient } from "../../hub/types.js";
 import { openSession } from "../../wire/open-session.js";
 import { unixDescriptors } from "./descriptors.js";
-import { detachFd, FdSocket, socketPair } from "./fd/index.js";
+import { detachFd, FdSocket, socketPair } from "../../fd/index.js";
 import { transportFor } from "./unix-transport.js";
 
 /**

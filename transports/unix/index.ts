@@ -22,5 +22,5 @@ export {
   UnsafeSocketPathError,
   type SocketDirectoryPolicy,
 } from "./socket-directory.js";
-export { fdPassingAvailable, FdUnavailableError, type PeerCredentials } from "./fd/index.js";
+export { fdPassingAvailable, FdUnavailableError, type PeerCredentials } from "../../fd/index.js";
 export { acceptDirect, connectDirect, type DirectService } from "./direct.js";

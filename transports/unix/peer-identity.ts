@@ -7,7 +7,7 @@
  * @module
  */
 import type { Identity } from "../../hub/types.js";
-import { loadFdAddon, type PeerCredentials } from "./fd/index.js";
+import { loadFdAddon, type PeerCredentials } from "../../fd/index.js";
 import { groupIdsOfMember, groupName, userName } from "./user-database.js";
 
 /**

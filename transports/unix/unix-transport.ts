@@ -3,11 +3,11 @@ import type { WireConnection, ConnectionOptions } from "../../wire/connection.js
 import { ConnectTimeoutError } from "../../wire/errors.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../../wire/open-session.js";
-import { serveHubSession } from "../../wire/hub-server.js";
+import { serveHubSession } from "../../hub/remote/hub-server.js";
 import { ConnectionLostError } from "../../wire/errors.js";
-import { RemoteHub } from "../../wire/remote-hub.js";
-import { InvalidArgumentError } from "../../hub/errors.js";
-import { verifyReconnectOptions, type ReconnectOptions } from "../../wire/reconnect-options.js";
+import { RemoteHub } from "../../hub/remote/remote-hub.js";
+import { InvalidArgumentError } from "../../model/errors.js";
+import { verifyReconnectOptions, type ReconnectOptions } from "../../hub/remote/reconnect-options.js";
 import type { Hub } from "../../hub/hub.js";
 import {
   DEFAULT_MAX_UNIX_CONNECTIONS,
@@ -17,7 +17,7 @@ import {
   type UnixConnectionRefusal,
 } from "./connection-limits.js";
 import { unixDescriptors } from "./descriptors.js";
-import { FdServer, FdSocket, FdSocketError, type FdServerOptions } from "./fd/index.js";
+import { FdServer, FdSocket, FdSocketError, type FdServerOptions } from "../../fd/index.js";
 import { unixIdentity } from "./peer-identity.js";
 
 /** Default bound on a whole `connectUnix` (reaching the socket and the handshake). */

@@ -3,7 +3,7 @@
  * (a `ByteStream` built by hand from any readable and writable): splices then drive every end
  * the same way, only faster where the end offers a raw port.
  */
-import type { ByteStreamPort, ByteStreamSink } from "./byte-stream.js";
+import type { ByteStreamPort, ByteStreamSink } from "./byte-stream-port.js";
 import { StreamResetError } from "./errors.js";
 
 /** Drives `reader` and `writer` (locked by the caller) as a port. */

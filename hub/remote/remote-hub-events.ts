@@ -1,5 +1,5 @@
-import type { ServiceInfo } from "../hub/types.js";
-import type { Labels } from "../hub/names.js";
+import type { ServiceInfo } from "../types.js";
+import type { Labels } from "../names.js";
 import type { ReconnectGaveUpError } from "./reconnect-errors.js";
 
 /**

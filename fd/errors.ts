@@ -11,7 +11,7 @@
  * - `ETIMEDOUT` — connecting took longer than `timeoutMs`.
  * @module
  */
-import { BeamhubError } from "../../../base/error.js";
+import { BeamhubError } from "../base/error.js";
 
 /** The root of this layer's errors. */
 export class FdError extends BeamhubError {}

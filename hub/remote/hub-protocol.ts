@@ -1,6 +1,6 @@
-import type { Channel } from "../hub/channel.js";
-import type { Labels } from "../hub/names.js";
-import type { CallerInfo, ServiceFilter, ServiceInfo } from "../hub/types.js";
+import type { Channel } from "../../model/channel.js";
+import type { Labels } from "../names.js";
+import type { CallerInfo, ServiceFilter, ServiceInfo } from "../types.js";
 
 /**
  * The hub protocol: requests a client sends on the root channel (id 0), answered by the hub

@@ -1,5 +1,5 @@
-import { BeamhubError } from "../base/error.js";
-import { ConnectionLostError } from "./errors.js";
+import { BeamhubError } from "../../base/error.js";
+import { ConnectionLostError } from "../../wire/errors.js";
 
 /**
  * A request was in flight (sent, not yet answered) when the connection to the hub was lost.

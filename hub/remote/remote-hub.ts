@@ -1,6 +1,6 @@
-import { Channel, type ChannelRequestOptions } from "../hub/channel.js";
-import { CallAbortedError, ClosedError } from "../hub/errors.js";
-import { validateLabels, validateName, type Labels } from "../hub/names.js";
+import { Channel, type ChannelRequestOptions } from "../../model/channel.js";
+import { CallAbortedError, ClosedError } from "../../model/errors.js";
+import { validateLabels, validateName, type Labels } from "../names.js";
 import type {
   CallOptions,
   Handler,
@@ -10,8 +10,8 @@ import type {
   ServiceFilter,
   ServiceInfo,
   WatchOptions,
-} from "../hub/types.js";
-import type { WireConnection } from "./connection.js";
+} from "../types.js";
+import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
 import { ReconnectGaveUpError, ReconnectTimeoutError, RequestInterruptedError } from "./reconnect-errors.js";
 import {

@@ -1,11 +1,11 @@
-import type { Hub } from "../hub/hub.js";
-import type { Identity, Registration } from "../hub/types.js";
-import { checkFilter } from "../hub/arguments.js";
-import { closeAttachments } from "../hub/attachments.js";
-import { Channel } from "../hub/channel.js";
-import { describeValue } from "../hub/durations.js";
-import { InvalidArgumentError } from "../hub/errors.js";
-import type { WireConnection } from "./connection.js";
+import type { Hub } from "../hub.js";
+import type { Identity, Registration } from "../types.js";
+import { checkFilter } from "../arguments.js";
+import { closeAttachments } from "../../model/attachments.js";
+import { Channel } from "../../model/channel.js";
+import { describeValue } from "../../model/durations.js";
+import { InvalidArgumentError } from "../../model/errors.js";
+import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
 
 /**

@@ -1,8 +1,8 @@
-import { Channel } from "../hub/channel.js";
-import { LaggedError } from "../hub/errors.js";
-import { Queue } from "../hub/queue.js";
-import type { ServiceFilter, ServiceInfo, Watch, WatchEvent } from "../hub/types.js";
-import { MAX_WATCH_BACKLOG } from "../hub/watch.js";
+import { Channel } from "../../model/channel.js";
+import { LaggedError } from "../../model/errors.js";
+import { Queue } from "../../model/queue.js";
+import type { ServiceFilter, ServiceInfo, Watch, WatchEvent } from "../types.js";
+import { MAX_WATCH_BACKLOG } from "../watch.js";
 import type { HubRequest } from "./hub-protocol.js";
 
 /**

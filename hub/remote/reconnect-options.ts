@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../hub/errors.js";
+import { InvalidArgumentError } from "../../model/errors.js";
 
 /**
  * How a remote hub client reconnects after it lost its hub (`connectUnix`, `connectHttps`:
