@@ -25,6 +25,7 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["transports/http2", 6],
   ["hub", 7],
   ["gateway", 8],
+  ["tasks", 8],
   ["index.ts", 9],
   ["browser", 10],
   ["cli", 10],

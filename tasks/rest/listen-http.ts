@@ -1,0 +1,64 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { isLoopback } from "./loopback.js";
+import { InvalidTaskError } from "../errors.js";
+import type { TaskBroker } from "../task-broker.js";
+import { sendText } from "./http-exchange.js";
+import { taskRoutes } from "./task-routes.js";
+
+/** Options of {@link listenTasksHttp}. */
+export interface ListenTasksHttpOptions {
+  host?: string;
+  port?: number;
+  /** Listen on an address other than loopback. Plain HTTP carries keys in clear: say so on purpose. */
+  allowRemote?: boolean;
+}
+
+/** A plain-HTTP task listener. */
+export interface TasksHttpListener {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the task REST face on plain HTTP, because Samply applications talk plain HTTP to a
+ * local proxy. Loopback only unless `allowRemote`.
+ */
+export async function listenTasksHttp(
+  broker: TaskBroker,
+  options: ListenTasksHttpOptions = {},
+): Promise<TasksHttpListener> {
+  const host = options.host ?? "127.0.0.1";
+  if (options.allowRemote !== true && !isLoopback(host)) {
+    throw new InvalidTaskError(
+      `plain HTTP on ${host} would expose application keys; listen on loopback or allow it explicitly`,
+    );
+  }
+  const routes = taskRoutes(broker);
+  const server = createServer((request, response) => {
+    routes(request, response).then(
+      (handled) => {
+        if (!handled) sendText(response, 404, "");
+      },
+      () => response.destroy(),
+    );
+  });
+  server.requestTimeout = 0; // long polls may take up to an hour; each one has its own deadline
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

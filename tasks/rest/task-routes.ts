@@ -1,0 +1,123 @@
+import { TaskError } from "../errors.js";
+import type { TaskBroker } from "../task-broker.js";
+import {
+  clientGone,
+  header,
+  readJson,
+  sendJson,
+  sendText,
+  waitCondition,
+  type HttpRequest,
+  type HttpResponse,
+} from "./http-exchange.js";
+import { streamResultEvents } from "./result-events.js";
+
+/** Handles one request; resolves to false when the path is not one of these routes. */
+export type TaskRoutes = (request: HttpRequest, response: HttpResponse) => Promise<boolean>;
+
+const TASKS = /^\/v1\/tasks\/?$/;
+const TASK = /^\/v1\/tasks\/([^/]+)$/;
+const RESULTS = /^\/v1\/tasks\/([^/]+)\/results\/?$/;
+const RESULT = /^\/v1\/tasks\/([^/]+)\/results\/([^/]+)$/;
+
+/**
+ * Samply.Beam's REST face (its paths, status codes and bodies; `../shared/reference/
+ * samply-beam-spec.md` §§ 2–9) over a {@link TaskBroker}, for node:http and node:http2 servers
+ * alike. Not copied from Samply: a bad `from` is never a reason to exit, and a request for one
+ * unknown task without `wait_time` answers 404 at once instead of blocking an hour.
+ */
+export function taskRoutes(broker: TaskBroker): TaskRoutes {
+  return async (request, response) => {
+    const url = new URL(request.url ?? "/", "http://hub");
+    const path = url.pathname;
+    if (path === "/v1/health") {
+      if (request.method !== "GET") return methodNotAllowed(response, "GET");
+      sendJson(response, 200, { summary: "healthy", id: broker.hub.id });
+      return true;
+    }
+    if (!path.startsWith("/v1/tasks")) return false;
+    try {
+      const app = broker.keys.authenticate(header(request.headers, "authorization"));
+      const method = request.method ?? "GET";
+      const wait = (): ReturnType<typeof waitCondition> => waitCondition(url.searchParams);
+      let match: RegExpExecArray | null;
+      if (TASKS.test(path)) {
+        if (method === "POST") {
+          const task = await broker.post(app, await readJson(request, broker.limits.maxBodyBytes));
+          response.writeHead(201, { location: `/v1/tasks/${task.id}`, "content-length": 0 });
+          response.end();
+        } else if (method === "GET") {
+          const filter = url.searchParams.get("filter");
+          if (filter !== null && filter !== "todo") return badRequest(response, `unknown filter "${filter}"`);
+          const query = {
+            from: url.searchParams.get("from") ?? undefined,
+            to: url.searchParams.get("to") ?? undefined,
+            todo: filter === "todo",
+          };
+          const answer = await broker.tasks(app, query, wait(), clientGone(response));
+          sendJson(response, answer.partial ? 206 : 200, answer.items);
+        } else return methodNotAllowed(response, "GET, POST");
+      } else if ((match = TASK.exec(path)) !== null) {
+        if (method !== "GET") return methodNotAllowed(response, "GET");
+        sendJson(
+          response,
+          200,
+          await broker.task(app, decodeURIComponent(match[1]!), wait(), clientGone(response)),
+        );
+      } else if ((match = RESULTS.exec(path)) !== null) {
+        if (method !== "GET") return methodNotAllowed(response, "GET");
+        const id = decodeURIComponent(match[1]!);
+        if (
+          (header(request.headers, "accept") ?? "")
+            .split(",")
+            .some((type) => type.trim().startsWith("text/event-stream"))
+        ) {
+          await streamResultEvents(response, broker.resultEvents(app, id, wait(), clientGone(response)));
+        } else {
+          const answer = await broker.results(app, id, wait(), clientGone(response));
+          sendJson(response, answer.partial ? 206 : 200, answer.items);
+        }
+      } else if ((match = RESULT.exec(path)) !== null) {
+        if (method !== "PUT") return methodNotAllowed(response, "PUT");
+        const body = await readJson(request, broker.limits.maxBodyBytes);
+        const outcome = await broker.putResult(
+          app,
+          decodeURIComponent(match[1]!),
+          decodeURIComponent(match[2]!),
+          body,
+        );
+        response.writeHead(outcome === "created" ? 201 : 204, { "content-length": 0 });
+        response.end();
+      } else {
+        sendText(response, 404, "");
+      }
+    } catch (error) {
+      answerError(response, error);
+    }
+    return true;
+  };
+}
+
+function answerError(response: HttpResponse, error: unknown): void {
+  if (response.headersSent) {
+    response.destroy(error instanceof Error ? error : undefined);
+    return;
+  }
+  if (error instanceof TaskError) {
+    if (error.status === 401) sendText(response, 401, error.message, { "www-authenticate": "ApiKey" });
+    else if (error.status === 424 && "hubs" in error) sendJson(response, 424, error.hubs);
+    else sendText(response, error.status, error.message);
+    return;
+  }
+  sendText(response, 500, "Internal server error");
+}
+
+function badRequest(response: HttpResponse, message: string): true {
+  sendText(response, 400, message);
+  return true;
+}
+
+function methodNotAllowed(response: HttpResponse, allow: string): true {
+  sendText(response, 405, "", { allow });
+  return true;
+}

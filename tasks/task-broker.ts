@@ -1,0 +1,313 @@
+import { classifyId, parseHubId, type HubId } from "./beam-id.js";
+import { AppKeys } from "./app-keys.js";
+import {
+  InvalidTaskError,
+  TaskForbiddenError,
+  TaskNotFoundError,
+  TaskUnauthorizedError,
+  UnreachableRecipientsError,
+} from "./errors.js";
+import { longPoll, WaiterBudget, type PollAnswer, type WaitCondition } from "./long-poll.js";
+import { checkTaskId, parseResult, parseTask, type Task, type TaskResult } from "./messages.js";
+import { TaskStore, type StoredTask, type TaskStoreLimits } from "./task-store.js";
+import { TaskLog } from "./task-log.js";
+
+/** Bounds of a {@link TaskBroker}; each refusal is a clear 4xx. */
+export interface TaskBrokerLimits extends TaskStoreLimits {
+  /** Requests waiting at once (long polls and event streams; default 10,000). */
+  maxWaiters: number;
+  /** Bytes of one request body (default 10 MiB; Samply's README figure). */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_BROKER_LIMITS: TaskBrokerLimits = {
+  maxTasksPerApp: 10_000,
+  maxTasks: 100_000,
+  maxWaiters: 10_000,
+  maxBodyBytes: 10 * 1024 * 1024,
+};
+
+/** Options of {@link TaskBroker.open}. */
+export interface TaskBrokerOptions {
+  /** This hub's id in Samply's terms, e.g. `proxy1.broker`. */
+  id: string;
+  /** Application keys by name: `{app1: "secret"}` makes `app1.<id>`. */
+  apiKeys?: Readonly<Record<string, string>>;
+  /** An environment to read `APP_<name>_KEY` variables from (the CLI passes `process.env`). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Keep tasks and results in this kv log file, so that they survive a restart. */
+  file?: string;
+  limits?: Partial<TaskBrokerLimits>;
+  /** How often expired tasks are removed, in ms (default 1000). They are invisible at once anyway. */
+  sweepInterval?: number;
+}
+
+/** Which tasks `GET /v1/tasks` lists. */
+export interface TaskQuery {
+  from?: string;
+  to?: string;
+  /** Only tasks the requester has not claimed or finished (a `tempfailed` keeps a task to do). */
+  todo?: boolean;
+}
+
+/** An event of a task's result stream (Samply's SSE events). */
+export type ResultEvent =
+  { event: "new_result"; data: TaskResult } | { event: "wait_expired"; data: null | "Task expired" };
+
+const DONE: ReadonlySet<string> = new Set(["claimed", "succeeded", "permfailed"]);
+
+/**
+ * Samply.Beam's task pattern on one hub: applications post a task to N workers, each worker
+ * posts at most one result (with a status), and everyone can wait for what they expect with a
+ * long poll. Every method takes the *authenticated* application id first: who may see and
+ * answer what follows from it, exactly as on Samply's REST face (see `tasks/rest/`).
+ */
+export class TaskBroker {
+  readonly hub: HubId;
+  readonly keys: AppKeys;
+  readonly limits: TaskBrokerLimits;
+  readonly #store: TaskStore;
+  readonly #waiters: WaiterBudget;
+  readonly #log: TaskLog | undefined;
+  readonly #sweeper: NodeJS.Timeout;
+
+  private constructor(options: TaskBrokerOptions, store: TaskStore, log: TaskLog | undefined) {
+    this.hub = parseHubId(options.id);
+    this.limits = { ...DEFAULT_BROKER_LIMITS, ...options.limits };
+    this.keys = new AppKeys(options.id, {
+      ...(options.env === undefined ? {} : AppKeys.fromEnvironment(options.env)),
+      ...options.apiKeys,
+    });
+    this.#store = store;
+    this.#log = log;
+    this.#waiters = new WaiterBudget(this.limits.maxWaiters);
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepInterval ?? 1000).unref();
+  }
+
+  /** Opens a broker; with `file`, its tasks are read back from the log first. */
+  static async open(options: TaskBrokerOptions): Promise<TaskBroker> {
+    parseHubId(options.id);
+    const store = new TaskStore(options.limits);
+    const log = options.file === undefined ? undefined : await TaskLog.open(options.file, store);
+    return new TaskBroker(options, store, log);
+  }
+
+  /** Requests waiting right now (long polls and event streams). */
+  get waiting(): number {
+    return this.#waiters.waiting;
+  }
+
+  /** Posts a task from `app`. Resolves once it is stored (and logged, with a file). */
+  async post(app: string, body: unknown): Promise<Task> {
+    const submission = parseTask(body, this.hub.broker);
+    this.#mustBe(app, submission.from);
+    this.#mustReach(submission.to);
+    const stored = this.#store.post(submission);
+    await this.#log?.posted(stored);
+    return this.#toTask(stored);
+  }
+
+  /** The tasks `query` selects, with Samply's visibility rules, optionally waiting for some. */
+  async tasks(
+    app: string,
+    query: TaskQuery,
+    wait: WaitCondition = {},
+    signal?: AbortSignal,
+  ): Promise<PollAnswer<Task>> {
+    if (query.from === undefined && query.to === undefined && query.todo !== true) {
+      throw new InvalidTaskError('Please supply either "from" or "to" query parameter.');
+    }
+    for (const id of [query.from, query.to]) {
+      if (id !== undefined && id !== app) throw new TaskForbiddenError(`${app} may only list its own tasks`);
+    }
+    const to = query.to ?? (query.todo === true ? app : undefined);
+    const select = (stored: StoredTask): boolean =>
+      (query.from === undefined || stored.task.from === query.from) &&
+      (to === undefined || stored.task.to.includes(to)) &&
+      (query.todo !== true || !DONE.has(stored.results.get(app)?.status ?? "none"));
+    return longPoll(
+      this.#store,
+      [`app:${app}`],
+      () => {
+        const items = this.#store.filter(select).map((stored) => this.#toTask(stored));
+        return { items, counted: items.length };
+      },
+      wait,
+      this.#waiters,
+      signal,
+    );
+  }
+
+  /**
+   * One task, if `app` sent it or is one of its workers. Unknown and invisible look the same
+   * (404). A `wait` may only ask for the task to appear: count 1 and a time; without a time
+   * the answer is immediate (Samply blocks an hour here: not copied).
+   */
+  async task(app: string, id: string, wait: WaitCondition = {}, signal?: AbortSignal): Promise<Task> {
+    const taskId = checkTaskId(id);
+    if (wait.count !== undefined && wait.count !== 1)
+      throw new InvalidTaskError("wait_count must be 1 for one task");
+    const visible = (): StoredTask | undefined => {
+      const stored = this.#store.get(taskId);
+      return stored !== undefined && (stored.task.from === app || stored.task.to.includes(app))
+        ? stored
+        : undefined;
+    };
+    const answer = await longPoll(
+      this.#store,
+      [`app:${app}`],
+      () => {
+        const stored = visible();
+        return { items: stored === undefined ? [] : [stored], counted: stored === undefined ? 0 : 1 };
+      },
+      wait.timeMs === undefined ? {} : { count: 1, timeMs: wait.timeMs },
+      this.#waiters,
+      signal,
+    );
+    const stored = answer.items[0];
+    if (stored === undefined) throw new TaskNotFoundError(taskId);
+    return this.#toTask(stored);
+  }
+
+  /**
+   * The results of a task `app` sent, addressed to `app`; `claimed` ones are listed but do not
+   * count towards `wait.count` (a claim is not an answer).
+   */
+  async results(
+    app: string,
+    id: string,
+    wait: WaitCondition = {},
+    signal?: AbortSignal,
+  ): Promise<PollAnswer<TaskResult>> {
+    const stored = this.#ownTask(app, id);
+    return longPoll(
+      this.#store,
+      [`task:${stored.task.id}`],
+      () => this.#resultsFor(stored, app),
+      wait,
+      this.#waiters,
+      signal,
+    );
+  }
+
+  /**
+   * The results of a task as events: those present, then each new or updated one, until
+   * `wait.count` answers were sent (claims do not count), the time is over (`wait_expired`
+   * null), the task expires (`wait_expired` "Task expired") or `signal` aborts. With no wait,
+   * only those present.
+   */
+  async *resultEvents(
+    app: string,
+    id: string,
+    wait: WaitCondition = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<ResultEvent> {
+    const stored = this.#ownTask(app, id);
+    const leave = this.#waiters.enter();
+    const sent = new Map<string, TaskResult>();
+    let counted = 0;
+    let wake: (() => void) | undefined;
+    const stop = this.#store.listen([`task:${stored.task.id}`], () => wake?.());
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener("abort", onAbort);
+    const deadline =
+      Date.now() + Math.min(wait.timeMs ?? (wait.count === undefined ? 0 : 3_600_000), 3_600_000);
+    try {
+      for (;;) {
+        for (const result of this.#resultsFor(stored, app).items) {
+          if (sent.get(result.from) === result) continue;
+          sent.set(result.from, result);
+          yield { event: "new_result", data: result };
+          if (result.status !== "claimed") counted++;
+          if (wait.count !== undefined && counted >= wait.count) return;
+        }
+        if (this.#store.get(stored.task.id) !== stored) {
+          yield { event: "wait_expired", data: "Task expired" };
+          return;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted === true) {
+          if (wait.timeMs !== undefined) yield { event: "wait_expired", data: null };
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => ((wake = undefined), resolve()), left);
+          wake = () => {
+            clearTimeout(timer);
+            wake = undefined;
+            resolve();
+          };
+        });
+      }
+    } finally {
+      stop();
+      signal?.removeEventListener("abort", onAbort);
+      leave();
+    }
+  }
+
+  /**
+   * Stores `worker`'s result for task `id` (the REST path's two parts; they must agree with the
+   * body). Returns `created` for a worker's first result, `updated` after.
+   */
+  async putResult(app: string, id: string, worker: string, body: unknown): Promise<"created" | "updated"> {
+    const taskId = checkTaskId(id);
+    const result = parseResult(body, this.hub.broker);
+    if (result.task !== taskId)
+      throw new InvalidTaskError("Task IDs supplied in path and payload do not match.");
+    if (result.from !== worker)
+      throw new InvalidTaskError("AppID supplied in URL and signed message do not match.");
+    this.#mustBe(app, result.from);
+    this.#mustReach(result.to);
+    const stored = this.#store.get(taskId);
+    if (stored === undefined) throw new TaskNotFoundError(taskId);
+    if (!stored.task.to.includes(worker)) throw new TaskForbiddenError("Not allowed to access this task");
+    const outcome = this.#store.putResult(stored, result);
+    if (outcome === "kept") return "updated";
+    await this.#log?.resulted(stored, result);
+    return outcome;
+  }
+
+  /** Stops sweeping and closes the log. Waiting requests end at their own deadlines. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#log?.close();
+  }
+
+  #sweep(): void {
+    const removed = this.#store.sweep();
+    if (removed.length > 0) void this.#log?.removed(removed).catch(() => {});
+  }
+
+  #ownTask(app: string, id: string): StoredTask {
+    const stored = this.#store.get(checkTaskId(id));
+    if (stored === undefined) throw new TaskNotFoundError(id);
+    if (stored.task.from !== app) throw new TaskForbiddenError("");
+    return stored;
+  }
+
+  #resultsFor(stored: StoredTask, app: string): { items: TaskResult[]; counted: number } {
+    const items = [...stored.results.values()].filter((result) => result.to.includes(app));
+    return { items, counted: items.filter((result) => result.status !== "claimed").length };
+  }
+
+  #mustBe(app: string, from: string): void {
+    if (from !== app)
+      throw new TaskUnauthorizedError("You are not authorized to send on behalf of this app.");
+  }
+
+  /** Until hubs federate, every recipient must live on this hub: others are 424 with their hubs. */
+  #mustReach(to: readonly string[]): void {
+    const unreachable = new Set<string>();
+    for (const id of to) {
+      const { hub } = classifyId(id, this.hub.broker);
+      if (hub !== this.hub.id) unreachable.add(hub);
+    }
+    if (unreachable.size > 0) throw new UnreachableRecipientsError([...unreachable]);
+  }
+
+  /** A stored task as applications see it: its ttl is the whole seconds left, as a digit string. */
+  #toTask(stored: StoredTask): Task {
+    return { ...stored.task, ttl: String(Math.floor(this.#store.remaining(stored) / 1000)) };
+  }
+}
