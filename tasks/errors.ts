@@ -56,6 +56,11 @@ export class UnreachableRecipientsError extends TaskError {
   constructor(readonly hubs: readonly string[]) {
     super("EUNREACHABLE", `no route to hub ${hubs.join(", ")}`, 424);
   }
+
+  /** Travels with the error to a remote caller (see `ServiceError.details`). */
+  get details(): { hubs: readonly string[] } {
+    return { hubs: this.hubs };
+  }
 }
 
 /** A configured bound was reached: tasks per application, waiters, body size (HTTP 429 or 413). */
