@@ -76,7 +76,8 @@ export function parseFrameLine(line: string): FrameLine {
 export function payloadOf(vector: Map<string, string>): Uint8Array {
   let body: Uint8Array;
   if (vector.has("json")) body = new TextEncoder().encode(vector.get("json")!);
-  else if (vector.has("body")) body = cborCodec.encode(withMarkers(JSON.parse(vector.get("body")!)), plainRefHooks);
+  else if (vector.has("body"))
+    body = cborCodec.encode(withMarkers(JSON.parse(vector.get("body")!)), plainRefHooks);
   else body = Buffer.from(vector.get("raw") ?? "", "hex");
   const { requestId } = parseFrameLine(vector.get("frame")!);
   return requestId === undefined ? body : withRequestId(requestId, body);

@@ -58,7 +58,7 @@ describe('PROTOCOL.md "Error codes"', () => {
       .filter(([code]) => !isForeignName(code) && !documented.has(code))
       .map(([code, files]) => `${code} (${files.join(", ")})`);
     expect(made.size).toBeGreaterThan(40);
-    expect(missing, "add these to PROTOCOL.md's \"Error codes\" section").toEqual([]);
+    expect(missing, 'add these to PROTOCOL.md\'s "Error codes" section').toEqual([]);
   });
 
   it("lists no code the source no longer has", () => {

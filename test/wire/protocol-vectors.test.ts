@@ -106,7 +106,10 @@ describe("PROTOCOL.md exchanges, against a live session", () => {
         expect(hello.map((frame) => frame.type)).toEqual([FrameType.HELLO]);
         peer.sent.length = 0;
 
-        const sends = exchange.get("send")!.split(";").map((name) => name.trim());
+        const sends = exchange
+          .get("send")!
+          .split(";")
+          .map((name) => name.trim());
         for (const name of sends) peer.feed(vectorBytes(name));
         const expected = Buffer.concat(
           exchange
