@@ -3,8 +3,8 @@
  * is exported from here, with its types.
  */
 export * from "./hub/index.js";
-export * from "./transports/memory/index.js";
-export * from "./transports/unix/index.js";
+export * from "./hub/remote/memory.js";
+export * from "./hub/remote/unix.js";
 export * from "./transports/http2/index.js";
 export {
   DEFAULT_RECONNECT_WAIT,
