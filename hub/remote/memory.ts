@@ -5,6 +5,7 @@
  */
 import type { Hub } from "../hub.js";
 import type { Session, SessionOptions } from "../session.js";
+import { MemoryHub } from "./memory-hub.js";
 import {
   dialMemory,
   listenMemoryAt,
@@ -13,6 +14,7 @@ import {
 } from "../../transports/memory/memory-address-book.js";
 
 export { MemoryAddressError };
+export { MemoryHub } from "./memory-hub.js";
 
 /** Makes `hub` reachable at `memory://<name>` in this process; returns the function that stops it. */
 export function listenMemory(hub: Hub, name = "default"): () => void {
@@ -34,4 +36,9 @@ export function connectMemory(target: Hub | string = "default", options: Session
     return target.session(options);
   }
   return dialMemory<SessionOptions, Session>(memoryName(target)).accept(options);
+}
+
+/** A {@link MemoryHub} on the hub at `memory://<name>`: what `connect("memory:...")` returns. */
+export function memoryHubAt(name: string, options: SessionOptions = {}): MemoryHub {
+  return new MemoryHub(connectMemory(name, options));
 }
