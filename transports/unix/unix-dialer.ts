@@ -7,10 +7,11 @@ import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { ConnectionLostError, ConnectTimeoutError } from "../../wire/errors.js";
-import { verifyKeepAlive } from "../../wire/keep-alive.js";
+import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../../wire/open-session.js";
-import { FdSocket, FdSocketError } from "../../fd/index.js";
+import { FdSocket, FdSocketError, fdPassingUnavailable } from "../../fd/index.js";
 import { unixDescriptors } from "./descriptors.js";
+import { connectPlainUnix, plainTransportFor, unavailableDescriptors } from "./plain-socket.js";
 import { stripUnixUrl } from "./unix-address.js";
 import type { UnixListenOptions } from "./unix-listener.js";
 import { transportFor } from "./unix-transport.js";
@@ -52,19 +53,22 @@ export function verifyDialOptions(options: UnixDialOptions): number {
 /**
  * Connects to the Unix socket at `path` (or `unix:///path`) and resolves with the session once
  * the HELLOs were exchanged, or rejects with `ConnectTimeoutError` after `connectTimeout`, or
- * with the listener's refusal (a `ProtocolError` `ELIMIT` when it is over its caps).
+ * with the listener's refusal (a `ProtocolError` `ELIMIT` when it is over its caps). Without
+ * the fd addon it connects a plain socket, on which descriptors cannot travel.
  */
 export async function dialUnix(path: string, options: UnixDialOptions = {}): Promise<WireConnection> {
   const timeout = verifyDialOptions(options);
   const file = stripUnixUrl(path);
   const address = `unix://${file}`;
   const started = performance.now();
-  let socket: FdSocket;
+  const unavailable = fdPassingUnavailable();
+  const backlogWait = Math.min(options.timeoutMs ?? timeout, timeout);
+  let transport: AbortableTransport;
   try {
-    socket = await FdSocket.connect(file, {
-      timeoutMs: Math.min(options.timeoutMs ?? timeout, timeout),
-      batching: "microtask",
-    });
+    transport =
+      unavailable === undefined
+        ? transportFor(await FdSocket.connect(file, { timeoutMs: backlogWait, batching: "microtask" }))
+        : plainTransportFor(await connectPlainUnix(file, backlogWait));
   } catch (error) {
     if (error instanceof FdSocketError && error.code === "ETIMEDOUT") {
       throw new ConnectTimeoutError(
@@ -76,11 +80,11 @@ export async function dialUnix(path: string, options: UnixDialOptions = {}): Pro
     }
     throw error;
   }
-  const session = openSession(transportFor(socket), {
+  const session = openSession(transport, {
     ...options.limits,
     role: "client",
     codecs: options.codecs ?? [cborCodec, jsonCodec],
-    descriptors: unixDescriptors,
+    descriptors: unavailable === undefined ? unixDescriptors : unavailableDescriptors(unavailable),
     keepAlive: options.keepAlive,
   });
   await handshakeWithin(

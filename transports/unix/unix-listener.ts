@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "../../model/errors.js";
 import type { ConnectionOptions, WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { openSession, type OpenedSession } from "../../wire/open-session.js";
-import { FdServer, type PeerCredentials } from "../../fd/index.js";
+import { FdServer, fdPassingUnavailable, type PeerCredentials } from "../../fd/index.js";
 import {
   DEFAULT_MAX_UNIX_CONNECTIONS,
   DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID,
@@ -18,6 +18,7 @@ import {
   type UnixConnectionRefusal,
 } from "./connection-limits.js";
 import { unixDescriptors } from "./descriptors.js";
+import { listenPlainUnix, plainTransportFor, unavailableDescriptors } from "./plain-socket.js";
 import { stripUnixUrl } from "./unix-address.js";
 import { transportFor } from "./unix-transport.js";
 
@@ -65,7 +66,12 @@ export interface UnixListener {
 
 /** What the listener knows of a connected peer. */
 export interface UnixPeer {
-  /** The kernel's record of the connecting process; undefined when it cannot be read. */
+  /**
+   * The kernel's record of the connecting process; undefined when it cannot be read. Without
+   * the addon the kernel cannot be asked: on a socket only its owner may open (no group or other
+   * bits in `mode`, as by default) the peer can only be the owner (or root), and it gets the
+   * owner's uid and gid, without pid; on a wider socket it is unknown.
+   */
   readonly credentials: PeerCredentials | undefined;
 }
 
@@ -80,7 +86,9 @@ export type UnixAcceptor = (session: OpenedSession, peer: UnixPeer) => void;
  * Listens on a Unix socket at `path` (or `unix:///path`) and hands every admitted connection,
  * as a session speaking CBOR or JSON with fd passing, to `acceptor`. Connections over the caps
  * (`maxConnections`, `maxConnectionsPerUid`) are refused the protocol's way (HELLO, then GOAWAY
- * `ELIMIT`) and reported to `onRefused`.
+ * `ELIMIT`) and reported to `onRefused`. Without the fd addon (not built, or `BEAMHUB_NO_ADDON=1`)
+ * it listens on a plain socket: sessions carry everything but descriptors (their HELLO says
+ * `fds: false`, and sending one fails with `FdUnavailableError`).
  */
 export async function listenUnixSessions(
   path: string,
@@ -95,6 +103,8 @@ export async function listenUnixSessions(
     positiveLimit(options.maxConnectionsPerUid, DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID, "maxConnectionsPerUid"),
   );
   const report = refusalReporter(options.onRefused);
+  const unavailable = fdPassingUnavailable();
+  const descriptors = unavailable === undefined ? unixDescriptors : unavailableDescriptors(unavailable);
   const accept = (transport: AbortableTransport, credentials: PeerCredentials | undefined): void => {
     const admitted = limits.admit(credentials?.uid);
     if (typeof admitted === "string") {
@@ -119,7 +129,7 @@ export async function listenUnixSessions(
       ...options.limits,
       role: "server",
       codecs: [cborCodec, jsonCodec],
-      descriptors: unixDescriptors,
+      descriptors,
       keepAlive: options.keepAlive,
       handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     });
@@ -131,11 +141,19 @@ export async function listenUnixSessions(
     });
     acceptor(session, { credentials });
   };
-  const server = await FdServer.listen(stripUnixUrl(path), {
-    mode: options.mode ?? 0o600,
-    batching: "microtask",
-    onConnection: (socket) => accept(transportFor(socket), socket.peerCredentials()),
-  });
+  const file = stripUnixUrl(path);
+  const mode = options.mode ?? 0o600;
+  let server: { readonly path: string; close(): Promise<void> };
+  if (unavailable === undefined) {
+    server = await FdServer.listen(file, {
+      mode,
+      batching: "microtask",
+      onConnection: (socket) => accept(transportFor(socket), socket.peerCredentials()),
+    });
+  } else {
+    const owner = (mode & 0o077) === 0 ? ownerCredentials() : undefined;
+    server = await listenPlainUnix(file, mode, (socket) => accept(plainTransportFor(socket), owner));
+  }
   return {
     path: server.path,
     get connections() {
@@ -146,6 +164,14 @@ export async function listenUnixSessions(
       for (const connection of [...connections]) connection.close("the hub is shutting down");
     },
   };
+}
+
+/** This process's uid and gid: who may open a socket whose mode admits only its owner. */
+function ownerCredentials(): PeerCredentials | undefined {
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  if (uid === undefined || gid === undefined) return undefined;
+  return Object.freeze({ uid, gid, pid: undefined, groups: undefined });
 }
 
 function positiveLimit(value: number | undefined, fallback: number, name: string): number {
