@@ -7,9 +7,10 @@ export type HubAddress =
   | { readonly kind: "https"; readonly url: URL; readonly text: string };
 
 /**
- * Parses `--hub`: `unix:///path`, a plain path (a Unix socket), or `https://host:port` /
- * `wss://host:port` (a path prefix is kept, for hubs behind a proxy). `text` is how errors
- * name the hub.
+ * Parses `--hub`: `unix:///path`, a path with a `/` in it (a Unix socket: `./hub.sock`), or
+ * `https://host:port` / `wss://host:port` (a path prefix is kept, for hubs behind a proxy). A
+ * word with neither (`localhost`, `hub.sock`) is refused as ambiguous, naming both readings.
+ * `text` is how errors name the hub.
  */
 export function parseHubAddress(value: string, source: string): HubAddress {
   if (value === "")
@@ -20,6 +21,15 @@ export function parseHubAddress(value: string, source: string): HubAddress {
     // "host:8443" is far more likely a forgotten scheme than a socket file named like that.
     if (/^[\w.-]+:\d+$/.test(value) || /^\[[\da-f:]+\]:\d+$/i.test(value)) {
       throw new CliError(`${source} ${JSON.stringify(value)}: did you mean https://${value}?`, EXIT.usage);
+    }
+    // A path says so with a slash. A bare word ("localhost", "hub") could be a host as well as a
+    // file here; guessing wrong connects to the wrong thing, so it is refused with both readings.
+    if (!value.includes("/")) {
+      throw new CliError(
+        `${source} ${JSON.stringify(value)} is neither a URL nor a path: for a hub's https listener write ` +
+          `https://${value}:8443, for a socket file ./${value} (or unix://${value})`,
+        EXIT.usage,
+      );
     }
     return unixAddress(value, source);
   }
