@@ -9,7 +9,7 @@ import {
 } from "../index.js";
 import type { ConfigKeys } from "./config-keys.js";
 import { CliError, EXIT } from "./errors.js";
-import { parseHubAddress, type HubAddress } from "./hub-address.js";
+import { parseHubAddress, socketAddress, type HubAddress } from "./hub-address.js";
 import { pickSetting } from "./settings.js";
 
 /** How a client command reaches an https:// hub. File options hold paths; they are read on connect. */
@@ -173,7 +173,7 @@ export function loadConfig(
     certDir: text("cert-dir") ?? defaultCertDir(),
   };
   return {
-    hub: hub ?? { kind: "unix", path: socket, text: `unix://${socket}` },
+    hub: hub ?? socketAddress(socket),
     hubSource: hubSource ?? "the default socket",
     socket,
     socketIsDefault,
@@ -191,10 +191,7 @@ function chooseHub(
   for (const [source, value, isSocket] of candidates) {
     if (value === undefined) continue;
     const path = stripUnix(value);
-    return [
-      isSocket ? { kind: "unix", path, text: `unix://${path}` } : parseHubAddress(value, source),
-      source,
-    ];
+    return [isSocket ? socketAddress(path) : parseHubAddress(value, source), source];
   }
   return [undefined, undefined];
 }

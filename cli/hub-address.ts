@@ -1,4 +1,11 @@
 import { isIP } from "node:net";
+import {
+  connectHttps,
+  connectUnix,
+  type ConnectHttpsOptions,
+  type ReconnectOptions,
+  type RemoteHub,
+} from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 
 /** Where a client command finds its hub: a Unix socket on this host, or an HTTPS URL. */
@@ -58,7 +65,32 @@ export function parseHubAddress(value: string, source: string): HubAddress {
 
 function unixAddress(path: string, source: string): HubAddress {
   if (path === "") throw new CliError(`${source} names no socket path`, EXIT.usage);
+  return socketAddress(path);
+}
+
+/** The address of the hub on the Unix socket at `path` (`--socket`, the default socket). */
+export function socketAddress(path: string): HubAddress {
   return { kind: "unix", path, text: `unix://${path}` };
+}
+
+/** How to open a session with a hub, whatever its address: the https settings apply to https only. */
+export interface OpenHubOptions {
+  connectTimeout: number;
+  reconnect: ReconnectOptions | false;
+  /** TLS, credentials and transport for an https:// or wss:// hub. */
+  https: (url: URL) => ConnectHttpsOptions;
+}
+
+/**
+ * Connects to the hub at `address` with the transport its scheme names: the one place the CLI
+ * maps an address to a transport (the library's `connect(url)` is to take it over).
+ */
+export function openHubAt(address: HubAddress, options: OpenHubOptions): Promise<RemoteHub> {
+  const { connectTimeout, reconnect } = options;
+  if (address.kind === "https") {
+    return connectHttps(address.url, { ...options.https(address.url), connectTimeout, reconnect });
+  }
+  return connectUnix(address.path, { connectTimeout, reconnect });
 }
 
 /**
