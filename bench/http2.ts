@@ -29,7 +29,7 @@ import {
   HTTP2_TUNING,
   listenHttps,
   type CertificatePair,
-} from "../transports/http2/index.js";
+} from "../index.js";
 import { median, rateFor, roundRatio } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBrowserBundle } from "../../browser/build.js";
 import type { ByteStream, Channel } from "../../index.js";
 import { Hub } from "../../index.js";
-import { attachHub, createDevCertificate, type AttachedHub } from "../../transports/http2/index.js";
+import { attachHub, createDevCertificate, type AttachedHub } from "../../index.js";
 import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
 import type { ScenarioResult } from "./page.js";
 

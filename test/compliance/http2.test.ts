@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { Hub } from "../../index.js";
-import { connectHttps, listenHttps } from "../../transports/http2/index.js";
+import { connectHttps, listenHttps } from "../../index.js";
 import { startFixturePeer } from "../helpers/peer.js";
 import { complianceSuite, type ComplianceFixture } from "./suite.js";
 

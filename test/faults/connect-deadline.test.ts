@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectError, ConnectTimeoutError, Hub } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps } from "../../index.js";
 import { connectUnix, listenUnix } from "../../transports/unix/index.js";
 import { beamhub } from "../cli/helpers.js";
 import { killAll, startChild, within, type Child } from "./processes.js";

@@ -19,7 +19,7 @@ import {
   type CallContext,
   type RemoteHub,
 } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps } from "../../index.js";
 import { connectUnix } from "../../transports/unix/index.js";
 import { killAll, startChild, within, type Child } from "./processes.js";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { Hub, InvalidArgumentError } from "../../index.js";
-import { connectHttps, listenHttps } from "../../transports/http2/index.js";
+import { connectHttps, listenHttps } from "../../index.js";
 import { FdSocket, socketPair } from "../../fd/index.js";
 import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";

@@ -10,7 +10,7 @@ import {
   createDevCertificate,
   type AttachedHub,
   type CertificatePair,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 import { within } from "./helpers.js";
 
 let hub: Hub;

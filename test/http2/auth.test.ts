@@ -9,7 +9,7 @@ import {
   connectHttps,
   createDevCertificate,
   type CertificatePair,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 import { certificateFile, curl, curlVersion, startHub, within, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;

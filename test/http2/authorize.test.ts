@@ -4,7 +4,7 @@
 // and watch hide the services it may not call.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ForbiddenError, type Identity, type WatchEvent } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps } from "../../index.js";
 import { certificateFile, curl, curlVersion, startHub, within, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;

@@ -12,7 +12,7 @@ import {
   createDevCertificate,
   listenHttps,
   loadOrCreateDevCertificate,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 
 let dir: string;
 

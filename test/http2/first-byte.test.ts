@@ -12,7 +12,7 @@ import {
   TransportUnavailableError,
   type CertificatePair,
   type HttpsListener,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 import { within } from "./helpers.js";
 
 let certificate: CertificatePair;

@@ -6,7 +6,7 @@ import { connect as http2Connect, type ClientHttp2Session, type ClientHttp2Strea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hub } from "../../index.js";
-import { listenHttps, type HttpsListener, type ListenHttpsOptions } from "../../transports/http2/index.js";
+import { listenHttps, type HttpsListener, type ListenHttpsOptions } from "../../index.js";
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../wire/frame.js";
 import { encodeHello, PROTOCOL_NAME, PROTOCOL_VERSION } from "../../wire/hello.js";
 import { within } from "../compliance/suite.js";

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteStream, Channel } from "../../index.js";
-import { connectHttps, createDevCertificate, type CertificatePair } from "../../transports/http2/index.js";
+import { connectHttps, createDevCertificate, type CertificatePair } from "../../index.js";
 import {
   documentedNginxConfig,
   installNginx,

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClosedError, Hub, RequestInterruptedError } from "../../index.js";
-import { connectHttps, listenHttps } from "../../transports/http2/index.js";
+import { connectHttps, listenHttps } from "../../index.js";
 import { within } from "./helpers.js";
 
 let dir: string;

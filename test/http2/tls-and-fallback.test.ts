@@ -11,7 +11,7 @@ import {
   TlsError,
   type AttachedHub,
   type CertificatePair,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 import { startHub, type HttpsFixture } from "./helpers.js";
 
 describe("fallback to the WebSocket", () => {

@@ -19,7 +19,7 @@ import {
   type RemoteHubEventMap,
   type RemoteWatchEvent,
 } from "../../index.js";
-import { listenHttps } from "../../transports/http2/index.js";
+import { listenHttps } from "../../index.js";
 import {
   backoffDelay,
   RECONNECT_DEFAULTS,
