@@ -3,12 +3,13 @@
 // see; everyone else is refused with a clear error when authentication is required.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import type { CallContext, Identity } from "../../index.js";
 import {
   AuthenticationError,
+  type CallContext,
+  type CertificatePair,
   connectHttps,
   createDevCertificate,
-  type CertificatePair,
+  type Identity,
 } from "../../index.js";
 import { certificateFile, curl, curlVersion, startHub, within, type HttpsFixture } from "./helpers.js";
 
