@@ -6,7 +6,8 @@ import { ConnectError } from "./errors.js";
 import { WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "./paths.js";
 import { refusalError } from "./refusal-error.js";
 import { connectFailure } from "./tls-errors.js";
-import { DEFAULT_WS_MESSAGE_SIZE, webSocketTransport } from "./ws-transport.js";
+import { DEFAULT_WS_MESSAGE_SIZE, webSocketTransport } from "./websocket-transport.js";
+import { wsSocketPort } from "./ws-socket-port.js";
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -68,7 +69,10 @@ export async function openWebSocket(
     throw new ConnectError(`${origin} did not accept the WebSocket subprotocol ${WEBSOCKET_PROTOCOL}`);
   }
   return {
-    transport: webSocketTransport(socket, options.maxWebSocketMessage ?? DEFAULT_WS_MESSAGE_SIZE),
+    transport: webSocketTransport(
+      wsSocketPort(socket),
+      options.maxWebSocketMessage ?? DEFAULT_WS_MESSAGE_SIZE,
+    ),
     kind: "websocket",
     dispose: () => {
       if (socket.readyState !== socket.CLOSED) {

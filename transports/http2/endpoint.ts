@@ -33,7 +33,8 @@ import { Refusal } from "./refusal.js";
 import { SessionTable } from "./session-table.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
-import { webSocketTransport } from "./ws-transport.js";
+import { webSocketTransport } from "./websocket-transport.js";
+import { wsSocketPort } from "./ws-socket-port.js";
 
 /** A request from an HTTP/1.1 or an HTTP/2 (compatibility API) server. */
 export type EndpointRequest = IncomingMessage | Http2ServerRequest;
@@ -291,7 +292,7 @@ export class HttpsEndpoint {
     const key = keyOf(identity, address);
     this.#table.admit(key);
     this.#webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-      const transport = webSocketTransport(webSocket, this.#options.maxWebSocketMessage);
+      const transport = webSocketTransport(wsSocketPort(webSocket), this.#options.maxWebSocketMessage);
       this.#startSession(
         transport,
         { identity, remoteAddress: address, transport: "websocket" },
