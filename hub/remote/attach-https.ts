@@ -1,6 +1,6 @@
 import type { Server as HttpsServer } from "node:https";
 import type { Http2SecureServer } from "node:http2";
-import { attachEndpoint, type AttachedEndpoint } from "../../transports/http2/attach.js";
+import { attachHttpsSessions, type AttachedEndpoint } from "../../transports/http2/attach.js";
 import type { Hub } from "../hub.js";
 import { hubEndpointHandlers, type HubServerOptions } from "./https-handlers.js";
 
@@ -20,5 +20,5 @@ export function attachHub(
   server: Http2SecureServer | HttpsServer,
   options: HubServerOptions = {},
 ): AttachedHub {
-  return attachEndpoint(server, hubEndpointHandlers(hub, options), options);
+  return attachHttpsSessions(server, hubEndpointHandlers(hub, options), options);
 }

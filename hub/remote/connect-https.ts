@@ -1,5 +1,5 @@
 import type { BeamhubError } from "../../base/error.js";
-import type { DialHttpsOptions } from "../../transports/http2/client-options.js";
+import type { HttpsDialOptions } from "../../transports/http2/client-options.js";
 import {
   httpsDialer,
   isPermanentDialError,
@@ -11,7 +11,7 @@ import { verifyReconnectOptions, type ReconnectOptions } from "./reconnect-optio
 import { RemoteHub, type RemoteHubOptions } from "./remote-hub.js";
 
 /** Options of `connectHttps`: how to reach the hub, and how to reconnect. */
-export interface ConnectHttpsOptions extends DialHttpsOptions {
+export interface ConnectHttpsOptions extends HttpsDialOptions {
   /**
    * Reconnect when the hub goes away (default on: `RECONNECT_DEFAULTS`), registering the
    * client's services again and re-opening its watches; `false` turns it off. Refused

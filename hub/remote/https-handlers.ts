@@ -19,7 +19,7 @@ export interface HubServerOptions extends EndpointOptions {
  */
 export function hubEndpointHandlers(hub: Hub, options: HubServerOptions = {}): EndpointHandlers {
   return {
-    accept: (connection, peer) => serveHubSession(hub, connection, peer.identity),
+    accept: (session, peer) => serveHubSession(hub, session.connection, peer.identity),
     requests:
       options.httpApi === false
         ? undefined

@@ -1,7 +1,7 @@
 import {
-  listenEndpoint,
+  listenHttpsSessions,
   type HttpsListener,
-  type ListenEndpointOptions,
+  type HttpsListenOptions,
 } from "../../transports/http2/listen.js";
 import type { Hub } from "../hub.js";
 import { hubEndpointHandlers, type HubServerOptions } from "./https-handlers.js";
@@ -9,7 +9,7 @@ import { hubEndpointHandlers, type HubServerOptions } from "./https-handlers.js"
 export type { HttpsListener };
 
 /** Options of `listenHttps`: how the hub serves its peers, and the server's address and TLS. */
-export interface ListenHttpsOptions extends ListenEndpointOptions, HubServerOptions {}
+export interface ListenHttpsOptions extends HttpsListenOptions, HubServerOptions {}
 
 /**
  * Serves `hub` over HTTPS on one port: HTTP/2 sessions, the WebSocket fallback (HTTP/1.1),
@@ -17,5 +17,5 @@ export interface ListenHttpsOptions extends ListenEndpointOptions, HubServerOpti
  * tuned (transports/http2/tuning.ts).
  */
 export function listenHttps(hub: Hub, options: ListenHttpsOptions = {}): Promise<HttpsListener> {
-  return listenEndpoint(hubEndpointHandlers(hub, options), options);
+  return listenHttpsSessions(hubEndpointHandlers(hub, options), options);
 }

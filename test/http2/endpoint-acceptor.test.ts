@@ -4,10 +4,10 @@
 // connectHttps) is tested by the other files here.
 import { request as httpsRequest } from "node:https";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Peer, PlainRequestHandler } from "../../transports/http2/acceptor.js";
+import type { HttpsPeer, PlainRequestHandler } from "../../transports/http2/acceptor.js";
 import { dialHttps } from "../../transports/http2/dial-https.js";
 import { sendJson } from "../../transports/http2/http-replies.js";
-import { listenEndpoint, type HttpsListener } from "../../transports/http2/listen.js";
+import { listenHttpsSessions, type HttpsListener } from "../../transports/http2/listen.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { within } from "./helpers.js";
 
@@ -55,12 +55,16 @@ function get(path: string, token?: string): Promise<{ status: number; body: unkn
 
 describe("the HTTPS endpoint without a hub", () => {
   it("opens each session and hands it with its peer to the acceptor, over HTTP/2 and the WebSocket", async () => {
-    const peers: Peer[] = [];
-    listener = await listenEndpoint(
+    const peers: HttpsPeer[] = [];
+    listener = await listenHttpsSessions(
       {
-        accept(connection, peer) {
+        accept(session, peer) {
           peers.push(peer);
-          connection.root.handle((data) => ({ echoed: data, over: peer.transport, by: peer.identity?.id }));
+          session.connection.root.handle((data) => ({
+            echoed: data,
+            over: peer.transport,
+            by: peer.identity?.id,
+          }));
         },
       },
       { authenticate },
@@ -80,7 +84,7 @@ describe("the HTTPS endpoint without a hub", () => {
   });
 
   it("ends a session its acceptor cannot take, and tells the peer why", async () => {
-    listener = await listenEndpoint({
+    listener = await listenHttpsSessions({
       accept() {
         throw new Error("no room for sessions today");
       },
@@ -109,7 +113,7 @@ describe("the HTTPS endpoint without a hub", () => {
         sendJson(response, 200, { method: request.method, query: url.search, peer });
       },
     };
-    listener = await listenEndpoint(
+    listener = await listenHttpsSessions(
       { accept: () => undefined, requests: handler },
       { authenticate, requireAuth: true },
     );
@@ -130,7 +134,7 @@ describe("the HTTPS endpoint without a hub", () => {
   });
 
   it("answers 404 for every plain route when it was given no handler", async () => {
-    listener = await listenEndpoint({ accept: () => undefined });
+    listener = await listenHttpsSessions({ accept: () => undefined });
     expect(await get("/beamhub/v1/services")).toMatchObject({ status: 404, body: { code: "ENOT_FOUND" } });
   });
 });

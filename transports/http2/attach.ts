@@ -30,7 +30,7 @@ type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) 
  * working side by side. Attach after adding your own `request` listeners. On an HTTP/2 server
  * it raises the stream window and `maxConcurrentStreams` (see tuning.ts).
  */
-export function attachEndpoint(
+export function attachHttpsSessions(
   server: Http2SecureServer | HttpsServer,
   handlers: EndpointHandlers,
   options: EndpointOptions = {},

@@ -4,7 +4,7 @@ import type { SessionLimits } from "./options.js";
 type Pem = string | Buffer;
 
 /** How to reach a hub over HTTPS (`dialHttps`; `connectHttps` adds how to reconnect). */
-export interface DialHttpsOptions extends SessionClientOptions {
+export interface HttpsDialOptions extends SessionClientOptions {
   /** CA certificates (or the pinned server certificate) to trust instead of the system's. */
   ca?: Pem | Pem[];
   /** Client certificate and key for mutual TLS: the session's identity is the certificate's CN. */
@@ -58,7 +58,7 @@ export interface SessionClientOptions {
 export const CLIENT_DEFAULTS = { connectTimeout: 10_000, timeout: 10_000, keepAlive: 2000 } as const;
 
 /** The TLS options both client transports pass to `tls.connect`. */
-export function tlsOptionsOf(url: URL, options: DialHttpsOptions): Record<string, unknown> {
+export function tlsOptionsOf(url: URL, options: HttpsDialOptions): Record<string, unknown> {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const isIp = /^[\d.]+$/.test(host) || host.includes(":");
   const tls: Record<string, unknown> = {

@@ -1,5 +1,5 @@
 import { WebSocket, type ClientOptions } from "ws";
-import { type DialHttpsOptions, tlsOptionsOf } from "./client-options.js";
+import { type HttpsDialOptions, tlsOptionsOf } from "./client-options.js";
 import { basePath, type OpenedTransport } from "./connect-http2.js";
 import { withDeadline } from "./deadline.js";
 import { ConnectError } from "./errors.js";
@@ -18,7 +18,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  */
 export async function openWebSocket(
   url: URL,
-  options: DialHttpsOptions,
+  options: HttpsDialOptions,
   timeout: number,
 ): Promise<OpenedTransport> {
   const origin = url.origin;

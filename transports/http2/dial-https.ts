@@ -5,7 +5,7 @@ import type { WireConnection } from "../../wire/connection.js";
 import { ConnectTimeoutError } from "../../wire/errors.js";
 import { verifyKeepAlive } from "../../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../../wire/open-session.js";
-import { CLIENT_DEFAULTS, type DialHttpsOptions } from "./client-options.js";
+import { CLIENT_DEFAULTS, type HttpsDialOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
 import { AuthenticationError, ConnectError, TlsError, TransportUnavailableError } from "./errors.js";
@@ -39,7 +39,7 @@ export interface DialedSession {
  * dial, fallback included, is bounded by `connectTimeout` (default 10 s); past it the dial
  * fails with `ConnectTimeoutError` and an attempt still under way is dropped.
  */
-export function httpsDialer(url: string | URL, options: DialHttpsOptions = {}): () => Promise<DialedSession> {
+export function httpsDialer(url: string | URL, options: HttpsDialOptions = {}): () => Promise<DialedSession> {
   const target = new URL(url);
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
@@ -54,7 +54,7 @@ export function httpsDialer(url: string | URL, options: DialHttpsOptions = {}): 
 }
 
 /** Opens one session to the hub at `url` (see `httpsDialer`). */
-export function dialHttps(url: string | URL, options: DialHttpsOptions = {}): Promise<DialedSession> {
+export function dialHttps(url: string | URL, options: HttpsDialOptions = {}): Promise<DialedSession> {
   return httpsDialer(url, options)();
 }
 
@@ -74,7 +74,7 @@ export function isPermanentDialError(error: unknown): boolean {
  */
 async function connectWithin(
   target: URL,
-  options: DialHttpsOptions,
+  options: HttpsDialOptions,
   budget: number,
   firstByteTimeout: number,
 ): Promise<DialedSession> {
@@ -109,7 +109,7 @@ async function connectWithin(
 /** HTTP/2, or the WebSocket as the transport mode says (with `auto`: HTTP/2, else the WebSocket). */
 async function connectAny(
   target: URL,
-  options: DialHttpsOptions,
+  options: HttpsDialOptions,
   deadline: number,
   firstByteTimeout: number,
 ): Promise<DialedSession> {
@@ -117,7 +117,7 @@ async function connectAny(
   if (mode === "http2") return establish(target, options, deadline, openHttp2);
   if (mode === "websocket") return establish(target, options, deadline, openWebSocket);
   // Only "auto" bounds HTTP/2's first bytes: it has somewhere else to go.
-  const openFirstBytes = (url: URL, opts: DialHttpsOptions, timeout: number): Promise<OpenedTransport> =>
+  const openFirstBytes = (url: URL, opts: HttpsDialOptions, timeout: number): Promise<OpenedTransport> =>
     openHttp2(url, opts, timeout, Math.min(firstByteTimeout, timeout));
   try {
     return await establish(target, options, deadline, openFirstBytes);
@@ -139,9 +139,9 @@ async function connectAny(
 /** One attempt over one transport; each of its steps gets `timeout`, cut to what is left of the budget. */
 async function establish(
   url: URL,
-  options: DialHttpsOptions,
+  options: HttpsDialOptions,
   deadline: number,
-  open: (url: URL, options: DialHttpsOptions, timeout: number) => Promise<OpenedTransport>,
+  open: (url: URL, options: HttpsDialOptions, timeout: number) => Promise<OpenedTransport>,
   fallbackCause?: BeamhubError,
 ): Promise<DialedSession> {
   // A step cut short by the budget ends just after it, so that the budget's own timer fires first

@@ -15,7 +15,7 @@ import type { Identity } from "../../model/identity.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { openSession } from "../../wire/open-session.js";
-import type { EndpointHandlers, Peer } from "./acceptor.js";
+import type { EndpointHandlers, HttpsPeer } from "./acceptor.js";
 import { identify } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { ConnectionGuard, connectionKey } from "./connection-guard.js";
@@ -46,8 +46,8 @@ export type EndpointResponse = ServerResponse | Http2ServerResponse;
  * what the sessions are for: HTTP/2 sessions (`POST /beamhub/v1/session`) and WebSocket
  * sessions (`/beamhub/v1/ws`), each opened and handed to the acceptor; plain requests under
  * `/beamhub/v1/` handed to the request handler; and around them authentication, origins,
- * limits and the slow-loris guard. `attachEndpoint` feeds it a server's events;
- * `listenEndpoint` makes a server and attaches it.
+ * limits and the slow-loris guard. `attachHttpsSessions` feeds it a server's events;
+ * `listenHttpsSessions` makes a server and attaches it.
  */
 export class HttpsEndpoint {
   readonly #handlers: EndpointHandlers;
@@ -249,11 +249,11 @@ export class HttpsEndpoint {
       { headers: request.headers, socket, address, query: undefined, transport: "http" },
       this.#options,
     );
-    const peer: Peer = { identity, remoteAddress: address, transport: "http" };
+    const peer: HttpsPeer = { identity, remoteAddress: address, transport: "http" };
     return requests.serve(request as unknown as ApiRequest, url, response, peer);
   }
 
-  #openHttp2Session(stream: ServerHttp2Stream, peer: Peer, connection: string | undefined): void {
+  #openHttp2Session(stream: ServerHttp2Stream, peer: HttpsPeer, connection: string | undefined): void {
     const key = keyOf(peer.identity, peer.remoteAddress);
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
@@ -304,11 +304,11 @@ export class HttpsEndpoint {
 
   #startSession(
     transport: AbortableTransport,
-    peer: Peer,
+    peer: HttpsPeer,
     key: string,
     socketKey: string | undefined,
   ): WireConnection {
-    const { connection } = openSession(transport, {
+    const session = openSession(transport, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
       ...this.#options.limits,
       role: "server",
@@ -316,6 +316,7 @@ export class HttpsEndpoint {
       keepAlive: this.#options.keepAlive,
       handshakeTimeout: this.#options.handshakeTimeout,
     });
+    const { connection } = session;
     this.#table.add(connection, key);
     // The connection guard's deadline stops once a session is established (HELLOs exchanged).
     connection.ready.then(
@@ -323,7 +324,7 @@ export class HttpsEndpoint {
       () => undefined,
     );
     try {
-      this.#handlers.accept(connection, peer);
+      this.#handlers.accept(session, peer);
     } catch (error) {
       // An acceptor that cannot take the session ends it: the peer hears why, nothing lingers.
       connection.close(`the session was not accepted: ${(error as Error)?.message ?? String(error)}`);

@@ -3,15 +3,15 @@ import type { Socket } from "node:net";
 import type { SecureVersion, TLSSocket } from "node:tls";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { EndpointHandlers } from "./acceptor.js";
-import { attachEndpoint } from "./attach.js";
+import { attachHttpsSessions } from "./attach.js";
 import { createDevCertificate, loadOrCreateDevCertificate } from "./dev-certificate.js";
 import { ENDPOINT_DEFAULTS, type EndpointOptions } from "./options.js";
 import { HTTP2_TUNING, http2Settings } from "./tuning.js";
 
 type Pem = string | Buffer;
 
-/** Options of `listenEndpoint`: the endpoint's, and the server's own (address, TLS). */
-export interface ListenEndpointOptions extends EndpointOptions {
+/** Options of `listenHttpsSessions`: the endpoint's, and the server's own (address, TLS). */
+export interface HttpsListenOptions extends EndpointOptions {
   /** TCP port (default 0: any free port; see `listener.port`). */
   port?: number;
   /** Address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to accept other machines). */
@@ -61,9 +61,9 @@ export interface HttpsListener {
  * each handed to `handlers.accept`, and plain requests under `/beamhub/v1/` to
  * `handlers.requests`. TLS 1.3 by default; HTTP/2 windows and stream limits tuned (tuning.ts).
  */
-export async function listenEndpoint(
+export async function listenHttpsSessions(
   handlers: EndpointHandlers,
-  options: ListenEndpointOptions = {},
+  options: HttpsListenOptions = {},
 ): Promise<HttpsListener> {
   const host = options.host ?? "127.0.0.1";
   const { cert, key } = await certificateFor(options);
@@ -93,7 +93,7 @@ export async function listenEndpoint(
       socket.setTimeout(idleTimeout, () => socket.destroy());
   });
   server.on("tlsClientError", () => undefined); // a failed handshake concerns that peer only
-  const attached = attachEndpoint(server, handlers, options);
+  const attached = attachHttpsSessions(server, handlers, options);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -129,7 +129,7 @@ export async function listenEndpoint(
   };
 }
 
-async function certificateFor(options: ListenEndpointOptions): Promise<{ cert: Pem; key: Pem }> {
+async function certificateFor(options: HttpsListenOptions): Promise<{ cert: Pem; key: Pem }> {
   if (options.cert !== undefined && options.key !== undefined)
     return { cert: options.cert, key: options.key };
   if (options.cert !== undefined || options.key !== undefined) {

@@ -27,7 +27,7 @@ export type SessionLimits = Omit<ConnectionOptions, "role" | "codecs" | "descrip
 /**
  * How the HTTPS endpoint admits peers (HTTP/2 sessions, WebSocket sessions and plain HTTP
  * requests): who they are, how many, how fast, from where. What is served to them is not its
- * business; `attachEndpoint`/`listenEndpoint` are given that (acceptor.ts).
+ * business; `attachHttpsSessions`/`listenHttpsSessions` are given that (acceptor.ts).
  */
 export interface EndpointOptions {
   /**
