@@ -3,9 +3,18 @@
  * is exported from here, with its types.
  */
 export * from "./hub/index.js";
-export * from "./transports/memory/index.js";
-export * from "./transports/unix/index.js";
+export * from "./hub/remote/memory.js";
+export * from "./hub/remote/unix.js";
 export * from "./transports/http2/index.js";
+export { connect, type ConnectOptions } from "./hub/connect.js";
+export { listen, type HubListener, type ListenOptions } from "./hub/listen.js";
+export { HubUrlError, UnknownSchemeError } from "./hub/hub-url.js";
+export type { ConnectedHub } from "./hub/remote/connected-hub.js";
+export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
+export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
+export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/remote/listen-https.js";
+export { MAX_CALL_TIMEOUT } from "./hub/http-api/call-timeout.js";
 export {
   DEFAULT_RECONNECT_WAIT,
   RemoteHub,

@@ -1,17 +1,16 @@
 import {
   AuthenticationError,
-  connectHttps,
-  connectUnix,
   ConnectTimeoutError,
   RECONNECT_DEFAULTS,
   TlsError,
   type ReconnectOptions,
-  type RemoteHub,
+  type ConnectedHub,
 } from "../index.js";
 import { backoffDelay } from "../hub/remote/reconnect-options.js";
 import type { CliConfig } from "./config.js";
 import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";
+import { openHubAt } from "./hub-address.js";
 import { httpsConnectFailure } from "./hub-errors.js";
 import { httpsOptions } from "./https-options.js";
 
@@ -28,14 +27,12 @@ function defaultConnectTimeout(config: CliConfig): number {
 }
 
 /** Connects once, within `connectTimeout` ms, throwing what the library threw. */
-function openHub(config: CliConfig, connectTimeout: number): Promise<RemoteHub> {
-  const { hub } = config;
-  const reconnect = reconnectOptions(config);
-  if (hub.kind === "https") {
-    const { options } = httpsOptions(hub.url, config.tls);
-    return connectHttps(hub.url, { ...options, connectTimeout, reconnect });
-  }
-  return connectUnix(hub.path, { connectTimeout, reconnect });
+function openHub(config: CliConfig, connectTimeout: number): Promise<ConnectedHub> {
+  return openHubAt(config.hub, {
+    connectTimeout,
+    reconnect: reconnectOptions(config),
+    https: (url) => httpsOptions(url, config.tls).options,
+  });
 }
 
 /** The one line a failed connect prints, and its exit code. */
@@ -74,7 +71,7 @@ function connectFailure(config: CliConfig, error: unknown): CliError {
 export async function connectToHub(
   config: CliConfig,
   connectTimeout = defaultConnectTimeout(config),
-): Promise<RemoteHub> {
+): Promise<ConnectedHub> {
   try {
     return await openHub(config, connectTimeout);
   } catch (error) {
@@ -97,7 +94,7 @@ function isPermanent(error: unknown): boolean {
 export async function connectToHubWithin(
   config: CliConfig,
   ms: number,
-): Promise<{ hub: RemoteHub; attempts: number }> {
+): Promise<{ hub: ConnectedHub; attempts: number }> {
   const deadline = Date.now() + ms;
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -124,7 +121,7 @@ export async function connectToHubWithin(
  * they exit non-zero.
  */
 export function reportReconnection(
-  hub: RemoteHub,
+  hub: ConnectedHub,
   hubText: string,
   log: (line: string) => void,
 ): Promise<{ code: number; message: string }> {
