@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { isLoopbackHost } from "../base/loopback.js";
 import { connect, type ConnectedHub, type ConnectHttpsOptions, type ReconnectOptions } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 
@@ -92,8 +92,5 @@ export function openHubAt(address: HubAddress, options: OpenHubOptions): Promise
  * trust the local `beamhub serve` development certificate without being told to.
  */
 export function isLoopback(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  if (host === "localhost" || host.endsWith(".localhost")) return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  return host === "::1" || host === "0:0:0:0:0:0:0:1" || /^::ffff:127\./.test(host);
+  return isLoopbackHost(url.hostname);
 }

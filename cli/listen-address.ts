@@ -1,6 +1,5 @@
 import { isIP } from "node:net";
 import { CliError, EXIT } from "./errors.js";
-import { isLoopback } from "./hub-address.js";
 import type { Setting } from "./settings.js";
 
 /** Where `serve` listens for https:// peers. */
@@ -56,7 +55,4 @@ export function parseListenAddress(setting: Setting<string>): ListenAddress | un
   return { host, port };
 }
 
-/** Whether only this machine can reach `host` (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  return isLoopback(new URL(`https://${host.includes(":") ? `[${host}]` : host}`));
-}
+export { isLoopbackHost } from "../base/loopback.js";

@@ -8,6 +8,7 @@ import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
+import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
 import { normalizeOrigin } from "../transports/http2/origin-policy.js";
 import { TrustedProxies } from "../transports/http2/trusted-proxies.js";
 
@@ -45,6 +46,10 @@ export interface ServeFlags {
   "max-sessions"?: string;
   "max-sessions-per-identity"?: string;
   "max-body-size"?: string;
+  /** The task broker's settings (cli/serve-tasks.ts). */
+  id?: string;
+  "listen-http"?: string;
+  "tasks-file"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -59,6 +64,8 @@ export interface ServeOptions {
   keepAlive: number | undefined;
   /** Per-session limits of both listeners (`--max-frame-size`, ...); empty: the defaults. */
   limits: SessionLimitSettings;
+  /** The task broker: the hub's id, application keys, plain-HTTP listener, log file. */
+  tasks: TaskServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -138,6 +145,7 @@ export function resolveServeOptions(
   }
   const keepAlive = keepAliveSetting(pick("keepalive"));
   const limits = sessionLimits(pick, countSetting);
+  const tasks = taskServeOptions(pick, config.file, env);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -148,7 +156,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, limits, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, tasks, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -194,7 +202,7 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, warnings };
+  return { https, access, unix, keepAlive, limits, tasks, warnings };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { rename, rm } from "node:fs/promises";
 import { KvLogReader, KvLogWriter } from "../kv/log.js";
 import type { KvObject } from "../kv/types.js";
+import { lockLog } from "./log-lock.js";
 import type { TaskResult } from "./messages.js";
 import type { StoredTask, TaskStore } from "./task-store.js";
 
@@ -20,17 +21,31 @@ export class TaskLog {
   #records: number;
   #queue: Promise<unknown> = Promise.resolve();
 
+  readonly #unlock: () => Promise<void>;
+
   private constructor(
     readonly file: string,
     writer: KvLogWriter,
     private readonly store: TaskStore,
+    unlock: () => Promise<void>,
   ) {
     this.#writer = writer;
+    this.#unlock = unlock;
     this.#records = writer.existingRecords;
   }
 
   /** Reads `file` (if it exists) into `store`, expired tasks left out, and opens it for appending. */
   static async open(file: string, store: TaskStore): Promise<TaskLog> {
+    const unlock = await lockLog(file);
+    try {
+      return await TaskLog.#read(file, store, unlock);
+    } catch (error) {
+      await unlock();
+      throw error;
+    }
+  }
+
+  static async #read(file: string, store: TaskStore, unlock: () => Promise<void>): Promise<TaskLog> {
     const writer = await KvLogWriter.open(file);
     const tasks = new Map<string, StoredTask>();
     for await (const { message } of new KvLogReader(file)) {
@@ -50,7 +65,7 @@ export class TaskLog {
     }
     const now = Date.now();
     for (const stored of tasks.values()) if (stored.expiresAt > now) store.restore(stored);
-    return new TaskLog(file, writer, store);
+    return new TaskLog(file, writer, store, unlock);
   }
 
   posted(stored: StoredTask): Promise<void> {
@@ -70,7 +85,10 @@ export class TaskLog {
 
   /** Waits for what is being written and closes the file. */
   close(): Promise<void> {
-    return this.#serial(() => this.#writer.close());
+    return this.#serial(async () => {
+      await this.#writer.close();
+      await this.#unlock();
+    });
   }
 
   #append(record: KvObject): Promise<void> {

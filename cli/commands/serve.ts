@@ -19,6 +19,7 @@ import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
+import { startTasks } from "../serve-tasks.js";
 import {
   describeAuth,
   describeWebAccess,
@@ -63,6 +64,7 @@ export async function serve(
     uptimeMs: Date.now() - started,
     pid: process.pid,
   }));
+  const tasks = await startTasks(hub, options.tasks, log);
   const stale = existsSync(config.socket);
   const unix = await listenUnix(hub, config.socket, {
     mode: options.unix.mode,
@@ -113,6 +115,7 @@ export async function serve(
   process.off("SIGHUP", reload);
   await unix.close();
   await https?.close();
+  await tasks.close();
   await hub.close();
   stopGuard();
   log("stopped");

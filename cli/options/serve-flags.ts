@@ -242,6 +242,41 @@ const WEB_ACCESS: OptionGroup = {
     "(HELLO done) nor a complete request 20 s after it was accepted is closed.",
 };
 
+/** Samply.Beam's task broker (see examples/tasks.md). */
+const TASKS: OptionGroup = {
+  title: "task options",
+  about: "Samply.Beam's task REST API",
+  options: {
+    id: {
+      type: "string",
+      value: "ID",
+      setting: true,
+      help:
+        "this hub's id in Samply's terms, e.g. proxy1.broker: application APP's id is APP.ID. " +
+        "Application keys come from APP_<name>_KEY=<key> variables, as Samply's proxy takes them, " +
+        'or the config file\'s "apps": {"<name>": "<key>"}',
+      defaultText: "beamhub.local",
+    },
+    "listen-http": {
+      type: "string",
+      value: "A",
+      setting: true,
+      help:
+        "HOST:PORT of a plain-HTTP listener for the task API (/v1/tasks, /v1/health), because Samply " +
+        "applications talk plain HTTP to their local proxy. Loopback only: keys travel in clear",
+    },
+    "tasks-file": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help:
+        "where tasks and results are kept (a kv log, locked to this hub), so they survive a restart; " +
+        "off: in memory only",
+      defaultText: "~/.beamhub/tasks-ID.kvlog when applications are configured",
+    },
+  },
+};
+
 /** The hub's own defaults and the config file. */
 const HUB_SETTINGS: OptionGroup = {
   title: "hub options",
@@ -264,6 +299,7 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   SESSIONS,
   AUTHENTICATION,
   WEB_ACCESS,
+  TASKS,
   HUB_SETTINGS,
 ];
 

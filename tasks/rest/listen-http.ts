@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { isLoopback } from "./loopback.js";
+import { isLoopbackHost } from "../../base/loopback.js";
 import { InvalidTaskError } from "../errors.js";
 import type { TaskBroker } from "../task-broker.js";
 import { sendText } from "./http-exchange.js";
@@ -30,7 +30,7 @@ export async function listenTasksHttp(
   options: ListenTasksHttpOptions = {},
 ): Promise<TasksHttpListener> {
   const host = options.host ?? "127.0.0.1";
-  if (options.allowRemote !== true && !isLoopback(host)) {
+  if (options.allowRemote !== true && !isLoopbackHost(host)) {
     throw new InvalidTaskError(
       `plain HTTP on ${host} would expose application keys; listen on loopback or allow it explicitly`,
     );
