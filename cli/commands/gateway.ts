@@ -2,13 +2,13 @@ import {
   connectTcp,
   exposeTcp,
   handoffEnvironment,
-  parseListen,
   type ConnectTcpOptions,
   type GatewayMode,
   type HubClient,
   type RemoteHub,
   type TcpConnector,
 } from "../../index.js";
+import { parseListen } from "../../internal.js";
 import { FdError } from "../../fd/index.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub, reportReconnection } from "../connect.js";
