@@ -129,6 +129,7 @@ export type { RemoteWatch, RemoteWatchEvent } from "./hub/remote/remote-watch.js
 export { exposeTcp, type ExposeTcpOptions, type ExposureStats, type TcpExposure } from "./gateway/expose.js";
 export {
   connectTcp,
+  LocalPortForward,
   type ConnectorStats,
   type ConnectTcpOptions,
   type GatewayMode,
