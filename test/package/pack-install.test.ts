@@ -134,6 +134,17 @@ console.log(JSON.stringify([main.HTTP2_TUNING === undefined, main.SESSION_PATH =
     },
   );
 
+  it("says the version package.json says", { timeout: STEP_MS }, async () => {
+    const file = join(project, "version.mjs");
+    await writeFile(
+      file,
+      `import { VERSION } from "beamhub"; import manifest from "beamhub/package.json" with { type: "json" };
+console.log(JSON.stringify([VERSION, manifest.version]));\n`,
+    );
+    const [version, published] = JSON.parse(await runInProject(file)) as [string, string];
+    expect(version).toBe(published);
+  });
+
   const usage = `import { Hub, type HubClient, type ConnectionOptions, ServiceError } from "beamhub";
 import { cborCodec, type Codec } from "beamhub/codecs";
 import { encodeKv, KvMessage, type KvObject } from "beamhub/kv";
