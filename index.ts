@@ -53,7 +53,7 @@ export {
   TlsError,
   TransportUnavailableError,
 } from "./transports/http2/errors.js";
-export { MemoryAddressError } from "./transports/memory/memory-transport.js";
+export { MemoryAddressError } from "./hub/remote/memory.js";
 export { UnsafeSocketPathError } from "./transports/unix/socket-directory.js";
 export {
   ReconnectGaveUpError,
@@ -72,26 +72,28 @@ export {
 export { DEFAULT_CONFIG, type ConnectionOptions } from "./wire/config.js";
 export { MemoryBudget } from "./wire/memory-budget.js";
 
+// Any transport, by the address's scheme (memory:, unix:///path, https://, wss://).
+export { connect, type ConnectOptions } from "./hub/connect.js";
+export { listen, type HubListener, type ListenOptions } from "./hub/listen.js";
+export { HubUrlError, UnknownSchemeError } from "./hub/hub-url.js";
+export type { ConnectedHub } from "./hub/remote/connected-hub.js";
+
 // In one process.
-export { connectMemory, listenMemory } from "./transports/memory/memory-transport.js";
+export { connectMemory, listenMemory, MemoryHub, memoryHubAt } from "./hub/remote/memory.js";
 
 // Across processes: a Unix socket, descriptors included, and direct channels.
-export {
-  connectUnix,
-  listenUnix,
-  type UnixConnectOptions,
-  type UnixListener,
-  type UnixListenOptions,
-} from "./transports/unix/unix-transport.js";
+export { connectUnix, type UnixConnectOptions } from "./hub/remote/connect-unix.js";
+export { listenUnix } from "./hub/remote/listen-unix.js";
+export type { UnixListener, UnixListenOptions } from "./transports/unix/unix-listener.js";
 export type { UnixConnectionRefusal } from "./transports/unix/connection-limits.js";
 export {
   hasUnixCredentials,
   peerCredentialsAvailable,
   type UnixIdentity,
-} from "./transports/unix/peer-identity.js";
+} from "./hub/remote/unix-identity.js";
 export { fdPassingAvailable } from "./fd/addon.js";
 export type { PeerCredentials } from "./fd/fd-socket.js";
-export { acceptDirect, connectDirect, type DirectService } from "./transports/unix/direct.js";
+export { acceptDirect, connectDirect, type DirectService } from "./hub/remote/direct.js";
 
 // Across machines: HTTPS (HTTP/2, with a WebSocket fallback).
 export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./transports/http2/listen.js";

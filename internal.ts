@@ -17,7 +17,7 @@ export {
   DEFAULT_MAX_UNIX_CONNECTIONS,
   DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID,
 } from "./transports/unix/connection-limits.js";
-export { unixIdentity } from "./transports/unix/peer-identity.js";
+export { unixIdentity } from "./hub/remote/unix-identity.js";
 export {
   checkSocketDirectory,
   checkSocketFile,

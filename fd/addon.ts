@@ -6,7 +6,8 @@
  * Environment knobs (mostly for tests and unusual layouts):
  * - `BEAMHUB_FD_NATIVE_DIR` — the `native/` folder to load from (default: found by walking up
  *   from this module, so it works from the sources and from `dist/`).
- * - `BEAMHUB_FD_DISABLE=1` — behave as if the addon had failed to build.
+ * - `BEAMHUB_NO_ADDON=1` — behave as if the addon had failed to build: the Unix transport then
+ *   runs on plain sockets, and only fd passing is lost. `BEAMHUB_FD_DISABLE=1` is the same.
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -145,10 +146,15 @@ export function locateBuilt(
   };
 }
 
+/** The environment switch that turns the addon off, if one is set (read at each call). */
+export function addonDisabledBy(): string | undefined {
+  for (const name of ["BEAMHUB_NO_ADDON", "BEAMHUB_FD_DISABLE"]) if (process.env[name] === "1") return name;
+  return undefined;
+}
+
 function load(): FdAddon {
-  if (process.env.BEAMHUB_FD_DISABLE === "1") {
-    throw new FdUnavailableError("disabled by BEAMHUB_FD_DISABLE=1");
-  }
+  const switchedOff = addonDisabledBy();
+  if (switchedOff !== undefined) throw new FdUnavailableError(`disabled by ${switchedOff}=1`);
   if (process.platform === "win32") {
     throw new FdUnavailableError("Unix domain socket fd passing does not exist on Windows");
   }
@@ -183,6 +189,22 @@ export function loadFdAddon(): FdAddon {
   }
   if ("error" in cached) throw cached.error;
   return cached.addon;
+}
+
+/**
+ * Why fd passing does not work in this process (the addon is switched off, not built or does not
+ * load), or undefined when it does. Unlike {@link loadFdAddon}, it reads the environment switch
+ * at each call. Never throws.
+ */
+export function fdPassingUnavailable(): FdUnavailableError | undefined {
+  const switchedOff = addonDisabledBy();
+  if (switchedOff !== undefined) return new FdUnavailableError(`disabled by ${switchedOff}=1`);
+  try {
+    loadFdAddon();
+    return undefined;
+  } catch (error) {
+    return error as FdUnavailableError;
+  }
 }
 
 /** Whether fd passing works in this process (the addon loads). Never throws. */

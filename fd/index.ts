@@ -10,7 +10,14 @@
  *   it every entry point above throws {@link FdUnavailableError} (`EFD_UNAVAILABLE`).
  * @module
  */
-export { type FdAddon, type FdKind, fdPassingAvailable, loadFdAddon, locateBuilt } from "./addon.js";
+export {
+  type FdAddon,
+  type FdKind,
+  fdPassingAvailable,
+  fdPassingUnavailable,
+  loadFdAddon,
+  locateBuilt,
+} from "./addon.js";
 export { FdError, FdSocketError, type FdSocketErrorDetails, FdUnavailableError } from "./errors.js";
 export { FdFifo } from "./fd-fifo.js";
 export { closeFd, dupFd, fdAccessMode, fdKind, socketPair } from "./fd-ops.js";

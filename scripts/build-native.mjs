@@ -1,8 +1,9 @@
 // The install step: builds the fd passing addon (native/) with node-gyp, offline.
 //
 // It never fails the install. If the build fails, it prints a warning, writes the reason to
-// native/build/build-failure.txt, and exits 0: everything except fd passing keeps working, and
-// using fd passing throws FdUnavailableError ("fd passing unavailable: <that reason>").
+// native/build/build-failure.txt, and exits 0: everything except fd passing keeps working (the
+// Unix transport falls back to plain sockets), and sending a descriptor throws
+// FdUnavailableError ("fd passing unavailable: <that reason>").
 // On Linux it then compiles the hand-off library (native/handoff-preload.c, LD_PRELOAD for
 // `beamhub run`) with $CC or cc; a failure there is recorded in handoff-build-failure.txt.
 //
@@ -82,10 +83,14 @@ function recordFailure({ message: reason, details }) {
   console.warn(
     [
       "",
-      "WARNING: beamhub could not build its fd passing addon; fd passing is disabled.",
+      "WARNING: beamhub could not build its fd passing addon: only passing file descriptors is lost.",
       `  reason: ${reason}`,
       details && `  build output (last lines):\n${details.replace(/^/gm, "    ")}`,
-      "  Everything else works. To retry: node scripts/build-native.mjs",
+      "  Everything else works, Unix sockets included (`beamhub serve`, listenUnix, connectUnix):",
+      "  calls, channels and byte streams; sending a descriptor fails with FdUnavailableError.",
+      "  Unix peers are then known by the socket's mode only (0600: this user).",
+      "  To build it again (with a C++ compiler and Python installed): npm rebuild beamhub",
+      "  (in a clone of beamhub: node scripts/build-native.mjs)",
       "",
     ]
       .filter(Boolean)

@@ -61,14 +61,6 @@ const NOT_YET_MOVED = [
   "transports/http2/hub-endpoint.ts -> hub/remote/hub-server.ts",
   "transports/http2/listen.ts -> hub/hub.ts",
   "transports/http2/options.ts -> hub/types.ts",
-  "transports/memory/memory-transport.ts -> hub/hub.ts",
-  "transports/memory/memory-transport.ts -> hub/session.ts",
-  "transports/unix/direct.ts -> hub/types.ts",
-  "transports/unix/peer-identity.ts -> hub/types.ts",
-  "transports/unix/unix-transport.ts -> hub/remote/hub-server.ts",
-  "transports/unix/unix-transport.ts -> hub/remote/remote-hub.ts",
-  "transports/unix/unix-transport.ts -> hub/remote/reconnect-options.ts",
-  "transports/unix/unix-transport.ts -> hub/hub.ts",
 ];
 
 function layerOf(file: string): readonly [string, number] | undefined {

@@ -859,6 +859,7 @@ export class WireConnection {
     if (value instanceof FileDescriptor) {
       const descriptors = this.#options.descriptors;
       if (descriptors === undefined || !this.peerHello.fds || !this.#transport.supportsFds) {
+        if (descriptors?.unavailable !== undefined) throw descriptors.unavailable();
         // fds cannot travel: a socket goes as a byte stream, a regular file as its content
         // (PROTOCOL.md, "Descriptors on network transports"); anything else throws here.
         // Codecs write a descriptor as an fd reference, so the message is encoded again with

@@ -10,6 +10,7 @@ import {
   type ListenHttpsOptions,
   type UnixListener,
 } from "../../index.js";
+import { fdPassingUnavailable } from "../../fd/index.js";
 import { defaultAccessRules } from "../access-rules.js";
 import { checkDefaultSocket, type CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
@@ -85,7 +86,14 @@ export async function serve(
     );
   }
   for (const warning of options.warnings) log(`warning: ${warning}`);
-  if (!peerCredentialsAvailable()) {
+  const noFds = fdPassingUnavailable();
+  if (noFds !== undefined) {
+    log(
+      `warning: ${noFds.message}. The Unix socket serves calls, channels and byte streams; only ` +
+        "passing file descriptors fails (FdUnavailableError). Peers are known by the socket's mode " +
+        "alone (0600: this user). To get fd passing back: npm rebuild beamhub",
+    );
+  } else if (!peerCredentialsAvailable()) {
     log(
       "warning: the fd addon cannot tell who connects (built from older sources): every Unix peer, " +
         "this user too, is anonymous to the access rules. Rebuild it: node scripts/build-native.mjs",

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliError } from "../../cli/errors.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
 import { connectHttps } from "../../transports/http2/index.js";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import { curl, curlVersion } from "../http2/helpers.js";
 import { startCli, testConfig, type RunningCli } from "./helpers.js";
 

@@ -11,7 +11,7 @@ import type { CliConfig } from "../../cli/config.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
 
 const HUB_UID = 1000;
-/** Identities as the Unix listener makes them from kernel credentials (see peer-identity.ts). */
+/** Identities as the Unix listener makes them from kernel credentials (see hub/remote/unix-identity.ts). */
 const unixPeer = (uid: number, user: string | undefined, gids: number[], groups: string[]): UnixIdentity => ({
   id: `unix:${user ?? uid}`,
   via: "unix",

@@ -19,6 +19,7 @@ import {
   CallTimeoutError,
   Channel,
   ClosedError,
+  FdUnavailableError,
   FileDescriptor,
   InvalidNameError,
   ServiceError,
@@ -39,6 +40,11 @@ export interface ComplianceFixture {
   close(): Promise<void>;
   /** Whether file descriptors can travel (false for network transports; default true). */
   supportsFds?: boolean;
+  /**
+   * Descriptors cannot travel and sending one fails with `FdUnavailableError` instead of going
+   * as a byte stream (the Unix transport without its addon). Implies `supportsFds: false`.
+   */
+  fdsUnavailable?: boolean;
 }
 
 /** Bounds a wait so a broken transport fails a test instead of hanging it. */
@@ -443,7 +449,9 @@ export function complianceSuite(transport: string, setUp: () => Promise<Complian
 
     describe("file descriptors", () => {
       beforeEach((context) => {
-        if (fixture.supportsFds === false) context.skip("this transport cannot carry file descriptors");
+        if (fixture.supportsFds === false || fixture.fdsUnavailable === true) {
+          context.skip("this transport cannot carry file descriptors");
+        }
       });
       let dir: string;
       beforeAll(async () => {
@@ -480,6 +488,30 @@ export function complianceSuite(transport: string, setUp: () => Promise<Complian
         expect(Buffer.concat(received).toString()).toBe("hi from the service");
         tcpClient.destroy();
         server.close();
+      });
+    });
+
+    describe("without fd passing", () => {
+      beforeEach((context) => {
+        if (fixture.fdsUnavailable !== true) context.skip("this transport carries file descriptors");
+      });
+
+      it("fails to send a descriptor with FdUnavailableError, and the session goes on", async () => {
+        const dir = await mkdtemp(join(tmpdir(), "beamhub-fd-"));
+        try {
+          const path = join(dir, "note.txt");
+          await writeFile(path, "content behind a descriptor");
+          const handle = await open(path, "r");
+          const failure = await client
+            .call("fx.fd.read", { file: new FileDescriptor(handle) })
+            .catch((error: unknown) => error);
+          expect(failure).toBeInstanceOf(FdUnavailableError);
+          expect(failure).toMatchObject({ code: "EFD_UNAVAILABLE" });
+          await handle.close().catch(() => undefined);
+          expect(await client.call("fx.echo", { still: "here" })).toEqual({ still: "here" });
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       });
     });
 

@@ -3,7 +3,7 @@
  * registers the fixture services and serves them until its stdin closes (the test ends) or it
  * is killed.
  */
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import { registerFixtureServices } from "./services.js";
 
 const hub = await connectUnix(process.argv[2]!);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
 import { Hub } from "../../index.js";
-import { connectUnix, listenUnix } from "../../transports/unix/index.js";
+import { connectUnix, listenUnix } from "../../hub/remote/unix.js";
 import { startFixturePeer } from "../helpers/peer.js";
 import { complianceSuite } from "./suite.js";
 

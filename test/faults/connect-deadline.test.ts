@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectError, ConnectTimeoutError, Hub } from "../../index.js";
 import { connectHttps } from "../../transports/http2/index.js";
-import { connectUnix, listenUnix } from "../../transports/unix/index.js";
+import { connectUnix, listenUnix } from "../../hub/remote/unix.js";
 import { beamhub } from "../cli/helpers.js";
 import { killAll, startChild, within, type Child } from "./processes.js";
 

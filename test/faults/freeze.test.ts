@@ -20,7 +20,7 @@ import {
   type RemoteHub,
 } from "../../index.js";
 import { connectHttps } from "../../transports/http2/index.js";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import { killAll, startChild, within, type Child } from "./processes.js";
 
 const KEEP_ALIVE_MS = 200;

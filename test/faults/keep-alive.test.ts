@@ -11,7 +11,7 @@ import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { Hub, InvalidArgumentError } from "../../index.js";
 import { connectHttps, listenHttps } from "../../transports/http2/index.js";
 import { FdSocket, socketPair } from "../../fd/index.js";
-import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
+import { connectUnix, listenUnix, type UnixListener } from "../../hub/remote/unix.js";
 import { transportFor } from "../../transports/unix/unix-transport.js";
 import { openSession } from "../../wire/open-session.js";
 import { killAll, startChild, within } from "./processes.js";

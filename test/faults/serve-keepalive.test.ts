@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliConfig } from "../../cli/config.js";
 import { CliError } from "../../cli/errors.js";
 import { resolveServeOptions } from "../../cli/serve-options.js";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import { beamhub, startCli } from "../cli/helpers.js";
 import { killAll, startChild, within } from "./processes.js";
 

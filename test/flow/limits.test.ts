@@ -7,12 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteStream, Channel, Hub } from "../../index.js";
-import {
-  connectUnix,
-  listenUnix,
-  type UnixListener,
-  type UnixListenOptions,
-} from "../../transports/unix/index.js";
+import { connectUnix, listenUnix, type UnixListener, type UnixListenOptions } from "../../hub/remote/unix.js";
 import { LimitExceededError } from "../../wire/errors.js";
 import { FrameType } from "../../wire/frame.js";
 import { MemoryBudget } from "../../wire/memory-budget.js";

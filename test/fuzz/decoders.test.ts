@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cborCodec, jsonCodec, kvCodec, msgpackCodec, type Codec } from "../../codecs/index.js";
 import { encodeKvChange, encodeKvRecord, KvMessage } from "../../kv/index.js";
 import { Hub } from "../../index.js";
-import { listenUnix, type UnixListener } from "../../transports/unix/index.js";
+import { listenUnix, type UnixListener } from "../../hub/remote/unix.js";
 import { FrameType, HEADER_SIZE } from "../../wire/frame.js";
 import { corpus, corpusProtobuf } from "../codecs/corpus.js";
 import type { DecodeJob, DecodeResult, DecodeWork } from "./decode-worker.js";

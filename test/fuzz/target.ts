@@ -6,7 +6,7 @@ import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { startServe, within, type RunningCli } from "../cli/helpers.js";
 

@@ -6,7 +6,7 @@ import { createServer, connect, type Socket } from "node:net";
 import { ByteStream, Channel, type HubClient } from "../../index.js";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Codec } from "../../codecs/index.js";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import { FrameDecoder, FrameType, HEADER_SIZE } from "../../wire/frame.js";
 import { within } from "../compliance/suite.js";
 import { concat } from "./mutate.js";

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { fuzzHostileOperations } from "./hostile-operations.js";
 import { mutatedSession } from "./mutate.js";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { within } from "../compliance/suite.js";
 
 /** The Unix transport's entry, for peer scripts to import. */
-export const UNIX_TRANSPORT = JSON.stringify(join(import.meta.dirname, "../../transports/unix/index.ts"));
+export const UNIX_TRANSPORT = JSON.stringify(join(import.meta.dirname, "../../hub/remote/unix.ts"));
 
 /**
  * Starts a peer process running `script` (TypeScript, top-level await allowed) and waits until

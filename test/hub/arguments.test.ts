@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Hub } from "../../hub/hub.js";
 import { checkCallOptions, checkWatchOptions } from "../../hub/arguments.js";
 import { MAX_DURATION_MS, toDuration } from "../../model/durations.js";
-import { connectUnix, listenUnix } from "../../transports/unix/index.js";
+import { connectUnix, listenUnix } from "../../hub/remote/unix.js";
 
 describe("durations", () => {
   it("takes numbers and bigints, clamps to the timer limit, and refuses the rest by name", () => {

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUnix } from "../../transports/unix/index.js";
+import { connectUnix } from "../../hub/remote/unix.js";
 import { connectHttps } from "../../transports/http2/index.js";
 import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { startServe, within, type RunningCli } from "../cli/helpers.js";

@@ -57,6 +57,9 @@ describe("fd passing unavailable", () => {
     const build = await run(join(repoRoot, "scripts/build-native.mjs"), [], env, false);
     expect(build.code).toBe(0);
     expect(build.stderr).toContain("WARNING: beamhub could not build its fd passing addon");
+    // It tells the truth (Unix sockets keep working, only descriptors are lost) and the fix.
+    expect(build.stderr).toContain("only passing file descriptors is lost");
+    expect(build.stderr).toContain("npm rebuild beamhub");
     expect(readFileSync(join(dir, "build/build-failure.txt"), "utf8")).toContain(
       "BEAMHUB_FD_FORCE_BUILD_FAILURE",
     );

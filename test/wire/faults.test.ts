@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ByteStream, Channel, Hub, ServiceGoneError, StreamResetError } from "../../index.js";
-import { connectUnix, listenUnix, type UnixListener } from "../../transports/unix/index.js";
+import { connectUnix, listenUnix, type UnixListener } from "../../hub/remote/unix.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
 import { encodeHello } from "../../wire/hello.js";
 import { within } from "../compliance/suite.js";

@@ -1,60 +1,36 @@
 // The test vectors of PROTOCOL.md, checked both ways: the implementation's encoder produces
-// exactly the documented bytes, and its decoder reads them back into the documented fields.
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+// exactly the documented bytes, and its decoder reads them back into the documented fields. The
+// exchanges are then played against a live session: documented bytes in, documented bytes out.
 import { describe, expect, it } from "vitest";
-import { Ref, type RefKind } from "../../codecs/reference.js";
-import { encodeFrame, FrameDecoder, FrameType, splitRequestId, withRequestId } from "../../wire/frame.js";
-import { cborCodec } from "../../codecs/index.js";
+import { cborCodec, jsonCodec } from "../../codecs/index.js";
+import { WireConnection, type ByteTransport, type TransportHandlers } from "../../wire/connection.js";
+import { FrameDecoder, FrameType, splitRequestId } from "../../wire/frame.js";
 import { decodeHello } from "../../wire/hello.js";
+import { within } from "../compliance/suite.js";
+import {
+  blocksOf,
+  bytesOf,
+  encodeVector,
+  frameVectors,
+  parseFrameLine,
+  plainRefHooks,
+  withMarkers,
+} from "./protocol-doc.js";
 
-const KINDS: RefKind[] = ["channel", "stream", "fd"];
-const doc = await readFile(join(import.meta.dirname, "../../PROTOCOL.md"), "utf8");
-const vectors = [...doc.matchAll(/```vector\n([\s\S]*?)```/g)].map((match) => {
-  const fields = new Map<string, string>();
-  for (const line of match[1]!.trim().split("\n")) {
-    const colon = line.indexOf(":");
-    fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return fields;
-});
-
-/** JSON with `{"$ref": [kind, id]}` markers turned into references, and back. */
-function withRefs(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withRefs);
-  if (value !== null && typeof value === "object") {
-    const ref = (value as { $ref?: [number, number] }).$ref;
-    if (ref !== undefined) return new Ref(KINDS[ref[0]]!, ref[1]);
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withRefs(item)]));
-  }
-  return value;
-}
-const hooks = { toRef: (value: unknown) => value as Ref, fromRef: (ref: Ref) => ref };
+const vectors = blocksOf("vector");
+const byName = frameVectors();
 
 describe("PROTOCOL.md test vectors", () => {
   it("documents vectors", () => {
-    expect(vectors.length).toBeGreaterThanOrEqual(10);
+    expect(vectors.length).toBeGreaterThanOrEqual(20);
+    expect(byName.size).toBe(vectors.length); // names are unique: exchanges refer to them
   });
 
   for (const vector of vectors) {
     it(vector.get("name")!, () => {
-      const [typeName, ...attributes] = vector.get("frame")!.split(" ");
-      const attribute = (key: string): number | undefined => {
-        const found = attributes.find((item) => item.startsWith(`${key}=`));
-        return found === undefined ? undefined : Number(found.slice(key.length + 1));
-      };
-      const type = FrameType[typeName as keyof typeof FrameType];
-      const id = attribute("id")!;
-      const fds = attribute("fds")!;
-      const requestId = attribute("request");
-      const bytes = Buffer.from(vector.get("hex")!.replace(/\s+/g, ""), "hex");
-
-      let body: Uint8Array;
-      if (vector.has("json")) body = new TextEncoder().encode(vector.get("json")!);
-      else if (vector.has("body")) body = cborCodec.encode(withRefs(JSON.parse(vector.get("body")!)), hooks);
-      else body = Buffer.from(vector.get("raw") ?? "", "hex");
-      const payload = requestId === undefined ? body : withRequestId(requestId, body);
-      expect(Buffer.from(encodeFrame(type, id, payload, fds)).toString("hex")).toBe(bytes.toString("hex"));
+      const { type, id, fds, requestId } = parseFrameLine(vector.get("frame")!);
+      const bytes = bytesOf(vector);
+      expect(Buffer.from(encodeVector(vector)).toString("hex")).toBe(bytes.toString("hex"));
 
       // Fed one byte at a time, the decoder still finds exactly this frame.
       const decoder = new FrameDecoder(1 << 24);
@@ -69,7 +45,86 @@ describe("PROTOCOL.md test vectors", () => {
         const { requestId: decodedId, body: decodedBody } =
           requestId === undefined ? { requestId: undefined, body: frame.payload } : splitRequestId(frame);
         expect(decodedId).toBe(requestId);
-        expect(cborCodec.decode(decodedBody, hooks)).toEqual(withRefs(JSON.parse(vector.get("body")!)));
+        expect(cborCodec.decode(decodedBody, plainRefHooks)).toEqual(
+          withMarkers(JSON.parse(vector.get("body")!)),
+        );
+      }
+    });
+  }
+});
+
+/** A byte transport whose other end is the test: it records what the session writes. */
+function scriptedPeer(): { transport: ByteTransport; sent: Buffer[]; feed(bytes: Uint8Array): void } {
+  let handlers: TransportHandlers | undefined;
+  const sent: Buffer[] = [];
+  return {
+    transport: {
+      supportsFds: false,
+      write: (chunks) => void sent.push(...chunks.map((chunk) => Buffer.from(chunk))),
+      start: (given) => void (handlers = given),
+      close: () => handlers?.closed(),
+    },
+    sent,
+    feed: (bytes) => handlers!.data(bytes, []),
+  };
+}
+
+/** Resolves once `condition` holds (checked every turn of the event loop), or fails after `ms`. */
+async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  await within(
+    (async () => {
+      while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+    })(),
+    ms,
+    what,
+  );
+}
+
+describe("PROTOCOL.md exchanges, against a live session", () => {
+  const exchanges = blocksOf("exchange");
+
+  it("documents exchanges", () => {
+    expect(exchanges.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const exchange of exchanges) {
+    it(exchange.get("name")!, async () => {
+      const role = exchange.get("implementation") as "client" | "server";
+      const vectorBytes = (name: string): Buffer => {
+        const vector = byName.get(name);
+        if (vector === undefined) throw new Error(`no vector named "${name}"`);
+        return bytesOf(vector);
+      };
+      const peer = scriptedPeer();
+      const connection = new WireConnection(peer.transport, { role, codecs: [cborCodec, jsonCodec] });
+      try {
+        peer.feed(vectorBytes("hello"));
+        await within(connection.ready, 2000, "the handshake");
+        // Its HELLO went out first, at once; what follows is the answer to what we send.
+        await until(() => peer.sent.length > 0, 2000, "the implementation's HELLO");
+        const hello = new FrameDecoder(1 << 24).push(Buffer.concat(peer.sent));
+        expect(hello.map((frame) => frame.type)).toEqual([FrameType.HELLO]);
+        peer.sent.length = 0;
+
+        const sends = exchange
+          .get("send")!
+          .split(";")
+          .map((name) => name.trim());
+        for (const name of sends) peer.feed(vectorBytes(name));
+        const expected = Buffer.concat(
+          exchange
+            .get("expect")!
+            .split(";")
+            .map((name) => vectorBytes(name.trim())),
+        );
+        const received = (): Buffer => Buffer.concat(peer.sent);
+        await until(() => received().length >= expected.length, 2000, "the documented answer");
+        // A few more turns: nothing else may follow.
+        for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+        expect(received().toString("hex")).toBe(expected.toString("hex"));
+        expect(connection.isClosed).toBe(false);
+      } finally {
+        connection.close("test done");
       }
     });
   }

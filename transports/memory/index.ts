@@ -1,1 +1,7 @@
-export { connectMemory, listenMemory, MemoryAddressError } from "./memory-transport.js";
+export {
+  dialMemory,
+  listenMemoryAt,
+  MemoryAddressError,
+  memoryName,
+  type MemoryAcceptor,
+} from "./memory-address-book.js";

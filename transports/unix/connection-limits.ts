@@ -7,7 +7,7 @@
 import { encodeFrame, FrameType, HEADER_SIZE, readU32 } from "../../wire/frame.js";
 import { encodeHello, PROTOCOL_NAME, PROTOCOL_VERSION } from "../../wire/hello.js";
 import { closeFdsQuietly } from "../../fd/fd-ops.js";
-import type { FdSocket } from "../../fd/index.js";
+import type { AbortableTransport } from "../../wire/keep-alive.js";
 
 /**
  * Default cap on a listener's open Unix connections. An idle session costs the hub ~71 KiB of
@@ -82,33 +82,36 @@ const MAX_HELLO_WAIT_BYTES = 64 * 1024;
  * Refuses a connection the session protocol's way: once the peer's HELLO has arrived (a side
  * may send nothing else before it has the other's HELLO, PROTOCOL.md), HELLO and GOAWAY
  * `{"code": "ELIMIT", ...}`, then the write side closes. What the peer sends is dropped (fds
- * closed); the socket is destroyed when the peer hangs up, or after a second in any case.
+ * closed); the transport is dropped when the peer hangs up, or after a second in any case.
  */
-export function refuseConnection(socket: FdSocket, message: string): void {
-  const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-  socket.once("close", () => clearTimeout(linger));
-  socket.on("error", () => undefined); // a peer gone already is fine: it was being sent away
+export function refuseConnection(transport: AbortableTransport, message: string): void {
+  const drop = (): void => (transport.abort ?? transport.close).call(transport);
+  const linger = setTimeout(drop, REFUSAL_LINGER_MS);
   let received = Buffer.alloc(0);
   let answered = false;
-  socket.on("data", (data, fds) => {
-    closeFdsQuietly(fds);
-    if (answered) return;
-    received = Buffer.concat([received, data]);
-    if (received.length < HEADER_SIZE) return;
-    const frameBytes = HEADER_SIZE + readU32(received, 0);
-    if (received.length < Math.min(frameBytes, MAX_HELLO_WAIT_BYTES)) return;
-    answered = true;
-    received = Buffer.alloc(0);
-    const hello = encodeHello({
-      protocol: PROTOCOL_NAME,
-      version: PROTOCOL_VERSION,
-      codecs: ["cbor", "json"],
-      maxFrameSize: 1024,
-      streamWindow: 1024,
-      fds: false,
-    });
-    const goaway = new TextEncoder().encode(JSON.stringify({ code: "ELIMIT", message }));
-    socket.write([encodeFrame(FrameType.HELLO, 0, hello), encodeFrame(FrameType.GOAWAY, 0, goaway)]);
-    socket.end();
+  transport.start({
+    data: (data, fds) => {
+      if (fds.length > 0) closeFdsQuietly(fds);
+      if (answered) return;
+      received = Buffer.concat([received, data]);
+      if (received.length < HEADER_SIZE) return;
+      const frameBytes = HEADER_SIZE + readU32(received, 0);
+      if (received.length < Math.min(frameBytes, MAX_HELLO_WAIT_BYTES)) return;
+      answered = true;
+      received = Buffer.alloc(0);
+      const hello = encodeHello({
+        protocol: PROTOCOL_NAME,
+        version: PROTOCOL_VERSION,
+        codecs: ["cbor", "json"],
+        maxFrameSize: 1024,
+        streamWindow: 1024,
+        fds: false,
+      });
+      const goaway = new TextEncoder().encode(JSON.stringify({ code: "ELIMIT", message }));
+      transport.write([encodeFrame(FrameType.HELLO, 0, hello), encodeFrame(FrameType.GOAWAY, 0, goaway)], []);
+      transport.close();
+    },
+    // A peer gone already is fine: it was being sent away.
+    closed: () => clearTimeout(linger),
   });
 }

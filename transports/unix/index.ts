@@ -1,26 +1,27 @@
+/**
+ * The Unix transport: sessions over a Unix stream socket, with file descriptors. It knows no
+ * hub: a listener hands each session to an acceptor, a dialer returns an opened session.
+ * @module
+ */
 export {
-  connectUnix,
-  listenUnix,
-  type UnixConnectOptions,
+  listenUnixSessions,
+  type UnixAcceptor,
   type UnixListener,
   type UnixListenOptions,
-} from "./unix-transport.js";
+  type UnixPeer,
+} from "./unix-listener.js";
+export { dialUnix, type UnixDialOptions } from "./unix-dialer.js";
+export { stripUnixUrl } from "./unix-address.js";
 export {
   DEFAULT_MAX_UNIX_CONNECTIONS,
   DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID,
   type UnixConnectionRefusal,
 } from "./connection-limits.js";
 export {
-  hasUnixCredentials,
-  peerCredentialsAvailable,
-  unixIdentity,
-  type UnixIdentity,
-} from "./peer-identity.js";
-export {
   checkSocketDirectory,
   checkSocketFile,
   UnsafeSocketPathError,
   type SocketDirectoryPolicy,
 } from "./socket-directory.js";
-export { fdPassingAvailable, FdUnavailableError, type PeerCredentials } from "../../fd/index.js";
-export { acceptDirect, connectDirect, type DirectService } from "./direct.js";
+export { unixDescriptors } from "./descriptors.js";
+export { transportFor } from "./unix-transport.js";

@@ -3,11 +3,11 @@ import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Channel, ChannelRequestOptions } from "../../model/channel.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import { FileDescriptor } from "../../model/file-descriptor.js";
-import type { CallContext, CallOptions, Handler, HubClient } from "../../hub/types.js";
+import type { CallContext, CallOptions, Handler, HubClient } from "../types.js";
 import { openSession } from "../../wire/open-session.js";
-import { unixDescriptors } from "./descriptors.js";
+import { unixDescriptors } from "../../transports/unix/descriptors.js";
 import { detachFd, FdSocket, socketPair } from "../../fd/index.js";
-import { transportFor } from "./unix-transport.js";
+import { transportFor } from "../../transports/unix/unix-transport.js";
 
 /**
  * Direct channels ("dynamic linking" in Beam's terms): two local peers of a hub that want to

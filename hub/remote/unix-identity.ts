@@ -6,7 +6,7 @@
  * the peer cannot choose them. Every Unix session gets a {@link UnixIdentity} from them.
  * @module
  */
-import type { Identity } from "../../hub/types.js";
+import type { Identity } from "../types.js";
 import { loadFdAddon, type PeerCredentials } from "../../fd/index.js";
 import { groupIdsOfMember, groupName, userName } from "./user-database.js";
 

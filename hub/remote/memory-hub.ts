@@ -1,0 +1,108 @@
+import type { Labels } from "../names.js";
+import type { Session } from "../session.js";
+import type {
+  CallOptions,
+  Handler,
+  RegisterOptions,
+  Registration,
+  ServiceFilter,
+  ServiceInfo,
+  Watch,
+  WatchOptions,
+} from "../types.js";
+import type { ConnectedHub } from "./connected-hub.js";
+import type { RemoteHubEventMap } from "./remote-hub-events.js";
+import type { RemoteHubState } from "./remote-hub.js";
+
+type Listener = Parameters<EventTarget["addEventListener"]>[1];
+type AddOptions = Parameters<EventTarget["addEventListener"]>[2];
+type RemoveOptions = Parameters<EventTarget["removeEventListener"]>[2];
+
+/**
+ * A hub in this process as `connect("memory:...")` returns it: a session on the hub, by
+ * reference (nothing is serialized), with the face of a `RemoteHub` so that code written for
+ * one transport runs on all. It never disconnects or reconnects: it is closed by `close()` or
+ * when the hub closes.
+ */
+export class MemoryHub extends EventTarget implements ConnectedHub {
+  /** The session on the hub that this client is. */
+  readonly session: Session;
+  readonly closed: Promise<Error | undefined>;
+  #closedByUs = false;
+
+  constructor(session: Session) {
+    super();
+    this.session = session;
+    this.closed = new Promise((resolve) => {
+      // The session's scope closes with it, whoever closes it: the hub, or this client.
+      session.scope.own({
+        close: (reason?: unknown) =>
+          resolve(this.#closedByUs ? undefined : reason instanceof Error ? reason : undefined),
+        addOwner: () => undefined,
+      });
+    });
+  }
+
+  /** Listens for `disconnected`, `reconnected` or `gave-up`: never sent by a memory hub. */
+  override addEventListener<K extends keyof RemoteHubEventMap>(
+    type: K,
+    listener: (event: RemoteHubEventMap[K]) => void,
+    options?: AddOptions,
+  ): void;
+  override addEventListener(type: string, listener: Listener, options?: AddOptions): void;
+  override addEventListener(
+    type: string,
+    listener: Listener | ((event: never) => void),
+    options?: AddOptions,
+  ): void {
+    super.addEventListener(type, listener as Listener, options);
+  }
+
+  override removeEventListener<K extends keyof RemoteHubEventMap>(
+    type: K,
+    listener: (event: RemoteHubEventMap[K]) => void,
+    options?: RemoveOptions,
+  ): void;
+  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void;
+  override removeEventListener(
+    type: string,
+    listener: Listener | ((event: never) => void),
+    options?: RemoveOptions,
+  ): void {
+    super.removeEventListener(type, listener as Listener, options);
+  }
+
+  get state(): RemoteHubState {
+    return this.session.isClosed ? "closed" : "connected";
+  }
+
+  register<Request = unknown, Reply = unknown>(
+    name: string,
+    handler: Handler<Request, Reply>,
+    options?: RegisterOptions,
+  ): Promise<Registration> {
+    return this.session.register(name, handler, options);
+  }
+
+  call<Reply = unknown>(name: string, data?: unknown, options?: CallOptions): Promise<Reply> {
+    return this.session.call<Reply>(name, data, options);
+  }
+
+  lookup(name: string, options?: { labels?: Labels }): Promise<ServiceInfo[]> {
+    return this.session.lookup(name, options);
+  }
+
+  list(filter?: ServiceFilter): Promise<ServiceInfo[]> {
+    return this.session.list(filter);
+  }
+
+  watch(options?: WatchOptions): Watch {
+    return this.session.watch(options);
+  }
+
+  async close(): Promise<void> {
+    if (!this.session.isClosed) this.#closedByUs = true;
+    await this.session.close();
+    await this.closed;
+  }
+}
