@@ -3,8 +3,9 @@ import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { UnsafeSocketPathError } from "../index.js";
 import { checkSocketDirectory, checkSocketFile, type SocketDirectoryPolicy } from "../internal.js";
+import type { ConfigKeys } from "./config-keys.js";
 import { CliError, EXIT } from "./errors.js";
-import { parseHubAddress, type HubAddress } from "./hub-address.js";
+import { parseHubAddress, socketAddress, type HubAddress } from "./hub-address.js";
 import { pickSetting } from "./settings.js";
 
 /** How a client command reaches an https:// hub. File options hold paths; they are read on connect. */
@@ -105,13 +106,18 @@ export function defaultCertDir(): string {
 
 /**
  * Resolves the configuration. The config file (`--config`, or `BEAMHUB_CONFIG`) is JSON with
- * the same keys as the flags: `{"hub": "https://hub.example:8443", "ca": "hub.pem", "timeout": 5000}`.
- * `--socket` (`BEAMHUB_SOCKET`, key `socket`) is the older name of a Unix hub; at each level
- * `hub` wins over it.
+ * the same keys as the flags: `{"hub": "https://hub.example:8443", "ca": "hub.pem", "timeout": 5000}`;
+ * with `keys`, a key that is no setting is an error. `--socket` (`BEAMHUB_SOCKET`, key `socket`)
+ * is the older name of a Unix hub; at each level `hub` wins over it.
  */
-export function loadConfig(flags: ConfigFlags): CliConfig {
-  const env = process.env;
-  const file = readConfigFile(flags.config ?? env.BEAMHUB_CONFIG);
+export function loadConfig(
+  flags: ConfigFlags,
+  options: { env?: NodeJS.ProcessEnv; keys?: ConfigKeys } = {},
+): CliConfig {
+  const env = options.env ?? process.env;
+  const fileName = flags.config ?? env.BEAMHUB_CONFIG;
+  const file = readConfigFile(fileName);
+  if (fileName !== undefined) options.keys?.check(file, fileName);
   if (flags.hub !== undefined && flags.socket !== undefined) {
     throw new CliError(
       "give either --hub or --socket, not both (--socket PATH is --hub unix://PATH)",
@@ -163,7 +169,7 @@ export function loadConfig(flags: ConfigFlags): CliConfig {
     certDir: text("cert-dir") ?? defaultCertDir(),
   };
   return {
-    hub: hub ?? { kind: "unix", path: socket, text: `unix://${socket}` },
+    hub: hub ?? socketAddress(socket),
     hubSource: hubSource ?? "the default socket",
     socket,
     socketIsDefault,
@@ -181,10 +187,7 @@ function chooseHub(
   for (const [source, value, isSocket] of candidates) {
     if (value === undefined) continue;
     const path = stripUnix(value);
-    return [
-      isSocket ? { kind: "unix", path, text: `unix://${path}` } : parseHubAddress(value, source),
-      source,
-    ];
+    return [isSocket ? socketAddress(path) : parseHubAddress(value, source), source];
   }
   return [undefined, undefined];
 }

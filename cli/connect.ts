@@ -1,7 +1,5 @@
 import {
   AuthenticationError,
-  connectHttps,
-  connectUnix,
   ConnectTimeoutError,
   RECONNECT_DEFAULTS,
   TlsError,
@@ -12,6 +10,7 @@ import { backoffDelay } from "../hub/remote/reconnect-options.js";
 import type { CliConfig } from "./config.js";
 import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";
+import { openHubAt } from "./hub-address.js";
 import { httpsConnectFailure } from "./hub-errors.js";
 import { httpsOptions } from "./https-options.js";
 
@@ -29,13 +28,11 @@ function defaultConnectTimeout(config: CliConfig): number {
 
 /** Connects once, within `connectTimeout` ms, throwing what the library threw. */
 function openHub(config: CliConfig, connectTimeout: number): Promise<RemoteHub> {
-  const { hub } = config;
-  const reconnect = reconnectOptions(config);
-  if (hub.kind === "https") {
-    const { options } = httpsOptions(hub.url, config.tls);
-    return connectHttps(hub.url, { ...options, connectTimeout, reconnect });
-  }
-  return connectUnix(hub.path, { connectTimeout, reconnect });
+  return openHubAt(config.hub, {
+    connectTimeout,
+    reconnect: reconnectOptions(config),
+    https: (url) => httpsOptions(url, config.tls).options,
+  });
 }
 
 /** The one line a failed connect prints, and its exit code. */

@@ -23,3 +23,18 @@ export class CliError extends BeamhubError {
     super("ECLI", message, options);
   }
 }
+
+/**
+ * A mistake on the command line of one command: exits with `EXIT.usage`, and the CLI prints the
+ * command's usage line after the message.
+ */
+export class UsageError extends CliError {
+  constructor(
+    message: string,
+    /** The command whose usage to show, when known. */
+    readonly command: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, EXIT.usage, options);
+  }
+}

@@ -1,4 +1,11 @@
 import { isIP } from "node:net";
+import {
+  connectHttps,
+  connectUnix,
+  type ConnectHttpsOptions,
+  type ReconnectOptions,
+  type RemoteHub,
+} from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 
 /** Where a client command finds its hub: a Unix socket on this host, or an HTTPS URL. */
@@ -7,9 +14,10 @@ export type HubAddress =
   | { readonly kind: "https"; readonly url: URL; readonly text: string };
 
 /**
- * Parses `--hub`: `unix:///path`, a plain path (a Unix socket), or `https://host:port` /
- * `wss://host:port` (a path prefix is kept, for hubs behind a proxy). `text` is how errors
- * name the hub.
+ * Parses `--hub`: `unix:///path`, a path with a `/` in it (a Unix socket: `./hub.sock`), or
+ * `https://host:port` / `wss://host:port` (a path prefix is kept, for hubs behind a proxy). A
+ * word with neither (`localhost`, `hub.sock`) is refused as ambiguous, naming both readings.
+ * `text` is how errors name the hub.
  */
 export function parseHubAddress(value: string, source: string): HubAddress {
   if (value === "")
@@ -20,6 +28,15 @@ export function parseHubAddress(value: string, source: string): HubAddress {
     // "host:8443" is far more likely a forgotten scheme than a socket file named like that.
     if (/^[\w.-]+:\d+$/.test(value) || /^\[[\da-f:]+\]:\d+$/i.test(value)) {
       throw new CliError(`${source} ${JSON.stringify(value)}: did you mean https://${value}?`, EXIT.usage);
+    }
+    // A path says so with a slash. A bare word ("localhost", "hub") could be a host as well as a
+    // file here; guessing wrong connects to the wrong thing, so it is refused with both readings.
+    if (!value.includes("/")) {
+      throw new CliError(
+        `${source} ${JSON.stringify(value)} is neither a URL nor a path: for a hub's https listener write ` +
+          `https://${value}:8443, for a socket file ./${value} (or unix://${value})`,
+        EXIT.usage,
+      );
     }
     return unixAddress(value, source);
   }
@@ -48,7 +65,32 @@ export function parseHubAddress(value: string, source: string): HubAddress {
 
 function unixAddress(path: string, source: string): HubAddress {
   if (path === "") throw new CliError(`${source} names no socket path`, EXIT.usage);
+  return socketAddress(path);
+}
+
+/** The address of the hub on the Unix socket at `path` (`--socket`, the default socket). */
+export function socketAddress(path: string): HubAddress {
   return { kind: "unix", path, text: `unix://${path}` };
+}
+
+/** How to open a session with a hub, whatever its address: the https settings apply to https only. */
+export interface OpenHubOptions {
+  connectTimeout: number;
+  reconnect: ReconnectOptions | false;
+  /** TLS, credentials and transport for an https:// or wss:// hub. */
+  https: (url: URL) => ConnectHttpsOptions;
+}
+
+/**
+ * Connects to the hub at `address` with the transport its scheme names: the one place the CLI
+ * maps an address to a transport (the library's `connect(url)` is to take it over).
+ */
+export function openHubAt(address: HubAddress, options: OpenHubOptions): Promise<RemoteHub> {
+  const { connectTimeout, reconnect } = options;
+  if (address.kind === "https") {
+    return connectHttps(address.url, { ...options.https(address.url), connectTimeout, reconnect });
+  }
+  return connectUnix(address.path, { connectTimeout, reconnect });
 }
 
 /**

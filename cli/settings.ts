@@ -1,15 +1,11 @@
 import { CliError, EXIT } from "./errors.js";
+import { envName } from "./options/option-spec.js";
 
 /** One setting's value and where it came from, so an error can name what the user typed. */
 export interface Setting<T> {
   readonly value: T;
   /** `--tls-cert`, `BEAMHUB_TLS_CERT` or `config key tls-cert`. */
   readonly source: string;
-}
-
-/** The environment variable of a flag: `tls-cert` → `BEAMHUB_TLS_CERT`. */
-function envName(flag: string): string {
-  return `BEAMHUB_${flag.toUpperCase().replace(/-/g, "_")}`;
 }
 
 /**

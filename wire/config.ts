@@ -11,12 +11,6 @@ export interface DescriptorCodec {
   fromFd(fd: number): FileDescriptor;
   /** Closes a received fd nobody will use (a frame was rejected). */
   discard(fd: number): void;
-  /**
-   * Set when this transport would carry fds but cannot in this process (the Unix transport
-   * without its addon): sending a descriptor then fails with this error instead of travelling
-   * as a byte stream.
-   */
-  unavailable?(): Error;
 }
 
 /**

@@ -95,6 +95,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
   if (intervalMs === 0) {
     return {
       supportsFds: inner.supportsFds,
+      withoutFds: inner.withoutFds,
       write: (chunks, fds) => inner.write(chunks, fds),
       get bufferedBytes() {
         return inner.bufferedBytes;
@@ -142,6 +143,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
   };
   return {
     supportsFds: inner.supportsFds,
+    withoutFds: inner.withoutFds,
     write: (chunks, fds) => inner.write(chunks, fds),
     flush: inner.flush === undefined ? undefined : () => inner.flush!(),
     // Backpressure passes through untouched (see ByteTransport).

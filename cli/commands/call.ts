@@ -7,11 +7,16 @@ import {
   ServiceNotFoundError,
   type BeamhubError,
   type CallOptions,
+  type Labels,
 } from "../../index.js";
+import { labelsOption, serviceNameArgument } from "../arguments.js";
+import { clientConfig } from "../client-config.js";
+import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
 import { connectToHubWithin } from "../connect.js";
 import { CommandDeadline } from "../deadline.js";
 import { CliError, EXIT } from "../errors.js";
+import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { toJson } from "../output.js";
 
 /**
@@ -26,7 +31,7 @@ import { toJson } from "../output.js";
  */
 export async function call(
   config: CliConfig,
-  options: { service: string; input: string | undefined; events: boolean },
+  options: { service: string; input: string | undefined; events: boolean; labels?: Labels },
   out: (text: string) => void,
   readStdin: () => Promise<string>,
 ): Promise<number> {
@@ -41,7 +46,8 @@ export async function call(
   }
   const deadline = new CommandDeadline(config.timeout);
   const { hub, attempts } = await connectToHubWithin(config, config.timeout);
-  const callOptions: CallOptions = {};
+  // Only instances carrying every --label may serve the call, as CallOptions.labels says.
+  const callOptions: CallOptions = options.labels === undefined ? {} : { labels: options.labels };
   // The hub was restarting: its services are coming back, give them the time that is left.
   if (attempts > 1) callOptions.waitForService = true;
   let printing: Promise<void> | undefined;
@@ -108,3 +114,47 @@ export async function call(
     await hub.close();
   }
 }
+
+/** `beamhub call`: its arguments, options and usage. */
+export const callCommand: CommandSpec = {
+  name: "call",
+  operands: [{ name: "<service>" }, { name: "json|-", optional: true }],
+  summary: "call a service and print its reply",
+  description:
+    "Calls <service> with the JSON request (default null; - reads stdin) and prints the reply as JSON. " +
+    'Binary data prints as {"$bytes": base64}.\n' +
+    "--timeout covers the whole command: a hub that cannot be reached (it may be restarting) is tried " +
+    "again until then, and the call then waits, within what is left, for its service to be registered " +
+    "again. If the hub goes away while it has the call, the call fails (exit 1) and is not repeated: it " +
+    "may have run. --timeout 0 means no limit (and one connection attempt).",
+  groups: [
+    {
+      title: "call options",
+      inline: true,
+      options: {
+        events: {
+          type: "boolean",
+          help: 'adds a channel as "events" to the request and prints what the service sends on it as JSON lines',
+        },
+        label: {
+          type: "string",
+          multiple: true,
+          value: "KEY=VALUE",
+          help: "only an instance carrying this label may serve the call (all of them, when repeated); none: exit 4",
+        },
+      },
+    },
+    HUB_OPTIONS,
+    HUB_TLS_OPTIONS,
+  ],
+  run: async (input, io) => {
+    const service = serviceNameArgument("call", input.operands[0]!);
+    const labels = labelsOption("call", input.list("label"));
+    return call(
+      clientConfig(input),
+      { service, input: input.operands[1], events: input.flag("events"), labels },
+      io.out,
+      async () => (await io.readStdin()).toString(),
+    );
+  },
+};

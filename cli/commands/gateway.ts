@@ -1,7 +1,5 @@
 import {
   connectTcp,
-  exposeTcp,
-  handoffEnvironment,
   type ConnectTcpOptions,
   type GatewayMode,
   type HubClient,
@@ -11,10 +9,9 @@ import {
 import { parseListen } from "../../internal.js";
 import { FdError } from "../../fd/index.js";
 import type { CliConfig } from "../config.js";
-import { connectToHub, reportReconnection } from "../connect.js";
+import { reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
-import { connectorStatus, exposureStatus, statusOnSignal } from "../gateway-status.js";
-import { pidLine } from "../pid-line.js";
+import type { OptionSpec } from "../options/option-spec.js";
 
 /**
  * Runs until SIGINT/SIGTERM (exit code 0) or until the client gives up reconnecting to the hub
@@ -22,7 +19,7 @@ import { pidLine } from "../pid-line.js";
  * `mustReRegister`, a service the restarted hub does not take back (its rules changed) ends
  * it too (1): an exposure nobody can reach should not look alive to its supervisor.
  */
-function untilStopped(
+export function untilStopped(
   hub: RemoteHub,
   config: CliConfig,
   log: (line: string) => void,
@@ -47,32 +44,6 @@ function untilStopped(
       });
     }
   });
-}
-
-/** `beamhub expose <name> tcp://host:port`: serves a TCP endpoint as a hub service until Ctrl-C. */
-export async function expose(
-  config: CliConfig,
-  options: { name: string | undefined; target: string | undefined },
-  log: (line: string) => void,
-): Promise<number> {
-  if (options.name === undefined || options.target === undefined) {
-    throw new CliError("usage: beamhub expose <name> tcp://host:port", EXIT.usage);
-  }
-  const hub = await connectToHub(config);
-  try {
-    const exposure = await exposeTcp(hub, options.name, options.target, { log });
-    log(`exposing ${options.target} as service ${options.name} on ${config.hub.text}`);
-    log(pidLine("expose"));
-    const status = (): string => exposureStatus(options.name!, exposure);
-    const stopStatus = statusOnSignal(status, log);
-    const code = await untilStopped(hub, config, log, true);
-    stopStatus();
-    await exposure.close();
-    log(status());
-    return code;
-  } finally {
-    await hub.close();
-  }
 }
 
 /**
@@ -129,63 +100,15 @@ export async function startConnector(
   }
 }
 
-/**
- * `beamhub connect <name> --listen host:port [--mode auto|handoff|relay] [--handoff-socket PATH]`:
- * a local port to a service, and optionally a hand-off socket for programs run with the library.
- */
-export async function connect(
-  config: CliConfig,
-  options: {
-    name: string | undefined;
-    listen: string | undefined;
-    mode: string | undefined;
-    handoffSocket: string | undefined;
+/** `--mode`, which `connect` and `run` take. */
+export const MODE_OPTION: Readonly<Record<string, OptionSpec>> = {
+  mode: {
+    type: "string",
+    value: "M",
+    help:
+      "handoff: the endpoint's socket is passed here as a file descriptor and the hub leaves the data path " +
+      "(Unix socket hubs only); relay: bytes travel over a hub byte stream (the only way through an https " +
+      "hub); auto: handoff when possible",
+    defaultText: "auto",
   },
-  log: (line: string) => void,
-): Promise<number> {
-  if (options.name === undefined) {
-    throw new CliError(
-      "usage: beamhub connect <name> --listen host:port [--mode auto|handoff|relay]",
-      EXIT.usage,
-    );
-  }
-  const mode = gatewayMode(config, options.mode);
-  if (options.handoffSocket !== undefined && mode === "relay") {
-    throw new CliError(
-      `--handoff-socket hands sockets over, which needs a Unix socket hub and mode auto or handoff (the hub is ${config.hub.text}, mode ${mode})`,
-      EXIT.usage,
-    );
-  }
-  const hub = await connectToHub(config);
-  try {
-    const connector = await startConnector(hub, options.name, {
-      listen: options.listen,
-      mode,
-      log,
-      handoffSocket: options.handoffSocket,
-    });
-    log(
-      `listening on ${connector.address.host}:${connector.address.port} -> service ${options.name} (${mode})`,
-    );
-    log(pidLine("connect"));
-    if (connector.handoff !== undefined) {
-      let hint: string;
-      try {
-        const env = handoffEnvironment(connector.handoff.routes, {});
-        hint = `programs run with LD_PRELOAD=${env.LD_PRELOAD} BEAMHUB_HANDOFF='${env.BEAMHUB_HANDOFF}' get the upstream's socket itself`;
-      } catch (error) {
-        hint = `${(error as Error).message}: programs connect through the port`;
-      }
-      log(`hand-off socket ${connector.handoff.path}: ${hint}`);
-    }
-    const status = (): string => connectorStatus(options.name!, connector);
-    const stopStatus = statusOnSignal(status, log);
-    const code = await untilStopped(hub, config, log);
-    stopStatus();
-    await connector.close();
-    log(status());
-    return code;
-  } finally {
-    await hub.close();
-  }
-}
+};

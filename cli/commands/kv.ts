@@ -1,7 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { decodeKv, encodeKv, KvDecodeError, readKvLog, type KvObject } from "../../kv/index.js";
-import { CliError, EXIT } from "../errors.js";
+import type { CommandSpec } from "../command-spec.js";
+import { didYouMean } from "../did-you-mean.js";
+import { CliError, EXIT, UsageError } from "../errors.js";
 import { toJson } from "../output.js";
+
+const KV_ACTIONS = ["encode", "decode", "inspect"];
 
 /**
  * `beamhub kv encode <json|->`: a JSON object of string lists to kv bytes on stdout.
@@ -9,13 +13,13 @@ import { toJson } from "../output.js";
  * an append-only kv log, with their offsets, and any torn tail.
  */
 export async function kv(
-  action: string | undefined,
+  action: string,
   argument: string | undefined,
   io: { out: (text: string) => void; write: (bytes: Uint8Array) => void; readStdin: () => Promise<Buffer> },
 ): Promise<number> {
   const input = async (): Promise<Buffer> => {
     if (argument === undefined)
-      throw new CliError(`beamhub kv ${action} needs a file or - for stdin`, EXIT.usage);
+      throw new UsageError(`beamhub kv ${action} needs a file or - for stdin`, "kv");
     return argument === "-" ? io.readStdin() : readFile(argument);
   };
   switch (action) {
@@ -42,7 +46,7 @@ export async function kv(
     }
     case "inspect": {
       if (argument === undefined || argument === "-")
-        throw new CliError("beamhub kv inspect needs a file", EXIT.usage);
+        throw new UsageError("beamhub kv inspect needs a file", "kv");
       const { records, end, tail } = await readKvLog(argument);
       for (const { offset, message } of records) io.out(`@${offset} ${toJson(message.toObject(), false)}`);
       io.out(`${records.length} records, ${end} bytes`);
@@ -53,6 +57,22 @@ export async function kv(
       return 0;
     }
     default:
-      throw new CliError("usage: beamhub kv encode|decode|inspect <json|file|->", EXIT.usage);
+      throw new UsageError(
+        `unknown kv action ${JSON.stringify(action)}${didYouMean(action, KV_ACTIONS)}: encode, decode or inspect`,
+        "kv",
+      );
   }
 }
+
+/** `beamhub kv`: its arguments and usage. */
+export const kvCommand: CommandSpec = {
+  name: "kv",
+  operands: [{ name: "encode|decode|inspect" }, { name: "json|file|-", optional: true }],
+  summary: "Beam's key -> values format",
+  description:
+    "beamhub kv encode <json|->   a JSON object of string lists -> kv bytes on stdout\n" +
+    "beamhub kv decode <file|->   kv bytes -> JSON\n" +
+    "beamhub kv inspect <file>    records of an append-only kv log, with offsets and any torn tail",
+  groups: [],
+  run: (input, io) => kv(input.operands[0]!, input.operands[1], io),
+};

@@ -1,8 +1,13 @@
 import type { Labels } from "../../index.js";
+import { labelsOption } from "../arguments.js";
+import { clientConfig } from "../client-config.js";
+import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub } from "../connect.js";
 import { CommandDeadline } from "../deadline.js";
 import { CliError, EXIT } from "../errors.js";
+import { FILTER_OPTIONS } from "../options/filter-options.js";
+import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { formatLabels, table, toJson } from "../output.js";
 
 /**
@@ -45,3 +50,20 @@ export async function ls(
     await hub.close();
   }
 }
+
+/** `beamhub ls`: its options and usage. */
+export const lsCommand: CommandSpec = {
+  name: "ls",
+  operands: [],
+  summary: "list registered services",
+  description: "Lists registered services as a table (or JSON).",
+  groups: [FILTER_OPTIONS, HUB_OPTIONS, HUB_TLS_OPTIONS],
+  run: async (input, io) => {
+    const labels = labelsOption("ls", input.list("label"));
+    return ls(
+      clientConfig(input),
+      { prefix: input.string("prefix"), labels, json: input.flag("json") },
+      io.out,
+    );
+  },
+};

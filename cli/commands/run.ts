@@ -5,12 +5,17 @@ import { join } from "node:path";
 import { handoffEnvironment, type TcpConnector } from "../../index.js";
 import { handoffLibraryPath } from "../../internal.js";
 import { loadFdAddon } from "../../fd/index.js";
+import { listenArgument, serviceNameArgument } from "../arguments.js";
+import { clientConfig } from "../client-config.js";
+import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub, reportReconnection } from "../connect.js";
-import { CliError, EXIT } from "../errors.js";
+import { CliError, UsageError } from "../errors.js";
 import { connectorStatus, statusOnSignal } from "../gateway-status.js";
+import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { pidLine } from "../pid-line.js";
-import { gatewayMode, startConnector } from "./gateway.js";
+import { warnUntilRegistered } from "../service-presence.js";
+import { gatewayMode, MODE_OPTION, startConnector } from "./gateway.js";
 
 /** One `--connect service=host:port`. */
 interface ConnectSpec {
@@ -20,17 +25,20 @@ interface ConnectSpec {
 
 function parseConnect(values: readonly string[]): ConnectSpec[] {
   if (values.length === 0) {
-    throw new CliError("beamhub run needs at least one --connect SERVICE=HOST:PORT", EXIT.usage);
+    throw new UsageError("beamhub run needs at least one --connect SERVICE=HOST:PORT", "run");
   }
   return values.map((value) => {
     const equals = value.indexOf("=");
     if (equals <= 0 || equals === value.length - 1) {
-      throw new CliError(
+      throw new UsageError(
         `--connect takes SERVICE=HOST:PORT (or SERVICE=PORT), got ${JSON.stringify(value)}`,
-        EXIT.usage,
+        "run",
       );
     }
-    return { service: value.slice(0, equals), listen: value.slice(equals + 1) };
+    const service = serviceNameArgument("run", value.slice(0, equals));
+    const listen = value.slice(equals + 1);
+    listenArgument("run", listen, `--connect ${value}`);
+    return { service, listen };
   });
 }
 
@@ -44,24 +52,16 @@ function parseConnect(values: readonly string[]): ConnectSpec[] {
 export async function run(
   config: CliConfig,
   options: {
-    connect: readonly string[];
+    connect: readonly ConnectSpec[];
     mode: string | undefined;
     command: readonly string[];
-    /** Words before `--` that are not options: a command written without `--`. */
-    stray: readonly string[];
   },
   log: (line: string) => void,
 ): Promise<number> {
-  if (options.stray.length > 0) {
-    throw new CliError(
-      `put the command after --: beamhub run --connect SERVICE=HOST:PORT -- ${options.stray.join(" ")}`,
-      EXIT.usage,
-    );
-  }
-  const specs = parseConnect(options.connect);
+  const specs = options.connect;
   const [program, ...args] = options.command;
   if (program === undefined) {
-    throw new CliError("usage: beamhub run --connect SERVICE=HOST:PORT ... -- COMMAND [ARGS...]", EXIT.usage);
+    throw new UsageError("missing -- COMMAND [ARGS...]: the program to run", "run");
   }
   const mode = gatewayMode(config, options.mode);
   const unavailable = mode === "relay" ? undefined : handoffProblem();
@@ -86,6 +86,9 @@ export async function run(
       );
     }
     log(pidLine("run"));
+    const stopWaiting = await Promise.all(
+      specs.map((spec) => warnUntilRegistered(hub, spec.service, config.hub.text, log)),
+    );
     const routes = connectors.flatMap((connector) => connector.handoff?.routes ?? []);
     const environment = routes.length > 0 ? { ...process.env, ...handoffEnvironment(routes) } : process.env;
     let commandDone = false;
@@ -99,9 +102,10 @@ export async function run(
       log,
     );
     try {
-      return await runCommand(program, args, environment);
+      return await runProgram(program, args, environment);
     } finally {
       commandDone = true;
+      for (const stop of stopWaiting) stop();
       stopStatus();
     }
   } finally {
@@ -128,7 +132,7 @@ function handoffProblem(): string | undefined {
  * group), so here it is only kept from ending this process before the command does: psql, for
  * one, takes it as "cancel the query" and goes on.
  */
-function runCommand(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runProgram(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: "inherit", env });
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
@@ -160,3 +164,51 @@ function runCommand(program: string, args: readonly string[], env: NodeJS.Proces
     });
   });
 }
+
+/** `beamhub run`: its options and usage. */
+export const runCommand: CommandSpec = {
+  name: "run",
+  operands: [],
+  passThrough: "COMMAND [ARGS...]",
+  summary: "run COMMAND with its connections to HOST:PORT handed the service's own socket (Linux)",
+  description:
+    "Listens on each HOST:PORT (or PORT, on 127.0.0.1) as beamhub connect does, runs COMMAND, and exits " +
+    "with its exit code (128+N if signal N killed it; 127 if it is not found). COMMAND runs with the " +
+    "hand-off library (LD_PRELOAD, Linux): when it connects to one of those addresses, it gets the socket " +
+    "the service connected to its endpoint, so it talks to e.g. PostgreSQL itself with no process of ours " +
+    "in between:\n" +
+    "  beamhub run --connect db.main=127.0.0.1:6432 -- psql -h 127.0.0.1 -p 6432 -U app\n" +
+    "Programs that cannot load the library (static binaries) and children that clear LD_PRELOAD still " +
+    "reach the service through the port. --mode relay (or an https hub) skips the library. On stderr it " +
+    "prints failures, and once how connections go (handed over or relayed). Ctrl-C goes to COMMAND (psql " +
+    "cancels its query) and run waits for it; SIGTERM and SIGHUP sent to run are passed on. " +
+    "kill -USR2 <pid> prints a status line per --connect.",
+  groups: [
+    {
+      title: "run options",
+      inline: true,
+      options: {
+        connect: {
+          type: "string",
+          multiple: true,
+          value: "SERVICE=HOST:PORT",
+          help: "listen on HOST:PORT (or PORT, on 127.0.0.1) for SERVICE; at least one",
+        },
+        ...MODE_OPTION,
+      },
+    },
+    HUB_OPTIONS,
+    HUB_TLS_OPTIONS,
+  ],
+  run: async (input, io) => {
+    const connect = parseConnect(input.list("connect"));
+    if (input.passThrough.length === 0) {
+      throw new UsageError("missing -- COMMAND [ARGS...]: the program to run", "run");
+    }
+    return run(
+      clientConfig(input),
+      { connect, mode: input.string("mode"), command: input.passThrough },
+      io.err,
+    );
+  },
+};

@@ -12,15 +12,19 @@ import {
 } from "../../index.js";
 import { fdPassingUnavailable } from "../../fd/index.js";
 import { defaultAccessRules } from "../access-rules.js";
+import type { CommandSpec } from "../command-spec.js";
 import { checkDefaultSocket, type CliConfig } from "../config.js";
 import { loadDevCertificate } from "../dev-cert.js";
 import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
+import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
 import {
   describeAuth,
   describeWebAccess,
+  resolveServeOptions,
   type HttpsServeOptions,
+  type ServeFlags,
   type ServeOptions,
 } from "../serve-options.js";
 import { fingerprintOf } from "../server-tls.js";
@@ -227,3 +231,46 @@ async function startHttps(
     });
   }
 }
+
+/** `beamhub serve`: its options and usage. */
+export const serveCommand: CommandSpec = {
+  name: "serve",
+  operands: [],
+  summary:
+    "run a hub (Unix socket, mode 0600, and https://127.0.0.1:8443; certificates, mutual TLS, tokens and access rules: serve --help)",
+  description:
+    "Runs a hub on a Unix socket (mode 0600 unless --socket-mode; a stale socket file from a crashed hub " +
+    "is replaced, a live hub is not) and on https:// (HTTP/2 with a WebSocket fallback, and plain HTTP " +
+    "for curl).\n" +
+    "Registers hub.info. Prints one line per listener: its address, the certificate with its SHA-256 " +
+    "fingerprint (compare: openssl x509 -noout -fingerprint -sha256 -in cert.pem) and who may connect. " +
+    'Stops on SIGINT/SIGTERM; calls in flight then fail with "hub is closed". SIGHUP reloads --tokens.',
+  groups: SERVE_GROUPS,
+  instead: SERVE_INSTEAD,
+  epilogue: `config file (--config FILE, env BEAMHUB_CONFIG): JSON whose keys are the options' names, e.g.
+  {"listen-https": "0.0.0.0:8443", "tls-cert": "hub.pem", "tls-key": "hub.key",
+   "tokens": "tokens.txt", "require-auth": true, "access": [...]}
+  Flags win over BEAMHUB_* variables, which win over the file; a key that is no option is an
+  error. Paths are relative to the working directory. Only the file can hold access rules: a list of
+    {"who": "alice" | ["bob", "ci-*"], "anonymous": true,
+     "call": [PATTERNS], "register": [PATTERNS]}
+  "who" matches identity ids of certificate and token peers ("*" any authenticated peer,
+  Unix peers included); "unix:alice" or "unix:1001" a Unix peer by user name or uid;
+  "unix-group:staff" or "unix-group:50" a Unix peer by its group or a supplementary group
+  (* wildcards in names; unix: entries never match certificate or token peers, and plain
+  entries never match Unix peers). "anonymous" matches peers without an identity. Patterns
+  are service names where * matches anything and {id} is the peer's id, e.g.
+    "access": [{"who": "alice", "call": ["*"], "register": ["*"]},
+               {"who": "unix-group:staff", "call": ["*"]},
+               {"who": "*", "call": ["public.*", "hub.info"], "register": ["{id}.*"]}]
+  With rules, a peer may call (and see) or register only what a rule grants it; refused
+  requests fail with EFORBIDDEN. Unix peers running as the hub's user or as root may always
+  do everything (they own the socket and the hub's process anyway). Without rules, https
+  peers may do everything, and other Unix users nothing.
+Exit codes: 2 for a bad option or file (named in the message), 1 when a port cannot be bound.`,
+  run: async (input, io) => {
+    const config = input.config();
+    // The declarations in serve-flags.ts give each of these flags the type ServeFlags says.
+    return serve(config, resolveServeOptions(input.values as ServeFlags, config, io.env), io.err);
+  },
+};

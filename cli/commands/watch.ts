@@ -1,7 +1,12 @@
 import type { Labels, RemoteWatchEvent } from "../../index.js";
+import { labelsOption } from "../arguments.js";
+import { clientConfig } from "../client-config.js";
+import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
 import { connectToHub, reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
+import { FILTER_OPTIONS } from "../options/filter-options.js";
+import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { formatLabels, toJson } from "../output.js";
 import { pidLine } from "../pid-line.js";
 
@@ -22,7 +27,7 @@ export async function watch(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const gaveUp = reportReconnection(hub, config.hub.text, log);
-  process.stderr.write(`${pidLine("watch")}\n`); // stdout is the events' (JSON with --json)
+  log(pidLine("watch")); // stderr: stdout is the events' (JSON with --json)
   try {
     const events = hub.watch({ prefix: options.prefix, labels: options.labels, signal: stop.signal });
     try {
@@ -51,3 +56,26 @@ export async function watch(
     await hub.close();
   }
 }
+
+/** `beamhub watch`: its options and usage. */
+export const watchCommand: CommandSpec = {
+  name: "watch",
+  operands: [],
+  summary: "show registrations as they come and go",
+  description:
+    'Prints "added"/"removed" lines (or JSON lines) as services register and go, until Ctrl-C. Existing ' +
+    "registrations come first. When the hub goes away it reconnects and goes on: what changed meanwhile " +
+    'is printed then, marked "(resync)" (JSON: "resync": true) — after a hub restart every instance is ' +
+    'new, so the old ones are "removed" and the new ones "added". An instance is never printed "added" ' +
+    "twice. Exits with 3 if it gives up reconnecting.",
+  groups: [FILTER_OPTIONS, HUB_OPTIONS, HUB_TLS_OPTIONS],
+  run: async (input, io) => {
+    const labels = labelsOption("watch", input.list("label"));
+    return watch(
+      clientConfig(input),
+      { prefix: input.string("prefix"), labels, json: input.flag("json") },
+      io.out,
+      io.err,
+    );
+  },
+};

@@ -32,7 +32,6 @@ export function unavailableDescriptors(why: FdUnavailableError): DescriptorCodec
     toFd: (_descriptor: FileDescriptor) => refuse(),
     fromFd: () => refuse(),
     discard: () => undefined,
-    unavailable: () => new FdUnavailableError(why.reason, { cause: why }),
   };
 }
 
@@ -40,6 +39,9 @@ export function unavailableDescriptors(why: FdUnavailableError): DescriptorCodec
 export function plainTransportFor(socket: Socket): AbortableTransport {
   return {
     supportsFds: false,
+    // On a Unix socket a descriptor is meant to arrive as one: refuse instead of converting it
+    // to a byte stream as network transports do.
+    withoutFds: "refuse",
     write: (chunks) => {
       if (socket.destroyed) return false;
       socket.cork();

@@ -1,0 +1,21 @@
+import type { CommandSpec } from "../command-spec.js";
+import { callCommand } from "./call.js";
+import { connectCommand } from "./connect.js";
+import { exposeCommand } from "./expose.js";
+import { kvCommand } from "./kv.js";
+import { lsCommand } from "./ls.js";
+import { runCommand } from "./run.js";
+import { serveCommand } from "./serve.js";
+import { watchCommand } from "./watch.js";
+
+/** Every `beamhub` command, in the order `beamhub --help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  serveCommand,
+  lsCommand,
+  watchCommand,
+  callCommand,
+  exposeCommand,
+  connectCommand,
+  runCommand,
+  kvCommand,
+];
