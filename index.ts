@@ -96,11 +96,11 @@ export type { PeerCredentials } from "./fd/fd-socket.js";
 export { acceptDirect, connectDirect, type DirectService } from "./hub/remote/direct.js";
 
 // Across machines: HTTPS (HTTP/2, with a WebSocket fallback).
-export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./transports/http2/listen.js";
-export { connectHttps, HttpsRemoteHub } from "./transports/http2/connect.js";
-export type { ConnectHttpsOptions } from "./transports/http2/client-options.js";
-export { attachHub, type AttachedHub } from "./transports/http2/attach.js";
-export type { Authenticate, HubServerOptions, PeerInfo, SessionLimits } from "./transports/http2/options.js";
+export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/remote/listen-https.js";
+export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
+export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
+export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+export type { Authenticate, PeerInfo, SessionLimits } from "./transports/http2/options.js";
 export {
   createDevCertificate,
   loadOrCreateDevCertificate,

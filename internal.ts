@@ -35,7 +35,7 @@ export {
   WEBSOCKET_PROTOCOL,
 } from "./transports/http2/paths.js";
 export { HTTP2_TUNING } from "./transports/http2/tuning.js";
-export { MAX_CALL_TIMEOUT } from "./transports/http2/http-api.js";
+export { MAX_CALL_TIMEOUT } from "./hub/http-api/call-timeout.js";
 export { certificateCovers, DEV_CERTIFICATE_HOSTS } from "./transports/http2/dev-certificate.js";
 
 // The gateway's parts: addresses, byte copying, the hand-off socket and its library.

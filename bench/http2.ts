@@ -22,14 +22,16 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { WebSocket, WebSocketServer } from "ws";
-import { ByteStream, Hub, type HubClient } from "../index.js";
 import {
+  ByteStream,
+  type CertificatePair,
   connectHttps,
   createDevCertificate,
-  HTTP2_TUNING,
+  Hub,
+  type HubClient,
   listenHttps,
-  type CertificatePair,
-} from "../transports/http2/index.js";
+} from "../index.js";
+import { HTTP2_TUNING } from "../internal.js";
 import { median, rateFor, roundRatio } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);

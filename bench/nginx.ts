@@ -17,7 +17,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectHttps } from "../transports/http2/index.js";
+import { connectHttps } from "../index.js";
 import {
   documentedNginxConfig,
   installNginx,

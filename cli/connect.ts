@@ -4,7 +4,7 @@ import {
   RECONNECT_DEFAULTS,
   TlsError,
   type ReconnectOptions,
-  type RemoteHub,
+  type ConnectedHub,
 } from "../index.js";
 import { backoffDelay } from "../hub/remote/reconnect-options.js";
 import type { CliConfig } from "./config.js";
@@ -27,7 +27,7 @@ function defaultConnectTimeout(config: CliConfig): number {
 }
 
 /** Connects once, within `connectTimeout` ms, throwing what the library threw. */
-function openHub(config: CliConfig, connectTimeout: number): Promise<RemoteHub> {
+function openHub(config: CliConfig, connectTimeout: number): Promise<ConnectedHub> {
   return openHubAt(config.hub, {
     connectTimeout,
     reconnect: reconnectOptions(config),
@@ -71,7 +71,7 @@ function connectFailure(config: CliConfig, error: unknown): CliError {
 export async function connectToHub(
   config: CliConfig,
   connectTimeout = defaultConnectTimeout(config),
-): Promise<RemoteHub> {
+): Promise<ConnectedHub> {
   try {
     return await openHub(config, connectTimeout);
   } catch (error) {
@@ -94,7 +94,7 @@ function isPermanent(error: unknown): boolean {
 export async function connectToHubWithin(
   config: CliConfig,
   ms: number,
-): Promise<{ hub: RemoteHub; attempts: number }> {
+): Promise<{ hub: ConnectedHub; attempts: number }> {
   const deadline = Date.now() + ms;
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -121,7 +121,7 @@ export async function connectToHubWithin(
  * they exit non-zero.
  */
 export function reportReconnection(
-  hub: RemoteHub,
+  hub: ConnectedHub,
   hubText: string,
   log: (line: string) => void,
 ): Promise<{ code: number; message: string }> {

@@ -1,11 +1,5 @@
 import { isIP } from "node:net";
-import {
-  connectHttps,
-  connectUnix,
-  type ConnectHttpsOptions,
-  type ReconnectOptions,
-  type RemoteHub,
-} from "../index.js";
+import { connect, type ConnectedHub, type ConnectHttpsOptions, type ReconnectOptions } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 
 /** Where a client command finds its hub: a Unix socket on this host, or an HTTPS URL. */
@@ -82,15 +76,15 @@ export interface OpenHubOptions {
 }
 
 /**
- * Connects to the hub at `address` with the transport its scheme names: the one place the CLI
- * maps an address to a transport (the library's `connect(url)` is to take it over).
+ * Connects to the hub at `address` through the library's `connect(url)`, which picks the
+ * transport by the scheme; the https settings go only to an https:// or wss:// hub.
  */
-export function openHubAt(address: HubAddress, options: OpenHubOptions): Promise<RemoteHub> {
+export function openHubAt(address: HubAddress, options: OpenHubOptions): Promise<ConnectedHub> {
   const { connectTimeout, reconnect } = options;
   if (address.kind === "https") {
-    return connectHttps(address.url, { ...options.https(address.url), connectTimeout, reconnect });
+    return connect(address.url, { ...options.https(address.url), connectTimeout, reconnect });
   }
-  return connectUnix(address.path, { connectTimeout, reconnect });
+  return connect(new URL(`unix://${encodeURI(address.path)}`), { connectTimeout, reconnect });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { RemoteHub } from "../index.js";
+import type { ConnectedHub } from "../index.js";
 
 /**
  * For commands that reach a service later, per connection (`connect`, `run`): when no instance
@@ -8,7 +8,7 @@ import type { RemoteHub } from "../index.js";
  * here: the connections will say what is wrong.
  */
 export async function warnUntilRegistered(
-  hub: RemoteHub,
+  hub: ConnectedHub,
   name: string,
   hubText: string,
   log: (line: string) => void,

@@ -1,4 +1,4 @@
-import { connectHttps, type ConnectHttpsOptions } from "../transports/http2/index.js";
+import { connectHttps, type ConnectHttpsOptions } from "./remote/connect-https.js";
 import { memoryHubAt } from "./remote/memory.js";
 import { connectUnix, type UnixConnectOptions } from "./remote/connect-unix.js";
 import type { ConnectedHub } from "./remote/connected-hub.js";

@@ -1,4 +1,4 @@
-import { listenHttps, type HttpsListener, type ListenHttpsOptions } from "../transports/http2/index.js";
+import { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./remote/listen-https.js";
 import type { UnixListener, UnixListenOptions } from "../transports/unix/unix-listener.js";
 import type { Hub } from "./hub.js";
 import { HubUrlError, parseHubUrl } from "./hub-url.js";

@@ -1,15 +1,8 @@
 import type { Cancelable } from "../model/cancellation.js";
+import type { Identity } from "../model/identity.js";
 import type { Labels } from "./names.js";
 
-/** Who is on the other end of a session: set by the transport (TLS certificate, token, ...). */
-export interface Identity {
-  /** A stable name for the peer, e.g. a certificate subject or an API key's owner. */
-  readonly id: string;
-  /** How the identity was established: `"local"`, `"mtls"`, `"token"`, ... */
-  readonly via: string;
-  /** Anything else the authenticator knows (roles, groups, claims). */
-  readonly attributes?: Readonly<Record<string, unknown>>;
-}
+export type { Identity };
 
 /** One registered instance of a service, as discovery shows it. */
 export interface ServiceInfo {

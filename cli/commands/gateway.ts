@@ -3,7 +3,7 @@ import {
   type ConnectTcpOptions,
   type GatewayMode,
   type HubClient,
-  type RemoteHub,
+  type ConnectedHub,
   type TcpConnector,
 } from "../../index.js";
 import { parseListen } from "../../internal.js";
@@ -20,7 +20,7 @@ import type { OptionSpec } from "../options/option-spec.js";
  * it too (1): an exposure nobody can reach should not look alive to its supervisor.
  */
 export function untilStopped(
-  hub: RemoteHub,
+  hub: ConnectedHub,
   config: CliConfig,
   log: (line: string) => void,
   mustReRegister = false,

@@ -15,9 +15,14 @@ import { fileURLToPath } from "node:url";
 import { transform } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBrowserBundle } from "../../browser/build.js";
-import type { ByteStream, Channel } from "../../index.js";
-import { Hub } from "../../index.js";
-import { attachHub, createDevCertificate, type AttachedHub } from "../../transports/http2/index.js";
+import {
+  type AttachedHub,
+  attachHub,
+  type ByteStream,
+  type Channel,
+  createDevCertificate,
+  Hub,
+} from "../../index.js";
 import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
 import type { ScenarioResult } from "./page.js";
 

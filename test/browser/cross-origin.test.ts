@@ -6,8 +6,7 @@
 import { createHash, createPublicKey } from "node:crypto";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hub } from "../../index.js";
-import { createDevCertificate, listenHttps, type HttpsListener } from "../../transports/http2/index.js";
+import { createDevCertificate, type HttpsListener, Hub, listenHttps } from "../../index.js";
 import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
 
 const unavailable = await chromiumUnavailable();

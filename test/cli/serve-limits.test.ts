@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliError } from "../../cli/errors.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
-import { connectHttps } from "../../transports/http2/index.js";
 import { connectUnix } from "../../hub/remote/unix.js";
+import { connectHttps } from "../../index.js";
 import { curl, curlVersion } from "../http2/helpers.js";
 import { startCli, testConfig, type RunningCli } from "./helpers.js";
 

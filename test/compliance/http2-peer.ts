@@ -4,7 +4,7 @@
  * registers the fixture services and serves them until its stdin closes or it is killed.
  */
 import { readFileSync } from "node:fs";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps } from "../../index.js";
 import { registerFixtureServices } from "./services.js";
 
 const [url, certPath, transport] = process.argv.slice(2) as [string, string, "http2" | "websocket"];

@@ -2,8 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
-import { Hub } from "../../index.js";
-import { connectHttps, listenHttps } from "../../transports/http2/index.js";
+import { connectHttps, Hub, listenHttps } from "../../index.js";
 import { startFixturePeer } from "../helpers/peer.js";
 import { complianceSuite, type ComplianceFixture } from "./suite.js";
 

@@ -7,9 +7,8 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectError, ConnectTimeoutError, Hub } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
 import { connectUnix, listenUnix } from "../../hub/remote/unix.js";
+import { ConnectError, connectHttps, ConnectTimeoutError, Hub } from "../../index.js";
 import { beamhub } from "../cli/helpers.js";
 import { killAll, startChild, within, type Child } from "./processes.js";
 

@@ -11,15 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BeamhubError,
   ByteStream,
+  type CallContext,
   Channel,
   ClosedError,
+  connectHttps,
   ConnectionLostError,
+  type RemoteHub,
   ServiceGoneError,
   StreamResetError,
-  type CallContext,
-  type RemoteHub,
 } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
 import { connectUnix } from "../../hub/remote/unix.js";
 import { killAll, startChild, within, type Child } from "./processes.js";
 

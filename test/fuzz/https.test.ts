@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectHttps, type HttpsRemoteHub } from "../../transports/http2/index.js";
+import { connectHttps, type HttpsRemoteHub } from "../../index.js";
 import {
   BASE_PATH,
   CALL_PATH,

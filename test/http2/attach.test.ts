@@ -3,14 +3,14 @@
 import { createSecureServer, connect as http2Connect, type Http2SecureServer } from "node:http2";
 import { get as httpsGet } from "node:https";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Hub } from "../../index.js";
 import {
+  type AttachedHub,
   attachHub,
+  type CertificatePair,
   connectHttps,
   createDevCertificate,
-  type AttachedHub,
-  type CertificatePair,
-} from "../../transports/http2/index.js";
+  Hub,
+} from "../../index.js";
 import { within } from "./helpers.js";
 
 let hub: Hub;

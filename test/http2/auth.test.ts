@@ -3,13 +3,14 @@
 // see; everyone else is refused with a clear error when authentication is required.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import type { CallContext, Identity } from "../../index.js";
 import {
   AuthenticationError,
+  type CallContext,
+  type CertificatePair,
   connectHttps,
   createDevCertificate,
-  type CertificatePair,
-} from "../../transports/http2/index.js";
+  type Identity,
+} from "../../index.js";
 import { certificateFile, curl, curlVersion, startHub, within, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;

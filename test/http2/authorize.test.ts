@@ -3,8 +3,7 @@
 // peer gets `ForbiddenError` (EFORBIDDEN) whether or not the service exists, and list, lookup
 // and watch hide the services it may not call.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ForbiddenError, type Identity, type WatchEvent } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps, ForbiddenError, type Identity, type WatchEvent } from "../../index.js";
 import { certificateFile, curl, curlVersion, startHub, within, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;

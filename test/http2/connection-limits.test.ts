@@ -5,7 +5,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps } from "../../index.js";
 import { RateLimitedLog } from "../../transports/http2/rate-limited-log.js";
 import { clientHello, startHub, within, type HttpsFixture } from "./helpers.js";
 import {

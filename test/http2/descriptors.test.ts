@@ -7,8 +7,7 @@ import { tmpdir } from "node:os";
 import { openSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ByteStream, FileDescriptor, InvalidMessageError } from "../../index.js";
-import { connectHttps } from "../../transports/http2/index.js";
+import { ByteStream, connectHttps, FileDescriptor, InvalidMessageError } from "../../index.js";
 import { startHub, within, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;

@@ -5,14 +5,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Hub } from "../../index.js";
 import {
   connectHttps,
-  certificateCovers,
   createDevCertificate,
+  Hub,
   listenHttps,
   loadOrCreateDevCertificate,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
+import { certificateCovers } from "../../internal.js";
 
 let dir: string;
 

@@ -3,16 +3,16 @@
 // TLS and HTTP/2 servers that accept the session request and then say nothing.
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hub } from "../../index.js";
 import {
-  connectHttps,
+  type CertificatePair,
   ConnectError,
+  connectHttps,
   createDevCertificate,
+  type HttpsListener,
+  Hub,
   listenHttps,
   TransportUnavailableError,
-  type CertificatePair,
-  type HttpsListener,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 import { within } from "./helpers.js";
 
 let certificate: CertificatePair;

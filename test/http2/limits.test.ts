@@ -3,8 +3,7 @@
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidMessageError } from "../../index.js";
-import { connectHttps, SessionRefusedError, type HttpsRemoteHub } from "../../transports/http2/index.js";
+import { connectHttps, type HttpsRemoteHub, InvalidMessageError, SessionRefusedError } from "../../index.js";
 import { FrameType } from "../../wire/frame.js";
 import {
   clientHello,

@@ -3,7 +3,7 @@
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { connectHttps, type HttpsRemoteHub } from "../../transports/http2/index.js";
+import { connectHttps, type HttpsRemoteHub } from "../../index.js";
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../wire/frame.js";
 import {
   clientHello,

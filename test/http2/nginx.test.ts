@@ -12,8 +12,13 @@ import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ByteStream, Channel } from "../../index.js";
-import { connectHttps, createDevCertificate, type CertificatePair } from "../../transports/http2/index.js";
+import {
+  ByteStream,
+  type CertificatePair,
+  Channel,
+  connectHttps,
+  createDevCertificate,
+} from "../../index.js";
 import {
   documentedNginxConfig,
   installNginx,

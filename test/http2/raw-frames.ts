@@ -1,7 +1,7 @@
 // HTTP/2 written by hand over a raw TLS socket, for tests that must send what no HTTP/2 client
 // library will: frames in an order the protocol forbids. Only the bytes those tests need.
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import type { HttpsListener } from "../../transports/http2/index.js";
+import type { HttpsListener } from "../../index.js";
 import { within } from "./helpers.js";
 
 /** The client connection preface (RFC 9113 §3.4). */

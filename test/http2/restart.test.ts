@@ -6,8 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClosedError, Hub, RequestInterruptedError } from "../../index.js";
-import { connectHttps, listenHttps } from "../../transports/http2/index.js";
+import { ClosedError, connectHttps, Hub, listenHttps, RequestInterruptedError } from "../../index.js";
 import { within } from "./helpers.js";
 
 let dir: string;

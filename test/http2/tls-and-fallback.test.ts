@@ -2,16 +2,16 @@
 // failures (an untrusted or expired certificate) give a precise error instead of a fallback.
 import { createServer as createHttpsServer, type Server } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hub } from "../../index.js";
 import {
+  type AttachedHub,
   attachHub,
+  type CertificatePair,
   ConnectError,
   connectHttps,
   createDevCertificate,
+  Hub,
   TlsError,
-  type AttachedHub,
-  type CertificatePair,
-} from "../../transports/http2/index.js";
+} from "../../index.js";
 import { startHub, type HttpsFixture } from "./helpers.js";
 
 describe("fallback to the WebSocket", () => {

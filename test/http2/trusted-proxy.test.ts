@@ -3,7 +3,7 @@
 // cannot escape the per-address limits, or pin them on someone else, by sending the header.
 import type { IncomingHttpHeaders } from "node:http2";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ListenHttpsOptions } from "../../transports/http2/index.js";
+import type { ListenHttpsOptions } from "../../index.js";
 import { TrustedProxies } from "../../transports/http2/trusted-proxies.js";
 import {
   certificateFile,

@@ -11,15 +11,15 @@ import {
   connectHttps,
   connectUnix,
   Hub,
-  listenUnix,
   InvalidArgumentError,
+  listenHttps,
+  listenUnix,
   ReconnectGaveUpError,
-  RequestInterruptedError,
   type RemoteHub,
   type RemoteHubEventMap,
   type RemoteWatchEvent,
+  RequestInterruptedError,
 } from "../../index.js";
-import { listenHttps } from "../../transports/http2/index.js";
 import {
   backoffDelay,
   RECONNECT_DEFAULTS,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix } from "../../hub/remote/unix.js";
-import { connectHttps } from "../../transports/http2/index.js";
+import { connectHttps } from "../../index.js";
 import type { RemoteHub } from "../../hub/remote/remote-hub.js";
 import { startServe, within, type RunningCli } from "../cli/helpers.js";
 

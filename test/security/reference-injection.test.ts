@@ -4,7 +4,7 @@
 // hub sends may carry a reference it did not allocate, whoever put it in the data.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ref } from "../../codecs/reference.js";
-import { connectHttps, type HttpsRemoteHub } from "../../transports/http2/index.js";
+import { connectHttps, type HttpsRemoteHub } from "../../index.js";
 import { certificateFile, curl, curlVersion, startHub, type HttpsFixture } from "../http2/helpers.js";
 
 let fixture: HttpsFixture;

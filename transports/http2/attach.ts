@@ -3,13 +3,13 @@ import type { IncomingMessage } from "node:http";
 import type { Http2SecureServer, ServerHttp2Session } from "node:http2";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
-import type { Hub } from "../../hub/hub.js";
-import { HubEndpoint, type HubRequest, type HubResponse } from "./hub-endpoint.js";
-import type { HubServerOptions } from "./options.js";
+import type { EndpointHandlers } from "./acceptor.js";
+import { HttpsEndpoint, type EndpointRequest, type EndpointResponse } from "./endpoint.js";
+import type { EndpointOptions } from "./options.js";
 import { http2Settings } from "./tuning.js";
 
-/** beamhub attached to a server; `detach()` gives the server back as it was. */
-export interface AttachedHub {
+/** beamhub's endpoint attached to a server; `detach()` gives the server back as it was. */
+export interface AttachedEndpoint {
   /** Sessions open right now. */
   readonly sessionCount: number;
   /** TCP connections open right now (counted since attaching). */
@@ -18,23 +18,24 @@ export interface AttachedHub {
   detach(reason?: string): Promise<void>;
 }
 
-type RequestListener = (request: HubRequest, response: HubResponse) => void;
+type RequestListener = (request: EndpointRequest, response: EndpointResponse) => void;
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
- * Serves `hub` on an existing `http2.createSecureServer` (use `allowHTTP1: true` for the
+ * Serves beamhub sessions (handed to `handlers.accept`) and plain requests (to
+ * `handlers.requests`) on an existing `http2.createSecureServer` (use `allowHTTP1: true` for the
  * WebSocket fallback and HTTP/1.1 clients) or `https.createServer` (WebSocket sessions and
- * the plain HTTP mapping only). Requests under `/beamhub/v1/` are beamhub's; every other
+ * plain requests only). Requests under `/beamhub/v1/` are beamhub's; every other
  * request and upgrade goes to the listeners the server already had, so REST routes keep
  * working side by side. Attach after adding your own `request` listeners. On an HTTP/2 server
  * it raises the stream window and `maxConcurrentStreams` (see tuning.ts).
  */
-export function attachHub(
-  hub: Hub,
+export function attachHttpsSessions(
   server: Http2SecureServer | HttpsServer,
-  options: HubServerOptions = {},
-): AttachedHub {
-  const endpoint = new HubEndpoint(hub, options);
+  handlers: EndpointHandlers,
+  options: EndpointOptions = {},
+): AttachedEndpoint {
+  const endpoint = new HttpsEndpoint(handlers, options);
   const emitter = server as unknown as NodeJS.EventEmitter;
   const previousRequest = emitter.listeners("request") as RequestListener[];
   const previousUpgrade = emitter.listeners("upgrade") as UpgradeListener[];

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { TLSSocket } from "node:tls";
-import type { Identity } from "../../hub/types.js";
-import type { HubServerOptions, PeerInfo } from "./options.js";
+import type { Identity } from "../../model/identity.js";
+import type { EndpointOptions, PeerInfo } from "./options.js";
 import { TOKEN_PROTOCOL_PREFIX, TOKEN_QUERY } from "./paths.js";
 import { Refusal } from "./refusal.js";
 
@@ -26,7 +26,7 @@ export interface PeerRequest {
  */
 export async function identify(
   request: PeerRequest,
-  options: HubServerOptions,
+  options: EndpointOptions,
 ): Promise<Identity | undefined> {
   const certificate = verifiedCertificate(request.socket);
   if (certificate !== undefined) return certificate;
@@ -36,7 +36,7 @@ export async function identify(
     if (options.authenticate === undefined) {
       throw new Refusal(401, "EUNAUTHENTICATED", "this hub accepts no bearer tokens");
     }
-    let found: Awaited<ReturnType<NonNullable<HubServerOptions["authenticate"]>>>;
+    let found: Awaited<ReturnType<NonNullable<EndpointOptions["authenticate"]>>>;
     try {
       found = await options.authenticate(token, peer);
     } catch (error) {

@@ -1,11 +1,10 @@
 import type { Codec } from "../../codecs/index.js";
-import type { ReconnectOptions } from "../../hub/remote/reconnect-options.js";
 import type { SessionLimits } from "./options.js";
 
 type Pem = string | Buffer;
 
-/** Options of `connectHttps`. */
-export interface ConnectHttpsOptions extends SessionClientOptions {
+/** How to reach a hub over HTTPS (`dialHttps`; `connectHttps` adds how to reconnect). */
+export interface HttpsDialOptions extends SessionClientOptions {
   /** CA certificates (or the pinned server certificate) to trust instead of the system's. */
   ca?: Pem | Pem[];
   /** Client certificate and key for mutual TLS: the session's identity is the certificate's CN. */
@@ -30,12 +29,6 @@ export interface ConnectHttpsOptions extends SessionClientOptions {
   firstByteTimeout?: number;
   /** A bearer token (`authorization: Bearer <token>`). */
   token?: string;
-  /**
-   * Reconnect when the hub goes away (default on: `RECONNECT_DEFAULTS`), registering the
-   * client's services again and re-opening its watches; `false` turns it off. Refused
-   * credentials and certificate errors end the retries at once. See `RemoteHub`.
-   */
-  reconnect?: ReconnectOptions | boolean;
 }
 
 /** The session options every client shares (`connectHttps`, and `connectBrowser` in browsers). */
@@ -65,7 +58,7 @@ export interface SessionClientOptions {
 export const CLIENT_DEFAULTS = { connectTimeout: 10_000, timeout: 10_000, keepAlive: 2000 } as const;
 
 /** The TLS options both client transports pass to `tls.connect`. */
-export function tlsOptionsOf(url: URL, options: ConnectHttpsOptions): Record<string, unknown> {
+export function tlsOptionsOf(url: URL, options: HttpsDialOptions): Record<string, unknown> {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const isIp = /^[\d.]+$/.test(host) || host.includes(":");
   const tls: Record<string, unknown> = {

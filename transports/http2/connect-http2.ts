@@ -1,7 +1,7 @@
 import { connect as http2Connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { ByteTransport } from "../../wire/connection.js";
-import { type ConnectHttpsOptions, tlsOptionsOf } from "./client-options.js";
+import { type HttpsDialOptions, tlsOptionsOf } from "./client-options.js";
 import { withDeadline } from "./deadline.js";
 import { ConnectError } from "./errors.js";
 import { FirstByteDeadline } from "./first-byte.js";
@@ -32,7 +32,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  */
 export async function openHttp2(
   url: URL,
-  options: ConnectHttpsOptions,
+  options: HttpsDialOptions,
   timeout: number,
   firstByteTimeout?: number,
 ): Promise<OpenedTransport> {

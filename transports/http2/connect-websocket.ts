@@ -1,12 +1,13 @@
 import { WebSocket, type ClientOptions } from "ws";
-import { type ConnectHttpsOptions, tlsOptionsOf } from "./client-options.js";
+import { type HttpsDialOptions, tlsOptionsOf } from "./client-options.js";
 import { basePath, type OpenedTransport } from "./connect-http2.js";
 import { withDeadline } from "./deadline.js";
 import { ConnectError } from "./errors.js";
 import { WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "./paths.js";
 import { refusalError } from "./refusal-error.js";
 import { connectFailure } from "./tls-errors.js";
-import { DEFAULT_WS_MESSAGE_SIZE, webSocketTransport } from "./ws-transport.js";
+import { DEFAULT_WS_MESSAGE_SIZE, webSocketTransport } from "./websocket-transport.js";
+import { wsSocketPort } from "./ws-socket-port.js";
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -17,7 +18,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  */
 export async function openWebSocket(
   url: URL,
-  options: ConnectHttpsOptions,
+  options: HttpsDialOptions,
   timeout: number,
 ): Promise<OpenedTransport> {
   const origin = url.origin;
@@ -68,7 +69,10 @@ export async function openWebSocket(
     throw new ConnectError(`${origin} did not accept the WebSocket subprotocol ${WEBSOCKET_PROTOCOL}`);
   }
   return {
-    transport: webSocketTransport(socket, options.maxWebSocketMessage ?? DEFAULT_WS_MESSAGE_SIZE),
+    transport: webSocketTransport(
+      wsSocketPort(socket),
+      options.maxWebSocketMessage ?? DEFAULT_WS_MESSAGE_SIZE,
+    ),
     kind: "websocket",
     dispose: () => {
       if (socket.readyState !== socket.CLOSED) {

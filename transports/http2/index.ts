@@ -1,6 +1,3 @@
-export { attachHub, type AttachedHub } from "./attach.js";
-export type { ConnectHttpsOptions } from "./client-options.js";
-export { connectHttps, HttpsRemoteHub } from "./connect.js";
 export {
   certificateCovers,
   createDevCertificate,
@@ -17,9 +14,7 @@ export {
   TlsError,
   TransportUnavailableError,
 } from "./errors.js";
-export { MAX_CALL_TIMEOUT } from "./http-api.js";
-export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./listen.js";
-export type { Authenticate, HubServerOptions, PeerInfo, SessionLimits } from "./options.js";
+export type { Authenticate, PeerInfo, SessionLimits } from "./options.js";
 export {
   CALL_PATH,
   SERVICES_PATH,

@@ -2,16 +2,16 @@ import { createSecureServer, type Http2SecureServer, type SecureServerOptions } 
 import type { Socket } from "node:net";
 import type { SecureVersion, TLSSocket } from "node:tls";
 import { InvalidArgumentError } from "../../model/errors.js";
-import type { Hub } from "../../hub/hub.js";
-import { attachHub } from "./attach.js";
+import type { EndpointHandlers } from "./acceptor.js";
+import { attachHttpsSessions } from "./attach.js";
 import { createDevCertificate, loadOrCreateDevCertificate } from "./dev-certificate.js";
-import { SERVER_DEFAULTS, type HubServerOptions } from "./options.js";
+import { ENDPOINT_DEFAULTS, type EndpointOptions } from "./options.js";
 import { HTTP2_TUNING, http2Settings } from "./tuning.js";
 
 type Pem = string | Buffer;
 
-/** Options of `listenHttps`. */
-export interface ListenHttpsOptions extends HubServerOptions {
+/** Options of `listenHttpsSessions`: the endpoint's, and the server's own (address, TLS). */
+export interface HttpsListenOptions extends EndpointOptions {
   /** TCP port (default 0: any free port; see `listener.port`). */
   port?: number;
   /** Address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to accept other machines). */
@@ -38,7 +38,7 @@ export interface ListenHttpsOptions extends HubServerOptions {
   tls?: SecureServerOptions;
 }
 
-/** A hub listening on HTTPS. */
+/** An endpoint listening on HTTPS (a hub's, with `listenHttps`). */
 export interface HttpsListener {
   /** `https://host:port`, what `connectHttps` takes. */
   readonly url: string;
@@ -57,15 +57,18 @@ export interface HttpsListener {
 }
 
 /**
- * Serves `hub` over HTTPS on one port: HTTP/2 sessions, the WebSocket fallback (HTTP/1.1),
- * and the plain HTTP mapping for curl. TLS 1.3 by default; HTTP/2 windows and stream limits
- * tuned (tuning.ts).
+ * Serves beamhub over HTTPS on one port: HTTP/2 sessions and the WebSocket fallback (HTTP/1.1),
+ * each handed to `handlers.accept`, and plain requests under `/beamhub/v1/` to
+ * `handlers.requests`. TLS 1.3 by default; HTTP/2 windows and stream limits tuned (tuning.ts).
  */
-export async function listenHttps(hub: Hub, options: ListenHttpsOptions = {}): Promise<HttpsListener> {
+export async function listenHttpsSessions(
+  handlers: EndpointHandlers,
+  options: HttpsListenOptions = {},
+): Promise<HttpsListener> {
   const host = options.host ?? "127.0.0.1";
   const { cert, key } = await certificateFor(options);
-  const handshakeTimeout = options.handshakeTimeout ?? SERVER_DEFAULTS.handshakeTimeout;
-  const idleTimeout = options.idleTimeout ?? SERVER_DEFAULTS.idleTimeout;
+  const handshakeTimeout = options.handshakeTimeout ?? ENDPOINT_DEFAULTS.handshakeTimeout;
+  const idleTimeout = options.idleTimeout ?? ENDPOINT_DEFAULTS.idleTimeout;
   const server = createSecureServer({
     cert,
     key,
@@ -90,7 +93,7 @@ export async function listenHttps(hub: Hub, options: ListenHttpsOptions = {}): P
       socket.setTimeout(idleTimeout, () => socket.destroy());
   });
   server.on("tlsClientError", () => undefined); // a failed handshake concerns that peer only
-  const attached = attachHub(hub, server, options);
+  const attached = attachHttpsSessions(server, handlers, options);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -126,7 +129,7 @@ export async function listenHttps(hub: Hub, options: ListenHttpsOptions = {}): P
   };
 }
 
-async function certificateFor(options: ListenHttpsOptions): Promise<{ cert: Pem; key: Pem }> {
+async function certificateFor(options: HttpsListenOptions): Promise<{ cert: Pem; key: Pem }> {
   if (options.cert !== undefined && options.key !== undefined)
     return { cert: options.cert, key: options.key };
   if (options.cert !== undefined || options.key !== undefined) {

@@ -1,5 +1,5 @@
 import type { Codec } from "../../codecs/index.js";
-import type { Identity } from "../../hub/types.js";
+import type { Identity } from "../../model/identity.js";
 import type { ConnectionOptions } from "../../wire/connection.js";
 
 /** What an `authenticate` function learns about the peer besides its token. */
@@ -24,8 +24,12 @@ export type Authenticate = (
 /** Session limits passed to every `WireConnection` (frame size, windows, channels, streams). */
 export type SessionLimits = Omit<ConnectionOptions, "role" | "codecs" | "descriptors">;
 
-/** How a hub serves HTTP/2, WebSocket and plain HTTP peers (`attachHub`, `listenHttps`). */
-export interface HubServerOptions {
+/**
+ * How the HTTPS endpoint admits peers (HTTP/2 sessions, WebSocket sessions and plain HTTP
+ * requests): who they are, how many, how fast, from where. What is served to them is not its
+ * business; `attachHttpsSessions`/`listenHttpsSessions` are given that (acceptor.ts).
+ */
+export interface EndpointOptions {
   /**
    * Checks bearer tokens (`authorization: Bearer <token>`; on the WebSocket path also the
    * `access_token` query parameter or a `beamhub.token.<base64url>` subprotocol).
@@ -95,10 +99,6 @@ export interface HubServerOptions {
    * session is never idle: its keep-alive PINGs count as traffic.
    */
   idleTimeout?: number;
-  /** Serve the plain HTTP mapping (`/beamhub/v1/call/<name>`, `/beamhub/v1/services`; default true). */
-  httpApi?: boolean;
-  /** Largest request body of the plain HTTP mapping (default 1 MiB; larger gets 413). */
-  maxBodySize?: number;
   /** Largest WebSocket message the server sends (default 1 MiB); it accepts up to `maxFrameSize` + 1 MiB. */
   maxWebSocketMessage?: number;
   /**
@@ -114,8 +114,8 @@ export interface HubServerOptions {
   codecs?: Codec[];
 }
 
-/** The defaults of `HubServerOptions`. */
-export const SERVER_DEFAULTS: {
+/** The defaults of `EndpointOptions`. */
+export const ENDPOINT_DEFAULTS: {
   readonly requireAuth: boolean;
   readonly maxSessions: number;
   readonly maxSessionsPerIdentity: number;
@@ -124,8 +124,6 @@ export const SERVER_DEFAULTS: {
   readonly maxConnectionsPerAddress: number;
   readonly keepAlive: number;
   readonly idleTimeout: number;
-  readonly httpApi: boolean;
-  readonly maxBodySize: number;
   readonly maxWebSocketMessage: number;
   readonly maxFrameSize: number;
 } = {
@@ -137,8 +135,6 @@ export const SERVER_DEFAULTS: {
   maxConnectionsPerAddress: 64,
   keepAlive: 2000,
   idleTimeout: 120_000,
-  httpApi: true,
-  maxBodySize: 1024 * 1024,
   maxWebSocketMessage: 1024 * 1024,
   maxFrameSize: 16 * 1024 * 1024,
 };

@@ -11,28 +11,18 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
-import type { Hub } from "../../hub/hub.js";
-import type { Identity } from "../../hub/types.js";
-import { serveHubSession } from "../../hub/remote/hub-server.js";
+import type { Identity } from "../../model/identity.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { openSession } from "../../wire/open-session.js";
+import type { EndpointHandlers, HttpsPeer } from "./acceptor.js";
 import { identify } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { ConnectionGuard, connectionKey } from "./connection-guard.js";
-import {
-  sendError,
-  sendJson,
-  serveCall,
-  serveServices,
-  type ApiRequest,
-  type ApiResponse,
-} from "./http-api.js";
-import { SERVER_DEFAULTS, type HubServerOptions } from "./options.js";
+import { sendError, sendJson, type ApiRequest, type ApiResponse } from "./http-replies.js";
+import { ENDPOINT_DEFAULTS, type EndpointOptions } from "./options.js";
 import {
   BASE_PATH,
-  CALL_PATH,
-  SERVICES_PATH,
   SESSION_CONTENT_TYPE,
   SESSION_PATH,
   WEBSOCKET_PATH,
@@ -43,22 +33,25 @@ import { Refusal } from "./refusal.js";
 import { SessionTable } from "./session-table.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
-import { webSocketTransport } from "./ws-transport.js";
+import { webSocketTransport } from "./websocket-transport.js";
+import { wsSocketPort } from "./ws-socket-port.js";
 
 /** A request from an HTTP/1.1 or an HTTP/2 (compatibility API) server. */
-export type HubRequest = IncomingMessage | Http2ServerRequest;
+export type EndpointRequest = IncomingMessage | Http2ServerRequest;
 /** A response of an HTTP/1.1 or an HTTP/2 (compatibility API) server. */
-export type HubResponse = ServerResponse | Http2ServerResponse;
+export type EndpointResponse = ServerResponse | Http2ServerResponse;
 
 /**
- * Everything beamhub serves on an HTTPS server, independent of who owns the server:
- * HTTP/2 sessions (`POST /beamhub/v1/session`), WebSocket sessions (`/beamhub/v1/ws`), the
- * plain HTTP mapping for curl, authentication, limits and the slow-loris guard. `attachHub`
- * feeds it a server's events; `listenHttps` makes a server and attaches it.
+ * Everything beamhub answers on an HTTPS server, independent of who owns the server and of
+ * what the sessions are for: HTTP/2 sessions (`POST /beamhub/v1/session`) and WebSocket
+ * sessions (`/beamhub/v1/ws`), each opened and handed to the acceptor; plain requests under
+ * `/beamhub/v1/` handed to the request handler; and around them authentication, origins,
+ * limits and the slow-loris guard. `attachHttpsSessions` feeds it a server's events;
+ * `listenHttpsSessions` makes a server and attaches it.
  */
-export class HubEndpoint {
-  readonly #hub: Hub;
-  readonly #options: HubServerOptions & typeof SERVER_DEFAULTS;
+export class HttpsEndpoint {
+  readonly #handlers: EndpointHandlers;
+  readonly #options: EndpointOptions & typeof ENDPOINT_DEFAULTS;
   readonly #table: SessionTable;
   readonly #guard: ConnectionGuard;
   readonly #proxies: TrustedProxies;
@@ -67,11 +60,11 @@ export class HubEndpoint {
   readonly #http2Sessions = new Set<ServerHttp2Session>();
   #closing = false;
 
-  constructor(hub: Hub, options: HubServerOptions = {}) {
-    this.#hub = hub;
-    this.#options = { ...SERVER_DEFAULTS, ...options };
+  constructor(handlers: EndpointHandlers, options: EndpointOptions = {}) {
+    this.#handlers = handlers;
+    this.#options = { ...ENDPOINT_DEFAULTS, ...options };
     // A bad interval fails here, not at the first session.
-    verifyKeepAlive(this.#options.keepAlive ?? SERVER_DEFAULTS.keepAlive);
+    verifyKeepAlive(this.#options.keepAlive ?? ENDPOINT_DEFAULTS.keepAlive);
     this.#table = new SessionTable(this.#options.maxSessions, this.#options.maxSessionsPerIdentity);
     this.#proxies = new TrustedProxies(this.#options.trustedProxies);
     this.#guard = new ConnectionGuard({
@@ -82,7 +75,7 @@ export class HubEndpoint {
       log: this.#options.log ?? ((line) => console.warn(line)),
     });
     this.#origins = new OriginPolicy(this.#options.allowOrigins);
-    const maxFrameSize = options.limits?.maxFrameSize ?? SERVER_DEFAULTS.maxFrameSize;
+    const maxFrameSize = options.limits?.maxFrameSize ?? ENDPOINT_DEFAULTS.maxFrameSize;
     this.#webSockets = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -114,12 +107,12 @@ export class HubEndpoint {
    * A request on a route that is not beamhub's was handed to the server's own listeners: its
    * connection counts as established (what those routes do is theirs to bound).
    */
-  passedOn(request: HubRequest | IncomingMessage): void {
+  passedOn(request: EndpointRequest | IncomingMessage): void {
     this.#guard.established(connectionKey(tlsSocketOf(request)));
   }
 
   /** A request answered 404 by beamhub: the connection is established once it is complete. */
-  establishWhenComplete(request: HubRequest): void {
+  establishWhenComplete(request: EndpointRequest): void {
     const key = connectionKey(tlsSocketOf(request));
     request.once("end", () => this.#guard.established(key));
     request.resume();
@@ -134,7 +127,7 @@ export class HubEndpoint {
   }
 
   /** Serves `request` if its path is beamhub's (returns true), else leaves it alone (false). */
-  handleRequest(request: HubRequest, response: HubResponse): boolean {
+  handleRequest(request: EndpointRequest, response: EndpointResponse): boolean {
     const socket = tlsSocketOf(request);
     const url = request.url ?? "/";
     if (!url.startsWith(`${BASE_PATH}/`)) return false;
@@ -186,8 +179,8 @@ export class HubEndpoint {
   }
 
   async #serve(
-    request: HubRequest,
-    httpResponse: HubResponse,
+    request: EndpointRequest,
+    httpResponse: EndpointResponse,
     rawUrl: string,
     socket: TLSSocket | undefined,
     connection: string | undefined,
@@ -230,7 +223,11 @@ export class HubEndpoint {
         { headers: request.headers, socket, address, query: undefined, transport: "http2" },
         this.#options,
       );
-      return this.#openHttp2Session(request.stream, identity, address, connection);
+      return this.#openHttp2Session(
+        request.stream,
+        { identity, remoteAddress: address, transport: "http2" },
+        connection,
+      );
     }
     if (path === WEBSOCKET_PATH) {
       throw new Refusal(
@@ -239,8 +236,8 @@ export class HubEndpoint {
         `${WEBSOCKET_PATH} is a WebSocket (HTTP/1.1 upgrade, subprotocol ${WEBSOCKET_PROTOCOL})`,
       );
     }
-    const apiPath = path === SERVICES_PATH || path.startsWith(CALL_PATH);
-    if (!this.#options.httpApi || !apiPath) {
+    const requests = this.#handlers.requests;
+    if (requests === undefined || !requests.serves(path)) {
       return sendJson(response, 404, {
         name: "NotFound",
         message: `no beamhub route ${path}`,
@@ -252,35 +249,20 @@ export class HubEndpoint {
       { headers: request.headers, socket, address, query: undefined, transport: "http" },
       this.#options,
     );
-    const apiRequest = request as unknown as ApiRequest;
-    if (path === SERVICES_PATH)
-      return serveServices(this.#hub, url.searchParams, apiRequest, response, identity);
-    return serveCall(
-      this.#hub,
-      path,
-      url.searchParams,
-      apiRequest,
-      response,
-      identity,
-      this.#options.maxBodySize,
-    );
+    const peer: HttpsPeer = { identity, remoteAddress: address, transport: "http" };
+    return requests.serve(request as unknown as ApiRequest, url, response, peer);
   }
 
-  #openHttp2Session(
-    stream: ServerHttp2Stream,
-    identity: Identity | undefined,
-    address: string | undefined,
-    connection: string | undefined,
-  ): void {
-    const key = keyOf(identity, address);
+  #openHttp2Session(stream: ServerHttp2Stream, peer: HttpsPeer, connection: string | undefined): void {
+    const key = keyOf(peer.identity, peer.remoteAddress);
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
-    const session = this.#startSession(http2StreamTransport(stream), identity, key, connection);
+    const session = this.#startSession(http2StreamTransport(stream), peer, key, connection);
     void session.closed.then(() =>
       reapStream(stream, () =>
         this.#guard.report(
           "stream-reaped",
-          `https: destroyed a connection from ${address ?? "?"}: its ended session's HTTP/2 stream would not close (the peer broke HTTP/2)`,
+          `https: destroyed a connection from ${peer.remoteAddress ?? "?"}: its ended session's HTTP/2 stream would not close (the peer broke HTTP/2)`,
         ),
       ),
     );
@@ -310,18 +292,23 @@ export class HubEndpoint {
     const key = keyOf(identity, address);
     this.#table.admit(key);
     this.#webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-      const transport = webSocketTransport(webSocket, this.#options.maxWebSocketMessage);
-      this.#startSession(transport, identity, key, connection);
+      const transport = webSocketTransport(wsSocketPort(webSocket), this.#options.maxWebSocketMessage);
+      this.#startSession(
+        transport,
+        { identity, remoteAddress: address, transport: "websocket" },
+        key,
+        connection,
+      );
     });
   }
 
   #startSession(
     transport: AbortableTransport,
-    identity: Identity | undefined,
+    peer: HttpsPeer,
     key: string,
     socketKey: string | undefined,
   ): WireConnection {
-    const { connection } = openSession(transport, {
+    const session = openSession(transport, {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
       ...this.#options.limits,
       role: "server",
@@ -329,13 +316,19 @@ export class HubEndpoint {
       keepAlive: this.#options.keepAlive,
       handshakeTimeout: this.#options.handshakeTimeout,
     });
+    const { connection } = session;
     this.#table.add(connection, key);
     // The connection guard's deadline stops once a session is established (HELLOs exchanged).
     connection.ready.then(
       () => this.#guard.established(socketKey),
       () => undefined,
     );
-    serveHubSession(this.#hub, connection, identity);
+    try {
+      this.#handlers.accept(session, peer);
+    } catch (error) {
+      // An acceptor that cannot take the session ends it: the peer hears why, nothing lingers.
+      connection.close(`the session was not accepted: ${(error as Error)?.message ?? String(error)}`);
+    }
     return connection;
   }
 }
@@ -379,7 +372,7 @@ function parseUrl(url: string | undefined): URL | undefined {
 }
 
 /** The TLS socket under a request (an HTTP/2 session's socket proxy reads through to it). */
-function tlsSocketOf(request: HubRequest): TLSSocket | undefined {
+function tlsSocketOf(request: EndpointRequest): TLSSocket | undefined {
   if ("stream" in request) return request.stream.session?.socket as TLSSocket | undefined;
   return request.socket as TLSSocket;
 }

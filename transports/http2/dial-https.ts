@@ -1,71 +1,45 @@
+import type { BeamhubError } from "../../base/error.js";
 import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { ConnectTimeoutError } from "../../wire/errors.js";
 import { verifyKeepAlive } from "../../wire/keep-alive.js";
 import { handshakeWithin, openSession } from "../../wire/open-session.js";
-import { verifyReconnectOptions } from "../../hub/remote/reconnect-options.js";
-import { RemoteHub, type RemoteHubOptions } from "../../hub/remote/remote-hub.js";
-import { CLIENT_DEFAULTS, type ConnectHttpsOptions } from "./client-options.js";
+import { CLIENT_DEFAULTS, type HttpsDialOptions } from "./client-options.js";
 import { openHttp2, type OpenedTransport } from "./connect-http2.js";
 import { openWebSocket } from "./connect-websocket.js";
 import { AuthenticationError, ConnectError, TlsError, TransportUnavailableError } from "./errors.js";
 import { firstByteTimeoutOf } from "./first-byte.js";
 import { mayFallBack } from "./tls-errors.js";
 import { HTTP2_TUNING } from "./tuning.js";
-import type { BeamhubError } from "../../base/error.js";
 
 /** How much longer than the budget a step's own deadline may run (see `establish`). */
 const BUDGET_FIRST_MS = 25;
 
-/** One session to the hub, over the transport it got through on. */
-interface Session {
-  connection: WireConnection;
-  kind: "http2" | "websocket";
-  /** Why an "auto" client fell back to the WebSocket: the HTTP/2 attempt's error. */
-  fallbackCause?: BeamhubError | undefined;
-}
+/** What carries a session to a hub over HTTPS. */
+export type HttpsTransportKind = "http2" | "websocket";
 
-/** A hub reached over HTTPS: a `RemoteHub` that also tells which transport carries it. */
-export class HttpsRemoteHub extends RemoteHub {
-  readonly #current: () => Pick<Session, "kind" | "fallbackCause">;
-
-  constructor(
-    connection: WireConnection,
-    current: () => Pick<Session, "kind" | "fallbackCause">,
-    options?: RemoteHubOptions,
-  ) {
-    super(connection, options);
-    this.#current = current;
-  }
-
-  /** `"http2"` or `"websocket"` (after a fallback), of the current connection. */
-  get transport(): "http2" | "websocket" {
-    return this.#current().kind;
-  }
-
-  /** Why an "auto" client's current connection fell back to the WebSocket: the HTTP/2 attempt's error. */
-  get fallbackCause(): BeamhubError | undefined {
-    return this.#current().fallbackCause;
-  }
+/** One session to a hub, opened over the transport it got through on. */
+export interface DialedSession {
+  /** The session, its HELLOs exchanged. */
+  readonly connection: WireConnection;
+  readonly kind: HttpsTransportKind;
+  /** Why an "auto" dial fell back to the WebSocket: the HTTP/2 attempt's error. */
+  readonly fallbackCause?: BeamhubError | undefined;
 }
 
 /**
- * Connects to a hub served by `listenHttps`/`attachHub` at `url` (`https://host:port`, or
- * `wss://...` for WebSocket only; a path prefix is kept, for hubs behind a proxy). With
- * transport `"auto"` it tries HTTP/2 and falls back to the WebSocket when HTTP/2 does not get
- * through — including when its first bytes do not come within `firstByteTimeout` (2 s), as
- * behind a proxy that buffers request bodies; certificate and authentication failures are
- * reported at once (the fallback would hit them too), as `TlsError` (`ETLS_UNTRUSTED`,
- * `ETLS_EXPIRED`, ...) or `AuthenticationError`. The whole connect, fallback included, is
- * bounded by `connectTimeout` (default 10 s); past it the connect fails with
- * `ConnectTimeoutError` and an attempt still under way is dropped. The client reconnects when
- * the hub goes away later (unless `reconnect: false`), with the same bounds per attempt.
+ * Checks `options` and returns a function that opens one session to the hub at `url`
+ * (`https://host:port`, or `wss://...` for WebSocket only; a path prefix is kept, for hubs
+ * behind a proxy) each time it is called. With transport `"auto"` it tries HTTP/2 and falls
+ * back to the WebSocket when HTTP/2 does not get through — including when its first bytes do
+ * not come within `firstByteTimeout` (2 s), as behind a proxy that buffers request bodies;
+ * certificate and authentication failures are reported at once (the fallback would hit them
+ * too), as `TlsError` (`ETLS_UNTRUSTED`, `ETLS_EXPIRED`, ...) or `AuthenticationError`. Each
+ * dial, fallback included, is bounded by `connectTimeout` (default 10 s); past it the dial
+ * fails with `ConnectTimeoutError` and an attempt still under way is dropped.
  */
-export async function connectHttps(
-  url: string | URL,
-  options: ConnectHttpsOptions = {},
-): Promise<HttpsRemoteHub> {
+export function httpsDialer(url: string | URL, options: HttpsDialOptions = {}): () => Promise<DialedSession> {
   const target = new URL(url);
   if (target.protocol !== "https:" && target.protocol !== "wss:") {
     throw new InvalidArgumentError(`connectHttps needs an https:// or wss:// URL, got ${target.protocol}//`);
@@ -75,21 +49,20 @@ export async function connectHttps(
     throw new InvalidArgumentError(`connectTimeout must be a positive number of ms, got ${String(budget)}`);
   }
   verifyKeepAlive(options.keepAlive ?? CLIENT_DEFAULTS.keepAlive);
-  const reconnect = verifyReconnectOptions(options.reconnect);
   const firstByteTimeout = firstByteTimeoutOf(options.firstByteTimeout);
-  let current = await connectWithin(target, options, budget, firstByteTimeout);
-  const dial = async (): Promise<WireConnection> => {
-    current = await connectWithin(target, options, budget, firstByteTimeout);
-    return current.connection;
-  };
-  return new HttpsRemoteHub(current.connection, () => current, { dial, reconnect, isPermanent });
+  return () => connectWithin(target, options, budget, firstByteTimeout);
+}
+
+/** Opens one session to the hub at `url` (see `httpsDialer`). */
+export function dialHttps(url: string | URL, options: HttpsDialOptions = {}): Promise<DialedSession> {
+  return httpsDialer(url, options)();
 }
 
 /**
  * Dial errors a reconnecting client stops at: the hub refused the credentials, or its
  * certificate is not trusted (expired, another CA, another name). Retrying cannot fix them.
  */
-function isPermanent(error: unknown): boolean {
+export function isPermanentDialError(error: unknown): boolean {
   if (error instanceof AuthenticationError) return true;
   return error instanceof TlsError && error.code !== "ETLS_HANDSHAKE";
 }
@@ -101,10 +74,10 @@ function isPermanent(error: unknown): boolean {
  */
 async function connectWithin(
   target: URL,
-  options: ConnectHttpsOptions,
+  options: HttpsDialOptions,
   budget: number,
   firstByteTimeout: number,
-): Promise<Session> {
+): Promise<DialedSession> {
   let late = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const attempt = connectAny(target, options, performance.now() + budget, firstByteTimeout);
@@ -136,15 +109,15 @@ async function connectWithin(
 /** HTTP/2, or the WebSocket as the transport mode says (with `auto`: HTTP/2, else the WebSocket). */
 async function connectAny(
   target: URL,
-  options: ConnectHttpsOptions,
+  options: HttpsDialOptions,
   deadline: number,
   firstByteTimeout: number,
-): Promise<Session> {
+): Promise<DialedSession> {
   const mode = options.transport ?? (target.protocol === "wss:" ? "websocket" : "auto");
   if (mode === "http2") return establish(target, options, deadline, openHttp2);
   if (mode === "websocket") return establish(target, options, deadline, openWebSocket);
   // Only "auto" bounds HTTP/2's first bytes: it has somewhere else to go.
-  const openFirstBytes = (url: URL, opts: ConnectHttpsOptions, timeout: number): Promise<OpenedTransport> =>
+  const openFirstBytes = (url: URL, opts: HttpsDialOptions, timeout: number): Promise<OpenedTransport> =>
     openHttp2(url, opts, timeout, Math.min(firstByteTimeout, timeout));
   try {
     return await establish(target, options, deadline, openFirstBytes);
@@ -166,11 +139,11 @@ async function connectAny(
 /** One attempt over one transport; each of its steps gets `timeout`, cut to what is left of the budget. */
 async function establish(
   url: URL,
-  options: ConnectHttpsOptions,
+  options: HttpsDialOptions,
   deadline: number,
-  open: (url: URL, options: ConnectHttpsOptions, timeout: number) => Promise<OpenedTransport>,
+  open: (url: URL, options: HttpsDialOptions, timeout: number) => Promise<OpenedTransport>,
   fallbackCause?: BeamhubError,
-): Promise<Session> {
+): Promise<DialedSession> {
   // A step cut short by the budget ends just after it, so that the budget's own timer fires first
   // and the connect fails with the error that names the whole deadline.
   const left = (): number =>

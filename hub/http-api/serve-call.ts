@@ -1,0 +1,87 @@
+import { jsonCodec } from "../../codecs/index.js";
+import { InvalidNameError, ServiceError } from "../../model/errors.js";
+import {
+  sendError,
+  sendJson,
+  type ApiRequest,
+  type ApiResponse,
+} from "../../transports/http2/http-replies.js";
+import { CALL_PATH, TIMEOUT_HEADER } from "../../transports/http2/paths.js";
+import type { Hub } from "../hub.js";
+import type { CallOptions, Identity } from "../types.js";
+import { callTimeoutOf } from "./call-timeout.js";
+import { checkJsonContentType, readJsonBody } from "./json-body.js";
+
+/**
+ * `POST /beamhub/v1/call/<name>` with a JSON body (FORMATS.md's JSON form: `{"$bytes": ...}`
+ * for binary): calls the service in a session of its own with the caller's identity and
+ * answers its reply as JSON (200), or the error as `{name, message, code, details?}` with a
+ * status from its code (400 invalid, 404 no such service, 500 the handler threw, 502 the
+ * instance went away, 504 timed out). `beamhub-timeout: <ms>` (or `?timeout=`) bounds the call:
+ * a positive integer (else 400), clamped to `MAX_CALL_TIMEOUT`.
+ */
+export async function serveCall(
+  hub: Hub,
+  path: string,
+  query: URLSearchParams,
+  request: ApiRequest,
+  response: ApiResponse,
+  identity: Identity | undefined,
+  maxBodySize: number,
+): Promise<void> {
+  if (request.method !== "POST") {
+    return sendJson(response, 405, {
+      name: "MethodNotAllowed",
+      message: "call a service with POST and a JSON body",
+      code: "EMETHOD",
+    });
+  }
+  checkJsonContentType(request.headers["content-type"]);
+  let name: string;
+  try {
+    name = decodeURIComponent(path.slice(CALL_PATH.length));
+  } catch {
+    return sendError(
+      response,
+      new InvalidNameError("the service name in the path is not valid percent-encoding"),
+    );
+  }
+  const data = await readJsonBody(request, maxBodySize);
+  const options: CallOptions = {};
+  const timeout = callTimeoutOf(request.headers[TIMEOUT_HEADER], query.get("timeout"));
+  if (timeout !== undefined) options.timeout = timeout;
+  const controller = new AbortController();
+  response.once("close", () => {
+    if (!response.writableFinished) controller.abort(new Error("the HTTP client went away"));
+  });
+  options.signal = controller.signal;
+  const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
+  let reply: unknown;
+  try {
+    reply = await session.call(name, data, options);
+  } catch (error) {
+    return sendError(response, error);
+  } finally {
+    void session.close();
+  }
+  let encoded: Uint8Array;
+  try {
+    encoded = jsonCodec.encode(reply === undefined ? null : reply);
+  } catch (error) {
+    return sendError(
+      response,
+      new ServiceError(name, {
+        name: "InvalidMessageError",
+        message: `the reply cannot be sent as JSON: ${(error as Error).message}`,
+        code: "EINVALID_MESSAGE",
+      }),
+    );
+  }
+  if (response.headersSent) return;
+  response.writeHead(200, {
+    "content-type": "application/json",
+    "content-length": encoded.byteLength,
+    "cache-control": "no-store",
+  });
+  response.end(encoded);
+}

@@ -1,0 +1,47 @@
+import type { Identity } from "../../model/identity.js";
+import type { OpenedSession } from "../../wire/open-session.js";
+import type { ApiRequest, ApiResponse } from "./http-replies.js";
+import type { PeerInfo } from "./options.js";
+
+/**
+ * Who is on the other end of a session or a plain request, as the endpoint established it: the
+ * identity from a verified client certificate or an accepted bearer token (`undefined` for an
+ * anonymous peer), the client's address (`X-Forwarded-For`'s from a trusted proxy), and what
+ * carried it.
+ */
+export interface HttpsPeer extends PeerInfo {
+  readonly identity: Identity | undefined;
+}
+
+/**
+ * Takes each new session the endpoint admitted (`POST /beamhub/v1/session` over HTTP/2, or a
+ * WebSocket upgrade). The session was opened with `openSession` (keep-alive, handshake
+ * deadline) and counts against the endpoint's limits until it closes; its HELLOs may still be
+ * under way (`session.connection.ready` settles with them). What the session is used for is
+ * the acceptor's: the hub serves itself on it. An acceptor that throws ends the session.
+ */
+export type HttpsAcceptor = (session: OpenedSession, peer: HttpsPeer) => void;
+
+/**
+ * Serves the plain requests under `/beamhub/v1/` that are not sessions (the hub's HTTP mapping
+ * for curl). The endpoint has already answered CORS preflights and checked the origin, refused
+ * requests while closing, and authenticated the peer; a request on a path the handler does not
+ * serve gets 404 before authentication.
+ */
+export interface PlainRequestHandler {
+  /** Whether `path` (under `/beamhub/v1/`, without the query) is one of this handler's routes. */
+  serves(path: string): boolean;
+  /**
+   * Answers one request. A rejection is answered as a JSON error (`sendError`), its status
+   * from the error's code, unless a response was already sent.
+   */
+  serve(request: ApiRequest, url: URL, response: ApiResponse, peer: HttpsPeer): Promise<void>;
+}
+
+/** What an HTTPS endpoint serves: what it does with sessions, and with plain requests. */
+export interface EndpointHandlers {
+  /** Each new session. */
+  accept: HttpsAcceptor;
+  /** Plain requests under `/beamhub/v1/` (default: none; they get 404). */
+  requests?: PlainRequestHandler | undefined;
+}
