@@ -1,20 +1,115 @@
 /**
- * beamhub — a Beam-style service hub. This is the public entry point: everything a user needs
- * is exported from here, with its types.
+ * beamhub — a Beam-style service hub. This is the public entry point: what the README and a
+ * program using beamhub need, each name listed on purpose. Codecs are in `beamhub/codecs`, Beam's
+ * key → values format in `beamhub/kv`; the plumbing the package's own command and tests use is
+ * in `beamhub/internal`, which makes no promise between versions.
+ *
+ * @packageDocumentation
  */
-export * from "./hub/index.js";
-export * from "./hub/remote/memory.js";
-export * from "./hub/remote/unix.js";
-export * from "./transports/http2/index.js";
+
+// The hub, in this process.
+export { Hub, type AccessRules, type HubOptions } from "./hub/hub.js";
+export type { Session, SessionOptions } from "./hub/session.js";
+export { validateLabels, validateName, type Labels } from "./hub/names.js";
+export type {
+  CallContext,
+  CallerInfo,
+  CallOptions,
+  Handler,
+  HubClient,
+  Identity,
+  Middleware,
+  MiddlewareContext,
+  RegisterOptions,
+  Registration,
+  ServiceFilter,
+  ServiceInfo,
+  Watch,
+  WatchEvent,
+  WatchOptions,
+} from "./hub/types.js";
+
+// What a message can carry.
+export { ByteStream, type ByteStreamOptions } from "./model/byte-stream.js";
+export type { Cancelable } from "./model/cancellation.js";
+export {
+  Channel,
+  ChannelMessage,
+  IncomingRequest,
+  type ChannelHandler,
+  type ChannelOptions,
+  type ChannelRequestContext,
+  type ChannelRequestOptions,
+} from "./model/channel.js";
+export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "./model/file-descriptor.js";
+
+// Errors: every class of the message model and the session comes from the one module that holds
+// them (so a new one needs no line here); the others are their layer's.
+export * from "./wire/error-classes.js";
+export { FdUnavailableError } from "./fd/errors.js";
+export {
+  AuthenticationError,
+  SessionRefusedError,
+  TlsError,
+  TransportUnavailableError,
+} from "./transports/http2/errors.js";
+export { MemoryAddressError } from "./hub/remote/memory.js";
+export { UnsafeSocketPathError } from "./transports/unix/socket-directory.js";
+export {
+  ReconnectGaveUpError,
+  ReconnectTimeoutError,
+  RequestInterruptedError,
+} from "./hub/remote/reconnect-errors.js";
+export {
+  GatewayError,
+  GatewayProtocolError,
+  InvalidAddressError,
+  UpstreamError,
+  type UpstreamErrorDetails,
+} from "./gateway/errors.js";
+
+// A session's settings, whatever the transport.
+export { DEFAULT_CONFIG, type ConnectionOptions } from "./wire/config.js";
+export { MemoryBudget } from "./wire/memory-budget.js";
+
+// Any transport, by the address's scheme (memory:, unix:///path, https://, wss://).
 export { connect, type ConnectOptions } from "./hub/connect.js";
 export { listen, type HubListener, type ListenOptions } from "./hub/listen.js";
 export { HubUrlError, UnknownSchemeError } from "./hub/hub-url.js";
 export type { ConnectedHub } from "./hub/remote/connected-hub.js";
-export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
-export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
-export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+
+// In one process.
+export { connectMemory, listenMemory, MemoryHub, memoryHubAt } from "./hub/remote/memory.js";
+
+// Across processes: a Unix socket, descriptors included, and direct channels.
+export { connectUnix, type UnixConnectOptions } from "./hub/remote/connect-unix.js";
+export { listenUnix } from "./hub/remote/listen-unix.js";
+export type { UnixListener, UnixListenOptions } from "./transports/unix/unix-listener.js";
+export type { UnixConnectionRefusal } from "./transports/unix/connection-limits.js";
+export {
+  hasUnixCredentials,
+  peerCredentialsAvailable,
+  type UnixIdentity,
+} from "./hub/remote/unix-identity.js";
+export { fdPassingAvailable } from "./fd/addon.js";
+export type { PeerCredentials } from "./fd/fd-socket.js";
+export { acceptDirect, connectDirect, type DirectService } from "./hub/remote/direct.js";
+
+// Across machines: HTTPS (HTTP/2, with a WebSocket fallback).
 export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/remote/listen-https.js";
-export { MAX_CALL_TIMEOUT } from "./hub/http-api/call-timeout.js";
+export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
+export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
+export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+export type { Authenticate, PeerInfo, SessionLimits } from "./transports/http2/options.js";
+export {
+  createDevCertificate,
+  loadOrCreateDevCertificate,
+  type CertificatePair,
+  type DevCertificate,
+  type DevCertificateOptions,
+} from "./transports/http2/dev-certificate.js";
+
+// A hub in another process: the client every transport's connect returns, and its reconnection.
 export {
   DEFAULT_RECONNECT_WAIT,
   RemoteHub,
@@ -29,24 +124,21 @@ export {
   type ReRegistration,
   type ReRegistrationFailure,
 } from "./hub/remote/remote-hub-events.js";
-export {
-  ReconnectGaveUpError,
-  ReconnectTimeoutError,
-  RequestInterruptedError,
-} from "./hub/remote/reconnect-errors.js";
 export { RECONNECT_DEFAULTS, type ReconnectOptions } from "./hub/remote/reconnect-options.js";
 export type { RemoteWatch, RemoteWatchEvent } from "./hub/remote/remote-watch.js";
+
+// The TCP gateway.
+export { exposeTcp, type ExposeTcpOptions, type ExposureStats, type TcpExposure } from "./gateway/expose.js";
 export {
-  ConnectionConfigError,
-  ConnectionLostError,
-  ConnectTimeoutError,
-  LimitExceededError,
-  ProtocolError,
-  SlowConsumerError,
-} from "./wire/errors.js";
-export { MemoryBudget } from "./wire/memory-budget.js";
-export { DEFAULT_CONFIG, type ConnectionOptions } from "./wire/config.js";
-export * from "./gateway/index.js";
+  connectTcp,
+  LocalPortForward,
+  type ConnectorStats,
+  type ConnectTcpOptions,
+  type GatewayMode,
+  type TcpConnector,
+} from "./gateway/connect.js";
+export { handoffEnvironment } from "./gateway/handoff-library.js";
+export type { GatewayLog } from "./gateway/types.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

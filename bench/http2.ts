@@ -27,11 +27,11 @@ import {
   type CertificatePair,
   connectHttps,
   createDevCertificate,
-  HTTP2_TUNING,
   Hub,
   type HubClient,
   listenHttps,
 } from "../index.js";
+import { HTTP2_TUNING } from "../internal.js";
 import { median, rateFor, roundRatio } from "./harness.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);

@@ -22,7 +22,6 @@ export {
   type WebSocketLike,
 } from "./websocket-transport.js";
 export { RemoteHub } from "../hub/remote/remote-hub.js";
-export { ConnectionLostError, ProtocolError } from "../wire/errors.js";
 export { ByteStream, type ByteStreamOptions } from "../model/byte-stream.js";
 export { Cancellation, type Cancelable } from "../model/cancellation.js";
 export {
@@ -33,23 +32,9 @@ export {
   type ChannelRequestContext,
   type ChannelRequestOptions,
 } from "../model/channel.js";
-export {
-  BeamhubError,
-  CallAbortedError,
-  CallTimeoutError,
-  ClosedError,
-  ForbiddenError,
-  InvalidArgumentError,
-  InvalidMessageError,
-  InvalidNameError,
-  LaggedError,
-  ServiceError,
-  ServiceGoneError,
-  ServiceNotFoundError,
-  StreamResetError,
-  type RemoteErrorInfo,
-} from "../model/errors.js";
-export { AuthenticationError, ConnectError } from "../transports/http2/errors.js";
+// Every error class of the message model and the session, from the one module that holds them.
+export * from "../wire/error-classes.js";
+export { AuthenticationError } from "../transports/http2/errors.js";
 export { cborCodec } from "../codecs/cbor.js";
 export { jsonCodec } from "../codecs/json.js";
 export type { Codec } from "../codecs/reference.js";

@@ -1,13 +1,11 @@
 import {
   InvalidAddressError,
   InvalidNameError,
-  parseListen,
-  parseTarget,
   validateLabels,
   validateName,
   type Labels,
-  type TcpAddress,
 } from "../index.js";
+import { parseListen, parseTarget, type TcpAddress } from "../internal.js";
 import { UsageError } from "./errors.js";
 
 /**

@@ -1,12 +1,8 @@
 import { readFileSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import {
-  checkSocketDirectory,
-  checkSocketFile,
-  UnsafeSocketPathError,
-  type SocketDirectoryPolicy,
-} from "../index.js";
+import { UnsafeSocketPathError } from "../index.js";
+import { checkSocketDirectory, checkSocketFile, type SocketDirectoryPolicy } from "../internal.js";
 import type { ConfigKeys } from "./config-keys.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseHubAddress, socketAddress, type HubAddress } from "./hub-address.js";

@@ -2,12 +2,8 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import {
-  certificateCovers,
-  DEV_CERTIFICATE_HOSTS,
-  loadOrCreateDevCertificate,
-  type DevCertificate,
-} from "../index.js";
+import { loadOrCreateDevCertificate, type DevCertificate } from "../index.js";
+import { certificateCovers, DEV_CERTIFICATE_HOSTS } from "../internal.js";
 import { CliError, EXIT } from "./errors.js";
 import type { Setting } from "./settings.js";
 

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_UNIX_CONNECTIONS, DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID } from "../index.js";
+import { DEFAULT_MAX_UNIX_CONNECTIONS, DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID } from "../internal.js";
 import { parseAccessRules, type AccessConfig } from "./access-rules.js";
 import type { CliConfig } from "./config.js";
 import { parseDevCertHosts } from "./dev-cert.js";

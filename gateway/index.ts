@@ -7,6 +7,7 @@
 export { parseListen, parseTarget, type TcpAddress } from "./address.js";
 export {
   connectTcp,
+  LocalPortForward,
   type ConnectorStats,
   type ConnectTcpOptions,
   type GatewayMode,

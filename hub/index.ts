@@ -11,22 +11,7 @@ export {
   type ChannelRequestOptions,
   type ReplySink,
 } from "../model/channel.js";
-export {
-  BeamhubError,
-  CallAbortedError,
-  CallTimeoutError,
-  ClosedError,
-  ForbiddenError,
-  InvalidArgumentError,
-  InvalidMessageError,
-  InvalidNameError,
-  LaggedError,
-  ServiceError,
-  ServiceGoneError,
-  ServiceNotFoundError,
-  StreamResetError,
-  type RemoteErrorInfo,
-} from "../model/errors.js";
+export * from "../wire/error-classes.js";
 export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "../model/file-descriptor.js";
 export { Hub, type AccessRules, type HubOptions } from "./hub.js";
 export { validateLabels, validateName, type Labels } from "./names.js";

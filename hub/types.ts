@@ -108,6 +108,7 @@ export interface ServiceFilter {
   labels?: Labels;
 }
 
+/** Options of `watch`: which services to watch (a `ServiceFilter`), from when, until when. */
 export interface WatchOptions extends ServiceFilter {
   /** Start with an `added` event for every matching instance already registered (default true). */
   existing?: boolean;

@@ -16,6 +16,7 @@ export interface Cancelable {
 
 type Listener = (reason: unknown) => void;
 
+/** The {@link Cancelable} of one request: cancelled once, by the side that stops waiting. */
 export class Cancellation implements Cancelable {
   #listeners: Listener | Listener[] | undefined;
   #controller: AbortController | undefined;

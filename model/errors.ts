@@ -1,3 +1,10 @@
+/**
+ * The message model's errors: what a call, a channel or a byte stream can fail with. Each
+ * `BeamhubError` class here except `ServiceError` (a handler's own error) travels to a peer as
+ * itself: wire/error-info.ts finds them by reading this module, so a class added here needs
+ * nothing else to cross a transport, and the entries export it through wire/error-classes.ts.
+ * @module
+ */
 import { BeamhubError } from "../base/error.js";
 
 export { BeamhubError };
@@ -98,6 +105,21 @@ export class StreamResetError extends BeamhubError {
 export class InvalidMessageError extends BeamhubError {
   constructor(message: string) {
     super("EINVALID_MESSAGE", message);
+  }
+}
+
+/**
+ * One stream, channel or call was refused because it would exceed a limit (a per-session limit
+ * the receiver announced in its HELLO, or the process-wide memory budget). Only that one thing
+ * fails; the session goes on. `limit` names the limit (`maxStreams`, `maxChannels`,
+ * `memoryBudget`, ...).
+ */
+export class LimitExceededError extends BeamhubError {
+  constructor(
+    readonly limit: string,
+    message: string,
+  ) {
+    super("ELIMIT", message);
   }
 }
 

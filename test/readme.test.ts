@@ -1,10 +1,11 @@
 // Every TypeScript snippet in the README is a complete program: this runs each one as a user
 // would (tsx, importing "beamhub") and checks what it prints.
 import { execFile } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { readmeSnippets } from "./helpers/readme-snippets.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
@@ -23,10 +24,20 @@ const expected: string[][] = [
   ["registered again"],
   ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
+  [
+    "cbor application/cbor, msgpack",
+    '{"user":"ada","reply":{"$channel":5}}',
+    "Ref { kind: 'channel', id: 5 }",
+    "{ name: 'ada', times: 2 }",
+  ],
+  [
+    "000;4:from,6:3:ada,,5:hello,8:5:world,,",
+    "[ '0 started', '30 stopped' ]",
+    "2 { leader: [ 'node-1' ], members: [ 'node-1', 'node-2' ] }",
+  ],
 ];
 
-const readme = await readFile(join(root, "README.md"), "utf8");
-const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+const snippets = readmeSnippets();
 
 describe("README snippets", () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));

@@ -1,19 +1,7 @@
 import { BeamhubError } from "../base/error.js";
-import {
-  CallAbortedError,
-  CallTimeoutError,
-  ClosedError,
-  ForbiddenError,
-  InvalidArgumentError,
-  InvalidMessageError,
-  InvalidNameError,
-  LaggedError,
-  ServiceError,
-  ServiceGoneError,
-  ServiceNotFoundError,
-  StreamResetError,
-} from "../model/errors.js";
-import { LimitExceededError } from "./errors.js";
+import * as modelErrors from "../model/errors.js";
+
+const { ServiceError } = modelErrors;
 
 /**
  * An error as it travels in a FAIL frame (PROTOCOL.md, "Errors"). `hub: true` marks beamhub's
@@ -30,22 +18,23 @@ export interface WireError {
   hub?: boolean;
 }
 
-/** beamhub's own error classes that a peer rebuilds by name. */
-const HUB_ERRORS: Record<string, { prototype: BeamhubError }> = {
-  CallAbortedError,
-  CallTimeoutError,
-  ClosedError,
-  ForbiddenError,
-  InvalidArgumentError,
-  InvalidMessageError,
-  InvalidNameError,
-  LaggedError,
-  LimitExceededError,
-  ServiceGoneError,
-  ServiceNotFoundError,
-  StreamResetError,
-};
+/**
+ * beamhub's own error classes that a peer rebuilds by name: every `BeamhubError` class of the
+ * message model, found by reading the module rather than listed, so a new one travels at once.
+ * `ServiceError` is not among them (it carries a handler's error, see below), nor are the wire's
+ * own errors (a lost or broken session is this end's news, not the peer's). A `Map`, because a
+ * name comes from the peer and must not find `Object.prototype`'s members.
+ */
+const HUB_ERRORS: ReadonlyMap<string, typeof BeamhubError> = new Map(
+  Object.values(modelErrors)
+    .filter(
+      (value): value is typeof BeamhubError =>
+        typeof value === "function" && value.prototype instanceof BeamhubError && value !== ServiceError,
+    )
+    .map((errorClass) => [errorClass.name, errorClass]),
+);
 
+/** Describes any thrown value (or close reason) in the form that travels in a FAIL, CLOSE or RESET. */
 export function describeError(error: unknown): WireError {
   if (error instanceof ServiceError) {
     const info: WireError = {
@@ -57,7 +46,7 @@ export function describeError(error: unknown): WireError {
     if (error.details !== undefined) info.details = error.details;
     return info;
   }
-  if (error instanceof BeamhubError && HUB_ERRORS[error.name] !== undefined) {
+  if (error instanceof BeamhubError && HUB_ERRORS.has(error.name)) {
     return { name: error.name, message: error.message, code: error.code, hub: true };
   }
   return { ...ServiceError.describe(error) };
@@ -68,7 +57,7 @@ export function rebuildError(info: WireError, service = "channel"): Error {
   const name = typeof info.name === "string" ? info.name : "Error";
   const message = typeof info.message === "string" ? info.message : String(info.message);
   const code = typeof info.code === "string" ? info.code : "EHANDLER";
-  const hubClass = info.hub === true ? HUB_ERRORS[name] : undefined;
+  const hubClass = info.hub === true ? HUB_ERRORS.get(name) : undefined;
   if (hubClass !== undefined) {
     const error = new BeamhubError(code, message);
     Object.setPrototypeOf(error, hubClass.prototype);

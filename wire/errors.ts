@@ -29,20 +29,9 @@ export class SlowConsumerError extends ConnectionLostError {
   }
 }
 
-/**
- * One stream, channel or call was refused because it would exceed a limit (a per-session limit
- * the receiver announced in its HELLO, or the process-wide memory budget). Only that one thing
- * fails; the session goes on. `limit` names the limit (`maxStreams`, `maxChannels`,
- * `memoryBudget`, ...).
- */
-export class LimitExceededError extends BeamhubError {
-  constructor(
-    readonly limit: string,
-    message: string,
-  ) {
-    super("ELIMIT", message);
-  }
-}
+// A refusal of one stream, channel or call is the message model's (it travels to the peer as
+// itself); it is re-exported here for the wire code that raises it.
+export { LimitExceededError } from "../model/errors.js";
 
 /** A connection option is out of range: thrown by the constructor, before anything is sent. */
 export class ConnectionConfigError extends BeamhubError {

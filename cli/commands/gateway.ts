@@ -1,12 +1,12 @@
 import {
   connectTcp,
-  parseListen,
   type ConnectTcpOptions,
   type GatewayMode,
   type HubClient,
   type ConnectedHub,
   type TcpConnector,
 } from "../../index.js";
+import { parseListen } from "../../internal.js";
 import { FdError } from "../../fd/index.js";
 import type { CliConfig } from "../config.js";
 import { reportReconnection } from "../connect.js";

@@ -129,8 +129,9 @@ export class RemoteHub extends EventTarget implements HubClient {
   }
 
   /**
-   * The current connection. After a reconnection it is a new one; its `closed` promise tells
-   * when *this* connection went, not the client (see {@link closed} and the events).
+   * @internal The current connection. After a reconnection it is a new one; its `closed`
+   * promise tells when *this* connection went, not the client (see {@link closed} and the
+   * events). Not part of the API: the session below a client is the package's own.
    */
   get connection(): WireConnection {
     return this.#connection;

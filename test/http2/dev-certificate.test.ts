@@ -6,13 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
-  certificateCovers,
   connectHttps,
   createDevCertificate,
   Hub,
   listenHttps,
   loadOrCreateDevCertificate,
 } from "../../index.js";
+import { certificateCovers } from "../../internal.js";
 
 let dir: string;
 

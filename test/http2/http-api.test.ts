@@ -1,7 +1,7 @@
 // The plain HTTP mapping, driven by the real curl binary over HTTP/2 (and HTTP/1.1): a service
 // can be poked without a beamhub client, and errors come back as JSON with fitting statuses.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_CALL_TIMEOUT } from "../../index.js";
+import { MAX_CALL_TIMEOUT } from "../../internal.js";
 import { certificateFile, curl, curlVersion, startHub, type HttpsFixture } from "./helpers.js";
 
 let fixture: HttpsFixture;

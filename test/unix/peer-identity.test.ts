@@ -12,11 +12,11 @@ import {
   Hub,
   listenUnix,
   peerCredentialsAvailable,
-  unixIdentity,
   type CallContext,
   type RemoteHub,
   type UnixListener,
 } from "../../index.js";
+import { unixIdentity } from "../../internal.js";
 import { FdSocket, socketPair } from "../../fd/index.js";
 import { within } from "../compliance/suite.js";
 
