@@ -140,5 +140,35 @@ export {
 export { handoffEnvironment } from "./gateway/handoff-library.js";
 export type { GatewayLog } from "./gateway/types.js";
 
+// Tasks: Samply.Beam's task pattern (REST face, long polls, SSE) and the same from TypeScript.
+export {
+  TaskBroker,
+  type ResultEvent,
+  type TaskBrokerLimits,
+  type TaskBrokerOptions,
+  type TaskQuery,
+} from "./tasks/task-broker.js";
+export { TaskClient, type NewResult, type NewTask, type TodoOptions } from "./tasks/task-client.js";
+export { serveTasks, TASK_SERVICE } from "./tasks/task-service.js";
+export { taskRoutes, type TaskRoutes } from "./tasks/rest/task-routes.js";
+export {
+  listenTasksHttp,
+  type ListenTasksHttpOptions,
+  type TasksHttpListener,
+} from "./tasks/rest/listen-http.js";
+export type { FailureStrategy, Task, TaskResult, WorkStatus } from "./tasks/messages.js";
+export type { PollAnswer, WaitCondition } from "./tasks/long-poll.js";
+export {
+  InvalidTaskError,
+  TaskError,
+  TaskExistsError,
+  TaskForbiddenError,
+  TaskLimitError,
+  TaskNotFoundError,
+  TaskUnauthorizedError,
+  UnreachableRecipientsError,
+} from "./tasks/errors.js";
+export { TaskLogLockedError } from "./tasks/log-lock.js";
+
 /** The package version. */
 export const VERSION = "0.1.0";
