@@ -24,6 +24,7 @@ const expected: string[][] = [
   ["registered again"],
   ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
+  ["app2.proxy1.broker: succeeded 42"],
   [
     "cbor application/cbor, msgpack",
     '{"user":"ada","reply":{"$channel":5}}',
