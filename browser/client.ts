@@ -1,5 +1,4 @@
-import { cborCodec } from "../codecs/cbor.js";
-import { jsonCodec } from "../codecs/json.js";
+import { DEFAULT_CODECS } from "../wire/config.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import { withDeadline } from "../transports/http2/deadline.js";
 import { ConnectError } from "../transports/http2/errors.js";
@@ -94,7 +93,7 @@ export async function connectBrowser(
     streamWindow: HTTP2_TUNING.sessionStreamWindow,
     ...options.limits,
     role: "client",
-    codecs: options.codecs ?? [cborCodec, jsonCodec],
+    codecs: options.codecs ?? DEFAULT_CODECS,
     keepAlive: options.keepAlive ?? BROWSER_DEFAULTS.keepAlive,
   });
   const handshakeTimeout = left();

@@ -1,3 +1,5 @@
+import { cborCodec } from "../codecs/cbor.js";
+import { jsonCodec } from "../codecs/json.js";
 import type { Codec } from "../codecs/reference.js";
 import type { FileDescriptor } from "../model/file-descriptor.js";
 import { ConnectionConfigError } from "./errors.js";
@@ -65,6 +67,12 @@ export interface ConnectionOptions {
 export type ConnectionConfig = Required<Omit<ConnectionOptions, "descriptors">> & {
   descriptors?: DescriptorCodec;
 };
+
+/**
+ * The codecs a session offers when it is given none, most preferred first: CBOR (compact, keeps
+ * binary and big integers), then JSON (every client has it). Both sides send their list.
+ */
+export const DEFAULT_CODECS: readonly Codec[] = Object.freeze([cborCodec, jsonCodec]);
 
 /** The defaults of every limit (PROTOCOL.md "Limits" gives each one's memory cost). */
 export const DEFAULT_CONFIG = {

@@ -1,5 +1,5 @@
+import { DEFAULT_CODECS } from "../../wire/config.js";
 import type { Socket } from "node:net";
-import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Channel, ChannelRequestOptions } from "../../model/channel.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import { FileDescriptor } from "../../model/file-descriptor.js";
@@ -58,7 +58,7 @@ export async function connectDirect(
   }
   const { connection } = openSession(transportFor(socket), {
     role: "client",
-    codecs: [cborCodec, jsonCodec],
+    codecs: DEFAULT_CODECS,
     descriptors: unixDescriptors,
   });
   try {
@@ -122,7 +122,7 @@ function serveDirect<Request, Reply>(
   const fd = typeof value === "number" ? value : detachFd(value as Socket);
   const { connection } = openSession(transportFor(FdSocket.fromFd(fd, { batching: "microtask" })), {
     role: "server",
-    codecs: [cborCodec, jsonCodec],
+    codecs: DEFAULT_CODECS,
     descriptors: unixDescriptors,
   });
   const caller = {

@@ -49,7 +49,7 @@ export interface SessionClientOptions {
   /** Session limits (frame size, windows, channels, streams). */
   limits?: SessionLimits;
   /** Codecs to offer, most preferred first (default CBOR, then JSON). */
-  codecs?: Codec[];
+  codecs?: readonly Codec[];
   /** Largest WebSocket message sent (default 1 MiB). */
   maxWebSocketMessage?: number;
 }

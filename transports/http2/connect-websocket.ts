@@ -1,3 +1,4 @@
+import { DEFAULT_CONFIG } from "../../wire/config.js";
 import { WebSocket, type ClientOptions } from "ws";
 import { type HttpsDialOptions, tlsOptionsOf } from "./client-options.js";
 import { basePath, type OpenedTransport } from "./connect-http2.js";
@@ -23,7 +24,7 @@ export async function openWebSocket(
 ): Promise<OpenedTransport> {
   const origin = url.origin;
   const target = `wss://${url.host}${basePath(url)}${WEBSOCKET_PATH}`;
-  const maxFrameSize = options.limits?.maxFrameSize ?? 16 * 1024 * 1024;
+  const maxFrameSize = options.limits?.maxFrameSize ?? DEFAULT_CONFIG.maxFrameSize;
   const clientOptions: ClientOptions & { ALPNProtocols: string[] } = {
     ...tlsOptionsOf(url, options),
     ALPNProtocols: ["http/1.1"], // ws hands every option to tls.connect

@@ -1,5 +1,5 @@
+import { DEFAULT_CODECS } from "../../wire/config.js";
 import type { BeamhubError } from "../../base/error.js";
-import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { ConnectTimeoutError } from "../../wire/errors.js";
@@ -156,7 +156,7 @@ async function establish(
     streamWindow: HTTP2_TUNING.sessionStreamWindow,
     ...options.limits,
     role: "client",
-    codecs: options.codecs ?? [cborCodec, jsonCodec],
+    codecs: options.codecs ?? DEFAULT_CODECS,
     keepAlive: options.keepAlive ?? CLIENT_DEFAULTS.keepAlive,
   });
   void session.connection.closed.then(() => opened.dispose());

@@ -1,3 +1,4 @@
+import { DEFAULT_CODECS } from "../../wire/config.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   constants as http2Constants,
@@ -10,7 +11,6 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
-import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import type { Identity } from "../../model/identity.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
@@ -312,7 +312,7 @@ export class HttpsEndpoint {
       streamWindow: HTTP2_TUNING.sessionStreamWindow,
       ...this.#options.limits,
       role: "server",
-      codecs: this.#options.codecs ?? [cborCodec, jsonCodec],
+      codecs: this.#options.codecs ?? DEFAULT_CODECS,
       keepAlive: this.#options.keepAlive,
       handshakeTimeout: this.#options.handshakeTimeout,
     });

@@ -1,3 +1,4 @@
+import { DEFAULT_CONFIG } from "../../wire/config.js";
 import type { Codec } from "../../codecs/index.js";
 import type { Identity } from "../../model/identity.js";
 import type { ConnectionOptions } from "../../wire/connection.js";
@@ -111,7 +112,7 @@ export interface EndpointOptions {
    */
   allowOrigins?: readonly string[];
   /** Codecs offered to sessions (default CBOR, then JSON). */
-  codecs?: Codec[];
+  codecs?: readonly Codec[];
 }
 
 /** The defaults of `EndpointOptions`. */
@@ -136,5 +137,5 @@ export const ENDPOINT_DEFAULTS: {
   keepAlive: 2000,
   idleTimeout: 120_000,
   maxWebSocketMessage: 1024 * 1024,
-  maxFrameSize: 16 * 1024 * 1024,
+  maxFrameSize: DEFAULT_CONFIG.maxFrameSize,
 };

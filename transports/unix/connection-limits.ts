@@ -1,3 +1,4 @@
+import { DEFAULT_CODECS } from "../../wire/config.js";
 /**
  * Caps on a Unix listener's connections, in total and per peer uid, and the refusal a peer over
  * a cap gets: after its HELLO, the server's HELLO followed by GOAWAY `ELIMIT` (PROTOCOL.md), so
@@ -102,7 +103,7 @@ export function refuseConnection(transport: AbortableTransport, message: string)
       const hello = encodeHello({
         protocol: PROTOCOL_NAME,
         version: PROTOCOL_VERSION,
-        codecs: ["cbor", "json"],
+        codecs: DEFAULT_CODECS.map((codec) => codec.name),
         maxFrameSize: 1024,
         streamWindow: 1024,
         fds: false,

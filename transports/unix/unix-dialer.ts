@@ -1,9 +1,10 @@
+import { DEFAULT_CODECS } from "../../wire/config.js";
 /**
  * Dials a Unix socket and opens a session on it: the client half of the Unix transport, which
  * knows nothing of hubs (`connectUnix` wraps the session it returns in a `RemoteHub`).
  * @module
  */
-import { cborCodec, jsonCodec, type Codec } from "../../codecs/index.js";
+import type { Codec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import { ConnectionLostError, ConnectTimeoutError } from "../../wire/errors.js";
@@ -34,7 +35,7 @@ export interface UnixDialOptions {
   /** Keep-alive interval in ms (default 2000; 0 disables), as for `listenUnix`: a frozen hub is detected within 2.25x this. */
   keepAlive?: number;
   /** Codecs to offer, most preferred first (default CBOR, then JSON). */
-  codecs?: Codec[];
+  codecs?: readonly Codec[];
 }
 
 /**
@@ -83,7 +84,7 @@ export async function dialUnix(path: string, options: UnixDialOptions = {}): Pro
   const session = openSession(transport, {
     ...options.limits,
     role: "client",
-    codecs: options.codecs ?? [cborCodec, jsonCodec],
+    codecs: options.codecs ?? DEFAULT_CODECS,
     descriptors: unavailable === undefined ? unixDescriptors : unavailableDescriptors(unavailable),
     keepAlive: options.keepAlive,
   });

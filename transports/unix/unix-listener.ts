@@ -1,10 +1,10 @@
+import { DEFAULT_CODECS } from "../../wire/config.js";
 /**
  * A Unix socket listener that knows nothing of hubs: every admitted connection becomes a session
  * (`openSession`), handed with what the kernel says about the peer to the *acceptor* it was
  * given. The hub's `listenUnix` is one such acceptor; a test or another protocol can be another.
  * @module
  */
-import { cborCodec, jsonCodec } from "../../codecs/index.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { ConnectionOptions, WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
@@ -128,7 +128,7 @@ export async function listenUnixSessions(
     const session = openSession(transport, {
       ...options.limits,
       role: "server",
-      codecs: [cborCodec, jsonCodec],
+      codecs: DEFAULT_CODECS,
       descriptors,
       keepAlive: options.keepAlive,
       handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
