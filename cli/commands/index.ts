@@ -6,6 +6,7 @@ import { kvCommand } from "./kv.js";
 import { lsCommand } from "./ls.js";
 import { runCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
+import { taskCommand } from "./task.js";
 import { watchCommand } from "./watch.js";
 
 /** Every `beamhub` command, in the order `beamhub --help` lists them. */
@@ -17,5 +18,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   exposeCommand,
   connectCommand,
   runCommand,
+  taskCommand,
   kvCommand,
 ];

@@ -76,6 +76,37 @@ describe("beamhub serve with tasks", () => {
     },
   );
 
+  it("answers the same tasks from the command line (beamhub task)", { timeout: 60_000 }, async () => {
+    await serveTasks("cli");
+    const socket = join(dir, "cli.sock");
+    const as = (app: string) => ({ env: { BEAMHUB_APP: app, BEAMHUB_APP_KEY: "App1Secret" } });
+    const posted = await beamhub(
+      ["task", "post", JSON.stringify({ to: [APP2], body: "6 x 7?" }), "--socket", socket],
+      as(APP1),
+    );
+    expect(posted.stderr).toBe("");
+    expect(posted.code).toBe(0);
+    const id = posted.stdout.trim();
+    const todo = await beamhub(["task", "ls", "--socket", socket], as(APP2));
+    expect(todo.stdout).toMatch(
+      new RegExp(`^ID\\s+FROM\\s+TO\\s+TTL\\s+BODY\n${id}\\s+${APP1}\\s+${APP2}\\s+\\d+s\\s+6 x 7\\?`),
+    );
+    const put = await beamhub(
+      ["task", "put", id, '{"status":"succeeded","body":"42"}', "--socket", socket],
+      as(APP2),
+    );
+    expect([put.code, put.stdout.trim()]).toEqual([0, "created"]);
+    const results = await beamhub(
+      ["task", "results", id, "--wait-count", "1", "--json", "--socket", socket],
+      as(APP1),
+    );
+    expect(JSON.parse(results.stdout)).toMatchObject([{ from: APP2, status: "succeeded", body: "42" }]);
+    const forbidden = await beamhub(["task", "results", id, "--socket", socket], as(APP2));
+    expect([forbidden.code, forbidden.stderr]).toEqual([1, expect.stringContaining("EFORBIDDEN (403)")]);
+    const noApp = await beamhub(["task", "ls", "--socket", socket]);
+    expect(noApp.code).toBe(2);
+  });
+
   it("refuses a bad id and a plain-HTTP listener beyond loopback (exit 2)", async () => {
     const badId = await beamhub([
       "serve",
