@@ -20,6 +20,7 @@ import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
 import { startTasks } from "../serve-tasks.js";
+import { taskRequestListener } from "../../tasks/rest/task-routes.js";
 import {
   describeAuth,
   describeWebAccess,
@@ -84,12 +85,21 @@ export async function serve(
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   if (options.https !== undefined && tls !== undefined) {
-    https = await startHttps(hub, unix, { ...options, https: options.https }, tls, authenticate, log);
+    https = await startHttps(
+      hub,
+      unix,
+      { ...options, https: options.https },
+      tls,
+      authenticate,
+      log,
+      taskRequestListener(tasks.broker),
+    );
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
         `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}; ${describeWebAccess(options.https)}` +
         (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
     );
+    if (tasks.broker.keys.apps.length > 0) log(`tasks: REST also on ${https.url}/v1/tasks`);
   }
   for (const warning of options.warnings) log(`warning: ${warning}`);
   const noFds = fdPassingUnavailable();
@@ -198,6 +208,7 @@ async function startHttps(
   tls: ListenerCertificate,
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
+  otherRequests: NonNullable<ListenHttpsOptions["otherRequests"]>,
 ): Promise<HttpsListener> {
   const { https } = options;
   const { host, port } = https.address;
@@ -212,6 +223,8 @@ async function startHttps(
     allowOrigins: https.allowOrigins,
     trustedProxies: https.trustedProxies,
     log,
+    // Samply applications' task API (/v1/tasks, /v1/health) on the same port.
+    otherRequests,
     ...(https.maxConnections === undefined ? {} : { maxConnections: https.maxConnections }),
     ...(https.maxConnectionsPerAddress === undefined
       ? {}

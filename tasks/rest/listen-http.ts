@@ -3,8 +3,7 @@ import type { AddressInfo } from "node:net";
 import { isLoopbackHost } from "../../base/loopback.js";
 import { InvalidTaskError } from "../errors.js";
 import type { TaskBroker } from "../task-broker.js";
-import { sendText } from "./http-exchange.js";
-import { taskRoutes } from "./task-routes.js";
+import { taskRequestListener } from "./task-routes.js";
 
 /** Options of {@link listenTasksHttp}. */
 export interface ListenTasksHttpOptions {
@@ -35,15 +34,7 @@ export async function listenTasksHttp(
       `plain HTTP on ${host} would expose application keys; listen on loopback or allow it explicitly`,
     );
   }
-  const routes = taskRoutes(broker);
-  const server = createServer((request, response) => {
-    routes(request, response).then(
-      (handled) => {
-        if (!handled) sendText(response, 404, "");
-      },
-      () => response.destroy(),
-    );
-  });
+  const server = createServer(taskRequestListener(broker));
   server.requestTimeout = 0; // long polls may take up to an hour; each one has its own deadline
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -98,6 +98,24 @@ export function taskRoutes(broker: TaskBroker): TaskRoutes {
   };
 }
 
+/**
+ * A request listener for a server of its own (node:http or node:http2): the task routes, and
+ * 404 for any other path.
+ */
+export function taskRequestListener(
+  broker: TaskBroker,
+): (request: HttpRequest, response: HttpResponse) => void {
+  const routes = taskRoutes(broker);
+  return (request, response) => {
+    routes(request, response).then(
+      (handled) => {
+        if (!handled) sendText(response, 404, "");
+      },
+      () => response.destroy(),
+    );
+  };
+}
+
 function answerError(response: HttpResponse, error: unknown): void {
   if (response.headersSent) {
     response.destroy(error instanceof Error ? error : undefined);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { beamhub, startCli, type RunningCli } from "../cli/helpers.js";
+import { curl } from "../http2/helpers.js";
 import { APP1, APP2, RestClient, aResult, aTask } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-serve-tasks-"));
@@ -106,6 +107,59 @@ describe("beamhub serve with tasks", () => {
     const noApp = await beamhub(["task", "ls", "--socket", socket]);
     expect(noApp.code).toBe(2);
   });
+
+  it(
+    "serves the same API on the https listener, over HTTP/2 and HTTP/1.1 (curl)",
+    { timeout: 60_000 },
+    async () => {
+      const certDir = join(dir, "cert");
+      const cli = await startCli(
+        [
+          "serve",
+          "--socket",
+          join(dir, "https.sock"),
+          "--listen-https",
+          "127.0.0.1:0",
+          "--cert-dir",
+          certDir,
+          "--id",
+          "proxy1.broker",
+          "--tasks-file",
+          "off",
+        ],
+        /serving on (https:\/\/127\.0\.0\.1:\d+)/,
+        { APP_app1_KEY: "App1Secret", APP_app2_KEY: "App1Secret" },
+      );
+      running.push(cli);
+      const base = cli.match[1]!;
+      const ca = ["--cacert", join(certDir, "cert.pem")];
+      const task = aTask();
+      const posted = await curl([
+        ...ca,
+        "--http2",
+        "-H",
+        `Authorization: ApiKey ${APP1} App1Secret`,
+        "--json",
+        JSON.stringify(task),
+        `${base}/v1/tasks`,
+      ]);
+      expect([posted.status, posted.version]).toEqual([201, "2"]);
+      const todo = await curl([
+        ...ca,
+        "--http1.1",
+        "-H",
+        `Authorization: ApiKey ${APP2} App1Secret`,
+        `${base}/v1/tasks?filter=todo`,
+      ]);
+      expect([todo.status, todo.version]).toEqual([200, "1.1"]);
+      expect((JSON.parse(todo.body) as { id: string }[]).map((t) => t.id)).toEqual([task.id]);
+      const unauthorized = await curl([...ca, "--http2", `${base}/v1/tasks?filter=todo`]);
+      expect(unauthorized.status).toBe(401);
+      // beamhub's own routes and other paths are untouched.
+      expect((await curl([...ca, "--http2", `${base}/beamhub/v1/services`])).status).toBe(200);
+      expect((await curl([...ca, "--http2", `${base}/elsewhere`])).status).toBe(404);
+    },
+  );
 
   it("refuses a bad id and a plain-HTTP listener beyond loopback (exit 2)", async () => {
     const badId = await beamhub([

@@ -1,4 +1,10 @@
-import { createSecureServer, type Http2SecureServer, type SecureServerOptions } from "node:http2";
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type SecureServerOptions,
+} from "node:http2";
 import type { Socket } from "node:net";
 import type { SecureVersion, TLSSocket } from "node:tls";
 import { InvalidArgumentError } from "../../model/errors.js";
@@ -12,6 +18,11 @@ type Pem = string | Buffer;
 
 /** Options of `listenHttpsSessions`: the endpoint's, and the server's own (address, TLS). */
 export interface HttpsListenOptions extends EndpointOptions {
+  /**
+   * Serves the requests on paths outside beamhub's (`/beamhub/v1/`), e.g. an application's own
+   * routes on the same port; without it they get 404.
+   */
+  otherRequests?: (request: Http2ServerRequest, response: Http2ServerResponse) => void;
   /** TCP port (default 0: any free port; see `listener.port`). */
   port?: number;
   /** Address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to accept other machines). */
@@ -93,6 +104,8 @@ export async function listenHttpsSessions(
       socket.setTimeout(idleTimeout, () => socket.destroy());
   });
   server.on("tlsClientError", () => undefined); // a failed handshake concerns that peer only
+  // Before attaching: the endpoint passes what is not beamhub's to the listeners it finds.
+  if (options.otherRequests !== undefined) server.on("request", options.otherRequests);
   const attached = attachHttpsSessions(server, handlers, options);
 
   await new Promise<void>((resolve, reject) => {
