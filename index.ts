@@ -46,7 +46,7 @@ export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "./mod
 // Errors: every class of the message model and the session comes from the one module that holds
 // them (so a new one needs no line here); the others are their layer's.
 export * from "./wire/error-classes.js";
-export { FdUnavailableError } from "./fd/errors.js";
+export { FdError, FdUnavailableError } from "./fd/errors.js";
 export {
   AuthenticationError,
   SessionRefusedError,
@@ -150,7 +150,7 @@ export {
 } from "./tasks/task-broker.js";
 export { TaskClient, type NewResult, type NewTask, type TodoOptions } from "./tasks/task-client.js";
 export { serveTasks, TASK_SERVICE } from "./tasks/task-service.js";
-export { taskRoutes, type TaskRoutes } from "./tasks/rest/task-routes.js";
+export { taskRequestListener, taskRoutes, type TaskRoutes } from "./tasks/rest/task-routes.js";
 export {
   listenTasksHttp,
   type ListenTasksHttpOptions,

@@ -45,3 +45,14 @@ export { resetSocket, spliceSocketStream } from "./wire/socket-stream.js";
 export { HANDOFF_ENV, handoffLibraryPath } from "./gateway/handoff-library.js";
 export { HANDOFF_REPLY, HANDOFF_REQUEST } from "./gateway/handoff-socket.js";
 export type { GatewayReply, GatewayRequest } from "./gateway/types.js";
+
+// What the beamhub command builds on beyond the public API (its own entry, like any client's).
+export { isLoopbackHost } from "./base/loopback.js";
+export { fdPassingUnavailable, loadFdAddon } from "./fd/index.js";
+export { verifyConfig } from "./wire/config.js";
+export { backoffDelay } from "./hub/remote/reconnect-options.js";
+export { normalizeOrigin } from "./transports/http2/origin-policy.js";
+export { TrustedProxies } from "./transports/http2/trusted-proxies.js";
+export { parseDuration } from "./tasks/duration.js";
+export { AppKeys } from "./tasks/app-keys.js";
+export { parseHubId } from "./tasks/beam-id.js";

@@ -6,7 +6,7 @@ import {
   type ReconnectOptions,
   type ConnectedHub,
 } from "../index.js";
-import { backoffDelay } from "../hub/remote/reconnect-options.js";
+import { backoffDelay } from "../internal.js";
 import type { CliConfig } from "./config.js";
 import { CONNECT_TIMEOUT_MS } from "./deadline.js";
 import { CliError, EXIT } from "./errors.js";

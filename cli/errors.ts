@@ -1,4 +1,4 @@
-import { BeamhubError } from "../base/error.js";
+import { BeamhubError } from "../index.js";
 
 /** Exit codes scripts can rely on (also listed in `beamhub --help`). */
 export const EXIT = {

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from "../base/loopback.js";
+import { isLoopbackHost } from "../internal.js";
 import { connect, type ConnectedHub, type ConnectHttpsOptions, type ReconnectOptions } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 

@@ -55,4 +55,4 @@ export function parseListenAddress(setting: Setting<string>): ListenAddress | un
   return { host, port };
 }
 
-export { isLoopbackHost } from "../base/loopback.js";
+export { isLoopbackHost } from "../internal.js";

@@ -9,8 +9,7 @@ import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./s
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
-import { normalizeOrigin } from "../transports/http2/origin-policy.js";
-import { TrustedProxies } from "../transports/http2/trusted-proxies.js";
+import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
 /** The flags of `serve` as `parseArgs` gives them. */
 export interface ServeFlags {

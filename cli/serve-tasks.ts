@@ -1,14 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { isLoopbackHost } from "../base/loopback.js";
-import { AppKeys } from "../tasks/app-keys.js";
-import { parseHubId } from "../tasks/beam-id.js";
-import type { Hub } from "../hub/hub.js";
-import { TaskError } from "../tasks/errors.js";
-import { listenTasksHttp } from "../tasks/rest/listen-http.js";
-import { TaskBroker } from "../tasks/task-broker.js";
-import { serveTasks, TASK_SERVICE } from "../tasks/task-service.js";
+import { listenTasksHttp, serveTasks, TASK_SERVICE, TaskBroker, TaskError, type Hub } from "../index.js";
+import { AppKeys, isLoopbackHost, parseHubId } from "../internal.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseListenAddress, type ListenAddress } from "./listen-address.js";
 import { stringSetting, type Setting } from "./settings.js";

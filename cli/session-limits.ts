@@ -1,6 +1,6 @@
 import { jsonCodec } from "../codecs/index.js";
-import { ConnectionConfigError } from "../wire/errors.js";
-import { verifyConfig, type ConnectionOptions } from "../wire/config.js";
+import { ConnectionConfigError, type ConnectionOptions } from "../index.js";
+import { verifyConfig } from "../internal.js";
 import type { Setting } from "./settings.js";
 import { CliError, EXIT } from "./errors.js";
 

@@ -98,6 +98,20 @@ describe("the house's layering", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("builds the command only from the package's entries, as any client would", () => {
+    // DESIGN.md: cli/ uses the public API (`beamhub`, `beamhub/codecs`, `beamhub/kv`) and the
+    // unstable `beamhub/internal`, never a module of another layer directly.
+    const entries = ["index.ts", "internal.ts", "codecs/index.ts", "kv/index.ts"];
+    const wrong: string[] = [];
+    for (const [file, targets] of graph) {
+      if (!file.startsWith("cli/")) continue;
+      for (const target of targets) {
+        if (!target.startsWith("cli/") && !entries.includes(target)) wrong.push(`${file} -> ${target}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it("has no import cycle", () => {
     // Tarjan's strongly connected components: any component of more than one module is a cycle.
     let index = 0;

@@ -7,7 +7,7 @@ import {
   type TcpConnector,
 } from "../../index.js";
 import { parseListen } from "../../internal.js";
-import { FdError } from "../../fd/index.js";
+import { FdError } from "../../index.js";
 import type { CliConfig } from "../config.js";
 import { reportReconnection } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";

@@ -4,7 +4,7 @@ import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { handoffEnvironment, type TcpConnector } from "../../index.js";
 import { handoffLibraryPath } from "../../internal.js";
-import { loadFdAddon } from "../../fd/index.js";
+import { loadFdAddon } from "../../internal.js";
 import { listenArgument, serviceNameArgument } from "../arguments.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandSpec } from "../command-spec.js";

@@ -4,13 +4,14 @@ import {
   listenHttps,
   listenUnix,
   peerCredentialsAvailable,
+  taskRequestListener,
   VERSION,
   type HttpsListener,
   type Authenticate,
   type ListenHttpsOptions,
   type UnixListener,
 } from "../../index.js";
-import { fdPassingUnavailable } from "../../fd/index.js";
+import { fdPassingUnavailable } from "../../internal.js";
 import { defaultAccessRules } from "../access-rules.js";
 import type { CommandSpec } from "../command-spec.js";
 import { checkDefaultSocket, type CliConfig } from "../config.js";
@@ -20,7 +21,6 @@ import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
 import { startTasks } from "../serve-tasks.js";
-import { taskRequestListener } from "../../tasks/rest/task-routes.js";
 import {
   describeAuth,
   describeWebAccess,

@@ -9,7 +9,7 @@ import {
   type TaskResult,
   type WaitCondition,
 } from "../../index.js";
-import { parseDuration } from "../../tasks/duration.js";
+import { parseDuration } from "../../internal.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandInput, CommandSpec } from "../command-spec.js";
 import { connectToHubWithin } from "../connect.js";
