@@ -129,7 +129,7 @@ export class TaskBroker {
       this.#store,
       [`app:${app}`],
       () => {
-        const items = this.#store.filter(select).map((stored) => this.#toTask(stored));
+        const items = this.#store.filter(select, to).map((stored) => this.#toTask(stored));
         return { items, counted: items.length };
       },
       wait,

@@ -30,6 +30,8 @@ type Listener = () => void;
 export class TaskStore {
   readonly #tasks = new Map<string, StoredTask>();
   readonly #postedBy = new Map<string, number>();
+  /** Tasks by each recipient, so that a to-do list costs what that worker has, not the hub. */
+  readonly #addressedTo = new Map<string, Set<StoredTask>>();
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #limits: TaskStoreLimits;
   readonly #now: () => number;
@@ -64,6 +66,11 @@ export class TaskStore {
   restore(stored: StoredTask): StoredTask {
     this.#tasks.set(stored.task.id, stored);
     this.#postedBy.set(stored.task.from, (this.#postedBy.get(stored.task.from) ?? 0) + 1);
+    for (const to of new Set(stored.task.to)) {
+      let tasks = this.#addressedTo.get(to);
+      if (tasks === undefined) this.#addressedTo.set(to, (tasks = new Set()));
+      tasks.add(stored);
+    }
     this.#wake(`app:${stored.task.from}`);
     for (const to of stored.task.to) this.#wake(`app:${to}`);
     return stored;
@@ -75,10 +82,14 @@ export class TaskStore {
     return stored !== undefined && this.#isLive(stored) ? stored : undefined;
   }
 
-  /** Live tasks that `accept`, in posting order. */
-  filter(accept: (stored: StoredTask) => boolean): StoredTask[] {
+  /**
+   * Live tasks that `accept`, in posting order; with `to`, only among the tasks addressed to it
+   * (an index, not a scan of the hub's tasks).
+   */
+  filter(accept: (stored: StoredTask) => boolean, to?: string): StoredTask[] {
     const found: StoredTask[] = [];
-    for (const stored of this.#tasks.values()) if (this.#isLive(stored) && accept(stored)) found.push(stored);
+    const candidates = to === undefined ? this.#tasks.values() : (this.#addressedTo.get(to) ?? []);
+    for (const stored of candidates) if (this.#isLive(stored) && accept(stored)) found.push(stored);
     return found;
   }
 
@@ -141,6 +152,11 @@ export class TaskStore {
   #remove(stored: StoredTask): void {
     if (this.#tasks.get(stored.task.id) !== stored) return;
     this.#tasks.delete(stored.task.id);
+    for (const to of stored.task.to) {
+      const tasks = this.#addressedTo.get(to);
+      tasks?.delete(stored);
+      if (tasks?.size === 0) this.#addressedTo.delete(to);
+    }
     const count = (this.#postedBy.get(stored.task.from) ?? 1) - 1;
     if (count === 0) this.#postedBy.delete(stored.task.from);
     else this.#postedBy.set(stored.task.from, count);
