@@ -1,12 +1,12 @@
 /**
- * The same task pattern from TypeScript, through a hub service: in one process and from another
- * session over a real Unix socket, with the REST face's rules (credentials, errors by class).
+ * The same task pattern from TypeScript, through a hub service, over every transport: in one
+ * process, over a real Unix socket, HTTP/2 and a WebSocket, with the REST face's rules.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUnix, Hub, listenUnix } from "../../index.js";
+import { connect, connectUnix, Hub, listenHttps, listenUnix, type HttpsListener } from "../../index.js";
 import type { HubClient } from "../../hub/types.js";
 import {
   TaskForbiddenError,
@@ -23,9 +23,15 @@ const dir = mkdtempSync(join(tmpdir(), "beamhub-task-client-"));
 let hub: Hub;
 let broker: TaskBroker;
 let closeListener: () => Promise<void>;
+let https: HttpsListener;
 const sessions: { name: string; open: () => Promise<HubClient> }[] = [
   { name: "in one process", open: async () => hub.session() },
   { name: "over a Unix socket", open: () => connectUnix(join(dir, "hub.sock")) },
+  { name: "over HTTP/2", open: () => connect(https.url, { ca: https.certificate, transport: "http2" }) },
+  {
+    name: "over a WebSocket",
+    open: () => connect(https.url.replace("https:", "wss:"), { ca: https.certificate }),
+  },
 ];
 
 beforeAll(async () => {
@@ -33,7 +39,11 @@ beforeAll(async () => {
   broker = await TaskBroker.open({ id: "proxy1.broker", apiKeys: KEYS });
   await serveTasks(hub.session(), broker);
   const listener = await listenUnix(hub, join(dir, "hub.sock"));
-  closeListener = () => listener.close();
+  https = await listenHttps(hub);
+  closeListener = async () => {
+    await https.close();
+    await listener.close();
+  };
 });
 
 afterAll(async () => {
