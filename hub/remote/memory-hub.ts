@@ -11,12 +11,8 @@ import type {
   WatchOptions,
 } from "../types.js";
 import type { ConnectedHub } from "./connected-hub.js";
-import type { RemoteHubEventMap } from "./remote-hub-events.js";
+import { RemoteHubEventTarget } from "./remote-hub-events.js";
 import type { RemoteHubState } from "./remote-hub.js";
-
-type Listener = Parameters<EventTarget["addEventListener"]>[1];
-type AddOptions = Parameters<EventTarget["addEventListener"]>[2];
-type RemoveOptions = Parameters<EventTarget["removeEventListener"]>[2];
 
 /**
  * A hub in this process as `connect("memory:...")` returns it: a session on the hub, by
@@ -24,7 +20,7 @@ type RemoveOptions = Parameters<EventTarget["removeEventListener"]>[2];
  * one transport runs on all. It never disconnects or reconnects: it is closed by `close()` or
  * when the hub closes.
  */
-export class MemoryHub extends EventTarget implements ConnectedHub {
+export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
   /** The session on the hub that this client is. */
   readonly session: Session;
   readonly closed: Promise<Error | undefined>;
@@ -41,35 +37,6 @@ export class MemoryHub extends EventTarget implements ConnectedHub {
         addOwner: () => undefined,
       });
     });
-  }
-
-  /** Listens for `disconnected`, `reconnected` or `gave-up`: never sent by a memory hub. */
-  override addEventListener<K extends keyof RemoteHubEventMap>(
-    type: K,
-    listener: (event: RemoteHubEventMap[K]) => void,
-    options?: AddOptions,
-  ): void;
-  override addEventListener(type: string, listener: Listener, options?: AddOptions): void;
-  override addEventListener(
-    type: string,
-    listener: Listener | ((event: never) => void),
-    options?: AddOptions,
-  ): void {
-    super.addEventListener(type, listener as Listener, options);
-  }
-
-  override removeEventListener<K extends keyof RemoteHubEventMap>(
-    type: K,
-    listener: (event: RemoteHubEventMap[K]) => void,
-    options?: RemoveOptions,
-  ): void;
-  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void;
-  override removeEventListener(
-    type: string,
-    listener: Listener | ((event: never) => void),
-    options?: RemoveOptions,
-  ): void {
-    super.removeEventListener(type, listener as Listener, options);
   }
 
   get state(): RemoteHubState {

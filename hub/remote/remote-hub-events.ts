@@ -62,3 +62,44 @@ export interface RemoteHubEventMap {
   reconnected: ReconnectedEvent;
   "gave-up": GaveUpEvent;
 }
+
+type Listener = Parameters<EventTarget["addEventListener"]>[1];
+type AddOptions = Parameters<EventTarget["addEventListener"]>[2];
+type RemoveOptions = Parameters<EventTarget["removeEventListener"]>[2];
+
+/**
+ * An EventTarget whose listeners are typed by {@link RemoteHubEventMap}: what every hub that
+ * `connect(url)` returns shares, whether it can lose its connection (`RemoteHub`) or not
+ * (`MemoryHub`, which never sends these events).
+ */
+export class RemoteHubEventTarget extends EventTarget {
+  /** Listens for `disconnected`, `reconnected` or `gave-up` (typed events). */
+  override addEventListener<K extends keyof RemoteHubEventMap>(
+    type: K,
+    listener: (event: RemoteHubEventMap[K]) => void,
+    options?: AddOptions,
+  ): void;
+  override addEventListener(type: string, listener: Listener, options?: AddOptions): void;
+  override addEventListener(
+    type: string,
+    listener: Listener | ((event: never) => void),
+    options?: AddOptions,
+  ): void {
+    super.addEventListener(type, listener as Listener, options);
+  }
+
+  /** Stops a listener added with {@link addEventListener}. */
+  override removeEventListener<K extends keyof RemoteHubEventMap>(
+    type: K,
+    listener: (event: RemoteHubEventMap[K]) => void,
+    options?: RemoveOptions,
+  ): void;
+  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void;
+  override removeEventListener(
+    type: string,
+    listener: Listener | ((event: never) => void),
+    options?: RemoveOptions,
+  ): void {
+    super.removeEventListener(type, listener as Listener, options);
+  }
+}

@@ -26,7 +26,7 @@ import {
   ReconnectedEvent,
   type ReRegistration,
   type ReRegistrationFailure,
-  type RemoteHubEventMap,
+  RemoteHubEventTarget,
 } from "./remote-hub-events.js";
 import { RemoteWatch, type HubRequester } from "./remote-watch.js";
 
@@ -71,9 +71,6 @@ interface LiveRegistration {
 }
 
 // The DOM listener types, as this environment's EventTarget declares them (Node's and browsers').
-type Listener = Parameters<EventTarget["addEventListener"]>[1];
-type AddOptions = Parameters<EventTarget["addEventListener"]>[2];
-type RemoveOptions = Parameters<EventTarget["removeEventListener"]>[2];
 
 interface Waiter {
   resolve(): void;
@@ -95,7 +92,7 @@ interface Waiter {
  * effects. Requests made while reconnecting wait for the reconnection up to their own timeout
  * (`ReconnectTimeoutError`; without a timeout, {@link DEFAULT_RECONNECT_WAIT}).
  */
-export class RemoteHub extends EventTarget implements HubClient {
+export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   #connection: WireConnection;
   #root: Channel;
   #state: RemoteHubState = "connected";
@@ -143,35 +140,6 @@ export class RemoteHub extends EventTarget implements HubClient {
   }
 
   // ---- events -------------------------------------------------------------------------------
-
-  /** Listens for `disconnected`, `reconnected` or `gave-up` (typed events). */
-  override addEventListener<K extends keyof RemoteHubEventMap>(
-    type: K,
-    listener: (event: RemoteHubEventMap[K]) => void,
-    options?: AddOptions,
-  ): void;
-  override addEventListener(type: string, listener: Listener, options?: AddOptions): void;
-  override addEventListener(
-    type: string,
-    listener: Listener | ((event: never) => void),
-    options?: AddOptions,
-  ): void {
-    super.addEventListener(type, listener as Listener, options);
-  }
-
-  override removeEventListener<K extends keyof RemoteHubEventMap>(
-    type: K,
-    listener: (event: RemoteHubEventMap[K]) => void,
-    options?: RemoveOptions,
-  ): void;
-  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void;
-  override removeEventListener(
-    type: string,
-    listener: Listener | ((event: never) => void),
-    options?: RemoveOptions,
-  ): void {
-    super.removeEventListener(type, listener as Listener, options);
-  }
 
   // ---- requests -----------------------------------------------------------------------------
 

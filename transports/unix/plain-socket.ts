@@ -12,7 +12,7 @@ import type { FileDescriptor } from "../../model/file-descriptor.js";
 import type { DescriptorCodec } from "../../wire/connection.js";
 import type { AbortableTransport } from "../../wire/keep-alive.js";
 import { FdSocketError, FdUnavailableError } from "../../fd/index.js";
-import { CLOSE_LINGER_MS } from "./unix-transport.js";
+import { closeLingering } from "./unix-transport.js";
 
 /** Backlog of a plain listener, as the addon's. */
 const BACKLOG = 511;
@@ -56,13 +56,7 @@ export function plainTransportFor(socket: Socket): AbortableTransport {
       socket.on("close", () => handlers.closed());
       socket.on("drain", () => handlers.drain?.());
     },
-    close: () => {
-      if (socket.destroyed) return;
-      socket.end();
-      const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-      linger.unref();
-      socket.once("close", () => clearTimeout(linger));
-    },
+    close: () => closeLingering(socket),
     abort: () => socket.destroy(),
     get bufferedBytes() {
       return socket.writableLength;

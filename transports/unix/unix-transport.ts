@@ -12,6 +12,26 @@ import type { FdSocket } from "../../fd/index.js";
  */
 export const CLOSE_LINGER_MS = 1000;
 
+/** What {@link closeLingering} needs of a socket: the addon's and node:net's both have it. */
+interface EndableSocket {
+  readonly destroyed: boolean;
+  end(): unknown;
+  destroy(): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/**
+ * Ends `socket` so that what was written still leaves, and destroys it if the peer has not
+ * closed its side within `CLOSE_LINGER_MS` (a frozen peer must not keep it open).
+ */
+export function closeLingering(socket: EndableSocket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+  linger.unref();
+  socket.once("close", () => clearTimeout(linger));
+}
+
 /** The session protocol's view of an FdSocket. */
 export function transportFor(socket: FdSocket): AbortableTransport {
   return {
@@ -24,13 +44,7 @@ export function transportFor(socket: FdSocket): AbortableTransport {
       socket.on("close", () => handlers.closed());
       socket.on("drain", () => handlers.drain?.());
     },
-    close: () => {
-      if (socket.destroyed) return;
-      socket.end();
-      const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-      linger.unref();
-      socket.once("close", () => clearTimeout(linger));
-    },
+    close: () => closeLingering(socket),
     abort: () => socket.destroy(),
     flush: () => socket.flush(),
     get bufferedBytes() {
