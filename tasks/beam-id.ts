@@ -1,3 +1,4 @@
+import { ID_LABEL } from "../model/hub-id.js";
 import { InvalidTaskError } from "./errors.js";
 
 /**
@@ -8,8 +9,6 @@ import { InvalidTaskError } from "./errors.js";
  */
 export type BeamIdKind = "app" | "hub" | "broker";
 
-const LABEL = /^[\p{L}\p{N}-]+$/u;
-
 /** The parts of a hub id: its own label and the broker it belongs to. */
 export interface HubId {
   readonly id: string;
@@ -19,7 +18,7 @@ export interface HubId {
 /** Checks a hub id (`proxy1.broker`, or a bare `broker` for a hub that is its own broker). */
 export function parseHubId(id: string): HubId {
   const labels = id.split(".");
-  if (!labels.every((label) => LABEL.test(label))) throw new InvalidTaskError(`invalid hub id "${id}"`);
+  if (!labels.every((label) => ID_LABEL.test(label))) throw new InvalidTaskError(`invalid hub id "${id}"`);
   return { id, broker: labels.length === 1 ? id : labels.slice(1).join(".") };
 }
 
@@ -33,7 +32,7 @@ export function classifyId(id: unknown, broker: string): { kind: BeamIdKind; hub
   if (!id.endsWith(`.${broker}`))
     throw new InvalidTaskError(`id "${id}" does not belong to broker "${broker}"`);
   const labels = id.slice(0, -broker.length - 1).split(".");
-  if (!labels.every((label) => LABEL.test(label))) throw new InvalidTaskError(`invalid id "${id}"`);
+  if (!labels.every((label) => ID_LABEL.test(label))) throw new InvalidTaskError(`invalid id "${id}"`);
   if (labels.length === 1) return { kind: "hub", hub: id };
   if (labels.length === 2) return { kind: "app", hub: `${labels[1]}.${broker}` };
   throw new InvalidTaskError(`id "${id}" has too many labels (app.hub.broker at most)`);
