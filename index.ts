@@ -170,5 +170,33 @@ export {
 } from "./tasks/errors.js";
 export { TaskLogLockedError } from "./tasks/log-lock.js";
 
+// Federation: a small PKI for hub certificates, and bodies sealed between hubs.
+export {
+  CertificateAuthority,
+  type AuthorityInitOptions,
+  type HubCredentials,
+  type IssuedCertificate,
+} from "./federation/pki/authority.js";
+export { createHubRequest, type HubRequest } from "./federation/pki/enrollment.js";
+export { TrustStore, type VerifiedHub } from "./federation/pki/trust-store.js";
+export {
+  AuthorityFilesError,
+  CertificateError,
+  CertificateExpiredError,
+  CertificateRevokedError,
+  PkiError,
+} from "./federation/pki/errors.js";
+export {
+  seal,
+  open as openSealed,
+  type SealedBody,
+  type SealOptions,
+  type OpenOptions,
+  type SealRecipient,
+} from "./federation/seal/seal.js";
+export { createSealingKey, verifySealingKey, type SealingKeyRecord } from "./federation/seal/sealing-key.js";
+export { ReplayGuard, type ReplayGuardOptions } from "./federation/seal/replay-guard.js";
+export { ReplayError, SealError, SignatureError } from "./federation/seal/errors.js";
+
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -1,6 +1,8 @@
 import type { CommandSpec } from "../command-spec.js";
+import { caCommand } from "./ca.js";
 import { callCommand } from "./call.js";
 import { connectCommand } from "./connect.js";
+import { enrollCommand } from "./enroll.js";
 import { exposeCommand } from "./expose.js";
 import { kvCommand } from "./kv.js";
 import { lsCommand } from "./ls.js";
@@ -19,5 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   connectCommand,
   runCommand,
   taskCommand,
+  caCommand,
+  enrollCommand,
   kvCommand,
 ];

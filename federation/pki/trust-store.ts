@@ -51,10 +51,11 @@ export class TrustStore {
   }
 
   /**
-   * Applies a revocation list (PEM) signed by a known intermediate or root. A newer list
-   * replaces the older one of the same issuer.
+   * Applies a revocation list (PEM) signed by a known intermediate or root, or by `issuer` (the
+   * intermediate's PEM, learnt first). A newer list replaces the older one of the same issuer.
    */
-  async addRevocationList(pem: string): Promise<number> {
+  async addRevocationList(pem: string, options: { issuer?: string } = {}): Promise<number> {
+    if (options.issuer !== undefined) this.addIntermediate(options.issuer);
     let crl: x509.X509Crl;
     try {
       crl = new x509.X509Crl(pem);
