@@ -9,6 +9,7 @@ import {
   verify,
   type KeyObject,
 } from "node:crypto";
+import { lengthPrefixed } from "../length-prefixed.js";
 import { SealError, SignatureError } from "./errors.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import { rawPublicKey, x25519PublicKey } from "./sealing-key.js";
@@ -183,26 +184,11 @@ function decrypt(key: Buffer, nonce: Buffer, sealed: Uint8Array, aad: Buffer): B
   }
 }
 
-/** Length-prefixed fields, so no two different messages give the same bytes. */
-function fields(parts: ReadonlyArray<Uint8Array | string>): Buffer {
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    const bytes =
-      typeof part === "string"
-        ? Buffer.from(part)
-        : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    chunks.push(length, bytes);
-  }
-  return Buffer.concat(chunks);
-}
-
 type Header = Pick<SealedBody, "id" | "from" | "to" | "time" | "epk">;
 
 /** What the body's AEAD binds: everything clear about the message, and the caller's context. */
 function header(message: Header, context: Uint8Array): Buffer {
-  return fields([
+  return lengthPrefixed([
     VERSION,
     message.id,
     message.from,
@@ -214,7 +200,7 @@ function header(message: Header, context: Uint8Array): Buffer {
 }
 
 function signedBytes(message: SealedBody, context: Uint8Array): Buffer {
-  return fields([header(message, context), ...message.keys, message.nonce, message.data]);
+  return lengthPrefixed([header(message, context), ...message.keys, message.nonce, message.data]);
 }
 
 function checkShape(sealed: SealedBody): void {
