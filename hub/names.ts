@@ -5,10 +5,11 @@ export type Labels = Readonly<Record<string, string>>;
 
 /**
  * Service names are dotted or slashed paths (`db.main`, `app/site/hub`): 1–255 characters of
- * letters, digits and `_ - . / :`, starting with a letter, digit or `_`. Names travel in URLs
+ * letters, digits and `_ - . / : @`, starting with a letter, digit or `_` (`@` names a service of
+ * another hub of a federation: `echo@proxy2.broker`). Names travel in URLs
  * (the HTTP/2 mapping) and on the wire, so the grammar is kept to what needs no escaping.
  */
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.\-/:]{0,254}$/;
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.\-/:@]{0,254}$/;
 /** Label keys follow the same spirit but shorter: 1–63 characters. */
 const LABEL_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,62}$/;
 const MAX_LABEL_VALUE = 255;
@@ -29,7 +30,7 @@ export function validateName(name: unknown): asserts name is string {
   }
   if (!NAME.test(name)) {
     throw new InvalidNameError(
-      `invalid service name ${JSON.stringify(name)}: use 1-255 of A-Z a-z 0-9 _ - . / :, starting with a letter, digit or _`,
+      `invalid service name ${JSON.stringify(name)}: use 1-255 of A-Z a-z 0-9 _ - . / : @, starting with a letter, digit or _`,
     );
   }
 }

@@ -1,0 +1,120 @@
+import { createPrivateKey } from "node:crypto";
+import type { Hub } from "../hub/hub.js";
+import { serveHubSession } from "../hub/remote/hub-server.js";
+import { connectHttps, type ConnectHttpsOptions } from "../hub/remote/connect-https.js";
+import type { RemoteHub } from "../hub/remote/remote-hub.js";
+import type { Watch } from "../hub/types.js";
+import { ByteStream } from "../model/byte-stream.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import { DEFAULT_CODECS } from "../wire/config.js";
+import { openSession } from "../wire/open-session.js";
+import { SITE_PREFIX, siteService } from "./names.js";
+import { PeerLink } from "./peer-link.js";
+import { TrustStore } from "./pki/trust-store.js";
+import { openTunnel } from "./tunnel/secure-tunnel.js";
+
+/** Options of `joinFederation`. */
+export interface JoinFederationOptions {
+  /** The broker's URL (`https://broker-host:8443`). */
+  broker: string;
+  /** This hub's id, as its certificate names it (`proxy1.broker`). */
+  id: string;
+  /** This hub's certificate chain and Ed25519 key (PEM), from the federation's authority. */
+  cert: string;
+  key: string;
+  /** The authority's root certificate (PEM): the broker's and every site's chain end there. */
+  root: string;
+  /** The broker's hub id, which its certificate names (default: `id` without its first label). */
+  brokerId?: string;
+  /** Bound on opening a tunnel, in ms (default 10 000). */
+  timeoutMs?: number;
+  /** How the session to the broker is dialled and kept (reconnects by default). */
+  connection?: Omit<ConnectHttpsOptions, "ca" | "cert" | "key" | "servername">;
+}
+
+/** A hub's membership in a federation. */
+export interface FederationSite {
+  readonly id: string;
+  /** The session to the broker (it reconnects on its own). */
+  readonly broker: RemoteHub;
+  /** The sites this hub has a tunnel to. */
+  peers(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Joins `hub` to a federation as a site: one outbound session to the broker (HTTP/2, else
+ * WebSocket; no inbound port needed), kept up with reconnects. For every other site the broker
+ * knows, the hub opens an end-to-end tunnel through the broker and offers that site's services
+ * locally as `<name>@<site id>`; tunnels from other sites are served as sessions whose identity
+ * is the calling site (`{ id: "proxy2.broker", via: "federation" }`), so `hub.authorize` rules
+ * decide what each site may call.
+ */
+export async function joinFederation(hub: Hub, options: JoinFederationOptions): Promise<FederationSite> {
+  const { id, root, timeoutMs = 10_000 } = options;
+  const trust = new TrustStore(root);
+  const verified = trust.verify(options.cert, { hub: id });
+  const self = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
+  const brokerId = options.brokerId ?? id.split(".").slice(1).join(".");
+  if (brokerId === "") throw new InvalidArgumentError(`"${id}" has no broker part; give brokerId`);
+
+  const broker = await connectHttps(options.broker, {
+    ...options.connection,
+    ca: root,
+    cert: options.cert,
+    key: options.key,
+    servername: brokerId,
+  });
+  const links = new Map<string, Promise<PeerLink>>();
+  const context = { hub, self, trust, broker, timeoutMs };
+
+  // Tunnels other sites open to this one: each becomes a session of this hub.
+  await broker.register(siteService(id), async (data: { from?: unknown; stream?: unknown }) => {
+    if (typeof data?.from !== "string" || !(data.stream instanceof ByteStream))
+      throw new InvalidArgumentError("a tunnel is { from: <hub id>, stream: ByteStream }");
+    const tunnel = await openTunnel(data.stream, {
+      role: "responder",
+      self,
+      trust,
+      peer: data.from,
+      timeoutMs,
+    });
+    const session = openSession(tunnel.transport, { role: "server", codecs: DEFAULT_CODECS });
+    serveHubSession(hub, session.connection, { id: tunnel.peer.id, via: "federation" });
+    return { accepted: tunnel.peer.id };
+  });
+
+  const connectTo = (site: string): void => {
+    if (site === id || links.has(site)) return;
+    const link = PeerLink.open(context, site);
+    links.set(site, link);
+    link.then(
+      (open) => void open.closed.then(() => links.get(site) === link && links.delete(site)),
+      () => links.get(site) === link && links.delete(site),
+    );
+  };
+  const sites: Watch = broker.watch({ prefix: SITE_PREFIX, existing: true });
+  const following = (async () => {
+    for await (const event of sites) {
+      const site = event.service.name.slice(SITE_PREFIX.length);
+      if (event.type === "added") connectTo(site);
+      else
+        void links.get(site)?.then(
+          (link) => link.close(),
+          () => undefined,
+        );
+    }
+  })().catch(() => undefined);
+
+  return {
+    id,
+    broker,
+    peers: () => [...links.keys()],
+    close: async () => {
+      sites.close();
+      await following;
+      await Promise.allSettled([...links.values()].map(async (link) => (await link).close()));
+      await broker.close();
+    },
+  };
+}
