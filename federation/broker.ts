@@ -27,9 +27,10 @@ export interface Broker {
  */
 export async function serveBroker(hub: Hub): Promise<Broker> {
   hub.authorize({
-    // Only the hub a certificate names may stand for it.
+    // Only the hub a certificate names may stand for it, and nobody may shadow the broker's own.
     register: (identity, service) =>
-      !service.startsWith(SITE_PREFIX) || (identity?.via === "mtls" && service === siteService(identity.id)),
+      !service.startsWith("federation.") ||
+      (identity?.via === "mtls" && service === siteService(identity.id)),
   });
   const sites = async (): Promise<ConnectedSite[]> =>
     (await hub.list({ prefix: SITE_PREFIX })).map((info) => ({
@@ -41,7 +42,12 @@ export async function serveBroker(hub: Hub): Promise<Broker> {
     await hub.register(TUNNEL_SERVICE, async (data: { to?: unknown; stream?: unknown }, context) => {
       const from = context.caller.identity;
       if (from?.via !== "mtls")
-        throw new ForbiddenError("only hubs with a federation certificate open tunnels");
+        throw new ForbiddenError(
+          "call",
+          TUNNEL_SERVICE,
+          from?.id,
+          "only hubs with a federation certificate open tunnels",
+        );
       if (typeof data?.to !== "string" || !(data.stream instanceof ByteStream))
         throw new InvalidArgumentError("a tunnel request is { to: <hub id>, stream: ByteStream }");
       // The site's handshake runs over the stream; the broker only passes it on.

@@ -84,25 +84,35 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     return { accepted: tunnel.peer.id };
   });
 
-  const connectTo = (site: string): void => {
-    if (site === id || links.has(site)) return;
+  // Sites the broker lists now: a failed or lost tunnel to one of them is retried with backoff.
+  const known = new Set<string>();
+  let closing = false;
+  const connectTo = (site: string, attempt = 0): void => {
+    if (site === id || links.has(site) || closing || !known.has(site)) return;
     const link = PeerLink.open(context, site);
     links.set(site, link);
-    link.then(
-      (open) => void open.closed.then(() => links.get(site) === link && links.delete(site)),
-      () => links.get(site) === link && links.delete(site),
-    );
+    const retry = (): void => {
+      if (links.get(site) !== link) return;
+      links.delete(site);
+      const delay = Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      setTimeout(() => connectTo(site, attempt + 1), delay).unref();
+    };
+    link.then((open) => void open.closed.then(retry), retry);
   };
   const sites: Watch = broker.watch({ prefix: SITE_PREFIX, existing: true });
   const following = (async () => {
     for await (const event of sites) {
       const site = event.service.name.slice(SITE_PREFIX.length);
-      if (event.type === "added") connectTo(site);
-      else
+      if (event.type === "added") {
+        known.add(site);
+        connectTo(site);
+      } else {
+        known.delete(site);
         void links.get(site)?.then(
           (link) => link.close(),
           () => undefined,
         );
+      }
     }
   })().catch(() => undefined);
 
@@ -111,6 +121,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     broker,
     peers: () => [...links.keys()],
     close: async () => {
+      closing = true;
       sites.close();
       await following;
       await Promise.allSettled([...links.values()].map(async (link) => (await link).close()));
