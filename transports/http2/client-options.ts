@@ -15,6 +15,12 @@ export interface HttpsDialOptions extends SessionClientOptions {
   /** TLS server name (SNI and verification) if it differs from the URL's host. */
   servername?: string;
   /**
+   * A forward HTTP proxy to tunnel through (`http://user:pass@proxy:3128`, HTTP CONNECT), or
+   * `false` for none. Default: `HTTPS_PROXY` / `https_proxy` / `ALL_PROXY` unless `NO_PROXY`
+   * lists the hub's host, as curl does.
+   */
+  proxy?: string | false;
+  /**
    * `"auto"` (default for `https://`): HTTP/2, falling back to WebSocket when HTTP/2 does not
    * get through (ALPN offers only HTTP/1.1, a proxy refuses it, the HTTP/2 session fails).
    * `"http2"` or `"websocket"` (default for `wss://`) use only that.

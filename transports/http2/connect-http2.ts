@@ -7,6 +7,7 @@ import { ConnectError } from "./errors.js";
 import { FirstByteDeadline } from "./first-byte.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { SESSION_CONTENT_TYPE, SESSION_PATH } from "./paths.js";
+import { proxiedSocket } from "./forward-proxy.js";
 import { refusalError } from "./refusal-error.js";
 import { connectFailure } from "./tls-errors.js";
 import { HTTP2_TUNING, http2Settings, tuneSession } from "./tuning.js";
@@ -38,11 +39,16 @@ export async function openHttp2(
 ): Promise<OpenedTransport> {
   const origin = url.origin;
   let socket: TLSSocket | undefined;
+  const tunnel = await proxiedSocket(url, options.proxy, timeout);
   const session = http2Connect(origin, {
     settings: http2Settings(),
     maxSessionMemory: HTTP2_TUNING.maxSessionMemory,
     createConnection: () => {
-      socket = tlsConnect({ ...tlsOptionsOf(url, options), ALPNProtocols: ["h2"] });
+      socket = tlsConnect({
+        ...tlsOptionsOf(url, options),
+        ALPNProtocols: ["h2"],
+        ...(tunnel && { socket: tunnel }),
+      });
       socket.setNoDelay(true);
       return socket;
     },

@@ -3,6 +3,7 @@ import { WebSocket, type ClientOptions } from "ws";
 import { type HttpsDialOptions, tlsOptionsOf } from "./client-options.js";
 import { basePath, type OpenedTransport } from "./connect-http2.js";
 import { withDeadline } from "./deadline.js";
+import { proxiedSocket } from "./forward-proxy.js";
 import { ConnectError } from "./errors.js";
 import { WEBSOCKET_PATH, WEBSOCKET_PROTOCOL } from "./paths.js";
 import { refusalError } from "./refusal-error.js";
@@ -25,9 +26,11 @@ export async function openWebSocket(
   const origin = url.origin;
   const target = `wss://${url.host}${basePath(url)}${WEBSOCKET_PATH}`;
   const maxFrameSize = options.limits?.maxFrameSize ?? DEFAULT_CONFIG.maxFrameSize;
+  const tunnel = await proxiedSocket(url, options.proxy, timeout);
   const clientOptions: ClientOptions & { ALPNProtocols: string[] } = {
     ...tlsOptionsOf(url, options),
     ALPNProtocols: ["http/1.1"], // ws hands every option to tls.connect
+    ...(tunnel && { socket: tunnel }), // so TLS runs inside the proxy's tunnel
     perMessageDeflate: false,
     maxPayload: maxFrameSize + 1024 * 1024,
     handshakeTimeout: timeout,
