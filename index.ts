@@ -197,6 +197,10 @@ export {
 export { createSealingKey, verifySealingKey, type SealingKeyRecord } from "./federation/seal/sealing-key.js";
 export { ReplayGuard, type ReplayGuardOptions } from "./federation/seal/replay-guard.js";
 export { ReplayError, SealError, SignatureError } from "./federation/seal/errors.js";
+export { serveBroker, type Broker, type ConnectedSite } from "./federation/broker.js";
+export { joinFederation, type FederationSite, type JoinFederationOptions } from "./federation/site.js";
+export { TunnelAuthError, TunnelHandshakeError } from "./federation/tunnel/errors.js";
+export { ProxyError } from "./transports/http2/forward-proxy.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { DEFAULT_MAX_UNIX_CONNECTIONS, DEFAULT_MAX_UNIX_CONNECTIONS_PER_UID } from "../internal.js";
 import { parseAccessRules, type AccessConfig } from "./access-rules.js";
 import type { CliConfig } from "./config.js";
@@ -8,6 +9,7 @@ import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
+import { FEDERATION_FILES, federationServeOptions, type FederationServeOptions } from "./serve-federation.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
@@ -49,6 +51,10 @@ export interface ServeFlags {
   id?: string;
   "listen-http"?: string;
   "tasks-file"?: string;
+  /** A federation (cli/serve-federation.ts). */
+  federation?: string;
+  broker?: string;
+  proxy?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -65,6 +71,8 @@ export interface ServeOptions {
   limits: SessionLimitSettings;
   /** The task broker: the hub's id, application keys, plain-HTTP listener, log file. */
   tasks: TaskServeOptions;
+  /** `--federation DIR` (with `--broker`, `--proxy`): a broker, or a site of one. */
+  federation: FederationServeOptions | undefined;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -127,8 +135,19 @@ export function resolveServeOptions(
   config: CliConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): ServeOptions {
-  const pick = (flag: string): Setting<unknown> | undefined =>
+  const given = (flag: string): Setting<unknown> | undefined =>
     pickSetting(flag, flags as Record<string, unknown>, env, config.file);
+  // A broker presents its federation certificate and asks sites for theirs, unless told otherwise.
+  const federationDir = stringSetting(given("federation"));
+  const brokerDefaults =
+    federationDir !== undefined && given("broker") === undefined
+      ? BROKER_TLS_DEFAULTS
+      : ({} as Readonly<Record<string, string>>);
+  const pick = (flag: string): Setting<unknown> | undefined =>
+    given(flag) ??
+    (brokerDefaults[flag] === undefined
+      ? undefined
+      : { value: join(federationDir!.value, brokerDefaults[flag]), source: federationDir!.source });
   const warnings: string[] = [];
   // Rules are structured data, so they come from the config file only, not from flags.
   const access =
@@ -145,6 +164,7 @@ export function resolveServeOptions(
   const keepAlive = keepAliveSetting(pick("keepalive"));
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
+  const federation = federationServeOptions(pick, tasks.id);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -155,7 +175,12 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, limits, tasks, warnings };
+    if (federation !== undefined && federation.broker === undefined)
+      throw new CliError(
+        `${federationDir!.source} without --broker makes a broker, which needs the https listener`,
+        EXIT.usage,
+      );
+    return { https: undefined, access, unix, keepAlive, limits, tasks, federation, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -201,8 +226,15 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, warnings };
+  return { https, access, unix, keepAlive, limits, tasks, federation, warnings };
 }
+
+/** What `--federation DIR` sets for a broker's https listener when the flags do not. */
+const BROKER_TLS_DEFAULTS: Readonly<Record<string, string>> = {
+  "tls-cert": FEDERATION_FILES.cert,
+  "tls-key": FEDERATION_FILES.key,
+  "client-ca": FEDERATION_FILES.root,
+};
 
 /**
  * `--socket-mode`, `--max-unix-connections` and `--max-unix-connections-per-uid`. The mode may

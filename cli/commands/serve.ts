@@ -20,6 +20,7 @@ import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
+import { startFederation } from "../serve-federation.js";
 import { startTasks } from "../serve-tasks.js";
 import {
   describeAuth,
@@ -119,10 +120,15 @@ export async function serve(
     tokens = reloadTokens(tokens, log);
   };
   process.on("SIGHUP", reload);
+  const federation =
+    options.federation === undefined
+      ? undefined
+      : await startFederation(hub, options.tasks.id, options.federation, log);
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);
   process.off("SIGHUP", reload);
+  await federation?.close();
   await unix.close();
   await https?.close();
   await tasks.close();

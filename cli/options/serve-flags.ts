@@ -277,6 +277,39 @@ const TASKS: OptionGroup = {
   },
 };
 
+/** A federation of hubs (examples/federation.md). */
+const FEDERATION: OptionGroup = {
+  title: "federation options",
+  about: "a broker and site hubs",
+  options: {
+    federation: {
+      type: "string",
+      value: "DIR",
+      setting: true,
+      help:
+        "join a federation with the credentials in DIR: hub.pem and hub.key (whose certificate names --id; " +
+        "beamhub enroll, beamhub ca sign) and root.pem (the authority's). Without --broker this hub is the " +
+        "broker: its https listener then presents hub.pem and asks clients for certificates of root.pem " +
+        "(unless --tls-cert or --client-ca say otherwise)",
+    },
+    broker: {
+      type: "string",
+      value: "URL",
+      setting: true,
+      help:
+        "with --federation: this hub is a site of the broker at URL (https://host:8443). One outbound " +
+        "session, reconnected with backoff; no inbound port needed",
+    },
+    proxy: {
+      type: "string",
+      value: "URL",
+      setting: true,
+      help: "the forward HTTP proxy to reach the broker through (http://user:pass@host:3128), or off",
+      defaultText: "HTTPS_PROXY unless NO_PROXY lists the broker",
+    },
+  },
+};
+
 /** The hub's own defaults and the config file. */
 const HUB_SETTINGS: OptionGroup = {
   title: "hub options",
@@ -300,6 +333,7 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   AUTHENTICATION,
   WEB_ACCESS,
   TASKS,
+  FEDERATION,
   HUB_SETTINGS,
 ];
 

@@ -1,0 +1,143 @@
+// A federation as an operator runs it: three `beamhub serve` processes on loopback — a broker and
+// two site hubs, one of them reaching the broker through a forward proxy (tinyproxy) — and a
+// service at one site called from the other by `name@site`, with `beamhub call`.
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificateAuthority } from "../../federation/pki/authority.js";
+import { connectUnix } from "../../hub/remote/connect-unix.js";
+import { beamhub, startCli, type RunningCli } from "../cli/helpers.js";
+import { within } from "../compliance/suite.js";
+import { installTinyproxy, startTinyproxy, type Tinyproxy } from "../helpers/tinyproxy.js";
+
+let dir: string;
+const running: RunningCli[] = [];
+let tinyproxy: Tinyproxy | undefined;
+
+/** A federation directory for `id`: hub.pem, hub.key and the authority's root.pem. */
+async function credentials(ca: CertificateAuthority, id: string): Promise<string> {
+  const place = join(dir, id);
+  await mkdir(place);
+  const issued = await ca.issue(id);
+  await writeFile(join(place, "hub.pem"), issued.certificate);
+  await writeFile(join(place, "hub.key"), issued.key, { mode: 0o600 });
+  await copyFile(join(dir, "ca", "root.pem"), join(place, "root.pem"));
+  return place;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "beamhub-serve-federation-"));
+  const installed = await installTinyproxy();
+  if (installed.path !== undefined) tinyproxy = await startTinyproxy(installed.path);
+  else console.warn(`site 2 reaches the broker directly: tinyproxy is not available (${installed.reason})`);
+}, 320_000);
+
+afterAll(async () => {
+  await Promise.allSettled(running.reverse().map((process) => process.stop()));
+  await tinyproxy?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("beamhub serve --federation", () => {
+  it("runs a broker and two sites; a call goes site 1 → broker → site 2 by name@site", async () => {
+    const ca = await CertificateAuthority.init(join(dir, "ca"));
+    const brokerDir = await credentials(ca, "broker");
+    const broker = await startCli(
+      [
+        "serve",
+        "--id",
+        "broker",
+        "--federation",
+        brokerDir,
+        "--listen-https",
+        "127.0.0.1:0",
+        "--socket",
+        join(dir, "broker.sock"),
+      ],
+      /press Ctrl-C/,
+    );
+    running.push(broker);
+    expect(broker.stderr()).toMatch(/federation: broker broker/);
+    const brokerUrl = broker.stderr().match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)![1]!;
+
+    const site = async (id: string, extra: string[]): Promise<string> => {
+      const socket = join(dir, `${id}.sock`);
+      const started = await startCli(
+        [
+          "serve",
+          "--id",
+          id,
+          "--federation",
+          await credentials(ca, id),
+          "--broker",
+          brokerUrl,
+          "--listen-https",
+          "off",
+          "--socket",
+          socket,
+          ...extra,
+        ],
+        /press Ctrl-C/,
+      );
+      running.push(started);
+      expect(started.stderr()).toMatch(
+        new RegExp(`federation: site ${id.replace(".", "\\.")} of the broker`),
+      );
+      return socket;
+    };
+    const site1 = await site("proxy1.broker", ["--proxy", "off"]);
+    const site2 = await site("proxy2.broker", tinyproxy === undefined ? [] : ["--proxy", tinyproxy.url]);
+
+    const service = await connectUnix(site2, { reconnect: false });
+    try {
+      await service.register(
+        "greet",
+        (name: string, context) => `hello ${name}, from proxy2 to ${context.caller.identity?.id}`,
+      );
+      const caller = await connectUnix(site1, { reconnect: false });
+      try {
+        const reply = await within(
+          caller.call("greet@proxy2.broker", "Ada", { waitForService: 15_000 }),
+          20_000,
+          "the call across the federation",
+        );
+        expect(reply).toBe("hello Ada, from proxy2 to proxy1.broker");
+      } finally {
+        await caller.close();
+      }
+      const cli = await beamhub(["call", "greet@proxy2.broker", '"Grace"', "--socket", site1]);
+      expect(cli.stderr).toBe("");
+      expect(cli.stdout.trim()).toBe('"hello Grace, from proxy2 to proxy1.broker"');
+      if (tinyproxy !== undefined)
+        expect(tinyproxy.log()).toContain(`CONNECT ${brokerUrl.slice("https://".length)}`);
+    } finally {
+      await service.close();
+    }
+  }, 120_000);
+
+  it("refuses a federation directory whose certificate names another hub, before listening", async () => {
+    const ca = await CertificateAuthority.open(join(dir, "ca"));
+    const place = await credentials(ca, "proxy9.broker");
+    const refused = await beamhub([
+      "serve",
+      "--id",
+      "proxy8.broker",
+      "--federation",
+      place,
+      "--socket",
+      join(dir, "x.sock"),
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/names "proxy9.broker", expected "proxy8.broker"/);
+    const stray = await beamhub([
+      "serve",
+      "--broker",
+      "https://127.0.0.1:1",
+      "--socket",
+      join(dir, "y.sock"),
+    ]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/--broker needs --federation DIR/);
+  }, 60_000);
+});
