@@ -16,7 +16,7 @@ const page = await readFile(join(root, "examples", "federation.md"), "utf8");
 
 /** The page's ```sh blocks: the code, the ```text block after it, and whether it keeps running. */
 const steps = [
-  ...page.matchAll(/(\*In its own terminal:\*\s*)?```sh\n([\s\S]*?)```(?:\s*```text\n([\s\S]*?)```)?/g),
+  ...page.matchAll(/([*_]In its own terminal:[*_]\s*)?```sh\n([\s\S]*?)```(?:\s*```text\n([\s\S]*?)```)?/g),
 ].map((match) => ({ background: match[1] !== undefined, code: match[2]!, output: match[3] }));
 
 let dir: string;
