@@ -1,3 +1,4 @@
+import { context as otelContext, ROOT_CONTEXT, trace, type Context, type Span } from "@opentelemetry/api";
 import { adoptAttachments, closeAttachments, releaseDescriptors } from "../model/attachments.js";
 import { isThenable } from "../model/channel.js";
 import { Cancellation, type Cancelable } from "../model/cancellation.js";
@@ -12,6 +13,7 @@ import {
 } from "../model/errors.js";
 import { Link } from "../model/linked-list.js";
 import { isValidName, validateName } from "./names.js";
+import { endCallSpan, startCallSpan, tracingEnabled } from "./tracing/spans.js";
 import type { Instance, InstanceCall, Registry } from "./registry.js";
 import type { Closable, Scope } from "../model/scope.js";
 import type { CallOptions, CallerInfo, MiddlewareContext, ServiceInfo } from "./types.js";
@@ -61,6 +63,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   readonly caller: CallerInfo;
   /** The instance serving the current attempt. */
   instance: Instance | undefined;
+  /**
+   * The OpenTelemetry context the handler runs in: the hub's dispatch span when tracing is on,
+   * else the caller's trace context as received (passed on to a remote handler), else undefined.
+   */
+  traceContext: Context | undefined;
 
   readonly #host: CallHost;
   readonly #owner: CallOwner;
@@ -85,10 +92,16 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   // Made only when the call goes asynchronous: a call to a synchronous handler joins no list.
   #instanceLink: Link<InstanceCall> | undefined;
   #ownerLink: Link<PendingCall> | undefined;
+  /** The caller's trace context as a transport received it (undefined: the active context). */
+  readonly #traceParent: Context | undefined;
+  /** The dispatch span, while the call runs with tracing on. */
+  #span: Span | undefined;
 
   /**
    * `cancelWith`, when given, replaces `options.cancelWith` (so that a transport passes its
-   * request's cancellation without copying the options).
+   * request's cancellation without copying the options). `traceParent`, when given, is the
+   * trace context a transport received with the call (`ROOT_CONTEXT` when it received none):
+   * in-process calls leave it out and continue the active context.
    */
   constructor(
     host: CallHost,
@@ -97,6 +110,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     data: unknown,
     options: CallOptions = NO_OPTIONS,
     cancelWith?: Cancelable,
+    traceParent?: Context,
   ) {
     this.#host = host;
     this.#owner = owner;
@@ -106,6 +120,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     this.#timeout = options.timeout ?? host.defaultTimeout;
     this.data = data;
     this.caller = owner.caller;
+    this.#traceParent = traceParent;
   }
 
   /** Membership in the serving instance's list of pending calls. */
@@ -156,6 +171,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       closeAttachments(this.data, error);
       return Promise.reject(error);
     }
+    this.#startTrace();
     const options = this.#options;
     const instance = this.#host.registry.pick(this.#name, options.labels, options.instance, undefined);
     if (instance === undefined) {
@@ -166,14 +182,49 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     return this.#attempt(instance, raw);
   }
 
+  /**
+   * Opens the dispatch span (with tracing on) or keeps the caller's trace context to pass on
+   * (without). With neither a provider nor a received context, this costs one check and nothing
+   * else is made.
+   */
+  #startTrace(): void {
+    const parent = this.#traceParent;
+    if (!tracingEnabled()) {
+      // A hub without an SDK still links the caller's trace to the service's.
+      if (parent !== undefined && parent !== ROOT_CONTEXT) this.traceContext = parent;
+      return;
+    }
+    const base = parent ?? otelContext.active();
+    const span = startCallSpan("dispatch", this.#name, base, {
+      "beamhub.caller.session": this.caller.sessionId,
+    });
+    this.#span = span;
+    this.traceContext = trace.setSpan(base, span);
+  }
+
+  /** Ends the dispatch span, if there is one, with the call's outcome. */
+  #endTrace(error?: unknown): void {
+    const span = this.#span;
+    if (span === undefined) return;
+    this.#span = undefined;
+    if (this.#tried !== undefined) span.setAttribute("beamhub.failovers", this.#tried.size);
+    endCallSpan(span, error);
+  }
+
   /** Runs the handler on `instance`; returns the caller's promise (or, `raw`, a sync reply). */
   #attempt(instance: Instance, raw = false): unknown {
     this.instance = instance;
     this.service = instance.info;
     this.#delivered = true;
+    const traced = this.traceContext;
     let result: unknown;
     try {
-      result = this.#host.invoke(this);
+      if (traced === undefined) result = this.#host.invoke(this);
+      else {
+        // The handler runs in the dispatch span's context: its own calls become its children.
+        this.#span?.setAttribute("beamhub.instance", instance.info.id);
+        result = otelContext.with(traced, this.#host.invoke, this.#host, this);
+      }
     } catch (error) {
       if (this.#deferred !== undefined) {
         this.#handlerFailed(instance, error);
@@ -182,6 +233,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#settled = true;
       this.#releaseRequest();
       const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+      this.#endTrace(failure);
       if (raw) throw failure;
       return Promise.reject(failure);
     }
@@ -197,9 +249,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
         adoptAttachments(result, instance.scope, this.#owner.scope);
       } catch (error) {
         const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+        this.#endTrace(failure);
         if (raw) throw failure;
         return Promise.reject(failure);
       }
+      this.#endTrace();
       return raw ? result : Promise.resolve(result);
     }
     const deferred = this.#goAsync();
@@ -285,13 +339,16 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       return;
     }
     this.#finish();
+    this.#endTrace();
     this.#deferred!.resolve(value);
   }
 
   #handlerFailed(instance: Instance, error: unknown): void {
     if (this.#settled || this.instance !== instance) return;
     this.#finish();
-    this.#deferred!.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+    const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+    this.#endTrace(failure);
+    this.#deferred!.reject(failure);
   }
 
   #noInstance(): void {
@@ -349,6 +406,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     // stream whose other end no handler will ever see.
     if (!this.#delivered && this.#carriesAttachments) closeAttachments(this.#request, error);
     this.#finish();
+    this.#endTrace(error);
     this.#abortHandler(error);
     this.#deferred!.reject(error);
   }

@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
 import type { Cancelable } from "../model/cancellation.js";
 import { ClosedError, InvalidArgumentError } from "../model/errors.js";
@@ -142,9 +143,16 @@ export class Session implements HubClient, CallOwner, Closable {
 
   /**
    * @internal `call` for transports: the reply of a synchronous handler comes back as is (its
-   * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`.
+   * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`;
+   * `traceParent` is the trace context received with the call (`ROOT_CONTEXT` for none).
    */
-  callRaw(name: string, data: unknown, options?: CallOptions, cancelWith?: Cancelable): unknown {
+  callRaw(
+    name: string,
+    data: unknown,
+    options?: CallOptions,
+    cancelWith?: Cancelable,
+    traceParent?: Context,
+  ): unknown {
     if (this.#closed) {
       closeAttachments(data, this.#closed);
       throw this.#closed;
@@ -157,7 +165,7 @@ export class Session implements HubClient, CallOwner, Closable {
       closeAttachments(data, error);
       throw error;
     }
-    return new PendingCall(this.#host, this, name, data, checked, cancelWith).start(true);
+    return new PendingCall(this.#host, this, name, data, checked, cancelWith, traceParent).start(true);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Hub } from "../hub.js";
 import type { Identity, Registration } from "../types.js";
 import { checkFilter } from "../arguments.js";
@@ -7,6 +8,7 @@ import { describeValue } from "../../model/durations.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
+import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
 
 /**
  * Serves the hub protocol on a connection's root channel: the connected peer becomes a session
@@ -21,8 +23,11 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
   connection.root.handle((request, context) => {
     const message = request as HubRequest;
     if (message?.op === "call") {
-      // The hot path: no async wrapper, no extra promise, no options object of our own.
-      return session.callRaw(message.name, message.data, message.options, context);
+      // The hot path: no async wrapper, no extra promise, no options object of our own. A call
+      // without trace context starts from the root context, never from whatever is active here.
+      const parent =
+        message.traceparent === undefined ? ROOT_CONTEXT : (extractTraceContext(message) ?? ROOT_CONTEXT);
+      return session.callRaw(message.name, message.data, message.options, context, parent);
     }
     return serveOperation(message).catch((error: unknown) => {
       // A refused operation keeps nothing it carried: a handler or events channel nobody will
@@ -40,23 +45,21 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
         const handler = expectChannel(message.handler, "register's handler");
         const registration: Registration = await session.register(
           message.name,
-          (data, context) =>
-            handler
-              .request(
-                {
-                  data,
-                  service: context.service,
-                  caller: context.caller,
-                  deadline: context.deadline,
-                } satisfies HandlerRequest,
-                { cancelWith: context },
-              )
-              .catch(async (error: unknown) => {
-                // The handler channel closed under the call: the instance is gone (its peer
-                // unregistered or died). Unregistering first lets the call fail over.
-                if (handler.isClosed) await registration.unregister();
-                throw error;
-              }),
+          (data, context) => {
+            const request: HandlerRequest = {
+              data,
+              service: context.service,
+              caller: context.caller,
+              deadline: context.deadline,
+            };
+            if (context.traceContext !== undefined) injectTraceContext(context.traceContext, request);
+            return handler.request(request, { cancelWith: context }).catch(async (error: unknown) => {
+              // The handler channel closed under the call: the instance is gone (its peer
+              // unregistered or died). Unregistering first lets the call fail over.
+              if (handler.isClosed) await registration.unregister();
+              throw error;
+            });
+          },
           { labels: message.labels },
         );
         registrations.set(registration.info.id, registration);
