@@ -171,7 +171,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       closeAttachments(this.data, error);
       return Promise.reject(error);
     }
-    this.#startTrace();
+    if (this.#traceParent !== undefined || tracingEnabled()) this.#startTrace();
     const options = this.#options;
     const instance = this.#host.registry.pick(this.#name, options.labels, options.instance, undefined);
     if (instance === undefined) {
@@ -189,9 +189,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
    */
   #startTrace(): void {
     const parent = this.#traceParent;
-    if (!tracingEnabled()) {
+    if (parent !== undefined && !tracingEnabled()) {
       // A hub without an SDK still links the caller's trace to the service's.
-      if (parent !== undefined && parent !== ROOT_CONTEXT) this.traceContext = parent;
+      if (parent !== ROOT_CONTEXT) this.traceContext = parent;
       return;
     }
     const base = parent ?? otelContext.active();
@@ -200,6 +200,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     });
     this.#span = span;
     this.traceContext = trace.setSpan(base, span);
+  }
+
+  /** The handler runs in the dispatch span's context: its own calls become its children. */
+  #invokeTraced(instance: Instance): unknown {
+    this.#span?.setAttribute("beamhub.instance", instance.info.id);
+    return otelContext.with(this.traceContext!, this.#host.invoke, this.#host, this);
   }
 
   /** Ends the dispatch span, if there is one, with the call's outcome. */
@@ -216,15 +222,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     this.instance = instance;
     this.service = instance.info;
     this.#delivered = true;
-    const traced = this.traceContext;
     let result: unknown;
     try {
-      if (traced === undefined) result = this.#host.invoke(this);
-      else {
-        // The handler runs in the dispatch span's context: its own calls become its children.
-        this.#span?.setAttribute("beamhub.instance", instance.info.id);
-        result = otelContext.with(traced, this.#host.invoke, this.#host, this);
-      }
+      result = this.traceContext === undefined ? this.#host.invoke(this) : this.#invokeTraced(instance);
     } catch (error) {
       if (this.#deferred !== undefined) {
         this.#handlerFailed(instance, error);
@@ -253,7 +253,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
         if (raw) throw failure;
         return Promise.reject(failure);
       }
-      this.#endTrace();
+      if (this.#span !== undefined) this.#endTrace();
       return raw ? result : Promise.resolve(result);
     }
     const deferred = this.#goAsync();
