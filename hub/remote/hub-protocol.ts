@@ -18,7 +18,10 @@ export type HubRequest =
   | { op: "unregister"; id: string }
   | { op: "lookup"; name: string; labels?: Labels }
   | { op: "list"; filter?: ServiceFilter }
-  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel };
+  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel }
+  | { op: "sessions" }
+  | { op: "instances"; filter?: ServiceFilter }
+  | { op: "stats" };
 
 /** What the hub sends on a registration's handler channel for each call. */
 export interface HandlerRequest {
