@@ -8,8 +8,17 @@
  */
 
 // The hub, in this process.
-export { Hub, type AccessRules, type HubOptions } from "./hub/hub.js";
-export type { Session, SessionOptions } from "./hub/session.js";
+export { Hub, type AccessRules, type HubObserver, type HubOptions, type SlowCall } from "./hub/hub.js";
+export type { Session, SessionOptions, SessionPeer } from "./hub/session.js";
+export type {
+  IdentitySummary,
+  SessionInfo,
+  SessionTraffic,
+  SessionTransport,
+} from "./hub/stats/session-info.js";
+export type { HubStats, InstanceInfo, ServiceStats } from "./hub/stats/hub-stats.js";
+export type { CallCounts, CallOutcome } from "./hub/stats/call-stats.js";
+export { LATENCY_BUCKETS_MS, quantileOf, type LatencySnapshot } from "./hub/stats/latency-histogram.js";
 export { validateLabels, validateName, type Labels } from "./hub/names.js";
 export type {
   CallContext,

@@ -16,6 +16,8 @@ import { isValidName, validateName } from "./names.js";
 import { endCallSpan, startCallSpan, tracingEnabled } from "./tracing/spans.js";
 import type { Instance, InstanceCall, Registry } from "./registry.js";
 import type { Closable, Scope } from "../model/scope.js";
+import type { CallOutcome, CallStats } from "./stats/call-stats.js";
+import type { HubCounters } from "./stats/hub-counters.js";
 import type { CallOptions, CallerInfo, MiddlewareContext, ServiceInfo } from "./types.js";
 
 /** What a call needs from the hub that dispatches it. */
@@ -27,6 +29,12 @@ export interface CallHost {
   readonly maxFailover: number;
   /** The timeout of calls that set none. */
   readonly defaultTimeout: number;
+  /** The hub's totals (undefined: it keeps none). */
+  readonly counters?: HubCounters | undefined;
+  /** A timed call that took at least this many ms is reported to `slowCall` (Infinity: none). */
+  readonly slowCallMs?: number;
+  /** A call took `ms` (at least `slowCallMs`) on `call.instance`, and ended so. */
+  slowCall?(call: PendingCall, ms: number, outcome: CallOutcome): void;
 }
 
 /** What a call needs from the session that made it. */
@@ -40,6 +48,14 @@ export interface CallOwner {
 }
 
 const NO_OPTIONS: CallOptions = {};
+
+/** How a call that failed before its handler answered ended, for the counts. */
+function outcomeOf(error: unknown): CallOutcome {
+  if (error instanceof CallTimeoutError) return "timeout";
+  if (error instanceof ServiceGoneError) return "gone";
+  if (error instanceof CallAbortedError || error instanceof ClosedError) return "cancelled";
+  return "error";
+}
 
 /** The promise a call returns, with its settle functions. */
 interface Deferred {
@@ -96,6 +112,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   readonly #traceParent: Context | undefined;
   /** The dispatch span, while the call runs with tracing on. */
   #span: Span | undefined;
+  /** The serving instance's counts (until this attempt's outcome is counted) and its start. */
+  #stats: CallStats | undefined;
+  #started = 0;
 
   /**
    * `cancelWith`, when given, replaces `options.cancelWith` (so that a transport passes its
@@ -222,6 +241,10 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     this.instance = instance;
     this.service = instance.info;
     this.#delivered = true;
+    const stats = instance.stats;
+    const started = stats === undefined ? 0 : stats.started();
+    this.#stats = stats;
+    this.#started = started;
     let result: unknown;
     try {
       result = this.traceContext === undefined ? this.#host.invoke(this) : this.#invokeTraced(instance);
@@ -231,6 +254,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
         return this.#deferred.promise;
       }
       this.#settled = true;
+      if (stats !== undefined) this.#counted("error");
       this.#releaseRequest();
       const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
       this.#endTrace(failure);
@@ -244,6 +268,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       // The synchronous fast path: nothing was set up, so nothing needs tearing down.
       this.#settled = true;
+      if (stats !== undefined) this.#counted("ok");
       this.#releaseRequest();
       try {
         adoptAttachments(result, instance.scope, this.#owner.scope);
@@ -256,6 +281,8 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       if (this.#span !== undefined) this.#endTrace();
       return raw ? result : Promise.resolve(result);
     }
+    // A handler that returns a promise is timed on every call from now on (see call-stats.ts).
+    if (stats !== undefined) stats.timeEvery = true;
     const deferred = this.#goAsync();
     if (!this.#settled) {
       instance.pending.add(this.instanceLink);
@@ -297,6 +324,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   instanceGone(why: string): void {
     if (this.#settled) return;
     const gone = this.instance;
+    this.#counted("gone");
     this.instance = undefined;
     this.#abortHandler(new ServiceGoneError(this.#name, why));
     if (gone === undefined || this.#carriesAttachments) {
@@ -338,6 +366,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#handlerFailed(instance, error);
       return;
     }
+    this.#counted("ok");
     this.#finish();
     this.#endTrace();
     this.#deferred!.resolve(value);
@@ -345,6 +374,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
 
   #handlerFailed(instance: Instance, error: unknown): void {
     if (this.#settled || this.instance !== instance) return;
+    this.#counted("error");
     this.#finish();
     const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
     this.#endTrace(failure);
@@ -405,10 +435,23 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     // the request carried is closed with the call's error, so that nobody waits on a channel or
     // stream whose other end no handler will ever see.
     if (!this.#delivered && this.#carriesAttachments) closeAttachments(this.#request, error);
+    if (this.#stats !== undefined) this.#counted(outcomeOf(error));
+    else if (error instanceof ServiceNotFoundError && this.#host.counters !== undefined)
+      this.#host.counters.notFound++;
     this.#finish();
     this.#endTrace(error);
     this.#abortHandler(error);
     this.#deferred!.reject(error);
+  }
+
+  /** Counts this attempt's outcome on its instance, once; reports it if it was slow. */
+  #counted(outcome: CallOutcome): void {
+    const stats = this.#stats;
+    if (stats === undefined) return;
+    this.#stats = undefined;
+    const ms = stats.ended(outcome, this.#started);
+    const host = this.#host;
+    if (host.slowCallMs !== undefined && ms >= host.slowCallMs) host.slowCall?.(this, ms, outcome);
   }
 
   #abortHandler(reason: unknown): void {

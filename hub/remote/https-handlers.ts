@@ -19,7 +19,11 @@ export interface HubServerOptions extends EndpointOptions {
  */
 export function hubEndpointHandlers(hub: Hub, options: HubServerOptions = {}): EndpointHandlers {
   return {
-    accept: (session, peer) => serveHubSession(hub, session.connection, peer.identity),
+    accept: (session, peer) =>
+      serveHubSession(hub, session.connection, peer.identity, {
+        transport: peer.transport === "websocket" ? "websocket" : "http2",
+        remoteAddress: peer.remoteAddress,
+      }),
     requests:
       options.httpApi === false
         ? undefined

@@ -14,7 +14,10 @@ export type HubRequest =
   | { op: "unregister"; id: string }
   | { op: "lookup"; name: string; labels?: Labels }
   | { op: "list"; filter?: ServiceFilter }
-  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel };
+  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel }
+  | { op: "sessions" }
+  | { op: "instances"; filter?: ServiceFilter }
+  | { op: "stats" };
 
 /** A `call`: `traceparent`/`tracestate` carry the caller's trace context (PROTOCOL.md, "Trace context"). */
 export interface CallRequest extends TraceCarrier {

@@ -6,17 +6,37 @@ import { closeAttachments } from "../../model/attachments.js";
 import { Channel } from "../../model/channel.js";
 import { describeValue } from "../../model/durations.js";
 import { InvalidArgumentError } from "../../model/errors.js";
+import type { SessionTransport } from "../stats/session-info.js";
 import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
+
+/** What carried a served session and where from, for `hub.sessionsInfo()`. */
+export interface ServedPeer {
+  readonly transport: Exclude<SessionTransport, "local" | "memory">;
+  readonly remoteAddress?: string | undefined;
+}
 
 /**
  * Serves the hub protocol on a connection's root channel: the connected peer becomes a session
  * of `hub` and can register, call, look up and watch like an in-process participant. When the
  * connection ends, the session closes: its registrations go, its calls fail.
  */
-export function serveHubSession(hub: Hub, connection: WireConnection, identity?: Identity): void {
-  const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
+export function serveHubSession(
+  hub: Hub,
+  connection: WireConnection,
+  identity?: Identity,
+  peer?: ServedPeer,
+): void {
+  const session = hub.session({
+    identity,
+    maxCallTimeout: hub.maxPeerCallTimeout,
+    peer: {
+      ...peer,
+      // The wire's counters, read when someone asks (hub.sessionsInfo(), a scrape).
+      traffic: () => connection.stats,
+    },
+  });
   const registrations = new Map<string, Registration>();
   void connection.closed.then((reason) => session.close(reason));
 
@@ -85,6 +105,12 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
         return session.lookup(message.name, { labels: message.labels });
       case "list":
         return session.list(message.filter);
+      case "sessions":
+        return session.sessionsInfo();
+      case "instances":
+        return session.instancesInfo(message.filter);
+      case "stats":
+        return session.stats();
       case "watch": {
         const events = expectChannel(message.events, "watch's events");
         const watch = session.watch({ ...checkFilter(message.filter), existing: message.existing });

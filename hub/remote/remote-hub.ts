@@ -13,6 +13,8 @@ import type {
   WatchOptions,
 } from "../types.js";
 import type { WireConnection } from "../../wire/connection.js";
+import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
+import type { SessionInfo } from "../stats/session-info.js";
 import type { CallRequest, HandlerRequest, HubRequest } from "./hub-protocol.js";
 import { inCallSpan, tracingEnabled } from "../tracing/spans.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
@@ -344,6 +346,21 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
 
   list(filter: ServiceFilter = {}): Promise<ServiceInfo[]> {
     return this.#request({ op: "list", filter });
+  }
+
+  /** The hub's open sessions (hub operation `sessions`; the access rules must grant `hub.sessions`). */
+  sessionsInfo(): Promise<SessionInfo[]> {
+    return this.#request({ op: "sessions" });
+  }
+
+  /** Live instances with their figures (hub operation `instances`; needs `hub.stats`). */
+  instancesInfo(filter: ServiceFilter = {}): Promise<InstanceInfo[]> {
+    return this.#request({ op: "instances", filter });
+  }
+
+  /** The hub's figures (hub operation `stats`; needs `hub.stats`). */
+  stats(): Promise<HubStats> {
+    return this.#request({ op: "stats" });
   }
 
   /**
