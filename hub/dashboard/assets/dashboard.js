@@ -4,7 +4,8 @@
 // names, identities and addresses come from peers.
 /* global document, sessionStorage, location, history */
 
-const EVENTS = "/beamhub/ui/events";
+/** `?interval=<ms>` on the page's URL sets the refresh interval (250–60000; default the hub's). */
+const EVENTS = `/beamhub/ui/events${intervalQuery()}`;
 /** Points kept per sparkline: a minute at the default 1 s interval. */
 const HISTORY = 60;
 const SVG = "http://www.w3.org/2000/svg";
@@ -20,6 +21,11 @@ let snapshots = 0;
 
 const $ = (selector) => document.querySelector(selector);
 const metric = (name) => document.querySelector(`[data-metric="${name}"]`);
+
+function intervalQuery() {
+  const interval = new URLSearchParams(location.search).get("interval");
+  return interval === null ? "" : `?interval=${encodeURIComponent(interval)}`;
+}
 
 /** A token may come in the URL fragment (never sent to the server): kept for this tab only. */
 function takeTokenFromFragment() {
@@ -163,8 +169,8 @@ function render(snapshot) {
   metric("streams").textContent = count(snapshot.streams);
   metric("channels").textContent = count(snapshot.channels);
   metric("fds").textContent = `${count(snapshot.traffic.fdsIn)} / ${count(snapshot.traffic.fdsOut)}`;
-  metric("bytes-per-second").textContent =
-    `${bytes(snapshot.bytesInPerSecond)} / ${bytes(snapshot.bytesOutPerSecond)}`;
+  metric("bytes-in-per-second").textContent = bytes(snapshot.bytesInPerSecond);
+  metric("bytes-out-per-second").textContent = bytes(snapshot.bytesOutPerSecond);
   metric("total-calls").textContent = count(calls);
   drawCards(
     $("#services"),
@@ -186,14 +192,16 @@ function render(snapshot) {
 function remember(service) {
   let points = series.get(service.name);
   if (points === undefined) {
-    points = { rate: [], latency: [] };
+    points = { rate: [], latency: [], median: [] };
     series.set(service.name, points);
   }
   points.rate.push(service.callsPerSecond);
   points.latency.push(service.p99Ms ?? null);
+  points.median.push(service.p50Ms ?? null);
   if (points.rate.length > HISTORY) {
     points.rate.shift();
     points.latency.shift();
+    points.median.shift();
   }
 }
 
@@ -243,7 +251,7 @@ function makeCard(service) {
     failed: field("failed/s", "failed-per-second"),
     p50: field("p50", "p50"),
     p99: field("p99", "p99"),
-    calls: field(gateway ? "connections" : "calls", "calls"),
+    calls: field(gateway ? "opened" : "calls", "calls"),
     failedTotal: field("failed", "failed"),
     inFlight: field("in flight", "in-flight"),
     instances: field("instances", "instances"),
@@ -272,14 +280,16 @@ function updateCard(card, service) {
   fields.rate.textContent = rate(service.callsPerSecond);
   fields.failed.textContent = rate(service.failedPerSecond);
   fields.failed.classList.toggle("bad", service.failedPerSecond > 0);
-  fields.p50.textContent = ms(service.p50Ms);
-  fields.p99.textContent = ms(service.p99Ms);
+  // Latency is of the calls of the last interval; when none came, the last known value stays
+  // (greyed) rather than a dash that hides what the service did a moment ago.
+  const points = series.get(service.name);
+  showLatency(fields.p50, service.p50Ms, points.median);
+  showLatency(fields.p99, service.p99Ms, points.latency);
   fields.calls.textContent = count(service.calls);
   fields.failedTotal.textContent = count(service.failed);
   fields.failedTotal.classList.toggle("bad", service.failed > 0);
   fields.inFlight.textContent = count(service.inFlight);
   fields.instances.textContent = count(service.instances);
-  const points = series.get(service.name);
   const maxRate = Math.max(1, ...points.rate);
   const latencies = points.latency.filter((value) => value !== null);
   const maxLatency = Math.max(0.001, ...latencies);
@@ -288,6 +298,12 @@ function updateCard(card, service) {
   card.spark.setAttribute("aria-label", `calls per second and p99 latency of ${service.name}`);
   card.rateLegend.textContent = `— ${service.gateway ? "conn" : "calls"}/s, max ${rate(maxRate)}`;
   card.latencyLegend.textContent = latencies.length === 0 ? "" : `- - p99, max ${ms(maxLatency)}`;
+}
+
+function showLatency(field, value, history) {
+  const last = value ?? history.findLast((point) => point !== null);
+  field.textContent = ms(last);
+  field.classList.toggle("muted", value === undefined && last !== undefined);
 }
 
 /** SVG points of `values` (nulls skipped), right-aligned, scaled so `max` touches the top. */
