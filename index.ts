@@ -109,6 +109,9 @@ export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/
 export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
 export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
 export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+export { DASHBOARD_DEFAULTS, type DashboardOptions } from "./hub/dashboard/dashboard-routes.js";
+export type { DashboardSnapshot, ServiceRow } from "./hub/dashboard/dashboard-snapshot.js";
+export { extractTraceContext, injectTraceContext, type TraceCarrier } from "./hub/tracing/trace-context.js";
 export type { Authenticate, PeerInfo, SessionLimits } from "./transports/http2/options.js";
 export {
   createDevCertificate,
