@@ -6,7 +6,9 @@
  * scrape time (`hub.stats()`, once per scrape), so turning metrics on adds nothing to a call.
  * @module
  */
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { createRequire } from "node:module";
+import type * as PromClient from "prom-client";
+import type { Registry } from "prom-client";
 import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats/hub-stats.js";
 import { LATENCY_BUCKETS_MS } from "../hub/stats/latency-histogram.js";
@@ -61,7 +63,8 @@ export interface HubMetrics {
  * ```
  */
 export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetrics {
-  const registry = options.registry ?? new Registry();
+  const promClient = loadPromClient();
+  const registry = options.registry ?? new promClient.Registry();
   const prefix = options.prefix ?? "beamhub_";
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
     throw new InvalidArgumentError(`metrics prefix must be a Prometheus name, got ${JSON.stringify(prefix)}`);
@@ -161,7 +164,7 @@ export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetric
     const figures = tasks === undefined ? undefined : safely(tasks);
     return figures === undefined ? [] : [{ labels: {}, value: figures.waiting }];
   });
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix });
+  if (options.defaultMetrics !== false) promClient.collectDefaultMetrics({ register: registry, prefix });
 
   return {
     registry,
@@ -177,6 +180,14 @@ export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetric
       tasks = read;
     },
   };
+}
+
+/**
+ * prom-client, loaded on first use: importing it costs 100-300 ms on the 2-core test machine,
+ * which every program importing beamhub would pay whether or not it serves metrics.
+ */
+function loadPromClient(): typeof PromClient {
+  return createRequire(import.meta.url)("prom-client") as typeof PromClient;
 }
 
 const MODE_LABELS = {

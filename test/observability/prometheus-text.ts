@@ -43,8 +43,17 @@ export function parsePrometheusText(text: string): PromText {
       consumed = LABEL.lastIndex;
     }
     if (consumed !== labelText.length) throw new Error(`bad labels in ${JSON.stringify(line)}`);
-    const value = rawValue === "+Inf" ? Infinity : rawValue === "-Inf" ? -Infinity : Number(rawValue);
-    if (Number.isNaN(value) && rawValue !== "NaN") throw new Error(`bad value in ${JSON.stringify(line)}`);
+    // Values are Go floats: NaN and Inf in any case (prom-client writes "Nan" before the first sample).
+    const lower = rawValue!.toLowerCase();
+    const value =
+      lower === "+inf" || lower === "inf"
+        ? Infinity
+        : lower === "-inf"
+          ? -Infinity
+          : lower === "nan"
+            ? NaN
+            : Number(rawValue);
+    if (Number.isNaN(value) && lower !== "nan") throw new Error(`bad value in ${JSON.stringify(line)}`);
     const family = name!.replace(/_(bucket|sum|count|total)$/, "");
     if (!types.has(name!) && !types.has(family)) throw new Error(`sample ${name} of no declared family`);
     samples.push({ name: name!, labels, value });
