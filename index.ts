@@ -182,5 +182,23 @@ export {
 } from "./tasks/errors.js";
 export { TaskLogLockedError } from "./tasks/log-lock.js";
 
+// Seeing inside a hub: Prometheus metrics, health and readiness routes, the metrics listener.
+export {
+  hubMetrics,
+  type GatewayFigures,
+  type HubMetrics,
+  type HubMetricsOptions,
+  type TaskFigures,
+} from "./observability/hub-metrics.js";
+export {
+  healthRoutes,
+  HEALTH_PATHS,
+  type HealthRoutesOptions,
+  type MetricsAuthorizer,
+  type ReadinessCheck,
+} from "./observability/health-routes.js";
+export { httpsMetricsAccess } from "./observability/https-metrics-access.js";
+export { listenMetrics, type MetricsListener } from "./observability/metrics-listener.js";
+
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -9,6 +9,7 @@ import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./s
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
+import { observeServeOptions, type ObserveServeOptions } from "./serve-observe-options.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
 /** The flags of `serve` as `parseArgs` gives them. */
@@ -49,6 +50,11 @@ export interface ServeFlags {
   id?: string;
   "listen-http"?: string;
   "tasks-file"?: string;
+  /** `--metrics HOST:PORT`, `--log-level`, `--log-format`, `--slow-call MS`. */
+  metrics?: string;
+  "log-level"?: string;
+  "log-format"?: string;
+  "slow-call"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -65,6 +71,8 @@ export interface ServeOptions {
   limits: SessionLimitSettings;
   /** The task broker: the hub's id, application keys, plain-HTTP listener, log file. */
   tasks: TaskServeOptions;
+  /** Metrics listener, log level and format, slow-call threshold. */
+  observe: ObserveServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -145,6 +153,7 @@ export function resolveServeOptions(
   const keepAlive = keepAliveSetting(pick("keepalive"));
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
+  const observe = observeServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -155,7 +164,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, limits, tasks, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, tasks, observe, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -201,7 +210,7 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, warnings };
+  return { https, access, unix, keepAlive, limits, tasks, observe, warnings };
 }
 
 /**

@@ -239,6 +239,21 @@ export class Hub implements HubClient, SessionHost {
     return this;
   }
 
+  /**
+   * @internal True when the access rules let a peer with `identity` (undefined: anonymous) call
+   * `service`, e.g. to read figures over plain HTTP where there is no session.
+   */
+  identityMayCall(identity: Identity | undefined, service: string): boolean {
+    for (const rules of this.#rules) {
+      try {
+        if (rules.call !== undefined && rules.call.call(rules, identity, service) !== true) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** @internal True when `session` may call (and see) `service`. */
   mayCall(session: Session, service: string): boolean {
     return this.#allows(session, "call", service);
