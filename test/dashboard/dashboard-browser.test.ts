@@ -148,7 +148,9 @@ describe.skipIf(unavailable !== undefined)("the live dashboard in headless Chrom
     // Traffic over a few seconds: the page must show a rate while it flows.
     const flowing = within(traffic(40, 60), 60_000, "the traffic");
     let rate = "0";
+    const giveUp = Date.now() + 30_000;
     for (let seen = await snapshots(page); rate === "0" || rate === "–"; seen++) {
+      if (Date.now() > giveUp) throw new Error("the page showed no call rate within 30 s of traffic");
       await drawn(page, seen + 1);
       rate = await text(page, '[data-metric="calls-per-second"]');
     }

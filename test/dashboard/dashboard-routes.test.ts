@@ -149,7 +149,9 @@ describe("the snapshots", () => {
     // The next snapshot taken after the traffic shows it.
     const from = stream.snapshots.length + 1;
     let after = await stream.waitFor(from);
-    for (let next = from + 1; after.services[0]!.calls < 20; next++) after = await stream.waitFor(next);
+    for (let next = from + 1; after.services[0]!.calls < 20 && next < from + 40; next++) {
+      after = await stream.waitFor(next);
+    }
     const work = after.services[0]!;
     expect(work).toMatchObject({ name: "work", calls: 20, failed: 4 });
     expect(stream.snapshots.some((snapshot) => (snapshot.services[0]?.callsPerSecond ?? 0) > 0)).toBe(true);
