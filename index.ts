@@ -8,8 +8,17 @@
  */
 
 // The hub, in this process.
-export { Hub, type AccessRules, type HubOptions } from "./hub/hub.js";
-export type { Session, SessionOptions } from "./hub/session.js";
+export { Hub, type AccessRules, type HubObserver, type HubOptions, type SlowCall } from "./hub/hub.js";
+export type { Session, SessionOptions, SessionPeer } from "./hub/session.js";
+export type {
+  IdentitySummary,
+  SessionInfo,
+  SessionTraffic,
+  SessionTransport,
+} from "./hub/stats/session-info.js";
+export type { HubStats, InstanceInfo, ServiceStats } from "./hub/stats/hub-stats.js";
+export type { CallCounts, CallOutcome } from "./hub/stats/call-stats.js";
+export { LATENCY_BUCKETS_MS, quantileOf, type LatencySnapshot } from "./hub/stats/latency-histogram.js";
 export { validateLabels, validateName, type Labels } from "./hub/names.js";
 export type {
   CallContext,
@@ -100,6 +109,9 @@ export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/
 export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
 export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
 export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+export { DASHBOARD_DEFAULTS, type DashboardOptions } from "./hub/dashboard/dashboard-routes.js";
+export type { DashboardSnapshot, ServiceRow } from "./hub/dashboard/dashboard-snapshot.js";
+export { extractTraceContext, injectTraceContext, type TraceCarrier } from "./hub/tracing/trace-context.js";
 export type { Authenticate, PeerInfo, SessionLimits } from "./transports/http2/options.js";
 export {
   createDevCertificate,
@@ -201,6 +213,23 @@ export { serveBroker, type Broker, type ConnectedSite } from "./federation/broke
 export { joinFederation, type FederationSite, type JoinFederationOptions } from "./federation/site.js";
 export { TunnelAuthError, TunnelHandshakeError } from "./federation/tunnel/errors.js";
 export { ProxyError } from "./transports/http2/forward-proxy.js";
+// Seeing inside a hub: Prometheus metrics, health and readiness routes, the metrics listener.
+export {
+  hubMetrics,
+  type GatewayFigures,
+  type HubMetrics,
+  type HubMetricsOptions,
+  type TaskFigures,
+} from "./observability/hub-metrics.js";
+export {
+  healthRoutes,
+  HEALTH_PATHS,
+  type HealthRoutesOptions,
+  type MetricsAuthorizer,
+  type ReadinessCheck,
+} from "./observability/health-routes.js";
+export { httpsMetricsAccess } from "./observability/https-metrics-access.js";
+export { listenMetrics, type MetricsListener } from "./observability/metrics-listener.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

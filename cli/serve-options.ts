@@ -11,6 +11,7 @@ import { booleanSetting, pickSetting, stringSetting, type Setting } from "./sett
 import { loadTokens, type TokenTable } from "./tokens-file.js";
 import { FEDERATION_FILES, federationServeOptions, type FederationServeOptions } from "./serve-federation.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
+import { observeServeOptions, type ObserveServeOptions } from "./serve-observe-options.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
 /** The flags of `serve` as `parseArgs` gives them. */
@@ -55,6 +56,11 @@ export interface ServeFlags {
   federation?: string;
   broker?: string;
   proxy?: string;
+  /** `--metrics HOST:PORT`, `--log-level`, `--log-format`, `--slow-call MS`. */
+  metrics?: string;
+  "log-level"?: string;
+  "log-format"?: string;
+  "slow-call"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -73,6 +79,8 @@ export interface ServeOptions {
   tasks: TaskServeOptions;
   /** `--federation DIR` (with `--broker`, `--proxy`): a broker, or a site of one. */
   federation: FederationServeOptions | undefined;
+  /** Metrics listener, log level and format, slow-call threshold. */
+  observe: ObserveServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -165,6 +173,7 @@ export function resolveServeOptions(
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
   const federation = federationServeOptions(pick, tasks.id);
+  const observe = observeServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -180,7 +189,7 @@ export function resolveServeOptions(
         `${federationDir!.source} without --broker makes a broker, which needs the https listener`,
         EXIT.usage,
       );
-    return { https: undefined, access, unix, keepAlive, limits, tasks, federation, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, tasks, federation, observe, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -226,7 +235,7 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, federation, warnings };
+  return { https, access, unix, keepAlive, limits, tasks, federation, observe, warnings };
 }
 
 /** What `--federation DIR` sets for a broker's https listener when the flags do not. */

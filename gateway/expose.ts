@@ -8,6 +8,7 @@ import {
   type Registration,
   type ServiceInfo,
 } from "../hub/index.js";
+import { GATEWAY_LABEL } from "../hub/dashboard/dashboard-snapshot.js";
 import { parseTarget, type TcpAddress } from "./address.js";
 import { GatewayProtocolError, UpstreamError } from "./errors.js";
 import { resetSocket, spliceSocketStream } from "./splice.js";
@@ -18,7 +19,7 @@ import { connectUpstream } from "./upstream.js";
 export interface ExposeTcpOptions {
   /** Milliseconds to wait for the upstream to accept a connection (default 10 000; 0: no limit). */
   connectTimeout?: number;
-  /** Labels of the registration. */
+  /** Labels of the registration (besides `beamhub.gateway: "tcp"`, which every exposure carries). */
   labels?: Record<string, string>;
   /** Whether callers may ask for the connected socket's fd (default true). */
   handoff?: boolean;
@@ -121,7 +122,9 @@ export async function exposeTcp(
     return { relayed: true };
   };
 
-  const registration: Registration = await hub.register(name, handler, { labels: options.labels ?? {} });
+  // The gateway label lets the hub's dashboard list the exposure among the gateway's connections.
+  const labels = { [GATEWAY_LABEL]: "tcp", ...options.labels };
+  const registration: Registration = await hub.register(name, handler, { labels });
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {

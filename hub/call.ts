@@ -1,3 +1,4 @@
+import { context as otelContext, ROOT_CONTEXT, trace, type Context, type Span } from "@opentelemetry/api";
 import { adoptAttachments, closeAttachments, releaseDescriptors } from "../model/attachments.js";
 import { isThenable } from "../model/channel.js";
 import { Cancellation, type Cancelable } from "../model/cancellation.js";
@@ -12,8 +13,11 @@ import {
 } from "../model/errors.js";
 import { Link } from "../model/linked-list.js";
 import { isValidName, validateName } from "./names.js";
+import { endCallSpan, startCallSpan, tracingEnabled } from "./tracing/spans.js";
 import type { Instance, InstanceCall, Registry } from "./registry.js";
 import type { Closable, Scope } from "../model/scope.js";
+import type { CallOutcome, CallStats } from "./stats/call-stats.js";
+import type { HubCounters } from "./stats/hub-counters.js";
 import type { CallOptions, CallerInfo, MiddlewareContext, ServiceInfo } from "./types.js";
 
 /** What a call needs from the hub that dispatches it. */
@@ -25,6 +29,12 @@ export interface CallHost {
   readonly maxFailover: number;
   /** The timeout of calls that set none. */
   readonly defaultTimeout: number;
+  /** The hub's totals (undefined: it keeps none). */
+  readonly counters?: HubCounters | undefined;
+  /** A timed call that took at least this many ms is reported to `slowCall` (Infinity: none). */
+  readonly slowCallMs?: number;
+  /** A call took `ms` (at least `slowCallMs`) on `call.instance`, and ended so. */
+  slowCall?(call: PendingCall, ms: number, outcome: CallOutcome): void;
 }
 
 /** What a call needs from the session that made it. */
@@ -38,6 +48,14 @@ export interface CallOwner {
 }
 
 const NO_OPTIONS: CallOptions = {};
+
+/** How a call that failed before its handler answered ended, for the counts. */
+function outcomeOf(error: unknown): CallOutcome {
+  if (error instanceof CallTimeoutError) return "timeout";
+  if (error instanceof ServiceGoneError) return "gone";
+  if (error instanceof CallAbortedError || error instanceof ClosedError) return "cancelled";
+  return "error";
+}
 
 /** The promise a call returns, with its settle functions. */
 interface Deferred {
@@ -61,6 +79,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   readonly caller: CallerInfo;
   /** The instance serving the current attempt. */
   instance: Instance | undefined;
+  /**
+   * The OpenTelemetry context the handler runs in: the hub's dispatch span when tracing is on,
+   * else the caller's trace context as received (passed on to a remote handler), else undefined.
+   */
+  traceContext: Context | undefined;
 
   readonly #host: CallHost;
   readonly #owner: CallOwner;
@@ -85,10 +108,19 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   // Made only when the call goes asynchronous: a call to a synchronous handler joins no list.
   #instanceLink: Link<InstanceCall> | undefined;
   #ownerLink: Link<PendingCall> | undefined;
+  /** The caller's trace context as a transport received it (undefined: the active context). */
+  readonly #traceParent: Context | undefined;
+  /** The dispatch span, while the call runs with tracing on. */
+  #span: Span | undefined;
+  /** The serving instance's counts (until this attempt's outcome is counted) and its start. */
+  #stats: CallStats | undefined;
+  #started = 0;
 
   /**
    * `cancelWith`, when given, replaces `options.cancelWith` (so that a transport passes its
-   * request's cancellation without copying the options).
+   * request's cancellation without copying the options). `traceParent`, when given, is the
+   * trace context a transport received with the call (`ROOT_CONTEXT` when it received none):
+   * in-process calls leave it out and continue the active context.
    */
   constructor(
     host: CallHost,
@@ -97,6 +129,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     data: unknown,
     options: CallOptions = NO_OPTIONS,
     cancelWith?: Cancelable,
+    traceParent?: Context,
   ) {
     this.#host = host;
     this.#owner = owner;
@@ -106,6 +139,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     this.#timeout = options.timeout ?? host.defaultTimeout;
     this.data = data;
     this.caller = owner.caller;
+    this.#traceParent = traceParent;
   }
 
   /** Membership in the serving instance's list of pending calls. */
@@ -156,6 +190,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       closeAttachments(this.data, error);
       return Promise.reject(error);
     }
+    if (this.#traceParent !== undefined || tracingEnabled()) this.#startTrace();
     const options = this.#options;
     const instance = this.#host.registry.pick(this.#name, options.labels, options.instance, undefined);
     if (instance === undefined) {
@@ -166,22 +201,63 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     return this.#attempt(instance, raw);
   }
 
+  /**
+   * Opens the dispatch span (with tracing on) or keeps the caller's trace context to pass on
+   * (without). With neither a provider nor a received context, this costs one check and nothing
+   * else is made.
+   */
+  #startTrace(): void {
+    const parent = this.#traceParent;
+    if (parent !== undefined && !tracingEnabled()) {
+      // A hub without an SDK still links the caller's trace to the service's.
+      if (parent !== ROOT_CONTEXT) this.traceContext = parent;
+      return;
+    }
+    const base = parent ?? otelContext.active();
+    const span = startCallSpan("dispatch", this.#name, base, {
+      "beamhub.caller.session": this.caller.sessionId,
+    });
+    this.#span = span;
+    this.traceContext = trace.setSpan(base, span);
+  }
+
+  /** The handler runs in the dispatch span's context: its own calls become its children. */
+  #invokeTraced(instance: Instance): unknown {
+    this.#span?.setAttribute("beamhub.instance", instance.info.id);
+    return otelContext.with(this.traceContext!, this.#host.invoke, this.#host, this);
+  }
+
+  /** Ends the dispatch span, if there is one, with the call's outcome. */
+  #endTrace(error?: unknown): void {
+    const span = this.#span;
+    if (span === undefined) return;
+    this.#span = undefined;
+    if (this.#tried !== undefined) span.setAttribute("beamhub.failovers", this.#tried.size);
+    endCallSpan(span, error);
+  }
+
   /** Runs the handler on `instance`; returns the caller's promise (or, `raw`, a sync reply). */
   #attempt(instance: Instance, raw = false): unknown {
     this.instance = instance;
     this.service = instance.info;
     this.#delivered = true;
+    const stats = instance.stats;
+    const started = stats === undefined ? 0 : stats.started();
+    this.#stats = stats;
+    this.#started = started;
     let result: unknown;
     try {
-      result = this.#host.invoke(this);
+      result = this.traceContext === undefined ? this.#host.invoke(this) : this.#invokeTraced(instance);
     } catch (error) {
       if (this.#deferred !== undefined) {
         this.#handlerFailed(instance, error);
         return this.#deferred.promise;
       }
       this.#settled = true;
+      if (stats !== undefined) this.#counted("error");
       this.#releaseRequest();
       const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+      this.#endTrace(failure);
       if (raw) throw failure;
       return Promise.reject(failure);
     }
@@ -192,16 +268,21 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       // The synchronous fast path: nothing was set up, so nothing needs tearing down.
       this.#settled = true;
+      if (stats !== undefined) this.#counted("ok");
       this.#releaseRequest();
       try {
         adoptAttachments(result, instance.scope, this.#owner.scope);
       } catch (error) {
         const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+        this.#endTrace(failure);
         if (raw) throw failure;
         return Promise.reject(failure);
       }
+      if (this.#span !== undefined) this.#endTrace();
       return raw ? result : Promise.resolve(result);
     }
+    // A handler that returns a promise is timed on every call from now on (see call-stats.ts).
+    if (stats !== undefined) stats.timeEvery = true;
     const deferred = this.#goAsync();
     if (!this.#settled) {
       instance.pending.add(this.instanceLink);
@@ -243,6 +324,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   instanceGone(why: string): void {
     if (this.#settled) return;
     const gone = this.instance;
+    this.#counted("gone");
     this.instance = undefined;
     this.#abortHandler(new ServiceGoneError(this.#name, why));
     if (gone === undefined || this.#carriesAttachments) {
@@ -284,14 +366,19 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#handlerFailed(instance, error);
       return;
     }
+    this.#counted("ok");
     this.#finish();
+    this.#endTrace();
     this.#deferred!.resolve(value);
   }
 
   #handlerFailed(instance: Instance, error: unknown): void {
     if (this.#settled || this.instance !== instance) return;
+    this.#counted("error");
     this.#finish();
-    this.#deferred!.reject(new ServiceError(this.#name, ServiceError.describe(error), error));
+    const failure = new ServiceError(this.#name, ServiceError.describe(error), error);
+    this.#endTrace(failure);
+    this.#deferred!.reject(failure);
   }
 
   #noInstance(): void {
@@ -348,9 +435,23 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     // the request carried is closed with the call's error, so that nobody waits on a channel or
     // stream whose other end no handler will ever see.
     if (!this.#delivered && this.#carriesAttachments) closeAttachments(this.#request, error);
+    if (this.#stats !== undefined) this.#counted(outcomeOf(error));
+    else if (error instanceof ServiceNotFoundError && this.#host.counters !== undefined)
+      this.#host.counters.notFound++;
     this.#finish();
+    this.#endTrace(error);
     this.#abortHandler(error);
     this.#deferred!.reject(error);
+  }
+
+  /** Counts this attempt's outcome on its instance, once; reports it if it was slow. */
+  #counted(outcome: CallOutcome): void {
+    const stats = this.#stats;
+    if (stats === undefined) return;
+    this.#stats = undefined;
+    const ms = stats.ended(outcome, this.#started);
+    const host = this.#host;
+    if (host.slowCallMs !== undefined && ms >= host.slowCallMs) host.slowCall?.(this, ms, outcome);
   }
 
   #abortHandler(reason: unknown): void {

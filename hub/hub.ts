@@ -3,7 +3,12 @@ import { toDuration } from "../model/durations.js";
 import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
 import type { Labels } from "./names.js";
 import { Registry } from "./registry.js";
+import type { CallOutcome } from "./stats/call-stats.js";
+import { HubCounters } from "./stats/hub-counters.js";
+import { collectHubStats, describeInstances, type HubStats, type InstanceInfo } from "./stats/hub-stats.js";
+import type { SessionInfo } from "./stats/session-info.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";
+import { checkFilter } from "./arguments.js";
 import type {
   CallOptions,
   Handler,
@@ -43,6 +48,38 @@ export interface HubOptions {
    * can keep work pending at the hub forever. In-process callers are not bounded.
    */
   maxPeerCallTimeout?: number;
+  /**
+   * Count calls, errors and latencies per instance and traffic per session (default true): what
+   * `hub.stats()`, `hub.instancesInfo()` and the metrics report. Off, a call costs a few
+   * nanoseconds less (bench/in-process.ts measures both) and those figures stay at zero.
+   */
+  stats?: boolean;
+  /**
+   * A call that takes at least this many milliseconds is reported to observers' `slowCall`
+   * (default: none). Synchronous handlers are timed on one call in 8 (hub/stats/call-stats.ts).
+   */
+  slowCallMs?: number;
+}
+
+/** A call that took at least `HubOptions.slowCallMs`. */
+export interface SlowCall {
+  readonly service: string;
+  /** The instance that served it. */
+  readonly instance: string;
+  /** The calling session and its identity id. */
+  readonly caller: { readonly sessionId: string; readonly identity?: string };
+  readonly ms: number;
+  readonly outcome: CallOutcome;
+}
+
+/**
+ * Told what happens in a hub (`hub.observe(observer)`): sessions coming and going, slow calls.
+ * Called synchronously; an observer that throws is ignored (it must not break the hub).
+ */
+export interface HubObserver {
+  sessionOpened?(session: SessionInfo): void;
+  sessionClosed?(session: SessionInfo, reason: Error | undefined): void;
+  slowCall?(call: SlowCall): void;
 }
 
 /**
@@ -63,8 +100,15 @@ export class Hub implements HubClient, SessionHost {
   readonly maxFailover: number;
   /** See `HubOptions.maxPeerCallTimeout`. */
   readonly maxPeerCallTimeout: number;
+  /** When the hub was made, in milliseconds since the epoch. */
+  readonly startedAt = Date.now();
+  /** @internal The hub's totals; undefined with `stats: false`. */
+  readonly counters: HubCounters | undefined;
+  /** @internal See `HubOptions.slowCallMs`. */
+  readonly slowCallMs: number;
 
   readonly #sessions = new Set<Session>();
+  readonly #observers = new Set<HubObserver>();
   readonly #middleware: Middleware[] = [];
   readonly #rules: AccessRules[] = [];
   #chain: ((call: PendingCall) => unknown) | undefined;
@@ -76,10 +120,17 @@ export class Hub implements HubClient, SessionHost {
   constructor(options: HubOptions = {}) {
     const { callTimeout = 30_000, maxFailover = 2, maxPeerCallTimeout = 3_600_000, authorize } = options;
     if (!(maxFailover >= 0)) throw new InvalidArgumentError(`maxFailover must be >= 0, got ${maxFailover}`);
+    if (options.stats !== undefined && typeof options.stats !== "boolean")
+      throw new InvalidArgumentError(`stats must be a boolean, got ${typeof options.stats}`);
+    this.counters = options.stats === false ? undefined : new HubCounters();
+    this.slowCallMs =
+      options.slowCallMs === undefined
+        ? Number.POSITIVE_INFINITY
+        : toDuration(options.slowCallMs, "slowCallMs") || Number.POSITIVE_INFINITY;
     this.defaultTimeout = toDuration(callTimeout, "callTimeout");
     this.maxPeerCallTimeout = toDuration(maxPeerCallTimeout, "maxPeerCallTimeout");
     this.maxFailover = maxFailover;
-    this.#local = this.session({ identity: { id: "local", via: "local" } });
+    this.#local = this.session({ identity: { id: "local", via: "local" }, peer: { transport: "local" } });
     if (authorize !== undefined) this.authorize(authorize);
   }
 
@@ -90,6 +141,72 @@ export class Hub implements HubClient, SessionHost {
     const session = new Session(this, `s${this.#sessionCount}`, options);
     this.#sessions.add(session);
     return session;
+  }
+
+  /**
+   * Tells `observer` of sessions opening and closing and of slow calls, until the returned
+   * function is called.
+   */
+  observe(observer: HubObserver): () => void {
+    if (observer === null || typeof observer !== "object")
+      throw new InvalidArgumentError("observer must be an object");
+    this.#observers.add(observer);
+    return () => {
+      this.#observers.delete(observer);
+    };
+  }
+
+  /** Every open session, what carries it, who it is and what it does (nothing secret). */
+  sessionsInfo(): SessionInfo[] {
+    return [...this.#sessions].map((session) => session.info());
+  }
+
+  /** The live instances matching `filter`, with their calls, errors and latency percentiles. */
+  instancesInfo(filter?: ServiceFilter): InstanceInfo[] {
+    return describeInstances(this.registry.instances(checkFilter(filter)), this.#sessionsById());
+  }
+
+  /** Everything the hub counts: sessions by transport, traffic, calls per name and outcome. */
+  stats(): HubStats {
+    const counters = this.counters ?? new HubCounters();
+    return collectHubStats(this.startedAt, this.#sessions, this.registry.instances(), counters);
+  }
+
+  #sessionsById(): Map<string, Session> {
+    return new Map([...this.#sessions].map((session) => [session.id, session]));
+  }
+
+  #tell(event: (observer: HubObserver) => void): void {
+    for (const observer of this.#observers) {
+      try {
+        event(observer);
+      } catch {
+        // An observer must not break the hub (see HubObserver).
+      }
+    }
+  }
+
+  /** @internal */
+  sessionOpened(session: Session): void {
+    if (this.counters !== undefined) this.counters.opened[session.transport]++;
+    if (this.#observers.size > 0) {
+      const info = session.info();
+      this.#tell((observer) => observer.sessionOpened?.(info));
+    }
+  }
+
+  /** @internal */
+  slowCall(call: PendingCall, ms: number, outcome: CallOutcome): void {
+    if (this.#observers.size === 0) return;
+    const identity = call.caller.identity?.id;
+    const event: SlowCall = {
+      service: call.service.name,
+      instance: call.service.id,
+      caller: { sessionId: call.caller.sessionId, ...(identity === undefined ? {} : { identity }) },
+      ms,
+      outcome,
+    };
+    this.#tell((observer) => observer.slowCall?.(event));
   }
 
   /**
@@ -120,6 +237,21 @@ export class Hub implements HubClient, SessionHost {
     }
     this.#rules.push(rules);
     return this;
+  }
+
+  /**
+   * @internal True when the access rules let a peer with `identity` (undefined: anonymous) call
+   * `service`, e.g. to read figures over plain HTTP where there is no session.
+   */
+  identityMayCall(identity: Identity | undefined, service: string): boolean {
+    for (const rules of this.#rules) {
+      try {
+        if (rules.call !== undefined && rules.call.call(rules, identity, service) !== true) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** @internal True when `session` may call (and see) `service`. */
@@ -208,8 +340,14 @@ export class Hub implements HubClient, SessionHost {
   }
 
   /** @internal */
-  sessionClosed(session: Session): void {
+  sessionClosed(session: Session, reason?: Error): void {
     this.#sessions.delete(session);
+    this.counters?.sessionClosed(session.transport, session.traffic());
+    if (this.#observers.size > 0) {
+      const info = session.info();
+      const cause = reason instanceof ClosedError && reason.cause instanceof Error ? reason.cause : reason;
+      this.#tell((observer) => observer.sessionClosed?.(info, cause));
+    }
   }
 }
 

@@ -13,7 +13,9 @@ export {
 } from "../model/channel.js";
 export * from "../wire/error-classes.js";
 export { FileDescriptor, type DescriptorKind, type DescriptorValue } from "../model/file-descriptor.js";
-export { Hub, type AccessRules, type HubOptions } from "./hub.js";
+export { Hub, type AccessRules, type HubObserver, type HubOptions, type SlowCall } from "./hub.js";
+export type { SessionInfo, SessionTransport } from "./stats/session-info.js";
+export type { HubStats, InstanceInfo, ServiceStats } from "./stats/hub-stats.js";
 export { validateLabels, validateName, type Labels } from "./names.js";
 export { Session, type SessionOptions } from "./session.js";
 export type * from "./types.js";

@@ -1,6 +1,7 @@
 import { LinkedList, type Link } from "../model/linked-list.js";
 import { labelsMatch, type Labels } from "./names.js";
 import type { Scope } from "../model/scope.js";
+import type { CallStats } from "./stats/call-stats.js";
 import type { Handler, ServiceFilter, ServiceInfo, WatchEvent } from "./types.js";
 import { matchesFilter, Watcher } from "./watch.js";
 
@@ -15,12 +16,16 @@ export interface InstanceCall {
 export class Instance {
   readonly pending = new LinkedList<InstanceCall>();
   active = true;
+  /** When it registered, in milliseconds since the epoch. */
+  readonly registeredAt = Date.now();
 
   constructor(
     readonly info: ServiceInfo,
     readonly handler: Handler,
     /** The registering session's scope: attachments this instance sends or receives close with it. */
     readonly scope: Scope,
+    /** Its call counts and latencies; undefined when the hub keeps none (`stats: false`). */
+    readonly stats?: CallStats,
   ) {}
 }
 
@@ -91,6 +96,18 @@ export class Registry {
     if (entry.instances.length === 0) this.#services.delete(name);
     this.#emit({ type: "removed", service: instance.info });
     return true;
+  }
+
+  /** The live instances matching `filter`, sorted by name. */
+  instances(filter: ServiceFilter = {}): Instance[] {
+    const found: Instance[] = [];
+    const names = filter.name !== undefined ? [filter.name] : [...this.#services.keys()].sort();
+    for (const name of names) {
+      for (const instance of this.#services.get(name)?.instances ?? []) {
+        if (matchesFilter(instance.info, filter)) found.push(instance);
+      }
+    }
+    return found;
   }
 
   list(filter: ServiceFilter = {}): ServiceInfo[] {

@@ -1,6 +1,7 @@
+import type { Context } from "@opentelemetry/api";
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
 import type { Cancelable } from "../model/cancellation.js";
-import { ClosedError, InvalidArgumentError } from "../model/errors.js";
+import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
 import { checkCallOptions, checkFilter, checkLookupOptions, checkWatchOptions } from "./arguments.js";
 import { closeAttachments } from "../model/attachments.js";
 import { toDuration } from "../model/durations.js";
@@ -8,6 +9,14 @@ import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "../model/linked-list.js";
 import { Instance, type Registry } from "./registry.js";
 import { Scope, type Closable } from "../model/scope.js";
+import { CallStats } from "./stats/call-stats.js";
+import type { HubStats, InstanceInfo } from "./stats/hub-stats.js";
+import {
+  summarizeIdentity,
+  type SessionInfo,
+  type SessionTraffic,
+  type SessionTransport,
+} from "./stats/session-info.js";
 import type {
   CallerInfo,
   CallOptions,
@@ -23,15 +32,29 @@ import type {
   WatchOptions,
 } from "./types.js";
 
+/**
+ * The names the access rules check for the hub's own figures: a session may read the sessions
+ * (identities, addresses, pids) if it may call `hub.sessions`, and the per-service figures if it
+ * may call `hub.stats` (and then only of services it may call).
+ */
+export const SESSIONS_ACCESS = "hub.sessions";
+export const STATS_ACCESS = "hub.stats";
+
 /** What a session needs from its hub. */
 export interface SessionHost extends CallHost {
   readonly registry: Registry;
   /** A fresh instance id, unique within the hub. */
   nextInstanceId(): string;
-  /** The session closed; the hub forgets it. */
-  sessionClosed(session: Session): void;
+  /** The session closed (`reason`: why); the hub forgets it. */
+  sessionClosed(session: Session, reason?: Error): void;
   /** True when the access rules let `session` call (and see) `service`. */
   mayCall?(session: Session, service: string): boolean;
+  /** The session opened (after its constructor ran). */
+  sessionOpened?(session: Session): void;
+  /** The hub's figures (see `Hub`); a host without them answers none. */
+  sessionsInfo?(): SessionInfo[];
+  instancesInfo?(filter?: ServiceFilter): InstanceInfo[];
+  stats?(): HubStats;
   /** Throws `ForbiddenError` unless the access rules let `session` `action` `service`. */
   checkAccess?(session: Session, action: "call" | "register", service: string): void;
 }
@@ -47,6 +70,18 @@ export interface SessionOptions {
    * no bound.
    */
   maxCallTimeout?: number;
+  /** What carries the session and where it comes from (transports set it; default: in memory). */
+  peer?: SessionPeer;
+}
+
+/** What carries a session, as `hub.sessionsInfo()` and the metrics show it. */
+export interface SessionPeer {
+  /** Default `"memory"`. */
+  transport?: SessionTransport;
+  /** The peer's network address, where it has one. */
+  remoteAddress?: string | undefined;
+  /** Reads the session's traffic and what it has open (a wire session's counters). */
+  traffic?: () => SessionTraffic;
 }
 
 /**
@@ -61,6 +96,11 @@ export class Session implements HubClient, CallOwner, Closable {
   readonly identity: Identity | undefined;
   readonly caller: CallerInfo;
   readonly scope = new Scope();
+  readonly transport: SessionTransport;
+  readonly remoteAddress: string | undefined;
+  /** When the session opened, in milliseconds since the epoch. */
+  readonly connectedAt = Date.now();
+  readonly #traffic: (() => SessionTraffic) | undefined;
 
   readonly #host: SessionHost;
   readonly #calls = new LinkedList<PendingCall>();
@@ -77,6 +117,39 @@ export class Session implements HubClient, CallOwner, Closable {
     this.#maxCallTimeout =
       options.maxCallTimeout === undefined ? 0 : toDuration(options.maxCallTimeout, "maxCallTimeout");
     this.caller = Object.freeze({ sessionId: id, identity: options.identity });
+    this.transport = options.peer?.transport ?? "memory";
+    this.remoteAddress = options.peer?.remoteAddress;
+    this.#traffic = options.peer?.traffic;
+    host.sessionOpened?.(this);
+  }
+
+  /** What the session is and does now (`hub.sessionsInfo()`); nothing secret. */
+  info(): SessionInfo {
+    let servingInFlight = 0;
+    for (const instance of this.#instances) servingInFlight += instance.pending.size;
+    const identity = summarizeIdentity(this.identity);
+    const traffic = this.traffic();
+    return {
+      id: this.id,
+      transport: this.transport,
+      ...(this.remoteAddress === undefined ? {} : { remoteAddress: this.remoteAddress }),
+      ...(identity === undefined ? {} : { identity }),
+      connectedAt: this.connectedAt,
+      services: this.#instances.size,
+      callsInFlight: this.#calls.size,
+      servingInFlight,
+      watches: this.#watches.size,
+      ...(traffic === undefined ? {} : { traffic }),
+    };
+  }
+
+  /** The session's traffic so far, for sessions over a wire; never throws. */
+  traffic(): SessionTraffic | undefined {
+    try {
+      return this.#traffic?.();
+    } catch {
+      return undefined;
+    }
   }
 
   get isClosed(): boolean {
@@ -103,7 +176,7 @@ export class Session implements HubClient, CallOwner, Closable {
   ): Registration {
     if (this.#closed) throw this.#closed;
     validateName(name);
-    this.#host.checkAccess?.(this, "register", name);
+    this.#checkAccess("register", name);
     if (typeof handler !== "function") {
       throw new InvalidArgumentError(`handler for "${name}" must be a function, got ${typeof handler}`);
     }
@@ -114,7 +187,12 @@ export class Session implements HubClient, CallOwner, Closable {
       labels,
       sessionId: this.id,
     });
-    const instance = new Instance(info, handler as Handler, this.scope);
+    const instance = new Instance(
+      info,
+      handler as Handler,
+      this.scope,
+      this.#host.counters === undefined ? undefined : new CallStats(),
+    );
     this.#instances.add(instance);
     this.#host.registry.add(instance);
     const unregister = (): Promise<void> => {
@@ -132,7 +210,7 @@ export class Session implements HubClient, CallOwner, Closable {
     let checked: CallOptions | undefined;
     try {
       checked = this.#checkCall(name, options);
-      this.#host.checkAccess?.(this, "call", name);
+      this.#checkAccess("call", name);
     } catch (error) {
       closeAttachments(data, error);
       return Promise.reject(error);
@@ -142,9 +220,16 @@ export class Session implements HubClient, CallOwner, Closable {
 
   /**
    * @internal `call` for transports: the reply of a synchronous handler comes back as is (its
-   * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`.
+   * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`;
+   * `traceParent` is the trace context received with the call (`ROOT_CONTEXT` for none).
    */
-  callRaw(name: string, data: unknown, options?: CallOptions, cancelWith?: Cancelable): unknown {
+  callRaw(
+    name: string,
+    data: unknown,
+    options?: CallOptions,
+    cancelWith?: Cancelable,
+    traceParent?: Context,
+  ): unknown {
     if (this.#closed) {
       closeAttachments(data, this.#closed);
       throw this.#closed;
@@ -152,12 +237,25 @@ export class Session implements HubClient, CallOwner, Closable {
     let checked: CallOptions | undefined;
     try {
       checked = this.#checkCall(name, options);
-      this.#host.checkAccess?.(this, "call", name);
+      this.#checkAccess("call", name);
     } catch (error) {
       closeAttachments(data, error);
       throw error;
     }
-    return new PendingCall(this.#host, this, name, data, checked, cancelWith).start(true);
+    return new PendingCall(this.#host, this, name, data, checked, cancelWith, traceParent).start(true);
+  }
+
+  /** The access rules' check, with refusals counted. */
+  #checkAccess(action: "call" | "register", name: string): void {
+    const check = this.#host.checkAccess;
+    if (check === undefined) return;
+    try {
+      check.call(this.#host, this, action, name);
+    } catch (error) {
+      if (error instanceof ForbiddenError && this.#host.counters !== undefined)
+        this.#host.counters.forbidden++;
+      throw error;
+    }
   }
 
   /**
@@ -173,6 +271,52 @@ export class Session implements HubClient, CallOwner, Closable {
       if (timeout === 0 || timeout > max) checked = { ...checked, timeout: max };
     }
     return checked;
+  }
+
+  /**
+   * The hub's open sessions (`hub.sessionsInfo()`), if the access rules let this session call
+   * `hub.sessions` (they show identities, addresses and pids); else `ForbiddenError`.
+   */
+  sessionsInfo(): Promise<SessionInfo[]> {
+    try {
+      this.#checkAccess("call", SESSIONS_ACCESS);
+      return Promise.resolve(this.#host.sessionsInfo?.() ?? []);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The live instances matching `filter` with their figures (`hub.instancesInfo()`), if the
+   * access rules let this session call `hub.stats`, and of those only the services it may call.
+   */
+  instancesInfo(filter?: ServiceFilter): Promise<InstanceInfo[]> {
+    try {
+      this.#checkAccess("call", STATS_ACCESS);
+      const instances = this.#host.instancesInfo?.(checkFilter(filter)) ?? [];
+      return Promise.resolve(instances.filter((instance) => this.#mayCall(instance.name)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The hub's figures (`hub.stats()`), as `instancesInfo` allows, of the services this session may call. */
+  stats(): Promise<HubStats> {
+    try {
+      this.#checkAccess("call", STATS_ACCESS);
+      const stats = this.#host.stats?.();
+      if (stats === undefined) throw new InvalidArgumentError("this hub keeps no figures");
+      return Promise.resolve({
+        ...stats,
+        services: stats.services.filter((service) => this.#mayCall(service.name)),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #mayCall(name: string): boolean {
+    return this.#host.mayCall === undefined || this.#host.mayCall(this, name);
   }
 
   lookup(name: string, options?: { labels?: Labels }): Promise<ServiceInfo[]> {
@@ -236,7 +380,7 @@ export class Session implements HubClient, CallOwner, Closable {
     for (const instance of [...this.#instances]) this.#unregister(instance, `session ${this.id} closed`);
     for (const watch of [...this.#watches]) watch.close();
     this.scope.close(this.#closed);
-    this.#host.sessionClosed(this);
+    this.#host.sessionClosed(this, this.#closed);
     return Promise.resolve();
   }
 
@@ -244,6 +388,9 @@ export class Session implements HubClient, CallOwner, Closable {
     if (!this.#instances.delete(instance)) return;
     this.#host.registry.remove(instance);
     for (const call of instance.pending.takeAll()) call.instanceGone(why);
+    // After its calls moved on (each counted "gone" here): the counts are final.
+    if (instance.stats !== undefined)
+      this.#host.counters?.retire(instance.info.name, instance.stats.snapshot());
   }
 }
 

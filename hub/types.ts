@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import type { Cancelable } from "../model/cancellation.js";
 import type { Identity } from "../model/identity.js";
 import type { Labels } from "./names.js";
@@ -39,6 +40,12 @@ export interface CallContext extends Cancelable {
   onCancel(listener: (reason: unknown) => void): void;
   /** When the caller stops waiting (milliseconds since the epoch), if it set a timeout. */
   readonly deadline: number | undefined;
+  /**
+   * The OpenTelemetry context of the call, when it is traced (an SDK is registered, or the
+   * caller sent W3C trace context): its span is the parent of whatever the handler starts. The
+   * handler already runs in it, so calls it makes through a hub continue the trace by themselves.
+   */
+  readonly traceContext?: Context | undefined;
 }
 
 /**

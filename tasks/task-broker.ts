@@ -92,6 +92,11 @@ export class TaskBroker {
     return new TaskBroker(options, store, log);
   }
 
+  /** Tasks held right now (until they expire). */
+  get taskCount(): number {
+    return this.#store.size;
+  }
+
   /** Requests waiting right now (long polls and event streams). */
   get waiting(): number {
     return this.#waiters.waiting;

@@ -27,6 +27,7 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["gateway", 8],
   ["tasks", 8],
   ["federation", 8],
+  ["observability", 8],
   ["index.ts", 9],
   ["internal.ts", 9],
   ["browser", 10],

@@ -22,6 +22,8 @@ export class BatchedWriter {
   #flushScheduled = false;
   /** The frames of the turn's next slice (see `queued`). */
   #sliceFrames = FIRST_SLICE_FRAMES;
+  /** What went to the transport so far (the session's traffic counters). */
+  readonly sent = { bytes: 0, frames: 0, fds: 0 };
 
   constructor(
     private readonly transport: ByteTransport,
@@ -59,7 +61,11 @@ export class BatchedWriter {
     const outbox = this.outbox;
     if (outbox.frames === 0) return;
     const answerBytes = outbox.bytes - outbox.creditedBytes;
+    const sent = this.sent;
+    sent.bytes += outbox.bytes;
+    sent.frames += outbox.frames;
     const { chunks, fds } = outbox.take();
+    sent.fds += fds.length;
     this.congestion.wrote(answerBytes, this.transport.write(chunks, fds) !== false);
   }
 

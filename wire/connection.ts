@@ -36,6 +36,18 @@ import { WireIncoming } from "./wire-incoming.js";
 export type { ByteTransport, TransportHandlers } from "./byte-transport.js";
 export type { ConnectionOptions, DescriptorCodec } from "./config.js";
 
+/** What a session carried so far, both ways (the counts of frames include HELLO, PING, ...). */
+export interface WireTraffic {
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  /** File descriptors received (on a Unix socket with fd passing). */
+  fdsIn: number;
+  /** File descriptors sent. */
+  fdsOut: number;
+}
+
 /** A request body above this size is refused while the memory budget is exhausted. */
 const LARGE_MESSAGE = 64 * 1024;
 /**
@@ -81,6 +93,10 @@ export class WireConnection {
   readonly #messages: MessageDecoder;
   readonly #credit: EventCredit;
   #nextRequestId = 1;
+  // Traffic counters, for the hub's session view and metrics: plain increments, read on demand.
+  #bytesIn = 0;
+  #framesIn = 0;
+  #fdsIn = 0;
   #failure: Error | undefined;
   #isClosed = false;
   #resolveReady!: () => void;
@@ -145,8 +161,15 @@ export class WireConnection {
     unsentBytes: number;
     /** Whether reading from the peer is paused because it does not read what we send. */
     readingPaused: boolean;
-  } {
+  } & WireTraffic {
+    const sent = this.#writer.sent;
     return {
+      bytesIn: this.#bytesIn,
+      bytesOut: sent.bytes,
+      framesIn: this.#framesIn,
+      framesOut: sent.frames,
+      fdsIn: this.#fdsIn,
+      fdsOut: sent.fds,
       channels: this.#channels.size,
       streams: this.#streams.size,
       pendingFds: this.#fds.pending,
@@ -191,8 +214,12 @@ export class WireConnection {
       return;
     }
     this.#congestion.beforeReceive();
+    this.#bytesIn += chunk.byteLength;
     try {
-      if (fds.length > 0) this.#fds.receive(fds);
+      if (fds.length > 0) {
+        this.#fdsIn += fds.length;
+        this.#fds.receive(fds);
+      }
       this.#decoder.feed(chunk, this.#frameSink);
     } catch (error) {
       this.#protocolFailure(error);
@@ -211,6 +238,7 @@ export class WireConnection {
     start: number,
     end: number,
   ): void {
+    this.#framesIn++;
     if (this.peerHello === undefined && type !== FrameType.HELLO) {
       throw new ProtocolError("EHELLO", `expected HELLO first, got ${frameTypeName(type)}`);
     }

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
   Hub,
   listenHttps,
@@ -10,7 +11,11 @@ import {
   type Authenticate,
   type ListenHttpsOptions,
   type UnixListener,
+  type MetricsListener,
+  type ReadinessCheck,
 } from "../../index.js";
+import { createLogger, lineLogger } from "../logger.js";
+import { logHubEvents, serveMetrics, type ServeMetrics } from "../serve-observe.js";
 import { fdPassingUnavailable } from "../../internal.js";
 import { defaultAccessRules } from "../access-rules.js";
 import type { CommandSpec } from "../command-spec.js";
@@ -46,8 +51,11 @@ import type { TokenTable } from "../tokens-file.js";
 export async function serve(
   config: CliConfig,
   options: ServeOptions,
-  log: (line: string) => void,
+  write: (line: string) => void,
 ): Promise<number> {
+  const logger = createLogger({ level: options.observe.logLevel, format: options.observe.logFormat }, write);
+  // serve's status lines, through the logger: levels and JSON apply to them too.
+  const log = lineLogger(logger);
   const stopGuard = logUnhandledRejections(log);
   // Handled from the start: a signal during start-up then stops the hub once it is up, and
   // never kills it between creating the socket file and removing it.
@@ -59,7 +67,11 @@ export async function serve(
   const hub = new Hub({
     callTimeout: config.timeout,
     authorize: options.access?.rules ?? defaultAccessRules(),
+    ...(options.observe.slowCallMs === undefined ? {} : { slowCallMs: options.observe.slowCallMs }),
   });
+  const stopLogging = logHubEvents(hub, logger);
+  const readiness: ReadinessCheck[] = [];
+  const observed = serveMetrics(hub, readiness);
   const started = Date.now();
   await hub.register("hub.info", () => ({
     version: VERSION,
@@ -67,15 +79,17 @@ export async function serve(
     pid: process.pid,
   }));
   const tasks = await startTasks(hub, options.tasks, log);
+  observed.metrics.addTasks(() => ({ tasks: tasks.broker.taskCount, waiting: tasks.broker.waiting }));
   const stale = existsSync(config.socket);
   const unix = await listenUnix(hub, config.socket, {
     mode: options.unix.mode,
     maxConnections: options.unix.maxConnections,
     maxConnectionsPerUid: options.unix.maxConnectionsPerUid,
-    onRefused: (refusal) => log(refusal.message),
+    onRefused: (refusal) => logger.warn({ event: "refused", transport: "unix" }, refusal.message),
     keepAlive: options.keepAlive,
     limits: options.limits,
   });
+  readiness.push({ name: "unix listener", check: () => existsSync(unix.path) || `${unix.path} is gone` });
   log(
     `beamhub ${VERSION}: serving on unix://${unix.path} (${describeUnix(options)})` +
       `${stale ? " (replaced a stale socket file)" : ""}`,
@@ -93,8 +107,13 @@ export async function serve(
       tls,
       authenticate,
       log,
-      taskRequestListener(tasks.broker),
+      orElse(
+        observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
+        taskRequestListener(tasks.broker),
+      ),
     );
+    const server = https.server;
+    readiness.push({ name: "https listener", check: () => server.listening || "not listening" });
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
         `SHA-256 ${fingerprintOf(tls.cert)}; ${describeAuth(options.https)}; ${describeWebAccess(options.https)}` +
@@ -102,6 +121,15 @@ export async function serve(
     );
     if (tasks.broker.keys.apps.length > 0) log(`tasks: REST also on ${https.url}/v1/tasks`);
   }
+  const metricsListener = await startMetrics(observed, options, unix, https, hub);
+  log(
+    `metrics: ${[metricsListener?.url, https?.url].filter((url) => url !== undefined).join(" and ") || "none"}` +
+      (metricsListener === undefined && https === undefined ? " (--metrics HOST:PORT to serve them)" : "") +
+      ` (/metrics, /healthz, /readyz${https === undefined ? "" : "; /metrics on https needs hub.stats access"})` +
+      (options.observe.slowCallMs === undefined
+        ? ""
+        : `; logging calls slower than ${options.observe.slowCallMs} ms`),
+  );
   for (const warning of options.warnings) log(`warning: ${warning}`);
   const noFds = fdPassingUnavailable();
   if (noFds !== undefined) {
@@ -127,15 +155,46 @@ export async function serve(
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);
+  observed.stopping();
   process.off("SIGHUP", reload);
   await federation?.close();
   await unix.close();
   await https?.close();
   await tasks.close();
   await hub.close();
+  await metricsListener?.close();
+  stopLogging();
   stopGuard();
   log("stopped");
   return 0;
+}
+
+/** The plain metrics listener of `--metrics`; a failure closes what already runs. */
+async function startMetrics(
+  observed: ServeMetrics,
+  options: ServeOptions,
+  unix: UnixListener,
+  https: HttpsListener | undefined,
+  hub: Hub,
+): Promise<MetricsListener | undefined> {
+  try {
+    return await observed.listen(options.observe);
+  } catch (error) {
+    await unix.close();
+    await https?.close();
+    await hub.close();
+    throw error;
+  }
+}
+
+/** A request listener that tries `first`, and hands what it does not take to `next`. */
+function orElse(
+  first: (request: Http2ServerRequest, response: Http2ServerResponse) => boolean,
+  next: (request: Http2ServerRequest, response: Http2ServerResponse) => void,
+): (request: Http2ServerRequest, response: Http2ServerResponse) => void {
+  return (request, response) => {
+    if (!first(request, response)) next(request, response);
+  };
 }
 
 /** The Unix status line's middle: who may connect, what rules apply, the caps. */

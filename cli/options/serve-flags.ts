@@ -310,6 +310,50 @@ const FEDERATION: OptionGroup = {
   },
 };
 
+/** What operators see of a running hub: metrics, health, logs. */
+const OBSERVE: OptionGroup = {
+  title: "observability options",
+  about: "metrics, health and logs",
+  options: {
+    metrics: {
+      type: "string",
+      value: "A",
+      setting: true,
+      help:
+        "HOST:PORT of a plain-HTTP listener for Prometheus (/metrics) and health checks (/healthz: the " +
+        "process answers; /readyz: the listeners are up). Loopback only: it has no TLS and no auth. The " +
+        "https listener serves the same paths (/metrics only to peers the access rules let call hub.stats)",
+    },
+    "log-level": {
+      type: "string",
+      value: "LEVEL",
+      setting: true,
+      help:
+        "trace, debug, info, warn, error, fatal or silent. info logs session open/close (identity, " +
+        "transport, address, reason), warn refusals and slow calls",
+      defaultText: "info",
+    },
+    "log-format": {
+      type: "string",
+      value: "F",
+      setting: true,
+      help:
+        "pretty (one human line per event) or json (pino's JSON lines: time, level, msg, event fields). " +
+        "Never logged: tokens, keys, Authorization headers",
+      defaultText: "pretty",
+    },
+    "slow-call": {
+      type: "string",
+      value: "MS",
+      setting: true,
+      help:
+        "log calls that take at least MS milliseconds (service, instance, caller, outcome). In-process " +
+        "synchronous handlers are timed one call in 8",
+      defaultText: "off",
+    },
+  },
+};
+
 /** The hub's own defaults and the config file. */
 const HUB_SETTINGS: OptionGroup = {
   title: "hub options",
@@ -334,6 +378,7 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   WEB_ACCESS,
   TASKS,
   FEDERATION,
+  OBSERVE,
   HUB_SETTINGS,
 ];
 

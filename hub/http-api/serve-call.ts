@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { jsonCodec } from "../../codecs/index.js";
 import { InvalidNameError, ServiceError } from "../../model/errors.js";
 import {
@@ -11,6 +12,7 @@ import type { Hub } from "../hub.js";
 import type { CallOptions, Identity } from "../types.js";
 import { callTimeoutOf } from "./call-timeout.js";
 import { checkJsonContentType, readJsonBody } from "./json-body.js";
+import { extractTraceContext } from "../tracing/trace-context.js";
 
 /**
  * `POST /beamhub/v1/call/<name>` with a JSON body (FORMATS.md's JSON form: `{"$bytes": ...}`
@@ -18,7 +20,8 @@ import { checkJsonContentType, readJsonBody } from "./json-body.js";
  * answers its reply as JSON (200), or the error as `{name, message, code, details?}` with a
  * status from its code (400 invalid, 404 no such service, 500 the handler threw, 502 the
  * instance went away, 504 timed out). `beamhub-timeout: <ms>` (or `?timeout=`) bounds the call:
- * a positive integer (else 400), clamped to `MAX_CALL_TIMEOUT`.
+ * a positive integer (else 400), clamped to `MAX_CALL_TIMEOUT`. W3C `traceparent`/`tracestate`
+ * headers continue the client's trace, as the fields of a `call` request do.
  */
 export async function serveCall(
   hub: Hub,
@@ -58,7 +61,12 @@ export async function serveCall(
   const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
   let reply: unknown;
   try {
-    reply = await session.call(name, data, options);
+    const { traceparent, tracestate } = request.headers;
+    const parent =
+      traceparent === undefined
+        ? ROOT_CONTEXT
+        : (extractTraceContext({ traceparent, tracestate }) ?? ROOT_CONTEXT);
+    reply = await session.callRaw(name, data, options, undefined, parent);
   } catch (error) {
     return sendError(response, error);
   } finally {

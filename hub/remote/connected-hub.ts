@@ -1,4 +1,6 @@
-import type { HubClient } from "../types.js";
+import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
+import type { SessionInfo } from "../stats/session-info.js";
+import type { HubClient, ServiceFilter } from "../types.js";
 import type { RemoteHubEventMap } from "./remote-hub-events.js";
 import type { RemoteHubState } from "./remote-hub.js";
 
@@ -14,6 +16,18 @@ export interface ConnectedHub extends HubClient {
    * why (the hub closed, the client gave up reconnecting, ...).
    */
   readonly closed: Promise<Error | undefined>;
+  /**
+   * The hub's open sessions: transport, address or Unix credentials, identity, traffic. Refused
+   * (`EFORBIDDEN`) unless the access rules let this client call `hub.sessions`.
+   */
+  sessionsInfo(): Promise<SessionInfo[]>;
+  /**
+   * Live instances with calls, errors and latency percentiles, of the services this client may
+   * call. Refused unless the access rules let it call `hub.stats`.
+   */
+  instancesInfo(filter?: ServiceFilter): Promise<InstanceInfo[]>;
+  /** The hub's figures (sessions by transport, traffic, calls per service), as `instancesInfo` allows. */
+  stats(): Promise<HubStats>;
   /** Listens for `disconnected`, `reconnected` or `gave-up` (a memory hub never sends them). */
   addEventListener<K extends keyof RemoteHubEventMap>(
     type: K,

@@ -1,6 +1,7 @@
-import type { EndpointHandlers } from "../../transports/http2/acceptor.js";
+import type { EndpointHandlers, PlainRequestHandler } from "../../transports/http2/acceptor.js";
 import type { EndpointOptions } from "../../transports/http2/options.js";
 import type { Hub } from "../hub.js";
+import { dashboardRoutes, type DashboardOptions } from "../dashboard/dashboard-routes.js";
 import { httpApi } from "../http-api/http-api.js";
 import { serveHubSession } from "./hub-server.js";
 
@@ -10,19 +11,43 @@ export interface HubServerOptions extends EndpointOptions {
   httpApi?: boolean;
   /** Largest request body of the plain HTTP mapping (default 1 MiB; larger gets 413). */
   maxBodySize?: number;
+  /**
+   * Serve the live dashboard at `/beamhub/ui` (default true): same listener, same
+   * authentication; what a viewer sees follows the access rules (`hub.stats`, `hub.sessions`).
+   * `false` turns it off; an object sets its limits.
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 /**
  * What the HTTPS endpoint hands its peers to when it serves `hub`: every session becomes a
  * session of the hub with the peer's identity, and plain requests go to the HTTP mapping
- * (unless `httpApi: false`).
+ * (unless `httpApi: false`) and the dashboard (unless `dashboard: false`).
  */
 export function hubEndpointHandlers(hub: Hub, options: HubServerOptions = {}): EndpointHandlers {
+  const plain: PlainRequestHandler[] = [];
+  if (options.httpApi !== false) {
+    plain.push(httpApi(hub, options.maxBodySize === undefined ? {} : { maxBodySize: options.maxBodySize }));
+  }
+  if (options.dashboard !== false) {
+    plain.push(dashboardRoutes(hub, options.dashboard === true ? {} : (options.dashboard ?? {})));
+  }
   return {
-    accept: (session, peer) => serveHubSession(hub, session.connection, peer.identity),
-    requests:
-      options.httpApi === false
-        ? undefined
-        : httpApi(hub, options.maxBodySize === undefined ? {} : { maxBodySize: options.maxBodySize }),
+    accept: (session, peer) =>
+      serveHubSession(hub, session.connection, peer.identity, {
+        transport: peer.transport === "websocket" ? "websocket" : "http2",
+        remoteAddress: peer.remoteAddress,
+      }),
+    requests: plain.length === 0 ? undefined : firstServing(plain),
+  };
+}
+
+/** One handler made of several: each request goes to the first that serves its path. */
+function firstServing(handlers: readonly PlainRequestHandler[]): PlainRequestHandler {
+  if (handlers.length === 1) return handlers[0]!;
+  return {
+    serves: (path) => handlers.some((handler) => handler.serves(path)),
+    serve: (request, url, response, peer) =>
+      handlers.find((handler) => handler.serves(url.pathname))!.serve(request, url, response, peer),
   };
 }

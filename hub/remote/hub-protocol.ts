@@ -1,6 +1,7 @@
 import type { Channel } from "../../model/channel.js";
 import type { Labels } from "../names.js";
 import type { CallerInfo, ServiceFilter, ServiceInfo } from "../types.js";
+import type { TraceCarrier } from "../tracing/trace-context.js";
 
 /**
  * The hub protocol: requests a client sends on the root channel (id 0), answered by the hub
@@ -8,20 +9,29 @@ import type { CallerInfo, ServiceFilter, ServiceInfo } from "../types.js";
  * events — travels on channels these requests carry.
  */
 export type HubRequest =
-  | {
-      op: "call";
-      name: string;
-      data: unknown;
-      options?: { timeout?: number; labels?: Labels; instance?: string; waitForService?: number | boolean };
-    }
+  | CallRequest
   | { op: "register"; name: string; labels?: Labels; handler: Channel }
   | { op: "unregister"; id: string }
   | { op: "lookup"; name: string; labels?: Labels }
   | { op: "list"; filter?: ServiceFilter }
-  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel };
+  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel }
+  | { op: "sessions" }
+  | { op: "instances"; filter?: ServiceFilter }
+  | { op: "stats" };
 
-/** What the hub sends on a registration's handler channel for each call. */
-export interface HandlerRequest {
+/** A `call`: `traceparent`/`tracestate` carry the caller's trace context (PROTOCOL.md, "Trace context"). */
+export interface CallRequest extends TraceCarrier {
+  op: "call";
+  name: string;
+  data: unknown;
+  options?: { timeout?: number; labels?: Labels; instance?: string; waitForService?: number | boolean };
+}
+
+/**
+ * What the hub sends on a registration's handler channel for each call; `traceparent`/`tracestate`
+ * name the hub's dispatch span (or the caller's span, from a hub that does not trace).
+ */
+export interface HandlerRequest extends TraceCarrier {
   data: unknown;
   service: ServiceInfo;
   caller: CallerInfo;

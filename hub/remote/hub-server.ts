@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Hub } from "../hub.js";
 import type { Identity, Registration } from "../types.js";
 import { checkFilter } from "../arguments.js";
@@ -5,24 +6,48 @@ import { closeAttachments } from "../../model/attachments.js";
 import { Channel } from "../../model/channel.js";
 import { describeValue } from "../../model/durations.js";
 import { InvalidArgumentError } from "../../model/errors.js";
+import type { SessionTransport } from "../stats/session-info.js";
 import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
+import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
+
+/** What carried a served session and where from, for `hub.sessionsInfo()`. */
+export interface ServedPeer {
+  readonly transport: Exclude<SessionTransport, "local" | "memory">;
+  readonly remoteAddress?: string | undefined;
+}
 
 /**
  * Serves the hub protocol on a connection's root channel: the connected peer becomes a session
  * of `hub` and can register, call, look up and watch like an in-process participant. When the
  * connection ends, the session closes: its registrations go, its calls fail.
  */
-export function serveHubSession(hub: Hub, connection: WireConnection, identity?: Identity): void {
-  const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
+export function serveHubSession(
+  hub: Hub,
+  connection: WireConnection,
+  identity?: Identity,
+  peer?: ServedPeer,
+): void {
+  const session = hub.session({
+    identity,
+    maxCallTimeout: hub.maxPeerCallTimeout,
+    peer: {
+      ...peer,
+      // The wire's counters, read when someone asks (hub.sessionsInfo(), a scrape).
+      traffic: () => connection.stats,
+    },
+  });
   const registrations = new Map<string, Registration>();
   void connection.closed.then((reason) => session.close(reason));
 
   connection.root.handle((request, context) => {
     const message = request as HubRequest;
     if (message?.op === "call") {
-      // The hot path: no async wrapper, no extra promise, no options object of our own.
-      return session.callRaw(message.name, message.data, message.options, context);
+      // The hot path: no async wrapper, no extra promise, no options object of our own. A call
+      // without trace context starts from the root context, never from whatever is active here.
+      const parent =
+        message.traceparent === undefined ? ROOT_CONTEXT : (extractTraceContext(message) ?? ROOT_CONTEXT);
+      return session.callRaw(message.name, message.data, message.options, context, parent);
     }
     return serveOperation(message).catch((error: unknown) => {
       // A refused operation keeps nothing it carried: a handler or events channel nobody will
@@ -40,23 +65,21 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
         const handler = expectChannel(message.handler, "register's handler");
         const registration: Registration = await session.register(
           message.name,
-          (data, context) =>
-            handler
-              .request(
-                {
-                  data,
-                  service: context.service,
-                  caller: context.caller,
-                  deadline: context.deadline,
-                } satisfies HandlerRequest,
-                { cancelWith: context },
-              )
-              .catch(async (error: unknown) => {
-                // The handler channel closed under the call: the instance is gone (its peer
-                // unregistered or died). Unregistering first lets the call fail over.
-                if (handler.isClosed) await registration.unregister();
-                throw error;
-              }),
+          (data, context) => {
+            const request: HandlerRequest = {
+              data,
+              service: context.service,
+              caller: context.caller,
+              deadline: context.deadline,
+            };
+            if (context.traceContext !== undefined) injectTraceContext(context.traceContext, request);
+            return handler.request(request, { cancelWith: context }).catch(async (error: unknown) => {
+              // The handler channel closed under the call: the instance is gone (its peer
+              // unregistered or died). Unregistering first lets the call fail over.
+              if (handler.isClosed) await registration.unregister();
+              throw error;
+            });
+          },
           { labels: message.labels },
         );
         registrations.set(registration.info.id, registration);
@@ -82,6 +105,12 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
         return session.lookup(message.name, { labels: message.labels });
       case "list":
         return session.list(message.filter);
+      case "sessions":
+        return session.sessionsInfo();
+      case "instances":
+        return session.instancesInfo(message.filter);
+      case "stats":
+        return session.stats();
       case "watch": {
         const events = expectChannel(message.events, "watch's events");
         const watch = session.watch({ ...checkFilter(message.filter), existing: message.existing });

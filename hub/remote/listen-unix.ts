@@ -24,7 +24,8 @@ import { unixIdentity } from "./unix-identity.js";
 export function listenUnix(hub: Hub, path: string, options: UnixListenOptions = {}): Promise<UnixListener> {
   return listenUnixSessions(
     path,
-    (session, peer) => serveHubSession(hub, session.connection, unixIdentity(peer.credentials)),
+    (session, peer) =>
+      serveHubSession(hub, session.connection, unixIdentity(peer.credentials), { transport: "unix" }),
     options,
   );
 }

@@ -1,5 +1,7 @@
 import type { Labels } from "../names.js";
 import type { Session } from "../session.js";
+import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
+import type { SessionInfo } from "../stats/session-info.js";
 import type {
   CallOptions,
   Handler,
@@ -65,6 +67,18 @@ export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
 
   watch(options?: WatchOptions): Watch {
     return this.session.watch(options);
+  }
+
+  sessionsInfo(): Promise<SessionInfo[]> {
+    return this.session.sessionsInfo();
+  }
+
+  instancesInfo(filter?: ServiceFilter): Promise<InstanceInfo[]> {
+    return this.session.instancesInfo(filter);
+  }
+
+  stats(): Promise<HubStats> {
+    return this.session.stats();
   }
 
   async close(): Promise<void> {

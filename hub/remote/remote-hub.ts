@@ -1,3 +1,4 @@
+import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import { Channel, type ChannelRequestOptions } from "../../model/channel.js";
 import { CallAbortedError, ClosedError } from "../../model/errors.js";
 import { validateLabels, validateName, type Labels } from "../names.js";
@@ -12,7 +13,11 @@ import type {
   WatchOptions,
 } from "../types.js";
 import type { WireConnection } from "../../wire/connection.js";
-import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
+import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
+import type { SessionInfo } from "../stats/session-info.js";
+import type { CallRequest, HandlerRequest, HubRequest } from "./hub-protocol.js";
+import { inCallSpan, tracingEnabled } from "../tracing/spans.js";
+import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
 import { ReconnectGaveUpError, ReconnectTimeoutError, RequestInterruptedError } from "./reconnect-errors.js";
 import {
   backoffDelay,
@@ -32,7 +37,7 @@ import { RemoteWatch, type HubRequester } from "./remote-watch.js";
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-type CallWireOptions = NonNullable<Extract<HubRequest, { op: "call" }>["options"]>;
+type CallWireOptions = NonNullable<CallRequest["options"]>;
 
 /** Extra time a client waits beyond a call's own timeout before giving up on the hub. */
 const TIMEOUT_GRACE_MS = 1000;
@@ -254,16 +259,40 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
     const [mine, theirs] = Channel.pair();
     const handler = live.handler as Handler;
     mine.handle((request, context) => {
-      const { data, service, caller, deadline } = request as HandlerRequest;
-      return handler(data, {
-        service,
-        caller,
-        deadline,
-        get signal() {
-          return context.signal;
-        },
-        onCancel: (listener) => context.onCancel(listener),
-      });
+      const message = request as HandlerRequest;
+      const { data, service, caller, deadline } = message;
+      if (!tracingEnabled()) {
+        return handler(data, {
+          service,
+          caller,
+          deadline,
+          get signal() {
+            return context.signal;
+          },
+          onCancel: (listener) => context.onCancel(listener),
+        });
+      }
+      // The serve span continues the trace the hub sent, or starts one: never the context that
+      // happened to be active when this connection was made.
+      const parent = extractTraceContext(message) ?? ROOT_CONTEXT;
+      const attributes = { "beamhub.instance": service?.id, "beamhub.caller.session": caller?.sessionId };
+      return inCallSpan(
+        "serve",
+        service?.name ?? live.name,
+        parent,
+        (traceContext) =>
+          handler(data, {
+            service,
+            caller,
+            deadline,
+            traceContext,
+            get signal() {
+              return context.signal;
+            },
+            onCancel: (listener) => context.onCancel(listener),
+          }),
+        attributes,
+      );
     });
     try {
       live.info = await send<ServiceInfo>({
@@ -281,7 +310,17 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   }
 
   call<Reply = unknown>(name: string, data?: unknown, options: CallOptions = NO_OPTIONS): Promise<Reply> {
-    if (options === NO_OPTIONS) return this.#request<Reply>({ op: "call", name, data });
+    if (!tracingEnabled()) return this.#call<Reply>({ op: "call", name, data }, options);
+    // The client span: its context travels in the request, so the hub's span is its child.
+    return inCallSpan("call", name, otelContext.active(), (traceContext) => {
+      const request: CallRequest = { op: "call", name, data };
+      injectTraceContext(traceContext, request);
+      return this.#call<Reply>(request, options);
+    });
+  }
+
+  #call<Reply>(request: CallRequest, options: CallOptions): Promise<Reply> {
+    if (options === NO_OPTIONS) return this.#request<Reply>(request);
     const { timeout, labels, instance, waitForService, signal, cancelWith } = options;
     // Only the options that are set travel: every call pays for what it encodes.
     const wire: CallWireOptions = {};
@@ -289,8 +328,9 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
     if (labels !== undefined) wire.labels = labels;
     if (instance !== undefined) wire.instance = instance;
     if (waitForService !== undefined) wire.waitForService = waitForService;
+    request.options = wire;
     return this.#request<Reply>(
-      { op: "call", name, data, options: wire },
+      request,
       {
         signal,
         cancelWith,
@@ -306,6 +346,21 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
 
   list(filter: ServiceFilter = {}): Promise<ServiceInfo[]> {
     return this.#request({ op: "list", filter });
+  }
+
+  /** The hub's open sessions (hub operation `sessions`; the access rules must grant `hub.sessions`). */
+  sessionsInfo(): Promise<SessionInfo[]> {
+    return this.#request({ op: "sessions" });
+  }
+
+  /** Live instances with their figures (hub operation `instances`; needs `hub.stats`). */
+  instancesInfo(filter: ServiceFilter = {}): Promise<InstanceInfo[]> {
+    return this.#request({ op: "instances", filter });
+  }
+
+  /** The hub's figures (hub operation `stats`; needs `hub.stats`). */
+  stats(): Promise<HubStats> {
+    return this.#request({ op: "stats" });
   }
 
   /**

@@ -29,7 +29,11 @@ export type HttpsAcceptor = (session: OpenedSession, peer: HttpsPeer) => void;
  * serve gets 404 before authentication.
  */
 export interface PlainRequestHandler {
-  /** Whether `path` (under `/beamhub/v1/`, without the query) is one of this handler's routes. */
+  /**
+   * Whether `path` (without the query) is one of this handler's routes: any path under
+   * `/beamhub/v1/` is asked, and under `/beamhub/` (e.g. the dashboard's `/beamhub/ui`) those
+   * this handler claims are beamhub's too.
+   */
   serves(path: string): boolean;
   /**
    * Answers one request. A rejection is answered as a JSON error (`sendError`), its status

@@ -130,7 +130,9 @@ export class HttpsEndpoint {
   handleRequest(request: EndpointRequest, response: EndpointResponse): boolean {
     const socket = tlsSocketOf(request);
     const url = request.url ?? "/";
-    if (!url.startsWith(`${BASE_PATH}/`)) return false;
+    // beamhub's routes: everything under /beamhub/v1/, and what the plain handler serves besides
+    // (the dashboard at /beamhub/ui); any other path is the server's own.
+    if (!url.startsWith(`${BASE_PATH}/`) && !this.#servesPlain(url)) return false;
     const connection = connectionKey(socket);
     // A complete request establishes its connection (a session's is established by its HELLO):
     // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
@@ -141,6 +143,13 @@ export class HttpsEndpoint {
     const api = response as unknown as ApiResponse;
     this.#serve(request, response, url, socket, connection).catch((error: unknown) => sendError(api, error));
     return true;
+  }
+
+  #servesPlain(url: string): boolean {
+    const requests = this.#handlers.requests;
+    if (requests === undefined || !url.startsWith("/beamhub/")) return false;
+    const path = parseUrl(url)?.pathname;
+    return path !== undefined && requests.serves(path);
   }
 
   /** Upgrades `request` to a WebSocket session if its path is beamhub's (true), else false. */
