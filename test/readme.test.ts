@@ -25,6 +25,7 @@ const expected: string[][] = [
   ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
   ["app2.proxy1.broker: succeeded 42"],
+  ["hello Ada, proxy1.broker"],
   [
     "cbor application/cbor, msgpack",
     '{"user":"ada","reply":{"$channel":5}}',

@@ -277,8 +277,14 @@ export class CertificateAuthority {
     return `${certificate.toString("pem")}\n${this.intermediatePem}\n`;
   }
 
-  async #saveLedger(): Promise<void> {
-    await writeAtomically(join(this.#dir, FILES.ledger), `${JSON.stringify(this.#ledger, null, 2)}\n`);
+  /** Ledger writes, one after another: concurrent `issue` calls must not interleave them. */
+  #saving: Promise<void> = Promise.resolve();
+
+  #saveLedger(): Promise<void> {
+    const write = (): Promise<void> =>
+      writeAtomically(join(this.#dir, FILES.ledger), `${JSON.stringify(this.#ledger, null, 2)}\n`);
+    this.#saving = this.#saving.then(write, write);
+    return this.#saving;
   }
 }
 

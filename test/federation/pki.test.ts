@@ -43,6 +43,13 @@ describe("a certificate authority in a directory", () => {
     );
   });
 
+  it("issues concurrently without losing a ledger entry", async () => {
+    const ids = ["c1.broker", "c2.broker", "c3.broker", "c4.broker"];
+    await Promise.all(ids.map((id) => ca.issue(id)));
+    const reopened = await CertificateAuthority.open(join(dir, "ca"));
+    expect(reopened.issued().map((entry) => entry.hub)).toEqual(expect.arrayContaining(ids));
+  });
+
   it("signs a site's request without ever seeing its key, and refuses a request for another hub", async () => {
     const request = await createHubRequest("proxy2.broker");
     const chain = await ca.sign(request.csr, { hub: "proxy2.broker" });
