@@ -14,7 +14,9 @@ export interface PipeReader {
 
 /** One direction of an in-memory byte stream. */
 export interface Pipe {
+  /** The reading side as a web stream, made on first use (an idle pipe holds none). */
   readonly readable: ReadableStream<Uint8Array>;
+  /** The writing side as a web stream, made on first use. */
   readonly writable: WritableStream<Uint8Array>;
   /** Errors both sides with `error`, whoever holds their locks; tells raw users (`failed`). */
   reset(error: StreamResetError): void;
@@ -41,13 +43,22 @@ export interface Pipe {
  * reader one read at a time (the readable's own high-water mark is 0), so it knows exactly when
  * the last byte was taken after a close. Chunks move by reference; a writer must not modify a
  * chunk after writing it. `done` reports when each side has finished.
+ *
+ * The web streams are made only when someone asks for them: a `ReadableStream` and a
+ * `WritableStream` cost ~6–7 KiB of heap each, and a stream spliced raw onto a transport, or
+ * held open and idle, never uses them (10 000 idle streams through a hub cost ~45 KiB each at
+ * the client before, issue 19). A web stream made after the pipe failed starts out errored.
  */
 export function memoryPipe(
   highWaterMark: number,
   done: { writeDone: () => void; readDone: () => void },
 ): Pipe {
-  let webReader!: ReadableStreamDefaultController<Uint8Array>;
-  let webWriter!: WritableStreamDefaultController;
+  let webReader: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let webWriter: WritableStreamDefaultController | undefined;
+  let readable: ReadableStream<Uint8Array> | undefined;
+  let writable: WritableStream<Uint8Array> | undefined;
+  /** Why the pipe failed (reset, cancelled, aborted): a web stream made later starts errored with it. */
+  let failure: StreamResetError | undefined;
   const queue = new Queue<Uint8Array>();
   let queuedBytes = 0;
   let writerClosed = false;
@@ -67,6 +78,7 @@ export function memoryPipe(
     done.readDone();
   };
   const fail = (error: StreamResetError): void => {
+    failure = error;
     const { writer, reader } = pipe.failed;
     pipe.failed = {};
     writer?.(error);
@@ -95,12 +107,12 @@ export function memoryPipe(
   const feed = (): boolean => {
     const chunk = queue.shift();
     if (chunk !== undefined) {
-      webReader.enqueue(chunk);
+      webReader!.enqueue(chunk);
       taken(chunk);
       return true;
     }
     if (writerClosed) {
-      webReader.close();
+      webReader!.close();
       readEnded();
       return true;
     }
@@ -144,68 +156,76 @@ export function memoryPipe(
     else wakeWebReader?.();
   };
 
-  const readable = new ReadableStream<Uint8Array>(
-    {
+  const makeReadable = (): ReadableStream<Uint8Array> =>
+    new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          webReader = controller;
+          if (failure !== undefined) controller.error(failure);
+        },
+        pull: () => {
+          if (feed()) return undefined;
+          return new Promise<void>((resolve) => {
+            wakeWebReader = () => {
+              wakeWebReader = undefined;
+              feed();
+              resolve();
+            };
+          });
+        },
+        cancel: (reason) => {
+          if (finished) return;
+          const error = new StreamResetError("the reader cancelled", reason);
+          webWriter?.error(error);
+          wakeWebWriter?.();
+          finish();
+          fail(error);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+
+  const makeWritable = (): WritableStream<Uint8Array> =>
+    new WritableStream<Uint8Array>({
       start: (controller) => {
-        webReader = controller;
+        webWriter = controller;
+        if (failure !== undefined) controller.error(failure);
       },
-      pull: () => {
-        if (feed()) return undefined;
-        return new Promise<void>((resolve) => {
-          wakeWebReader = () => {
-            wakeWebReader = undefined;
-            feed();
-            resolve();
-          };
-        });
+      write: (chunk) => {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError("a byte stream carries Uint8Array chunks");
+        }
+        if (finished) throw new StreamResetError("the reader is gone");
+        if (push(chunk)) return undefined;
+        return new Promise<void>((resolve) => (wakeWebWriter = resolve));
       },
-      cancel: (reason) => {
+      close: closeWriter,
+      abort: (reason) => {
         if (finished) return;
-        const error = new StreamResetError("the reader cancelled", reason);
-        webWriter.error(error);
-        wakeWebWriter?.();
+        const error =
+          reason instanceof StreamResetError ? reason : new StreamResetError("the writer aborted", reason);
+        webReader?.error(error);
         finish();
         fail(error);
       },
-    },
-    { highWaterMark: 0 },
-  );
-
-  const writable = new WritableStream<Uint8Array>({
-    start: (controller) => {
-      webWriter = controller;
-    },
-    write: (chunk) => {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new TypeError("a byte stream carries Uint8Array chunks");
-      }
-      if (finished) throw new StreamResetError("the reader is gone");
-      if (push(chunk)) return undefined;
-      return new Promise<void>((resolve) => (wakeWebWriter = resolve));
-    },
-    close: closeWriter,
-    abort: (reason) => {
-      if (finished) return;
-      const error =
-        reason instanceof StreamResetError ? reason : new StreamResetError("the writer aborted", reason);
-      webReader.error(error);
-      finish();
-      fail(error);
-    },
-  });
+    });
 
   const pipe: Pipe = {
-    readable,
-    writable,
+    get readable() {
+      return (readable ??= makeReadable());
+    },
+    get writable() {
+      return (writable ??= makeWritable());
+    },
     reset: (error) => {
       if (finished) return;
       queue.drain();
       try {
-        webReader.error(error);
+        webReader?.error(error);
       } catch {
         // the readable already ended; nothing to tell it
       }
-      webWriter.error(error);
+      webWriter?.error(error);
       wakeWebWriter?.();
       finish();
       fail(error);
