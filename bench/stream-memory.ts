@@ -81,6 +81,10 @@ async function main(): Promise<void> {
     await ask("");
     const client = await connectUnix(path, { limits, reconnect: false });
     await client.call("hold", null); // warm up the session
+    // The same number of calls carrying no stream: what the calls alone leave behind.
+    const callsBefore = heapAfterGc();
+    for (let i = 0; i < STREAMS; i++) await client.call("hold", null);
+    const perCall = (heapAfterGc() - callsBefore) / STREAMS;
     const hubBefore = Number(await ask("heap"));
     const clientBefore = heapAfterGc();
     const mine = [];
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
     console.log(
       `  through a hub over Unix, at the client:  ${kb((clientAfter - clientBefore) / STREAMS)} per stream`,
     );
+    console.log(`  (a call carrying no stream leaves ${kb(perCall)} at the client)`);
     for (const end of mine) end.reset();
     await client.close();
     await ask("quit").catch(() => undefined);
