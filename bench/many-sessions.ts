@@ -34,6 +34,11 @@ async function serveHub(path: string): Promise<void> {
       const { user, system } = process.cpuUsage();
       process.stdout.write(`${user + system} ${calls}\n`);
     }
+    if (line === "mem") {
+      for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
+      const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
+      process.stdout.write(`${rss} ${heapUsed + arrayBuffers}\n`);
+    }
     if (line === "quit") break;
   }
   await listener.close();
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
   const profile = process.env.BENCH_PROF === "1" ? ["--cpu-prof", "--cpu-prof-dir", "bench/profiles"] : [];
   const child = spawn(
     process.execPath,
-    [...profile, "--import", "tsx", fileURLToPath(import.meta.url), "hub", path],
+    [...profile, "--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), "hub", path],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },
@@ -65,8 +70,14 @@ async function main(): Promise<void> {
     await ask("");
     console.log(`\nmany sessions calling a hub over Unix, 1 call in flight each, ${SECONDS} s`);
     for (const count of COUNTS) {
+      const [rss0, heap0] = (await ask("mem")).split(" ").map(Number);
       const sessions = [];
       for (let i = 0; i < count; i++) sessions.push(await connectUnix(path, { reconnect: false }));
+      const [rss1, heap1] = (await ask("mem")).split(" ").map(Number);
+      const kib = (bytes: number): string => `${(bytes / count / 1024).toFixed(1)} KiB`;
+      console.log(
+        `  ${String(count).padStart(5)} idle sessions at the hub: RSS ${kib(rss1! - rss0!)}, heap + ArrayBuffers ${kib(heap1! - heap0!)} per session`,
+      );
       let running = true;
       const lanes = sessions.map(async (session) => {
         while (running) await session.call("echo", payload);
