@@ -350,7 +350,7 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
 
   /** @internal The deadline passed. */
   expire(): void {
-    this.#fail(new CallTimeoutError(this.#name, this.#timeout));
+    this.#fail(CallTimeoutError.expired(this.#name, this.#timeout));
   }
 
   /** The caller's session closed. */

@@ -1,62 +1,20 @@
-import { LinkedList, type Link } from "../model/linked-list.js";
-import { labelsMatch, type Labels } from "./names.js";
-import type { Scope } from "../model/scope.js";
-import type { CallStats } from "./stats/call-stats.js";
-import type { Handler, ServiceFilter, ServiceInfo, WatchEvent } from "./types.js";
+import type { Instance } from "./instance.js";
+import type { Labels } from "./names.js";
+import { ServiceEntry } from "./service-entry.js";
+import { SortedNames } from "./sorted-names.js";
+import type { ServiceFilter, ServiceInfo, WatchEvent } from "./types.js";
 import { matchesFilter, Watcher } from "./watch.js";
 
-/** The calls an instance is serving, so they can fail over when it goes away. */
-export interface InstanceCall {
-  /** The call's membership in its instance's `pending` list. */
-  readonly instanceLink: Link<InstanceCall>;
-  instanceGone(why: string): void;
-}
+export { Instance, type InstanceCall } from "./instance.js";
 
-/** A registered instance: its public info, its handler and the calls it is serving. */
-export class Instance {
-  readonly pending = new LinkedList<InstanceCall>();
-  active = true;
-  /** When it registered, in milliseconds since the epoch. */
-  readonly registeredAt = Date.now();
-
-  constructor(
-    readonly info: ServiceInfo,
-    readonly handler: Handler,
-    /** The registering session's scope: attachments this instance sends or receives close with it. */
-    readonly scope: Scope,
-    /** Its call counts and latencies; undefined when the hub keeps none (`stats: false`). */
-    readonly stats?: CallStats,
-  ) {}
-}
-
-/** All instances of one name, with the round-robin cursor that balances calls across them. */
-class ServiceEntry {
-  readonly instances: Instance[] = [];
-  cursor = 0;
-
-  /** The next instance matching the constraints, round robin; skips those in `tried`. */
-  pick(
-    labels: Labels | undefined,
-    id: string | undefined,
-    tried: Set<Instance> | undefined,
-  ): Instance | undefined {
-    const instances = this.instances;
-    const count = instances.length;
-    for (let step = 0; step < count; step++) {
-      this.cursor = this.cursor + 1 >= count ? 0 : this.cursor + 1;
-      const candidate = instances[this.cursor]!;
-      if (id !== undefined && candidate.info.id !== id) continue;
-      if (labels !== undefined && !labelsMatch(candidate.info.labels, labels)) continue;
-      if (tried !== undefined && tried.has(candidate)) continue;
-      return candidate;
-    }
-    return undefined;
-  }
-}
-
-/** Names to instances, plus the watchers and waiters that follow registrations. */
+/**
+ * Names to instances, plus the watchers and waiters that follow registrations. Names are also
+ * kept sorted, so that listing costs in proportion to what it returns: re-sorting 50 000 names
+ * per `list({ prefix })` blocked the loop 18–44 ms even when 500 matched (issue 19).
+ */
 export class Registry {
   readonly #services = new Map<string, ServiceEntry>();
+  readonly #names = new SortedNames();
   readonly #watchers = new Set<Watcher>();
   readonly #waiters = new Map<string, Set<() => void>>();
 
@@ -75,8 +33,9 @@ export class Registry {
     if (entry === undefined) {
       entry = new ServiceEntry();
       this.#services.set(name, entry);
+      this.#names.add(name);
     }
-    entry.instances.push(instance);
+    entry.add(instance);
     this.#emit({ type: "added", service: instance.info });
     const waiters = this.#waiters.get(name);
     if (waiters !== undefined) {
@@ -89,36 +48,33 @@ export class Registry {
   remove(instance: Instance): boolean {
     const name = instance.info.name;
     const entry = this.#services.get(name);
-    const index = entry?.instances.indexOf(instance) ?? -1;
-    if (entry === undefined || index < 0) return false;
+    if (entry === undefined || !entry.remove(instance)) return false;
     instance.active = false;
-    entry.instances.splice(index, 1);
-    if (entry.instances.length === 0) this.#services.delete(name);
+    if (entry.size === 0) {
+      this.#services.delete(name);
+      this.#names.delete(name);
+    }
     this.#emit({ type: "removed", service: instance.info });
     return true;
   }
 
-  /** The live instances matching `filter`, sorted by name. */
+  /** The live instances matching `filter`: by name, then in registration order. */
   instances(filter: ServiceFilter = {}): Instance[] {
     const found: Instance[] = [];
-    const names = filter.name !== undefined ? [filter.name] : [...this.#services.keys()].sort();
+    const names = filter.name !== undefined ? [filter.name] : this.#names.withPrefix(filter.prefix);
     for (const name of names) {
-      for (const instance of this.#services.get(name)?.instances ?? []) {
+      const entry = this.#services.get(name);
+      if (entry === undefined) continue;
+      for (const instance of entry.matching(filter.labels)) {
         if (matchesFilter(instance.info, filter)) found.push(instance);
       }
     }
     return found;
   }
 
+  /** The registrations matching `filter`: by name, then in registration order. */
   list(filter: ServiceFilter = {}): ServiceInfo[] {
-    const found: ServiceInfo[] = [];
-    const names = filter.name !== undefined ? [filter.name] : [...this.#services.keys()].sort();
-    for (const name of names) {
-      for (const instance of this.#services.get(name)?.instances ?? []) {
-        if (matchesFilter(instance.info, filter)) found.push(instance.info);
-      }
-    }
-    return found;
+    return this.instances(filter).map((instance) => instance.info);
   }
 
   /** A new watcher; with `existing`, it starts with the matching registrations. */

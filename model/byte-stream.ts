@@ -30,14 +30,17 @@ const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
  */
 export class ByteStream extends Attachable implements Ownable {
   readonly refKind = "stream" as const;
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   /** Settles when both directions of this end are finished or the stream was reset. */
   readonly closed: Promise<void>;
 
   readonly #owners = new Owners();
   readonly #onReset: (reason: unknown) => void;
   readonly #makePort: (() => ByteStreamPort) | undefined;
+  // The web streams, or how to make them: an end that is spliced raw or stays idle never does.
+  #readable: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>);
+  #writable: WritableStream<Uint8Array> | (() => WritableStream<Uint8Array>);
+  /** The end's raw port was opened before its web streams were made: they are made locked. */
+  #portOpen = false;
   #readDone = false;
   #writeDone = false;
   #closed = false;
@@ -47,17 +50,18 @@ export class ByteStream extends Attachable implements Ownable {
    * Wraps a readable and a writable as one end. `onReset` must abort both directions at the
    * far side too. Applications use `ByteStream.pair()`; transports build ends from their frames
    * and report direction completion through `readFinished`/`writeFinished`, and may offer a
-   * {@link ByteStreamPort} (`makePort`) for splices.
+   * {@link ByteStreamPort} (`makePort`) for splices. Either stream may be given as a function
+   * that makes it, called on first use.
    */
   constructor(
-    readable: ReadableStream<Uint8Array>,
-    writable: WritableStream<Uint8Array>,
+    readable: ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>),
+    writable: WritableStream<Uint8Array> | (() => WritableStream<Uint8Array>),
     onReset: (reason: unknown) => void,
     makePort?: () => ByteStreamPort,
   ) {
     super();
-    this.readable = readable;
-    this.writable = writable;
+    this.#readable = readable;
+    this.#writable = writable;
     this.#onReset = onReset;
     this.#makePort = makePort;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -82,15 +86,51 @@ export class ByteStream extends Attachable implements Ownable {
       aToB.reset(error);
       bToA.reset(error);
     };
-    const a = new ByteStream(bToA.readable, aToB.writable, reset, () => pipePort(bToA, aToB));
-    const b = new ByteStream(aToB.readable, bToA.writable, reset, () => pipePort(aToB, bToA));
+    const a = new ByteStream(
+      () => bToA.readable,
+      () => aToB.writable,
+      reset,
+      () => pipePort(bToA, aToB),
+    );
+    const b = new ByteStream(
+      () => aToB.readable,
+      () => bToA.writable,
+      reset,
+      () => pipePort(aToB, bToA),
+    );
     ends.push(a, b);
     return [a, b];
   }
 
+  /** What the other end writes, as a web stream (made on first use). */
+  get readable(): ReadableStream<Uint8Array> {
+    let readable = this.#readable;
+    if (typeof readable === "function") {
+      this.#readable = readable = readable();
+      if (this.#portOpen) readable.getReader(); // held by the port, as if made before it
+    }
+    return readable;
+  }
+
+  /** What this end sends to the other, as a web stream (made on first use). */
+  get writable(): WritableStream<Uint8Array> {
+    let writable = this.#writable;
+    if (typeof writable === "function") {
+      this.#writable = writable = writable();
+      if (this.#portOpen) writable.getWriter();
+    }
+    return writable;
+  }
+
   /** @internal Whether {@link openPort} would succeed: no one uses the end's web streams yet. */
   get canOpenPort(): boolean {
-    return !this.#closed && !this.readable.locked && !this.writable.locked;
+    if (this.#closed || this.#portOpen) return false;
+    const readable = this.#readable;
+    const writable = this.#writable;
+    return (
+      (typeof readable === "function" || !readable.locked) &&
+      (typeof writable === "function" || !writable.locked)
+    );
   }
 
   /**
@@ -100,10 +140,22 @@ export class ByteStream extends Attachable implements Ownable {
    */
   openPort(): ByteStreamPort | undefined {
     if (!this.canOpenPort) return undefined;
+    const makePort = this.#makePort;
+    if (
+      makePort !== undefined &&
+      typeof this.#readable === "function" &&
+      typeof this.#writable === "function"
+    ) {
+      // A raw port on an end whose web streams were never made: they need not be (if they ever
+      // are, they come locked, so nobody can interleave with the port).
+      this.#portOpen = true;
+      return makePort();
+    }
     // Held, and read only by the fallback port: the locks keep anyone else from interleaving.
     const reader = this.readable.getReader();
     const writer = this.writable.getWriter();
-    return this.#makePort?.() ?? webStreamsPort(reader, writer);
+    this.#portOpen = true;
+    return makePort?.() ?? webStreamsPort(reader, writer);
   }
 
   /** True once both directions finished or the stream was reset. */

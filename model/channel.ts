@@ -467,7 +467,9 @@ class PendingRequest implements ReplySink {
       return;
     }
     if (timeout !== undefined && timeout > 0) {
-      this.#deadline = deadlines.add(timeout, () => this.#giveUp(new CallTimeoutError("channel", timeout)));
+      this.#deadline = deadlines.add(timeout, () =>
+        this.#giveUp(CallTimeoutError.expired("channel", timeout)),
+      );
     }
     if (signal !== undefined) {
       this.#signal = signal;

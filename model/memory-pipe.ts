@@ -14,7 +14,9 @@ export interface PipeReader {
 
 /** One direction of an in-memory byte stream. */
 export interface Pipe {
+  /** The reading side as a web stream, made on first use (an idle pipe holds none). */
   readonly readable: ReadableStream<Uint8Array>;
+  /** The writing side as a web stream, made on first use. */
   readonly writable: WritableStream<Uint8Array>;
   /** Errors both sides with `error`, whoever holds their locks; tells raw users (`failed`). */
   reset(error: StreamResetError): void;
@@ -41,196 +43,243 @@ export interface Pipe {
  * reader one read at a time (the readable's own high-water mark is 0), so it knows exactly when
  * the last byte was taken after a close. Chunks move by reference; a writer must not modify a
  * chunk after writing it. `done` reports when each side has finished.
+ *
+ * The web streams are made only when someone asks for them: a `ReadableStream` and a
+ * `WritableStream` cost ~6–7 KiB of heap each, and a stream spliced raw onto a transport, or
+ * held open and idle, never uses them (10 000 idle streams through a hub cost ~45 KiB each at
+ * the client before, issue 19). A web stream made after the pipe failed starts out errored.
+ * For the same reason the pipe is a class, not a function of closures: ~20 closures cost ~6 KiB
+ * per pipe, two pipes per stream.
  */
 export function memoryPipe(
   highWaterMark: number,
   done: { writeDone: () => void; readDone: () => void },
 ): Pipe {
-  let webReader!: ReadableStreamDefaultController<Uint8Array>;
-  let webWriter!: WritableStreamDefaultController;
-  const queue = new Queue<Uint8Array>();
-  let queuedBytes = 0;
-  let writerClosed = false;
-  let readerDone = false;
-  let finished = false;
-  let wakeWebWriter: (() => void) | undefined;
-  let wakeWebReader: (() => void) | undefined;
-  let rawReader: PipeReader | undefined;
-  let paused = false;
-  let rawWriterWaiting = false;
-  let delivering = false;
+  return new MemoryPipe(highWaterMark, done);
+}
 
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    done.writeDone();
-    done.readDone();
-  };
-  const fail = (error: StreamResetError): void => {
-    const { writer, reader } = pipe.failed;
-    pipe.failed = {};
+class MemoryPipe implements Pipe {
+  drained: (() => void) | undefined = undefined;
+  failed: { writer?: (error: StreamResetError) => void; reader?: (error: StreamResetError) => void } = {};
+
+  readonly #highWaterMark: number;
+  readonly #done: { writeDone: () => void; readDone: () => void };
+  #webReader: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #webWriter: WritableStreamDefaultController | undefined;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+  /** Why the pipe failed (reset, cancelled, aborted): a web stream made later starts errored with it. */
+  #failure: StreamResetError | undefined;
+  readonly #queue = new Queue<Uint8Array>();
+  #queuedBytes = 0;
+  #writerClosed = false;
+  #readerDone = false;
+  #finished = false;
+  #wakeWebWriter: (() => void) | undefined;
+  #wakeWebReader: (() => void) | undefined;
+  #rawReader: PipeReader | undefined;
+  #paused = false;
+  #rawWriterWaiting = false;
+  #delivering = false;
+
+  constructor(highWaterMark: number, done: { writeDone: () => void; readDone: () => void }) {
+    this.#highWaterMark = highWaterMark;
+    this.#done = done;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return (this.#readable ??= this.#makeReadable());
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return (this.#writable ??= this.#makeWritable());
+  }
+
+  reset(error: StreamResetError): void {
+    if (this.#finished) return;
+    this.#queue.drain();
+    try {
+      this.#webReader?.error(error);
+    } catch {
+      // the readable already ended; nothing to tell it
+    }
+    this.#webWriter?.error(error);
+    this.#wakeWebWriter?.();
+    this.#finish();
+    this.#fail(error);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#finished || this.#writerClosed) return true; // dropped: a failure was reported through `failed`
+    if (this.#push(chunk)) return true;
+    this.#rawWriterWaiting = true;
+    return false;
+  }
+
+  end(): void {
+    this.#closeWriter();
+  }
+
+  readInto(reader: PipeReader): void {
+    this.#rawReader = reader;
+    this.#deliver();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#deliver();
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#done.writeDone();
+    this.#done.readDone();
+  }
+
+  #fail(error: StreamResetError): void {
+    this.#failure = error;
+    const { writer, reader } = this.failed;
+    this.failed = {};
     writer?.(error);
     reader?.(error);
-  };
+  }
+
   /** A chunk left the buffer: let a writer waiting for room go on. */
-  const taken = (chunk: Uint8Array): void => {
-    queuedBytes -= chunk.byteLength;
-    if (queuedBytes >= highWaterMark) return;
-    if (wakeWebWriter !== undefined) {
-      const resume = wakeWebWriter;
-      wakeWebWriter = undefined;
+  #taken(chunk: Uint8Array): void {
+    this.#queuedBytes -= chunk.byteLength;
+    if (this.#queuedBytes >= this.#highWaterMark) return;
+    if (this.#wakeWebWriter !== undefined) {
+      const resume = this.#wakeWebWriter;
+      this.#wakeWebWriter = undefined;
       resume();
     }
-    if (rawWriterWaiting) {
-      rawWriterWaiting = false;
-      pipe.drained?.();
+    if (this.#rawWriterWaiting) {
+      this.#rawWriterWaiting = false;
+      this.drained?.();
     }
-  };
-  const readEnded = (): void => {
-    if (readerDone) return;
-    readerDone = true;
-    done.readDone();
-  };
+  }
+
+  #readEnded(): void {
+    if (this.#readerDone) return;
+    this.#readerDone = true;
+    this.#done.readDone();
+  }
+
   /** Hands a web reader one chunk, or the end of the stream; false when there is nothing yet. */
-  const feed = (): boolean => {
-    const chunk = queue.shift();
+  #feed(): boolean {
+    const chunk = this.#queue.shift();
     if (chunk !== undefined) {
-      webReader.enqueue(chunk);
-      taken(chunk);
+      this.#webReader!.enqueue(chunk);
+      this.#taken(chunk);
       return true;
     }
-    if (writerClosed) {
-      webReader.close();
-      readEnded();
+    if (this.#writerClosed) {
+      this.#webReader!.close();
+      this.#readEnded();
       return true;
     }
     return false;
-  };
+  }
+
   /** Hands a raw reader everything queued, then the end, unless it paused. */
-  const deliver = (): void => {
+  #deliver(): void {
     // A chunk written while the reader handles the previous one waits for this loop: in order.
-    if (delivering) return;
-    delivering = true;
+    if (this.#delivering) return;
+    this.#delivering = true;
     try {
-      while (rawReader !== undefined && !paused && !finished) {
-        const chunk = queue.shift();
+      while (this.#rawReader !== undefined && !this.#paused && !this.#finished) {
+        const chunk = this.#queue.shift();
         if (chunk === undefined) {
-          if (writerClosed && !readerDone) {
-            readEnded();
-            rawReader.end();
+          if (this.#writerClosed && !this.#readerDone) {
+            this.#readEnded();
+            this.#rawReader.end();
           }
           return;
         }
-        taken(chunk);
-        rawReader.data(chunk);
+        this.#taken(chunk);
+        this.#rawReader.data(chunk);
       }
     } finally {
-      delivering = false;
+      this.#delivering = false;
     }
-  };
+  }
+
   /** A chunk from either kind of writer; true while below the high-water mark. */
-  const push = (chunk: Uint8Array): boolean => {
-    queue.push(chunk);
-    queuedBytes += chunk.byteLength;
-    if (rawReader !== undefined) deliver();
-    else wakeWebReader?.();
-    return queuedBytes < highWaterMark;
-  };
-  const closeWriter = (): void => {
-    if (writerClosed) return;
-    writerClosed = true;
-    done.writeDone();
-    if (rawReader !== undefined) deliver();
-    else wakeWebReader?.();
-  };
+  #push(chunk: Uint8Array): boolean {
+    this.#queue.push(chunk);
+    this.#queuedBytes += chunk.byteLength;
+    if (this.#rawReader !== undefined) this.#deliver();
+    else this.#wakeWebReader?.();
+    return this.#queuedBytes < this.#highWaterMark;
+  }
 
-  const readable = new ReadableStream<Uint8Array>(
-    {
+  #closeWriter(): void {
+    if (this.#writerClosed) return;
+    this.#writerClosed = true;
+    this.#done.writeDone();
+    if (this.#rawReader !== undefined) this.#deliver();
+    else this.#wakeWebReader?.();
+  }
+
+  #makeReadable(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#webReader = controller;
+          if (this.#failure !== undefined) controller.error(this.#failure);
+        },
+        pull: () => {
+          if (this.#feed()) return undefined;
+          return new Promise<void>((resolve) => {
+            this.#wakeWebReader = () => {
+              this.#wakeWebReader = undefined;
+              this.#feed();
+              resolve();
+            };
+          });
+        },
+        cancel: (reason) => {
+          if (this.#finished) return;
+          const error = new StreamResetError("the reader cancelled", reason);
+          this.#webWriter?.error(error);
+          this.#wakeWebWriter?.();
+          this.#finish();
+          this.#fail(error);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  #makeWritable(): WritableStream<Uint8Array> {
+    return new WritableStream<Uint8Array>({
       start: (controller) => {
-        webReader = controller;
+        this.#webWriter = controller;
+        if (this.#failure !== undefined) controller.error(this.#failure);
       },
-      pull: () => {
-        if (feed()) return undefined;
-        return new Promise<void>((resolve) => {
-          wakeWebReader = () => {
-            wakeWebReader = undefined;
-            feed();
-            resolve();
-          };
-        });
+      write: (chunk) => {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError("a byte stream carries Uint8Array chunks");
+        }
+        if (this.#finished) throw new StreamResetError("the reader is gone");
+        if (this.#push(chunk)) return undefined;
+        return new Promise<void>((resolve) => (this.#wakeWebWriter = resolve));
       },
-      cancel: (reason) => {
-        if (finished) return;
-        const error = new StreamResetError("the reader cancelled", reason);
-        webWriter.error(error);
-        wakeWebWriter?.();
-        finish();
-        fail(error);
+      close: () => this.#closeWriter(),
+      abort: (reason) => {
+        if (this.#finished) return;
+        const error =
+          reason instanceof StreamResetError ? reason : new StreamResetError("the writer aborted", reason);
+        this.#webReader?.error(error);
+        this.#finish();
+        this.#fail(error);
       },
-    },
-    { highWaterMark: 0 },
-  );
-
-  const writable = new WritableStream<Uint8Array>({
-    start: (controller) => {
-      webWriter = controller;
-    },
-    write: (chunk) => {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new TypeError("a byte stream carries Uint8Array chunks");
-      }
-      if (finished) throw new StreamResetError("the reader is gone");
-      if (push(chunk)) return undefined;
-      return new Promise<void>((resolve) => (wakeWebWriter = resolve));
-    },
-    close: closeWriter,
-    abort: (reason) => {
-      if (finished) return;
-      const error =
-        reason instanceof StreamResetError ? reason : new StreamResetError("the writer aborted", reason);
-      webReader.error(error);
-      finish();
-      fail(error);
-    },
-  });
-
-  const pipe: Pipe = {
-    readable,
-    writable,
-    reset: (error) => {
-      if (finished) return;
-      queue.drain();
-      try {
-        webReader.error(error);
-      } catch {
-        // the readable already ended; nothing to tell it
-      }
-      webWriter.error(error);
-      wakeWebWriter?.();
-      finish();
-      fail(error);
-    },
-    write: (chunk) => {
-      if (finished || writerClosed) return true; // dropped: a failure was reported through `failed`
-      if (push(chunk)) return true;
-      rawWriterWaiting = true;
-      return false;
-    },
-    end: closeWriter,
-    readInto: (reader) => {
-      rawReader = reader;
-      deliver();
-    },
-    pause: () => {
-      paused = true;
-    },
-    resume: () => {
-      if (!paused) return;
-      paused = false;
-      deliver();
-    },
-    drained: undefined,
-    failed: {},
-  };
-  return pipe;
+    });
+  }
 }

@@ -1,8 +1,14 @@
 import { copyBytes } from "../codecs/own.js";
 import { EMPTY, FrameType, HEADER_SIZE, writeHeader, writeU32 } from "./frame.js";
 
-/** Frames are written back to back into slabs of this size. */
+/** Frames are written back to back into slabs of at most this size. */
 const SLAB_SIZE = 64 * 1024;
+/**
+ * A connection's first slab; each next one is twice the last, up to `SLAB_SIZE`. A 64 KiB
+ * first slab was most of what an idle Unix session cost (~71 KiB, and zero-filled at connect):
+ * a session that sends little keeps 8 KiB, a busy one reaches full slabs after three renewals.
+ */
+const FIRST_SLAB_SIZE = 8 * 1024;
 /** A frame larger than this gets a buffer of its own (copying it into slabs gains nothing). */
 const OWN_BUFFER_ABOVE = 16 * 1024;
 /** Free bytes a message to be encoded in place is given at least (a larger one is copied in). */
@@ -16,7 +22,7 @@ const MIN_ROOM = 4096;
  * are never written again: the slab only fills forward, and a full one is replaced, not reused.
  */
 export class Outbox {
-  #slab = new Uint8Array(SLAB_SIZE);
+  #slab = new Uint8Array(FIRST_SLAB_SIZE);
   /** Start of the slab bytes written since the last cut (not yet in `#chunks`). */
   #start = 0;
   /** End of the written slab bytes. */
@@ -47,7 +53,7 @@ export class Outbox {
    * `message` instead) leaves no trace.
    */
   beginMessage(prefix: number): number {
-    if (SLAB_SIZE - this.#end < MIN_ROOM) this.#newSlab();
+    if (this.#slab.byteLength - this.#end < MIN_ROOM) this.#newSlab(MIN_ROOM);
     return this.#end + HEADER_SIZE + prefix;
   }
 
@@ -153,16 +159,17 @@ export class Outbox {
       this.#target = own;
       return 0;
     }
-    if (this.#end + size > SLAB_SIZE) this.#newSlab();
+    if (this.#end + size > this.#slab.byteLength) this.#newSlab(size);
     this.#target = this.#slab;
     const at = this.#end;
     this.#end += size;
     return at;
   }
 
-  #newSlab(): void {
+  /** Replaces the slab with a larger one (up to `SLAB_SIZE`) that has room for `need` bytes. */
+  #newSlab(need: number): void {
     this.#cut();
-    this.#slab = new Uint8Array(SLAB_SIZE);
+    this.#slab = new Uint8Array(Math.max(need, Math.min(SLAB_SIZE, this.#slab.byteLength * 2)));
     this.#start = this.#end = 0;
   }
 

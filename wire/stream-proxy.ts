@@ -24,8 +24,12 @@ export interface StreamWire {
 export class StreamProxy {
   readonly stream: ByteStream;
 
-  #reader!: ReadableStreamDefaultController<Uint8Array>;
-  #writer!: WritableStreamDefaultController;
+  // The web streams' controllers, once made: a stream that is spliced, or held idle, makes none
+  // (a pair of them was most of the ~9 KiB an idle stream cost at a hub, issue 19).
+  #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #writer: WritableStreamDefaultController | undefined;
+  /** Why the stream was reset: a web stream made afterwards starts errored with it. */
+  #failure: StreamResetError | undefined;
   readonly #inbound = new Queue<Uint8Array>();
   /** Bytes the peer may still send us before it must wait for WINDOW. */
   #receiveCredit: number;
@@ -54,10 +58,20 @@ export class StreamProxy {
   ) {
     this.#sendCredit = sendWindow;
     this.#receiveCredit = receiveWindow;
-    const readable = new ReadableStream<Uint8Array>(
+    this.stream = new ByteStream(
+      () => this.#makeReadable(),
+      () => this.#makeWritable(),
+      (reason) => this.#abort(reason, true),
+      () => this.#port(),
+    );
+  }
+
+  #makeReadable(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
           this.#reader = controller;
+          if (this.#failure !== undefined) controller.error(this.#failure);
         },
         pull: () => {
           if (this.#feed()) return undefined;
@@ -73,9 +87,13 @@ export class StreamProxy {
       },
       { highWaterMark: 0 },
     );
-    const writable = new WritableStream<Uint8Array>({
+  }
+
+  #makeWritable(): WritableStream<Uint8Array> {
+    return new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writer = controller;
+        if (this.#failure !== undefined) controller.error(this.#failure);
       },
       write: (chunk) => this.#write(chunk),
       close: () => {
@@ -83,12 +101,6 @@ export class StreamProxy {
       },
       abort: (reason) => this.#abort(reason, true),
     });
-    this.stream = new ByteStream(
-      readable,
-      writable,
-      (reason) => this.#abort(reason, true),
-      () => this.#port(),
-    );
   }
 
   /** Bytes the peer sent that were not yet returned to it as credit (buffered, or read since the last WINDOW). */
@@ -145,12 +157,12 @@ export class StreamProxy {
   #feed(): boolean {
     const chunk = this.#inbound.shift();
     if (chunk !== undefined) {
-      this.#reader.enqueue(chunk);
+      this.#reader!.enqueue(chunk);
       this.#wasConsumed(chunk.byteLength);
       return true;
     }
     if (this.#peerEnded) {
-      this.#reader.close();
+      this.#reader!.close();
       this.stream.readFinished();
       this.#maybeForget();
       return true;
@@ -276,14 +288,15 @@ export class StreamProxy {
     if (this.#reset) return;
     this.#reset = true;
     const error = reason instanceof StreamResetError ? reason : new StreamResetError("reset", reason);
+    this.#failure = error;
     if (tellPeer) this.wire.sendReset(this.id, error);
     this.#inbound.drain();
     try {
-      this.#reader.error(error);
+      this.#reader?.error(error);
     } catch {
       // the readable already finished
     }
-    this.#writer.error(error);
+    this.#writer?.error(error);
     const wake = this.#wakeWriter;
     this.#wakeWriter = undefined;
     wake?.();

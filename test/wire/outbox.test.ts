@@ -53,6 +53,27 @@ describe("Outbox", () => {
     );
   });
 
+  it("starts an idle connection on a small slab and grows it to full size while busy", () => {
+    const outbox = new Outbox();
+    // A session that sends little holds 8 KiB, not 64 KiB (most of an idle Unix session's memory).
+    expect(outbox.slab.byteLength).toBeLessThanOrEqual(8 * 1024);
+    // A frame as large as a slab may take (16 KiB) fits on a fresh outbox too.
+    const large = new Uint8Array(16 * 1024).fill(7);
+    outbox.frame(FrameType.EVENT, 1, large);
+    expect(concat(outbox.take().chunks).equals(encodeFrame(FrameType.EVENT, 1, large))).toBe(true);
+    const body = new Uint8Array(100).fill(3);
+    const expected: Uint8Array[] = [];
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      outbox.frame(FrameType.EVENT, i, body);
+      expected.push(encodeFrame(FrameType.EVENT, i, body));
+      if (i % 50 === 49) sent.push(...outbox.take().chunks);
+    }
+    sent.push(...outbox.take().chunks);
+    expect(concat(sent).equals(concat(expected))).toBe(true);
+    expect(outbox.slab.byteLength).toBe(64 * 1024);
+  });
+
   it("never writes again into bytes it handed out", () => {
     const outbox = new Outbox();
     const batches: { chunk: Uint8Array; copy: Buffer }[] = [];
