@@ -97,6 +97,7 @@ export { acceptDirect, connectDirect, type DirectService } from "./hub/remote/di
 
 // Across machines: HTTPS (HTTP/2, with a WebSocket fallback).
 export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/remote/listen-https.js";
+export type { UpgradeHandler } from "./transports/http2/listen.js";
 export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
 export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
 export type { HubServerOptions } from "./hub/remote/https-handlers.js";
@@ -169,6 +170,27 @@ export {
   UnreachableRecipientsError,
 } from "./tasks/errors.js";
 export { TaskLogLockedError } from "./tasks/log-lock.js";
+
+// Mles: an Mles-compatible WebSocket face of the hub's pub/sub (listenHttps's `otherUpgrades`).
+export {
+  checkMlesAuth,
+  mlesAuth,
+  mlesIdentity,
+  MLES_DEFAULTS,
+  MLES_PROTOCOL,
+  MlesAuthError,
+  MlesChannelFullError,
+  MlesConfigError,
+  MlesDuplicateError,
+  MlesError,
+  MlesFace,
+  MlesHeaderError,
+  MlesHeaderTimeoutError,
+  MlesLaggedError,
+  parseMlesHeader,
+  type MlesHeader,
+  type MlesOptions,
+} from "./mles/index.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -26,6 +26,7 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["hub", 7],
   ["gateway", 8],
   ["tasks", 8],
+  ["mles", 8],
   ["index.ts", 9],
   ["internal.ts", 9],
   ["browser", 10],

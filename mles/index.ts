@@ -1,0 +1,15 @@
+export { checkMlesAuth, mlesAuth, mlesAuthHash, parseMlesAuth } from "./auth.js";
+export {
+  MlesAuthError,
+  MlesChannelFullError,
+  MlesConfigError,
+  MlesDuplicateError,
+  MlesError,
+  MlesHeaderError,
+  MlesHeaderTimeoutError,
+  MlesLaggedError,
+} from "./errors.js";
+export { parseMlesHeader, type MlesHeader } from "./header.js";
+export { mlesIdentity } from "./member.js";
+export { MLES_PROTOCOL, MlesFace } from "./mles-face.js";
+export { MLES_DEFAULTS, type MlesOptions } from "./options.js";

@@ -1,0 +1,221 @@
+import type { RawData, WebSocket } from "ws";
+import { validateName } from "../hub/names.js";
+import { checkMlesAuth } from "./auth.js";
+import type { MlesChannels } from "./channels-port.js";
+import {
+  CLOSE,
+  closeReason,
+  MlesAuthError,
+  MlesError,
+  MlesHeaderError,
+  MlesHeaderTimeoutError,
+  MlesLaggedError,
+} from "./errors.js";
+import { frameOf, publicationOf, type MlesFrame } from "./frames.js";
+import { parseMlesHeader, type MlesHeader } from "./header.js";
+import type { MemberTable } from "./members.js";
+import type { MlesConfig } from "./options.js";
+
+/** The `from` tag of an Mles member's publications: its uid under the `mles:` prefix. */
+export function mlesIdentity(uid: string): string {
+  return `mles:${uid}`;
+}
+
+/** What every member of one face shares. */
+export interface MemberContext {
+  readonly channels: MlesChannels;
+  readonly members: MemberTable<MlesMember>;
+  readonly config: MlesConfig;
+  /** Reports a connection's end (it is then forgotten). */
+  readonly ended: (member: MlesMember) => void;
+}
+
+/**
+ * Received frames whose publication is under way before the member stops reading (the socket
+ * is paused, so a client that sends faster than the hub publishes is slowed by TCP, not
+ * buffered here).
+ */
+const MAX_PENDING_PUBLISHES = 32;
+/** Frames written to the socket but not yet flushed before the pump waits for the socket. */
+const MAX_UNFLUSHED_SENDS = 32;
+/** How long a closing connection may take to finish its close handshake before it is cut. */
+const CLOSE_GRACE = 2000;
+
+/**
+ * One Mles connection, from its header to its end: the header within the deadline, auth, the
+ * (uid, channel) rule, then history and live frames of the channel out, its own frames in.
+ */
+export class MlesMember {
+  readonly #ws: WebSocket;
+  readonly #context: MemberContext;
+  #header: MlesHeader | undefined;
+  #state: "header" | "member" | "closed" = "header";
+  #headerTimer: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #alive = true;
+  #chain: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #unflushed = 0;
+  #flushed: (() => void) | undefined;
+  #leave: (() => void) | undefined;
+  #subscription: { close(): void } | undefined;
+  /** Settles when the connection has closed. */
+  readonly closed: Promise<void>;
+
+  constructor(ws: WebSocket, context: MemberContext) {
+    this.#ws = ws;
+    this.#context = context;
+    this.closed = new Promise((resolve) => ws.once("close", () => resolve()));
+    ws.on("message", (data, isBinary) => this.#received(data, isBinary));
+    ws.on("pong", () => (this.#alive = true));
+    ws.once("close", () => this.#end(undefined));
+    // A protocol violation or an oversized frame: ws closes with 1002/1009 and reports it here.
+    ws.on("error", () => this.#end(undefined));
+    const { headerTimeout, pingInterval } = context.config;
+    this.#headerTimer = setTimeout(() => this.close(new MlesHeaderTimeoutError(headerTimeout)), headerTimeout);
+    if (pingInterval > 0) this.#pingTimer = setInterval(() => this.#ping(), pingInterval);
+  }
+
+  /** The member's header once it joined. */
+  get header(): MlesHeader | undefined {
+    return this.#header;
+  }
+
+  /**
+   * Ends the connection: with the failure's close code and `<code>: <message>` as the reason,
+   * or 1001 when the face shuts down. Idempotent.
+   */
+  close(error?: MlesError): void {
+    if (this.#state === "closed") return;
+    this.#end(error);
+  }
+
+  #received(data: RawData, isBinary: boolean): void {
+    this.#alive = true;
+    if (this.#state === "closed") return;
+    const payload = toBuffer(data);
+    if (this.#state === "header") {
+      this.#state = "member";
+      clearTimeout(this.#headerTimer);
+      this.#enqueue(() => this.#join(payload, isBinary));
+      return;
+    }
+    this.#enqueue(() => this.#publish(publicationOf(payload, isBinary)));
+  }
+
+  /** Runs `task` after the member's earlier frames, so its frames publish in the order sent. */
+  #enqueue(task: () => Promise<void>): void {
+    this.#pending++;
+    if (this.#pending >= MAX_PENDING_PUBLISHES && !this.#ws.isPaused) this.#ws.pause();
+    this.#chain = this.#chain
+      .then(() => (this.#state === "closed" ? undefined : task()))
+      .catch((error: unknown) => this.close(asMlesError(error)))
+      .finally(() => {
+        this.#pending--;
+        if (this.#ws.isPaused && this.#pending < MAX_PENDING_PUBLISHES / 2) this.#ws.resume();
+      });
+  }
+
+  async #join(payload: Buffer, isBinary: boolean): Promise<void> {
+    const header = parseMlesHeader(payload, isBinary);
+    try {
+      validateName(header.channel);
+    } catch (error) {
+      throw new MlesHeaderError(`channel: ${(error as Error).message}`, CLOSE.policy, { cause: error });
+    }
+    const refusal = checkMlesAuth(header.uid, header.channel, header.auth, this.#context.config.key);
+    if (refusal !== undefined) throw new MlesAuthError(refusal);
+    this.#leave = this.#context.members.admit(header.uid, header.channel, this);
+    this.#header = header;
+    const { channels, config } = this.#context;
+    const from = mlesIdentity(header.uid);
+    // History first (the subscription replays it, then live frames, with no gap), then the
+    // join frame itself goes into the channel — as Mles: later joiners see it, members do not.
+    const subscription = channels.subscribe(header.channel, from, {
+      history: config.history,
+      echo: false,
+      lag: "drop-oldest",
+      ring: config.ring,
+    });
+    this.#subscription = subscription;
+    this.#pump(subscription).catch((error: unknown) => this.close(asMlesError(error)));
+    await this.#publish(payload.toString("utf8"));
+  }
+
+  async #publish(data: string | Uint8Array): Promise<void> {
+    await this.#context.channels.publish(this.#header!.channel, data, mlesIdentity(this.#header!.uid));
+  }
+
+  /** Sends the channel's frames to the client as fast as its connection takes them. */
+  async #pump(subscription: AsyncIterable<{ readonly data: unknown } | { readonly lagged: number }>): Promise<void> {
+    for await (const item of subscription) {
+      if (this.#state === "closed") return;
+      if ("lagged" in item) throw new MlesLaggedError(item.lagged);
+      const frame = frameOf(item.data);
+      if (frame !== undefined) await this.#send(frame);
+    }
+  }
+
+  /** Writes one frame; waits while too many written frames are not yet flushed to the socket. */
+  async #send(frame: MlesFrame): Promise<void> {
+    this.#unflushed++;
+    this.#ws.send(frame.data, { binary: frame.binary }, () => {
+      this.#unflushed--;
+      const flushed = this.#flushed;
+      this.#flushed = undefined;
+      flushed?.();
+    });
+    while (this.#unflushed >= MAX_UNFLUSHED_SENDS && this.#state !== "closed") {
+      await new Promise<void>((resolve) => (this.#flushed = resolve));
+    }
+  }
+
+  #ping(): void {
+    if (!this.#alive) {
+      this.#ws.terminate(); // two intervals without a word: the peer is gone
+      return;
+    }
+    this.#alive = false;
+    this.#ws.ping();
+  }
+
+  #end(error: MlesError | undefined): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    clearTimeout(this.#headerTimer);
+    clearInterval(this.#pingTimer);
+    this.#leave?.();
+    this.#subscription?.close();
+    const flushed = this.#flushed;
+    this.#flushed = undefined;
+    flushed?.();
+    const ws = this.#ws;
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+      if (error === undefined) ws.close(CLOSE.goingAway, "the hub is shutting down");
+      else ws.close(error.closeCode, closeReason(error));
+      // A peer that never answers the close frame is cut after a grace period.
+      this.#closeTimer = setTimeout(() => ws.terminate(), CLOSE_GRACE);
+      ws.once("close", () => clearTimeout(this.#closeTimer));
+    }
+    this.#context.ended(this);
+  }
+}
+
+/** Any failure as the close it causes: an Mles error as itself, anything else as 1011. */
+function asMlesError(error: unknown): MlesError {
+  if (error instanceof MlesError) return error;
+  const code = (error as { code?: unknown })?.code;
+  return new MlesError(
+    typeof code === "string" ? code : "EINTERNAL",
+    (error as Error)?.message ?? String(error),
+    1011,
+    { cause: error },
+  );
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
