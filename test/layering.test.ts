@@ -23,6 +23,7 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["transports/memory", 6],
   ["transports/unix", 6],
   ["transports/http2", 6],
+  ["pubsub", 6],
   ["hub", 7],
   ["gateway", 8],
   ["tasks", 8],
