@@ -176,6 +176,7 @@ export {
   checkMlesAuth,
   mlesAuth,
   mlesIdentity,
+  mlesJoinIdentity,
   MLES_DEFAULTS,
   MLES_PROTOCOL,
   MlesAuthError,
@@ -189,6 +190,7 @@ export {
   MlesLaggedError,
   parseMlesHeader,
   type MlesHeader,
+  type MlesHubLike,
   type MlesOptions,
 } from "./mles/index.js";
 

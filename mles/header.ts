@@ -15,7 +15,6 @@ export interface MlesHeader {
 export const MAX_UID_LENGTH = 255;
 
 /** ASCII without control characters: a uid ends up in `from` tags and logs (no line breaks). */
-// eslint-disable-next-line no-control-regex
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
 /**
@@ -29,18 +28,19 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
  */
 export function parseMlesHeader(frame: Buffer | string, isBinary: boolean): MlesHeader {
   if (isBinary) {
-    throw new MlesHeaderError("the first frame must be a text frame with the JSON header", CLOSE.unsupportedData);
+    throw new MlesHeaderError(
+      "the first frame must be a text frame with the JSON header",
+      CLOSE.unsupportedData,
+    );
   }
   const text = typeof frame === "string" ? frame : frame.toString("utf8");
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new MlesHeaderError(
-      `the header is not JSON: ${(error as Error).message}`,
-      CLOSE.invalidPayload,
-      { cause: error },
-    );
+    throw new MlesHeaderError(`the header is not JSON: ${(error as Error).message}`, CLOSE.invalidPayload, {
+      cause: error,
+    });
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new MlesHeaderError('the header must be a JSON object {"uid", "channel", "auth"?}');

@@ -10,6 +10,6 @@ export {
   MlesLaggedError,
 } from "./errors.js";
 export { parseMlesHeader, type MlesHeader } from "./header.js";
-export { mlesIdentity } from "./member.js";
-export { MLES_PROTOCOL, MlesFace } from "./mles-face.js";
+export { mlesIdentity, mlesJoinIdentity } from "./member.js";
+export { MLES_PROTOCOL, MlesFace, type MlesHubLike } from "./mles-face.js";
 export { MLES_DEFAULTS, type MlesOptions } from "./options.js";

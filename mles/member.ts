@@ -1,7 +1,7 @@
 import type { RawData, WebSocket } from "ws";
-import { validateName } from "../hub/names.js";
+import { isLagged, type PubSub, type Subscription } from "../pubsub/index.js";
+import { verifyChannelName } from "../pubsub/options.js";
 import { checkMlesAuth } from "./auth.js";
-import type { MlesChannels } from "./channels-port.js";
 import {
   CLOSE,
   closeReason,
@@ -21,9 +21,20 @@ export function mlesIdentity(uid: string): string {
   return `mles:${uid}`;
 }
 
+/**
+ * The `from` tag of a member's join frame (its header, published verbatim as Mles keeps it in
+ * history). A tag of its own, so that members get join frames in history only — Mles has not
+ * sent them live since v2.5 — and beamhub subscribers can tell a join from a message.
+ */
+export function mlesJoinIdentity(uid: string): string {
+  return `mles-join:${uid}`;
+}
+
+const JOIN_PREFIX = "mles-join:";
+
 /** What every member of one face shares. */
 export interface MemberContext {
-  readonly channels: MlesChannels;
+  readonly channels: PubSub;
   readonly members: MemberTable<MlesMember>;
   readonly config: MlesConfig;
   /** Reports a connection's end (it is then forgotten). */
@@ -59,7 +70,7 @@ export class MlesMember {
   #unflushed = 0;
   #flushed: (() => void) | undefined;
   #leave: (() => void) | undefined;
-  #subscription: { close(): void } | undefined;
+  #subscription: Subscription | undefined;
   /** Settles when the connection has closed. */
   readonly closed: Promise<void>;
 
@@ -73,7 +84,10 @@ export class MlesMember {
     // A protocol violation or an oversized frame: ws closes with 1002/1009 and reports it here.
     ws.on("error", () => this.#end(undefined));
     const { headerTimeout, pingInterval } = context.config;
-    this.#headerTimer = setTimeout(() => this.close(new MlesHeaderTimeoutError(headerTimeout)), headerTimeout);
+    this.#headerTimer = setTimeout(
+      () => this.close(new MlesHeaderTimeoutError(headerTimeout)),
+      headerTimeout,
+    );
     if (pingInterval > 0) this.#pingTimer = setInterval(() => this.#ping(), pingInterval);
   }
 
@@ -120,7 +134,7 @@ export class MlesMember {
   async #join(payload: Buffer, isBinary: boolean): Promise<void> {
     const header = parseMlesHeader(payload, isBinary);
     try {
-      validateName(header.channel);
+      verifyChannelName(header.channel);
     } catch (error) {
       throw new MlesHeaderError(`channel: ${(error as Error).message}`, CLOSE.policy, { cause: error });
     }
@@ -132,6 +146,8 @@ export class MlesMember {
     const from = mlesIdentity(header.uid);
     // History first (the subscription replays it, then live frames, with no gap), then the
     // join frame itself goes into the channel — as Mles: later joiners see it, members do not.
+    // What is newer than `historyEnd` is live: join frames among it are skipped.
+    const historyEnd = channels.channels().find((channel) => channel.name === header.channel)?.seq ?? 0;
     const subscription = channels.subscribe(header.channel, from, {
       history: config.history,
       echo: false,
@@ -139,8 +155,8 @@ export class MlesMember {
       ring: config.ring,
     });
     this.#subscription = subscription;
-    this.#pump(subscription).catch((error: unknown) => this.close(asMlesError(error)));
-    await this.#publish(payload.toString("utf8"));
+    this.#pump(subscription, historyEnd).catch((error: unknown) => this.close(asMlesError(error)));
+    await channels.publish(header.channel, payload.toString("utf8"), mlesJoinIdentity(header.uid));
   }
 
   async #publish(data: string | Uint8Array): Promise<void> {
@@ -148,10 +164,11 @@ export class MlesMember {
   }
 
   /** Sends the channel's frames to the client as fast as its connection takes them. */
-  async #pump(subscription: AsyncIterable<{ readonly data: unknown } | { readonly lagged: number }>): Promise<void> {
+  async #pump(subscription: Subscription, historyEnd: number): Promise<void> {
     for await (const item of subscription) {
       if (this.#state === "closed") return;
-      if ("lagged" in item) throw new MlesLaggedError(item.lagged);
+      if (isLagged(item)) throw new MlesLaggedError(item.lagged);
+      if (item.seq > historyEnd && item.from.startsWith(JOIN_PREFIX)) continue;
       const frame = frameOf(item.data);
       if (frame !== undefined) await this.#send(frame);
     }

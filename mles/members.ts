@@ -21,7 +21,8 @@ export class MemberTable<Member> {
   admit(uid: string, channel: string, member: Member): () => void {
     let members = this.#channels.get(channel);
     if (members?.has(uid) === true) throw new MlesDuplicateError(uid, channel);
-    if ((members?.size ?? 0) >= this.#maxPerChannel) throw new MlesChannelFullError(channel, this.#maxPerChannel);
+    if ((members?.size ?? 0) >= this.#maxPerChannel)
+      throw new MlesChannelFullError(channel, this.#maxPerChannel);
     if (members === undefined) {
       members = new Map();
       this.#channels.set(channel, members);

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import type { MlesChannels } from "./channels-port.js";
+import type { PubSub } from "../pubsub/index.js";
 import { MemberTable } from "./members.js";
 import { MlesMember } from "./member.js";
 import { verifyMlesOptions, type MlesConfig, type MlesOptions } from "./options.js";
@@ -12,9 +12,9 @@ export const MLES_PROTOCOL = "mles-websocket";
 /** Paths the Mles face never takes: beamhub's own. */
 const BEAMHUB_PREFIX = "/beamhub/";
 
-/** What the face needs of a hub: its pub/sub. */
+/** What the face needs of a hub: its pub/sub (`hub.pubsub`). */
 export interface MlesHubLike {
-  readonly pubsub: MlesChannels;
+  readonly pubsub: PubSub;
 }
 
 /**
@@ -75,7 +75,12 @@ export class MlesFace {
     if (this.#closing !== undefined) return refuse(socket, 503, "the hub is shutting down");
     const origin = request.headers.origin;
     const allowed = this.#config.allowOrigins;
-    if (origin !== undefined && allowed !== undefined && !allowed.includes("*") && !allowed.includes(origin)) {
+    if (
+      origin !== undefined &&
+      allowed !== undefined &&
+      !allowed.includes("*") &&
+      !allowed.includes(origin)
+    ) {
       return refuse(socket, 403, `origin ${origin} may not use this hub's Mles face`);
     }
     // The listener's idle timeout stays on the socket; the member's pings keep it busy.

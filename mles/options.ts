@@ -75,5 +75,7 @@ function integer(name: string, value: unknown, min: number, max: number): void {
 }
 
 function definedOnly(options: MlesOptions): MlesOptions {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as MlesOptions;
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as MlesOptions;
 }

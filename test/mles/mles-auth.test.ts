@@ -12,7 +12,12 @@ const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 describe("SipHash-2-4", () => {
   it("the reference meets the paper's vectors (key 00..0f)", () => {
     expect(sipHash24(PAPER_KEY, new Uint8Array(0))).toBe(0x726fdb47dd0e0e31n);
-    expect(sipHash24(PAPER_KEY, Uint8Array.from({ length: 15 }, (_, i) => i))).toBe(0xa129ca6149be45e5n);
+    expect(
+      sipHash24(
+        PAPER_KEY,
+        Uint8Array.from({ length: 15 }, (_, i) => i),
+      ),
+    ).toBe(0xa129ca6149be45e5n);
   });
 
   it("the siphash package agrees with the reference for every length 0..64", () => {
@@ -72,7 +77,9 @@ describe("Mles auth", () => {
     expect(checkMlesAuth("alice", "example", good.toUpperCase(), "secret")).toBeUndefined();
     expect(checkMlesAuth("alice", "example", `000${good}`, "secret")).toBeUndefined();
     expect(checkMlesAuth("alice", "example", undefined, "secret")).toMatch(/requires auth/);
-    expect(checkMlesAuth("alice", "example", mlesAuth("alice", "example"), "secret")).toMatch(/does not match/);
+    expect(checkMlesAuth("alice", "example", mlesAuth("alice", "example"), "secret")).toMatch(
+      /does not match/,
+    );
     expect(checkMlesAuth("alice", "other", good, "secret")).toMatch(/does not match/);
     expect(checkMlesAuth("alice", "example", "zz", "secret")).toMatch(/does not match/);
     expect(checkMlesAuth("alice", "example", undefined, undefined)).toBeUndefined();

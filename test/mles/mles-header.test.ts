@@ -20,7 +20,9 @@ describe("the Mles header", () => {
       channel: "example",
       auth: undefined,
     });
-    expect(parseMlesHeader(Buffer.from('{ "uid":"a", "channel":"c", "auth":"ff", "x": [1] }'), false)).toEqual({
+    expect(
+      parseMlesHeader(Buffer.from('{ "uid":"a", "channel":"c", "auth":"ff", "x": [1] }'), false),
+    ).toEqual({
       uid: "a",
       channel: "c",
       auth: "ff",
@@ -55,9 +57,9 @@ describe("the Mles header", () => {
   });
 
   it(`bounds uid at ${MAX_UID_LENGTH} characters`, () => {
-    expect(parseMlesHeader(JSON.stringify({ uid: "u".repeat(MAX_UID_LENGTH), channel: "c" }), false).uid).toHaveLength(
-      MAX_UID_LENGTH,
-    );
+    expect(
+      parseMlesHeader(JSON.stringify({ uid: "u".repeat(MAX_UID_LENGTH), channel: "c" }), false).uid,
+    ).toHaveLength(MAX_UID_LENGTH);
     expect(refusal(JSON.stringify({ uid: "u".repeat(MAX_UID_LENGTH + 1), channel: "c" })).message).toMatch(
       /more than 255/,
     );
