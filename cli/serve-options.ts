@@ -9,6 +9,7 @@ import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./s
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
+import { mlesServeOptions, type MlesServeOptions } from "./serve-mles.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
 /** The flags of `serve` as `parseArgs` gives them. */
@@ -49,6 +50,9 @@ export interface ServeFlags {
   id?: string;
   "listen-http"?: string;
   "tasks-file"?: string;
+  /** The Mles face (cli/serve-mles.ts). */
+  mles?: boolean;
+  "mles-key"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -65,6 +69,8 @@ export interface ServeOptions {
   limits: SessionLimitSettings;
   /** The task broker: the hub's id, application keys, plain-HTTP listener, log file. */
   tasks: TaskServeOptions;
+  /** The Mles face on the https listener, or undefined when off (`--mles`). */
+  mles: MlesServeOptions | undefined;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -146,6 +152,7 @@ export function resolveServeOptions(
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
+  const mles = mlesServeOptions(pick, env, address !== undefined);
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
       const given = pick(flag);
@@ -155,7 +162,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, limits, tasks, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, tasks, mles, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -201,7 +208,13 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, warnings };
+  if (mles !== undefined && mles.key === undefined && !https.loopback) {
+    warnings.push(
+      `the Mles face on ${address.host} has no key: anyone who reaches it may join any channel under any uid ` +
+        "and read its history. Set MLES_KEY (or --mles-key) to require Mles auth",
+    );
+  }
+  return { https, access, unix, keepAlive, limits, tasks, mles, warnings };
 }
 
 /**

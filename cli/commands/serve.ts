@@ -21,6 +21,7 @@ import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
 import { startTasks } from "../serve-tasks.js";
+import { describeMles, startMles } from "../serve-mles.js";
 import {
   describeAuth,
   describeWebAccess,
@@ -84,6 +85,7 @@ export async function serve(
   const authenticate: Authenticate | undefined =
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
+  const mles = options.mles === undefined ? undefined : startMles(hub, options.mles);
   if (options.https !== undefined && tls !== undefined) {
     https = await startHttps(
       hub,
@@ -93,6 +95,7 @@ export async function serve(
       authenticate,
       log,
       taskRequestListener(tasks.broker),
+      mles?.upgrade,
     );
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
@@ -100,6 +103,7 @@ export async function serve(
         (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
     );
     if (tasks.broker.keys.apps.length > 0) log(`tasks: REST also on ${https.url}/v1/tasks`);
+    if (options.mles !== undefined) log(describeMles(https.url, options.mles));
   }
   for (const warning of options.warnings) log(`warning: ${warning}`);
   const noFds = fdPassingUnavailable();
@@ -125,6 +129,7 @@ export async function serve(
   process.off("SIGHUP", reload);
   await unix.close();
   await https?.close();
+  await mles?.close();
   await tasks.close();
   await hub.close();
   stopGuard();
@@ -209,6 +214,7 @@ async function startHttps(
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
   otherRequests: NonNullable<ListenHttpsOptions["otherRequests"]>,
+  otherUpgrades: ListenHttpsOptions["otherUpgrades"],
 ): Promise<HttpsListener> {
   const { https } = options;
   const { host, port } = https.address;
@@ -225,6 +231,8 @@ async function startHttps(
     log,
     // Samply applications' task API (/v1/tasks, /v1/health) on the same port.
     otherRequests,
+    // Mles clients (--mles) on the same port.
+    ...(otherUpgrades === undefined ? {} : { otherUpgrades }),
     ...(https.maxConnections === undefined ? {} : { maxConnections: https.maxConnections }),
     ...(https.maxConnectionsPerAddress === undefined
       ? {}

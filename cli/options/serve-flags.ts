@@ -277,6 +277,30 @@ const TASKS: OptionGroup = {
   },
 };
 
+/** The Mles-compatible WebSocket face of the hub's pub/sub (see examples/chat.md). */
+const MLES: OptionGroup = {
+  title: "Mles options",
+  about: "an Mles-compatible WebSocket face of the hub's pub/sub",
+  options: {
+    mles: {
+      type: "boolean",
+      setting: true,
+      help:
+        "accept Mles clients on the https listener: a WebSocket with subprotocol mles-websocket on any path " +
+        'outside /beamhub/, first frame {"uid", "channel", "auth"?}; they share channels with beamhub ' +
+        "subscribers, get the last 200 frames on joining, and are tagged mles:<uid>",
+    },
+    "mles-key": {
+      type: "string",
+      value: "KEY",
+      setting: true,
+      help:
+        "Mles's shared key (else env MLES_KEY, as Mles reads it): every header must then carry auth = " +
+        "hex SipHash-2-4(uid+channel+KEY). Prefer MLES_KEY or the config file: a flag shows in ps",
+    },
+  },
+};
+
 /** The hub's own defaults and the config file. */
 const HUB_SETTINGS: OptionGroup = {
   title: "hub options",
@@ -300,6 +324,7 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   AUTHENTICATION,
   WEB_ACCESS,
   TASKS,
+  MLES,
   HUB_SETTINGS,
 ];
 
