@@ -11,6 +11,7 @@ import {
   MlesHeaderTimeoutError,
   MlesLaggedError,
 } from "./errors.js";
+import { FrameRate } from "./frame-rate.js";
 import { frameOf, publicationOf, type MlesFrame } from "./frames.js";
 import { parseMlesHeader, type MlesHeader } from "./header.js";
 import type { MemberTable } from "./members.js";
@@ -64,6 +65,9 @@ export class MlesMember {
   #headerTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** Set while the socket is paused for the frame rate. */
+  #rateTimer: NodeJS.Timeout | undefined;
+  readonly #rate: FrameRate | undefined;
   #alive = true;
   #chain: Promise<void> = Promise.resolve();
   #pending = 0;
@@ -83,7 +87,8 @@ export class MlesMember {
     ws.once("close", () => this.#end(undefined));
     // A protocol violation or an oversized frame: ws closes with 1002/1009 and reports it here.
     ws.on("error", () => this.#end(undefined));
-    const { headerTimeout, pingInterval } = context.config;
+    const { headerTimeout, pingInterval, maxFramesPerSecond } = context.config;
+    this.#rate = maxFramesPerSecond > 0 ? new FrameRate(maxFramesPerSecond) : undefined;
     this.#headerTimer = setTimeout(
       () => this.close(new MlesHeaderTimeoutError(headerTimeout)),
       headerTimeout,
@@ -116,6 +121,20 @@ export class MlesMember {
       return;
     }
     this.#enqueue(() => this.#publish(publicationOf(payload, isBinary)));
+    this.#limitRate();
+  }
+
+  /**
+   * Over the frame rate, stops reading the socket until a frame may go again: the frame just
+   * read (and any already in the socket's last chunk) still goes; TCP holds the rest.
+   */
+  #limitRate(): void {
+    if (this.#rate === undefined || this.#rate.take() || this.#rateTimer !== undefined) return;
+    this.#ws.pause();
+    this.#rateTimer = setTimeout(() => {
+      this.#rateTimer = undefined;
+      if (this.#state !== "closed" && this.#pending < MAX_PENDING_PUBLISHES / 2) this.#ws.resume();
+    }, this.#rate.wait());
   }
 
   /** Runs `task` after the member's earlier frames, so its frames publish in the order sent. */
@@ -127,7 +146,10 @@ export class MlesMember {
       .catch((error: unknown) => this.close(asMlesError(error)))
       .finally(() => {
         this.#pending--;
-        if (this.#ws.isPaused && this.#pending < MAX_PENDING_PUBLISHES / 2) this.#ws.resume();
+        // Resumed here unless the frame rate paused it: its timer resumes it then.
+        if (this.#ws.isPaused && this.#rateTimer === undefined && this.#pending < MAX_PENDING_PUBLISHES / 2) {
+          this.#ws.resume();
+        }
       });
   }
 
@@ -202,6 +224,7 @@ export class MlesMember {
     this.#state = "closed";
     clearTimeout(this.#headerTimer);
     clearInterval(this.#pingTimer);
+    clearTimeout(this.#rateTimer);
     this.#leave?.();
     this.#subscription?.close();
     const flushed = this.#flushed;

@@ -24,10 +24,17 @@ export interface MlesOptions {
    */
   pingInterval?: number;
   /**
-   * Frames held for a member that reads slower than its channel is written (default 256); when
-   * they overflow, the member is closed with 1013 `EMLES_LAGGED` (it reconnects for history).
+   * Frames held for a member that reads slower than its channel is written (default 128, Mles's
+   * queue); when they overflow, the member is closed with 1013 `EMLES_LAGGED` (it reconnects for
+   * history). The frames are shared with every other reader of the channel.
    */
   ring?: number;
+  /**
+   * Frames a member may send per second, in bursts of as many (default 100, as Mles; 0: no
+   * limit). Mles drops frames over its limit; beamhub stops reading the member's socket until
+   * it may go on, so a fast sender is slowed by TCP and loses nothing.
+   */
+  maxFramesPerSecond?: number;
   /**
    * Web origins whose pages may join (`https://chat.example.com`, `*` any). Default any, as Mles:
    * its clients are pages on other sites. Upgrades without `Origin` (not from a browser) always pass.
@@ -42,7 +49,8 @@ export const MLES_DEFAULTS = {
   maxMembersPerChannel: 1000,
   headerTimeout: 10_000,
   pingInterval: 24_000,
-  ring: 256,
+  ring: 128,
+  maxFramesPerSecond: 100,
 } as const;
 
 /** The options with defaults filled in, checked. */
@@ -62,6 +70,7 @@ export function verifyMlesOptions(options: MlesOptions = {}): MlesConfig {
   integer("headerTimeout", config.headerTimeout, 1, 3_600_000);
   integer("pingInterval", config.pingInterval, 0, 3_600_000);
   integer("ring", config.ring, 1, 65_536);
+  integer("maxFramesPerSecond", config.maxFramesPerSecond, 0, 1_000_000);
   if (config.key !== undefined && (typeof config.key !== "string" || config.key === "")) {
     throw new MlesConfigError("mles key must be a non-empty string");
   }

@@ -243,6 +243,16 @@ describe("limits", () => {
     expect(pubsub.channels().find((channel) => channel.name === "flood")?.subscribers).toBe(0);
   }, 40_000);
 
+  it("slows a member over maxFramesPerSecond without losing a frame, in order", async () => {
+    const { join } = await start({ maxFramesPerSecond: 20 });
+    const fast = await join("fast", "flood");
+    const reader = await join("reader", "flood");
+    await reader.texts(1); // fast's join frame
+    const sent = Array.from({ length: 60 }, (_, i) => `frame ${i}`);
+    for (const text of sent) fast.send(text);
+    expect(await reader.texts(sent.length, 20_000)).toEqual(sent);
+  }, 40_000);
+
   it("closes every member with 1001 when the face closes", async () => {
     const { join, face } = await start();
     const alice = await join("alice", "example");
