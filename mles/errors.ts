@@ -25,6 +25,7 @@ export const CLOSE = {
   invalidPayload: 1007,
   policy: 1008,
   tooBig: 1009,
+  internalError: 1011,
   tryAgainLater: 1013,
 } as const;
 

@@ -242,14 +242,21 @@ export class MlesMember {
   }
 }
 
-/** Any failure as the close it causes: an Mles error as itself, anything else as 1011. */
+/** Pub/sub failures that pass: the hub is at a limit, or a slow reader held a publication up. */
+const TRY_AGAIN = new Set(["ELIMIT", "EPUBLISH_TIMEOUT"]);
+
+/**
+ * Any failure as the close it causes: an Mles error as itself, a passing pub/sub failure as
+ * 1013 (try again later), anything else as 1011 (internal error); the reason keeps its code.
+ */
 function asMlesError(error: unknown): MlesError {
   if (error instanceof MlesError) return error;
   const code = (error as { code?: unknown })?.code;
+  const known = typeof code === "string" ? code : "EINTERNAL";
   return new MlesError(
-    typeof code === "string" ? code : "EINTERNAL",
+    known,
     (error as Error)?.message ?? String(error),
-    1011,
+    TRY_AGAIN.has(known) ? CLOSE.tryAgainLater : CLOSE.internalError,
     { cause: error },
   );
 }

@@ -28,9 +28,9 @@ export interface MlesHubLike {
  * ```ts
  * const mles = new MlesFace(hub, { key: process.env.MLES_KEY });
  * const listener = await listenHttps(hub, { port: 8443, otherUpgrades: mles.upgrade });
- * // ... later
- * await listener.close();
+ * // ... later: members hear 1001 (going away), then the listener closes
  * await mles.close();
+ * await listener.close();
  * ```
  */
 export class MlesFace {

@@ -128,8 +128,9 @@ export async function serve(
   log(`${await stopped}: shutting down`);
   process.off("SIGHUP", reload);
   await unix.close();
-  await https?.close();
+  // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
   await mles?.close();
+  await https?.close();
   await tasks.close();
   await hub.close();
   stopGuard();

@@ -2,7 +2,7 @@
 import { connectHttps, Hub, listenHttps, type HttpsListener } from "../../index.js";
 import { MlesFace } from "../../mles/mles-face.js";
 import type { MlesOptions } from "../../mles/options.js";
-import { PubSub } from "../../pubsub/index.js";
+import { PubSub, type PubSubOptions } from "../../pubsub/index.js";
 import { MlesClient, type MlesClientOptions } from "./mles-client.js";
 
 export interface MlesFixture {
@@ -22,10 +22,13 @@ export interface MlesFixture {
   close(): Promise<void>;
 }
 
-export async function mlesFixture(options: MlesOptions = {}): Promise<MlesFixture> {
+export async function mlesFixture(
+  options: MlesOptions = {},
+  pubsubOptions: PubSubOptions = {},
+): Promise<MlesFixture> {
   const hub = new Hub();
   await hub.register("echo", (value: unknown) => value);
-  const pubsub = new PubSub();
+  const pubsub = new PubSub(pubsubOptions);
   const face = new MlesFace({ pubsub }, options);
   const listener = await listenHttps(hub, { otherUpgrades: face.upgrade });
   const clients: MlesClient[] = [];

@@ -13,8 +13,11 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-async function start(options: Parameters<typeof mlesFixture>[0] = {}): Promise<MlesFixture> {
-  fixture = await mlesFixture(options);
+async function start(
+  options: Parameters<typeof mlesFixture>[0] = {},
+  pubsubOptions: Parameters<typeof mlesFixture>[1] = {},
+): Promise<MlesFixture> {
+  fixture = await mlesFixture(options, pubsubOptions);
   return fixture;
 }
 
@@ -252,6 +255,17 @@ describe("limits", () => {
     for (const text of sent) fast.send(text);
     expect(await reader.texts(sent.length, 20_000)).toEqual(sent);
   }, 40_000);
+
+  it("closes a member whose frame a stalled `wait` subscriber held past the publish timeout with 1013", async () => {
+    const { join, pubsub } = await start({}, { publishTimeout: 200 });
+    const stalled = pubsub.subscribe("held", "app", { lag: "wait", ring: 1, history: false });
+    const alice = await join("alice", "held"); // her join frame fills the stalled window
+    alice.send("this one waits, then fails");
+    const closed = await alice.closedWithin();
+    expect(closed.code).toBe(1013);
+    expect(closed.reason).toMatch(/^EPUBLISH_TIMEOUT: publish to "held" timed out after 200 ms/);
+    stalled.close();
+  });
 
   it("closes every member with 1001 when the face closes", async () => {
     const { join, face } = await start();
