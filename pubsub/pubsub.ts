@@ -1,7 +1,7 @@
 import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/errors.js";
 import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
 import type { PubSubConfig } from "./options.js";
-import type { Subscription } from "./subscription.js";
+import type { ChannelSubscription } from "./subscription.js";
 import { Topic } from "./topic.js";
 import type {
   ChannelInfo,
@@ -63,13 +63,13 @@ export class PubSub {
    * Subscribes `subscriber` (its identity, for `echo: false`) to `channel`: its kept history
    * first (as `options.history` says), then every message published from now on.
    */
-  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): Subscription {
+  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): ChannelSubscription {
     this.#checkOpen();
     verifyChannelName(channel);
     if (typeof subscriber !== "string")
       throw new InvalidArgumentError("subscriber identity must be a string");
-    const { history, echo, lag, ring } = verifySubscribeOptions(options, this.#config.maxRing);
-    return this.#topic(channel, true).subscribe(subscriber, lag, ring, echo, history);
+    const { history, echo, lag, ring, after } = verifySubscribeOptions(options, this.#config.maxRing);
+    return this.#topic(channel, true).subscribe(subscriber, lag, ring, echo, history, after);
   }
 
   /** Every channel with subscribers, history or waiting publications, by name. */

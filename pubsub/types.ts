@@ -41,6 +41,13 @@ export interface SubscribeOptions {
    * `PublishTimeoutError`).
    */
   lag?: LagPolicy;
+  /**
+   * Resume after this seq instead of replaying `history`: the kept messages newer than it, with
+   * a `Lagged` first for those no longer kept. A seq beyond the channel's newest (its numbering
+   * restarted with a hub that kept no history) replays all that is kept. Clients that reconnect
+   * pass the last seq they read, so that they miss nothing they could have and repeat nothing.
+   */
+  after?: number;
   /** Unread messages held for this subscriber: the ring (drop-oldest) or the window (wait). Default 1024. */
   ring?: number;
 }

@@ -3,6 +3,9 @@ import type { Session } from "../session.js";
 import type {
   CallOptions,
   Handler,
+  HubSubscribeOptions,
+  HubSubscription,
+  Published,
   RegisterOptions,
   Registration,
   ServiceFilter,
@@ -65,6 +68,14 @@ export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
 
   watch(options?: WatchOptions): Watch {
     return this.session.watch(options);
+  }
+
+  publish(channel: string, data: unknown): Promise<Published> {
+    return this.session.publish(channel, data);
+  }
+
+  subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
+    return this.session.subscribe(channel, options);
   }
 
   async close(): Promise<void> {
