@@ -6,6 +6,7 @@
  * @module
  */
 export { PubSub } from "./pubsub.js";
+export { PubSubLog, type PubSubLogOptions } from "./history-log.js";
 export { ChannelSubscription, isLagged } from "./subscription.js";
 export type { Subscription } from "./subscription.js";
 export {

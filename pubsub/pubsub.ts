@@ -49,11 +49,14 @@ export class PubSub {
       this.#checkOpen();
       verifyChannelName(channel);
       if (typeof from !== "string") throw new InvalidArgumentError("publisher identity must be a string");
+      const prepared = this.#log?.prepare(data);
       const topic = this.#topic(channel, true);
       const published = topic.publish(data, from);
       if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
-      if (published instanceof Promise) return published.then((message) => this.#logged(channel, message));
-      return this.#logged(channel, published);
+      if (published instanceof Promise) {
+        return published.then((message) => this.#logged(channel, message, prepared));
+      }
+      return this.#logged(channel, published, prepared);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -92,10 +95,14 @@ export class PubSub {
     if (this.#closed) throw new ClosedError("pub/sub");
   }
 
-  #logged(channel: string, message: PubSubMessage): Promise<{ seq: number; time: number }> {
+  #logged(
+    channel: string,
+    message: PubSubMessage,
+    prepared: unknown,
+  ): Promise<{ seq: number; time: number }> {
     const result = { seq: message.seq, time: message.time };
     if (this.#log === undefined) return Promise.resolve(result);
-    return this.#log.append(channel, message).then(() => result);
+    return this.#log.append(channel, message, prepared).then(() => result);
   }
 
   #topic(name: string, limited: boolean): Topic {

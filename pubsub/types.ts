@@ -91,8 +91,13 @@ export interface PubSubOptions extends HistoryLimits {
 export interface PubSubPersistence {
   /** The history read at open: per channel, its kept messages oldest first. */
   readonly restored: ReadonlyMap<string, readonly PubSubMessage[]>;
-  /** Records one publication; resolves once written. */
-  append(channel: string, message: PubSubMessage): Promise<void>;
+  /**
+   * Turns a publication's data into what `append` writes, before the message is published: a
+   * value that cannot be kept fails its publish, not the log.
+   */
+  prepare(data: unknown): unknown;
+  /** Records one publication (with what `prepare` made of its data); resolves once written. */
+  append(channel: string, message: PubSubMessage, prepared: unknown): Promise<void>;
   /** Lets the log drop what history no longer keeps (compaction): called with every channel's kept messages. */
   setLive(live: () => Iterable<readonly [string, readonly PubSubMessage[]]>): void;
   close(): Promise<void>;
