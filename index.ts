@@ -33,13 +33,14 @@ export type {
 } from "./hub/types.js";
 
 // Pub/sub: named channels with history, on every hub (`hub.publish`, `hub.subscribe`, `hub.pubsub`).
-export { PubSub, isLagged, PUBSUB_DEFAULTS } from "./pubsub/index.js";
+export { PubSub, PubSubLog, isLagged, PUBSUB_DEFAULTS } from "./pubsub/index.js";
 export type {
   ChannelInfo,
   HistoryLimits,
   LagPolicy,
   Lagged,
   PubSubMessage,
+  PubSubLogOptions,
   PubSubOptions,
   SubscribeOptions,
   Subscription,

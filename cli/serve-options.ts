@@ -8,6 +8,7 @@ import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
+import { pubsubServeOptions, type PubSubServeOptions } from "./serve-pubsub.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
@@ -49,6 +50,11 @@ export interface ServeFlags {
   id?: string;
   "listen-http"?: string;
   "tasks-file"?: string;
+  /** Pub/sub history and persistence (cli/serve-pubsub.ts). */
+  "pubsub-file"?: string;
+  "pubsub-history"?: string;
+  "pubsub-history-bytes"?: string;
+  "publish-timeout"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -65,6 +71,8 @@ export interface ServeOptions {
   limits: SessionLimitSettings;
   /** The task broker: the hub's id, application keys, plain-HTTP listener, log file. */
   tasks: TaskServeOptions;
+  /** Pub/sub history limits, publish timeout and history file. */
+  pubsub: PubSubServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -145,6 +153,7 @@ export function resolveServeOptions(
   const keepAlive = keepAliveSetting(pick("keepalive"));
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
+  const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
@@ -155,7 +164,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, limits, tasks, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, tasks, pubsub, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -201,7 +210,7 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, warnings };
+  return { https, access, unix, keepAlive, limits, tasks, pubsub, warnings };
 }
 
 /**

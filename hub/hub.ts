@@ -2,7 +2,7 @@ import type { PendingCall } from "./call.js";
 import { toDuration } from "../model/durations.js";
 import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
 import type { Labels } from "./names.js";
-import { PubSub, type PubSubOptions } from "../pubsub/index.js";
+import { PubSub, type ChannelInfo, type PubSubOptions } from "../pubsub/index.js";
 import { Registry } from "./registry.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";
 import type {
@@ -210,6 +210,15 @@ export class Hub implements HubClient, SessionHost {
 
   subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
     return this.#local.subscribe(channel, options);
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    return this.#local.channels();
+  }
+
+  /** @internal True when the access rules let `session` `action` `name`. */
+  mayAccess(session: Session, action: AccessAction, name: string): boolean {
+    return this.#allows(session, action, name);
   }
 
   /**

@@ -8,7 +8,7 @@ import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "../model/linked-list.js";
 import { Instance, type Registry } from "./registry.js";
 import { Scope, type Closable } from "../model/scope.js";
-import type { ChannelSubscription, PubSub } from "../pubsub/index.js";
+import type { ChannelInfo, ChannelSubscription, PubSub } from "../pubsub/index.js";
 import type {
   CallerInfo,
   CallOptions,
@@ -41,6 +41,8 @@ export interface SessionHost extends CallHost {
     action: "call" | "register" | "publish" | "subscribe",
     service: string,
   ): void;
+  /** True when the access rules let `session` `action` `name`. */
+  mayAccess?(session: Session, action: "publish" | "subscribe", name: string): boolean;
   /** The hub's pub/sub channels (a host without them refuses `publish` and `subscribe`). */
   readonly pubsub?: PubSub;
 }
@@ -261,6 +263,20 @@ export class Session implements HubClient, CallOwner, Closable {
     });
     if (signal?.aborted === true) subscription.close();
     return subscription;
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    try {
+      if (this.#closed) throw this.#closed;
+      const channels = this.#pubsub().channels();
+      const mayAccess = this.#host.mayAccess;
+      if (mayAccess === undefined) return Promise.resolve(channels);
+      return Promise.resolve(
+        channels.filter((info) => mayAccess.call(this.#host, this, "subscribe", info.name)),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #checkChannel(channel: string, action: "publish" | "subscribe"): void {

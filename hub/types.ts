@@ -1,7 +1,7 @@
 import type { Cancelable } from "../model/cancellation.js";
 import type { Identity } from "../model/identity.js";
 import type { Labels } from "./names.js";
-import type { SubscribeOptions, Subscription } from "../pubsub/index.js";
+import type { ChannelInfo, SubscribeOptions, Subscription } from "../pubsub/index.js";
 
 export type { Identity };
 export type {
@@ -185,6 +185,8 @@ export interface HubClient {
    * async iterable of `PubSubMessage` (and `Lagged` notices under `lag: "drop-oldest"`).
    */
   subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription;
+  /** The hub's pub/sub channels this session may subscribe to: subscribers, history, rate. */
+  channels(): Promise<ChannelInfo[]>;
   /** Closes the session: its registrations, pending calls, watches and attachments. */
   close(): Promise<void>;
 }

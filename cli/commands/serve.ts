@@ -20,6 +20,7 @@ import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
+import { openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
 import {
   describeAuth,
@@ -58,6 +59,7 @@ export async function serve(
   const hub = new Hub({
     callTimeout: config.timeout,
     authorize: options.access?.rules ?? defaultAccessRules(),
+    pubsub: await openPubSub(options.pubsub, log),
   });
   const started = Date.now();
   await hub.register("hub.info", () => ({

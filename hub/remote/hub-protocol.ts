@@ -24,6 +24,7 @@ export type HubRequest =
   | { op: "list"; filter?: ServiceFilter }
   | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel }
   | { op: "publish"; channel: string; data: unknown }
+  | { op: "channels" }
   | { op: "subscribe"; channel: string; options?: SubscribeWireOptions; events: Channel };
 
 /**

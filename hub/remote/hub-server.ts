@@ -96,6 +96,8 @@ export function serveHubSession(hub: Hub, connection: WireConnection, identity?:
       }
       case "publish":
         return session.publish(message.channel, message.data);
+      case "channels":
+        return session.channels();
       case "subscribe": {
         const events = expectChannel(message.events, "subscribe's events");
         const options = message.options ?? {};

@@ -4,6 +4,7 @@ import type {
   CallOptions,
   Handler,
   HubSubscribeOptions,
+  ChannelInfo,
   HubSubscription,
   Published,
   RegisterOptions,
@@ -76,6 +77,10 @@ export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
 
   subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
     return this.session.subscribe(channel, options);
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    return this.session.channels();
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import type {
   CallOptions,
   Handler,
   HubClient,
+  ChannelInfo,
   HubSubscribeOptions,
   Published,
   Registration,
@@ -365,6 +366,11 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
     this.#watches.add(subscription);
     if (this.#state === "connected") this.#openWatch(subscription, this.#connection);
     return subscription;
+  }
+
+  /** The hub's pub/sub channels this session may subscribe to. */
+  channels(): Promise<ChannelInfo[]> {
+    return this.#request<ChannelInfo[]>({ op: "channels" });
   }
 
   #openWatch(watch: Resumable, connection: WireConnection): void {

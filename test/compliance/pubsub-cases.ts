@@ -199,6 +199,8 @@ export function pubsubCases(fixture: () => { hub: Hub; connect(): Promise<HubCli
       const second = session.subscribe(channel);
       await within(Promise.all([first.ready, second.ready]), 5000, "subscriptions");
       expect(subscribersOf(hub, channel)).toBe(2);
+      const listed = (await session.channels()).find((info) => info.name === channel);
+      expect(listed).toMatchObject({ name: channel, subscribers: 2, seq: 0, history: { count: 0 } });
       first.close();
       expect((await first[Symbol.asyncIterator]().next()).done).toBe(true);
       await expect.poll(() => subscribersOf(hub, channel), { timeout: 5000 }).toBe(1);
