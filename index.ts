@@ -27,7 +27,24 @@ export type {
   Watch,
   WatchEvent,
   WatchOptions,
+  HubSubscribeOptions,
+  HubSubscription,
+  Published,
 } from "./hub/types.js";
+
+// Pub/sub: named channels with history, on every hub (`hub.publish`, `hub.subscribe`, `hub.pubsub`).
+export { PubSub, PubSubLog, isLagged, PUBSUB_DEFAULTS } from "./pubsub/index.js";
+export type {
+  ChannelInfo,
+  HistoryLimits,
+  LagPolicy,
+  Lagged,
+  PubSubMessage,
+  PubSubLogOptions,
+  PubSubOptions,
+  SubscribeOptions,
+  Subscription,
+} from "./pubsub/index.js";
 
 // What a message can carry.
 export { ByteStream, type ByteStreamOptions } from "./model/byte-stream.js";

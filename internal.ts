@@ -56,4 +56,3 @@ export { TrustedProxies } from "./transports/http2/trusted-proxies.js";
 export { parseDuration } from "./tasks/duration.js";
 export { AppKeys } from "./tasks/app-keys.js";
 export { parseHubId } from "./tasks/beam-id.js";
-export { PubSub } from "./pubsub/index.js";

@@ -10,7 +10,7 @@
  */
 import { createServer } from "node:https";
 import { Hub, listenHttps, MlesFace } from "../index.js";
-import { PubSub } from "../internal.js";
+import type { PubSub } from "../index.js";
 import { createDevCertificate } from "../transports/http2/dev-certificate.js";
 import WebSocket, { WebSocketServer } from "ws";
 import { measure, median, report } from "./harness.js";
@@ -70,8 +70,8 @@ async function fanOut(room: Room, header: (uid: string) => string | undefined) {
 
 async function mlesRoom(): Promise<Room & { face: MlesFace; pubsub: PubSub }> {
   const hub = new Hub();
-  const pubsub = new PubSub();
-  const face = new MlesFace({ pubsub }, { maxFramesPerSecond: 0, history: 200 });
+  const pubsub = hub.pubsub;
+  const face = new MlesFace(hub, { maxFramesPerSecond: 0, history: 200 });
   const listener = await listenHttps(hub, { otherUpgrades: face.upgrade, maxConnectionsPerAddress: 2000 });
   return {
     url: listener.url.replace("https:", "wss:"),
@@ -169,4 +169,3 @@ console.log(
 for (const ws of idle) ws.terminate();
 await mles.close();
 await raw.close();
-await mles.pubsub.close();

@@ -1,5 +1,4 @@
-import { MLES_DEFAULTS, MlesFace, type Hub, type MlesHubLike } from "../index.js";
-import { PubSub } from "../internal.js";
+import { MLES_DEFAULTS, MlesFace, type Hub } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import { booleanSetting, stringSetting, type Setting } from "./settings.js";
 
@@ -40,13 +39,9 @@ export function mlesServeOptions(
   return { key: fromEnv, keySource: fromEnv === undefined ? undefined : "MLES_KEY" };
 }
 
-/**
- * The face on `hub`'s pub/sub, so Mles clients and beamhub subscribers share channels. (A hub
- * without one of its own, as before pub/sub joined the hub, gets a pub/sub for the face alone.)
- */
+/** The face on `hub`'s pub/sub, so Mles clients and beamhub subscribers share channels. */
 export function startMles(hub: Hub, options: MlesServeOptions): MlesFace {
-  const pubsub = (hub as unknown as Partial<MlesHubLike>).pubsub ?? new PubSub();
-  return new MlesFace({ pubsub }, { key: options.key });
+  return new MlesFace(hub, { key: options.key });
 }
 
 /** The status line's Mles part. */

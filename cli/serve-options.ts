@@ -8,6 +8,7 @@ import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
+import { pubsubServeOptions, type PubSubServeOptions } from "./serve-pubsub.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
 import { mlesServeOptions, type MlesServeOptions } from "./serve-mles.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
@@ -53,6 +54,11 @@ export interface ServeFlags {
   /** The Mles face (cli/serve-mles.ts). */
   mles?: boolean;
   "mles-key"?: string;
+  /** Pub/sub history and persistence (cli/serve-pubsub.ts). */
+  "pubsub-file"?: string;
+  "pubsub-history"?: string;
+  "pubsub-history-bytes"?: string;
+  "publish-timeout"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -71,6 +77,8 @@ export interface ServeOptions {
   tasks: TaskServeOptions;
   /** The Mles face on the https listener, or undefined when off (`--mles`). */
   mles: MlesServeOptions | undefined;
+  /** Pub/sub history limits, publish timeout and history file. */
+  pubsub: PubSubServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -151,6 +159,7 @@ export function resolveServeOptions(
   const keepAlive = keepAliveSetting(pick("keepalive"));
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
+  const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   const mles = mlesServeOptions(pick, env, address !== undefined);
   if (address === undefined) {
@@ -162,7 +171,7 @@ export function resolveServeOptions(
       }
       warnings.push(`${given.source} is ignored: the https listener is off`);
     }
-    return { https: undefined, access, unix, keepAlive, limits, tasks, mles, warnings };
+    return { https: undefined, access, unix, keepAlive, limits, tasks, pubsub, mles, warnings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -214,7 +223,7 @@ export function resolveServeOptions(
         "and read its history. Set MLES_KEY (or --mles-key) to require Mles auth",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, mles, warnings };
+  return { https, access, unix, keepAlive, limits, tasks, pubsub, mles, warnings };
 }
 
 /**

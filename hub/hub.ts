@@ -2,11 +2,15 @@ import type { PendingCall } from "./call.js";
 import { toDuration } from "../model/durations.js";
 import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
 import type { Labels } from "./names.js";
+import { PubSub, type ChannelInfo, type PubSubOptions } from "../pubsub/index.js";
 import { Registry } from "./registry.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";
 import type {
   CallOptions,
   Handler,
+  HubSubscribeOptions,
+  HubSubscription,
+  Published,
   Identity,
   HubClient,
   Middleware,
@@ -19,15 +23,21 @@ import type {
 } from "./types.js";
 
 /**
- * Per-service access rules (`hub.authorize(rules)`): who may call and who may register a name.
- * Each rule gets the session's identity (`undefined` for anonymous peers) and the service name,
- * and returns true to allow. A missing rule allows everything. Sessions that may not call a
- * service do not see it either: `list`, `lookup` and `watch` leave it out.
+ * Per-service access rules (`hub.authorize(rules)`): who may call and who may register a name,
+ * and who may publish to and subscribe to a pub/sub channel. Each rule gets the session's
+ * identity (`undefined` for anonymous peers) and the service or channel name, and returns true
+ * to allow. A missing rule allows everything. Sessions that may not call a service do not see it
+ * either: `list`, `lookup` and `watch` leave it out.
  */
 export interface AccessRules {
   call?(identity: Identity | undefined, service: string): boolean;
   register?(identity: Identity | undefined, service: string): boolean;
+  publish?(identity: Identity | undefined, channel: string): boolean;
+  subscribe?(identity: Identity | undefined, channel: string): boolean;
 }
+
+/** What an access rule decides on. */
+export type AccessAction = keyof AccessRules;
 
 /** Options of `new Hub()`. */
 export interface HubOptions {
@@ -43,6 +53,11 @@ export interface HubOptions {
    * can keep work pending at the hub forever. In-process callers are not bounded.
    */
   maxPeerCallTimeout?: number;
+  /**
+   * The pub/sub channels' limits and persistence (history per channel, publish timeout, ...);
+   * or a `PubSub` to use as is.
+   */
+  pubsub?: PubSubOptions | PubSub;
 }
 
 /**
@@ -63,6 +78,8 @@ export class Hub implements HubClient, SessionHost {
   readonly maxFailover: number;
   /** See `HubOptions.maxPeerCallTimeout`. */
   readonly maxPeerCallTimeout: number;
+  /** The hub's pub/sub channels, shared by every session and face (`publish`, `subscribe`). */
+  readonly pubsub: PubSub;
 
   readonly #sessions = new Set<Session>();
   readonly #middleware: Middleware[] = [];
@@ -71,14 +88,22 @@ export class Hub implements HubClient, SessionHost {
   #sessionCount = 0;
   #instanceCount = 0;
   #closed: ClosedError | undefined;
+  #pubsubClosed: Promise<void> | undefined;
   readonly #local: Session;
 
   constructor(options: HubOptions = {}) {
-    const { callTimeout = 30_000, maxFailover = 2, maxPeerCallTimeout = 3_600_000, authorize } = options;
+    const {
+      callTimeout = 30_000,
+      maxFailover = 2,
+      maxPeerCallTimeout = 3_600_000,
+      authorize,
+      pubsub,
+    } = options;
     if (!(maxFailover >= 0)) throw new InvalidArgumentError(`maxFailover must be >= 0, got ${maxFailover}`);
     this.defaultTimeout = toDuration(callTimeout, "callTimeout");
     this.maxPeerCallTimeout = toDuration(maxPeerCallTimeout, "maxPeerCallTimeout");
     this.maxFailover = maxFailover;
+    this.pubsub = pubsub instanceof PubSub ? pubsub : new PubSub(pubsub);
     this.#local = this.session({ identity: { id: "local", via: "local" } });
     if (authorize !== undefined) this.authorize(authorize);
   }
@@ -113,7 +138,7 @@ export class Hub implements HubClient, SessionHost {
   authorize(rules: AccessRules): this {
     if (rules === null || typeof rules !== "object")
       throw new InvalidArgumentError("rules must be an object");
-    for (const key of ["call", "register"] as const) {
+    for (const key of ["call", "register", "publish", "subscribe"] as const) {
       if (rules[key] !== undefined && typeof rules[key] !== "function") {
         throw new InvalidArgumentError(`rules.${key} must be a function`);
       }
@@ -128,7 +153,7 @@ export class Hub implements HubClient, SessionHost {
   }
 
   /** @internal Throws `ForbiddenError` unless `session` may `action` `service`. */
-  checkAccess(session: Session, action: "call" | "register", service: string): void {
+  checkAccess(session: Session, action: AccessAction, service: string): void {
     if (action === "register" && isReservedName(service) && session !== this.#local) {
       throw new ForbiddenError(
         action,
@@ -141,7 +166,7 @@ export class Hub implements HubClient, SessionHost {
       throw new ForbiddenError(action, service, session.identity?.id);
   }
 
-  #allows(session: Session, action: "call" | "register", service: string): boolean {
+  #allows(session: Session, action: AccessAction, service: string): boolean {
     if (this.#rules.length === 0 || session === this.#local) return true;
     for (const rules of this.#rules) {
       const rule = rules[action];
@@ -179,16 +204,37 @@ export class Hub implements HubClient, SessionHost {
     return this.#local.watch(options);
   }
 
-  /** Closes every session: registrations go, pending calls reject with `ClosedError`. */
+  publish(channel: string, data: unknown): Promise<Published> {
+    return this.#local.publish(channel, data);
+  }
+
+  subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
+    return this.#local.subscribe(channel, options);
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    return this.#local.channels();
+  }
+
+  /** @internal True when the access rules let `session` `action` `name`. */
+  mayAccess(session: Session, action: AccessAction, name: string): boolean {
+    return this.#allows(session, action, name);
+  }
+
+  /**
+   * Closes every session: registrations go, pending calls reject with `ClosedError`,
+   * subscriptions end, and the pub/sub log (if any) is flushed and closed.
+   */
   close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    if (this.#closed) return this.#pubsubClosed ?? Promise.resolve();
     this.#closed = new ClosedError("hub");
     // Every caller learns the hub closed before any instance goes (which would look like a
     // service going away and trigger failover).
     for (const session of this.#sessions) session.failCalls(this.#closed);
     for (const session of [...this.#sessions]) void session.close(this.#closed);
     this.registry.closeWatchers();
-    return Promise.resolve();
+    this.#pubsubClosed = this.pubsub.close();
+    return this.#pubsubClosed;
   }
 
   get isClosed(): boolean {

@@ -6,9 +6,16 @@
  * @module
  */
 export { PubSub } from "./pubsub.js";
-export { isLagged } from "./subscription.js";
+export { PubSubLog, type PubSubLogOptions } from "./history-log.js";
+export { ChannelSubscription, isLagged } from "./subscription.js";
 export type { Subscription } from "./subscription.js";
-export { PUBSUB_DEFAULTS, MAX_CHANNEL_LENGTH } from "./options.js";
+export {
+  MAX_CHANNEL_LENGTH,
+  PUBSUB_DEFAULTS,
+  verifyChannelName,
+  verifyPubSubOptions,
+  verifySubscribeOptions,
+} from "./options.js";
 export { MAX_PENDING_PUBLISHES } from "./topic.js";
 export type {
   ChannelInfo,

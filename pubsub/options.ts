@@ -65,6 +65,7 @@ export interface SubscribeConfig {
   readonly echo: boolean;
   readonly lag: LagPolicy;
   readonly ring: number;
+  readonly after: number | undefined;
 }
 
 /** Checks `subscribe`'s options: `history` undefined in the result means all of it. */
@@ -87,7 +88,11 @@ export function verifySubscribeOptions(options: SubscribeOptions, maxRing: numbe
       `subscribe option ring must be an integer from 1 to ${maxRing}, got ${String(ring)}`,
     );
   }
-  return { history: history === true ? undefined : history === false ? 0 : history, echo, lag, ring };
+  const { after } = options;
+  if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) {
+    throw new InvalidArgumentError(`subscribe option after must be an integer >= 0, got ${String(after)}`);
+  }
+  return { history: history === true ? undefined : history === false ? 0 : history, echo, lag, ring, after };
 }
 
 /** Throws `InvalidArgumentError` unless `channel` can name a pub/sub channel. */

@@ -1,7 +1,7 @@
 import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/errors.js";
 import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
 import type { PubSubConfig } from "./options.js";
-import type { Subscription } from "./subscription.js";
+import type { ChannelSubscription } from "./subscription.js";
 import { Topic } from "./topic.js";
 import type {
   ChannelInfo,
@@ -49,11 +49,14 @@ export class PubSub {
       this.#checkOpen();
       verifyChannelName(channel);
       if (typeof from !== "string") throw new InvalidArgumentError("publisher identity must be a string");
+      const prepared = this.#log?.prepare(data);
       const topic = this.#topic(channel, true);
       const published = topic.publish(data, from);
       if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
-      if (published instanceof Promise) return published.then((message) => this.#logged(channel, message));
-      return this.#logged(channel, published);
+      if (published instanceof Promise) {
+        return published.then((message) => this.#logged(channel, message, prepared));
+      }
+      return this.#logged(channel, published, prepared);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -63,13 +66,13 @@ export class PubSub {
    * Subscribes `subscriber` (its identity, for `echo: false`) to `channel`: its kept history
    * first (as `options.history` says), then every message published from now on.
    */
-  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): Subscription {
+  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): ChannelSubscription {
     this.#checkOpen();
     verifyChannelName(channel);
     if (typeof subscriber !== "string")
       throw new InvalidArgumentError("subscriber identity must be a string");
-    const { history, echo, lag, ring } = verifySubscribeOptions(options, this.#config.maxRing);
-    return this.#topic(channel, true).subscribe(subscriber, lag, ring, echo, history);
+    const { history, echo, lag, ring, after } = verifySubscribeOptions(options, this.#config.maxRing);
+    return this.#topic(channel, true).subscribe(subscriber, lag, ring, echo, history, after);
   }
 
   /** Every channel with subscribers, history or waiting publications, by name. */
@@ -92,10 +95,14 @@ export class PubSub {
     if (this.#closed) throw new ClosedError("pub/sub");
   }
 
-  #logged(channel: string, message: PubSubMessage): Promise<{ seq: number; time: number }> {
+  #logged(
+    channel: string,
+    message: PubSubMessage,
+    prepared: unknown,
+  ): Promise<{ seq: number; time: number }> {
     const result = { seq: message.seq, time: message.time };
     if (this.#log === undefined) return Promise.resolve(result);
-    return this.#log.append(channel, message).then(() => result);
+    return this.#log.append(channel, message, prepared).then(() => result);
   }
 
   #topic(name: string, limited: boolean): Topic {

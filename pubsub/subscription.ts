@@ -22,6 +22,7 @@ export function isLagged(item: PubSubMessage | Lagged): item is Lagged {
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+const READY = Promise.resolve();
 
 /**
  * One subscriber's queue: first the history snapshot taken when it joined, then live messages
@@ -35,7 +36,9 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #live: PubSubMessage[] = [];
   #liveHead = 0;
   #lagged = 0;
+  #missed: number;
   #closed = false;
+  #onClose: (() => void)[] | undefined;
   #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
   #readable: (() => void) | undefined;
 
@@ -48,8 +51,16 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     readonly echo: boolean,
     replay: PubSubMessage[],
     private readonly owner: SubscriptionOwner,
+    /** Messages the subscriber asked for that are no longer kept: reported as `Lagged` first. */
+    missed = 0,
   ) {
     this.#replay = replay;
+    this.#missed = missed;
+  }
+
+  /** Resolved: an in-process subscription exists as soon as `subscribe` returns. */
+  get ready(): Promise<void> {
+    return READY;
   }
 
   /** Unread live messages (history replay not counted). */
@@ -90,6 +101,11 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
    */
   take(): PubSubMessage | Lagged | undefined | null {
     if (this.#closed) return null;
+    if (this.#missed > 0) {
+      const lagged = this.#missed;
+      this.#missed = 0;
+      return { lagged };
+    }
     if (this.#replayAt < this.#replay.length) {
       const message = this.#replay[this.#replayAt++]!;
       if (this.#replayAt === this.#replay.length) this.#replay = [];
@@ -157,10 +173,24 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     this.#reader = undefined;
     this.#wake();
     this.owner.left(this);
+    const listeners = this.#onClose;
+    this.#onClose = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener();
+  }
+
+  /** Calls `listener` once the subscription closes (at once if it has). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else (this.#onClose ??= []).push(listener);
   }
 
   #hasItem(): boolean {
-    return this.#replayAt < this.#replay.length || this.#lagged > 0 || this.#liveHead < this.#live.length;
+    return (
+      this.#missed > 0 ||
+      this.#replayAt < this.#replay.length ||
+      this.#lagged > 0 ||
+      this.#liveHead < this.#live.length
+    );
   }
 
   #wake(): void {

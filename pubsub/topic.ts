@@ -103,9 +103,26 @@ export class Topic implements SubscriptionOwner {
     ring: number,
     echo: boolean,
     history: number | undefined,
+    after?: number,
   ): ChannelSubscription {
-    const replay = history === 0 ? [] : this.history.last(history);
-    const subscription = new ChannelSubscription(this.name, subscriber, lag, ring, echo, replay, this);
+    let replay: PubSubMessage[];
+    let missed = 0;
+    if (after === undefined) replay = history === 0 ? [] : this.history.last(history);
+    else if (after > this.#seq) replay = this.history.last();
+    else {
+      replay = this.history.last(this.#seq - after);
+      missed = Math.max(0, (replay[0]?.seq ?? this.#seq + 1) - after - 1);
+    }
+    const subscription = new ChannelSubscription(
+      this.name,
+      subscriber,
+      lag,
+      ring,
+      echo,
+      replay,
+      this,
+      missed,
+    );
     this.#subscribers.add(subscription);
     if (lag === "wait") this.#waiting.add(subscription);
     return subscription;

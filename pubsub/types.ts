@@ -41,6 +41,13 @@ export interface SubscribeOptions {
    * `PublishTimeoutError`).
    */
   lag?: LagPolicy;
+  /**
+   * Resume after this seq instead of replaying `history`: the kept messages newer than it, with
+   * a `Lagged` first for those no longer kept. A seq beyond the channel's newest (its numbering
+   * restarted with a hub that kept no history) replays all that is kept. Clients that reconnect
+   * pass the last seq they read, so that they miss nothing they could have and repeat nothing.
+   */
+  after?: number;
   /** Unread messages held for this subscriber: the ring (drop-oldest) or the window (wait). Default 1024. */
   ring?: number;
 }
@@ -84,8 +91,13 @@ export interface PubSubOptions extends HistoryLimits {
 export interface PubSubPersistence {
   /** The history read at open: per channel, its kept messages oldest first. */
   readonly restored: ReadonlyMap<string, readonly PubSubMessage[]>;
-  /** Records one publication; resolves once written. */
-  append(channel: string, message: PubSubMessage): Promise<void>;
+  /**
+   * Turns a publication's data into what `append` writes, before the message is published: a
+   * value that cannot be kept fails its publish, not the log.
+   */
+  prepare(data: unknown): unknown;
+  /** Records one publication (with what `prepare` made of its data); resolves once written. */
+  append(channel: string, message: PubSubMessage, prepared: unknown): Promise<void>;
   /** Lets the log drop what history no longer keeps (compaction): called with every channel's kept messages. */
   setLive(live: () => Iterable<readonly [string, readonly PubSubMessage[]]>): void;
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import { connectCommand } from "./connect.js";
 import { exposeCommand } from "./expose.js";
 import { kvCommand } from "./kv.js";
 import { lsCommand } from "./ls.js";
+import { channelsCommand, pubCommand, subCommand } from "./pubsub.js";
 import { runCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 import { taskCommand } from "./task.js";
@@ -15,6 +16,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   lsCommand,
   watchCommand,
   callCommand,
+  pubCommand,
+  subCommand,
+  channelsCommand,
   exposeCommand,
   connectCommand,
   runCommand,

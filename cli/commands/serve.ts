@@ -20,6 +20,7 @@ import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
+import { openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
 import { describeMles, startMles } from "../serve-mles.js";
 import {
@@ -59,6 +60,7 @@ export async function serve(
   const hub = new Hub({
     callTimeout: config.timeout,
     authorize: options.access?.rules ?? defaultAccessRules(),
+    pubsub: await openPubSub(options.pubsub, log),
   });
   const started = Date.now();
   await hub.register("hub.info", () => ({

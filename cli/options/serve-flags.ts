@@ -301,6 +301,42 @@ const MLES: OptionGroup = {
   },
 };
 
+/** Pub/sub channels: history and persistence. */
+const PUBSUB: OptionGroup = {
+  title: "pub/sub options",
+  about: "named channels: beamhub pub, sub, channels",
+  options: {
+    "pubsub-history": {
+      type: "string",
+      value: "N",
+      setting: true,
+      help: "messages each channel keeps for late subscribers (0: none)",
+      defaultText: "200",
+    },
+    "pubsub-history-bytes": {
+      type: "string",
+      value: "N",
+      setting: true,
+      help: "estimated bytes each channel keeps; the oldest messages go first",
+      defaultText: "1048576",
+    },
+    "publish-timeout": {
+      type: "string",
+      value: "MS",
+      setting: true,
+      help: "how long a publish may wait for a subscriber that chose --lag wait (then EPUBLISH_TIMEOUT)",
+      defaultText: "10000",
+    },
+    "pubsub-file": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "keep history in this kv log (locked to this hub), so it survives a restart; off: in memory only",
+      defaultText: "off",
+    },
+  },
+};
+
 /** The hub's own defaults and the config file. */
 const HUB_SETTINGS: OptionGroup = {
   title: "hub options",
@@ -324,6 +360,7 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   AUTHENTICATION,
   WEB_ACCESS,
   TASKS,
+  PUBSUB,
   MLES,
   HUB_SETTINGS,
 ];

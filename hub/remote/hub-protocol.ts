@@ -1,6 +1,10 @@
 import type { Channel } from "../../model/channel.js";
 import type { Labels } from "../names.js";
+import type { SubscribeOptions } from "../../pubsub/index.js";
 import type { CallerInfo, ServiceFilter, ServiceInfo } from "../types.js";
+
+/** `subscribe`'s options as they travel (the hub checks them as `PubSub.subscribe` does). */
+export type SubscribeWireOptions = Pick<SubscribeOptions, "history" | "echo" | "lag" | "ring" | "after">;
 
 /**
  * The hub protocol: requests a client sends on the root channel (id 0), answered by the hub
@@ -18,7 +22,19 @@ export type HubRequest =
   | { op: "unregister"; id: string }
   | { op: "lookup"; name: string; labels?: Labels }
   | { op: "list"; filter?: ServiceFilter }
-  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel };
+  | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel }
+  | { op: "publish"; channel: string; data: unknown }
+  | { op: "channels" }
+  | { op: "subscribe"; channel: string; options?: SubscribeWireOptions; events: Channel };
+
+/**
+ * What the hub sends, as EVENTs on a subscription's events channel: each message as the
+ * subscriber would read it in-process (`{from, data, seq, time}`), or `{lagged: n}` where a
+ * `drop-oldest` ring dropped `n`. The hub sends only as fast as the channel's event credit
+ * allows; what waits meanwhile waits in the subscription's ring at the hub.
+ */
+export type SubscriptionEvent =
+  { from: string; data: unknown; seq: number; time: number } | { lagged: number };
 
 /** What the hub sends on a registration's handler channel for each call. */
 export interface HandlerRequest {

@@ -3,6 +3,10 @@ import type { Session } from "../session.js";
 import type {
   CallOptions,
   Handler,
+  HubSubscribeOptions,
+  ChannelInfo,
+  HubSubscription,
+  Published,
   RegisterOptions,
   Registration,
   ServiceFilter,
@@ -65,6 +69,18 @@ export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
 
   watch(options?: WatchOptions): Watch {
     return this.session.watch(options);
+  }
+
+  publish(channel: string, data: unknown): Promise<Published> {
+    return this.session.publish(channel, data);
+  }
+
+  subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
+    return this.session.subscribe(channel, options);
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    return this.session.channels();
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 import { connectHttps, Hub, listenHttps, type HttpsListener } from "../../index.js";
 import { MlesFace } from "../../mles/mles-face.js";
 import type { MlesOptions } from "../../mles/options.js";
-import { PubSub, type PubSubOptions } from "../../pubsub/index.js";
+import type { PubSub, PubSubOptions } from "../../pubsub/index.js";
 import { MlesClient, type MlesClientOptions } from "./mles-client.js";
 
 export interface MlesFixture {
@@ -26,10 +26,10 @@ export async function mlesFixture(
   options: MlesOptions = {},
   pubsubOptions: PubSubOptions = {},
 ): Promise<MlesFixture> {
-  const hub = new Hub();
+  const hub = new Hub({ pubsub: pubsubOptions });
   await hub.register("echo", (value: unknown) => value);
-  const pubsub = new PubSub(pubsubOptions);
-  const face = new MlesFace({ pubsub }, options);
+  const pubsub = hub.pubsub;
+  const face = new MlesFace(hub, options);
   const listener = await listenHttps(hub, { otherUpgrades: face.upgrade });
   const clients: MlesClient[] = [];
   const track = (client: MlesClient): MlesClient => {
@@ -63,7 +63,6 @@ export async function mlesFixture(
       await Promise.all(clients.map((client) => client.close()));
       await listener.close();
       await face.close();
-      await pubsub.close();
       await hub.close();
     },
   };

@@ -267,3 +267,19 @@ describe("RateMeter", () => {
     expect(meter.rate).toBe(0);
   });
 });
+
+describe("PubSub resuming with after", () => {
+  it("replays what is newer than after, with Lagged for what is no longer kept", async () => {
+    const pubsub = new PubSub({ history: 3 });
+    for (let i = 1; i <= 6; i++) await pubsub.publish("r", i, "p");
+    expect(seqs(await read(pubsub.subscribe("r", "a", { after: 5 }), 1))).toEqual([6]);
+    expect(seqs(await read(pubsub.subscribe("r", "b", { after: 4 }), 2))).toEqual([5, 6]);
+    expect(seqs(await read(pubsub.subscribe("r", "c", { after: 1 }), 4))).toEqual(["lagged 2", 4, 5, 6]);
+    const current = pubsub.subscribe("r", "d", { after: 6 });
+    await pubsub.publish("r", 7, "p");
+    expect(seqs(await read(current, 1))).toEqual([7]);
+    // A seq the channel never reached: its numbering restarted, so everything kept is new.
+    expect(seqs(await read(pubsub.subscribe("r", "e", { after: 100 }), 3))).toEqual([5, 6, 7]);
+    await pubsub.close();
+  });
+});
