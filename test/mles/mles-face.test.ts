@@ -2,6 +2,7 @@
 // join with history, no echo, join frames in history only, duplicates refused, auth, Mles <->
 // beamhub pub/sub both ways, and the limits (header deadline, frame size, members per channel).
 import { afterEach, describe, expect, it } from "vitest";
+import { connectHttps } from "../../index.js";
 import { mlesAuth } from "../../mles/auth.js";
 import { isLagged, type PubSubMessage } from "../../pubsub/index.js";
 import { mlesFixture, type MlesFixture } from "./fixture.js";
@@ -164,6 +165,36 @@ describe("Mles and beamhub on one channel", () => {
       [false, "[1,null,true]"],
       [false, "42"],
     ]);
+  });
+});
+
+describe.each(["websocket", "http2"] as const)("Mles and a remote beamhub session (%s)", (transport) => {
+  it("see each other's messages on one channel, history included", async () => {
+    const { join, listener } = await start();
+    const alice = await join("alice", "lobby");
+    alice.send("before the session came");
+    const remote = await connectHttps(listener.url, { ca: listener.certificate, transport });
+    try {
+      const subscription = remote.subscribe("lobby", { history: true });
+      const iterator = subscription[Symbol.asyncIterator]();
+      const data = async (): Promise<unknown> => {
+        const { value } = await within(iterator.next());
+        if (value === undefined || isLagged(value)) throw new Error("expected a message");
+        return [value.from, value.data];
+      };
+      expect(await data()).toEqual(["mles-join:alice", joinFrame("alice", "lobby")]);
+      expect(await data()).toEqual(["mles:alice", "before the session came"]);
+      alice.send(Uint8Array.of(1, 2, 3));
+      const [from, bytes] = (await data()) as [string, Uint8Array];
+      expect(from).toBe("mles:alice");
+      expect([...bytes]).toEqual([1, 2, 3]);
+      await remote.publish("lobby", { from: "the session", text: "hi Alice" });
+      await remote.publish("lobby", "plain text");
+      expect(await alice.texts(2)).toEqual(['{"from":"the session","text":"hi Alice"}', "plain text"]);
+      subscription.close();
+    } finally {
+      await remote.close();
+    }
   });
 });
 
