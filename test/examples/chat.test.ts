@@ -100,14 +100,23 @@ function start(code: string): {
 
 describe("examples/chat.md", () => {
   it("has the steps this test expects", () => {
-    expect(blocks.map((block) => block.kind)).toEqual(["sh", "text", "sh", "text", "text"]);
+    expect(blocks.map((block) => block.kind)).toEqual([
+      "sh",
+      "text",
+      "sh",
+      "text",
+      "text",
+      "sh",
+      "text",
+      "sh",
+    ]);
     expect(blocks[0]!.code).toBe("beamhub serve --mles");
     expect(blocks[2]!.code).toContain("examples/chat/chat-terminal.ts");
     expect(blocks[4]!.code).toMatch(/^examples\/chat\/chat\.html\?/);
   });
 
   it("chats between the terminal and the page, with history on join", { timeout: 120_000 }, async () => {
-    const [serve, serveSays, terminal, terminalSays, pageAddress] = blocks;
+    const [serve, serveSays, terminal, terminalSays, , sub, subSays, pub] = blocks;
     const hub = start(serve!.code);
     const ready = await hub.waitFor(/mles: Mles clients on wss:\/\/127\.0\.0\.1:\d+\//);
     const port = /mles: Mles clients on wss:\/\/127\.0\.0\.1:(\d+)\//.exec(ready)![1]!;
@@ -119,49 +128,18 @@ describe("examples/chat.md", () => {
     await alice.waitFor(terminalSays!.code);
     alice.child.stdin!.write("hello from the terminal\n");
 
-    if (unavailable !== undefined) return;
-    const certificate = await readFile(join(dir, "cert", "cert.pem"), "utf8");
-    const spki = createPublicKey(certificate).export({ type: "spki", format: "der" });
-    chromium = await launchChromium([
-      `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
-    ]);
-    const [file, query] = pageAddress!.code.replace("8443", port).split("?");
-    const url = `${pathToFileURL(join(root, file!)).href}?${query}`;
-    const { page, log } = chromium;
-    const pageShows = (text: string): Promise<unknown> =>
-      page
-        .waitForFunction(
-          `document.getElementById("log").innerText.includes(${JSON.stringify(text)})`,
-          undefined,
-          {
-            timeout: 30_000,
-          },
-        )
-        .catch((error: unknown) => {
-          throw new Error(`the page never showed ${text}; page log:\n${log.join("\n")}`, { cause: error });
-        });
-    await page.goto(url, { timeout: 20_000 });
-    await pageShows("* alice joined"); // only ever sent as history
-    await pageShows("alice: hello from the terminal");
-    expect(await page.evaluate<string>('document.getElementById("status").textContent')).toBe("bob in lobby");
+    // beamhub's own clients on the same channel: `sub` reads the Mles frames (run before the
+    // page joins, so that its second message is Alice's line), `pub` speaks to the members.
+    const subscriber = start(sub!.code);
+    await subscriber.waitFor(subSays!.code.split("\n")[1]!);
+    for (const line of subSays!.code.split("\n")) expect(subscriber.output()).toContain(line);
 
-    await page.evaluate(
-      `(() => { const input = document.getElementById("text"); input.value = "hi alice"; document.getElementById("send").requestSubmit(); })()`,
-    );
-    await alice.waitFor("bob: hi alice");
-    alice.child.stdin!.write("see you\n");
-    await pageShows("alice: see you");
-    // Bob's own line is shown once, by the page itself: Mles sends no echo.
-    const lines = await page.evaluate<string[]>(
-      '[...document.querySelectorAll("#log li")].map((li) => li.textContent)',
-    );
-    expect(lines).toEqual([
-      "* alice joined",
-      "alice: hello from the terminal",
-      "bob: hi alice",
-      "alice: see you",
-    ]);
-    expect(alice.output()).not.toContain("* bob joined"); // join frames are history only
+    if (unavailable === undefined) await chatWithThePage(port, alice);
+
+    const publisher = start(pub!.code);
+    await publisher.waitFor('"seq"');
+    await alice.waitFor("ops: maintenance at noon");
+    if (chromium !== undefined) await pageShows(chromium, "ops: maintenance at noon");
 
     alice.child.stdin!.end(); // Ctrl-D
     await alice.waitFor("left lobby");
@@ -169,3 +147,54 @@ describe("examples/chat.md", () => {
     expect(alice.child.exitCode).toBe(0);
   });
 });
+
+/** The page as bob: history on join, then lines both ways with the terminal (alice). */
+async function chatWithThePage(port: string, alice: ReturnType<typeof start>): Promise<void> {
+  const pageAddress = blocks[4]!;
+  const certificate = await readFile(join(dir, "cert", "cert.pem"), "utf8");
+  const spki = createPublicKey(certificate).export({ type: "spki", format: "der" });
+  chromium = await launchChromium([
+    `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
+  ]);
+  const [file, query] = pageAddress!.code.replace("8443", port).split("?");
+  const url = `${pathToFileURL(join(root, file!)).href}?${query}`;
+  const { page } = chromium;
+  await page.goto(url, { timeout: 20_000 });
+  await pageShows(chromium, "* alice joined"); // only ever sent as history
+  await pageShows(chromium, "alice: hello from the terminal");
+  expect(await page.evaluate<string>('document.getElementById("status").textContent')).toBe("bob in lobby");
+
+  await page.evaluate(
+    `(() => { const input = document.getElementById("text"); input.value = "hi alice"; document.getElementById("send").requestSubmit(); })()`,
+  );
+  await alice.waitFor("bob: hi alice");
+  alice.child.stdin!.write("see you\n");
+  await pageShows(chromium, "alice: see you");
+  // Bob's own line is shown once, by the page itself: Mles sends no echo.
+  const lines = await page.evaluate<string[]>(
+    '[...document.querySelectorAll("#log li")].map((li) => li.textContent)',
+  );
+  expect(lines).toEqual([
+    "* alice joined",
+    "alice: hello from the terminal",
+    "bob: hi alice",
+    "alice: see you",
+  ]);
+  expect(alice.output()).not.toContain("* bob joined"); // join frames are history only
+}
+
+function pageShows(browser: LaunchedChromium, text: string): Promise<unknown> {
+  return browser.page
+    .waitForFunction(
+      `document.getElementById("log").innerText.includes(${JSON.stringify(text)})`,
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    )
+    .catch((error: unknown) => {
+      throw new Error(`the page never showed ${text}; page log:\n${browser.log.join("\n")}`, {
+        cause: error,
+      });
+    });
+}
