@@ -202,6 +202,7 @@ export {
   MlesDuplicateError,
   MlesError,
   MlesFace,
+  MlesForbiddenError,
   MlesHeaderError,
   MlesHeaderTimeoutError,
   MlesLaggedError,

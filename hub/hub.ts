@@ -167,12 +167,19 @@ export class Hub implements HubClient, SessionHost {
   }
 
   #allows(session: Session, action: AccessAction, service: string): boolean {
-    if (this.#rules.length === 0 || session === this.#local) return true;
+    return session === this.#local || this.allows(session.identity, action, service);
+  }
+
+  /**
+   * Whether the access rules let `identity` (`undefined`: anonymous) do `action` on `name`: for
+   * faces that admit peers without a session of their own (the Mles face). A rule that throws
+   * refuses: access control fails closed.
+   */
+  allows(identity: Identity | undefined, action: AccessAction, name: string): boolean {
     for (const rules of this.#rules) {
       const rule = rules[action];
-      // A rule that throws refuses: access control fails closed.
       try {
-        if (rule !== undefined && rule.call(rules, session.identity, service) !== true) return false;
+        if (rule !== undefined && rule.call(rules, identity, name) !== true) return false;
       } catch {
         return false;
       }

@@ -64,6 +64,17 @@ export class MlesDuplicateError extends MlesError {
   }
 }
 
+/** The hub's access rules do not let this member subscribe to, or publish to, its channel. */
+export class MlesForbiddenError extends MlesError {
+  constructor(who: string, action: "subscribe to" | "publish to", channel: string) {
+    super(
+      "EMLES_FORBIDDEN",
+      `the hub's access rules do not let ${who} ${action} ${JSON.stringify(channel)}`,
+      CLOSE.policy,
+    );
+  }
+}
+
 /** The channel already has `maxMembersPerChannel` members. */
 export class MlesChannelFullError extends MlesError {
   constructor(

@@ -5,6 +5,7 @@ export {
   MlesConfigError,
   MlesDuplicateError,
   MlesError,
+  MlesForbiddenError,
   MlesHeaderError,
   MlesHeaderTimeoutError,
   MlesLaggedError,

@@ -1,4 +1,5 @@
 import type { RawData, WebSocket } from "ws";
+import type { Identity } from "../model/identity.js";
 import { isLagged, type PubSub, type Subscription } from "../pubsub/index.js";
 import { verifyChannelName } from "../pubsub/options.js";
 import { checkMlesAuth } from "./auth.js";
@@ -7,6 +8,7 @@ import {
   closeReason,
   MlesAuthError,
   MlesError,
+  MlesForbiddenError,
   MlesHeaderError,
   MlesHeaderTimeoutError,
   MlesLaggedError,
@@ -36,6 +38,12 @@ const JOIN_PREFIX = "mles-join:";
 /** What every member of one face shares. */
 export interface MemberContext {
   readonly channels: PubSub;
+  /** The hub's access rules. */
+  readonly allows: (
+    identity: Identity | undefined,
+    action: "publish" | "subscribe",
+    channel: string,
+  ) => boolean;
   readonly members: MemberTable<MlesMember>;
   readonly config: MlesConfig;
   /** Reports a connection's end (it is then forgotten). */
@@ -166,6 +174,19 @@ export class MlesMember {
     }
     const refusal = checkMlesAuth(header.uid, header.channel, header.auth, this.#context.config.key);
     if (refusal !== undefined) throw new MlesAuthError(refusal);
+    // The hub's access rules see a member as `mles:<uid>` when a key vouches for the uid, and
+    // as anonymous otherwise (a uid alone proves nothing). A member both reads and writes.
+    const identity: Identity | undefined =
+      this.#context.config.key === undefined ? undefined : { id: mlesIdentity(header.uid), via: "mles" };
+    const who = identity === undefined ? "an anonymous member" : identity.id;
+    for (const [action, words] of [
+      ["subscribe", "subscribe to"],
+      ["publish", "publish to"],
+    ] as const) {
+      if (!this.#context.allows(identity, action, header.channel)) {
+        throw new MlesForbiddenError(who, words, header.channel);
+      }
+    }
     this.#leave = this.#context.members.admit(header.uid, header.channel, this);
     this.#header = header;
     const { channels, config } = this.#context;

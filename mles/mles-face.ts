@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
+import type { Identity } from "../model/identity.js";
 import type { PubSub } from "../pubsub/index.js";
 import { MemberTable } from "./members.js";
 import { MlesMember } from "./member.js";
@@ -12,9 +13,11 @@ export const MLES_PROTOCOL = "mles-websocket";
 /** Paths the Mles face never takes: beamhub's own. */
 const BEAMHUB_PREFIX = "/beamhub/";
 
-/** What the face needs of a hub: its pub/sub (`hub.pubsub`). */
+/** What the face needs of a hub: its pub/sub (`hub.pubsub`) and, when it has any, its access rules. */
 export interface MlesHubLike {
   readonly pubsub: PubSub;
+  /** The hub's access rules (`hub.allows`); without it every member may publish and subscribe. */
+  allows?(identity: Identity | undefined, action: "publish" | "subscribe", channel: string): boolean;
 }
 
 /**
@@ -88,6 +91,7 @@ export class MlesFace {
       if (this.#closing !== undefined) return ws.terminate();
       const member = new MlesMember(ws, {
         channels: this.#hub.pubsub,
+        allows: (identity, action, channel) => this.#hub.allows?.(identity, action, channel) ?? true,
         members: this.#members,
         config: this.#config,
         ended: (ended) => this.#connections.delete(ended),

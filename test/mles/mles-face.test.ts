@@ -120,6 +120,43 @@ describe("Mles members", () => {
   });
 });
 
+describe("the hub's access rules", () => {
+  it("apply to Mles members: anonymous without a key, mles:<uid> (via mles) with one", async () => {
+    const { join, hub } = await start({ key: "k" });
+    const seen: string[] = [];
+    hub.authorize({
+      subscribe: (identity, channel) => {
+        seen.push(`${identity?.via}:${identity?.id}:${channel}`);
+        return channel !== "private" || identity?.id === "mles:alice";
+      },
+      publish: (identity, channel) => channel !== "read-only",
+    });
+    const auth = (uid: string, channel: string): { auth: string } => ({ auth: mlesAuth(uid, channel, "k") });
+    const alice = await join("alice", "private", auth("alice", "private"));
+    const bob = await join("bob", "private", auth("bob", "private"));
+    expect(await bob.closedWithin()).toEqual({
+      code: 1008,
+      reason: 'EMLES_FORBIDDEN: the hub\'s access rules do not let mles:bob subscribe to "private"',
+    });
+    const reader = await join("carol", "read-only", auth("carol", "read-only"));
+    expect((await reader.closedWithin()).reason).toBe(
+      'EMLES_FORBIDDEN: the hub\'s access rules do not let mles:carol publish to "read-only"',
+    );
+    expect(seen).toContain("mles:mles:alice:private");
+    alice.send("only Alice may be here");
+    expect(alice.pending).toBe(0);
+  });
+
+  it("see an anonymous member when the hub has no key: a uid alone proves nothing", async () => {
+    const { join, hub } = await start();
+    hub.authorize({ subscribe: (identity) => identity !== undefined });
+    const anyone = await join("alice", "lobby");
+    expect((await anyone.closedWithin()).reason).toBe(
+      'EMLES_FORBIDDEN: the hub\'s access rules do not let an anonymous member subscribe to "lobby"',
+    );
+  });
+});
+
 describe("Mles and beamhub on one channel", () => {
   it("a beamhub subscriber gets Mles frames tagged mles:<uid>, text as strings, binary as bytes", async () => {
     const { join, pubsub } = await start();
