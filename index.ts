@@ -36,7 +36,24 @@ export type {
   Watch,
   WatchEvent,
   WatchOptions,
+  HubSubscribeOptions,
+  HubSubscription,
+  Published,
 } from "./hub/types.js";
+
+// Pub/sub: named channels with history, on every hub (`hub.publish`, `hub.subscribe`, `hub.pubsub`).
+export { PubSub, PubSubLog, isLagged, PUBSUB_DEFAULTS } from "./pubsub/index.js";
+export type {
+  ChannelInfo,
+  HistoryLimits,
+  LagPolicy,
+  Lagged,
+  PubSubMessage,
+  PubSubLogOptions,
+  PubSubOptions,
+  SubscribeOptions,
+  Subscription,
+} from "./pubsub/index.js";
 
 // What a message can carry.
 export { ByteStream, type ByteStreamOptions } from "./model/byte-stream.js";
@@ -106,6 +123,7 @@ export { acceptDirect, connectDirect, type DirectService } from "./hub/remote/di
 
 // Across machines: HTTPS (HTTP/2, with a WebSocket fallback).
 export { listenHttps, type HttpsListener, type ListenHttpsOptions } from "./hub/remote/listen-https.js";
+export type { UpgradeHandler } from "./transports/http2/listen.js";
 export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
 export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
 export type { HubServerOptions } from "./hub/remote/https-handlers.js";
@@ -230,6 +248,29 @@ export {
 } from "./observability/health-routes.js";
 export { httpsMetricsAccess } from "./observability/https-metrics-access.js";
 export { listenMetrics, type MetricsListener } from "./observability/metrics-listener.js";
+// Mles: an Mles-compatible WebSocket face of the hub's pub/sub (listenHttps's `otherUpgrades`).
+export {
+  checkMlesAuth,
+  mlesAuth,
+  mlesIdentity,
+  mlesJoinIdentity,
+  MLES_DEFAULTS,
+  MLES_PROTOCOL,
+  MlesAuthError,
+  MlesChannelFullError,
+  MlesConfigError,
+  MlesDuplicateError,
+  MlesError,
+  MlesFace,
+  MlesForbiddenError,
+  MlesHeaderError,
+  MlesHeaderTimeoutError,
+  MlesLaggedError,
+  parseMlesHeader,
+  type MlesHeader,
+  type MlesHubLike,
+  type MlesOptions,
+} from "./mles/index.js";
 
 /** The package version. */
 export const VERSION = "0.1.0";

@@ -17,11 +17,16 @@ interface Grant {
   anonymous: boolean;
   call: Pattern[];
   register: Pattern[];
+  publish: Pattern[];
+  subscribe: Pattern[];
 }
+
+/** What a grant may grant: services to call or register, pub/sub channels to publish or subscribe to. */
+const ACTIONS = ["call", "register", "publish", "subscribe"] as const;
 
 type Pattern = (service: string, identity: Identity | undefined) => boolean;
 
-const KEYS = new Set(["who", "anonymous", "call", "register"]);
+const KEYS = new Set(["who", "anonymous", ...ACTIONS]);
 
 /**
  * Compiles the config file's `access` list into the hub's access rules:
@@ -31,7 +36,8 @@ const KEYS = new Set(["who", "anonymous", "call", "register"]);
  *   { "who": "alice", "call": ["*"], "register": ["*"] },
  *   { "who": ["bob", "ci-*"], "call": ["public.*", "hub.info"], "register": ["{id}.*"] },
  *   { "who": ["unix:carol", "unix-group:staff"], "call": ["*"] },
- *   { "anonymous": true, "call": ["hub.info"] }
+ *   { "anonymous": true, "call": ["hub.info"] },
+ *   { "who": "*", "subscribe": ["news.*"], "publish": ["chat.{id}"] }
  * ]
  * ```
  *
@@ -46,7 +52,8 @@ const KEYS = new Set(["who", "anonymous", "call", "register"]);
  *   whose CN is "unix:root" is not root.
  *
  * `anonymous: true` matches peers without an identity, and Unix peers whose credentials are
- * unknown (an addon built without them). `call` and `register` are service name patterns (`*`
+ * unknown (an addon built without them). `call` and `register` are service name patterns,
+ * `publish` and `subscribe` pub/sub channel name patterns (`*`
  * matches any characters, dots included; `{id}` is the peer's identity id, e.g. `unix:alice`).
  * A peer may do what some entry matching it grants, and nothing else — except
  * {@link isHubOwner hub owners}: Unix peers running as the hub's own user or as root may do
@@ -59,7 +66,7 @@ export function parseAccessRules(value: unknown, source: string, hubUid = curren
   }
   const grants = value.map((entry, index) => compileGrant(entry, `${source}[${index}]`));
   const allows =
-    (action: "call" | "register") =>
+    (action: (typeof ACTIONS)[number]) =>
     (identity: Identity | undefined, service: string): boolean => {
       if (isHubOwner(identity, hubUid)) return true;
       return grants.some(
@@ -70,7 +77,15 @@ export function parseAccessRules(value: unknown, source: string, hubUid = curren
           grant[action].some((matches) => matches(service, identity)),
       );
     };
-  return { rules: { call: allows("call"), register: allows("register") }, count: grants.length };
+  return {
+    rules: {
+      call: allows("call"),
+      register: allows("register"),
+      publish: allows("publish"),
+      subscribe: allows("subscribe"),
+    },
+    count: grants.length,
+  };
 }
 
 /**
@@ -83,7 +98,7 @@ export function parseAccessRules(value: unknown, source: string, hubUid = curren
 export function defaultAccessRules(hubUid = currentUid()): AccessRules {
   const allows = (identity: Identity | undefined): boolean =>
     identity?.via !== "unix" || isHubOwner(identity, hubUid);
-  return { call: allows, register: allows };
+  return { call: allows, register: allows, publish: allows, subscribe: allows };
 }
 
 /**
@@ -111,7 +126,9 @@ function compileGrant(entry: unknown, where: string): Grant {
   const record = entry as Record<string, unknown>;
   const unknown = Object.keys(record).filter((key) => !KEYS.has(key));
   if (unknown.length > 0) {
-    throw fail(`has unknown key ${JSON.stringify(unknown[0])} (known: who, anonymous, call, register)`);
+    throw fail(
+      `has unknown key ${JSON.stringify(unknown[0])} (known: who, anonymous, call, register, publish, subscribe)`,
+    );
   }
   if (record.anonymous !== undefined && typeof record.anonymous !== "boolean") {
     throw fail("anonymous must be true or false");
@@ -121,14 +138,18 @@ function compileGrant(entry: unknown, where: string): Grant {
     anonymous: record.anonymous === true,
     call: stringList(record.call, `${where}.call`).map(compilePattern),
     register: stringList(record.register, `${where}.register`).map(compilePattern),
+    publish: stringList(record.publish, `${where}.publish`).map(compilePattern),
+    subscribe: stringList(record.subscribe, `${where}.subscribe`).map(compilePattern),
   };
   if (grant.who.length === 0 && !grant.anonymous) {
     throw fail(
       'names nobody: give "who" (identity ids, "unix:USER", "unix-group:GROUP") or "anonymous": true',
     );
   }
-  if (grant.call.length === 0 && grant.register.length === 0) {
-    throw fail('grants nothing: give "call" and/or "register" (service name patterns)');
+  if (ACTIONS.every((action) => grant[action].length === 0)) {
+    throw fail(
+      'grants nothing: give "call" and/or "register" (service name patterns), "publish" and/or "subscribe" (channel name patterns)',
+    );
   }
   return grant;
 }

@@ -12,6 +12,8 @@ import { loadTokens, type TokenTable } from "./tokens-file.js";
 import { FEDERATION_FILES, federationServeOptions, type FederationServeOptions } from "./serve-federation.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
 import { observeServeOptions, type ObserveServeOptions } from "./serve-observe-options.js";
+import { pubsubServeOptions, type PubSubServeOptions } from "./serve-pubsub.js";
+import { mlesServeOptions, type MlesServeOptions } from "./serve-mles.js";
 import { normalizeOrigin, TrustedProxies } from "../internal.js";
 
 /** The flags of `serve` as `parseArgs` gives them. */
@@ -61,6 +63,14 @@ export interface ServeFlags {
   "log-level"?: string;
   "log-format"?: string;
   "slow-call"?: string;
+  /** The Mles face (cli/serve-mles.ts). */
+  mles?: boolean;
+  "mles-key"?: string;
+  /** Pub/sub history and persistence (cli/serve-pubsub.ts). */
+  "pubsub-file"?: string;
+  "pubsub-history"?: string;
+  "pubsub-history-bytes"?: string;
+  "publish-timeout"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -81,6 +91,10 @@ export interface ServeOptions {
   federation: FederationServeOptions | undefined;
   /** Metrics listener, log level and format, slow-call threshold. */
   observe: ObserveServeOptions;
+  /** The Mles face on the https listener, or undefined when off (`--mles`). */
+  mles: MlesServeOptions | undefined;
+  /** Pub/sub history limits, publish timeout and history file. */
+  pubsub: PubSubServeOptions;
   /** Warnings to print when the hub starts. */
   warnings: string[];
 }
@@ -174,7 +188,9 @@ export function resolveServeOptions(
   const tasks = taskServeOptions(pick, config.file, env);
   const federation = federationServeOptions(pick, tasks.id);
   const observe = observeServeOptions(pick);
+  const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
+  const mles = mlesServeOptions(pick, env, address !== undefined);
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
       const given = pick(flag);
@@ -189,7 +205,19 @@ export function resolveServeOptions(
         `${federationDir!.source} without --broker makes a broker, which needs the https listener`,
         EXIT.usage,
       );
-    return { https: undefined, access, unix, keepAlive, limits, tasks, federation, observe, warnings };
+    return {
+      https: undefined,
+      access,
+      unix,
+      keepAlive,
+      limits,
+      tasks,
+      federation,
+      observe,
+      pubsub,
+      mles,
+      warnings,
+    };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -235,7 +263,13 @@ export function resolveServeOptions(
             "(as anonymous): add --require-auth, or access rules in the config file",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, federation, observe, warnings };
+  if (mles !== undefined && mles.key === undefined && !https.loopback) {
+    warnings.push(
+      `the Mles face on ${address.host} has no key: anyone who reaches it may join any channel under any uid ` +
+        "and read its history. Set MLES_KEY (or --mles-key) to require Mles auth",
+    );
+  }
+  return { https, access, unix, keepAlive, limits, tasks, federation, observe, pubsub, mles, warnings };
 }
 
 /** What `--federation DIR` sets for a broker's https listener when the flags do not. */

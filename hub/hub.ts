@@ -2,6 +2,7 @@ import type { PendingCall } from "./call.js";
 import { toDuration } from "../model/durations.js";
 import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
 import type { Labels } from "./names.js";
+import { PubSub, type ChannelInfo, type PubSubOptions } from "../pubsub/index.js";
 import { Registry } from "./registry.js";
 import type { CallOutcome } from "./stats/call-stats.js";
 import { HubCounters } from "./stats/hub-counters.js";
@@ -12,6 +13,9 @@ import { checkFilter } from "./arguments.js";
 import type {
   CallOptions,
   Handler,
+  HubSubscribeOptions,
+  HubSubscription,
+  Published,
   Identity,
   HubClient,
   Middleware,
@@ -24,15 +28,21 @@ import type {
 } from "./types.js";
 
 /**
- * Per-service access rules (`hub.authorize(rules)`): who may call and who may register a name.
- * Each rule gets the session's identity (`undefined` for anonymous peers) and the service name,
- * and returns true to allow. A missing rule allows everything. Sessions that may not call a
- * service do not see it either: `list`, `lookup` and `watch` leave it out.
+ * Per-service access rules (`hub.authorize(rules)`): who may call and who may register a name,
+ * and who may publish to and subscribe to a pub/sub channel. Each rule gets the session's
+ * identity (`undefined` for anonymous peers) and the service or channel name, and returns true
+ * to allow. A missing rule allows everything. Sessions that may not call a service do not see it
+ * either: `list`, `lookup` and `watch` leave it out.
  */
 export interface AccessRules {
   call?(identity: Identity | undefined, service: string): boolean;
   register?(identity: Identity | undefined, service: string): boolean;
+  publish?(identity: Identity | undefined, channel: string): boolean;
+  subscribe?(identity: Identity | undefined, channel: string): boolean;
 }
+
+/** What an access rule decides on. */
+export type AccessAction = keyof AccessRules;
 
 /** Options of `new Hub()`. */
 export interface HubOptions {
@@ -48,6 +58,11 @@ export interface HubOptions {
    * can keep work pending at the hub forever. In-process callers are not bounded.
    */
   maxPeerCallTimeout?: number;
+  /**
+   * The pub/sub channels' limits and persistence (history per channel, publish timeout, ...);
+   * or a `PubSub` to use as is.
+   */
+  pubsub?: PubSubOptions | PubSub;
   /**
    * Count calls, errors and latencies per instance and traffic per session (default true): what
    * `hub.stats()`, `hub.instancesInfo()` and the metrics report. Off, a call costs a few
@@ -106,6 +121,8 @@ export class Hub implements HubClient, SessionHost {
   readonly counters: HubCounters | undefined;
   /** @internal See `HubOptions.slowCallMs`. */
   readonly slowCallMs: number;
+  /** The hub's pub/sub channels, shared by every session and face (`publish`, `subscribe`). */
+  readonly pubsub: PubSub;
 
   readonly #sessions = new Set<Session>();
   readonly #observers = new Set<HubObserver>();
@@ -115,10 +132,17 @@ export class Hub implements HubClient, SessionHost {
   #sessionCount = 0;
   #instanceCount = 0;
   #closed: ClosedError | undefined;
+  #pubsubClosed: Promise<void> | undefined;
   readonly #local: Session;
 
   constructor(options: HubOptions = {}) {
-    const { callTimeout = 30_000, maxFailover = 2, maxPeerCallTimeout = 3_600_000, authorize } = options;
+    const {
+      callTimeout = 30_000,
+      maxFailover = 2,
+      maxPeerCallTimeout = 3_600_000,
+      authorize,
+      pubsub,
+    } = options;
     if (!(maxFailover >= 0)) throw new InvalidArgumentError(`maxFailover must be >= 0, got ${maxFailover}`);
     if (options.stats !== undefined && typeof options.stats !== "boolean")
       throw new InvalidArgumentError(`stats must be a boolean, got ${typeof options.stats}`);
@@ -130,6 +154,7 @@ export class Hub implements HubClient, SessionHost {
     this.defaultTimeout = toDuration(callTimeout, "callTimeout");
     this.maxPeerCallTimeout = toDuration(maxPeerCallTimeout, "maxPeerCallTimeout");
     this.maxFailover = maxFailover;
+    this.pubsub = pubsub instanceof PubSub ? pubsub : new PubSub(pubsub);
     this.#local = this.session({ identity: { id: "local", via: "local" }, peer: { transport: "local" } });
     if (authorize !== undefined) this.authorize(authorize);
   }
@@ -230,7 +255,7 @@ export class Hub implements HubClient, SessionHost {
   authorize(rules: AccessRules): this {
     if (rules === null || typeof rules !== "object")
       throw new InvalidArgumentError("rules must be an object");
-    for (const key of ["call", "register"] as const) {
+    for (const key of ["call", "register", "publish", "subscribe"] as const) {
       if (rules[key] !== undefined && typeof rules[key] !== "function") {
         throw new InvalidArgumentError(`rules.${key} must be a function`);
       }
@@ -260,7 +285,7 @@ export class Hub implements HubClient, SessionHost {
   }
 
   /** @internal Throws `ForbiddenError` unless `session` may `action` `service`. */
-  checkAccess(session: Session, action: "call" | "register", service: string): void {
+  checkAccess(session: Session, action: AccessAction, service: string): void {
     if (action === "register" && isReservedName(service) && session !== this.#local) {
       throw new ForbiddenError(
         action,
@@ -273,13 +298,20 @@ export class Hub implements HubClient, SessionHost {
       throw new ForbiddenError(action, service, session.identity?.id);
   }
 
-  #allows(session: Session, action: "call" | "register", service: string): boolean {
-    if (this.#rules.length === 0 || session === this.#local) return true;
+  #allows(session: Session, action: AccessAction, service: string): boolean {
+    return session === this.#local || this.allows(session.identity, action, service);
+  }
+
+  /**
+   * Whether the access rules let `identity` (`undefined`: anonymous) do `action` on `name`: for
+   * faces that admit peers without a session of their own (the Mles face). A rule that throws
+   * refuses: access control fails closed.
+   */
+  allows(identity: Identity | undefined, action: AccessAction, name: string): boolean {
     for (const rules of this.#rules) {
       const rule = rules[action];
-      // A rule that throws refuses: access control fails closed.
       try {
-        if (rule !== undefined && rule.call(rules, session.identity, service) !== true) return false;
+        if (rule !== undefined && rule.call(rules, identity, name) !== true) return false;
       } catch {
         return false;
       }
@@ -311,16 +343,37 @@ export class Hub implements HubClient, SessionHost {
     return this.#local.watch(options);
   }
 
-  /** Closes every session: registrations go, pending calls reject with `ClosedError`. */
+  publish(channel: string, data: unknown): Promise<Published> {
+    return this.#local.publish(channel, data);
+  }
+
+  subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
+    return this.#local.subscribe(channel, options);
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    return this.#local.channels();
+  }
+
+  /** @internal True when the access rules let `session` `action` `name`. */
+  mayAccess(session: Session, action: AccessAction, name: string): boolean {
+    return this.#allows(session, action, name);
+  }
+
+  /**
+   * Closes every session: registrations go, pending calls reject with `ClosedError`,
+   * subscriptions end, and the pub/sub log (if any) is flushed and closed.
+   */
   close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    if (this.#closed) return this.#pubsubClosed ?? Promise.resolve();
     this.#closed = new ClosedError("hub");
     // Every caller learns the hub closed before any instance goes (which would look like a
     // service going away and trigger failover).
     for (const session of this.#sessions) session.failCalls(this.#closed);
     for (const session of [...this.#sessions]) void session.close(this.#closed);
     this.registry.closeWatchers();
-    return Promise.resolve();
+    this.#pubsubClosed = this.pubsub.close();
+    return this.#pubsubClosed;
   }
 
   get isClosed(): boolean {

@@ -1,9 +1,9 @@
 import type { Context } from "@opentelemetry/api";
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
 import type { Cancelable } from "../model/cancellation.js";
-import { ClosedError, ForbiddenError, InvalidArgumentError } from "../model/errors.js";
+import { ClosedError, ForbiddenError, InvalidArgumentError, InvalidMessageError } from "../model/errors.js";
 import { checkCallOptions, checkFilter, checkLookupOptions, checkWatchOptions } from "./arguments.js";
-import { closeAttachments } from "../model/attachments.js";
+import { closeAttachments, countAttachments } from "../model/attachments.js";
 import { toDuration } from "../model/durations.js";
 import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "../model/linked-list.js";
@@ -17,11 +17,14 @@ import {
   type SessionTraffic,
   type SessionTransport,
 } from "./stats/session-info.js";
+import type { ChannelInfo, ChannelSubscription, PubSub } from "../pubsub/index.js";
 import type {
   CallerInfo,
   CallOptions,
   Handler,
   HubClient,
+  HubSubscribeOptions,
+  Published,
   Identity,
   Registration,
   RegisterOptions,
@@ -56,7 +59,15 @@ export interface SessionHost extends CallHost {
   instancesInfo?(filter?: ServiceFilter): InstanceInfo[];
   stats?(): HubStats;
   /** Throws `ForbiddenError` unless the access rules let `session` `action` `service`. */
-  checkAccess?(session: Session, action: "call" | "register", service: string): void;
+  checkAccess?(
+    session: Session,
+    action: "call" | "register" | "publish" | "subscribe",
+    service: string,
+  ): void;
+  /** True when the access rules let `session` `action` `name`. */
+  mayAccess?(session: Session, action: "publish" | "subscribe", name: string): boolean;
+  /** The hub's pub/sub channels (a host without them refuses `publish` and `subscribe`). */
+  readonly pubsub?: PubSub;
 }
 
 /** Options of `Hub.session`. */
@@ -106,6 +117,7 @@ export class Session implements HubClient, CallOwner, Closable {
   readonly #calls = new LinkedList<PendingCall>();
   readonly #instances = new Set<Instance>();
   readonly #watches = new Set<Watch>();
+  readonly #subscriptions = new Set<ChannelSubscription>();
   /** See `SessionOptions.maxCallTimeout`; 0: no bound. */
   readonly #maxCallTimeout: number;
   #closed: ClosedError | undefined;
@@ -117,6 +129,7 @@ export class Session implements HubClient, CallOwner, Closable {
     this.#maxCallTimeout =
       options.maxCallTimeout === undefined ? 0 : toDuration(options.maxCallTimeout, "maxCallTimeout");
     this.caller = Object.freeze({ sessionId: id, identity: options.identity });
+    this.sender = options.identity?.id ?? `anonymous:${id}`;
     this.transport = options.peer?.transport ?? "memory";
     this.remoteAddress = options.peer?.remoteAddress;
     this.#traffic = options.peer?.traffic;
@@ -151,6 +164,14 @@ export class Session implements HubClient, CallOwner, Closable {
       return undefined;
     }
   }
+
+  /**
+   * The tag this session's publications carry (`PubSubMessage.from`): its authenticated
+   * identity's id, or `anonymous:<session id>` for a peer without one. Set by the hub, never
+   * taken from a message, so a subscriber can trust it as far as it trusts the hub's
+   * authentication. `echo: false` leaves out messages carrying this same tag.
+   */
+  readonly sender: string;
 
   get isClosed(): boolean {
     return this.#closed !== undefined;
@@ -351,6 +372,69 @@ export class Session implements HubClient, CallOwner, Closable {
     return mayCall === undefined ? watch : visibleWatch(watch, (name) => mayCall(this, name));
   }
 
+  publish(channel: string, data: unknown): Promise<Published> {
+    try {
+      this.#checkChannel(channel, "publish");
+      if (countAttachments(data) > 0) {
+        // One channel or stream cannot be handed to many subscribers, nor kept in history.
+        throw new InvalidMessageError(
+          `a pub/sub message cannot carry channels, byte streams or descriptors (publishing to "${channel}")`,
+        );
+      }
+      return this.#pubsub().publish(channel, data, this.sender);
+    } catch (error) {
+      closeAttachments(data, error);
+      return Promise.reject(error);
+    }
+  }
+
+  subscribe(channel: string, options: HubSubscribeOptions = {}): ChannelSubscription {
+    this.#checkChannel(channel, "subscribe");
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("subscribe options must be an object");
+    }
+    const { signal, ...pubsubOptions } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError("subscribe option signal must be an AbortSignal");
+    }
+    const subscription = this.#pubsub().subscribe(channel, this.sender, pubsubOptions);
+    this.#subscriptions.add(subscription);
+    const onAbort = (): void => subscription.close();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    subscription.onClose(() => {
+      this.#subscriptions.delete(subscription);
+      signal?.removeEventListener("abort", onAbort);
+    });
+    if (signal?.aborted === true) subscription.close();
+    return subscription;
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    try {
+      if (this.#closed) throw this.#closed;
+      const channels = this.#pubsub().channels();
+      const mayAccess = this.#host.mayAccess;
+      if (mayAccess === undefined) return Promise.resolve(channels);
+      return Promise.resolve(
+        channels.filter((info) => mayAccess.call(this.#host, this, "subscribe", info.name)),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #checkChannel(channel: string, action: "publish" | "subscribe"): void {
+    if (this.#closed) throw this.#closed;
+    validateName(channel);
+    this.#host.checkAccess?.(this, action, channel);
+  }
+
+  #pubsub(): PubSub {
+    const pubsub = this.#host.pubsub;
+    if (pubsub === undefined) throw new InvalidArgumentError("this hub has no pub/sub channels");
+    return pubsub;
+  }
+
   /** The registrations this session may see: those of services it may call. */
   #visible(services: ServiceInfo[]): ServiceInfo[] {
     const mayCall = this.#host.mayCall;
@@ -379,6 +463,7 @@ export class Session implements HubClient, CallOwner, Closable {
     this.failCalls(this.#closed);
     for (const instance of [...this.#instances]) this.#unregister(instance, `session ${this.id} closed`);
     for (const watch of [...this.#watches]) watch.close();
+    for (const subscription of [...this.#subscriptions]) subscription.close();
     this.scope.close(this.#closed);
     this.#host.sessionClosed(this, this.#closed);
     return Promise.resolve();

@@ -2,8 +2,40 @@ import type { Context } from "@opentelemetry/api";
 import type { Cancelable } from "../model/cancellation.js";
 import type { Identity } from "../model/identity.js";
 import type { Labels } from "./names.js";
+import type { ChannelInfo, SubscribeOptions, Subscription } from "../pubsub/index.js";
 
 export type { Identity };
+export type {
+  ChannelInfo,
+  Lagged,
+  LagPolicy,
+  PubSubMessage,
+  SubscribeOptions,
+  Subscription,
+} from "../pubsub/index.js";
+
+/** Options of a hub client's `subscribe`: the pub/sub options, and a signal that ends it. */
+export interface HubSubscribeOptions extends SubscribeOptions {
+  /** Ends the subscription (as `close()`). */
+  signal?: AbortSignal;
+}
+
+/** A subscription of a hub client. */
+export interface HubSubscription extends Subscription {
+  /**
+   * Resolves once the hub holds the subscription (at once in one process), or rejects with why
+   * it refused (e.g. `ForbiddenError`); a refused subscription's first read rejects the same way.
+   */
+  readonly ready: Promise<void>;
+}
+
+/** Where a publication landed in its channel. */
+export interface Published {
+  /** Its position in the channel (1, 2, ...). */
+  readonly seq: number;
+  /** When the hub accepted it (milliseconds since the epoch). */
+  readonly time: number;
+}
 
 /** One registered instance of a service, as discovery shows it. */
 export interface ServiceInfo {
@@ -148,6 +180,20 @@ export interface HubClient {
   list(filter?: ServiceFilter): Promise<ServiceInfo[]>;
   /** Registrations coming and going, as they happen. */
   watch(options?: WatchOptions): Watch;
+  /**
+   * Publishes `data` to the pub/sub channel `channel` (a name under the service-name rules).
+   * Subscribers see it tagged `from` this session's authenticated identity, which the hub sets.
+   * Waits while a `lag: "wait"` subscriber is full, up to the hub's publish timeout
+   * (`PublishTimeoutError`).
+   */
+  publish(channel: string, data: unknown): Promise<Published>;
+  /**
+   * Subscribes to `channel`: its kept history first (oldest first), then live messages, as an
+   * async iterable of `PubSubMessage` (and `Lagged` notices under `lag: "drop-oldest"`).
+   */
+  subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription;
+  /** The hub's pub/sub channels this session may subscribe to: subscribers, history, rate. */
+  channels(): Promise<ChannelInfo[]>;
   /** Closes the session: its registrations, pending calls, watches and attachments. */
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ export { KvMessage } from "./message.js";
 export { encodeKvRecord, KvRecordDecoder } from "./record-stream.js";
 export type { KvRecordDecoderOptions, KvRecordEntry } from "./record-stream.js";
 export { KvLogReader, KvLogWriter, readKvLog } from "./log.js";
+export { KvLogLockedError, lockFile } from "./file-lock.js";
 export type { KvLogReadOptions, KvLogWriterOptions, KvTornTail } from "./log.js";
 export { applyKvChange, decodeKvChange, encodeKvChange, KvReplica, KvSyncSource } from "./sync.js";
 export type { KvChange, KvChangeRecord } from "./sync.js";

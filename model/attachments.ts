@@ -33,6 +33,12 @@ export function adoptAttachments(data: unknown, scope: Scope, also?: Scope): num
   return visit(data, 0, own, scope, also);
 }
 
+/** How many attachments (channels, byte streams, descriptors) `data` carries. */
+export function countAttachments(data: unknown): number {
+  if (open === 0 || data === null || typeof data !== "object") return 0;
+  return visit(data, 0, ignore, undefined, undefined);
+}
+
 /**
  * Closes every file descriptor in `data` that nobody took. A descriptor that arrives in a
  * request belongs to the handling of that request: a handler that keeps it must `take()` it
@@ -68,6 +74,7 @@ const own = (attachment: HubAttachment, scope: Scope | undefined, also: Scope | 
   scope!.own(attachment);
   also?.own(attachment);
 };
+const ignore = (): void => undefined;
 const closeDescriptor = (attachment: HubAttachment): void => {
   if (attachment.refKind === "fd") attachment.close();
 };

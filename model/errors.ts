@@ -91,7 +91,7 @@ export class ClosedError extends BeamhubError {
  */
 export class ForbiddenError extends BeamhubError {
   constructor(
-    readonly action: "call" | "register",
+    readonly action: "call" | "register" | "publish" | "subscribe",
     readonly service: string,
     identity?: string,
     reason?: string,
@@ -106,6 +106,22 @@ export class ForbiddenError extends BeamhubError {
 export class LaggedError extends BeamhubError {
   constructor(readonly missed: number) {
     super("ELAGGED", `watcher fell behind and missed ${missed} events`);
+  }
+}
+
+/**
+ * A publication waited for a slow subscriber (one subscribed with `lag: "wait"`) longer than the
+ * publish timeout. The message was not published: no subscriber got it and it is not in history.
+ */
+export class PublishTimeoutError extends BeamhubError {
+  constructor(
+    readonly channel: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      "EPUBLISH_TIMEOUT",
+      `publish to "${channel}" timed out after ${timeoutMs} ms waiting for a slow subscriber (lag: "wait")`,
+    );
   }
 }
 

@@ -6,6 +6,7 @@ import { enrollCommand } from "./enroll.js";
 import { exposeCommand } from "./expose.js";
 import { kvCommand } from "./kv.js";
 import { lsCommand } from "./ls.js";
+import { channelsCommand, pubCommand, subCommand } from "./pubsub.js";
 import { runCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 import { taskCommand } from "./task.js";
@@ -17,6 +18,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   lsCommand,
   watchCommand,
   callCommand,
+  pubCommand,
+  subCommand,
+  channelsCommand,
   exposeCommand,
   connectCommand,
   runCommand,

@@ -26,7 +26,9 @@ import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
 import { startFederation } from "../serve-federation.js";
+import { openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
+import { describeMles, startMles } from "../serve-mles.js";
 import {
   describeAuth,
   describeWebAccess,
@@ -68,6 +70,7 @@ export async function serve(
     callTimeout: config.timeout,
     authorize: options.access?.rules ?? defaultAccessRules(),
     ...(options.observe.slowCallMs === undefined ? {} : { slowCallMs: options.observe.slowCallMs }),
+    pubsub: await openPubSub(options.pubsub, log),
   });
   const stopLogging = logHubEvents(hub, logger);
   const readiness: ReadinessCheck[] = [];
@@ -99,6 +102,7 @@ export async function serve(
   const authenticate: Authenticate | undefined =
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
+  const mles = options.mles === undefined ? undefined : startMles(hub, options.mles);
   if (options.https !== undefined && tls !== undefined) {
     https = await startHttps(
       hub,
@@ -111,6 +115,7 @@ export async function serve(
         observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
         taskRequestListener(tasks.broker),
       ),
+      mles?.upgrade,
     );
     const server = https.server;
     readiness.push({ name: "https listener", check: () => server.listening || "not listening" });
@@ -120,6 +125,7 @@ export async function serve(
         (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
     );
     if (tasks.broker.keys.apps.length > 0) log(`tasks: REST also on ${https.url}/v1/tasks`);
+    if (options.mles !== undefined) log(describeMles(https.url, options.mles));
   }
   const metricsListener = await startMetrics(observed, options, unix, https, hub);
   log(
@@ -159,6 +165,8 @@ export async function serve(
   process.off("SIGHUP", reload);
   await federation?.close();
   await unix.close();
+  // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
+  await mles?.close();
   await https?.close();
   await tasks.close();
   await hub.close();
@@ -274,6 +282,7 @@ async function startHttps(
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
   otherRequests: NonNullable<ListenHttpsOptions["otherRequests"]>,
+  otherUpgrades: ListenHttpsOptions["otherUpgrades"],
 ): Promise<HttpsListener> {
   const { https } = options;
   const { host, port } = https.address;
@@ -290,6 +299,8 @@ async function startHttps(
     log,
     // Samply applications' task API (/v1/tasks, /v1/health) on the same port.
     otherRequests,
+    // Mles clients (--mles) on the same port.
+    ...(otherUpgrades === undefined ? {} : { otherUpgrades }),
     ...(https.maxConnections === undefined ? {} : { maxConnections: https.maxConnections }),
     ...(https.maxConnectionsPerAddress === undefined
       ? {}

@@ -310,6 +310,30 @@ const FEDERATION: OptionGroup = {
   },
 };
 
+/** The Mles-compatible WebSocket face of the hub's pub/sub (see examples/chat.md). */
+const MLES: OptionGroup = {
+  title: "Mles options",
+  about: "an Mles-compatible WebSocket face of the hub's pub/sub",
+  options: {
+    mles: {
+      type: "boolean",
+      setting: true,
+      help:
+        "accept Mles clients on the https listener: a WebSocket with subprotocol mles-websocket on any path " +
+        'outside /beamhub/, first frame {"uid", "channel", "auth"?}; they share channels with beamhub ' +
+        "subscribers, get the last 200 frames on joining, and are tagged mles:<uid>",
+    },
+    "mles-key": {
+      type: "string",
+      value: "KEY",
+      setting: true,
+      help:
+        "Mles's shared key (else env MLES_KEY, as Mles reads it): every header must then carry auth = " +
+        "hex SipHash-2-4(uid+channel+KEY). Prefer MLES_KEY or the config file: a flag shows in ps",
+    },
+  },
+};
+
 /** What operators see of a running hub: metrics, health, logs. */
 const OBSERVE: OptionGroup = {
   title: "observability options",
@@ -354,6 +378,42 @@ const OBSERVE: OptionGroup = {
   },
 };
 
+/** Pub/sub channels: history and persistence. */
+const PUBSUB: OptionGroup = {
+  title: "pub/sub options",
+  about: "named channels: beamhub pub, sub, channels",
+  options: {
+    "pubsub-history": {
+      type: "string",
+      value: "N",
+      setting: true,
+      help: "messages each channel keeps for late subscribers (0: none)",
+      defaultText: "200",
+    },
+    "pubsub-history-bytes": {
+      type: "string",
+      value: "N",
+      setting: true,
+      help: "estimated bytes each channel keeps; the oldest messages go first",
+      defaultText: "1048576",
+    },
+    "publish-timeout": {
+      type: "string",
+      value: "MS",
+      setting: true,
+      help: "how long a publish may wait for a subscriber that chose --lag wait (then EPUBLISH_TIMEOUT)",
+      defaultText: "10000",
+    },
+    "pubsub-file": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "keep history in this kv log (locked to this hub), so it survives a restart; off: in memory only",
+      defaultText: "off",
+    },
+  },
+};
+
 /** The hub's own defaults and the config file. */
 const HUB_SETTINGS: OptionGroup = {
   title: "hub options",
@@ -379,6 +439,8 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   TASKS,
   FEDERATION,
   OBSERVE,
+  PUBSUB,
+  MLES,
   HUB_SETTINGS,
 ];
 

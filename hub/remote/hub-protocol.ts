@@ -1,7 +1,11 @@
 import type { Channel } from "../../model/channel.js";
 import type { Labels } from "../names.js";
+import type { SubscribeOptions } from "../../pubsub/index.js";
 import type { CallerInfo, ServiceFilter, ServiceInfo } from "../types.js";
 import type { TraceCarrier } from "../tracing/trace-context.js";
+
+/** `subscribe`'s options as they travel (the hub checks them as `PubSub.subscribe` does). */
+export type SubscribeWireOptions = Pick<SubscribeOptions, "history" | "echo" | "lag" | "ring" | "after">;
 
 /**
  * The hub protocol: requests a client sends on the root channel (id 0), answered by the hub
@@ -17,7 +21,19 @@ export type HubRequest =
   | { op: "watch"; filter?: ServiceFilter; existing?: boolean; events: Channel }
   | { op: "sessions" }
   | { op: "instances"; filter?: ServiceFilter }
-  | { op: "stats" };
+  | { op: "stats" }
+  | { op: "publish"; channel: string; data: unknown }
+  | { op: "channels" }
+  | { op: "subscribe"; channel: string; options?: SubscribeWireOptions; events: Channel };
+
+/**
+ * What the hub sends, as EVENTs on a subscription's events channel: each message as the
+ * subscriber would read it in-process (`{from, data, seq, time}`), or `{lagged: n}` where a
+ * `drop-oldest` ring dropped `n`. The hub sends only as fast as the channel's event credit
+ * allows; what waits meanwhile waits in the subscription's ring at the hub.
+ */
+export type SubscriptionEvent =
+  { from: string; data: unknown; seq: number; time: number } | { lagged: number };
 
 /** A `call`: `traceparent`/`tracestate` carry the caller's trace context (PROTOCOL.md, "Trace context"). */
 export interface CallRequest extends TraceCarrier {

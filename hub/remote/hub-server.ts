@@ -7,6 +7,7 @@ import { Channel } from "../../model/channel.js";
 import { describeValue } from "../../model/durations.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { SessionTransport } from "../stats/session-info.js";
+import type { ChannelSubscription } from "../../pubsub/index.js";
 import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
@@ -122,11 +123,49 @@ export function serveHubSession(
           .finally(() => events.close());
         return true;
       }
+      case "publish":
+        return session.publish(message.channel, message.data);
+      case "channels":
+        return session.channels();
+      case "subscribe": {
+        const events = expectChannel(message.events, "subscribe's events");
+        const options = message.options ?? {};
+        if (options === null || typeof options !== "object" || Array.isArray(options)) {
+          throw new InvalidArgumentError(
+            `subscribe's options must be an object, got ${describeValue(options)}`,
+          );
+        }
+        // Only the options the protocol names: a peer cannot pass a signal or anything else.
+        const { history, echo, lag, ring, after } = options;
+        const subscription = session.subscribe(message.channel, { history, echo, lag, ring, after });
+        void events.closed.then(() => subscription.close());
+        forward(subscription, events)
+          .catch((error: unknown) => events.close(error))
+          .finally(() => {
+            subscription.close();
+            events.close();
+          });
+        return true;
+      }
       default:
         throw new InvalidArgumentError(
           `unknown hub operation ${describeValue((message as { op?: unknown })?.op)}`,
         );
     }
+  }
+}
+
+/**
+ * Sends a subscription's messages as events, one at a time as credit allows: while the peer
+ * grants none, messages wait in the subscription's ring at the hub (bounded; the ring drops or
+ * the publisher waits, as the subscriber chose), never in the session's send queue.
+ */
+async function forward(subscription: ChannelSubscription, events: Channel): Promise<void> {
+  for (;;) {
+    const item = subscription.take();
+    if (item === null) return;
+    if (item === undefined) await subscription.readable();
+    else await events.send(item);
   }
 }
 

@@ -5,6 +5,10 @@ import type { SessionInfo } from "../stats/session-info.js";
 import type {
   CallOptions,
   Handler,
+  HubSubscribeOptions,
+  ChannelInfo,
+  HubSubscription,
+  Published,
   RegisterOptions,
   Registration,
   ServiceFilter,
@@ -79,6 +83,18 @@ export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
 
   stats(): Promise<HubStats> {
     return this.session.stats();
+  }
+
+  publish(channel: string, data: unknown): Promise<Published> {
+    return this.session.publish(channel, data);
+  }
+
+  subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {
+    return this.session.subscribe(channel, options);
+  }
+
+  channels(): Promise<ChannelInfo[]> {
+    return this.session.channels();
   }
 
   async close(): Promise<void> {

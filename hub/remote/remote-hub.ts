@@ -2,10 +2,14 @@ import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import { Channel, type ChannelRequestOptions } from "../../model/channel.js";
 import { CallAbortedError, ClosedError } from "../../model/errors.js";
 import { validateLabels, validateName, type Labels } from "../names.js";
+import { verifyChannelName, verifySubscribeOptions, PUBSUB_DEFAULTS } from "../../pubsub/index.js";
 import type {
   CallOptions,
   Handler,
   HubClient,
+  ChannelInfo,
+  HubSubscribeOptions,
+  Published,
   Registration,
   RegisterOptions,
   ServiceFilter,
@@ -33,7 +37,11 @@ import {
   type ReRegistrationFailure,
   RemoteHubEventTarget,
 } from "./remote-hub-events.js";
+import { RemoteSubscription } from "./remote-subscription.js";
 import { RemoteWatch, type HubRequester } from "./remote-watch.js";
+
+/** What the client re-opens on every new connection: watches and subscriptions. */
+type Resumable = Pick<RemoteWatch, "open" | "end" | "done">;
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
@@ -105,7 +113,7 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   readonly #dial: (() => Promise<WireConnection>) | undefined;
   readonly #isPermanent: (error: unknown) => boolean;
   readonly #registrations = new Set<LiveRegistration>();
-  readonly #watches = new Set<RemoteWatch>();
+  readonly #watches = new Set<Resumable>();
   readonly #waiters = new Set<Waiter>();
   /** Why the client closed, when it was not `close()`: it gave up, or lost the hub without reconnecting. */
   #failure: Error | undefined;
@@ -383,7 +391,44 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
     return watch;
   }
 
-  #openWatch(watch: RemoteWatch, connection: WireConnection): void {
+  /**
+   * Publishes to a pub/sub channel. Like any request, one in flight when the connection is
+   * lost fails with `RequestInterruptedError` (it may or may not have been published).
+   */
+  publish(channel: string, data: unknown): Promise<Published> {
+    return this.#request<Published>({ op: "publish", channel, data });
+  }
+
+  /**
+   * Subscribes to a pub/sub channel. Across a reconnection the iteration goes on: the client
+   * subscribes again from the last seq it read, so nothing the hub still keeps is missed or
+   * repeated (a `Lagged` tells what it no longer keeps). Invalid names and options throw here.
+   */
+  subscribe(channel: string, options: HubSubscribeOptions = {}): RemoteSubscription {
+    validateName(channel);
+    verifyChannelName(channel);
+    const { signal, ...pubsubOptions } = options;
+    // Checked here against the largest ring any hub allows by default; the hub checks its own.
+    verifySubscribeOptions(pubsubOptions, PUBSUB_DEFAULTS.maxRing);
+    const subscription = new RemoteSubscription(channel, pubsubOptions, signal, (ended) =>
+      this.#watches.delete(ended),
+    );
+    if (this.#state === "closed") {
+      subscription.end(this.#failure instanceof ReconnectGaveUpError ? this.#failure : undefined);
+      return subscription;
+    }
+    if (subscription.done) return subscription;
+    this.#watches.add(subscription);
+    if (this.#state === "connected") this.#openWatch(subscription, this.#connection);
+    return subscription;
+  }
+
+  /** The hub's pub/sub channels this session may subscribe to. */
+  channels(): Promise<ChannelInfo[]> {
+    return this.#request<ChannelInfo[]>({ op: "channels" });
+  }
+
+  #openWatch(watch: Resumable, connection: WireConnection): void {
     watch
       .open(requesterOn(connection), () => connection.isClosed)
       .catch((error: unknown) => {
@@ -482,7 +527,7 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   async #restore(connection: WireConnection): Promise<{
     registrations: ReRegistration[];
     failures: ReRegistrationFailure[];
-    watches: Set<RemoteWatch>;
+    watches: Set<Resumable>;
   }> {
     const send = requesterOn(connection);
     const registrations: ReRegistration[] = [];
@@ -559,6 +604,9 @@ function describe(request: HubRequest): string {
     case "register":
     case "lookup":
       return `${request.op} "${request.name}"`;
+    case "publish":
+    case "subscribe":
+      return `${request.op} "${request.channel}"`;
     default:
       return request.op;
   }

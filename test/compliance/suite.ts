@@ -30,6 +30,7 @@ import {
   type HubClient,
   type WatchEvent,
 } from "../../index.js";
+import { pubsubCases } from "./pubsub-cases.js";
 
 export interface ComplianceFixture {
   /** The hub under test, in this process. */
@@ -95,6 +96,8 @@ export function complianceSuite(transport: string, setUp: () => Promise<Complian
       await client?.close();
       await fixture?.close();
     });
+
+    pubsubCases(() => fixture);
 
     describe("discovery", () => {
       it("lists, looks up and filters by labels", async () => {

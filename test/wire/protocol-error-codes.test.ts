@@ -11,7 +11,18 @@ import { sectionOf } from "./protocol-doc.js";
 const root = join(import.meta.dirname, "../..");
 
 /** Where beamhub's codes are made: everything a session, a hub or a transport can report. */
-const CODE_FOLDERS = ["base", "codecs", "model", "fd", "wire", "transports", "hub", "gateway", "browser"];
+const CODE_FOLDERS = [
+  "base",
+  "codecs",
+  "model",
+  "fd",
+  "wire",
+  "transports",
+  "hub",
+  "gateway",
+  "browser",
+  "mles",
+];
 
 /**
  * Quoted `E...` literals that are not beamhub's codes: names of OS errors (errno), of resolver

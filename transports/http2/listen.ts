@@ -5,7 +5,9 @@ import {
   type Http2ServerResponse,
   type SecureServerOptions,
 } from "node:http2";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { SecureVersion, TLSSocket } from "node:tls";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { EndpointHandlers } from "./acceptor.js";
@@ -16,6 +18,13 @@ import { HTTP2_TUNING, http2Settings } from "./tuning.js";
 
 type Pem = string | Buffer;
 
+/**
+ * Takes an HTTP/1.1 upgrade the endpoint does not serve itself (every path but beamhub's
+ * WebSocket, `/beamhub/v1/ws`): returns true when it took it (the socket is then its own), or
+ * false to leave it, and the peer gets 404 as it would without a handler.
+ */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
 /** Options of `listenHttpsSessions`: the endpoint's, and the server's own (address, TLS). */
 export interface HttpsListenOptions extends EndpointOptions {
   /**
@@ -23,6 +32,11 @@ export interface HttpsListenOptions extends EndpointOptions {
    * routes on the same port; without it they get 404.
    */
   otherRequests?: (request: Http2ServerRequest, response: Http2ServerResponse) => void;
+  /**
+   * Takes the upgrades (WebSockets) beamhub does not serve, e.g. the Mles face; those it leaves,
+   * and all of them without it, get 404. beamhub's own WebSocket never reaches it.
+   */
+  otherUpgrades?: UpgradeHandler;
   /** TCP port (default 0: any free port; see `listener.port`). */
   port?: number;
   /** Address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to accept other machines). */
@@ -106,6 +120,12 @@ export async function listenHttpsSessions(
   server.on("tlsClientError", () => undefined); // a failed handshake concerns that peer only
   // Before attaching: the endpoint passes what is not beamhub's to the listeners it finds.
   if (options.otherRequests !== undefined) server.on("request", options.otherRequests);
+  const otherUpgrades = options.otherUpgrades;
+  if (otherUpgrades !== undefined) {
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!otherUpgrades(request, socket, head)) refuseUpgrade(socket);
+    });
+  }
   const attached = attachHttpsSessions(server, handlers, options);
 
   await new Promise<void>((resolve, reject) => {
@@ -140,6 +160,14 @@ export async function listenHttpsSessions(
       return closing;
     },
   };
+}
+
+/** What an upgrade nobody takes hears: what a plain request to such a path would. */
+function refuseUpgrade(socket: Duplex): void {
+  socket.end(
+    "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
+  );
+  socket.once("finish", () => socket.destroy());
 }
 
 async function certificateFor(options: HttpsListenOptions): Promise<{ cert: Pem; key: Pem }> {

@@ -1,0 +1,141 @@
+import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/errors.js";
+import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
+import type { PubSubConfig } from "./options.js";
+import type { ChannelSubscription } from "./subscription.js";
+import { Topic } from "./topic.js";
+import type {
+  ChannelInfo,
+  PubSubMessage,
+  PubSubOptions,
+  PubSubPersistence,
+  SubscribeOptions,
+} from "./types.js";
+
+/**
+ * Named channels many publish to and many subscribe to: every message tagged with its
+ * publisher's identity, numbered, kept in a bounded history for late joiners, and handed to each
+ * subscriber under its own slow-reader policy. One per hub (`hub.pubsub`); the hub's faces (its
+ * API on every transport, the CLI, the Mles WebSocket face) are all built on this one.
+ *
+ * Memory is bounded: per channel `history`/`historyBytes`, per subscriber `ring` messages, at
+ * most `maxChannels` channels (the least recently published idle one is forgotten to make room).
+ */
+export class PubSub {
+  readonly #config: PubSubConfig;
+  readonly #topics = new Map<string, Topic>();
+  readonly #log: PubSubPersistence | undefined;
+  #closed = false;
+
+  constructor(options: PubSubOptions = {}) {
+    this.#config = verifyPubSubOptions(options);
+    this.#log = options.log;
+    if (this.#log !== undefined) {
+      for (const [channel, messages] of this.#log.restored) {
+        const topic = this.#topic(channel, false);
+        for (const message of messages) topic.restore(message);
+      }
+      this.#log.setLive(() => this.#liveHistory());
+    }
+  }
+
+  /**
+   * Publishes `data` to `channel` as `from` (the publisher's identity; a hub passes its
+   * session's, never one taken from the message). Resolves to the message's `seq` and `time`
+   * once every subscriber has it queued (and the log has it, when persisted); waits while a
+   * `wait` subscriber's window is full, failing with `PublishTimeoutError` after the publish timeout.
+   */
+  publish(channel: string, data: unknown, from: string): Promise<{ seq: number; time: number }> {
+    try {
+      this.#checkOpen();
+      verifyChannelName(channel);
+      if (typeof from !== "string") throw new InvalidArgumentError("publisher identity must be a string");
+      const prepared = this.#log?.prepare(data);
+      const topic = this.#topic(channel, true);
+      const published = topic.publish(data, from);
+      if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
+      if (published instanceof Promise) {
+        return published.then((message) => this.#logged(channel, message, prepared));
+      }
+      return this.#logged(channel, published, prepared);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /**
+   * Subscribes `subscriber` (its identity, for `echo: false`) to `channel`: its kept history
+   * first (as `options.history` says), then every message published from now on.
+   */
+  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): ChannelSubscription {
+    this.#checkOpen();
+    verifyChannelName(channel);
+    if (typeof subscriber !== "string")
+      throw new InvalidArgumentError("subscriber identity must be a string");
+    const { history, echo, lag, ring, after } = verifySubscribeOptions(options, this.#config.maxRing);
+    return this.#topic(channel, true).subscribe(subscriber, lag, ring, echo, history, after);
+  }
+
+  /** Every channel with subscribers, history or waiting publications, by name. */
+  channels(): ChannelInfo[] {
+    const infos: ChannelInfo[] = [];
+    for (const topic of this.#topics.values()) infos.push({ name: topic.name, ...topic.info() });
+    return infos.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Ends every subscription, fails every waiting publication with `ClosedError`, closes the log. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const topic of [...this.#topics.values()]) topic.close();
+    this.#topics.clear();
+    return this.#log?.close() ?? Promise.resolve();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError("pub/sub");
+  }
+
+  #logged(
+    channel: string,
+    message: PubSubMessage,
+    prepared: unknown,
+  ): Promise<{ seq: number; time: number }> {
+    const result = { seq: message.seq, time: message.time };
+    if (this.#log === undefined) return Promise.resolve(result);
+    return this.#log.append(channel, message, prepared).then(() => result);
+  }
+
+  #topic(name: string, limited: boolean): Topic {
+    let topic = this.#topics.get(name);
+    if (topic !== undefined) return topic;
+    if (limited && this.#topics.size >= this.#config.maxChannels) this.#forgetOneIdle();
+    const limits = this.#config.channels.get(name) ?? this.#config;
+    topic = new Topic(name, limits.history, limits.historyBytes, this.#config.publishTimeout, (idle) => {
+      // A channel nobody listens to and that keeps nothing costs memory for nothing.
+      if (idle.history.count === 0 && this.#topics.get(idle.name) === idle) this.#topics.delete(idle.name);
+    });
+    this.#topics.set(name, topic);
+    return topic;
+  }
+
+  /** Makes room for a new channel by forgetting the idle one published to least recently. */
+  #forgetOneIdle(): void {
+    let oldest: Topic | undefined;
+    for (const topic of this.#topics.values()) {
+      if (topic.idle && (oldest === undefined || topic.lastTime < oldest.lastTime)) oldest = topic;
+    }
+    if (oldest === undefined) {
+      throw new LimitExceededError(
+        "maxChannels",
+        `pub/sub already has ${this.#config.maxChannels} channels in use (maxChannels); none is idle to make room`,
+      );
+    }
+    this.#topics.delete(oldest.name);
+  }
+
+  *#liveHistory(): Iterable<readonly [string, readonly PubSubMessage[]]> {
+    for (const topic of this.#topics.values()) {
+      if (topic.history.count > 0) yield [topic.name, topic.history.last()];
+    }
+  }
+}

@@ -1,0 +1,202 @@
+import type { Lagged, LagPolicy, PubSubMessage } from "./types.js";
+
+/** A live subscription to one channel: iterate it for messages (and `Lagged` notices); close to leave. */
+export interface Subscription extends AsyncIterable<PubSubMessage | Lagged> {
+  /** The channel subscribed to. */
+  readonly channel: string;
+  /** Leaves the channel; a pending and every later read ends the iteration. Idempotent. */
+  close(): void;
+}
+
+/** What a subscription tells the channel it belongs to. */
+export interface SubscriptionOwner {
+  /** A `wait` subscription read a message: a publisher waiting for room may go on. */
+  freed(subscription: ChannelSubscription): void;
+  /** The subscription closed. */
+  left(subscription: ChannelSubscription): void;
+}
+
+/** Whether `item` is a `Lagged` notice rather than a message. */
+export function isLagged(item: PubSubMessage | Lagged): item is Lagged {
+  return (item as Partial<Lagged>).lagged !== undefined;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+const READY = Promise.resolve();
+
+/**
+ * One subscriber's queue: first the history snapshot taken when it joined, then live messages
+ * in a bounded buffer of `ring` (dropping the oldest, or making publishers wait, as its policy
+ * says). Reading is pull-based: a remote face takes messages only as fast as its peer grants
+ * credit, so what the hub holds for a stalled subscriber never exceeds the ring.
+ */
+export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMessage | Lagged> {
+  #replay: PubSubMessage[];
+  #replayAt = 0;
+  #live: PubSubMessage[] = [];
+  #liveHead = 0;
+  #lagged = 0;
+  #missed: number;
+  #closed = false;
+  #onClose: (() => void)[] | undefined;
+  #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
+  #readable: (() => void) | undefined;
+
+  constructor(
+    readonly channel: string,
+    /** The subscriber's identity: its own publications are skipped when `echo` is false. */
+    readonly subscriber: string,
+    readonly lag: LagPolicy,
+    readonly ring: number,
+    readonly echo: boolean,
+    replay: PubSubMessage[],
+    private readonly owner: SubscriptionOwner,
+    /** Messages the subscriber asked for that are no longer kept: reported as `Lagged` first. */
+    missed = 0,
+  ) {
+    this.#replay = replay;
+    this.#missed = missed;
+  }
+
+  /** Resolved: an in-process subscription exists as soon as `subscribe` returns. */
+  get ready(): Promise<void> {
+    return READY;
+  }
+
+  /** Unread live messages (history replay not counted). */
+  get buffered(): number {
+    return this.#live.length - this.#liveHead;
+  }
+
+  /** Whether a `wait` subscription can take one more message without exceeding its window. */
+  get hasRoom(): boolean {
+    return this.buffered < this.ring;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @internal Called by the channel for every publication, in order. */
+  deliver(message: PubSubMessage): void {
+    if (this.#closed || (!this.echo && message.from === this.subscriber)) return;
+    if (this.#reader !== undefined) {
+      // Someone is waiting, so nothing is buffered: hand it over directly.
+      const reader = this.#reader;
+      this.#reader = undefined;
+      reader({ done: false, value: message });
+      return;
+    }
+    this.#live.push(message);
+    if (this.lag === "drop-oldest" && this.buffered > this.ring) {
+      this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
+      this.#lagged++;
+    }
+    this.#wake();
+  }
+
+  /**
+   * Takes the next item without waiting: a message, a `Lagged` notice, `undefined` when nothing
+   * is buffered, or `null` once the subscription is closed.
+   */
+  take(): PubSubMessage | Lagged | undefined | null {
+    if (this.#closed) return null;
+    if (this.#missed > 0) {
+      const lagged = this.#missed;
+      this.#missed = 0;
+      return { lagged };
+    }
+    if (this.#replayAt < this.#replay.length) {
+      const message = this.#replay[this.#replayAt++]!;
+      if (this.#replayAt === this.#replay.length) this.#replay = [];
+      return message;
+    }
+    if (this.#lagged > 0) {
+      const lagged = this.#lagged;
+      this.#lagged = 0;
+      return { lagged };
+    }
+    if (this.#liveHead === this.#live.length) return undefined;
+    const message = this.#live[this.#liveHead]!;
+    this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
+    if (this.#liveHead === this.#live.length) {
+      this.#live = [];
+      this.#liveHead = 0;
+    } else if (this.#liveHead > 1024 && this.#liveHead * 2 > this.#live.length) {
+      this.#live = this.#live.slice(this.#liveHead);
+      this.#liveHead = 0;
+    }
+    if (this.lag === "wait") this.owner.freed(this);
+    return message;
+  }
+
+  /** Resolves once {@link take} has something to return (or the subscription closed). */
+  readable(): Promise<void> {
+    if (this.#closed || this.#hasItem()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#readable;
+      this.#readable = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  next(): Promise<IteratorResult<PubSubMessage | Lagged>> {
+    const item = this.take();
+    if (item === null) return Promise.resolve(DONE);
+    if (item !== undefined) return Promise.resolve({ done: false, value: item });
+    if (this.#reader !== undefined) {
+      return Promise.reject(new TypeError("a subscription is read by one reader at a time"));
+    }
+    return new Promise((resolve) => {
+      this.#reader = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<PubSubMessage | Lagged>> {
+    this.close();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PubSubMessage | Lagged> {
+    return this;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#replay = [];
+    this.#live = [];
+    this.#liveHead = 0;
+    this.#reader?.(DONE);
+    this.#reader = undefined;
+    this.#wake();
+    this.owner.left(this);
+    const listeners = this.#onClose;
+    this.#onClose = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener();
+  }
+
+  /** Calls `listener` once the subscription closes (at once if it has). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else (this.#onClose ??= []).push(listener);
+  }
+
+  #hasItem(): boolean {
+    return (
+      this.#missed > 0 ||
+      this.#replayAt < this.#replay.length ||
+      this.#lagged > 0 ||
+      this.#liveHead < this.#live.length
+    );
+  }
+
+  #wake(): void {
+    const readable = this.#readable;
+    if (readable === undefined) return;
+    this.#readable = undefined;
+    readable();
+  }
+}

@@ -1,0 +1,187 @@
+import { ClosedError, LimitExceededError, PublishTimeoutError } from "../model/errors.js";
+import { History } from "./history.js";
+import { RateMeter } from "./rate.js";
+import { ChannelSubscription } from "./subscription.js";
+import type { SubscriptionOwner } from "./subscription.js";
+import type { PubSubMessage } from "./types.js";
+
+/**
+ * Publications one channel may hold waiting for `wait` subscribers. Each costs a timer and its
+ * data; past this many a publish fails at once instead of piling up.
+ */
+export const MAX_PENDING_PUBLISHES = 1024;
+
+interface PendingPublish {
+  readonly data: unknown;
+  readonly from: string;
+  readonly resolve: (message: PubSubMessage) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * One channel: its history, its subscribers and the publications waiting for room. Every
+ * publication is committed in one synchronous step — numbered, kept, handed to every subscriber
+ * — so a subscriber that joins between two publications gets the first in its history snapshot
+ * and the second live: no gap, no duplicate.
+ */
+export class Topic implements SubscriptionOwner {
+  readonly history: History;
+  readonly #rate = new RateMeter();
+  readonly #subscribers = new Set<ChannelSubscription>();
+  /** The `wait` subscribers among them: the only ones a publication may have to wait for. */
+  readonly #waiting = new Set<ChannelSubscription>();
+  readonly #pending: PendingPublish[] = [];
+  #seq = 0;
+  /** When the newest message was published, to pick which idle channel to forget first. */
+  lastTime = 0;
+
+  constructor(
+    readonly name: string,
+    historyLimit: number,
+    historyBytes: number,
+    private readonly publishTimeout: number,
+    private readonly onIdle: (topic: Topic) => void,
+  ) {
+    this.history = new History(historyLimit, historyBytes);
+  }
+
+  get seq(): number {
+    return this.#seq;
+  }
+
+  get subscribers(): number {
+    return this.#subscribers.size;
+  }
+
+  get rate(): number {
+    return this.#rate.rate;
+  }
+
+  /** Nothing depends on this channel any more: no subscriber, no waiting publication. */
+  get idle(): boolean {
+    return this.#subscribers.size === 0 && this.#pending.length === 0;
+  }
+
+  /** Puts back a message read from the persistent log (at startup, before anyone subscribes). */
+  restore(message: PubSubMessage): void {
+    this.history.add(message);
+    this.#seq = Math.max(this.#seq, message.seq);
+    this.lastTime = Math.max(this.lastTime, message.time);
+  }
+
+  /** Publishes now when every `wait` subscriber has room, else once they do (or fails at the timeout). */
+  publish(data: unknown, from: string): PubSubMessage | Promise<PubSubMessage> {
+    if (this.#pending.length === 0 && this.#roomFor(from)) return this.#commit(data, from);
+    if (this.#pending.length >= MAX_PENDING_PUBLISHES) {
+      return Promise.reject(
+        new LimitExceededError(
+          "pendingPublishes",
+          `channel "${this.name}" already has ${MAX_PENDING_PUBLISHES} publications waiting for a slow subscriber`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const pending: PendingPublish = { data, from, resolve, reject, timer: undefined };
+      if (this.publishTimeout > 0) {
+        pending.timer = setTimeout(() => {
+          const at = this.#pending.indexOf(pending);
+          if (at >= 0) this.#pending.splice(at, 1);
+          reject(new PublishTimeoutError(this.name, this.publishTimeout));
+          // The timed-out one may have been the head: those behind it may fit now.
+          this.#pump();
+          this.#checkIdle();
+        }, this.publishTimeout);
+      }
+      this.#pending.push(pending);
+    });
+  }
+
+  subscribe(
+    subscriber: string,
+    lag: "wait" | "drop-oldest",
+    ring: number,
+    echo: boolean,
+    history: number | undefined,
+    after?: number,
+  ): ChannelSubscription {
+    let replay: PubSubMessage[];
+    let missed = 0;
+    if (after === undefined) replay = history === 0 ? [] : this.history.last(history);
+    else if (after > this.#seq) replay = this.history.last();
+    else {
+      replay = this.history.last(this.#seq - after);
+      missed = Math.max(0, (replay[0]?.seq ?? this.#seq + 1) - after - 1);
+    }
+    const subscription = new ChannelSubscription(
+      this.name,
+      subscriber,
+      lag,
+      ring,
+      echo,
+      replay,
+      this,
+      missed,
+    );
+    this.#subscribers.add(subscription);
+    if (lag === "wait") this.#waiting.add(subscription);
+    return subscription;
+  }
+
+  freed(): void {
+    if (this.#pending.length > 0) this.#pump();
+  }
+
+  left(subscription: ChannelSubscription): void {
+    this.#subscribers.delete(subscription);
+    if (this.#waiting.delete(subscription)) this.#pump();
+    this.#checkIdle();
+  }
+
+  /** Ends every subscription and fails every waiting publication. */
+  close(): void {
+    for (const pending of this.#pending.splice(0)) {
+      clearTimeout(pending.timer);
+      pending.reject(new ClosedError(`pub/sub channel "${this.name}"`));
+    }
+    for (const subscription of [...this.#subscribers]) subscription.close();
+  }
+
+  info(): { subscribers: number; history: { count: number; bytes: number }; seq: number; rate: number } {
+    return {
+      subscribers: this.#subscribers.size,
+      history: { count: this.history.count, bytes: this.history.bytes },
+      seq: this.#seq,
+      rate: this.#rate.rate,
+    };
+  }
+
+  #roomFor(from: string): boolean {
+    for (const subscription of this.#waiting) {
+      if (!subscription.hasRoom && (subscription.echo || subscription.subscriber !== from)) return false;
+    }
+    return true;
+  }
+
+  #commit(data: unknown, from: string): PubSubMessage {
+    const time = Date.now();
+    const message: PubSubMessage = { from, data, seq: ++this.#seq, time };
+    this.lastTime = time;
+    this.history.add(message);
+    this.#rate.mark();
+    for (const subscription of this.#subscribers) subscription.deliver(message);
+    return message;
+  }
+
+  #pump(): void {
+    while (this.#pending.length > 0 && this.#roomFor(this.#pending[0]!.from)) {
+      const pending = this.#pending.shift()!;
+      clearTimeout(pending.timer);
+      pending.resolve(this.#commit(pending.data, pending.from));
+    }
+  }
+
+  #checkIdle(): void {
+    if (this.idle) this.onIdle(this);
+  }
+}
