@@ -79,6 +79,11 @@ export async function connectToHub(
   }
 }
 
+/** An attempt that ran out of time, which says nothing about why. */
+function isTimeout(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === "ECONNECT_TIMEOUT";
+}
+
 /** Errors no retry fixes: usage mistakes, refused credentials, an untrusted certificate. */
 function isPermanent(error: unknown): boolean {
   if (error instanceof CliError || error instanceof AuthenticationError) return true;
@@ -96,6 +101,9 @@ export async function connectToHubWithin(
   ms: number,
 ): Promise<{ hub: ConnectedHub; attempts: number }> {
   const deadline = Date.now() + ms;
+  // The last failure that said why (refused, unreachable): a final attempt left with a sliver of
+  // time only ever times out, and "connection refused" is the more useful thing to report.
+  let telling: unknown;
   for (let attempt = 1; ; attempt += 1) {
     try {
       const left = deadline - Date.now();
@@ -103,8 +111,9 @@ export async function connectToHubWithin(
       return { hub: await openHub(config, bound), attempts: attempt };
     } catch (error) {
       const left = deadline - Date.now();
+      if (!isTimeout(error)) telling = error;
       if (isPermanent(error) || left <= 0) {
-        const failure = connectFailure(config, error);
+        const failure = connectFailure(config, isTimeout(error) && telling !== undefined ? telling : error);
         if (attempt > 1) failure.message += ` (tried ${attempt} times in ${ms} ms)`;
         throw failure;
       }
