@@ -227,8 +227,6 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       return raw ? result : Promise.resolve(result);
     }
-    // A handler that returns a promise is timed on every call from now on (see call-stats.ts).
-    if (stats !== undefined) stats.timeEvery = true;
     const deferred = this.#goAsync();
     if (!this.#settled) {
       instance.pending.add(this.instanceLink);
