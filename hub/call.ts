@@ -216,7 +216,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       // The synchronous fast path: nothing was set up, so nothing needs tearing down.
       this.#settled = true;
-      if (stats !== undefined) this.#counted("ok");
+      if (stats !== undefined) {
+        this.#stats = undefined;
+        const ms = stats.succeeded(started);
+        if (ms >= 0) this.#reportIfSlow(ms, "ok");
+      }
       this.#releaseRequest();
       try {
         adoptAttachments(result, instance.scope, this.#owner.scope);
@@ -389,7 +393,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     const stats = this.#stats;
     if (stats === undefined) return;
     this.#stats = undefined;
-    const ms = stats.ended(outcome, this.#started);
+    const ms = outcome === "ok" ? stats.succeeded(this.#started) : stats.ended(outcome, this.#started);
+    if (ms >= 0) this.#reportIfSlow(ms, outcome);
+  }
+
+  /** Tells the hub of a call that took at least its `slowCallMs`. */
+  #reportIfSlow(ms: number, outcome: CallOutcome): void {
     const host = this.#host;
     if (host.slowCallMs !== undefined && ms >= host.slowCallMs) host.slowCall?.(this, ms, outcome);
   }

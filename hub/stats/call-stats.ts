@@ -51,9 +51,17 @@ export class CallStats {
 
   /** A call starts on this instance: its start time, or 0 when this call is not timed. */
   started(): number {
-    const sampled = this.timeEvery || (this.calls & SAMPLE_MASK) === 0;
-    this.calls++;
-    return sampled ? performance.now() : 0;
+    const call = this.calls++;
+    return this.timeEvery || (call & SAMPLE_MASK) === 0 ? performance.now() : 0;
+  }
+
+  /**
+   * A call ended well: the common case, without `ended`'s switch. Returns the duration in ms,
+   * or -1 when it was not timed.
+   */
+  succeeded(started: number): number {
+    this.ok++;
+    return started === 0 ? -1 : this.#timed(started);
   }
 
   /**
@@ -78,7 +86,10 @@ export class CallStats {
         this.gone++;
         break;
     }
-    if (started === 0) return -1;
+    return started === 0 ? -1 : this.#timed(started);
+  }
+
+  #timed(started: number): number {
     const ms = performance.now() - started;
     this.timeEvery = ms >= TIME_EVERY_ABOVE_MS;
     this.latency.record(ms);
