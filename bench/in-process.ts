@@ -6,8 +6,8 @@
  */
 import { EventEmitter } from "node:events";
 import { ServiceBroker } from "moleculer";
-import { Hub } from "../index.js";
-import { measure, pipelined, report, type Contender } from "./harness.js";
+import { Hub, hubMetrics } from "../index.js";
+import { measure, pipelined, report, roundRatio, type Contender } from "./harness.js";
 
 const payload = { user: "ada", action: "lookup", id: 42 };
 
@@ -30,10 +30,17 @@ function eventEmitterRoundTrip(): (data: unknown) => Promise<unknown> {
 }
 
 async function main(): Promise<void> {
+  // Metrics on (the default figures, a prom-client registry scraped every second, as Prometheus
+  // would) against a hub that keeps no figures (`stats: false`), in the same run.
   const hub = new Hub();
-  await hub.register("echo", (data: unknown) => data);
-  // An async handler takes the full path: promise, deadline, bookkeeping for failover.
-  await hub.register("echo.async", async (data: unknown) => data);
+  const metrics = hubMetrics(hub);
+  const scraper = setInterval(() => void metrics.registry.metrics(), 1000);
+  const bare = new Hub({ stats: false });
+  for (const target of [hub, bare]) {
+    await target.register("echo", (data: unknown) => data);
+    // An async handler takes the full path: promise, deadline, bookkeeping for failover.
+    await target.register("echo.async", async (data: unknown) => data);
+  }
 
   const broker = new ServiceBroker({ logger: false, nodeID: "bench" });
   broker.createService({
@@ -60,6 +67,8 @@ async function main(): Promise<void> {
       { name: "moleculer broker.call, sync handler", run: wrap(() => broker.call("echo.echo", payload)) },
       { name: "beamhub hub.call, async handler", run: wrap(() => hub.call("echo.async", payload)) },
       { name: "moleculer broker.call, async handler", run: wrap(() => broker.call("echo.async", payload)) },
+      { name: "beamhub sync handler, metrics off", run: wrap(() => bare.call("echo", payload)) },
+      { name: "beamhub async handler, metrics off", run: wrap(() => bare.call("echo.async", payload)) },
     ];
   };
 
@@ -78,9 +87,17 @@ async function main(): Promise<void> {
     console.log(
       `  beamhub / moleculer: sync handler ${(rate(1) / rate(2)).toFixed(2)}×, async handler ${(rate(3) / rate(4)).toFixed(2)}×`,
     );
+    // Paired per round (harness.ts): the drift of a shared machine between rounds cancels out.
+    const paired = (on: number, off: number): string =>
+      roundRatio(results[on]!.samples, results[off]!.samples).toFixed(3);
+    console.log(
+      `  metrics on / off (target >= 0.95): sync handler ${paired(1, 5)}, async handler ${paired(3, 6)}`,
+    );
   }
   await broker.stop();
+  clearInterval(scraper);
   await hub.close();
+  await bare.close();
 }
 
 await main();

@@ -22,6 +22,7 @@ import {
   connectUnix,
   FileDescriptor,
   Hub,
+  hubMetrics,
   listenUnix,
   type HubClient,
 } from "../index.js";
@@ -149,8 +150,15 @@ async function child(dir: string): Promise<void> {
       socket.on("error", () => {});
     },
   });
-  // A beamhub hub with the services the session scenarios call.
+  // A beamhub hub with the services the session scenarios call, with metrics on (its figures, a
+  // prom-client registry scraped every second as Prometheus would); and the same without any
+  // figures (`stats: false`) on hub-bare.sock, for the metrics on/off ratios of the same run.
   const hub = new Hub();
+  const metrics = hubMetrics(hub);
+  setInterval(() => void metrics.registry.metrics(), 1000).unref();
+  const bare = new Hub({ stats: false });
+  await bare.register("echo", (data: unknown) => data);
+  await listenUnix(bare, join(dir, "hub-bare.sock"));
   await hub.register("echo", (data: unknown) => data);
   await hub.register("stream.count", async ({ stream }: { stream: ByteStream }) => {
     let total = 0;
@@ -332,6 +340,7 @@ async function parent(): Promise<void> {
     writeFileSync(join(dir, "payload.txt"), "fd");
     const file = openSync(join(dir, "payload.txt"), "r");
     const client = await connectUnix(join(dir, "hub.sock"));
+    const bareClient = await connectUnix(join(dir, "hub-bare.sock"));
     const serviceProcess = spawn(
       process.execPath,
       ["--import", "tsx", fileURLToPath(import.meta.url), "service", dir],
@@ -371,10 +380,25 @@ async function parent(): Promise<void> {
       ["FdSocket 1 fd/message, 16 in flight", () => fdMessages(join(dir, "fdsink.sock"), file, 16), "msg/s"],
       ["beamhub call 1 in flight", () => session(1, () => client.call("echo", payload)), "req/s"],
       ["beamhub call 100 in flight", () => session(100, () => client.call("echo", payload)), "req/s"],
+      [
+        "beamhub call 1 in flight, metrics off",
+        () => session(1, () => bareClient.call("echo", payload)),
+        "req/s",
+      ],
+      [
+        "beamhub call 100 in flight, metrics off",
+        () => session(100, () => bareClient.call("echo", payload)),
+        "req/s",
+      ],
       ["beamhub byte stream bulk", () => sessionBulk(client), "B/s"],
       [
         "beamhub service process via hub, 100 in flight",
         () => session(100, () => client.call("svc.echo", payload)),
+        "req/s",
+      ],
+      [
+        "beamhub service process via hub, 100 in flight, metrics off",
+        () => session(100, () => bareClient.call("svc.echo", payload)),
         "req/s",
       ],
       [
@@ -427,7 +451,18 @@ async function parent(): Promise<void> {
     console.log(
       `  direct / via hub  ${ratio("beamhub service process direct, 100 in flight", "beamhub service process via hub, 100 in flight")}`,
     );
+    console.log("ratios (metrics on / off, target >= 0.95):");
+    console.log(
+      `  call 1 in flight   ${ratio("beamhub call 1 in flight", "beamhub call 1 in flight, metrics off")}`,
+    );
+    console.log(
+      `  call 100 in flight ${ratio("beamhub call 100 in flight", "beamhub call 100 in flight, metrics off")}`,
+    );
+    console.log(
+      `  service process via hub, 100 in flight ${ratio("beamhub service process via hub, 100 in flight", "beamhub service process via hub, 100 in flight, metrics off")}`,
+    );
     await direct.close();
+    await bareClient.close();
     await client.close();
     serviceProcess.kill();
   } finally {
@@ -440,6 +475,12 @@ async function parent(): Promise<void> {
 async function service(dir: string): Promise<void> {
   const hub = await connectUnix(join(dir, "hub.sock"));
   await hub.register(
+    "svc.echo",
+    acceptDirect((data: unknown) => data),
+  );
+  // The same service in the hub without figures (metrics off).
+  const bare = await connectUnix(join(dir, "hub-bare.sock"));
+  await bare.register(
     "svc.echo",
     acceptDirect((data: unknown) => data),
   );

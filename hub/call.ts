@@ -268,7 +268,11 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       }
       // The synchronous fast path: nothing was set up, so nothing needs tearing down.
       this.#settled = true;
-      if (stats !== undefined) this.#counted("ok");
+      if (stats !== undefined) {
+        this.#stats = undefined;
+        const ms = stats.succeeded(started);
+        if (ms >= 0) this.#reportIfSlow(ms, "ok");
+      }
       this.#releaseRequest();
       try {
         adoptAttachments(result, instance.scope, this.#owner.scope);
@@ -281,8 +285,6 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       if (this.#span !== undefined) this.#endTrace();
       return raw ? result : Promise.resolve(result);
     }
-    // A handler that returns a promise is timed on every call from now on (see call-stats.ts).
-    if (stats !== undefined) stats.timeEvery = true;
     const deferred = this.#goAsync();
     if (!this.#settled) {
       instance.pending.add(this.instanceLink);
@@ -449,7 +451,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     const stats = this.#stats;
     if (stats === undefined) return;
     this.#stats = undefined;
-    const ms = stats.ended(outcome, this.#started);
+    const ms = outcome === "ok" ? stats.succeeded(this.#started) : stats.ended(outcome, this.#started);
+    if (ms >= 0) this.#reportIfSlow(ms, outcome);
+  }
+
+  /** Tells the hub of a call that took at least its `slowCallMs`. */
+  #reportIfSlow(ms: number, outcome: CallOutcome): void {
     const host = this.#host;
     if (host.slowCallMs !== undefined && ms >= host.slowCallMs) host.slowCall?.(this, ms, outcome);
   }

@@ -71,7 +71,7 @@ export interface HubOptions {
   stats?: boolean;
   /**
    * A call that takes at least this many milliseconds is reported to observers' `slowCall`
-   * (default: none). Synchronous handlers are timed on one call in 8 (hub/stats/call-stats.ts).
+   * (default: none). Instances whose calls take under 0.1 ms are timed one call in 32 (hub/stats/call-stats.ts).
    */
   slowCallMs?: number;
 }

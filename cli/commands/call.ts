@@ -6,9 +6,12 @@ import {
   ServiceError,
   ServiceNotFoundError,
   type BeamhubError,
+  HttpsRemoteHub,
   type CallOptions,
+  type ConnectedHub,
   type Labels,
 } from "../../index.js";
+import { httpsOptions } from "../https-options.js";
 import { labelsOption, serviceNameArgument } from "../arguments.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandSpec } from "../command-spec.js";
@@ -31,9 +34,19 @@ import { toJson } from "../output.js";
  */
 export async function call(
   config: CliConfig,
-  options: { service: string; input: string | undefined; events: boolean; labels?: Labels },
+  options: {
+    service: string;
+    input: string | undefined;
+    events: boolean;
+    labels?: Labels;
+    /** `--time`: connect, call and total durations on stderr. */
+    time?: boolean;
+    /** `--verbose`: where and how it connected, on stderr. */
+    verbose?: boolean;
+  },
   out: (text: string) => void,
   readStdin: () => Promise<string>,
+  err: (text: string) => void = () => undefined,
 ): Promise<number> {
   const text = options.input === "-" ? await readStdin() : (options.input ?? "null");
   let data: unknown;
@@ -45,7 +58,11 @@ export async function call(
     });
   }
   const deadline = new CommandDeadline(config.timeout);
+  const started = performance.now();
   const { hub, attempts } = await connectToHubWithin(config, config.timeout);
+  const connected = performance.now();
+  if (options.verbose === true) err(describeConnection(config, hub, attempts, connected - started));
+  let called: number | undefined;
   // Only instances carrying every --label may serve the call, as CallOptions.labels says.
   const callOptions: CallOptions = options.labels === undefined ? {} : { labels: options.labels };
   // The hub was restarting: its services are coming back, give them the time that is left.
@@ -61,10 +78,13 @@ export async function call(
     }
     const reply = await deadline.race(
       (async () => {
-        const answer = await hub.call(options.service, data, {
-          ...callOptions,
-          timeout: deadline.remaining() ?? 0,
-        });
+        const callStarted = performance.now();
+        const answer = await hub
+          .call(options.service, data, {
+            ...callOptions,
+            timeout: deadline.remaining() ?? 0,
+          })
+          .finally(() => (called = performance.now() - callStarted));
         await printing;
         return answer;
       })(),
@@ -111,8 +131,44 @@ export async function call(
       },
     );
   } finally {
+    if (options.time === true) {
+      const total = performance.now() - started;
+      err(
+        `time: connect ${(connected - started).toFixed(1)} ms, call ${called === undefined ? "-" : called.toFixed(1)} ms, ` +
+          `total ${total.toFixed(1)} ms`,
+      );
+    }
     await hub.close();
   }
+}
+
+/** `--verbose`: the hub's address, the transport that carries the session, the attempts. */
+function describeConnection(config: CliConfig, hub: ConnectedHub, attempts: number, ms: number): string {
+  const transport =
+    hub instanceof HttpsRemoteHub
+      ? `https over ${hub.transport === "websocket" ? "a WebSocket (HTTP/1.1)" : "HTTP/2"}` +
+        (hub.fallbackCause === undefined ? "" : ` (HTTP/2 failed: ${hub.fallbackCause.message})`)
+      : config.hub.kind === "https"
+        ? "https"
+        : config.hub.kind;
+  const identity =
+    config.hub.kind === "https"
+      ? `; credentials: ${describeCredentials(config.hub.url, config)}`
+      : "; identity: this process's uid";
+  return (
+    `connected to ${config.hub.text} (from ${config.hubSource}) via ${transport} in ${ms.toFixed(1)} ms` +
+    `${attempts > 1 ? ` after ${attempts} attempts` : ""}${identity}; call timeout ${config.timeout} ms`
+  );
+}
+
+/** Which credentials an https connection presented (never the secret itself). */
+function describeCredentials(url: URL, config: CliConfig): string {
+  const { options } = httpsOptions(url, config.tls);
+  const kinds = [
+    options.token === undefined ? undefined : "a bearer token",
+    options.cert === undefined ? undefined : "a client certificate",
+  ].filter((kind) => kind !== undefined);
+  return kinds.length === 0 ? "none (anonymous)" : kinds.join(" and ");
 }
 
 /** `beamhub call`: its arguments, options and usage. */
@@ -142,6 +198,14 @@ export const callCommand: CommandSpec = {
           value: "KEY=VALUE",
           help: "only an instance carrying this label may serve the call (all of them, when repeated); none: exit 4",
         },
+        time: {
+          type: "boolean",
+          help: 'prints how long connecting, the call and the whole took on stderr ("time: connect 3.1 ms, call 0.8 ms, total 4.2 ms")',
+        },
+        verbose: {
+          type: "boolean",
+          help: "prints on stderr where it connected, over which transport, with which kind of credentials",
+        },
       },
     },
     HUB_OPTIONS,
@@ -152,9 +216,17 @@ export const callCommand: CommandSpec = {
     const labels = labelsOption("call", input.list("label"));
     return call(
       clientConfig(input),
-      { service, input: input.operands[1], events: input.flag("events"), labels },
+      {
+        service,
+        input: input.operands[1],
+        events: input.flag("events"),
+        labels,
+        time: input.flag("time"),
+        verbose: input.flag("verbose"),
+      },
       io.out,
       async () => (await io.readStdin()).toString(),
+      io.err,
     );
   },
 };

@@ -1,16 +1,21 @@
 /**
  * What the hub counts about the calls an instance serves. Counting is a few increments on the
- * call path; timing costs two clock reads (~80 ns each on the 2-core test machine, against
- * ~400 ns for a whole in-process call to a synchronous function), so a synchronous handler is
- * timed on one call in {@link SYNC_SAMPLE}, and an asynchronous one (a remote service, anything
- * that returns a promise, where a call costs microseconds) on every call.
+ * call path; timing costs two clock reads (~80 ns each on the loaded 2-core test machine),
+ * which is a lot next to an in-process call (~300 ns to a function, ~1 µs to an async one) and
+ * nothing next to a call to another process (tens of µs and up). So timing adapts: a call is
+ * timed one in {@link TIME_SAMPLE}, and every call once a timed call took at least
+ * {@link TIME_EVERY_ABOVE_MS} (until a timed one is faster again). Slow services are measured
+ * call by call; fast ones by a sample, which is what a percentile needs anyway.
  * @module
  */
+import { performance } from "node:perf_hooks";
 import { LatencyHistogram, quantileOf, type LatencySnapshot } from "./latency-histogram.js";
 
-/** A synchronous handler's calls are timed one in this many (a power of two). */
-export const SYNC_SAMPLE = 8;
-const SAMPLE_MASK = SYNC_SAMPLE - 1;
+/** A fast instance's calls are timed one in this many (a power of two). */
+export const TIME_SAMPLE = 32;
+const SAMPLE_MASK = TIME_SAMPLE - 1;
+/** An instance whose last timed call took at least this long (ms) is timed on every call. */
+export const TIME_EVERY_ABOVE_MS = 0.1;
 
 /** How a call ended, as the metrics label it. */
 export type CallOutcome = "ok" | "error" | "timeout" | "cancelled" | "gone";
@@ -40,15 +45,23 @@ export class CallStats {
   timeouts = 0;
   cancelled = 0;
   gone = 0;
-  /** Set once the handler returned a promise: from then on every call is timed. */
+  /** Whether the last timed call was slow enough to time every call (see the module's note). */
   timeEvery = false;
   readonly latency = new LatencyHistogram();
 
   /** A call starts on this instance: its start time, or 0 when this call is not timed. */
   started(): number {
-    const sampled = this.timeEvery || (this.calls & SAMPLE_MASK) === 0;
-    this.calls++;
-    return sampled ? performance.now() : 0;
+    const call = this.calls++;
+    return this.timeEvery || (call & SAMPLE_MASK) === 0 ? performance.now() : 0;
+  }
+
+  /**
+   * A call ended well: the common case, without `ended`'s switch. Returns the duration in ms,
+   * or -1 when it was not timed.
+   */
+  succeeded(started: number): number {
+    this.ok++;
+    return started === 0 ? -1 : this.#timed(started);
   }
 
   /**
@@ -73,8 +86,12 @@ export class CallStats {
         this.gone++;
         break;
     }
-    if (started === 0) return -1;
+    return started === 0 ? -1 : this.#timed(started);
+  }
+
+  #timed(started: number): number {
     const ms = performance.now() - started;
+    this.timeEvery = ms >= TIME_EVERY_ABOVE_MS;
     this.latency.record(ms);
     return ms;
   }

@@ -152,7 +152,8 @@ describe("beamhub serve, observed", () => {
     const after = await scrape();
     await client.close();
     expect(after.value("beamhub_calls_total", { service: "add", outcome: "ok" })).toBe(7);
-    expect(after.value("beamhub_call_duration_seconds_count", { service: "add" })).toBe(7);
+    // The first call is always timed, the rest while they take 0.1 ms or more (call-stats.ts).
+    expect(after.value("beamhub_call_duration_seconds_count", { service: "add" })).toBeGreaterThanOrEqual(1);
     expect(after.value("beamhub_sessions", { transport: "unix" })).toBe(1);
     expect(after.value("beamhub_bytes_total", { direction: "in" })!).toBeGreaterThan(
       before.value("beamhub_bytes_total", { direction: "in" })!,

@@ -1,0 +1,79 @@
+/**
+ * One frame of `beamhub top`: the difference between two readings of `hub.stats()` as rates per
+ * service (calls/s, errors/s) and the p99 of the calls in between (from the difference of the
+ * latency histograms). Pure, so it is tested without a terminal.
+ * @module
+ */
+import { quantileOf, type HubStats, type ServiceStats } from "../index.js";
+import { formatBytes, formatMs } from "./figures-format.js";
+import { table } from "./output.js";
+
+/** One service's line of a frame. */
+export interface TopRow {
+  readonly name: string;
+  readonly instances: number;
+  readonly rate: number;
+  readonly errorRate: number;
+  readonly inFlight: number;
+  /** p99 of the calls timed between the two readings, in ms (undefined: none). */
+  readonly p99Ms: number | undefined;
+  readonly calls: number;
+}
+
+/** The rows of the services in `now`, busiest first, from the readings `seconds` apart. */
+export function topRows(before: HubStats | undefined, now: HubStats, seconds: number): TopRow[] {
+  const previous = new Map((before?.services ?? []).map((service) => [service.name, service]));
+  return now.services
+    .map((service) => rowOf(previous.get(service.name), service, seconds))
+    .sort((a, b) => b.rate - a.rate || b.calls - a.calls || (a.name < b.name ? -1 : 1));
+}
+
+function rowOf(before: ServiceStats | undefined, now: ServiceStats, seconds: number): TopRow {
+  const failures = (s: ServiceStats | undefined): number => (s === undefined ? 0 : s.errors + s.timeouts);
+  const span = seconds > 0 ? seconds : 1;
+  const buckets = now.latency.buckets.map((count, index) => count - (before?.latency.buckets[index] ?? 0));
+  const timed = now.latency.count - (before?.latency.count ?? 0);
+  const p99Ms =
+    before === undefined
+      ? quantileOf(now.latency, 0.99)
+      : quantileOf({ buckets, count: timed, sumMs: now.latency.sumMs - before.latency.sumMs }, 0.99);
+  return {
+    name: now.name,
+    instances: now.instances,
+    rate: (now.calls - (before?.calls ?? 0)) / span,
+    errorRate: (failures(now) - failures(before)) / span,
+    inFlight: now.inFlight,
+    p99Ms,
+    calls: now.calls,
+  };
+}
+
+/** The text of a frame: a summary line, then the table (at most `maxRows` services). */
+export function renderTop(hubText: string, now: HubStats, rows: readonly TopRow[], maxRows = 40): string {
+  const sessions = Object.entries(now.sessions)
+    .filter(([, count]) => count > 0)
+    .map(([transport, count]) => `${transport} ${count}`)
+    .join(", ");
+  const head =
+    `beamhub top — ${hubText} — ${new Date().toISOString().slice(11, 19)} — sessions: ${sessions || "none"} — ` +
+    `traffic in ${formatBytes(now.traffic.bytesIn)}, out ${formatBytes(now.traffic.bytesOut)} — ` +
+    `not found ${now.notFound}, forbidden ${now.forbidden}`;
+  const shown = rows.slice(0, maxRows);
+  const body =
+    shown.length === 0
+      ? "no services registered"
+      : table(
+          ["SERVICE", "INST", "CALLS/S", "ERR/S", "INFLIGHT", "P99", "CALLS"],
+          shown.map((row) => [
+            row.name,
+            String(row.instances),
+            row.rate.toFixed(1),
+            row.errorRate.toFixed(1),
+            String(row.inFlight),
+            formatMs(row.p99Ms),
+            String(row.calls),
+          ]),
+        );
+  const more = rows.length > shown.length ? `\n… and ${rows.length - shown.length} more` : "";
+  return `${head}\n\n${body}${more}`;
+}
