@@ -2,16 +2,17 @@
 // each on its own connection. Reads commands on stdin, answers on stdout:
 //   "expect K"  reset the counters; answers "armed" — then "done" once every subscriber got K.
 //   "quit"      closes everything and exits.
-// Kinds: beamhub-unix PATH | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL.
+// Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL -; then the count and the channel.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { WebSocket } from "ws";
 import { connectHttps, connectUnix, type HubClient } from "../index.js";
 
-const [kind, where, extra, countText] = process.argv.slice(2);
+const [kind, where, extra, countText, channel] = process.argv.slice(2);
 const COUNT = Number(countText ?? 100);
-const SUBJECT = "bench";
+/** Each beamhub contender has a channel of its own on the one hub: none delivers to another's subscribers. */
+const SUBJECT = channel ?? "bench";
 
 let expected = Infinity;
 let finished = 0;
@@ -70,6 +71,8 @@ for await (const line of createInterface({ input: process.stdin })) {
     finished = 0;
     received.fill(0);
     process.stdout.write("armed\n");
+  } else if (command === "status") {
+    process.stderr.write(`${kind}: ${finished}/${COUNT} done, least received ${Math.min(...received)}\n`);
   } else if (command === "quit") break;
 }
 await Promise.all(closers.map((close) => close()));

@@ -34,7 +34,11 @@ class Subscribers {
   readonly #lines: string[] = [];
   #waiting: ((line: string) => void) | undefined;
 
-  constructor(args: string[]) {
+  constructor(
+    args: string[],
+    readonly channel = "bench",
+    readonly name = args[0],
+  ) {
     this.#child = spawn(
       process.execPath,
       [
@@ -46,6 +50,7 @@ class Subscribers {
         CHILD,
         ...args,
         String(SUBSCRIBERS),
+        channel,
       ],
       {
         stdio: "pipe",
@@ -72,7 +77,7 @@ class Subscribers {
     if (ready !== undefined) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no "${what}" from the subscribers within ${ms} ms`)),
+        () => reject(new Error(`no "${what}" from the ${this.name} subscribers within ${ms} ms`)),
         ms,
       );
       this.#waiting = (line) => {
@@ -88,7 +93,9 @@ class Subscribers {
     await this.line("armed");
     const started = process.hrtime.bigint();
     await publish();
-    await this.line("done");
+    // On a stall, say how far the subscribers got before giving up.
+    const status = setTimeout(() => this.#child.stdin.write("status\n"), 60_000);
+    await this.line("done").finally(() => clearTimeout(status));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return (MESSAGES * SUBSCRIBERS) / seconds;
   }
@@ -117,8 +124,8 @@ async function contenders(): Promise<Contender[]> {
   const unix = await listenUnix(hub, unixPath);
   const https = await listenHttps(hub, { certDir: join(dir, "cert"), maxConnectionsPerAddress: 1000 });
   const caFile = join(dir, "cert", "cert.pem");
-  const publishInHub = async (): Promise<void> => {
-    for (let i = 0; i < MESSAGES; i++) await hub.publish("bench", PAYLOAD);
+  const publishInHub = (channel: string) => async (): Promise<void> => {
+    for (let i = 0; i < MESSAGES; i++) await hub.publish(channel, PAYLOAD);
   };
   const publisher = await connectUnix(unixPath, { reconnect: false });
 
@@ -145,20 +152,20 @@ async function contenders(): Promise<Contender[]> {
   const list: Contender[] = [
     {
       name: "beamhub unix, hub.publish in the hub",
-      subscribers: new Subscribers(["beamhub-unix", unixPath]),
-      publish: publishInHub,
+      subscribers: new Subscribers(["beamhub-unix", unixPath, "-"], "bench.unix"),
+      publish: publishInHub("bench.unix"),
       close: async () => undefined,
     },
     {
       name: "beamhub unix, publisher over unix (64 in flight)",
-      subscribers: new Subscribers(["beamhub-unix", unixPath]),
-      publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench", PAYLOAD)),
+      subscribers: new Subscribers(["beamhub-unix", unixPath, "-"], "bench.remote"),
+      publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench.remote", PAYLOAD)),
       close: () => publisher.close(),
     },
     {
       name: "beamhub websocket (TLS), hub.publish in the hub",
-      subscribers: new Subscribers(["beamhub-ws", https.url, caFile]),
-      publish: publishInHub,
+      subscribers: new Subscribers(["beamhub-ws", https.url, caFile], "bench.ws"),
+      publish: publishInHub("bench.ws"),
       close: async () => undefined,
     },
     {
@@ -175,7 +182,7 @@ async function contenders(): Promise<Contender[]> {
     },
     {
       name: "NATS (nats-server, nats.js)",
-      subscribers: new Subscribers(["nats", `127.0.0.1:${natsPort}`]),
+      subscribers: new Subscribers(["nats", `127.0.0.1:${natsPort}`, "-"]),
       publish: async () => {
         for (let i = 0; i < MESSAGES; i++) nc.publish("bench", PAYLOAD);
         await nc.flush();
