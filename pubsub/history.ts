@@ -4,6 +4,11 @@ import type { PubSubMessage } from "./types.js";
 /** What a kept message costs besides its data: the message object and its bookkeeping. */
 const MESSAGE_OVERHEAD = 64;
 
+/** The estimated memory a message holds (its data and the message object). */
+export function messageBytes(message: PubSubMessage): number {
+  return estimateBytes(message.data) + MESSAGE_OVERHEAD;
+}
+
 /**
  * The last messages of one channel, for late joiners: at most `limit` messages and about
  * `byteLimit` bytes; the oldest go first. A single message larger than the byte cap is not kept.
@@ -28,9 +33,9 @@ export class History {
     return this.#bytes;
   }
 
-  add(message: PubSubMessage): void {
+  /** Keeps `message`; `bytes` is its size when the caller has already estimated it ({@link messageBytes}). */
+  add(message: PubSubMessage, bytes = messageBytes(message)): void {
     if (this.limit === 0) return;
-    const bytes = estimateBytes(message.data) + MESSAGE_OVERHEAD;
     if (bytes > this.byteLimit) return;
     this.#messages.push(message);
     this.#sizes.push(bytes);

@@ -9,6 +9,8 @@ export const PUBSUB_DEFAULTS = Object.freeze({
   maxChannels: 1024,
   maxRing: 65_536,
   ring: 1024,
+  ringBytes: 8 * 1024 * 1024,
+  maxRingBytes: 64 * 1024 * 1024,
 });
 
 /** Longest channel name; the hub narrows names further to its service-name rules. */
@@ -22,6 +24,7 @@ export interface PubSubConfig {
   readonly publishTimeout: number;
   readonly maxChannels: number;
   readonly maxRing: number;
+  readonly maxRingBytes: number;
 }
 
 function count(name: string, value: unknown, fallback: number, min = 0): number {
@@ -56,6 +59,7 @@ export function verifyPubSubOptions(options: PubSubOptions = {}): PubSubConfig {
     publishTimeout: count("publishTimeout", options.publishTimeout, PUBSUB_DEFAULTS.publishTimeout),
     maxChannels: count("maxChannels", options.maxChannels, PUBSUB_DEFAULTS.maxChannels, 1),
     maxRing: count("maxRing", options.maxRing, PUBSUB_DEFAULTS.maxRing, 1),
+    maxRingBytes: count("maxRingBytes", options.maxRingBytes, PUBSUB_DEFAULTS.maxRingBytes, 1),
   };
 }
 
@@ -65,11 +69,16 @@ export interface SubscribeConfig {
   readonly echo: boolean;
   readonly lag: LagPolicy;
   readonly ring: number;
+  readonly ringBytes: number;
   readonly after: number | undefined;
 }
 
 /** Checks `subscribe`'s options: `history` undefined in the result means all of it. */
-export function verifySubscribeOptions(options: SubscribeOptions, maxRing: number): SubscribeConfig {
+export function verifySubscribeOptions(
+  options: SubscribeOptions,
+  maxRing: number,
+  maxRingBytes: number = PUBSUB_DEFAULTS.maxRingBytes,
+): SubscribeConfig {
   const { history = true, echo = true, lag = "drop-oldest" } = options;
   if (typeof history !== "boolean" && !(Number.isSafeInteger(history) && history >= 0)) {
     throw new InvalidArgumentError(
@@ -88,11 +97,24 @@ export function verifySubscribeOptions(options: SubscribeOptions, maxRing: numbe
       `subscribe option ring must be an integer from 1 to ${maxRing}, got ${String(ring)}`,
     );
   }
+  const ringBytes = options.ringBytes ?? Math.min(PUBSUB_DEFAULTS.ringBytes, maxRingBytes);
+  if (!Number.isSafeInteger(ringBytes) || ringBytes < 1 || ringBytes > maxRingBytes) {
+    throw new InvalidArgumentError(
+      `subscribe option ringBytes must be an integer from 1 to ${maxRingBytes}, got ${String(ringBytes)}`,
+    );
+  }
   const { after } = options;
   if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0)) {
     throw new InvalidArgumentError(`subscribe option after must be an integer >= 0, got ${String(after)}`);
   }
-  return { history: history === true ? undefined : history === false ? 0 : history, echo, lag, ring, after };
+  return {
+    history: history === true ? undefined : history === false ? 0 : history,
+    echo,
+    lag,
+    ring,
+    ringBytes,
+    after,
+  };
 }
 
 /** Throws `InvalidArgumentError` unless `channel` can name a pub/sub channel. */

@@ -71,8 +71,12 @@ export class PubSub {
     verifyChannelName(channel);
     if (typeof subscriber !== "string")
       throw new InvalidArgumentError("subscriber identity must be a string");
-    const { history, echo, lag, ring, after } = verifySubscribeOptions(options, this.#config.maxRing);
-    return this.#topic(channel, true).subscribe(subscriber, lag, ring, echo, history, after);
+    const { history, echo, lag, ring, ringBytes, after } = verifySubscribeOptions(
+      options,
+      this.#config.maxRing,
+      this.#config.maxRingBytes,
+    );
+    return this.#topic(channel, true).subscribe(subscriber, lag, ring, ringBytes, echo, history, after);
   }
 
   /** Every channel with subscribers, history or waiting publications, by name. */

@@ -33,7 +33,12 @@ const READY = Promise.resolve();
 export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMessage | Lagged> {
   #replay: PubSubMessage[];
   #replayAt = 0;
+  readonly ring: number;
+  readonly ringBytes: number;
   #live: PubSubMessage[] = [];
+  /** Estimated sizes of `#live`'s messages, index for index, and their sum from `#liveHead` on. */
+  #sizes: number[] = [];
+  #bytes = 0;
   #liveHead = 0;
   #lagged = 0;
   #missed: number;
@@ -47,13 +52,16 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     /** The subscriber's identity: its own publications are skipped when `echo` is false. */
     readonly subscriber: string,
     readonly lag: LagPolicy,
-    readonly ring: number,
+    /** Unread live messages held at most: this many, and about this many bytes (one message always fits). */
+    limits: { messages: number; bytes: number },
     readonly echo: boolean,
     replay: PubSubMessage[],
     private readonly owner: SubscriptionOwner,
     /** Messages the subscriber asked for that are no longer kept: reported as `Lagged` first. */
     missed = 0,
   ) {
+    this.ring = limits.messages;
+    this.ringBytes = limits.bytes;
     this.#replay = replay;
     this.#missed = missed;
   }
@@ -70,7 +78,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
 
   /** Whether a `wait` subscription can take one more message without exceeding its window. */
   get hasRoom(): boolean {
-    return this.buffered < this.ring;
+    return this.buffered < this.ring && this.#bytes < this.ringBytes;
   }
 
   get closed(): boolean {
@@ -78,7 +86,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   }
 
   /** @internal Called by the channel for every publication, in order. */
-  deliver(message: PubSubMessage): void {
+  deliver(message: PubSubMessage, bytes: number): void {
     if (this.#closed || (!this.echo && message.from === this.subscriber)) return;
     if (this.#reader !== undefined) {
       // Someone is waiting, so nothing is buffered: hand it over directly.
@@ -88,9 +96,14 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       return;
     }
     this.#live.push(message);
-    if (this.lag === "drop-oldest" && this.buffered > this.ring) {
-      this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
-      this.#lagged++;
+    this.#sizes.push(bytes);
+    this.#bytes += bytes;
+    if (this.lag === "drop-oldest") {
+      while (this.buffered > this.ring || (this.#bytes > this.ringBytes && this.buffered > 1)) {
+        this.#bytes -= this.#sizes[this.#liveHead]!;
+        this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
+        this.#lagged++;
+      }
     }
     this.#wake();
   }
@@ -118,12 +131,16 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     }
     if (this.#liveHead === this.#live.length) return undefined;
     const message = this.#live[this.#liveHead]!;
+    this.#bytes -= this.#sizes[this.#liveHead]!;
     this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
     if (this.#liveHead === this.#live.length) {
       this.#live = [];
+      this.#sizes = [];
       this.#liveHead = 0;
+      this.#bytes = 0;
     } else if (this.#liveHead > 1024 && this.#liveHead * 2 > this.#live.length) {
       this.#live = this.#live.slice(this.#liveHead);
+      this.#sizes = this.#sizes.slice(this.#liveHead);
       this.#liveHead = 0;
     }
     if (this.lag === "wait") this.owner.freed(this);
@@ -168,6 +185,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     this.#closed = true;
     this.#replay = [];
     this.#live = [];
+    this.#sizes = [];
+    this.#bytes = 0;
     this.#liveHead = 0;
     this.#reader?.(DONE);
     this.#reader = undefined;

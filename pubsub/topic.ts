@@ -1,5 +1,5 @@
 import { ClosedError, LimitExceededError, PublishTimeoutError } from "../model/errors.js";
-import { History } from "./history.js";
+import { History, messageBytes } from "./history.js";
 import { RateMeter } from "./rate.js";
 import { ChannelSubscription } from "./subscription.js";
 import type { SubscriptionOwner } from "./subscription.js";
@@ -101,6 +101,7 @@ export class Topic implements SubscriptionOwner {
     subscriber: string,
     lag: "wait" | "drop-oldest",
     ring: number,
+    ringBytes: number,
     echo: boolean,
     history: number | undefined,
     after?: number,
@@ -117,7 +118,7 @@ export class Topic implements SubscriptionOwner {
       this.name,
       subscriber,
       lag,
-      ring,
+      { messages: ring, bytes: ringBytes },
       echo,
       replay,
       this,
@@ -166,10 +167,12 @@ export class Topic implements SubscriptionOwner {
   #commit(data: unknown, from: string): PubSubMessage {
     const time = Date.now();
     const message: PubSubMessage = { from, data, seq: ++this.#seq, time };
+    // Estimated once: history and every subscriber's byte cap count the same figure.
+    const bytes = messageBytes(message);
     this.lastTime = time;
-    this.history.add(message);
+    this.history.add(message, bytes);
     this.#rate.mark();
-    for (const subscription of this.#subscribers) subscription.deliver(message);
+    for (const subscription of this.#subscribers) subscription.deliver(message, bytes);
     return message;
   }
 

@@ -50,6 +50,11 @@ export interface SubscribeOptions {
   after?: number;
   /** Unread messages held for this subscriber: the ring (drop-oldest) or the window (wait). Default 1024. */
   ring?: number;
+  /**
+   * The same bound in estimated bytes (default 8 MiB): the ring also counts bytes, so a stalled
+   * subscriber holds at most this much whatever the message size (one message always fits).
+   */
+  ringBytes?: number;
 }
 
 /** A channel as `channels()` lists it. */
@@ -83,6 +88,8 @@ export interface PubSubOptions extends HistoryLimits {
   maxChannels?: number;
   /** Largest `ring` a subscriber may ask for (default 65 536). */
   maxRing?: number;
+  /** Largest `ringBytes` a subscriber may ask for (default 64 MiB). */
+  maxRingBytes?: number;
   /** Keeps history across restarts (see `PubSubLog.open`). */
   log?: PubSubPersistence;
 }

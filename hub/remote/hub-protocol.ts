@@ -5,7 +5,10 @@ import type { CallerInfo, ServiceFilter, ServiceInfo } from "../types.js";
 import type { TraceCarrier } from "../tracing/trace-context.js";
 
 /** `subscribe`'s options as they travel (the hub checks them as `PubSub.subscribe` does). */
-export type SubscribeWireOptions = Pick<SubscribeOptions, "history" | "echo" | "lag" | "ring" | "after">;
+export type SubscribeWireOptions = Pick<
+  SubscribeOptions,
+  "history" | "echo" | "lag" | "ring" | "ringBytes" | "after"
+>;
 
 /**
  * The hub protocol: requests a client sends on the root channel (id 0), answered by the hub

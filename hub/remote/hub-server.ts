@@ -136,8 +136,15 @@ export function serveHubSession(
           );
         }
         // Only the options the protocol names: a peer cannot pass a signal or anything else.
-        const { history, echo, lag, ring, after } = options;
-        const subscription = session.subscribe(message.channel, { history, echo, lag, ring, after });
+        const { history, echo, lag, ring, ringBytes, after } = options;
+        const subscription = session.subscribe(message.channel, {
+          history,
+          echo,
+          lag,
+          ring,
+          ringBytes,
+          after,
+        });
         void events.closed.then(() => subscription.close());
         forward(subscription, events)
           .catch((error: unknown) => events.close(error))

@@ -38,8 +38,8 @@ export class RemoteSubscription implements HubSubscription, AsyncIterator<PubSub
     signal: AbortSignal | undefined,
     onEnd: (subscription: RemoteSubscription) => void,
   ) {
-    const { history, echo, lag, ring } = options;
-    this.#options = { history, echo, lag, ring };
+    const { history, echo, lag, ring, ringBytes } = options;
+    this.#options = { history, echo, lag, ring, ringBytes };
     this.#onEnd = onEnd;
     this.ready = this.#ready.promise;
     // A refusal reaches whoever reads; `ready` is for those who want to know at once.

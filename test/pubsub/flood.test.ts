@@ -39,7 +39,10 @@ beforeAll(async () => {
     const { connectUnix } = await import(${UNIX_TRANSPORT});
     const hub = await connectUnix(${JSON.stringify(socket)});
     const subscription = hub.subscribe("flood", { history: false, ring: 256 });
+    // The default ring (1024 messages) of 64 KiB messages: the byte cap (8 MiB) must bound it.
+    const big = hub.subscribe("flood.big", { history: false });
     await subscription.ready;
+    await big.ready;
     console.log("ready");
     setInterval(() => {}, 60_000);
   `);
@@ -86,4 +89,22 @@ describe("pub/sub under a flood", () => {
       expect(info!.history.bytes).toBeLessThanOrEqual(1024 * 1024);
     },
   );
+
+  it("bounds a stalled subscriber's ring by bytes, not only by messages", { timeout: 120_000 }, async () => {
+    const before = heapUsed();
+    let peak = 0;
+    for (let i = 0; i < 2000; i++) {
+      await hub.publish("flood.big", new Uint8Array(64 * 1024).fill(i & 0xff));
+      if (i % 250 === 249) {
+        await new Promise((resolve) => setImmediate(resolve));
+        peak = Math.max(peak, heapUsed() - before);
+      }
+    }
+    // Ring 8 MiB + history 1 MiB + the session's event window (128 × 64 KiB) and socket buffers;
+    // without the byte cap the ring alone would hold 64 MiB.
+    expect(peak).toBeLessThan(40 * MB);
+    expect(hub.pubsub.channels().find((channel) => channel.name === "flood.big")).toMatchObject({
+      subscribers: 1,
+    });
+  });
 });

@@ -133,6 +133,32 @@ describe("PubSub", () => {
     await pubsub.close();
   });
 
+  it("drop-oldest counts bytes too: a ring of large messages keeps about ringBytes", async () => {
+    const pubsub = new PubSub();
+    const slow = pubsub.subscribe("big", "slow", { ring: 100, ringBytes: 20_000 });
+    const large = "x".repeat(4000); // ~8 KB as UTF-16
+    for (let i = 1; i <= 10; i++) await pubsub.publish("big", large, "p");
+    expect(seqs(await read(slow, 3))).toEqual(["lagged 8", 9, 10]);
+    // One message always fits, however large.
+    const tiny = pubsub.subscribe("huge", "tiny", { ringBytes: 1 });
+    await pubsub.publish("huge", large, "p");
+    expect(seqs(await read(tiny, 1))).toEqual([1]);
+    await pubsub.close();
+  });
+
+  it("wait counts bytes too: publishing waits once a subscriber holds ringBytes", async () => {
+    const pubsub = new PubSub({ publishTimeout: 100 });
+    const slow = pubsub.subscribe("w", "slow", { lag: "wait", ring: 100, ringBytes: 20_000 });
+    const large = "x".repeat(4000);
+    await pubsub.publish("w", large, "p");
+    await pubsub.publish("w", large, "p");
+    await pubsub.publish("w", large, "p");
+    await expect(pubsub.publish("w", large, "p")).rejects.toBeInstanceOf(PublishTimeoutError);
+    expect(seqs(await read(slow, 3))).toEqual([1, 2, 3]);
+    await pubsub.publish("w", large, "p");
+    await pubsub.close();
+  });
+
   it("wait: publishing waits while a wait subscriber's window is full and goes on when it reads", async () => {
     const pubsub = new PubSub();
     const slow = pubsub.subscribe("flow", "slow", { lag: "wait", ring: 2 });
@@ -221,6 +247,7 @@ describe("PubSub", () => {
     expect(() => pubsub.subscribe("a", "x", { ring: 11 })).toThrow(/ring must be an integer from 1 to 10/);
     expect(() => pubsub.subscribe("a", "x", { lag: "never" as "wait" })).toThrow(/lag must be/);
     expect(() => pubsub.subscribe("a", "x", { history: -2 })).toThrow(/history/);
+    expect(() => pubsub.subscribe("a", "x", { ringBytes: 0 })).toThrow(/ringBytes/);
     await expect(pubsub.publish("x".repeat(256), 1, "p")).rejects.toThrow(InvalidArgumentError);
     await pubsub.close();
   });

@@ -1,0 +1,79 @@
+// The subscriber side of bench/pubsub.ts, in a process of its own: N subscribers of one kind,
+// each on its own connection. Reads commands on stdin, answers on stdout:
+//   "expect K"  reset the counters; answers "armed" — then "done" once every subscriber got K.
+//   "quit"      closes everything and exits.
+// Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL -; then the count and the channel.
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { WebSocket } from "ws";
+import { connectHttps, connectUnix, type HubClient } from "../index.js";
+
+const [kind, where, extra, countText, channel] = process.argv.slice(2);
+const COUNT = Number(countText ?? 100);
+/** Each beamhub contender has a channel of its own on the one hub: none delivers to another's subscribers. */
+const SUBJECT = channel ?? "bench";
+
+let expected = Infinity;
+let finished = 0;
+const received = new Array<number>(COUNT).fill(0);
+const closers: (() => unknown)[] = [];
+
+function got(index: number, n = 1): void {
+  received[index]! += n;
+  if (received[index] === expected) {
+    finished++;
+    if (finished === COUNT) process.stdout.write("done\n");
+  }
+}
+
+async function start(): Promise<void> {
+  for (let i = 0; i < COUNT; i++) {
+    if (kind === "beamhub-unix" || kind === "beamhub-ws") {
+      const hub: HubClient =
+        kind === "beamhub-unix"
+          ? await connectUnix(where!, { reconnect: false })
+          : await connectHttps(where!, {
+              ca: readFileSync(extra!, "utf8"),
+              transport: "websocket",
+              reconnect: false,
+            });
+      // Backpressure, as conec's default: every subscriber gets every message.
+      const subscription = hub.subscribe(SUBJECT, { history: false, lag: "wait" });
+      await subscription.ready;
+      void (async () => {
+        for await (const _ of subscription) got(i);
+      })();
+      closers.push(() => hub.close());
+    } else if (kind === "ws") {
+      const socket = new WebSocket(where!, { perMessageDeflate: false, ca: readFileSync(extra!, "utf8") });
+      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+      socket.on("message", () => got(i));
+      closers.push(() => socket.terminate());
+    } else if (kind === "nats") {
+      const nc = await natsConnect({ servers: where! });
+      const subscription = nc.subscribe(SUBJECT);
+      void (async () => {
+        for await (const _ of subscription) got(i);
+      })();
+      await nc.flush();
+      closers.push(() => nc.close());
+    } else throw new Error(`unknown kind ${kind}`);
+  }
+}
+
+await start();
+process.stdout.write("ready\n");
+for await (const line of createInterface({ input: process.stdin })) {
+  const [command, argument] = line.split(" ");
+  if (command === "expect") {
+    expected = Number(argument);
+    finished = 0;
+    received.fill(0);
+    process.stdout.write("armed\n");
+  } else if (command === "status") {
+    process.stderr.write(`${kind}: ${finished}/${COUNT} done, least received ${Math.min(...received)}\n`);
+  } else if (command === "quit") break;
+}
+await Promise.all(closers.map((close) => close()));
+process.exit(0);

@@ -1,0 +1,286 @@
+// Pub/sub fan-out: 1 publisher → 100 subscribers (each on its own connection, all in one other
+// process), messages per second delivered, in one run against the same fan-out done by a raw
+// `ws` server looping over its clients (TLS, as beamhub's WebSocket) and by NATS (nats-server
+// from Debian, nats.js clients). Then: a subscriber joining a channel with 200 messages of
+// history, time until its first live message (p50/p99).
+//
+//   npx tsx bench/pubsub.ts     (BENCH_MESSAGES=2000 per round, BENCH_ROUNDS=5, BENCH_SUBSCRIBERS=100)
+//
+// Rounds alternate the contenders, so machine noise hits them alike; each figure is the median
+// of the rounds, and ratios are medians of per-round ratios (harness.ts).
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import { WebSocketServer, type WebSocket } from "ws";
+import { connectUnix, Hub, listenHttps, listenUnix, type PubSubMessage } from "../index.js";
+import { median, pipelined, roundRatio } from "./harness.js";
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
+const JOINS = Number(process.env.BENCH_JOINS ?? 200);
+const PAYLOAD = new Uint8Array(64).fill(7);
+const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
+const CHILD = fileURLToPath(new URL("./pubsub-subscribers.ts", import.meta.url));
+
+/** The process holding the subscribers of one contender. */
+class Subscribers {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: string[] = [];
+  #waiting: ((line: string) => void) | undefined;
+
+  constructor(
+    args: string[],
+    readonly channel = "bench",
+    readonly name = args[0],
+  ) {
+    this.#child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_CHILD_PROF
+          ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CHILD_PROF]
+          : []),
+        "--import",
+        "tsx",
+        CHILD,
+        ...args,
+        String(SUBSCRIBERS),
+        channel,
+      ],
+      {
+        stdio: "pipe",
+      },
+    );
+    this.#child.stderr.pipe(process.stderr);
+    let rest = "";
+    this.#child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      rest += text;
+      for (let at = rest.indexOf("\n"); at >= 0; at = rest.indexOf("\n")) {
+        const line = rest.slice(0, at);
+        rest = rest.slice(at + 1);
+        if (this.#waiting !== undefined) {
+          const waiting = this.#waiting;
+          this.#waiting = undefined;
+          waiting(line);
+        } else this.#lines.push(line);
+      }
+    });
+  }
+
+  line(what: string, ms = 120_000): Promise<string> {
+    const ready = this.#lines.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no "${what}" from the ${this.name} subscribers within ${ms} ms`)),
+        ms,
+      );
+      this.#waiting = (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+    });
+  }
+
+  /** One round: arms the counters, runs `publish`, waits until every subscriber got every message. */
+  async round(publish: () => Promise<void>): Promise<number> {
+    this.#child.stdin.write(`expect ${MESSAGES}\n`);
+    await this.line("armed");
+    const started = process.hrtime.bigint();
+    await publish();
+    // On a stall, say how far the subscribers got before giving up.
+    const status = setTimeout(() => this.#child.stdin.write("status\n"), 60_000);
+    await this.line("done").finally(() => clearTimeout(status));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return (MESSAGES * SUBSCRIBERS) / seconds;
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.#child.once("exit", resolve));
+    this.#child.stdin.write("quit\n");
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+interface Contender {
+  name: string;
+  subscribers: Subscribers;
+  publish(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "beamhub-bench-pubsub-"));
+
+async function contenders(): Promise<Contender[]> {
+  const hub = new Hub();
+  const unixPath = join(dir, "hub.sock");
+  const unix = await listenUnix(hub, unixPath);
+  const https = await listenHttps(hub, { certDir: join(dir, "cert"), maxConnectionsPerAddress: 1000 });
+  const caFile = join(dir, "cert", "cert.pem");
+  const publishInHub = (channel: string) => async (): Promise<void> => {
+    for (let i = 0; i < MESSAGES; i++) await hub.publish(channel, PAYLOAD);
+  };
+  const publisher = await connectUnix(unixPath, { reconnect: false });
+
+  // The raw ws broadcast: a TLS server that sends every message to every client, nothing else.
+  const tls = createHttpsServer({
+    cert: readFileSync(caFile),
+    key: readFileSync(join(dir, "cert", "key.pem")),
+  });
+  const wss = new WebSocketServer({ server: tls, perMessageDeflate: false });
+  const clients = new Set<WebSocket>();
+  wss.on("connection", (socket) => {
+    clients.add(socket);
+    socket.on("close", () => clients.delete(socket));
+  });
+  await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
+  const wsUrl = `wss://localhost:${(tls.address() as AddressInfo).port}`;
+
+  // NATS: a real nats-server on a free port.
+  const natsPort = 42_000 + (process.pid % 10_000);
+  const nats = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(natsPort)], { stdio: "ignore" });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const nc = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
+
+  const list: Contender[] = [
+    {
+      name: "beamhub unix, hub.publish in the hub",
+      subscribers: new Subscribers(["beamhub-unix", unixPath, "-"], "bench.unix"),
+      publish: publishInHub("bench.unix"),
+      close: async () => undefined,
+    },
+    {
+      name: "beamhub unix, publisher over unix (64 in flight)",
+      subscribers: new Subscribers(["beamhub-unix", unixPath, "-"], "bench.remote"),
+      publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench.remote", PAYLOAD)),
+      close: () => publisher.close(),
+    },
+    {
+      name: "beamhub websocket (TLS), hub.publish in the hub",
+      subscribers: new Subscribers(["beamhub-ws", https.url, caFile], "bench.ws"),
+      publish: publishInHub("bench.ws"),
+      close: async () => undefined,
+    },
+    {
+      name: "raw ws broadcast (TLS)",
+      subscribers: new Subscribers(["ws", wsUrl, caFile]),
+      publish: async () => {
+        for (let i = 0; i < MESSAGES; i++) for (const client of clients) client.send(PAYLOAD);
+      },
+      close: async () => {
+        for (const client of clients) client.terminate();
+        await new Promise((resolve) => wss.close(resolve));
+        await new Promise((resolve) => tls.close(resolve));
+      },
+    },
+    {
+      name: "NATS (nats-server, nats.js)",
+      subscribers: new Subscribers(["nats", `127.0.0.1:${natsPort}`, "-"]),
+      publish: async () => {
+        for (let i = 0; i < MESSAGES; i++) nc.publish("bench", PAYLOAD);
+        await nc.flush();
+      },
+      close: async () => {
+        await nc.close();
+        nats.kill();
+      },
+    },
+  ];
+  if (ONLY !== undefined) {
+    for (const contender of list.filter((candidate) => !ONLY.test(candidate.name))) {
+      await contender.subscribers.close();
+    }
+  }
+  for (const contender of list) {
+    if (ONLY !== undefined && !ONLY.test(contender.name)) continue;
+    const ready = await contender.subscribers.line("ready");
+    if (ready !== "ready") throw new Error(`${contender.name}: ${ready}`);
+  }
+  const closeAll = list.at(-1)!.close;
+  list.at(-1)!.close = async () => {
+    await closeAll();
+    await unix.close();
+    await https.close();
+    await hub.close();
+  };
+  return list;
+}
+
+async function fanOut(): Promise<void> {
+  const all = await contenders();
+  const list = all.filter((contender) => ONLY === undefined || ONLY.test(contender.name));
+  const samples = new Map<string, number[]>(list.map((contender) => [contender.name, []]));
+  // A warm-up round each, then the measured rounds, alternating.
+  for (const contender of list) await contender.subscribers.round(contender.publish);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const contender of list)
+      samples.get(contender.name)!.push(await contender.subscribers.round(contender.publish));
+  }
+  const nats = samples.get("NATS (nats-server, nats.js)");
+  const ws = samples.get("raw ws broadcast (TLS)");
+  const ratio = (values: number[], base: number[] | undefined): string =>
+    base === undefined ? "-" : roundRatio(values, base).toFixed(2);
+  console.log(
+    `\nfan-out: 1 publisher → ${SUBSCRIBERS} subscribers, ${MESSAGES} × 64 B per round, ${ROUNDS} rounds`,
+  );
+  console.log(
+    `  ${"contender".padEnd(52)} ${"delivered/s".padStart(12)}  ${"× NATS".padStart(7)}  ${"× raw ws".padStart(8)}`,
+  );
+  for (const [name, values] of samples) {
+    console.log(
+      `  ${name.padEnd(52)} ${Math.round(median(values)).toLocaleString("en-US").padStart(12)}  ` +
+        `${ratio(values, nats).padStart(7)}  ${ratio(values, ws).padStart(8)}`,
+    );
+  }
+  for (const contender of list) await contender.subscribers.close();
+  for (const contender of all) await contender.close();
+}
+
+/**
+ * A subscriber joins a channel that keeps 200 messages and a live one is published at once:
+ * how long until it has the live one (after the 200 of history), over a real Unix socket.
+ */
+async function join200(): Promise<void> {
+  const hub = new Hub();
+  const path = join(dir, "join.sock");
+  const listener = await listenUnix(hub, path);
+  const client = await connectUnix(path, { reconnect: false });
+  for (let i = 0; i < 200; i++) await hub.publish("history", { i, text: "a message of history" });
+  const times: number[] = [];
+  for (let join = 0; join < JOINS + 20; join++) {
+    const started = process.hrtime.bigint();
+    const subscription = client.subscribe("history");
+    await subscription.ready;
+    const live = hub.publish("history", { live: join });
+    let seen = 0;
+    for await (const item of subscription) {
+      seen++;
+      if (((item as PubSubMessage).data as { live?: number }).live === join) break;
+    }
+    await live;
+    if (seen !== 201) throw new Error(`join ${join}: ${seen} messages before the live one, not 201`);
+    if (join >= 20) times.push(Number(process.hrtime.bigint() - started) / 1e6); // after a warm-up
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number): string =>
+    times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(2);
+  console.log(`\njoin with 200 messages of history, first live message (${JOINS} joins over Unix):`);
+  console.log(`  p50 ${at(0.5)} ms   p99 ${at(0.99)} ms`);
+  await client.close();
+  await listener.close();
+  await hub.close();
+}
+
+try {
+  await fanOut();
+  await join200();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
