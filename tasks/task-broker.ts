@@ -11,9 +11,10 @@ import { longPoll, WaiterBudget, type PollAnswer, type WaitCondition } from "./l
 import { checkTaskId, parseResult, parseTask, type Task, type TaskResult } from "./messages.js";
 import { TaskStore, type StoredTask, type TaskStoreLimits } from "./task-store.js";
 import { TaskLog } from "./task-log.js";
+import { DEFAULT_SOCKET_LIMITS, SocketBroker, type SocketLimits } from "./sockets/socket-broker.js";
 
 /** Bounds of a {@link TaskBroker}; each refusal is a clear 4xx. */
-export interface TaskBrokerLimits extends TaskStoreLimits {
+export interface TaskBrokerLimits extends TaskStoreLimits, SocketLimits {
   /** Requests waiting at once (long polls and event streams; default 10,000). */
   maxWaiters: number;
   /** Bytes of one request body (default 10 MiB; Samply's README figure). */
@@ -25,6 +26,7 @@ export const DEFAULT_BROKER_LIMITS: TaskBrokerLimits = {
   maxTasks: 100_000,
   maxWaiters: 10_000,
   maxBodyBytes: 10 * 1024 * 1024,
+  ...DEFAULT_SOCKET_LIMITS,
 };
 
 /** Options of {@link TaskBroker.open}. */
@@ -66,6 +68,8 @@ export class TaskBroker {
   readonly hub: HubId;
   readonly keys: AppKeys;
   readonly limits: TaskBrokerLimits;
+  /** Samply's sockets (`/v1/sockets`): byte pipes between two applications, paired here. */
+  readonly sockets: SocketBroker;
   readonly #store: TaskStore;
   readonly #waiters: WaiterBudget;
   readonly #log: TaskLog | undefined;
@@ -81,6 +85,7 @@ export class TaskBroker {
     this.#store = store;
     this.#log = log;
     this.#waiters = new WaiterBudget(this.limits.maxWaiters);
+    this.sockets = new SocketBroker(this.hub, this.limits, this.#waiters);
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepInterval ?? 1000).unref();
   }
 
@@ -268,9 +273,13 @@ export class TaskBroker {
     return outcome;
   }
 
-  /** Stops sweeping and closes the log. Waiting requests end at their own deadlines. */
+  /**
+   * Stops sweeping and closes the log; socket tasks nobody joined end (410). Waiting requests
+   * end at their own deadlines, joined sockets when their sides close them.
+   */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    this.sockets.close();
     await this.#log?.close();
   }
 
