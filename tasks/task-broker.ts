@@ -1,4 +1,5 @@
 import { classifyId, parseHubId, type HubId } from "./beam-id.js";
+import { AppIdentities } from "./app-identities.js";
 import { AppKeys } from "./app-keys.js";
 import {
   InvalidTaskError,
@@ -35,6 +36,12 @@ export interface TaskBrokerOptions {
   id: string;
   /** Application keys by name: `{app1: "secret"}` makes `app1.<id>`. */
   apiKeys?: Readonly<Record<string, string>>;
+  /**
+   * Identities that act as an application without its key, by application name:
+   * `{app1: ["unix:alice", "mtls:worker-1"]}` (see {@link AppIdentities}). For hub sessions
+   * only (the TypeScript API, the CLI); the REST face takes keys.
+   */
+  identities?: Readonly<Record<string, readonly string[]>>;
   /** An environment to read `APP_<name>_KEY` variables from (the CLI passes `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Keep tasks and results in this kv log file, so that they survive a restart. */
@@ -67,6 +74,7 @@ const DONE: ReadonlySet<string> = new Set(["claimed", "succeeded", "permfailed"]
 export class TaskBroker {
   readonly hub: HubId;
   readonly keys: AppKeys;
+  readonly identities: AppIdentities;
   readonly limits: TaskBrokerLimits;
   /** Samply's sockets (`/v1/sockets`): byte pipes between two applications, paired here. */
   readonly sockets: SocketBroker;
@@ -82,6 +90,7 @@ export class TaskBroker {
       ...(options.env === undefined ? {} : AppKeys.fromEnvironment(options.env)),
       ...options.apiKeys,
     });
+    this.identities = new AppIdentities(options.id, options.identities);
     this.#store = store;
     this.#log = log;
     this.#waiters = new WaiterBudget(this.limits.maxWaiters);

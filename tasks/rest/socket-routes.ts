@@ -3,7 +3,15 @@ import type { Socket } from "node:net";
 import { InvalidTaskError, SocketGoneError, UpgradeRequiredError } from "../errors.js";
 import type { TaskBroker } from "../task-broker.js";
 import { errorAnswer, writeRawAnswer } from "./error-answer.js";
-import { header, sendJson, sendText, waitCondition, clientGone, type HttpRequest, type HttpResponse } from "./http-exchange.js";
+import {
+  header,
+  sendJson,
+  sendText,
+  waitCondition,
+  clientGone,
+  type HttpRequest,
+  type HttpResponse,
+} from "./http-exchange.js";
 import { takeOverSocket } from "./take-over-socket.js";
 
 const SOCKETS = /^\/v1\/sockets\/?$/;
@@ -43,7 +51,9 @@ export async function serveSocketRoute(
     throw new UpgradeRequiredError("HTTP/2 cannot upgrade a request: use HTTP/1.1 for /v1/sockets");
   const socket = takeOverSocket(request as IncomingMessage, response as ServerResponse);
   if (socket === undefined)
-    throw new UpgradeRequiredError("send Connection: upgrade with the Upgrade header (this Node cannot switch without it)");
+    throw new UpgradeRequiredError(
+      "send Connection: upgrade with the Upgrade header (this Node cannot switch without it)",
+    );
   open(socket);
 }
 

@@ -56,7 +56,8 @@ export function takeOverSocket(request: IncomingMessage, response: ServerRespons
   // "reading": it would never start again by itself. Start the handle reading into the
   // (paused) socket, as node:http does when it resumes a socket (`onSocketResume`); what
   // arrives is buffered until the socket is resumed, and a full buffer stops reading.
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStart?: () => number } | null })._handle;
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStart?: () => number } | null })
+    ._handle;
   if (handle !== undefined && handle !== null && typeof handle.readStart === "function") {
     handle.reading = true;
     handle.readStart();

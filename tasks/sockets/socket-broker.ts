@@ -103,7 +103,8 @@ export class SocketBroker {
    */
   checkRequest(app: string, to: string): void {
     const { kind, hub } = classifyId(to, this.#hub.broker);
-    if (kind !== "app") throw new InvalidTaskError(`a socket goes to an application, "${to}" is a ${kind} id`);
+    if (kind !== "app")
+      throw new InvalidTaskError(`a socket goes to an application, "${to}" is a ${kind} id`);
     if (hub !== this.#hub.id) throw new UnreachableRecipientsError([hub]);
     if (this.#pending.size >= this.limits.maxPendingSockets)
       throw new TaskLimitError(`${this.limits.maxPendingSockets} sockets are waiting to be joined`);

@@ -46,9 +46,15 @@ async function readAnswer(
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<RawAnswer> {
-  socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer to ${method} ${path} in ${timeoutMs} ms`)));
+  socket.setTimeout(timeoutMs, () =>
+    socket.destroy(new Error(`no answer to ${method} ${path} in ${timeoutMs} ms`)),
+  );
   await once(socket, "connect");
-  const head = [`${method} ${path} HTTP/1.1`, "host: 127.0.0.1", ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const head = [
+    `${method} ${path} HTTP/1.1`,
+    "host: 127.0.0.1",
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
   socket.write(`${head.join("\r\n")}\r\n\r\n`);
   let buffered = Buffer.alloc(0);
   for (;;) {

@@ -37,7 +37,11 @@ async function request(
   headers: Record<string, string> = {},
 ): Promise<{ id: string; answer: Promise<RawAnswer>; metadata: unknown; socket: Socket }> {
   const before = broker.sockets.pending;
-  const { socket, answer } = openRaw(http.port, "POST", `/v1/sockets/${to}`, { ...auth(APP1), upgrade: "tcp", ...headers });
+  const { socket, answer } = openRaw(http.port, "POST", `/v1/sockets/${to}`, {
+    ...auth(APP1),
+    upgrade: "tcp",
+    ...headers,
+  });
   answer.catch(() => undefined);
   const listed = await rest.request("GET", `/v1/sockets?wait_count=${before + 1}&wait_time=10s`, to);
   expect(listed.status).toBe(200);
@@ -50,7 +54,9 @@ async function request(
 }
 
 async function curl(...args: string[]): Promise<{ status: number; body: string }> {
-  const { stdout } = await run("curl", ["-s", "-m", "10", "-w", "\n%{http_code}", ...args], { timeout: 15_000 });
+  const { stdout } = await run("curl", ["-s", "-m", "10", "-w", "\n%{http_code}", ...args], {
+    timeout: 15_000,
+  });
   const cut = stdout.lastIndexOf("\n");
   return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
 }
@@ -68,7 +74,17 @@ describe("/v1/sockets statuses", () => {
   const base = (): string => `http://127.0.0.1:${http.port}`;
 
   it("426 without an Upgrade header, 401 without credentials, 405 for other methods", async () => {
-    expect((await curl("-X", "POST", "-H", `authorization: ApiKey ${APP1} ${KEYS.app1}`, `${base()}/v1/sockets/${APP2}`)).status).toBe(426);
+    expect(
+      (
+        await curl(
+          "-X",
+          "POST",
+          "-H",
+          `authorization: ApiKey ${APP1} ${KEYS.app1}`,
+          `${base()}/v1/sockets/${APP2}`,
+        )
+      ).status,
+    ).toBe(426);
     expect((await curl("-X", "POST", "-H", "upgrade: tcp", `${base()}/v1/sockets/${APP2}`)).status).toBe(401);
     const get = await rest.request("GET", `/v1/sockets/${crypto.randomUUID()}`, APP2);
     expect(get.status).toBe(426);
@@ -77,11 +93,19 @@ describe("/v1/sockets statuses", () => {
   });
 
   it("400 for a malformed recipient, id or metadata; 424 for another hub; 404 for an unknown id", async () => {
-    const upgrade = (app: string): string[] => ["-H", "upgrade: tcp", "-H", `authorization: ApiKey ${app} ${KEYS.app1}`];
+    const upgrade = (app: string): string[] => [
+      "-H",
+      "upgrade: tcp",
+      "-H",
+      `authorization: ApiKey ${app} ${KEYS.app1}`,
+    ];
     expect((await curl("-X", "POST", ...upgrade(APP1), `${base()}/v1/sockets/not..an.id`)).status).toBe(400);
-    expect((await curl("-X", "POST", ...upgrade(APP1), `${base()}/v1/sockets/proxy1.broker`)).status).toBe(400);
+    expect((await curl("-X", "POST", ...upgrade(APP1), `${base()}/v1/sockets/proxy1.broker`)).status).toBe(
+      400,
+    );
     expect(
-      (await curl("-X", "POST", ...upgrade(APP1), "-H", "metadata: {oops", `${base()}/v1/sockets/${APP2}`)).status,
+      (await curl("-X", "POST", ...upgrade(APP1), "-H", "metadata: {oops", `${base()}/v1/sockets/${APP2}`))
+        .status,
     ).toBe(400);
     const elsewhere = await curl("-X", "POST", ...upgrade(APP1), `${base()}/v1/sockets/app2.proxy2.broker`);
     expect(elsewhere).toEqual({ status: 424, body: '["proxy2.broker"]' });
@@ -103,7 +127,10 @@ describe("/v1/sockets statuses", () => {
     const { id, answer, metadata } = await request(APP2, { metadata: '{"purpose":"test"}' });
     expect(metadata).toEqual({ purpose: "test" });
     for (const app of [APP3, APP1]) {
-      const refused = await rawRequest(http.port, "GET", `/v1/sockets/${id}`, { ...auth(app), upgrade: "tcp" });
+      const refused = await rawRequest(http.port, "GET", `/v1/sockets/${id}`, {
+        ...auth(app),
+        upgrade: "tcp",
+      });
       expect(refused.status).toBe(403);
       refused.socket.destroy();
     }
@@ -113,7 +140,17 @@ describe("/v1/sockets statuses", () => {
     const sender = await answer;
     expect(sender.status).toBe(101);
     // Joined: the id is used up.
-    expect((await curl("-H", "upgrade: tcp", "-H", `authorization: ApiKey ${APP2} ${KEYS.app2}`, `${base()}/v1/sockets/${id}`)).status).toBe(404);
+    expect(
+      (
+        await curl(
+          "-H",
+          "upgrade: tcp",
+          "-H",
+          `authorization: ApiKey ${APP2} ${KEYS.app2}`,
+          `${base()}/v1/sockets/${id}`,
+        )
+      ).status,
+    ).toBe(404);
     sender.socket.destroy();
     joined.socket.destroy();
     await settled();
@@ -121,7 +158,10 @@ describe("/v1/sockets statuses", () => {
 
   it("429 past the sockets one application may take part in", async () => {
     const waiting = [await request(), await request(), await request()];
-    const over = await rawRequest(http.port, "POST", `/v1/sockets/${APP2}`, { ...auth(APP1), upgrade: "tcp" });
+    const over = await rawRequest(http.port, "POST", `/v1/sockets/${APP2}`, {
+      ...auth(APP1),
+      upgrade: "tcp",
+    });
     expect(over.status).toBe(429);
     over.socket.destroy();
     // The senders go away (one closes, one resets, one sends a FIN only): their tasks are
@@ -140,10 +180,15 @@ describe("/v1/sockets statuses", () => {
 
 describe("bytes through a socket", () => {
   for (const connection of [{}, { connection: "upgrade" }] as Record<string, string>[]) {
-    const how = connection.connection === undefined ? "Upgrade alone (Samply's example)" : "Connection: upgrade";
+    const how =
+      connection.connection === undefined ? "Upgrade alone (Samply's example)" : "Connection: upgrade";
     it(`flow both ways, half-close carries over, both close (${how})`, async () => {
       const { id, answer } = await request(APP2, connection);
-      const joined = await rawRequest(http.port, "GET", `/v1/sockets/${id}`, { ...auth(APP2), upgrade: "tcp", ...connection });
+      const joined = await rawRequest(http.port, "GET", `/v1/sockets/${id}`, {
+        ...auth(APP2),
+        upgrade: "tcp",
+        ...connection,
+      });
       const sender = await answer;
       expect([sender.status, joined.status]).toEqual([101, 101]);
       const atSender = new Received(sender.socket, sender.rest);
@@ -192,7 +237,10 @@ describe("a socket nobody joins", () => {
   });
 
   it("answers 410 to the sender after the ttl, and 410 to a late join", async () => {
-    const sender = rawRequest(shortHttp.port, "POST", `/v1/sockets/${APP2}`, { ...auth(APP1), upgrade: "tcp" });
+    const sender = rawRequest(shortHttp.port, "POST", `/v1/sockets/${APP2}`, {
+      ...auth(APP1),
+      upgrade: "tcp",
+    });
     const listed = await new RestClient(`http://127.0.0.1:${shortHttp.port}`).request(
       "GET",
       "/v1/sockets",
@@ -202,7 +250,10 @@ describe("a socket nobody joins", () => {
     const gone = await sender;
     expect(gone.status).toBe(410);
     gone.socket.destroy();
-    const late = await rawRequest(shortHttp.port, "GET", `/v1/sockets/${task!.id}`, { ...auth(APP2), upgrade: "tcp" });
+    const late = await rawRequest(shortHttp.port, "GET", `/v1/sockets/${task!.id}`, {
+      ...auth(APP2),
+      upgrade: "tcp",
+    });
     expect(late.status).toBe(410);
     late.socket.destroy();
     expect(short.sockets.pending).toBe(0);
