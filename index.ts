@@ -158,7 +158,7 @@ export {
   type TodoOptions,
 } from "./tasks/task-client.js";
 export { SocketBroker, type SocketLimits, type SocketTask } from "./tasks/sockets/socket-broker.js";
-export { socketUpgradeListener } from "./tasks/rest/socket-routes.js";
+export { socketUpgradeListener, taskUpgradeListener } from "./tasks/rest/socket-routes.js";
 export { serveTasks, TASK_SERVICE } from "./tasks/task-service.js";
 export { taskRequestListener, taskRoutes, type TaskRoutes } from "./tasks/rest/task-routes.js";
 export {

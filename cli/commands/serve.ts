@@ -5,6 +5,7 @@ import {
   listenUnix,
   peerCredentialsAvailable,
   taskRequestListener,
+  taskUpgradeListener,
   VERSION,
   type HttpsListener,
   type Authenticate,
@@ -93,6 +94,7 @@ export async function serve(
       authenticate,
       log,
       taskRequestListener(tasks.broker),
+      taskUpgradeListener(tasks.broker),
     );
     log(
       `beamhub ${VERSION}: serving on ${https.url} — certificate ${tls.description}, ` +
@@ -209,6 +211,7 @@ async function startHttps(
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
   otherRequests: NonNullable<ListenHttpsOptions["otherRequests"]>,
+  otherUpgrades: NonNullable<ListenHttpsOptions["otherUpgrades"]>,
 ): Promise<HttpsListener> {
   const { https } = options;
   const { host, port } = https.address;
@@ -223,8 +226,9 @@ async function startHttps(
     allowOrigins: https.allowOrigins,
     trustedProxies: https.trustedProxies,
     log,
-    // Samply applications' task API (/v1/tasks, /v1/health) on the same port.
+    // Samply applications' task API (/v1/tasks, /v1/sockets, /v1/health) on the same port.
     otherRequests,
+    otherUpgrades,
     ...(https.maxConnections === undefined ? {} : { maxConnections: https.maxConnections }),
     ...(https.maxConnectionsPerAddress === undefined
       ? {}

@@ -1,10 +1,9 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { isLoopbackHost } from "../../base/loopback.js";
 import { InvalidTaskError } from "../errors.js";
 import type { TaskBroker } from "../task-broker.js";
-import { writeRawAnswer } from "./error-answer.js";
-import { socketUpgradeListener } from "./socket-routes.js";
+import { taskUpgradeListener } from "./socket-routes.js";
 import { taskRequestListener } from "./task-routes.js";
 
 /** Options of {@link listenTasksHttp}. */
@@ -39,10 +38,7 @@ export async function listenTasksHttp(
   }
   const server = createServer(taskRequestListener(broker));
   server.requestTimeout = 0; // long polls may take up to an hour; each one has its own deadline
-  const upgrade = socketUpgradeListener(broker);
-  server.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
-    if (!upgrade(request, socket, head)) writeRawAnswer(socket, { status: 404, headers: {}, body: "" });
-  });
+  server.on("upgrade", taskUpgradeListener(broker));
   // Every connection, so that closing ends the upgraded ones too (node:http forgets those).
   const connections = new Set<Socket>();
   server.on("connection", (socket: Socket) => {

@@ -86,6 +86,19 @@ export function socketUpgradeListener(
 }
 
 /**
+ * A server's whole `upgrade` listener for the task API: the socket routes, and 404 for any
+ * other path (nothing else upgrades there).
+ */
+export function taskUpgradeListener(
+  broker: TaskBroker,
+): (request: IncomingMessage, socket: Socket, head: Buffer) => void {
+  const sockets = socketUpgradeListener(broker);
+  return (request, socket, head) => {
+    if (!sockets(request, socket, head)) writeRawAnswer(socket, { status: 404, headers: {}, body: "" });
+  };
+}
+
+/**
  * Checks a socket request or join up to the point where the connection is needed: everything
  * that can be refused with an ordinary answer is refused here.
  */

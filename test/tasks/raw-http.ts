@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import { once } from "node:events";
 
 /** An HTTP/1.1 answer read off a raw connection; `socket` goes on carrying bytes after a 101. */
@@ -31,9 +32,13 @@ export function openRaw(
   path: string,
   headers: Record<string, string>,
   timeoutMs = 10_000,
+  tls?: { ca: string },
 ): { socket: Socket; answer: Promise<RawAnswer> } {
   // Half-open like a real upgraded client: receiving a FIN must not end what this side sends.
-  const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  const socket =
+    tls === undefined
+      ? connect({ port, host: "127.0.0.1", allowHalfOpen: true })
+      : connectTls(tlsOptions(port, tls.ca));
   // Failures surface through `answer` or a `Received`; a reset after the test is done with it is not one.
   socket.on("error", () => undefined);
   return { socket, answer: readAnswer(socket, method, path, headers, timeoutMs) };
@@ -49,7 +54,7 @@ async function readAnswer(
   socket.setTimeout(timeoutMs, () =>
     socket.destroy(new Error(`no answer to ${method} ${path} in ${timeoutMs} ms`)),
   );
-  await once(socket, "connect");
+  await once(socket, socket.constructor.name === "TLSSocket" ? "secureConnect" : "connect");
   const head = [
     `${method} ${path} HTTP/1.1`,
     "host: 127.0.0.1",
@@ -138,4 +143,10 @@ export class Received {
   end(): Promise<void> {
     return this.until(() => this.ended, "the end of the stream");
   }
+}
+
+/** TLS client options; half-open is a net option TLS sockets honour but its types omit. */
+function tlsOptions(port: number, ca: string): ConnectionOptions {
+  const options = { port, host: "127.0.0.1", ca, ALPNProtocols: ["http/1.1"], allowHalfOpen: true };
+  return options;
 }

@@ -6,7 +6,13 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Hub, listenHttps, type HttpsListener } from "../../index.js";
 import { listenTasksHttp, type TasksHttpListener } from "../../tasks/rest/listen-http.js";
+import { taskUpgradeListener } from "../../tasks/rest/socket-routes.js";
+import { taskRequestListener } from "../../tasks/rest/task-routes.js";
 import { TaskBroker } from "../../tasks/task-broker.js";
 import { APP1, APP2, APP3, auth, KEYS, RestClient } from "./helpers.js";
 import type { Socket } from "node:net";
@@ -221,6 +227,92 @@ describe("bytes through a socket", () => {
     await atSender.closed;
     await atRecipient.closed;
     await settled();
+  });
+});
+
+describe("on the hub's https listener (HTTP/1.1 over TLS)", () => {
+  let hub: Hub;
+  let https: HttpsListener;
+  beforeAll(async () => {
+    hub = new Hub();
+    https = await listenHttps(hub, {
+      otherRequests: taskRequestListener(broker),
+      otherUpgrades: taskUpgradeListener(broker),
+    });
+  });
+  afterAll(async () => {
+    await https.close();
+    await hub.close();
+  });
+
+  for (const connection of [{}, { connection: "upgrade" }] as Record<string, string>[]) {
+    it(`relays both ways (${connection.connection === undefined ? "Upgrade alone" : "Connection: upgrade"})`, async () => {
+      const tls = { ca: https.certificate };
+      const before = broker.sockets.pending;
+      const asking = openRaw(
+        https.port,
+        "POST",
+        `/v1/sockets/${APP2}`,
+        { ...auth(APP1), upgrade: "tcp", ...connection },
+        10_000,
+        tls,
+      );
+      const [task] = (await broker.sockets.list(APP2, { count: before + 1, timeMs: 10_000 })).items.filter(
+        (t) => !handedOut.has(t.id),
+      );
+      handedOut.add(task!.id);
+      const joined = await openRaw(
+        https.port,
+        "GET",
+        `/v1/sockets/${task!.id}`,
+        { ...auth(APP2), upgrade: "tcp", ...connection },
+        10_000,
+        tls,
+      ).answer;
+      const sender = await asking.answer;
+      expect([sender.status, joined.status]).toEqual([101, 101]);
+      const atRecipient = new Received(joined.socket, joined.rest);
+      const atSender = new Received(sender.socket, sender.rest);
+      sender.socket.end("over TLS");
+      await atRecipient.end();
+      expect(atRecipient.bytes.toString()).toBe("over TLS");
+      joined.socket.end("and back");
+      await atSender.end();
+      expect(atSender.bytes.toString()).toBe("and back");
+      await settled();
+    });
+  }
+
+  it("426 over HTTP/2, which cannot upgrade; the list works there", async () => {
+    const ca = join(tmpdir(), `beamhub-sockets-ca-${process.pid}.pem`);
+    writeFileSync(ca, https.certificate);
+    try {
+      const base = `https://127.0.0.1:${https.port}`;
+      const post = await curl(
+        "--http2",
+        "--cacert",
+        ca,
+        "-X",
+        "POST",
+        "-H",
+        "upgrade: tcp",
+        "-H",
+        `authorization: ApiKey ${APP1} ${KEYS.app1}`,
+        `${base}/v1/sockets/${APP2}`,
+      );
+      expect(post.status).toBe(426);
+      const list = await curl(
+        "--http2",
+        "--cacert",
+        ca,
+        "-H",
+        `authorization: ApiKey ${APP2} ${KEYS.app2}`,
+        `${base}/v1/sockets?wait_time=0`,
+      );
+      expect(list).toEqual({ status: 200, body: "[]" });
+    } finally {
+      rmSync(ca, { force: true });
+    }
   });
 });
 

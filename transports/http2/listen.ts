@@ -5,6 +5,7 @@ import {
   type Http2ServerResponse,
   type SecureServerOptions,
 } from "node:http2";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { SecureVersion, TLSSocket } from "node:tls";
 import { InvalidArgumentError } from "../../model/errors.js";
@@ -23,6 +24,11 @@ export interface HttpsListenOptions extends EndpointOptions {
    * routes on the same port; without it they get 404.
    */
   otherRequests?: (request: Http2ServerRequest, response: Http2ServerResponse) => void;
+  /**
+   * Serves HTTP/1.1 upgrades (`Connection: upgrade`) on paths outside beamhub's, e.g. the task
+   * API's sockets (`/v1/sockets`); without it they get 404.
+   */
+  otherUpgrades?: (request: IncomingMessage, socket: Socket, head: Buffer) => void;
   /** TCP port (default 0: any free port; see `listener.port`). */
   port?: number;
   /** Address to bind (default `127.0.0.1`; `0.0.0.0` or `::` to accept other machines). */
@@ -106,6 +112,7 @@ export async function listenHttpsSessions(
   server.on("tlsClientError", () => undefined); // a failed handshake concerns that peer only
   // Before attaching: the endpoint passes what is not beamhub's to the listeners it finds.
   if (options.otherRequests !== undefined) server.on("request", options.otherRequests);
+  if (options.otherUpgrades !== undefined) server.on("upgrade", options.otherUpgrades);
   const attached = attachHttpsSessions(server, handlers, options);
 
   await new Promise<void>((resolve, reject) => {
