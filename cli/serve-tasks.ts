@@ -1,7 +1,15 @@
 import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { listenTasksHttp, serveTasks, TASK_SERVICE, TaskBroker, TaskError, type Hub } from "../index.js";
+import {
+  listenTasksHttp,
+  serveTasks,
+  TASK_SERVICE,
+  TaskBroker,
+  TaskError,
+  type Hub,
+  type TaskBrokerLimits,
+} from "../index.js";
 import { AppKeys, isLoopbackHost, parseHubId } from "../internal.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseListenAddress, type ListenAddress } from "./listen-address.js";
@@ -15,6 +23,8 @@ export interface TaskServeOptions {
   readonly apiKeys: Readonly<Record<string, string>>;
   /** Identities that act as an application without its key: the config file's `apps.<name>.identities`. */
   readonly identities: Readonly<Record<string, readonly string[]>>;
+  /** The broker's bounds from the config file's `taskLimits` (the rest keep their defaults). */
+  readonly limits: Partial<TaskBrokerLimits>;
   /** The plain-HTTP task listener, if any (`--listen-http`). */
   readonly http: ListenAddress | undefined;
   /** The kv log file, or undefined to keep tasks in memory (`--tasks-file off`). */
@@ -64,6 +74,7 @@ export function taskServeOptions(
     id,
     apiKeys,
     identities: apps.identities,
+    limits: taskLimits(file.taskLimits),
     http,
     file: tasksFile === undefined ? defaultFile : tasksFile.value === "off" ? undefined : tasksFile.value,
   };
@@ -117,6 +128,37 @@ function appsKey(apps: unknown): {
   return { keys, identities };
 }
 
+/** The bounds `taskLimits` may set, each a positive whole number (bytes, counts, ms). */
+const LIMIT_KEYS: readonly (keyof TaskBrokerLimits)[] = [
+  "maxTasksPerApp",
+  "maxTasks",
+  "maxWaiters",
+  "maxBodyBytes",
+  "maxSocketsPerApp",
+  "maxPendingSockets",
+  "socketBufferBytes",
+  "socketTtlMs",
+];
+
+/** The config file's `taskLimits`, e.g. `{"maxSocketsPerApp": 20, "socketTtlMs": 30000}`. */
+function taskLimits(value: unknown): Partial<TaskBrokerLimits> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new CliError(`config key taskLimits must be an object: {"${LIMIT_KEYS[0]}": N, ...}`, EXIT.usage);
+  const limits: Partial<TaskBrokerLimits> = {};
+  for (const [key, limit] of Object.entries(value as Record<string, unknown>)) {
+    if (!LIMIT_KEYS.includes(key as keyof TaskBrokerLimits))
+      throw new CliError(
+        `config key taskLimits.${key} is unknown (one of ${LIMIT_KEYS.join(", ")})`,
+        EXIT.usage,
+      );
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1)
+      throw new CliError(`config key taskLimits.${key} must be a positive whole number`, EXIT.usage);
+    limits[key as keyof TaskBrokerLimits] = limit;
+  }
+  return limits;
+}
+
 /** The running task broker of `serve`, and how to stop it. */
 export interface ServedTasks {
   readonly broker: TaskBroker;
@@ -139,6 +181,7 @@ export async function startTasks(
       id: options.id,
       apiKeys: options.apiKeys,
       identities: options.identities,
+      limits: options.limits,
       file: options.file,
     });
   } catch (error) {
