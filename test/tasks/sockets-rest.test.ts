@@ -3,7 +3,7 @@
  * both ways through two upgraded connections (with and without `Connection: upgrade`), with
  * half-close, resets and nothing left open.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rmSync, writeFileSync } from "node:fs";
@@ -352,3 +352,21 @@ describe("a socket nobody joins", () => {
     expect(short.sockets.inUse(APP1)).toBe(0);
   });
 });
+
+describe.skipIf(!hasPythonRequests())("Samply's own example (Python requests)", () => {
+  it("runs unchanged against the hub", async () => {
+    const script = join(import.meta.dirname, "fixtures/samply-sockets-example.py");
+    const { stdout } = await run("python3", [script, `http://127.0.0.1:${http.port}`], { timeout: 40_000 });
+    expect(stdout.trim()).toBe("ok");
+    await settled();
+  });
+});
+
+function hasPythonRequests(): boolean {
+  try {
+    execFileSync("python3", ["-c", "import requests"], { stdio: "ignore", timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
