@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hub, listenHttps, type HttpsListener } from "../../index.js";
@@ -65,6 +65,19 @@ async function curl(...args: string[]): Promise<{ status: number; body: string }
   });
   const cut = stdout.lastIndexOf("\n");
   return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
+}
+
+/** Descriptors this process holds (Linux). */
+function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+async function until(test: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(what());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 async function settled(): Promise<void> {
@@ -215,8 +228,15 @@ describe("bytes through a socket", () => {
     });
   }
 
-  it("closing one side closes the other", async () => {
-    const { id, answer } = await request();
+  it("closing one side closes the other, and every descriptor is given back", async () => {
+    // No fetch here: its keep-alive pool would hold descriptors of its own.
+    const fds = openFds();
+    const before = broker.sockets.pending;
+    const { answer } = openRaw(http.port, "POST", `/v1/sockets/${APP2}`, { ...auth(APP1), upgrade: "tcp" });
+    const { id } = (await broker.sockets.list(APP2, { count: before + 1, timeMs: 10_000 })).items.find(
+      (task) => !handedOut.has(task.id),
+    )!;
+    handedOut.add(id);
     const joined = await rawRequest(http.port, "GET", `/v1/sockets/${id}`, { ...auth(APP2), upgrade: "tcp" });
     const sender = await answer;
     const atSender = new Received(sender.socket, sender.rest);
@@ -227,6 +247,11 @@ describe("bytes through a socket", () => {
     await atSender.closed;
     await atRecipient.closed;
     await settled();
+    // Both clients' and both relayed server sockets are closed.
+    await until(
+      () => openFds() <= fds,
+      () => `open descriptors: ${openFds()}, before: ${fds}`,
+    );
   });
 });
 
@@ -354,7 +379,7 @@ describe("a socket nobody joins", () => {
 });
 
 describe.skipIf(!hasPythonRequests())("Samply's own example (Python requests)", () => {
-  it("runs unchanged against the hub", async () => {
+  it("runs unchanged against the hub", { timeout: 60_000 }, async () => {
     const script = join(import.meta.dirname, "fixtures/samply-sockets-example.py");
     const { stdout } = await run("python3", [script, `http://127.0.0.1:${http.port}`], { timeout: 40_000 });
     expect(stdout.trim()).toBe("ok");
