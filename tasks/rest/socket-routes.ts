@@ -109,7 +109,7 @@ function openingFor(
   url: URL,
   headers: IncomingHttpHeaders,
 ): Opening | "method" {
-  const segment = decodeURIComponent(SOCKET.exec(url.pathname)![1]!);
+  const segment = decodeSegment(SOCKET.exec(url.pathname)![1]!);
   if (method !== "POST" && method !== "GET") return "method";
   if (header(headers, "upgrade") === undefined)
     throw new UpgradeRequiredError("a socket needs an Upgrade header (e.g. Upgrade: tcp)");
@@ -174,6 +174,15 @@ function watchWaitingSender(
       if (size > 0) socket.unshift(Buffer.concat(early));
     },
   };
+}
+
+/** A path segment, percent-decoded; a malformed escape is a 400, not a crash. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (error) {
+    throw new InvalidTaskError(`malformed path segment "${segment}"`, { cause: error });
+  }
 }
 
 /** The optional `metadata` header: JSON, or null when absent (Samply drops what it cannot parse; this says so). */

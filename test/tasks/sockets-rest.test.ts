@@ -129,6 +129,7 @@ describe("/v1/sockets statuses", () => {
     const elsewhere = await curl("-X", "POST", ...upgrade(APP1), `${base()}/v1/sockets/app2.proxy2.broker`);
     expect(elsewhere).toEqual({ status: 424, body: '["proxy2.broker"]' });
     expect((await curl(...upgrade(APP2), `${base()}/v1/sockets/not-a-uuid`)).status).toBe(400);
+    expect((await curl(...upgrade(APP2), `${base()}/v1/sockets/%E0%A4%A`)).status).toBe(400);
     expect((await curl(...upgrade(APP2), `${base()}/v1/sockets/${crypto.randomUUID()}`)).status).toBe(404);
     await settled();
   });
