@@ -178,7 +178,17 @@ export {
   type TaskBrokerOptions,
   type TaskQuery,
 } from "./tasks/task-broker.js";
-export { TaskClient, type NewResult, type NewTask, type TodoOptions } from "./tasks/task-client.js";
+export {
+  TaskClient,
+  type IncomingSocketsOptions,
+  type NewResult,
+  type NewTask,
+  type SocketOptions,
+  type TaskCredentials,
+  type TodoOptions,
+} from "./tasks/task-client.js";
+export { SocketBroker, type SocketLimits, type SocketTask } from "./tasks/sockets/socket-broker.js";
+export { socketUpgradeListener, taskUpgradeListener } from "./tasks/rest/socket-routes.js";
 export { serveTasks, TASK_SERVICE } from "./tasks/task-service.js";
 export { taskRequestListener, taskRoutes, type TaskRoutes } from "./tasks/rest/task-routes.js";
 export {
@@ -190,6 +200,7 @@ export type { FailureStrategy, Task, TaskResult, WorkStatus } from "./tasks/mess
 export type { PollAnswer, WaitCondition } from "./tasks/long-poll.js";
 export {
   InvalidTaskError,
+  SocketGoneError,
   TaskError,
   TaskExistsError,
   TaskForbiddenError,
@@ -197,6 +208,7 @@ export {
   TaskNotFoundError,
   TaskUnauthorizedError,
   UnreachableRecipientsError,
+  UpgradeRequiredError,
 } from "./tasks/errors.js";
 export { TaskLogLockedError } from "./tasks/log-lock.js";
 

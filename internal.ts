@@ -55,4 +55,5 @@ export { normalizeOrigin } from "./transports/http2/origin-policy.js";
 export { TrustedProxies } from "./transports/http2/trusted-proxies.js";
 export { parseDuration } from "./tasks/duration.js";
 export { AppKeys } from "./tasks/app-keys.js";
+export { AppIdentities } from "./tasks/app-identities.js";
 export { parseHubId } from "./tasks/beam-id.js";

@@ -3,13 +3,21 @@
  * beamhub's REST face against the TS API (TaskClient in one process) and a minimal raw Node
  * HTTP server doing the same map operations in memory (the floor any REST face pays), with
  * the same HTTP client, in one run. Then the long-poll wake-up latency of 1,000 waiting pollers.
+ * Then bytes/s through a socket (`/v1/sockets`) against a raw TCP relay, in the same run.
  *
  *   npx tsx bench/tasks.ts
  */
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { Agent, createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
+import {
+  connect as connectTcp,
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Socket,
+} from "node:net";
 import { Hub } from "../index.js";
+import type { ByteStream } from "../model/byte-stream.js";
 import { listenTasksHttp } from "../tasks/rest/listen-http.js";
 import { TaskBroker } from "../tasks/task-broker.js";
 import { TaskClient } from "../tasks/task-client.js";
@@ -194,11 +202,135 @@ async function main(): Promise<void> {
     `long-poll wake-up, ${pollers} waiting pollers over HTTP (PUT sent → poller answered): p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${latencies.at(-1)!.toFixed(2)} ms`,
   );
 
+  await socketThroughput(broker, listener.port, app1, app2);
+
   raw.close();
   await listener.close();
   await broker.close();
   await hub.close();
   agent.destroy();
+}
+
+/** Writes `bytes` in 64 KiB chunks, waiting whenever the socket's buffer is full. */
+async function pour(socket: Socket, bytes: number): Promise<void> {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  for (let sent = 0; sent < bytes; sent += chunk.length) {
+    if (!socket.write(chunk)) await once(socket, "drain");
+  }
+}
+
+/** Counts what `socket` receives; `until(n)` resolves once n bytes in all have arrived. */
+function counter(socket: Socket): { until: (total: number) => Promise<void> } {
+  let received = 0;
+  let waiting: { total: number; resolve: () => void } | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (waiting !== undefined && received >= waiting.total) {
+      waiting.resolve();
+      waiting = undefined;
+    }
+  });
+  return {
+    until: (total) =>
+      received >= total ? Promise.resolve() : new Promise((resolve) => (waiting = { total, resolve })),
+  };
+}
+
+/** Sends one raw HTTP/1.1 request and resolves with the connection once the answer's head is read. */
+async function upgrade(port: number, method: string, path: string, app: string): Promise<Socket> {
+  const socket = connectTcp(port, "127.0.0.1");
+  await once(socket, "connect");
+  socket.write(
+    `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: ApiKey ${app} ${KEY}\r\nupgrade: tcp\r\n\r\n`,
+  );
+  let head = Buffer.alloc(0);
+  while (head.indexOf("\r\n\r\n") < 0)
+    head = Buffer.concat([head, (await once(socket, "data"))[0] as Buffer]);
+  if (!head.toString().startsWith("HTTP/1.1 101")) throw new Error(`no upgrade: ${head.toString()}`);
+  return socket;
+}
+
+/**
+ * Bytes/s one way through a socket pair: two upgraded HTTP connections joined by the hub
+ * (`/v1/sockets`), the same with both ends in TypeScript (`TaskClient.socket`/`accept`, one
+ * process), against a raw TCP relay (a Node server piping two accepted connections) — the floor
+ * any relay pays. One pair each, reused by every round; MiB per round from BENCH_SOCKET_MIB.
+ */
+async function socketThroughput(
+  broker: TaskBroker,
+  port: number,
+  app1: TaskClient,
+  app2: TaskClient,
+): Promise<void> {
+  const relay = createTcpServer({ allowHalfOpen: true });
+  const accepted: Socket[] = [];
+  relay.on("connection", (socket) => {
+    accepted.push(socket);
+    if (accepted.length === 2) {
+      accepted[0]!.pipe(accepted[1]!);
+      accepted[1]!.pipe(accepted[0]!);
+    }
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const relayPort = (relay.address() as AddressInfo).port;
+  const rawA = connectTcp(relayPort, "127.0.0.1");
+  await once(rawA, "connect");
+  const rawB = connectTcp(relayPort, "127.0.0.1");
+  await once(rawB, "connect");
+  while (accepted.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+
+  const asking = upgrade(port, "POST", `/v1/sockets/${APP2}`, APP1);
+  const [task] = (await app2.socketTasks({ count: 1, timeMs: 10_000 })).items;
+  const hubB = await upgrade(port, "GET", `/v1/sockets/${task!.id}`, APP2);
+  const hubA = await asking;
+
+  const streamAsking = app1.socket(APP2);
+  const [streamTask] = (await app2.socketTasks({ count: 1, timeMs: 10_000 })).items;
+  const streamB = await app2.accept(streamTask!);
+  const streamA = await streamAsking;
+
+  const mib = Number(process.env.BENCH_SOCKET_MIB ?? 64);
+  const oneWay = (a: Socket, b: Socket) => {
+    const received = counter(b);
+    let total = 0;
+    return async (count: number) => {
+      total += count * 1024 * 1024;
+      await Promise.all([pour(a, count * 1024 * 1024), received.until(total)]);
+    };
+  };
+  const streams = (a: ByteStream, b: ByteStream) => {
+    const writer = a.writable.getWriter();
+    const reader = b.readable.getReader();
+    const chunk = new Uint8Array(64 * 1024).fill(1);
+    return async (count: number) => {
+      const bytes = count * 1024 * 1024;
+      const writing = (async () => {
+        for (let sent = 0; sent < bytes; sent += chunk.length) await writer.write(chunk);
+      })();
+      for (let got = 0; got < bytes;) got += (await reader.read()).value!.length;
+      await writing;
+    };
+  };
+  const results = await measure(
+    [
+      { name: "raw TCP relay (Node, pipe)", run: oneWay(rawA, rawB) },
+      { name: "beamhub /v1/sockets (two upgraded HTTP)", run: oneWay(hubA, hubB) },
+      { name: "beamhub TaskClient.socket (one process)", run: streams(streamA, streamB) },
+    ],
+    mib,
+  );
+  console.log(
+    report(
+      `socket throughput, one way, ${mib} MiB per round, median`,
+      results,
+      "raw TCP relay (Node, pipe)",
+      "MiB/s",
+    ),
+  );
+  for (const socket of [rawA, rawB, hubA, hubB, ...accepted]) socket.destroy();
+  streamA.reset();
+  relay.close();
+  while (broker.sockets.open > 0) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 await main();

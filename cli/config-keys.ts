@@ -3,7 +3,7 @@ import { CliError, EXIT } from "./errors.js";
 import type { OptionGroup } from "./options/option-spec.js";
 
 /** Keys only the config file can hold: structured data no flag carries. */
-const FILE_ONLY_KEYS = ["access", "apps"];
+const FILE_ONLY_KEYS = ["access", "apps", "taskLimits"];
 
 /**
  * The keys a config file may hold: every setting of every command (one file serves them all:

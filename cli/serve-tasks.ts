@@ -1,7 +1,15 @@
 import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { listenTasksHttp, serveTasks, TASK_SERVICE, TaskBroker, TaskError, type Hub } from "../index.js";
+import {
+  listenTasksHttp,
+  serveTasks,
+  TASK_SERVICE,
+  TaskBroker,
+  TaskError,
+  type Hub,
+  type TaskBrokerLimits,
+} from "../index.js";
 import { AppKeys, isLoopbackHost, parseHubId } from "../internal.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseListenAddress, type ListenAddress } from "./listen-address.js";
@@ -13,6 +21,10 @@ export interface TaskServeOptions {
   readonly id: string;
   /** Application keys by name: the config file's `apps`, then `APP_<name>_KEY` variables over them. */
   readonly apiKeys: Readonly<Record<string, string>>;
+  /** Identities that act as an application without its key: the config file's `apps.<name>.identities`. */
+  readonly identities: Readonly<Record<string, readonly string[]>>;
+  /** The broker's bounds from the config file's `taskLimits` (the rest keep their defaults). */
+  readonly limits: Partial<TaskBrokerLimits>;
   /** The plain-HTTP task listener, if any (`--listen-http`). */
   readonly http: ListenAddress | undefined;
   /** The kv log file, or undefined to keep tasks in memory (`--tasks-file off`). */
@@ -51,28 +63,100 @@ export function taskServeOptions(
     );
   }
   const tasksFile = stringSetting(pick("tasks-file"));
-  const apiKeys = { ...appsKey(file.apps), ...AppKeys.fromEnvironment(env) };
+  const apps = appsKey(file.apps);
+  const apiKeys = { ...apps.keys, ...AppKeys.fromEnvironment(env) };
   // Without applications nobody can use tasks: nothing to keep, and no file to claim.
   const defaultFile =
-    Object.keys(apiKeys).length === 0 ? undefined : join(homedir(), ".beamhub", `tasks-${id}.kvlog`);
+    Object.keys(apiKeys).length === 0 && Object.keys(apps.identities).length === 0
+      ? undefined
+      : join(homedir(), ".beamhub", `tasks-${id}.kvlog`);
   return {
     id,
     apiKeys,
+    identities: apps.identities,
+    limits: taskLimits(file.taskLimits),
     http,
     file: tasksFile === undefined ? defaultFile : tasksFile.value === "off" ? undefined : tasksFile.value,
   };
 }
 
-function appsKey(apps: unknown): Record<string, string> {
-  if (apps === undefined) return {};
+/**
+ * The config file's `apps`: each application's key as a string (`{"app1": "secret"}`), or an
+ * object with an optional `key` and `identities` (`{"app1": {"identities": ["unix:alice"]}}`).
+ */
+function appsKey(apps: unknown): {
+  keys: Record<string, string>;
+  identities: Record<string, readonly string[]>;
+} {
+  const keys: Record<string, string> = {};
+  const identities: Record<string, readonly string[]> = {};
+  if (apps === undefined) return { keys, identities };
   if (typeof apps !== "object" || apps === null || Array.isArray(apps)) {
-    throw new CliError('config key apps must be an object: {"<name>": "<key>", ...}', EXIT.usage);
+    throw new CliError(
+      'config key apps must be an object: {"<name>": "<key>" or {"key": "<key>", "identities": ["unix:<user>", ...]}, ...}',
+      EXIT.usage,
+    );
   }
-  for (const [name, key] of Object.entries(apps)) {
-    if (typeof key !== "string" || key === "")
-      throw new CliError(`config key apps.${name} must be a non-empty string`, EXIT.usage);
+  for (const [name, value] of Object.entries(apps as Record<string, unknown>)) {
+    if (typeof value === "string" && value !== "") {
+      keys[name] = value;
+      continue;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw new CliError(`config key apps.${name} must be a non-empty string or an object`, EXIT.usage);
+    const { key, identities: ids, ...rest } = value as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0)
+      throw new CliError(
+        `config key apps.${name}: unknown field ${unknown[0]} (key, identities)`,
+        EXIT.usage,
+      );
+    if (key !== undefined) {
+      if (typeof key !== "string" || key === "")
+        throw new CliError(`config key apps.${name}.key must be a non-empty string`, EXIT.usage);
+      keys[name] = key;
+    }
+    if (ids !== undefined) {
+      if (!Array.isArray(ids) || ids.some((id) => typeof id !== "string" || id === ""))
+        throw new CliError(
+          `config key apps.${name}.identities must be a list of identities, e.g. ["unix:alice", "mtls:worker-1", "token:ci"]`,
+          EXIT.usage,
+        );
+      identities[name] = ids as string[];
+    }
   }
-  return apps as Record<string, string>;
+  return { keys, identities };
+}
+
+/** The bounds `taskLimits` may set, each a positive whole number (bytes, counts, ms). */
+const LIMIT_KEYS: readonly (keyof TaskBrokerLimits)[] = [
+  "maxTasksPerApp",
+  "maxTasks",
+  "maxWaiters",
+  "maxBodyBytes",
+  "maxSocketsPerApp",
+  "maxPendingSockets",
+  "socketBufferBytes",
+  "socketTtlMs",
+];
+
+/** The config file's `taskLimits`, e.g. `{"maxSocketsPerApp": 20, "socketTtlMs": 30000}`. */
+function taskLimits(value: unknown): Partial<TaskBrokerLimits> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new CliError(`config key taskLimits must be an object: {"${LIMIT_KEYS[0]}": N, ...}`, EXIT.usage);
+  const limits: Partial<TaskBrokerLimits> = {};
+  for (const [key, limit] of Object.entries(value as Record<string, unknown>)) {
+    if (!LIMIT_KEYS.includes(key as keyof TaskBrokerLimits))
+      throw new CliError(
+        `config key taskLimits.${key} is unknown (one of ${LIMIT_KEYS.join(", ")})`,
+        EXIT.usage,
+      );
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1)
+      throw new CliError(`config key taskLimits.${key} must be a positive whole number`, EXIT.usage);
+    limits[key as keyof TaskBrokerLimits] = limit;
+  }
+  return limits;
 }
 
 /** The running task broker of `serve`, and how to stop it. */
@@ -93,7 +177,13 @@ export async function startTasks(
   if (options.file !== undefined) await mkdir(dirname(options.file), { recursive: true, mode: 0o700 });
   let broker: TaskBroker;
   try {
-    broker = await TaskBroker.open({ id: options.id, apiKeys: options.apiKeys, file: options.file });
+    broker = await TaskBroker.open({
+      id: options.id,
+      apiKeys: options.apiKeys,
+      identities: options.identities,
+      limits: options.limits,
+      file: options.file,
+    });
   } catch (error) {
     if (error instanceof TaskError)
       throw new CliError(`tasks: ${error.message}`, EXIT.usage, { cause: error });
@@ -101,7 +191,7 @@ export async function startTasks(
   }
   const registration = await serveTasks(hub, broker);
   const http = options.http === undefined ? undefined : await listenTasksHttp(broker, options.http);
-  const apps = broker.keys.apps;
+  const apps = [...new Set([...broker.keys.apps, ...broker.identities.apps])];
   log(
     `tasks: hub id ${options.id}; ${apps.length === 0 ? "no applications (set APP_<name>_KEY=<key>)" : `applications ${apps.join(", ")}`}; ` +
       `service "${TASK_SERVICE}"` +

@@ -69,3 +69,20 @@ export class TaskLimitError extends TaskError {
     super("ELIMIT", message, status);
   }
 }
+
+/**
+ * A socket task is over before its recipient joined: its ttl passed or its sender went away
+ * (HTTP 410, Samply's answer when nobody joins within 60 s).
+ */
+export class SocketGoneError extends TaskError {
+  constructor(message: string) {
+    super("ESOCKET_GONE", message, 410);
+  }
+}
+
+/** A socket request or join without an `Upgrade` header, or over HTTP/2, which cannot upgrade (HTTP 426). */
+export class UpgradeRequiredError extends TaskError {
+  constructor(message: string) {
+    super("EUPGRADE_REQUIRED", message, 426);
+  }
+}

@@ -1,5 +1,9 @@
 import { TaskLimitError } from "./errors.js";
-import type { TaskStore } from "./task-store.js";
+
+/** What a long poll listens to: a change under one of `keys` calls the listener (a TaskStore, the socket broker). */
+export interface ChangeSource {
+  listen(keys: readonly string[], listener: () => void): () => void;
+}
 
 /** Samply.Beam's long-poll parameters: wait for `count` items, or for `timeMs`, or both (whichever first). */
 export interface WaitCondition {
@@ -48,7 +52,7 @@ export class WaiterBudget {
  * went away). Only `timeMs`: waits the whole time, as Samply does.
  */
 export async function longPoll<T>(
-  store: TaskStore,
+  store: ChangeSource,
   keys: readonly string[],
   evaluate: () => Snapshot<T>,
   wait: WaitCondition,

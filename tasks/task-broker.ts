@@ -1,4 +1,5 @@
 import { classifyId, parseHubId, type HubId } from "./beam-id.js";
+import { AppIdentities } from "./app-identities.js";
 import { AppKeys } from "./app-keys.js";
 import {
   InvalidTaskError,
@@ -11,9 +12,10 @@ import { longPoll, WaiterBudget, type PollAnswer, type WaitCondition } from "./l
 import { checkTaskId, parseResult, parseTask, type Task, type TaskResult } from "./messages.js";
 import { TaskStore, type StoredTask, type TaskStoreLimits } from "./task-store.js";
 import { TaskLog } from "./task-log.js";
+import { DEFAULT_SOCKET_LIMITS, SocketBroker, type SocketLimits } from "./sockets/socket-broker.js";
 
 /** Bounds of a {@link TaskBroker}; each refusal is a clear 4xx. */
-export interface TaskBrokerLimits extends TaskStoreLimits {
+export interface TaskBrokerLimits extends TaskStoreLimits, SocketLimits {
   /** Requests waiting at once (long polls and event streams; default 10,000). */
   maxWaiters: number;
   /** Bytes of one request body (default 10 MiB; Samply's README figure). */
@@ -25,6 +27,7 @@ export const DEFAULT_BROKER_LIMITS: TaskBrokerLimits = {
   maxTasks: 100_000,
   maxWaiters: 10_000,
   maxBodyBytes: 10 * 1024 * 1024,
+  ...DEFAULT_SOCKET_LIMITS,
 };
 
 /** Options of {@link TaskBroker.open}. */
@@ -33,6 +36,12 @@ export interface TaskBrokerOptions {
   id: string;
   /** Application keys by name: `{app1: "secret"}` makes `app1.<id>`. */
   apiKeys?: Readonly<Record<string, string>>;
+  /**
+   * Identities that act as an application without its key, by application name:
+   * `{app1: ["unix:alice", "mtls:worker-1"]}` (see {@link AppIdentities}). For hub sessions
+   * only (the TypeScript API, the CLI); the REST face takes keys.
+   */
+  identities?: Readonly<Record<string, readonly string[]>>;
   /** An environment to read `APP_<name>_KEY` variables from (the CLI passes `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Keep tasks and results in this kv log file, so that they survive a restart. */
@@ -65,7 +74,10 @@ const DONE: ReadonlySet<string> = new Set(["claimed", "succeeded", "permfailed"]
 export class TaskBroker {
   readonly hub: HubId;
   readonly keys: AppKeys;
+  readonly identities: AppIdentities;
   readonly limits: TaskBrokerLimits;
+  /** Samply's sockets (`/v1/sockets`): byte pipes between two applications, paired here. */
+  readonly sockets: SocketBroker;
   readonly #store: TaskStore;
   readonly #waiters: WaiterBudget;
   readonly #log: TaskLog | undefined;
@@ -78,9 +90,11 @@ export class TaskBroker {
       ...(options.env === undefined ? {} : AppKeys.fromEnvironment(options.env)),
       ...options.apiKeys,
     });
+    this.identities = new AppIdentities(options.id, options.identities);
     this.#store = store;
     this.#log = log;
     this.#waiters = new WaiterBudget(this.limits.maxWaiters);
+    this.sockets = new SocketBroker(this.hub, this.limits, this.#waiters);
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepInterval ?? 1000).unref();
   }
 
@@ -273,9 +287,13 @@ export class TaskBroker {
     return outcome;
   }
 
-  /** Stops sweeping and closes the log. Waiting requests end at their own deadlines. */
+  /**
+   * Stops sweeping and closes the log; socket tasks nobody joined end (410). Waiting requests
+   * end at their own deadlines, joined sockets when their sides close them.
+   */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    this.sockets.close();
     await this.#log?.close();
   }
 

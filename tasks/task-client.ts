@@ -1,19 +1,23 @@
+import type { ByteStream } from "../model/byte-stream.js";
 import { ServiceError } from "../model/errors.js";
 import type { HubClient } from "../hub/types.js";
 import type { TaskError } from "./errors.js";
 import {
   InvalidTaskError,
+  SocketGoneError,
   TaskExistsError,
   TaskForbiddenError,
   TaskLimitError,
   TaskNotFoundError,
   TaskUnauthorizedError,
   UnreachableRecipientsError,
+  UpgradeRequiredError,
 } from "./errors.js";
-import type { PollAnswer, WaitCondition } from "./long-poll.js";
+import { MAX_WAIT_MS, type PollAnswer, type WaitCondition } from "./long-poll.js";
 import type { FailureStrategy, Task, TaskResult, WorkStatus } from "./messages.js";
+import type { SocketTask } from "./sockets/socket-broker.js";
 import type { TaskQuery } from "./task-broker.js";
-import { TASK_SERVICE, type TaskServiceRequest } from "./task-service.js";
+import { TASK_SERVICE, type SocketReply, type TaskServiceRequest } from "./task-service.js";
 
 /** What {@link TaskClient.post} needs; the rest has defaults. */
 export interface NewTask {
@@ -41,6 +45,31 @@ export interface TodoOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link TaskClient.socket}. */
+export interface SocketOptions {
+  /** Any JSON value the recipient sees in the socket task (Samply's `metadata` header). */
+  metadata?: unknown;
+  /** Gives up waiting for the recipient: the socket task is withdrawn. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link TaskClient.sockets}. */
+export interface IncomingSocketsOptions {
+  /** How long each long poll waits before asking again (default 30 s). */
+  pollTime?: number;
+  signal?: AbortSignal;
+}
+
+/** How an application proves who it is: its key, or (no key) the session's own identity. */
+export interface TaskCredentials {
+  app: string;
+  /**
+   * The application's key. Leave it out when the hub maps this session's identity (a Unix
+   * user, a client certificate, a token) to the application (`apps.<name>.identities`).
+   */
+  key?: string;
+}
+
 /** A request as this client writes it, before it adds its credentials (distributed over the union). */
 type WithoutCredentials<T> = T extends unknown ? Omit<T, "app" | "key"> : never;
 
@@ -53,6 +82,8 @@ const ERRORS: Record<string, (error: ServiceError) => TaskError> = {
   ETASK_EXISTS: (e) => Object.assign(new TaskExistsError(""), { message: e.message }),
   EUNREACHABLE: (e) => new UnreachableRecipientsError(((e.details as { hubs?: string[] }) ?? {}).hubs ?? []),
   ELIMIT: (e) => new TaskLimitError(e.message),
+  ESOCKET_GONE: (e) => new SocketGoneError(e.message),
+  EUPGRADE_REQUIRED: (e) => new UpgradeRequiredError(e.message),
 };
 
 /**
@@ -69,10 +100,10 @@ const ERRORS: Record<string, (error: ServiceError) => TaskError> = {
  */
 export class TaskClient {
   readonly #hub: HubClient;
-  readonly #credentials: { app: string; key: string };
+  readonly #credentials: TaskCredentials;
   readonly #service: string;
 
-  constructor(hub: HubClient, credentials: { app: string; key: string }, options: { service?: string } = {}) {
+  constructor(hub: HubClient, credentials: TaskCredentials, options: { service?: string } = {}) {
     this.#hub = hub;
     this.#credentials = credentials;
     this.#service = options.service ?? TASK_SERVICE;
@@ -156,13 +187,62 @@ export class TaskClient {
     }
   }
 
-  async #call<T>(request: WithoutCredentials<TaskServiceRequest>): Promise<T> {
-    const waited = request.wait?.timeMs ?? (request.wait?.count === undefined ? 0 : 3_600_000);
+  /**
+   * Asks application `to` for a socket (Samply's `POST /v1/sockets/<app>`) and resolves, once
+   * the recipient joined, to this side's end: a byte stream both ways (`Duplex.fromWeb(stream)`
+   * makes a Node duplex of it). Rejects with `SocketGoneError` when nobody joined within the
+   * hub's socket ttl (60 s by default).
+   */
+  async socket(to: string, options: SocketOptions = {}): Promise<ByteStream> {
+    const reply = await this.#call<SocketReply>(
+      { op: "socket", to, metadata: options.metadata ?? null },
+      { timeout: MAX_WAIT_MS, ...(options.signal === undefined ? {} : { signal: options.signal }) },
+    );
+    return reply.stream;
+  }
+
+  /**
+   * The socket tasks waiting for this application (`GET /v1/sockets`), optionally waiting for
+   * `wait.count` of them.
+   */
+  socketTasks(wait?: WaitCondition): Promise<PollAnswer<SocketTask>> {
+    return this.#call({ op: "sockets", wait: wait ?? { timeMs: 0 } });
+  }
+
+  /** The sockets other applications ask this one for, as they come (each once), by long polls. */
+  async *sockets(options: IncomingSocketsOptions = {}): AsyncGenerator<SocketTask> {
+    const seen = new Set<string>();
+    while (options.signal?.aborted !== true) {
+      const answer = await this.socketTasks({ count: seen.size + 1, timeMs: options.pollTime ?? 30_000 });
+      const current = new Set(answer.items.map((task) => task.id));
+      for (const id of seen) if (!current.has(id)) seen.delete(id);
+      for (const task of answer.items) {
+        if (seen.has(task.id)) continue;
+        seen.add(task.id);
+        yield task;
+      }
+    }
+  }
+
+  /** Joins socket `id` (Samply's `GET /v1/sockets/<id>`); resolves to this side's end. */
+  async accept(id: string | SocketTask): Promise<ByteStream> {
+    const reply = await this.#call<SocketReply>({ op: "accept", id: typeof id === "string" ? id : id.id });
+    return reply.stream;
+  }
+
+  async #call<T>(
+    request: WithoutCredentials<TaskServiceRequest>,
+    options: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    const waited = request.wait?.timeMs ?? (request.wait?.count === undefined ? 0 : MAX_WAIT_MS);
     try {
       return await this.#hub.call<T>(
         this.#service,
         { ...request, ...this.#credentials },
-        { timeout: waited + 30_000 },
+        {
+          timeout: (options.timeout ?? waited) + 30_000,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        },
       );
     } catch (error) {
       const rebuild = error instanceof ServiceError ? ERRORS[error.code] : undefined;

@@ -77,3 +77,24 @@ export function spliceSocketStream(socket: Socket, stream: ByteStream): Promise<
   socket.resume();
   return closed;
 }
+
+/**
+ * Joins two sockets: bytes both ways with backpressure (`pipe`), FIN forwarded as FIN, and an
+ * error or reset on either side resets the other. Resolves when both have closed.
+ */
+export function spliceSockets(a: Socket, b: Socket): Promise<void> {
+  a.allowHalfOpen = true;
+  b.allowHalfOpen = true;
+  const wire = (from: Socket, to: Socket): Promise<void> => {
+    from.on("error", () => resetSocket(to));
+    from.pipe(to, { end: true });
+    return new Promise((resolve) =>
+      from.once("close", (hadError) => {
+        // Closed without finishing (destroyed locally or reset): the other side must not hang.
+        if (hadError || !from.readableEnded) resetSocket(to);
+        resolve();
+      }),
+    );
+  };
+  return Promise.all([wire(a, b), wire(b, a)]).then(() => undefined);
+}

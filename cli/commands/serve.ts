@@ -6,7 +6,9 @@ import {
   listenUnix,
   peerCredentialsAvailable,
   taskRequestListener,
+  taskUpgradeListener,
   VERSION,
+  type UpgradeHandler,
   type HttpsListener,
   type Authenticate,
   type ListenHttpsOptions,
@@ -115,7 +117,8 @@ export async function serve(
         observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
         taskRequestListener(tasks.broker),
       ),
-      mles?.upgrade,
+      // Samply's sockets (/v1/sockets) first, then Mles clients (--mles) on the same port.
+      upgradesInTurn(taskUpgradeListener(tasks.broker), mles?.upgrade),
     );
     const server = https.server;
     readiness.push({ name: "https listener", check: () => server.listening || "not listening" });
@@ -196,6 +199,12 @@ async function startMetrics(
 }
 
 /** A request listener that tries `first`, and hands what it does not take to `next`. */
+/** The first of `handlers` that takes an upgrade (the listener answers 404 when none does). */
+function upgradesInTurn(...handlers: Array<UpgradeHandler | undefined>): UpgradeHandler {
+  const present = handlers.filter((handler) => handler !== undefined);
+  return (request, socket, head) => present.some((handler) => handler(request, socket, head));
+}
+
 function orElse(
   first: (request: Http2ServerRequest, response: Http2ServerResponse) => boolean,
   next: (request: Http2ServerRequest, response: Http2ServerResponse) => void,
@@ -297,7 +306,7 @@ async function startHttps(
     allowOrigins: https.allowOrigins,
     trustedProxies: https.trustedProxies,
     log,
-    // Samply applications' task API (/v1/tasks, /v1/health) on the same port.
+    // Samply applications' task API (/v1/tasks, /v1/sockets, /v1/health) on the same port.
     otherRequests,
     // Mles clients (--mles) on the same port.
     ...(otherUpgrades === undefined ? {} : { otherUpgrades }),

@@ -4,6 +4,7 @@ import {
   TaskError,
   type NewResult,
   type NewTask,
+  type SocketTask,
   type Task,
   type TaskQuery,
   type TaskResult,
@@ -16,8 +17,9 @@ import { connectToHubWithin } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { table, toJson } from "../output.js";
+import { pipeSocketToStdio } from "../task-socket-pipe.js";
 
-const ACTIONS = ["post", "ls", "get", "results", "put", "watch"] as const;
+const ACTIONS = ["post", "ls", "get", "results", "put", "watch", "socket", "sockets", "accept"] as const;
 type Action = (typeof ACTIONS)[number];
 
 /** What one `beamhub task` run needs: the client, its output, and the parsed input. */
@@ -69,6 +71,13 @@ function resultRows(results: readonly TaskResult[]): string {
   );
 }
 
+function socketRows(tasks: readonly SocketTask[]): string {
+  return table(
+    ["ID", "FROM", "TTL", "METADATA"],
+    tasks.map((task) => [task.id, task.from, `${task.ttl}s`, JSON.stringify(task.metadata)]),
+  );
+}
+
 const RUNNERS: Record<Action, (run: TaskRun) => Promise<number>> = {
   post: async ({ client, out, json, readBody }) => {
     const task = await client.post((await readBody()) as NewTask);
@@ -107,6 +116,36 @@ const RUNNERS: Record<Action, (run: TaskRun) => Promise<number>> = {
       out(json ? toJson(task, false) : `${task.id}  from ${task.from}  ${task.body}`);
     return 0;
   },
+  socket: async ({ client, input }) => {
+    const to = input.operands[1];
+    if (to === undefined) throw usage("socket needs the application to connect to");
+    const metadataText = input.string("metadata");
+    let metadata: unknown = null;
+    if (metadataText !== undefined) {
+      try {
+        metadata = JSON.parse(metadataText);
+      } catch (error) {
+        throw new CliError(
+          `task socket: --metadata is not valid JSON: ${(error as Error).message}`,
+          EXIT.usage,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    await pipeSocketToStdio(await client.socket(to, { metadata }));
+    return 0;
+  },
+  sockets: async ({ client, input, out, json }) => {
+    const answer = await client.socketTasks(waitOf(input));
+    out(json ? toJson(answer.items, true) : socketRows(answer.items));
+    return answer.partial ? EXIT.failed : 0;
+  },
+  accept: async ({ client, input }) => {
+    await pipeSocketToStdio(await client.accept(operand(input, "accept")));
+    return 0;
+  },
 };
 
 function operand(input: CommandInput, action: string): string {
@@ -128,13 +167,17 @@ export const taskCommand: CommandSpec = {
   ],
   summary: "post tasks, answer them and read results (Samply.Beam's task API)",
   description:
-    "As the application --app (with its --key, env BEAMHUB_APP and BEAMHUB_APP_KEY), through the hub's tasks service:\n" +
+    "As the application --app (with its --key, env BEAMHUB_APP and BEAMHUB_APP_KEY; without a key the hub must map " +
+    "this session's identity to the application, config apps.<name>.identities), through the hub's tasks service:\n" +
     '  post <json|->        posts a task, e.g. {"to":["app2.proxy1.broker"],"body":"...","ttl":"60s"}; prints its id\n' +
     "  ls                   lists tasks to do (--todo, the default), or --from me / --to me\n" +
     "  get <id>             one task this application sent or works on\n" +
     "  results <id>         the results of a task this application sent\n" +
     '  put <id> <json|->    this worker\'s result, e.g. {"status":"succeeded","body":"42"}\n' +
     "  watch                prints each task to do as it comes, until stopped\n" +
+    "  socket <app>         asks <app> for a socket (--metadata JSON) and, once it joins, pipes stdin and stdout through it (like nc)\n" +
+    "  sockets              lists the sockets other applications ask this one for (long-polls with --wait-count/--wait-time)\n" +
+    "  accept <id>          joins that socket and pipes stdin and stdout through it\n" +
     "ls, get and results long-poll with --wait-count N and --wait-time DURATION (a bare number is ms); " +
     "ls and results exit 1 when fewer than --wait-count came (Samply's 206).",
   groups: [
@@ -157,6 +200,11 @@ export const taskCommand: CommandSpec = {
           value: "DURATION",
           help: "long poll: wait at most this long (500ms, 10s)",
         },
+        metadata: {
+          type: "string",
+          value: "JSON",
+          help: "socket: what the recipient sees in the socket task",
+        },
         json: { type: "boolean", help: "print JSON instead of a table" },
       },
     },
@@ -169,8 +217,10 @@ export const taskCommand: CommandSpec = {
       throw usage(`unknown action ${JSON.stringify(action)}; one of ${ACTIONS.join(", ")}`);
     const app = input.string("app") ?? io.env.BEAMHUB_APP;
     const key = input.string("key") ?? io.env.BEAMHUB_APP_KEY;
-    if (app === undefined || key === undefined)
-      throw usage("give the application with --app ID and --key KEY (or BEAMHUB_APP, BEAMHUB_APP_KEY)");
+    if (app === undefined)
+      throw usage(
+        "give the application with --app ID and --key KEY (or BEAMHUB_APP, BEAMHUB_APP_KEY; no key: the hub maps your identity)",
+      );
     const bodyOperand = action === "post" ? input.operands[1] : input.operands[2];
     const readBody = async (): Promise<unknown> => {
       const text = bodyOperand === "-" ? (await io.readStdin()).toString() : bodyOperand;
@@ -186,7 +236,7 @@ export const taskCommand: CommandSpec = {
     const config = clientConfig(input);
     const { hub } = await connectToHubWithin(config, config.timeout);
     try {
-      const client = new TaskClient(hub, { app, key });
+      const client = new TaskClient(hub, key === undefined ? { app } : { app, key });
       return await RUNNERS[action]({ client, input, out: io.out, json: input.flag("json"), readBody });
     } catch (error) {
       if (error instanceof CliError) throw error;

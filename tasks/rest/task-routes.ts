@@ -1,4 +1,3 @@
-import { TaskError } from "../errors.js";
 import type { TaskBroker } from "../task-broker.js";
 import {
   clientGone,
@@ -10,7 +9,9 @@ import {
   type HttpRequest,
   type HttpResponse,
 } from "./http-exchange.js";
+import { errorAnswer } from "./error-answer.js";
 import { streamResultEvents } from "./result-events.js";
+import { isSocketPath, serveSocketRoute } from "./socket-routes.js";
 
 /** Handles one request; resolves to false when the path is not one of these routes. */
 export type TaskRoutes = (request: HttpRequest, response: HttpResponse) => Promise<boolean>;
@@ -22,7 +23,7 @@ const RESULT = /^\/v1\/tasks\/([^/]+)\/results\/([^/]+)$/;
 
 /**
  * Samply.Beam's REST face (its paths, status codes and bodies; `../shared/reference/
- * samply-beam-spec.md` §§ 2–9) over a {@link TaskBroker}, for node:http and node:http2 servers
+ * samply-beam-spec.md` §§ 2–9, and its sockets) over a {@link TaskBroker}, for node:http and node:http2 servers
  * alike. Not copied from Samply: a bad `from` is never a reason to exit, and a request for one
  * unknown task without `wait_time` answers 404 at once instead of blocking an hour.
  */
@@ -33,6 +34,15 @@ export function taskRoutes(broker: TaskBroker): TaskRoutes {
     if (path === "/v1/health") {
       if (request.method !== "GET") return methodNotAllowed(response, "GET");
       sendJson(response, 200, { summary: "healthy", id: broker.hub.id });
+      return true;
+    }
+    if (isSocketPath(path)) {
+      try {
+        const app = broker.keys.authenticate(header(request.headers, "authorization"));
+        await serveSocketRoute(broker, app, request, response, url);
+      } catch (error) {
+        answerError(response, error);
+      }
       return true;
     }
     if (!path.startsWith("/v1/tasks")) return false;
@@ -121,13 +131,10 @@ function answerError(response: HttpResponse, error: unknown): void {
     response.destroy(error instanceof Error ? error : undefined);
     return;
   }
-  if (error instanceof TaskError) {
-    if (error.status === 401) sendText(response, 401, error.message, { "www-authenticate": "ApiKey" });
-    else if (error.status === 424 && "hubs" in error) sendJson(response, 424, error.hubs);
-    else sendText(response, error.status, error.message);
-    return;
-  }
-  sendText(response, 500, "Internal server error");
+  const answer = errorAnswer(error);
+  const body = Buffer.from(answer.body);
+  response.writeHead(answer.status, { ...answer.headers, "content-length": body.length });
+  response.end(body);
 }
 
 function badRequest(response: HttpResponse, message: string): true {
