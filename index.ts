@@ -190,7 +190,13 @@ export {
 export { SocketBroker, type SocketLimits, type SocketTask } from "./tasks/sockets/socket-broker.js";
 export { socketUpgradeListener, taskUpgradeListener } from "./tasks/rest/socket-routes.js";
 export { serveTasks, TASK_SERVICE } from "./tasks/task-service.js";
-export { taskRequestListener, taskRoutes, type TaskRoutes } from "./tasks/rest/task-routes.js";
+export {
+  taskRequestListener,
+  taskRoutes,
+  type TaskRoutes,
+  type TaskRoutesOptions,
+} from "./tasks/rest/task-routes.js";
+export type { ProxyHealth } from "./tasks/rest/proxy-health.js";
 export {
   listenTasksHttp,
   type ListenTasksHttpOptions,

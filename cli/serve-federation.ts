@@ -1,6 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { joinFederation, serveBroker, TrustStore, type FederationSite, type Hub } from "../index.js";
+import {
+  joinFederation,
+  serveBroker,
+  TrustStore,
+  type Broker,
+  type FederationSite,
+  type Hub,
+} from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import { stringSetting, type Setting } from "./settings.js";
 
@@ -15,6 +22,8 @@ export interface FederationServeOptions {
   readonly broker: string | undefined;
   /** `--proxy`: a URL, `false` for none, undefined for HTTPS_PROXY. */
   readonly proxy: string | false | undefined;
+  /** A broker's `/v1/health/proxies/<id>` password: `MONITORING_API_KEY`, as Samply's broker reads it. */
+  readonly monitoringKey: string | undefined;
 }
 
 /** The files of a federation directory, as `--federation DIR` names them. */
@@ -27,6 +36,7 @@ export const FEDERATION_FILES = { cert: "hub.pem", key: "hub.key", root: "root.p
 export function federationServeOptions(
   pick: (flag: string) => Setting<unknown> | undefined,
   id: string,
+  env: NodeJS.ProcessEnv,
 ): FederationServeOptions | undefined {
   const dirSetting = stringSetting(pick("federation"));
   const brokerSetting = stringSetting(pick("broker"));
@@ -81,13 +91,15 @@ export function federationServeOptions(
   }
   const proxy =
     proxySetting === undefined ? undefined : proxySetting.value === "off" ? false : proxySetting.value;
-  return { dir, cert, key, root, broker, proxy };
+  return { dir, cert, key, root, broker, proxy, monitoringKey: env.MONITORING_API_KEY };
 }
 
 /** The federation's part of `serve`, running. */
 export interface ServedFederation {
   /** The site's membership, when this hub is a site. */
   readonly site: FederationSite | undefined;
+  /** The sites connected to this hub, when it is the broker (`/v1/health/proxies`). */
+  readonly health: Broker["health"] | undefined;
   close(): Promise<void>;
 }
 
@@ -103,7 +115,7 @@ export async function startFederation(
     log(
       `federation: broker ${id}; site hubs with certificates of ${join(options.dir, FEDERATION_FILES.root)} connect over https`,
     );
-    return { site: undefined, close: () => broker.close() };
+    return { site: undefined, health: broker.health, close: () => broker.close() };
   }
   let site: FederationSite;
   try {
@@ -127,5 +139,5 @@ export async function startFederation(
   log(
     `federation: site ${id} of the broker at ${options.broker}; other sites' services appear here as NAME@SITE`,
   );
-  return { site, close: () => site.close() };
+  return { site, health: undefined, close: () => site.close() };
 }

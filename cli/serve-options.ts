@@ -186,7 +186,7 @@ export function resolveServeOptions(
   const keepAlive = keepAliveSetting(pick("keepalive"));
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
-  const federation = federationServeOptions(pick, tasks.id);
+  const federation = federationServeOptions(pick, tasks.id, env);
   const observe = observeServeOptions(pick);
   const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));

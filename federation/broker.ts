@@ -13,6 +13,14 @@ export interface ConnectedSite {
 /** What `serveBroker` started; `close` takes the broker's services away. */
 export interface Broker {
   sites(): Promise<ConnectedSite[]>;
+  /**
+   * The sites as Samply.Beam's `/v1/health/proxies` reports them (hand it to `taskRoutes` /
+   * `taskRequestListener` as `proxies`): connected now, or gone since when.
+   */
+  readonly health: {
+    connected(): Promise<string[]>;
+    status(id: string): Promise<{ online: true } | { online: false; lastDisconnect: number } | undefined>;
+  };
   close(): Promise<void>;
 }
 
@@ -54,9 +62,30 @@ export async function serveBroker(hub: Hub): Promise<Broker> {
       return hub.call(siteService(data.to), { from: from.id, stream: data.stream }, { cancelWith: context });
     }),
   ];
+  // When each site that went away was last seen (bounded: a broker meets few sites).
+  const lastDisconnect = new Map<string, number>();
+  const departures = hub.watch({ prefix: SITE_PREFIX, existing: false });
+  void (async () => {
+    for await (const event of departures) {
+      if (event.type !== "removed") continue;
+      lastDisconnect.delete(event.service.name.slice(SITE_PREFIX.length));
+      if (lastDisconnect.size >= 10_000) lastDisconnect.delete(lastDisconnect.keys().next().value!);
+      lastDisconnect.set(event.service.name.slice(SITE_PREFIX.length), Date.now());
+    }
+  })().catch(() => undefined);
+  const connected = async (): Promise<string[]> => (await sites()).map((site) => site.hub).sort();
   return {
     sites,
+    health: {
+      connected,
+      status: async (id) => {
+        if ((await connected()).includes(id)) return { online: true };
+        const since = lastDisconnect.get(id);
+        return since === undefined ? undefined : { online: false, lastDisconnect: since };
+      },
+    },
     close: async () => {
+      departures.close();
       await Promise.all(registrations.map((registration) => registration.unregister()));
     },
   };

@@ -27,7 +27,7 @@ import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
-import { startFederation } from "../serve-federation.js";
+import { startFederation, type ServedFederation } from "../serve-federation.js";
 import { openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
 import { describeMles, startMles } from "../serve-mles.js";
@@ -105,6 +105,12 @@ export async function serve(
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
   const mles = options.mles === undefined ? undefined : startMles(hub, options.mles);
+  // A broker's sites for /v1/health/proxies: the federation starts once the listeners are up.
+  let federation: ServedFederation | undefined = undefined;
+  const proxies = {
+    connected: async () => (await federation?.health?.connected()) ?? [],
+    status: async (id: string) => federation?.health?.status(id),
+  };
   if (options.https !== undefined && tls !== undefined) {
     https = await startHttps(
       hub,
@@ -115,7 +121,7 @@ export async function serve(
       log,
       orElse(
         observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
-        taskRequestListener(tasks.broker),
+        taskRequestListener(tasks.broker, { proxies, monitoringKey: options.federation?.monitoringKey }),
       ),
       // Samply's sockets (/v1/sockets) first, then Mles clients (--mles) on the same port.
       upgradesInTurn(taskUpgradeListener(tasks.broker), mles?.upgrade),
@@ -157,7 +163,7 @@ export async function serve(
     tokens = reloadTokens(tokens, log);
   };
   process.on("SIGHUP", reload);
-  const federation =
+  federation =
     options.federation === undefined
       ? undefined
       : await startFederation(hub, options.tasks.id, options.federation, log);

@@ -11,6 +11,7 @@ import type { TrustStore, VerifiedHub } from "../pki/trust-store.js";
 import { rawPublicKey, x25519PublicKey } from "../seal/sealing-key.js";
 import { lengthPrefixed } from "../length-prefixed.js";
 import { TunnelHandshakeError } from "./errors.js";
+import { RecordCipher } from "./record-cipher.js";
 
 /** A hub's own credentials: its id, certificate chain (PEM) and Ed25519 private key. */
 export interface HubIdentity {
@@ -122,17 +123,25 @@ export function checkHello(
   return { peer, epk: x25519PublicKey(Buffer.from(hello.epk, "base64url")) };
 }
 
-/** The two directions' keys, bound to both hellos (so neither can be swapped or replayed into another tunnel). */
-export function tunnelKeys(
+/**
+ * This side's two record ciphers, with keys bound to both hellos (so that neither can be swapped
+ * or replayed into another tunnel): HKDF-SHA256 of the X25519 secret, salted with the transcript.
+ */
+export function tunnelCiphers(
+  role: "initiator" | "responder",
   ephemeral: KeyObject,
   peerEpk: KeyObject,
   initiatorHello: Buffer,
   responderHello: Buffer,
-): { initiatorToResponder: Buffer; responderToInitiator: Buffer } {
+): { send: RecordCipher; receive: RecordCipher } {
   const secret = diffieHellman({ privateKey: ephemeral, publicKey: peerEpk });
   const transcript = createHash("sha256").update(initiatorHello).update(responderHello).digest();
   const keys = Buffer.from(hkdfSync("sha256", secret, transcript, LABEL, 64));
-  return { initiatorToResponder: keys.subarray(0, 32), responderToInitiator: keys.subarray(32) };
+  const initiatorToResponder = new RecordCipher(keys.subarray(0, 32));
+  const responderToInitiator = new RecordCipher(keys.subarray(32));
+  return role === "initiator"
+    ? { send: initiatorToResponder, receive: responderToInitiator }
+    : { send: responderToInitiator, receive: initiatorToResponder };
 }
 
 function signedBytes(hello: Omit<Hello, "sig">, previous: Buffer): Buffer {

@@ -4,8 +4,8 @@ import type { TransportHandlers } from "../../wire/byte-transport.js";
 import type { AbortableTransport } from "../../wire/keep-alive.js";
 import type { TrustStore, VerifiedHub } from "../pki/trust-store.js";
 import { TunnelAuthError, TunnelHandshakeError } from "./errors.js";
-import { checkHello, makeHello, tunnelKeys, type HubIdentity } from "./handshake.js";
-import { RecordCipher } from "./record-cipher.js";
+import { checkHello, makeHello, tunnelCiphers, type HubIdentity } from "./handshake.js";
+import type { RecordCipher } from "./record-cipher.js";
 import { RecordReader, frameRecord } from "./record-framing.js";
 
 /** Options of `openTunnel`. */
@@ -95,43 +95,24 @@ export async function openTunnel(stream: ByteStream, options: TunnelOptions): Pr
         clearTimeout(timer);
         reject(new TunnelHandshakeError("the stream closed during the tunnel handshake", { cause: error }));
       };
+      const check = (theirs: Buffer, previous?: Buffer) =>
+        checkHello(theirs, { self: self.id, expected: options.peer, trust, previous, window: clockWindow });
       if (role === "initiator") {
         const mine = makeHello(self, options.peer!);
         onRecord = (theirs) =>
           settle(() => {
-            const { peer, epk } = checkHello(theirs, {
-              self: self.id,
-              expected: options.peer,
-              trust,
-              previous: mine.bytes,
-              window: clockWindow,
-            });
-            const keys = tunnelKeys(mine.ephemeral, epk, mine.bytes, theirs);
-            return {
-              peer,
-              send: new RecordCipher(keys.initiatorToResponder),
-              receive: new RecordCipher(keys.responderToInitiator),
-            };
+            const { peer, epk } = check(theirs, mine.bytes);
+            return { peer, ...tunnelCiphers("initiator", mine.ephemeral, epk, mine.bytes, theirs) };
           });
         startPort();
         port.write(frameRecord(mine.bytes));
       } else {
         onRecord = (theirs) =>
           settle(() => {
-            const { peer, epk } = checkHello(theirs, {
-              self: self.id,
-              expected: options.peer,
-              trust,
-              window: clockWindow,
-            });
+            const { peer, epk } = check(theirs);
             const mine = makeHello(self, peer.id, theirs);
             port.write(frameRecord(mine.bytes));
-            const keys = tunnelKeys(mine.ephemeral, epk, theirs, mine.bytes);
-            return {
-              peer,
-              send: new RecordCipher(keys.responderToInitiator),
-              receive: new RecordCipher(keys.initiatorToResponder),
-            };
+            return { peer, ...tunnelCiphers("responder", mine.ephemeral, epk, theirs, mine.bytes) };
           });
         startPort();
       }

@@ -11,7 +11,19 @@ import {
 } from "./http-exchange.js";
 import { errorAnswer } from "./error-answer.js";
 import { streamResultEvents } from "./result-events.js";
+import { serveProxyHealth, type ProxyHealth } from "./proxy-health.js";
 import { isSocketPath, serveSocketRoute } from "./socket-routes.js";
+
+/** Options of `taskRoutes`: what the health routes report besides the hub itself. */
+export interface TaskRoutesOptions {
+  /** The hubs connected to this one (a federation's broker: `Broker.health`). */
+  proxies?: ProxyHealth;
+  /**
+   * The password of `GET /v1/health/proxies/<id>` (Basic auth, any user), as Samply's broker
+   * takes `MONITORING_API_KEY`; without it that route answers 501.
+   */
+  monitoringKey?: string;
+}
 
 /** Handles one request; resolves to false when the path is not one of these routes. */
 export type TaskRoutes = (request: HttpRequest, response: HttpResponse) => Promise<boolean>;
@@ -27,7 +39,7 @@ const RESULT = /^\/v1\/tasks\/([^/]+)\/results\/([^/]+)$/;
  * alike. Not copied from Samply: a bad `from` is never a reason to exit, and a request for one
  * unknown task without `wait_time` answers 404 at once instead of blocking an hour.
  */
-export function taskRoutes(broker: TaskBroker): TaskRoutes {
+export function taskRoutes(broker: TaskBroker, options: TaskRoutesOptions = {}): TaskRoutes {
   return async (request, response) => {
     const url = new URL(request.url ?? "/", "http://hub");
     const path = url.pathname;
@@ -36,6 +48,8 @@ export function taskRoutes(broker: TaskBroker): TaskRoutes {
       sendJson(response, 200, { summary: "healthy", id: broker.hub.id });
       return true;
     }
+    if (path.startsWith("/v1/health/proxies"))
+      return serveProxyHealth(request, response, path, options.proxies, options.monitoringKey);
     if (isSocketPath(path)) {
       try {
         const app = broker.keys.authenticate(header(request.headers, "authorization"));
@@ -114,8 +128,9 @@ export function taskRoutes(broker: TaskBroker): TaskRoutes {
  */
 export function taskRequestListener(
   broker: TaskBroker,
+  options: TaskRoutesOptions = {},
 ): (request: HttpRequest, response: HttpResponse) => void {
-  const routes = taskRoutes(broker);
+  const routes = taskRoutes(broker, options);
   return (request, response) => {
     routes(request, response).then(
       (handled) => {

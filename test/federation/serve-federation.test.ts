@@ -2,6 +2,7 @@
 // two site hubs, one of them reaching the broker through a forward proxy (tinyproxy) — and a
 // service at one site called from the other by `name@site`, with `beamhub call`.
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,6 +40,32 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A GET to the broker's https port (its certificate names the hub id "broker"). */
+function get(
+  base: string,
+  path: string,
+  root: string,
+  password?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(new URL(path, base), {
+      ca: root,
+      servername: "broker",
+      headers:
+        password === undefined
+          ? {}
+          : { authorization: `Basic ${Buffer.from(`monitor:${password}`).toString("base64")}` },
+    });
+    request.once("response", (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.once("end", () => resolve({ status: response.statusCode!, body }));
+    });
+    request.once("error", reject);
+    request.end();
+  });
+}
+
 describe("beamhub serve --federation", () => {
   it("runs a broker and two sites; a call goes site 1 → broker → site 2 by name@site", async () => {
     const ca = await CertificateAuthority.init(join(dir, "ca"));
@@ -56,6 +83,7 @@ describe("beamhub serve --federation", () => {
         join(dir, "broker.sock"),
       ],
       /press Ctrl-C/,
+      { MONITORING_API_KEY: "watch-it" },
     );
     running.push(broker);
     expect(broker.stderr()).toMatch(/federation: broker broker/);
@@ -98,8 +126,8 @@ describe("beamhub serve --federation", () => {
       const caller = await connectUnix(site1, { reconnect: false });
       try {
         const reply = await within(
-          caller.call("greet@proxy2.broker", "Ada", { waitForService: 15_000 }),
-          20_000,
+          caller.call("greet@proxy2.broker", "Ada", { waitForService: 30_000 }),
+          35_000,
           "the call across the federation",
         );
         expect(reply).toBe("hello Ada, from proxy2 to proxy1.broker");
@@ -114,6 +142,30 @@ describe("beamhub serve --federation", () => {
     } finally {
       await service.close();
     }
+
+    // The broker's health of its sites, as Samply's broker answers it.
+    const health = (path: string, password?: string) => get(brokerUrl, path, ca.rootPem, password);
+    expect(await health("/v1/health/proxies")).toEqual({
+      status: 200,
+      body: '["proxy1.broker","proxy2.broker"]',
+    });
+    expect((await health("/v1/health/proxies/proxy1.broker", "watch-it")).status).toBe(200);
+    expect((await health("/v1/health/proxies/proxy1.broker", "wrong")).status).toBe(401);
+    expect((await health("/v1/health/proxies/proxy7.broker", "watch-it")).status).toBe(404);
+    await running.at(-1)!.stop(); // site 2 goes away
+    const gone = await within(
+      (async () => {
+        for (;;) {
+          const answer = await health("/v1/health/proxies/proxy2.broker", "watch-it");
+          if (answer.status !== 200) return answer;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })(),
+      10_000,
+      "the broker to notice site 2 went away",
+    );
+    expect(gone.status).toBe(503);
+    expect(JSON.parse(gone.body).last_disconnect.secs_since_epoch).toBeGreaterThan(1_700_000_000);
   }, 120_000);
 
   it("refuses a federation directory whose certificate names another hub, before listening", async () => {
