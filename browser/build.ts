@@ -63,9 +63,11 @@ function nodeShims(stubbed: Set<string>): Plugin {
         contents: await stubModule(args.path),
         loader: "js",
       }));
-      // kv/bytes.ts is the core's one module built on Node's native string methods.
-      builder.onResolve({ filter: /(^|\/)kv\/bytes\.js$/ }, (args) => {
-        if (args.importer.startsWith(shims)) return undefined;
+      // kv/bytes.ts is the core's one module built on Node's native string methods, however it
+      // is imported ("../kv/bytes.js" from codecs/, "./bytes.js" from kv/ itself).
+      const kvBytes = join(root, "kv", "bytes.js");
+      builder.onResolve({ filter: /(^|\/)bytes\.js$/ }, (args) => {
+        if (args.importer.startsWith(shims) || join(args.resolveDir, args.path) !== kvBytes) return undefined;
         return { path: join(shims, "kv-bytes.ts") };
       });
       // beamhub's own sources that use the global `Buffer` get the shim imported explicitly.
