@@ -25,7 +25,13 @@ const expected: string[][] = [
   ["42"],
   ["EFORBIDDEN", "admin.reset took", "done"],
   ["app2.proxy1.broker: succeeded 42"],
+  ['{"file":"report.csv"} "a,b\\n1,2\\n"'],
   ["hello Ada, proxy1.broker"],
+  ["1 alice: hello, anyone?", "2 alice: welcome, bob"],
+  ["hello from the hub"],
+  ["1 1 local", "true"],
+  ["20"],
+  ["/beamhub/ui"],
   [
     "cbor application/cbor, msgpack",
     '{"user":"ada","reply":{"$channel":5}}',
