@@ -34,7 +34,10 @@ describe("fd leaks", () => {
       if (i % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     const afterSend = await p.request({ op: "fd-count" }); // processed after every count-fds frame
-    expect(afterSend.msg).toEqual({ id: afterSend.msg.id, count: childBefore, pending: 0 });
+    expect(afterSend.msg.pending).toBe(0);
+    // None of the 10 000 stays open in the child. (At most as many as before, not exactly as
+    // many: a descriptor of the child's own start-up may close meanwhile, as seen under load.)
+    expect(afterSend.msg.count).toBeLessThanOrEqual(childBefore);
     expect(p.socket.stats.fdsSent - statsBefore.fdsSent).toBe(TOTAL);
     expect(p.socket.pendingFds).toBe(0);
     expect(fdCount()).toBe(parentBefore);
@@ -59,7 +62,7 @@ describe("fd leaks", () => {
     expect(received).toBe(TOTAL);
     expect(p.socket.stats.fdsReceived - statsBefore.fdsReceived).toBe(TOTAL);
     expect(fdCount()).toBe(parentBefore);
-    expect((await p.request({ op: "fd-count" })).msg.count).toBe(childBefore);
+    expect((await p.request({ op: "fd-count" })).msg.count).toBeLessThanOrEqual(childBefore);
     closeSync(file);
   });
 
