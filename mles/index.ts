@@ -11,6 +11,6 @@ export {
   MlesLaggedError,
 } from "./errors.js";
 export { parseMlesHeader, type MlesHeader } from "./header.js";
-export { mlesIdentity, mlesJoinIdentity } from "./member.js";
+export { mlesIdentity, mlesJoinIdentity } from "./identity.js";
 export { MLES_PROTOCOL, MlesFace, type MlesHubLike } from "./mles-face.js";
 export { MLES_DEFAULTS, type MlesOptions } from "./options.js";
