@@ -52,6 +52,8 @@ export function validateLabels(labels: unknown): Labels {
         `invalid label key ${JSON.stringify(key)}: use 1-63 of A-Z a-z 0-9 _ - . /, starting with a letter, digit or _`,
       );
     }
+    // Copied into a plain object, this key would set the copy's prototype, not a label.
+    if (key === "__proto__") throw new InvalidNameError('invalid label key "__proto__": reserved');
     if (typeof value !== "string") {
       throw new InvalidNameError(`label ${JSON.stringify(key)} must be a string, got ${typeof value}`);
     }

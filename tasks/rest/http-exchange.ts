@@ -100,3 +100,12 @@ export function clientGone(response: HttpResponse): AbortSignal {
   });
   return controller.signal;
 }
+
+/** A path segment, percent-decoded; a malformed escape is a 400 (`InvalidTaskError`), not a 500. */
+export function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (error) {
+    throw new InvalidTaskError(`malformed path segment "${segment}"`, { cause: error });
+  }
+}

@@ -5,6 +5,7 @@ import { InvalidTaskError, SocketGoneError, UpgradeRequiredError } from "../erro
 import type { TaskBroker } from "../task-broker.js";
 import { errorAnswer, writeRawAnswer } from "./error-answer.js";
 import {
+  decodeSegment,
   header,
   sendJson,
   sendText,
@@ -175,15 +176,6 @@ function watchWaitingSender(
       if (size > 0) socket.unshift(Buffer.concat(early));
     },
   };
-}
-
-/** A path segment, percent-decoded; a malformed escape is a 400, not a crash. */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch (error) {
-    throw new InvalidTaskError(`malformed path segment "${segment}"`, { cause: error });
-  }
 }
 
 /** The optional `metadata` header: JSON, or null when absent (Samply drops what it cannot parse; this says so). */

@@ -1,6 +1,7 @@
 import type { TaskBroker } from "../task-broker.js";
 import {
   clientGone,
+  decodeSegment,
   header,
   readJson,
   sendJson,
@@ -86,11 +87,11 @@ export function taskRoutes(broker: TaskBroker, options: TaskRoutesOptions = {}):
         sendJson(
           response,
           200,
-          await broker.task(app, decodeURIComponent(match[1]!), wait(), clientGone(response)),
+          await broker.task(app, decodeSegment(match[1]!), wait(), clientGone(response)),
         );
       } else if ((match = RESULTS.exec(path)) !== null) {
         if (method !== "GET") return methodNotAllowed(response, "GET");
-        const id = decodeURIComponent(match[1]!);
+        const id = decodeSegment(match[1]!);
         if (
           (header(request.headers, "accept") ?? "")
             .split(",")
@@ -104,12 +105,7 @@ export function taskRoutes(broker: TaskBroker, options: TaskRoutesOptions = {}):
       } else if ((match = RESULT.exec(path)) !== null) {
         if (method !== "PUT") return methodNotAllowed(response, "PUT");
         const body = await readJson(request, broker.limits.maxBodyBytes);
-        const outcome = await broker.putResult(
-          app,
-          decodeURIComponent(match[1]!),
-          decodeURIComponent(match[2]!),
-          body,
-        );
+        const outcome = await broker.putResult(app, decodeSegment(match[1]!), decodeSegment(match[2]!), body);
         response.writeHead(outcome === "created" ? 201 : 204, { "content-length": 0 });
         response.end();
       } else {

@@ -36,6 +36,7 @@ describe("names and labels", () => {
     expect(() => validateLabels({ zone: 1 })).toThrow(/must be a string/);
     expect(() => validateLabels({ "": "x" })).toThrow(/invalid label key/);
     expect(() => validateLabels({ k: "a\u0000b" })).toThrow(/control characters/);
+    expect(() => validateLabels(JSON.parse('{"__proto__": "x"}'))).toThrow(/"__proto__": reserved/);
     expect(() => validateLabels([])).toThrow(InvalidNameError);
   });
 });

@@ -185,6 +185,23 @@ describe("reading tasks", () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect((await rest.request("GET", `/v1/tasks/${task.id}?wait_count=2`, APP1)).status).toBe(400);
   });
+
+  it("answers 400, not 500, to a malformed percent escape in a task id", async () => {
+    for (const path of [
+      "/v1/tasks/%zz",
+      "/v1/tasks/%E0%A4%A/results",
+      "/v1/tasks/%zz/results/app2.proxy1.broker",
+    ]) {
+      const method = path.endsWith(".broker") ? "PUT" : "GET";
+      const answer = await rest.request(
+        method,
+        path,
+        method === "PUT" ? APP2 : APP1,
+        method === "PUT" ? {} : undefined,
+      );
+      expect(answer.status, path).toBe(400);
+    }
+  });
 });
 
 describe("results", () => {
