@@ -11,8 +11,5 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // Two test files at a time on these 2-core machines: most tests wait on the processes and
-    // sockets they start, so one at a time (vitest's default here) leaves a core idle.
-    maxWorkers: 2,
   },
 });
