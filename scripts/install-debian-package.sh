@@ -4,7 +4,8 @@
 #   scripts/install-debian-package.sh <command> <package> [more packages...]
 #
 # <command> is a program name (looked up on PATH, then in /usr/sbin and /sbin, which a non-root
-# PATH often lacks) or an absolute path. When it is there, prints its path and exits 0 without
+# PATH often lacks) or an absolute path, which may be a glob for versioned directories
+# ('/usr/lib/postgresql/*/bin/initdb'; quote it). When it is there, prints its path and exits 0 without
 # touching apt. Otherwise runs `apt-get update` and `apt-get install` non-interactively and
 # quietly (apt's own output goes to stderr), then prints the path. Exits 3 with a one-line reason
 # on stderr when the program cannot be had here (no apt-get, not root and no password-less
@@ -23,14 +24,18 @@ command_name=$1
 shift
 
 find_command() {
+  local candidate
   if [[ $command_name == */* ]]; then
-    [[ -x $command_name ]] && { echo "$command_name"; return 0; }
+    # Unquoted on purpose: expands a glob; a pattern that matches nothing stays as it is and
+    # fails the -x test.
+    for candidate in $command_name; do
+      [[ -x $candidate ]] && { echo "$candidate"; return 0; }
+    done
     return 1
   fi
   if command -v "$command_name" >/dev/null 2>&1; then command -v "$command_name"; return 0; fi
-  local dir
-  for dir in /usr/sbin /sbin /usr/local/sbin; do
-    [[ -x "$dir/$command_name" ]] && { echo "$dir/$command_name"; return 0; }
+  for candidate in /usr/sbin /sbin /usr/local/sbin; do
+    [[ -x "$candidate/$command_name" ]] && { echo "$candidate/$command_name"; return 0; }
   done
   return 1
 }
