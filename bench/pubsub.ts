@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { WebSocketServer, type WebSocket } from "ws";
+import { startNatsServer } from "../test/helpers/nats-cluster.js";
 import { connectUnix, Hub, listenHttps, listenUnix, type PubSubMessage } from "../index.js";
 import { median, pipelined, roundRatio } from "./harness.js";
 
@@ -143,11 +144,10 @@ async function contenders(): Promise<Contender[]> {
   await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
   const wsUrl = `wss://localhost:${(tls.address() as AddressInfo).port}`;
 
-  // NATS: a real nats-server on a free port.
-  const natsPort = 42_000 + (process.pid % 10_000);
-  const nats = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(natsPort)], { stdio: "ignore" });
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const nc = await natsConnect({ servers: `127.0.0.1:${natsPort}` });
+  // NATS: a real nats-server (no JetStream: plain fan-out) on free loopback ports, started and
+  // killed by the test harness (which installs it when missing).
+  const nats = await startNatsServer({ jetstream: false });
+  const nc = await natsConnect({ servers: nats.url });
 
   const list: Contender[] = [
     {
@@ -182,14 +182,14 @@ async function contenders(): Promise<Contender[]> {
     },
     {
       name: "NATS (nats-server, nats.js)",
-      subscribers: new Subscribers(["nats", `127.0.0.1:${natsPort}`, "-"]),
+      subscribers: new Subscribers(["nats", nats.url, "-"]),
       publish: async () => {
         for (let i = 0; i < MESSAGES; i++) nc.publish("bench", PAYLOAD);
         await nc.flush();
       },
       close: async () => {
         await nc.close();
-        nats.kill();
+        await nats.stop();
       },
     },
   ];
