@@ -14,16 +14,19 @@ import { request } from "node:http";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NodeConnectionOptions } from "@nats-io/transport-node";
+import type { NatsTls } from "./nats-tls.js";
 import { OrphanReaper } from "./orphan-reaper.js";
 import { freePorts } from "./ports.js";
 import {
   checkNatsOptions,
+  connectOptionsFor,
   installNatsServer,
   NatsHarnessError,
   NatsNodeProcess,
   natsServerPath,
   sleep,
+  tlsFor,
   type NatsServer,
   type NatsServerOptions,
 } from "./nats-server.js";
@@ -38,6 +41,7 @@ export {
   type SingleNatsServer,
 } from "./nats-server.js";
 export { createReplicatedKv, type ReplicatedKvOptions } from "./nats-kv.js";
+export type { NatsTls } from "./nats-tls.js";
 
 /** Options of {@link startNatsCluster}. */
 export interface NatsClusterOptions extends NatsServerOptions {
@@ -59,6 +63,13 @@ export interface NatsCluster {
   readonly servers: NatsServer[];
   /** The temp directory holding every node's config and JetStream store. */
   readonly dir: string;
+  /** The CA and certificates, when started with `tls`. */
+  readonly tls: NatsTls | undefined;
+  /**
+   * What `connect()` of nats.js needs to reach the cluster: `servers` (every url), `tls` (the
+   * CA, and the client certificate under mutual TLS), and the `connectOptions` given.
+   */
+  readonly connectOptions: NodeConnectionOptions;
   /**
    * Resolves once every running node answers its monitoring `/healthz` (JetStream enabled), is
    * routed to every other running node and knows a JetStream meta leader, and `$JS.API.INFO`
@@ -114,20 +125,31 @@ class ClusterProcesses implements NatsCluster {
   readonly #jetstream: boolean;
   #stopped = false;
 
+  readonly #options: NatsClusterOptions;
+
   private constructor(
     readonly servers: NatsNodeProcess[],
     readonly dir: string,
+    readonly tls: NatsTls | undefined,
     reaper: OrphanReaper,
-    jetstream: boolean,
+    options: NatsClusterOptions,
   ) {
     this.#reaper = reaper;
-    this.#jetstream = jetstream;
+    this.#options = options;
+    this.#jetstream = options.jetstream ?? true;
   }
 
   static async create(binary: string, nodes: number, options: NatsClusterOptions): Promise<ClusterProcesses> {
     const dir = await mkdtemp(join(tmpdir(), "beamhub-nats-cluster-"));
     const ports = await freePorts(nodes * 3);
     const routePorts = ports.slice(nodes * 2);
+    let tls;
+    try {
+      tls = await tlsFor(dir, options);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
     const reaper = new OrphanReaper();
     const servers = Array.from({ length: nodes }, (_, i) => {
       const name = `n${i + 1}`;
@@ -145,13 +167,17 @@ class ClusterProcesses implements NatsCluster {
             }
           : {}),
       };
-      return new NatsNodeProcess(binary, layout, join(dir, name), options, reaper);
+      return new NatsNodeProcess({ binary, layout, dir: join(dir, name), options, reaper, tls });
     });
-    return new ClusterProcesses(servers, dir, reaper, options.jetstream ?? true);
+    return new ClusterProcesses(servers, dir, tls, reaper, options);
   }
 
   get urls(): string[] {
     return this.servers.map((server) => server.url);
+  }
+
+  get connectOptions(): NodeConnectionOptions {
+    return connectOptionsFor(this.urls, this.#options, this.tls);
   }
 
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
@@ -161,7 +187,7 @@ class ClusterProcesses implements NatsCluster {
     await Promise.all(
       running.map(async (server) => {
         for (;;) {
-          const reason = await this.#notReady(server, running.length);
+          const reason = await this.#notReady(server, running.length, deadline);
           if (reason === undefined) {
             reasons.delete(server.name);
             return;
@@ -188,25 +214,29 @@ class ClusterProcesses implements NatsCluster {
   }
 
   /** Why `server` is not ready yet, or undefined when it is. */
-  async #notReady(server: NatsNodeProcess, peers: number): Promise<string | undefined> {
+  async #notReady(server: NatsNodeProcess, peers: number, deadline: number): Promise<string | undefined> {
+    // Each probe gets what is left of the time limit (at most 2 s, at least 200 ms), so that a
+    // hung node (SIGSTOP) cannot hold waitHealthy much past its limit.
+    const wait = (): number => Math.max(200, Math.min(2000, deadline - Date.now()));
     try {
       const healthz = await getJson(
         `${server.monitorUrl}/healthz${this.#jetstream ? "?js-enabled-only=true" : ""}`,
+        wait(),
       );
       if (healthz.status !== 200)
         return `/healthz answered ${healthz.status} ${JSON.stringify(healthz.body)}`;
       if (peers > 1) {
-        const routez = await getJson(`${server.monitorUrl}/routez`);
+        const routez = await getJson(`${server.monitorUrl}/routez`, wait());
         const routes = (routez.body as { num_routes?: number }).num_routes ?? 0;
         if (routes < peers - 1) return `/routez shows ${routes} routes of ${peers - 1}`;
       }
       if (!this.#jetstream) return undefined;
       if (peers > 1) {
-        const jsz = await getJson(`${server.monitorUrl}/jsz`);
+        const jsz = await getJson(`${server.monitorUrl}/jsz`, wait());
         const leader = (jsz.body as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
         if (!leader) return "/jsz shows no JetStream meta leader yet";
       }
-      return await jetStreamInfoError(server.url);
+      return await jetStreamInfoError(server.connectOptions, wait());
     } catch (error) {
       return `monitoring did not answer: ${(error as Error).message}`;
     }
@@ -221,16 +251,19 @@ class ClusterProcesses implements NatsCluster {
   }
 }
 
-/** Why `$JS.API.INFO` fails through a fresh client connection to `url`, or undefined if it works. */
-async function jetStreamInfoError(url: string): Promise<string | undefined> {
+/** Why `$JS.API.INFO` fails through a fresh client connection to one node, or undefined if it works. */
+async function jetStreamInfoError(
+  options: NodeConnectionOptions,
+  timeoutMs: number,
+): Promise<string | undefined> {
   let nc;
   try {
-    nc = await connect({ servers: url, reconnect: false, timeout: 2000 });
+    nc = await connect({ ...options, reconnect: false, timeout: timeoutMs });
   } catch (error) {
     return `a client could not connect: ${(error as Error).message}`;
   }
   try {
-    const reply = await nc.request("$JS.API.INFO", undefined, { timeout: 2000 });
+    const reply = await nc.request("$JS.API.INFO", undefined, { timeout: timeoutMs });
     const info = reply.json<{ error?: { code?: number; err_code?: number; description?: string } }>();
     if (info.error !== undefined) {
       return `$JS.API.INFO answered ${info.error.code}/${info.error.err_code} ${info.error.description}`;

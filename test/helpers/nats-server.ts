@@ -9,6 +9,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { NodeConnectionOptions } from "@nats-io/transport-node";
+import { createNatsTls, natsClientTls, natsTlsBlock, type NatsTls } from "./nats-tls.js";
 import { OrphanReaper } from "./orphan-reaper.js";
 import { freePorts } from "./ports.js";
 
@@ -79,8 +81,22 @@ export interface NatsServerOptions {
   jetstreamMaxFile?: number;
   /** How long a node may take to accept client connections after it was spawned. Default 20 s. */
   startTimeoutMs?: number;
-  /** Extra lines for the config file (nats-server syntax), e.g. `debug: true`. */
+  /**
+   * TLS on the client port and the routes, with a throwaway CA the harness makes (see
+   * `tls` and `connectOptions` of the result). `{ verifyClients: true }` also demands client
+   * certificates (mutual TLS). Default off.
+   */
+  tls?: boolean | { verifyClients?: boolean };
+  /**
+   * Extra lines for every node's config file (nats-server syntax), e.g. `debug: true` or an
+   * `authorization {}` / `accounts {}` block.
+   */
   extraConfig?: string;
+  /**
+   * What the harness's own connections (its health checks) need beyond TLS, e.g. the `user` and
+   * `pass` of an `authorization {}` given in `extraConfig`. Also part of `connectOptions`.
+   */
+  connectOptions?: Partial<NodeConnectionOptions>;
 }
 
 /** The ports and names of one node: fixed for its whole life, so that a restart keeps them. */
@@ -112,6 +128,10 @@ export interface NatsServer {
   readonly routePort: number | undefined;
   /** The config file and JetStream store of this node. */
   readonly dir: string;
+  /** The CA and certificates, when started with `tls`. */
+  readonly tls: NatsTls | undefined;
+  /** What `connect()` of nats.js needs to reach this node: `servers`, `tls`, credentials given. */
+  readonly connectOptions: NodeConnectionOptions;
   /** The last 256 KiB of the server's log (all its runs). */
   log(): string;
   /** Stops the server: SIGTERM (after SIGCONT, should it be stopped), SIGKILL after 5 s. */
@@ -133,7 +153,12 @@ const LOG_LIMIT = 256 * 1024;
 const ENDING_SIGNALS = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"]);
 
 /** The config file of one node. */
-export function natsConfig(layout: NatsNodeLayout, dir: string, options: NatsServerOptions): string {
+export function natsConfig(
+  layout: NatsNodeLayout,
+  dir: string,
+  options: NatsServerOptions,
+  tls?: NatsTls,
+): string {
   const lines = [
     `server_name: ${JSON.stringify(layout.name)}`,
     `listen: "127.0.0.1:${layout.clientPort}"`,
@@ -142,6 +167,7 @@ export function natsConfig(layout: NatsNodeLayout, dir: string, options: NatsSer
     `ping_interval: "2s"`,
   ];
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+  if (tls !== undefined) lines.push(...natsTlsBlock(tls, false));
   if (options.jetstream ?? true) {
     lines.push(
       "jetstream {",
@@ -158,6 +184,7 @@ export function natsConfig(layout: NatsNodeLayout, dir: string, options: NatsSer
       `  name: ${JSON.stringify(layout.cluster.name)}`,
       `  listen: "127.0.0.1:${layout.routePort}"`,
       `  routes: [${routes.join(", ")}]`,
+      ...(tls === undefined ? [] : natsTlsBlock(tls, true, "  ")),
       "}",
     );
   }
@@ -185,6 +212,19 @@ export function checkNatsOptions(options: NatsServerOptions): void {
   }
 }
 
+/** What a node process is made of. */
+export interface NatsNodeParts {
+  /** The nats-server binary. */
+  binary: string;
+  layout: NatsNodeLayout;
+  /** Its own directory (config, JetStream store), which the owner removes. */
+  dir: string;
+  options: NatsServerOptions;
+  /** Kills it should this process die first. */
+  reaper: OrphanReaper;
+  tls?: NatsTls | undefined;
+}
+
 /**
  * A node process: spawned from its config, watched by `reaper` so that it dies with this process.
  * The config and store live in `dir`, which the caller removes.
@@ -198,19 +238,15 @@ export class NatsNodeProcess implements NatsServer {
   #exited: Promise<void> = Promise.resolve();
   #log = "";
   readonly dir: string;
+  readonly tls: NatsTls | undefined;
 
-  constructor(
-    binary: string,
-    layout: NatsNodeLayout,
-    dir: string,
-    options: NatsServerOptions,
-    reaper: OrphanReaper,
-  ) {
-    this.#binary = binary;
-    this.#layout = layout;
-    this.#options = options;
-    this.#reaper = reaper;
-    this.dir = dir;
+  constructor(parts: NatsNodeParts) {
+    this.#binary = parts.binary;
+    this.#layout = parts.layout;
+    this.#options = parts.options;
+    this.#reaper = parts.reaper;
+    this.dir = parts.dir;
+    this.tls = parts.tls;
   }
 
   get name(): string {
@@ -234,6 +270,9 @@ export class NatsNodeProcess implements NatsServer {
   get routePort(): number | undefined {
     return this.#layout.routePort;
   }
+  get connectOptions(): NodeConnectionOptions {
+    return connectOptionsFor(this.url, this.#options, this.tls);
+  }
   get configFile(): string {
     return join(this.dir, "nats-server.conf");
   }
@@ -245,7 +284,7 @@ export class NatsNodeProcess implements NatsServer {
   async start(): Promise<void> {
     if (this.running) return;
     await mkdir(this.dir, { recursive: true });
-    await writeFile(this.configFile, natsConfig(this.#layout, this.dir, this.#options));
+    await writeFile(this.configFile, natsConfig(this.#layout, this.dir, this.#options, this.tls));
     const child = spawn(this.#binary, ["-c", this.configFile], { stdio: ["ignore", "pipe", "pipe"] });
     this.#child = child;
     const append = (chunk: Buffer): void => {
@@ -341,15 +380,8 @@ class SingleNatsNode extends NatsNodeProcess {
   readonly #cleanup: () => Promise<void>;
   #cleaned = false;
 
-  constructor(
-    binary: string,
-    layout: NatsNodeLayout,
-    dir: string,
-    options: NatsServerOptions,
-    reaper: OrphanReaper,
-    cleanup: () => Promise<void>,
-  ) {
-    super(binary, layout, dir, options, reaper);
+  constructor(parts: NatsNodeParts, cleanup: () => Promise<void>) {
+    super(parts);
     this.#cleanup = cleanup;
   }
 
@@ -373,10 +405,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const root = await mkdtemp(join(tmpdir(), "beamhub-nats-"));
   const reaper = new OrphanReaper();
   try {
+    const tls = await tlsFor(root, options);
     const node = await startWithFreePorts(async () => {
       const [clientPort, monitorPort] = await freePorts(2);
       const layout = { name: "n1", clientPort: clientPort!, monitorPort: monitorPort! };
-      return new SingleNatsNode(binary, layout, join(root, "n1"), options, reaper, async () => {
+      const parts = { binary, layout, dir: join(root, "n1"), options, reaper, tls };
+      return new SingleNatsNode(parts, async () => {
         reaper.close();
         await rm(root, { recursive: true, force: true });
       });
@@ -387,6 +421,21 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     await rm(root, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** The TLS set-up `options.tls` asks for, made in `dir`; undefined without TLS. */
+export async function tlsFor(dir: string, options: NatsServerOptions): Promise<NatsTls | undefined> {
+  if (options.tls === undefined || options.tls === false) return undefined;
+  return createNatsTls(dir, options.tls !== true && options.tls.verifyClients === true);
+}
+
+/** nats.js connection options for `servers` of a harness started with `options` and `tls`. */
+export function connectOptionsFor(
+  servers: string | string[],
+  options: NatsServerOptions,
+  tls: NatsTls | undefined,
+): NodeConnectionOptions {
+  return { ...options.connectOptions, servers, ...(tls === undefined ? {} : { tls: natsClientTls(tls) }) };
 }
 
 /**

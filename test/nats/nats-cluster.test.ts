@@ -169,6 +169,25 @@ describe.skipIf(unavailable !== undefined)("a 3-node NATS cluster", () => {
     echo.unsubscribe();
   }, 90_000);
 
+  it("waitHealthy names a node that hangs (SIGSTOP), and passes again once it continues", async () => {
+    const hung = cluster.servers[1]!;
+    await hung.kill("SIGSTOP");
+    try {
+      expect(hung.running).toBe(true);
+      const error = await cluster.waitHealthy(1000).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(NatsHarnessError);
+      expect(error).toMatchObject({ code: "NATS_NOT_HEALTHY" });
+      expect((error as Error).message).toContain(`n2 (${hung.url}, pid ${hung.pid})`);
+      expect((error as Error).message).not.toMatch(/\bn1 \(/);
+    } finally {
+      await hung.kill("SIGCONT");
+    }
+    await cluster.waitHealthy();
+  }, 60_000);
+
   it("stop() kills every process it started and removes its temp dir", async () => {
     const pids = cluster.servers.map((server) => server.pid!);
     expect(pids.every(alive)).toBe(true);
@@ -178,6 +197,56 @@ describe.skipIf(unavailable !== undefined)("a 3-node NATS cluster", () => {
     expect(cluster.servers.map((server) => server.running)).toEqual([false, false, false]);
     expect(existsSync(cluster.dir)).toBe(false);
     await cluster.stop(); // twice is fine
+  });
+});
+
+describe.skipIf(unavailable !== undefined)("a 3-node NATS cluster with mutual TLS and a password", () => {
+  let cluster: NatsCluster;
+
+  beforeAll(async () => {
+    // The harness's own health checks must pass through both: its connectOptions carry them.
+    cluster = await startNatsCluster({
+      tls: { verifyClients: true },
+      extraConfig: 'authorization { user: "tester", password: "s3cret" }',
+      connectOptions: { user: "tester", pass: "s3cret" },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("requires TLS on client connections and routes, and serves a client with the CA, a certificate and the password", async () => {
+    const varz = await getJson<{
+      tls_required: boolean;
+      tls_verify: boolean;
+      cluster: { tls_required: boolean; tls_verify: boolean };
+    }>(`${cluster.servers[1]!.monitorUrl}/varz`);
+    expect(varz).toMatchObject({
+      tls_required: true,
+      tls_verify: true,
+      cluster: { tls_required: true, tls_verify: true },
+    });
+    expect(existsSync(cluster.tls!.caFile)).toBe(true);
+    const nc = await connect({ ...cluster.connectOptions, timeout: 5000 });
+    try {
+      const kv = await createReplicatedKv(nc, "tls");
+      await kv.put("k", "over TLS");
+      expect((await kv.get("k"))?.string()).toBe("over TLS");
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("refuses a client without a certificate, one that does not trust the CA, and one without the password", async () => {
+    const { servers, tls } = cluster.connectOptions;
+    const attempt = (options: Parameters<typeof connect>[0]) =>
+      connect({ servers, reconnect: false, timeout: 5000, ...options });
+    await expect(attempt({ user: "tester", pass: "s3cret", tls: { caFile: tls!.caFile } })).rejects.toThrow(
+      /certificate/,
+    );
+    await expect(attempt({ user: "tester", pass: "s3cret" })).rejects.toThrow(/certificate/);
+    await expect(attempt({ tls })).rejects.toThrow(/Authorization Violation/i);
   });
 });
 
