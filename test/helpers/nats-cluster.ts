@@ -151,6 +151,7 @@ class ClusterProcesses implements NatsCluster {
       throw error;
     }
     const reaper = new OrphanReaper();
+    reaper.removeOnDeath(dir);
     const servers = Array.from({ length: nodes }, (_, i) => {
       const name = `n${i + 1}`;
       const layout = {

@@ -404,6 +404,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const binary = await natsServerPath();
   const root = await mkdtemp(join(tmpdir(), "beamhub-nats-"));
   const reaper = new OrphanReaper();
+  reaper.removeOnDeath(root);
   try {
     const tls = await tlsFor(root, options);
     const node = await startWithFreePorts(async () => {

@@ -6,20 +6,32 @@
 // A small bash watchdog holds the read end of a pipe from this process. It is told each pid as it
 // is started ("+pid") and as it ends ("-pid", so a pid the kernel reuses later is never touched).
 // When the pipe reaches end-of-file without a "done" line — this process is gone, however it
-// died — it SIGKILLs the pids it still holds. Only pids we started are ever named.
+// died — it SIGKILLs the pids it still holds, waits (up to 2 s) until they are gone, and removes
+// the temp directories it was told about ("@dir"). Only pids and directories we made are named.
 import { spawn, type ChildProcess } from "node:child_process";
 
-/** The watchdog, a bash script reading "+pid", "-pid" and "done" lines on stdin (exported for its test). */
+/**
+ * The watchdog, a bash script reading "+pid", "-pid", "@dir" and "done" lines on stdin (exported
+ * for its test).
+ */
 export const WATCHDOG = `
 pids=()
+dirs=()
 while IFS= read -r line; do
   case "$line" in
     +*) pids+=("\${line#+}") ;;
     -*) kept=(); for p in "\${pids[@]}"; do [[ "$p" != "\${line#-}" ]] && kept+=("$p"); done; pids=("\${kept[@]}") ;;
+    @*) dirs+=("\${line#@}") ;;
     done) exit 0 ;;
   esac
 done
-[[ \${#pids[@]} -gt 0 ]] && kill -9 "\${pids[@]}" 2>/dev/null
+if [[ \${#pids[@]} -gt 0 ]]; then
+  kill -9 "\${pids[@]}" 2>/dev/null
+  # A killed orphan stays a zombie until init reaps it: that counts as gone.
+  running() { local p; for p in "\${pids[@]}"; do [[ -e /proc/$p && $(awk '{print $3}' /proc/$p/stat 2>/dev/null) != Z ]] && return 0; done; return 1; }
+  for _ in $(seq 20); do running || break; sleep 0.1; done
+fi
+[[ \${#dirs[@]} -gt 0 ]] && rm -rf -- "\${dirs[@]}"
 exit 0
 `;
 
@@ -41,6 +53,12 @@ export class OrphanReaper {
   /** Watches `pid` (a process this process started). */
   watch(pid: number): void {
     this.#send(`+${pid}`);
+  }
+
+  /** Removes `dir` (a temp directory this process made) should this process die first. */
+  removeOnDeath(dir: string): void {
+    if (dir.includes("\n")) throw new Error(`cannot watch a directory whose name has a newline: ${dir}`);
+    this.#send(`@${dir}`);
   }
 
   /** Stops watching `pid`: it has exited, so its number may soon belong to someone else. */

@@ -5,6 +5,9 @@
 // Skips, with the reason, only when nats-server is missing and cannot be installed.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -305,24 +308,31 @@ describe("the orphan watchdog", () => {
     return { victim, victimExit, watchdog, watchdogExit };
   };
 
-  it("SIGKILLs the watched pids when its parent goes away without saying done", async () => {
+  it("SIGKILLs the watched pids and removes the temp dirs when its parent goes away without saying done", async () => {
     const { victim, victimExit, watchdog, watchdogExit } = setUp();
-    watchdog.stdin.end(`+${victim.pid}\n`); // end-of-file: what the parent's death looks like
+    const dir = await mkdtemp(join(tmpdir(), "beamhub-reaper-test-"));
+    await writeFile(join(dir, "left-behind"), "x");
+    // End-of-file without "done": what the parent's death looks like.
+    watchdog.stdin.end(`+${victim.pid}\n@${dir}\n`);
     expect(await watchdogExit).toBe(0);
     expect(await victimExit).toBe("SIGKILL");
+    expect(existsSync(dir)).toBe(false);
   });
 
   it("leaves alone pids it was told are gone, and everything after done", async () => {
     const forgotten = setUp();
     forgotten.watchdog.stdin.end(`+${forgotten.victim.pid}\n-${forgotten.victim.pid}\n`);
     const finished = setUp();
-    finished.watchdog.stdin.end(`+${finished.victim.pid}\ndone\n`);
+    const kept = await mkdtemp(join(tmpdir(), "beamhub-reaper-test-"));
+    finished.watchdog.stdin.end(`+${finished.victim.pid}\n@${kept}\ndone\n`);
     expect(await forgotten.watchdogExit).toBe(0);
     expect(await finished.watchdogExit).toBe(0);
     expect(forgotten.victim.exitCode).toBeNull();
     expect(forgotten.victim.signalCode).toBeNull();
     expect(finished.victim.exitCode).toBeNull();
     expect(finished.victim.signalCode).toBeNull();
+    expect(existsSync(kept)).toBe(true);
+    await rm(kept, { recursive: true });
     for (const { victim, victimExit } of [forgotten, finished]) {
       victim.kill("SIGTERM");
       expect(await victimExit).toBe("SIGTERM");
