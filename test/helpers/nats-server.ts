@@ -150,6 +150,8 @@ export interface NatsServer {
 }
 
 const LOG_LIMIT = 256 * 1024;
+/** What nats-server logs once its client, route and monitoring listeners are all up. */
+const READY_LINE = "Server is ready";
 const ENDING_SIGNALS = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"]);
 
 /** The config file of one node. */
@@ -287,9 +289,18 @@ export class NatsNodeProcess implements NatsServer {
     await writeFile(this.configFile, natsConfig(this.#layout, this.dir, this.#options, this.tls));
     const child = spawn(this.#binary, ["-c", this.configFile], { stdio: ["ignore", "pipe", "pipe"] });
     this.#child = child;
+    // Ready means *this* process said so after binding all its ports: a port that accepts could
+    // belong to another process that took it first (then ours exits: address already in use).
+    let ready = false;
+    let startup = "";
     const append = (chunk: Buffer): void => {
-      this.#log += chunk.toString();
+      const text = chunk.toString();
+      this.#log += text;
       if (this.#log.length > LOG_LIMIT) this.#log = this.#log.slice(-LOG_LIMIT);
+      if (!ready) {
+        startup = (startup + text).slice(-4096);
+        ready = startup.includes(READY_LINE);
+      }
     };
     child.stdout!.on("data", append);
     child.stderr!.on("data", append);
@@ -307,7 +318,7 @@ export class NatsNodeProcess implements NatsServer {
     if (child.pid !== undefined) this.#reaper.watch(child.pid);
     const timeout = this.#options.startTimeoutMs ?? 20_000;
     const deadline = Date.now() + timeout;
-    while (!(await accepts(this.#layout.clientPort))) {
+    while (!(ready && this.running && (await accepts(this.#layout.clientPort)))) {
       if (!this.running || spawnError !== undefined) {
         await this.#exited;
         throw new NatsHarnessError(
@@ -320,7 +331,7 @@ export class NatsNodeProcess implements NatsServer {
         await this.kill("SIGKILL");
         throw new NatsHarnessError(
           "NATS_START_FAILED",
-          `nats-server ${this.name} did not accept connections on ${this.url} within ${timeout} ms: ${this.#lastLines()}`,
+          `nats-server ${this.name} did not say "${READY_LINE}" and accept connections on ${this.url} within ${timeout} ms: ${this.#lastLines()}`,
         );
       }
       await sleep(50);
