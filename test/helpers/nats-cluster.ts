@@ -72,7 +72,8 @@ export interface NatsCluster {
   readonly connectOptions: NodeConnectionOptions;
   /**
    * Resolves once every running node answers its monitoring `/healthz` (JetStream enabled), is
-   * routed to every other running node and knows a JetStream meta leader, and `$JS.API.INFO`
+   * routed to every other running node, knows a JetStream meta leader and a meta group of all
+   * the cluster's nodes, and `$JS.API.INFO`
    * answers through a client connection to each. Nodes that are not running (killed, stopped)
    * are left out; a SIGSTOPped node counts as running, so it fails the check. Throws
    * NATS_NOT_HEALTHY naming each node that was not ready, and why, after `timeoutMs` (default 30 s).
@@ -234,8 +235,14 @@ class ClusterProcesses implements NatsCluster {
       if (!this.#jetstream) return undefined;
       if (peers > 1) {
         const jsz = await getJson(`${server.monitorUrl}/jsz`, wait());
-        const leader = (jsz.body as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
-        if (!leader) return "/jsz shows no JetStream meta leader yet";
+        const meta = (jsz.body as { meta_cluster?: { leader?: string; cluster_size?: number } }).meta_cluster;
+        if (!meta?.leader) return "/jsz shows no JetStream meta leader yet";
+        // A leader can be elected before the last node has joined the meta group: until that
+        // node is in it, the cluster is not the one asked for (a stopped node stays a member).
+        const size = meta.cluster_size ?? 0;
+        if (size < this.servers.length) {
+          return `/jsz shows a JetStream meta group of ${size} nodes, not ${this.servers.length}`;
+        }
       }
       return await jetStreamInfoError(server.connectOptions, wait());
     } catch (error) {
