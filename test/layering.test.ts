@@ -28,6 +28,7 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["gateway", 8],
   ["tasks", 8],
   ["federation", 8],
+  ["cluster", 8],
   ["observability", 8],
   ["mles", 8],
   ["index.ts", 9],
