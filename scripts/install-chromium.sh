@@ -1,21 +1,15 @@
 #!/bin/sh
 # Installs what the browser tests (test/browser/) need: Debian's chromium and playwright-core.
 # `npx playwright install` cannot download browsers on this network; playwright-core drives the
-# system chromium instead (DESIGN.md, "Browser tests"). Idempotent; run as root (or via sudo).
+# system chromium instead (DESIGN.md, "Browser tests"). Idempotent; installing needs root (or password-less sudo).
 set -eu
 
 CHROMIUM="${BEAMHUB_CHROMIUM:-/usr/bin/chromium}"
 PLAYWRIGHT_VERSION="1.65.1"
 
-if [ -x "$CHROMIUM" ]; then
-  echo "chromium: $("$CHROMIUM" --version 2>/dev/null || echo present) at $CHROMIUM"
-else
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  echo "chromium: installing the Debian package"
-  $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
-fi
+# With its recommended packages (fonts among them), unlike the other installs.
+CHROMIUM=$(BEAMHUB_APT_RECOMMENDS=1 "$(dirname "$0")/install-debian-package.sh" "$CHROMIUM" chromium)
+echo "chromium: $("$CHROMIUM" --version 2>/dev/null || echo present) at $CHROMIUM"
 
 cd "$(dirname "$0")/.."
 if [ -f node_modules/playwright-core/package.json ]; then

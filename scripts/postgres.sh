@@ -19,11 +19,8 @@ find_bindir() {
 }
 
 install_postgres() {
-  if ! command -v apt-get >/dev/null; then echo "postgres.sh: PostgreSQL is missing and apt-get is not available" >&2; exit 3; fi
-  if [[ $(id -u) -ne 0 ]]; then echo "postgres.sh: PostgreSQL is missing; installing it needs root" >&2; exit 3; fi
-  echo "postgres.sh: installing PostgreSQL from Debian packages..." >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update >&2 && apt-get install -y --no-install-recommends postgresql postgresql-contrib >&2
+  # initdb, pg_ctl, postgres and pgbench all come with the versioned server package.
+  "$(dirname "$0")/install-debian-package.sh" '/usr/lib/postgresql/*/bin/pgbench' postgresql postgresql-contrib >/dev/null
 }
 
 as_owner() {

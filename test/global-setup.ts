@@ -1,7 +1,7 @@
 /**
  * Installs, once before any test, the system programs some tests need when they are missing:
  * PostgreSQL (gateway tests), nginx (the proxy test), tinyproxy (the forward-proxy tests),
- * Chromium (browser tests), curl (the HTTP mapping tests). One `apt-get` for all of them, outside any test's time limit; each test still
+ * Chromium (browser tests), curl (the HTTP mapping tests), nats-server (the NATS cluster tests). One `apt-get` for all of them, outside any test's time limit; each test still
  * checks for itself and skips with a printed reason only if the program truly is not there.
  */
 import { spawnSync } from "node:child_process";
@@ -29,6 +29,7 @@ export function setup(): void {
   if (!onPath("tinyproxy")) missing.push("tinyproxy");
   if (!existsSync(process.env.BEAMHUB_CHROMIUM ?? "/usr/bin/chromium")) missing.push("chromium");
   if (!onPath("curl")) missing.push("curl");
+  if (!onPath("nats-server") && !existsSync("/usr/sbin/nats-server")) missing.push("nats-server");
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0 || !onPath("apt-get")) {
     console.warn(
