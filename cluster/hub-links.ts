@@ -121,7 +121,8 @@ export class HubLinks {
     await handshakeWithin(
       session,
       openTimeoutMs,
-      () => new ClusterPeerError(peer, `hub "${peer}" opened a link but no session within ${openTimeoutMs} ms`),
+      () =>
+        new ClusterPeerError(peer, `hub "${peer}" opened a link but no session within ${openTimeoutMs} ms`),
     );
     return new RemoteHub(session.connection, { reconnect: false });
   }
@@ -189,7 +190,11 @@ export class HubLinks {
       return;
     }
     if (request.op !== "open" || this.#closed) return;
-    if (typeof request.link !== "string" || !/^[0-9a-f]{16}$/.test(request.link) || typeof request.from !== "string")
+    if (
+      typeof request.link !== "string" ||
+      !/^[0-9a-f]{16}$/.test(request.link) ||
+      typeof request.from !== "string"
+    )
       return;
     const transport = this.#track(Buffer.from(request.link, "hex"), request.from);
     message.respond(JSON.stringify({ epoch }));

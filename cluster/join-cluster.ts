@@ -85,8 +85,10 @@ const NATS_DEFAULTS: Partial<ConnectionOptions> = {
 export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promise<Cluster> {
   const name = options.name ?? "beamhub";
   const self = options.hub ?? hostname();
-  if (name.length === 0 || name.length > 64) throw new InvalidArgumentError("a cluster name has 1-64 characters");
-  if (self.length === 0 || self.length > 128) throw new InvalidArgumentError("a hub name has 1-128 characters");
+  if (name.length === 0 || name.length > 64)
+    throw new InvalidArgumentError("a cluster name has 1-64 characters");
+  if (self.length === 0 || self.length > 128)
+    throw new InvalidArgumentError("a hub name has 1-128 characters");
   const onError = options.onError ?? (() => undefined);
   const epoch = randomBytes(8).toString("hex");
   const subjects = new ClusterSubjects(name);
@@ -100,7 +102,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       name: `beamhub ${name}/${self}`,
     });
   } catch (error) {
-    throw new ClusterError(`cannot connect to NATS at ${String(options.servers)}: ${(error as Error).message}`, error);
+    throw new ClusterError(
+      `cannot connect to NATS at ${String(options.servers)}: ${(error as Error).message}`,
+      error,
+    );
   }
   try {
     const kv = await openBucket(nc, subjects.bucket, options.replicas ?? (nc.info?.cluster ? 3 : 1));
@@ -115,7 +120,14 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       openTimeoutMs: options.openTimeoutMs ?? 5000,
       limits: { window: options.linkWindow, withoutFds: options.fds ?? "convert" },
     });
-    const mirror = new RegistryMirror({ hub, self, subjects, forwarding: links, onHub: (peer) => liveness.know(peer) });
+    const mirror = new RegistryMirror({
+      hub,
+      self,
+      subjects,
+      forwarding: links,
+      onHub: (peer) => liveness.know(peer),
+      onOwnKeyRemoved: (service) => publisher.republish(service),
+    });
     const forget = (peer: string, epochOfDead: string | undefined, why: string): void => {
       links.resetPeer(peer, `hub "${peer}" is gone: ${why}`);
       mirror.forgetHub(peer);
@@ -127,7 +139,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
     });
     const face = new NatsFace({ nc, hub, subjects, self, version: "1", callTimeoutMs: 30_000 });
-    await kv.put(subjects.hubKey(self), JSON.stringify({ hub: self, epoch, host: hostname(), started: Date.now() }));
+    await kv.put(
+      subjects.hubKey(self),
+      JSON.stringify({ hub: self, epoch, host: hostname(), started: Date.now() }),
+    );
     const publisher = new RegistryPublisher({
       hub,
       kv,
@@ -142,7 +157,11 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") liveness.suspend();
-        else if (status.type === "reconnect") liveness.resume();
+        else if (status.type === "reconnect") {
+          liveness.resume();
+          publisher.republishAll();
+          void mirror.resync();
+        }
       }
     })().catch(onError);
 
@@ -167,7 +186,9 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     };
   } catch (error) {
     await nc.close();
-    throw error instanceof ClusterError ? error : new ClusterError(`cannot join cluster "${name}": ${(error as Error).message}`, error);
+    throw error instanceof ClusterError
+      ? error
+      : new ClusterError(`cannot join cluster "${name}": ${(error as Error).message}`, error);
   }
 }
 
@@ -183,7 +204,10 @@ async function openBucket(nc: NatsConnection, bucket: string, replicas: number):
       return await kvm.create(bucket, { history: 1, replicas });
     } catch (error) {
       if (Date.now() > until)
-        throw new ClusterError(`the cluster registry (JetStream KV "${bucket}") is unavailable: ${(error as Error).message}`, error);
+        throw new ClusterError(
+          `the cluster registry (JetStream KV "${bucket}") is unavailable: ${(error as Error).message}`,
+          error,
+        );
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** attempt)));
     }
   }

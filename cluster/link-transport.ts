@@ -84,7 +84,10 @@ export class LinkTransport implements AbortableTransport {
     this.#credit = this.#window;
     this.#maxMessage = Math.max(
       1024,
-      Math.min(options.maxMessage ?? DEFAULT_MAX_MESSAGE, wire.maxPayload - PAYLOAD_HEADROOM - LINK_HEADER_BYTES),
+      Math.min(
+        options.maxMessage ?? DEFAULT_MAX_MESSAGE,
+        wire.maxPayload - PAYLOAD_HEADROOM - LINK_HEADER_BYTES,
+      ),
     );
     this.withoutFds = options.withoutFds ?? "convert";
   }
@@ -171,7 +174,8 @@ export class LinkTransport implements AbortableTransport {
     this.#receiveSeq = (this.#receiveSeq + 1) >>> 0;
     switch (message.type) {
       case LinkMessageType.DATA:
-        if (this.#handlers === undefined || this.#paused || this.#held.length > 0) this.#held.push(message.body);
+        if (this.#handlers === undefined || this.#paused || this.#held.length > 0)
+          this.#held.push(message.body);
         else this.#deliver(message.body);
         return;
       case LinkMessageType.CREDIT: {
@@ -192,13 +196,20 @@ export class LinkTransport implements AbortableTransport {
         this.#end();
         return;
       case LinkMessageType.RESET:
-        this.#end(new LinkResetError(this.#peer, `the other hub reset it: ${new TextDecoder().decode(message.body)}`));
+        this.#end(
+          new LinkResetError(this.#peer, `the other hub reset it: ${new TextDecoder().decode(message.body)}`),
+        );
         return;
     }
   }
 
   #deliverHeld(): void {
-    while (this.#held.length > 0 && !this.#paused && this.#ended === undefined && this.#handlers !== undefined)
+    while (
+      this.#held.length > 0 &&
+      !this.#paused &&
+      this.#ended === undefined &&
+      this.#handlers !== undefined
+    )
       this.#deliver(this.#held.shift()!);
   }
 

@@ -66,7 +66,10 @@ export class Liveness {
       callback: (error, message) => {
         if (error) return;
         try {
-          const beat = JSON.parse(new TextDecoder().decode(message.data)) as { hub?: unknown; epoch?: unknown };
+          const beat = JSON.parse(new TextDecoder().decode(message.data)) as {
+            hub?: unknown;
+            epoch?: unknown;
+          };
           if (typeof beat.hub === "string" && typeof beat.epoch === "string" && beat.hub !== this.#self)
             this.#seen(beat.hub, beat.epoch);
         } catch {
@@ -164,7 +167,9 @@ export class Liveness {
             this.events.onDead(
               hub,
               peer.epoch,
-              gone ? "its hub left NATS (no responders)" : `no sign of life for ${Date.now() - peer.lastSeen} ms`,
+              gone
+                ? "its hub left NATS (no responders)"
+                : `no sign of life for ${Date.now() - peer.lastSeen} ms`,
             );
           }
         },

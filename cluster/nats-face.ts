@@ -23,7 +23,10 @@ export class NatsFace {
   readonly #self: string;
   readonly #version: string;
   readonly #started = new Date().toISOString();
-  readonly #services = new Map<string, { subscription: Subscription; requests: number; errors: number; ms: number }>();
+  readonly #services = new Map<
+    string,
+    { subscription: Subscription; requests: number; errors: number; ms: number }
+  >();
   readonly #micro: Subscription[] = [];
   readonly #callTimeoutMs: number;
 
@@ -42,12 +45,18 @@ export class NatsFace {
     this.#version = options.version;
     this.#callTimeoutMs = options.callTimeoutMs;
     for (const verb of ["PING", "INFO", "STATS"] as const)
-      for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${MICRO_SERVICE_NAME}`, `$SRV.${verb}.${MICRO_SERVICE_NAME}.${this.#microId}`])
-        this.#micro.push(this.#nc.subscribe(subject, {
-          callback: (error, message) => {
-            if (error === null) this.#answer(verb, message);
-          },
-        }));
+      for (const subject of [
+        `$SRV.${verb}`,
+        `$SRV.${verb}.${MICRO_SERVICE_NAME}`,
+        `$SRV.${verb}.${MICRO_SERVICE_NAME}.${this.#microId}`,
+      ])
+        this.#micro.push(
+          this.#nc.subscribe(subject, {
+            callback: (error, message) => {
+              if (error === null) this.#answer(verb, message);
+            },
+          }),
+        );
   }
 
   /** The hub's id in `$SRV` answers: its name, as one subject token. */
@@ -91,7 +100,12 @@ export class NatsFace {
     } catch (error) {
       if (figures !== undefined) figures.errors++;
       const typed = error as { code?: unknown; message?: unknown };
-      const code = typeof typed?.code === "string" ? typed.code : error instanceof SyntaxError ? "EINVALID_ARGUMENT" : "EFAILED";
+      const code =
+        typeof typed?.code === "string"
+          ? typed.code
+          : error instanceof SyntaxError
+            ? "EINVALID_ARGUMENT"
+            : "EFAILED";
       const text = typeof typed?.message === "string" ? typed.message : String(error);
       const headers = natsHeaders();
       headers.set("Nats-Service-Error", text.slice(0, 1000));
@@ -121,7 +135,8 @@ export class NatsFace {
             num_errors: figures.errors,
             last_error: "",
             processing_time: Math.round(figures.ms * 1e6),
-            average_processing_time: figures.requests === 0 ? 0 : Math.round((figures.ms * 1e6) / figures.requests),
+            average_processing_time:
+              figures.requests === 0 ? 0 : Math.round((figures.ms * 1e6) / figures.requests),
           }
         : {}),
     }));

@@ -27,8 +27,16 @@ export class RegistryMirror {
   #watching: Promise<void> | undefined;
   #stopped = false;
   #watcher: { stop(): void } | undefined;
+  #kv: KV | undefined;
+  #onError: (error: unknown) => void = () => undefined;
+  #catchUpMs = 5000;
+  #resyncTimer: ReturnType<typeof setInterval> | undefined;
+  /** Bumped at every (re)watch: entries of an older watch are ignored. */
+  #generation = 0;
   /** Called for every hub a record names (so liveness watches it). */
   readonly #onHub: (hub: string) => void;
+  /** Called when a key of this hub's own went from the bucket. */
+  readonly #onOwnKeyRemoved: (service: string) => void;
 
   constructor(options: {
     hub: Hub;
@@ -36,12 +44,18 @@ export class RegistryMirror {
     subjects: ClusterSubjects;
     forwarding: Forwarding;
     onHub: (hub: string) => void;
+    /**
+     * A key of this hub's own was deleted — by other hubs that judged this one dead while it was
+     * frozen or cut off: it is written again if the service is still here.
+     */
+    onOwnKeyRemoved: (service: string) => void;
   }) {
     this.#session = options.hub.session({ identity: { id: options.self, via: "cluster" } });
     this.#self = options.self;
     this.#subjects = options.subjects;
     this.#forwarding = options.forwarding;
     this.#onHub = options.onHub;
+    this.#onOwnKeyRemoved = options.onOwnKeyRemoved;
   }
 
   /** The session holding the stand-ins (its instances are not this hub's own). */
@@ -56,25 +70,70 @@ export class RegistryMirror {
 
   /**
    * Starts following the bucket; resolves once what it held at the start is mirrored (or after
-   * `catchUpMs`, if the bucket is slow to deliver it).
+   * `catchUpMs`, if the bucket is slow to deliver it). Every `resyncMs` (and on `resync()`) the
+   * watch starts over from the bucket's current content, dropping stand-ins whose keys are gone:
+   * a watch can silently stall when its NATS node dies (nats.node#570).
    */
-  async follow(kv: KV, onError: (error: unknown) => void, catchUpMs = 5000): Promise<void> {
-    const empty = (await kv.status()).values === 0;
-    const watch = await kv.watch({ key: "svc.>" });
+  async follow(
+    kv: KV,
+    onError: (error: unknown) => void,
+    resyncMs = 30_000,
+    catchUpMs = 5000,
+  ): Promise<void> {
+    this.#kv = kv;
+    this.#onError = onError;
+    this.#catchUpMs = catchUpMs;
+    this.#resyncTimer = setInterval(() => void this.resync(), resyncMs);
+    this.#resyncTimer.unref();
+    await this.resync();
+  }
+
+  /** Reads the bucket afresh (after a NATS reconnect): resolves once caught up. */
+  async resync(): Promise<void> {
+    const kv = this.#kv;
+    if (kv === undefined || this.#stopped) return;
+    const generation = ++this.#generation;
+    let watch: Awaited<ReturnType<KV["watch"]>>;
+    let empty: boolean;
+    try {
+      empty = (await kv.status()).values === 0;
+      watch = await kv.watch({ key: "svc.>" });
+    } catch (error) {
+      this.#onError(error);
+      return;
+    }
+    if (generation !== this.#generation || this.#stopped) {
+      watch.stop();
+      return;
+    }
+    this.#watcher?.stop();
     this.#watcher = watch;
-    let caughtUp: () => void = () => undefined;
-    const initial = new Promise<void>((resolve) => (caughtUp = resolve));
-    if (empty) caughtUp();
-    const late = setTimeout(caughtUp, catchUpMs);
+    const seen = new Set<string>();
+    let caughtUp = false;
+    let markCaughtUp: () => void = () => undefined;
+    const initial = new Promise<void>((resolve) => (markCaughtUp = resolve));
+    const catchUp = (): void => {
+      if (caughtUp) return;
+      caughtUp = true;
+      // What the bucket no longer holds goes, now that all it holds has come.
+      for (const [hub, services] of [...this.#standIns])
+        for (const service of [...services.keys()])
+          if (!seen.has(`${hub}\u0000${service}`)) this.#sync(hub, service, undefined);
+      markCaughtUp();
+    };
+    if (empty) catchUp();
+    const late = setTimeout(markCaughtUp, this.#catchUpMs);
     this.#watching = (async () => {
       for await (const entry of watch) {
-        this.#apply(entry);
+        if (generation !== this.#generation) break;
+        const key = this.#apply(entry);
+        if (!caughtUp && key !== undefined) seen.add(`${key.hub}\u0000${key.service}`);
         // `delta`: how many more the bucket held when this one came; 0 for the last of them.
-        if (entry.delta === 0 || entry.isUpdate) caughtUp();
+        if (entry.delta === 0 || entry.isUpdate) catchUp();
       }
     })()
-      .catch(onError)
-      .finally(caughtUp);
+      .catch(this.#onError)
+      .finally(markCaughtUp);
     await initial;
     clearTimeout(late);
   }
@@ -90,20 +149,27 @@ export class RegistryMirror {
 
   async close(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#resyncTimer);
     this.#watcher?.stop();
     await this.#watching;
     for (const hub of [...this.#standIns.keys()]) this.forgetHub(hub);
     await this.#session.close();
   }
 
-  #apply(entry: KvWatchEntry): void {
-    if (this.#stopped) return;
+  /** Applies one entry of the bucket; returns the (hub, service) it was about. */
+  #apply(entry: KvWatchEntry): { hub: string; service: string } | undefined {
+    if (this.#stopped) return undefined;
     const key = this.#subjects.parseServiceKey(entry.key);
-    if (key === undefined || key.hub === this.#self) return;
+    if (key === undefined) return undefined;
+    if (key.hub === this.#self) {
+      if (entry.operation !== "PUT") this.#onOwnKeyRemoved(key.service);
+      return key;
+    }
     const record = entry.operation === "PUT" ? decodeServiceRecord(entry.value) : undefined;
-    if (record !== undefined && (record.hub !== key.hub || record.name !== key.service)) return;
-    this.#onHub(key.hub);
+    if (record !== undefined && (record.hub !== key.hub || record.name !== key.service)) return key;
+    if (record !== undefined) this.#onHub(key.hub);
     this.#sync(key.hub, key.service, record);
+    return key;
   }
 
   /** Makes the stand-ins of (`hub`, `service`) match `record` (none when it is undefined). */

@@ -22,6 +22,7 @@ export class RegistryPublisher {
   readonly #watch: Watch;
   readonly #following: Promise<void>;
   #flushing: ReturnType<typeof setImmediate> | undefined;
+  #closing = false;
   /** Called with every service this hub starts or stops hosting. */
   readonly #onHosted: (service: string, hosted: boolean) => void;
   readonly #onError: (error: unknown) => void;
@@ -66,6 +67,16 @@ export class RegistryPublisher {
     }
   }
 
+  /** Writes every key of this hub again (after a NATS reconnect: a write may have been lost). */
+  republishAll(): void {
+    for (const service of this.#services.keys()) this.republish(service);
+  }
+
+  /** Writes `service`'s key again if this hub hosts it (someone deleted it). */
+  republish(service: string): void {
+    if (this.#services.has(service) && !this.#closing) this.#markDirty(service);
+  }
+
   /** Resolves once every change so far is in the bucket. */
   async settled(): Promise<void> {
     // Registrations made just before reach the watch loop a few turns later.
@@ -79,12 +90,15 @@ export class RegistryPublisher {
 
   /** Stops following; removes this hub's keys from the bucket (a clean leave). */
   async close(removeKeys: boolean): Promise<void> {
+    this.#closing = true;
     this.#watch.close();
     await this.#following;
     await this.settled();
     if (removeKeys)
       await Promise.allSettled(
-        [...this.#services.keys()].map((name) => this.#kv.delete(this.#subjects.serviceKey(name, this.#self))),
+        [...this.#services.keys()].map((name) =>
+          this.#kv.delete(this.#subjects.serviceKey(name, this.#self)),
+        ),
       );
   }
 
@@ -113,7 +127,11 @@ export class RegistryPublisher {
           if (record === undefined) await this.#kv.delete(key);
           else await this.#kv.put(key, JSON.stringify(record));
         })
-        .catch(this.#onError)
+        .catch((error: unknown) => {
+          this.#onError(error);
+          // NATS or the bucket's leader is away: try again, with whatever is current then.
+          setTimeout(() => this.#closing || this.#markDirty(name), 1000).unref();
+        })
         .finally(() => {
           if (this.#writes.get(key) === write) this.#writes.delete(key);
         });

@@ -17,7 +17,11 @@ export interface ServiceRecord {
 export function decodeServiceRecord(bytes: Uint8Array): ServiceRecord | undefined {
   try {
     const record = JSON.parse(new TextDecoder().decode(bytes)) as ServiceRecord;
-    if (typeof record?.name !== "string" || typeof record.hub !== "string" || !Array.isArray(record.instances))
+    if (
+      typeof record?.name !== "string" ||
+      typeof record.hub !== "string" ||
+      !Array.isArray(record.instances)
+    )
       return undefined;
     for (const instance of record.instances)
       if (typeof instance?.id !== "string" || typeof instance.labels !== "object" || instance.labels === null)
