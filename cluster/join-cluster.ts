@@ -145,6 +145,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     );
     const publisher = new RegistryPublisher({
       hub,
+      nc,
       kv,
       subjects,
       self,
@@ -153,7 +154,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onHosted: (service, hosted) => face.hosted(service, hosted),
       onError,
     });
-    await mirror.follow(kv, onError);
+    await mirror.follow(kv, nc, onError);
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") liveness.suspend();

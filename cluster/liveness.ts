@@ -149,7 +149,9 @@ export class Liveness {
     peer.probing = true;
     this.#nc
       .request(this.#subjects.control(hub), JSON.stringify({ op: "probe" }), {
-        timeout: Math.max(250, this.#heartbeatMs),
+        // Short for a hub with links (a probe in flight delays the next one), longer for a
+        // silent one: a timeout alone never kills a hub that was heard from lately.
+        timeout: silent ? Math.max(250, this.#heartbeatMs) : 500,
       })
       .then(
         (reply) => {

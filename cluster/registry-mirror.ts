@@ -1,4 +1,5 @@
-import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
 import type { CallContext, Registration } from "../hub/types.js";
@@ -33,6 +34,9 @@ export class RegistryMirror {
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   /** Bumped at every (re)watch: entries of an older watch are ignored. */
   #generation = 0;
+  /** The revision of each key last applied. */
+  readonly #revisions = new Map<string, number>();
+  #announcements: Subscription | undefined;
   /** Called for every hub a record names (so liveness watches it). */
   readonly #onHub: (hub: string) => void;
   /** Called when a key of this hub's own went from the bucket. */
@@ -76,11 +80,21 @@ export class RegistryMirror {
    */
   async follow(
     kv: KV,
+    nc: NatsConnection,
     onError: (error: unknown) => void,
     resyncMs = 30_000,
     catchUpMs = 5000,
   ): Promise<void> {
     this.#kv = kv;
+    // Changes announced on plain NATS are read at once, whatever state the watch is in.
+    this.#announcements = nc.subscribe(this.#subjects.registryChanges, {
+      callback: (error, message) => {
+        if (error !== null || this.#stopped) return;
+        const key = message.string();
+        if (this.#subjects.parseServiceKey(key) === undefined) return;
+        kv.get(key).then((entry) => entry !== null && this.#apply(entry), onError);
+      },
+    });
     this.#onError = onError;
     this.#catchUpMs = catchUpMs;
     this.#resyncTimer = setInterval(() => void this.resync(), resyncMs);
@@ -96,7 +110,9 @@ export class RegistryMirror {
     let watch: Awaited<ReturnType<KV["watch"]>>;
     let empty: boolean;
     try {
-      empty = (await kv.status()).values === 0;
+      // A watch of nothing says nothing: whether there is anything to wait for is asked first.
+      empty = true;
+      for await (const key of await kv.keys("svc.>")) if (key !== "") empty = false;
       watch = await kv.watch({ key: "svc.>" });
     } catch (error) {
       this.#onError(error);
@@ -150,6 +166,7 @@ export class RegistryMirror {
   async close(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#resyncTimer);
+    this.#announcements?.unsubscribe();
     this.#watcher?.stop();
     await this.#watching;
     for (const hub of [...this.#standIns.keys()]) this.forgetHub(hub);
@@ -157,10 +174,13 @@ export class RegistryMirror {
   }
 
   /** Applies one entry of the bucket; returns the (hub, service) it was about. */
-  #apply(entry: KvWatchEntry): { hub: string; service: string } | undefined {
+  #apply(entry: KvEntry): { hub: string; service: string } | undefined {
     if (this.#stopped) return undefined;
     const key = this.#subjects.parseServiceKey(entry.key);
     if (key === undefined) return undefined;
+    // The same change may come twice (announced and watched), and an older one late.
+    if ((this.#revisions.get(entry.key) ?? 0) >= entry.revision) return key;
+    this.#revisions.set(entry.key, entry.revision);
     if (key.hub === this.#self) {
       if (entry.operation !== "PUT") this.#onOwnKeyRemoved(key.service);
       return key;

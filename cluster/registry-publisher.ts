@@ -1,4 +1,5 @@
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Hub } from "../hub/hub.js";
 import type { Labels } from "../hub/names.js";
 import type { Watch } from "../hub/types.js";
@@ -12,6 +13,7 @@ import type { ClusterSubjects } from "./subjects.js";
  */
 export class RegistryPublisher {
   readonly #kv: KV;
+  readonly #nc: NatsConnection;
   readonly #subjects: ClusterSubjects;
   readonly #self: string;
   readonly #epoch: string;
@@ -29,6 +31,7 @@ export class RegistryPublisher {
 
   constructor(options: {
     hub: Hub;
+    nc: NatsConnection;
     kv: KV;
     subjects: ClusterSubjects;
     self: string;
@@ -39,6 +42,7 @@ export class RegistryPublisher {
     onError: (error: unknown) => void;
   }) {
     this.#kv = options.kv;
+    this.#nc = options.nc;
     this.#subjects = options.subjects;
     this.#self = options.self;
     this.#epoch = options.epoch;
@@ -102,6 +106,19 @@ export class RegistryPublisher {
       );
   }
 
+  /**
+   * Tells the other hubs that `key` changed, on plain NATS: a bucket watch whose consumer sat on
+   * a NATS node that died stalls until its heartbeats are missed (10 s and more), while a plain
+   * subscription moves with its client at once. Losing this is harmless: the watch catches up.
+   */
+  #announce(key: string): void {
+    try {
+      this.#nc.publish(this.#subjects.registryChanges, key);
+    } catch {
+      // Disconnected: the watch brings the change.
+    }
+  }
+
   #markDirty(name: string): void {
     this.#dirty.add(name);
     this.#flushing ??= setImmediate(() => this.#flush());
@@ -126,6 +143,7 @@ export class RegistryPublisher {
         .then(async () => {
           if (record === undefined) await this.#kv.delete(key);
           else await this.#kv.put(key, JSON.stringify(record));
+          this.#announce(key);
         })
         .catch((error: unknown) => {
           this.#onError(error);

@@ -83,6 +83,11 @@ export class ClusterSubjects {
     return `beam.${this.#ns}.hb.*`;
   }
 
+  /** Where hubs say which registry key they just wrote (the watch may lag behind). */
+  get registryChanges(): string {
+    return `beam.${this.#ns}.reg`;
+  }
+
   /** Where plain NATS clients call `service` (a queue group of its hosting hubs). */
   service(service: string): string {
     return `beam.${this.#ns}.svc.${subjectToken(service)}`;
