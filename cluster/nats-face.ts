@@ -105,7 +105,7 @@ export class NatsFace {
           ? typed.code
           : error instanceof SyntaxError
             ? "EINVALID_ARGUMENT"
-            : "EFAILED";
+            : "EHANDLER";
       const text = typeof typed?.message === "string" ? typed.message : String(error);
       const headers = natsHeaders();
       headers.set("Nats-Service-Error", text.slice(0, 1000));
