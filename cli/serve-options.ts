@@ -278,7 +278,20 @@ export function resolveServeOptions(
         "and read its history. Set MLES_KEY (or --mles-key) to require Mles auth",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, federation, cluster, observe, pubsub, mles, warnings };
+  return {
+    https,
+    access,
+    unix,
+    keepAlive,
+    limits,
+    tasks,
+    federation,
+    cluster,
+    observe,
+    pubsub,
+    mles,
+    warnings,
+  };
 }
 
 /** What `--federation DIR` sets for a broker's https listener when the flags do not. */

@@ -168,7 +168,8 @@ export async function serve(
     options.federation === undefined
       ? undefined
       : await startFederation(hub, options.tasks.id, options.federation, log);
-  const cluster = options.cluster === undefined ? undefined : await startCluster(hub, options.cluster, log, logger);
+  const cluster =
+    options.cluster === undefined ? undefined : await startCluster(hub, options.cluster, log, logger);
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);
