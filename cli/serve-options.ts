@@ -9,6 +9,7 @@ import { isLoopbackHost, parseListenAddress, type ListenAddress } from "./listen
 import { loadClientCa, loadServerCertificate, type ServerCertificate } from "./server-tls.js";
 import { booleanSetting, pickSetting, stringSetting, type Setting } from "./settings.js";
 import { loadTokens, type TokenTable } from "./tokens-file.js";
+import { clusterServeOptions, type ClusterServeOptions } from "./serve-cluster.js";
 import { FEDERATION_FILES, federationServeOptions, type FederationServeOptions } from "./serve-federation.js";
 import { taskServeOptions, type TaskServeOptions } from "./serve-tasks.js";
 import { observeServeOptions, type ObserveServeOptions } from "./serve-observe-options.js";
@@ -58,6 +59,10 @@ export interface ServeFlags {
   federation?: string;
   broker?: string;
   proxy?: string;
+  /** A cluster on NATS (cli/serve-cluster.ts). */
+  cluster?: string;
+  "cluster-name"?: string;
+  "hub-name"?: string;
   /** `--metrics HOST:PORT`, `--log-level`, `--log-format`, `--slow-call MS`. */
   metrics?: string;
   "log-level"?: string;
@@ -89,6 +94,8 @@ export interface ServeOptions {
   tasks: TaskServeOptions;
   /** `--federation DIR` (with `--broker`, `--proxy`): a broker, or a site of one. */
   federation: FederationServeOptions | undefined;
+  /** `--cluster URLS` (with `--cluster-name`, `--hub-name`): a cluster on NATS to join. */
+  cluster: ClusterServeOptions | undefined;
   /** Metrics listener, log level and format, slow-call threshold. */
   observe: ObserveServeOptions;
   /** The Mles face on the https listener, or undefined when off (`--mles`). */
@@ -187,6 +194,7 @@ export function resolveServeOptions(
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
   const federation = federationServeOptions(pick, tasks.id, env);
+  const cluster = clusterServeOptions(pick);
   const observe = observeServeOptions(pick);
   const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
@@ -213,6 +221,7 @@ export function resolveServeOptions(
       limits,
       tasks,
       federation,
+      cluster,
       observe,
       pubsub,
       mles,
@@ -269,7 +278,20 @@ export function resolveServeOptions(
         "and read its history. Set MLES_KEY (or --mles-key) to require Mles auth",
     );
   }
-  return { https, access, unix, keepAlive, limits, tasks, federation, observe, pubsub, mles, warnings };
+  return {
+    https,
+    access,
+    unix,
+    keepAlive,
+    limits,
+    tasks,
+    federation,
+    cluster,
+    observe,
+    pubsub,
+    mles,
+    warnings,
+  };
 }
 
 /** What `--federation DIR` sets for a broker's https listener when the flags do not. */

@@ -24,5 +24,10 @@ export class Instance {
     readonly scope: Scope,
     /** Its call counts and latencies; undefined when the hub keeps none (`stats: false`). */
     readonly stats?: CallStats,
+    /**
+     * Serves only when no other instance matches a call: a cluster's stand-in for an instance
+     * on another host (same host first).
+     */
+    readonly fallback = false,
   ) {}
 }

@@ -36,7 +36,7 @@ class Rotation {
  * the same labels rotate over the instances that carry them, and unfiltered calls rotate over
  * all. A filter with several labels walks the shortest of their lists and checks the rest.
  */
-export class ServiceEntry {
+class InstanceIndex {
   readonly #all = new Rotation();
   readonly #byId = new Map<string, Instance>();
   /** label key → label value → the instances carrying that label. */
@@ -117,5 +117,56 @@ export class ServiceEntry {
         narrowest = rotation;
     }
     return narrowest ?? this.#all;
+  }
+}
+
+/**
+ * All instances of one name. Instances registered as fallbacks (a cluster's stand-ins for
+ * instances on other hosts) serve a call only when no other instance matches it: same host
+ * first, so a call leaves the host only when it must.
+ */
+export class ServiceEntry {
+  readonly #near = new InstanceIndex();
+  readonly #far = new InstanceIndex();
+  /** Every instance, in registration order. */
+  readonly #all: Instance[] = [];
+
+  get instances(): readonly Instance[] {
+    return this.#all;
+  }
+
+  get size(): number {
+    return this.#all.length;
+  }
+
+  add(instance: Instance): void {
+    this.#all.push(instance);
+    (instance.fallback ? this.#far : this.#near).add(instance);
+  }
+
+  /** Removes an instance; returns false if it was not registered here. */
+  remove(instance: Instance): boolean {
+    if (!(instance.fallback ? this.#far : this.#near).remove(instance)) return false;
+    this.#all.splice(this.#all.indexOf(instance), 1);
+    return true;
+  }
+
+  /** The next instance matching the constraints, round robin, nearest first; skips `tried`. */
+  pick(
+    labels: Labels | undefined,
+    id: string | undefined,
+    tried: Set<Instance> | undefined,
+  ): Instance | undefined {
+    const near = this.#near.size === 0 ? undefined : this.#near.pick(labels, id, tried);
+    return near ?? (this.#far.size === 0 ? undefined : this.#far.pick(labels, id, tried));
+  }
+
+  /** The instances matching `labels`, in registration order (not to be changed). */
+  matching(labels: Labels | undefined): readonly Instance[] {
+    if (labels === undefined) return this.#all;
+    if (this.#far.size === 0) return this.#near.matching(labels);
+    if (this.#near.size === 0) return this.#far.matching(labels);
+    const matches = new Set([...this.#near.matching(labels), ...this.#far.matching(labels)]);
+    return this.#all.filter((instance) => matches.has(instance));
   }
 }

@@ -189,11 +189,15 @@ export class Session implements HubClient, CallOwner, Closable {
     }
   }
 
-  /** `register` without the promise, for in-process callers that want the handle at once. */
+  /**
+   * `register` without the promise, for in-process callers that want the handle at once. With
+   * `fallback`, the instance serves only calls no other instance matches (a cluster's stand-in
+   * for an instance on another host).
+   */
   registerNow<Request = unknown, Reply = unknown>(
     name: string,
     handler: Handler<Request, Reply>,
-    options: RegisterOptions = {},
+    options: RegisterOptions & { fallback?: boolean } = {},
   ): Registration {
     if (this.#closed) throw this.#closed;
     validateName(name);
@@ -213,6 +217,7 @@ export class Session implements HubClient, CallOwner, Closable {
       handler as Handler,
       this.scope,
       this.#host.counters === undefined ? undefined : new CallStats(),
+      options.fallback === true,
     );
     this.#instances.add(instance);
     this.#host.registry.add(instance);

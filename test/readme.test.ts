@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { natsUnavailableReason, startNatsServer, type SingleNatsServer } from "./helpers/nats-cluster.js";
 import { readmeSnippets } from "./helpers/readme-snippets.js";
 
 const run = promisify(execFile);
@@ -27,6 +28,7 @@ const expected: string[][] = [
   ["app2.proxy1.broker: succeeded 42"],
   ['{"file":"report.csv"} "a,b\\n1,2\\n"'],
   ["hello Ada, proxy1.broker"],
+  ["sunny in Lisbon", "{ 'beamhub/hub': 'west' }"],
   ["1 alice: hello, anyone?", "2 alice: welcome, bob"],
   ["hello from the hub"],
   ["1 1 local", "true"],
@@ -47,8 +49,14 @@ const expected: string[][] = [
 
 const snippets = readmeSnippets();
 
+/** A NATS server with JetStream for the cluster snippet (started when a snippet needs it). */
+let nats: SingleNatsServer | undefined;
+
 describe("README snippets", () => {
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await nats?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it("has the snippets this test knows about", () => {
     expect(snippets.length).toBe(expected.length);
@@ -63,10 +71,20 @@ describe("README snippets", () => {
       // `dir`, which goes when the test is done.
       const tmp = join(dir, "tmp");
       await mkdir(tmp, { recursive: true });
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
+      if (code.includes("NATS_URL")) {
+        const unavailable = await natsUnavailableReason();
+        if (unavailable !== undefined) {
+          console.warn(`README snippet ${index + 1} is not run: ${unavailable}`);
+          return;
+        }
+        nats ??= await startNatsServer();
+        env.NATS_URL = nats.url;
+      }
       const { stdout } = await run(process.execPath, ["--import", "tsx", file], {
         cwd: root,
         timeout: 25_000,
-        env: { ...process.env, TMPDIR: tmp },
+        env,
       });
       for (const text of expected[index] ?? []) expect(stdout).toContain(text);
     });

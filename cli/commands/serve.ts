@@ -27,6 +27,7 @@ import { CliError, EXIT } from "../errors.js";
 import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
+import { startCluster } from "../serve-cluster.js";
 import { startFederation, type ServedFederation } from "../serve-federation.js";
 import { openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
@@ -167,12 +168,15 @@ export async function serve(
     options.federation === undefined
       ? undefined
       : await startFederation(hub, options.tasks.id, options.federation, log);
+  const cluster =
+    options.cluster === undefined ? undefined : await startCluster(hub, options.cluster, log, logger);
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);
   observed.stopping();
   process.off("SIGHUP", reload);
   await federation?.close();
+  await cluster?.leave();
   await unix.close();
   // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
   await mles?.close();

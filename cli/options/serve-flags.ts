@@ -310,6 +310,37 @@ const FEDERATION: OptionGroup = {
   },
 };
 
+/** A cluster of hubs on NATS (examples/cluster.md). */
+const CLUSTER: OptionGroup = {
+  title: "cluster options",
+  about: "many hubs as one, on NATS",
+  options: {
+    cluster: {
+      type: "string",
+      value: "URLS",
+      setting: true,
+      help:
+        "join a cluster of hubs through the NATS servers at URLS (nats://host:4222, comma-separated; " +
+        "JetStream on, for the registry). Every hub of the cluster then sees and calls every service of " +
+        "the others; an instance on this hub serves first",
+    },
+    "cluster-name": {
+      type: "string",
+      value: "NAME",
+      setting: true,
+      help: "the cluster to join: hubs of one name share a registry",
+      defaultText: "beamhub",
+    },
+    "hub-name": {
+      type: "string",
+      value: "NAME",
+      setting: true,
+      help: "this hub's name in the cluster, unique in it (other hubs' services carry it as the label beamhub/hub)",
+      defaultText: "the host name",
+    },
+  },
+};
+
 /** The Mles-compatible WebSocket face of the hub's pub/sub (see examples/chat.md). */
 const MLES: OptionGroup = {
   title: "Mles options",
@@ -438,6 +469,7 @@ export const SERVE_GROUPS: readonly OptionGroup[] = [
   WEB_ACCESS,
   TASKS,
   FEDERATION,
+  CLUSTER,
   OBSERVE,
   PUBSUB,
   MLES,

@@ -17,7 +17,7 @@ export const MAX_RETIRED_NAMES = 1000;
 /** The name the counts of retired services past {@link MAX_RETIRED_NAMES} are kept under. */
 export const OTHER_SERVICES = "(other)";
 
-const TRANSPORTS: readonly SessionTransport[] = ["local", "memory", "unix", "http2", "websocket"];
+const TRANSPORTS: readonly SessionTransport[] = ["local", "memory", "unix", "http2", "websocket", "cluster"];
 
 export class HubCounters {
   /** Calls to a name nobody served (after any wait). */

@@ -9,9 +9,9 @@ import type { WireTraffic } from "../../wire/connection.js";
 
 /**
  * What carried a session: `"local"` (the hub's own, `hub.call` in its process), `"memory"`
- * (`hub.session()`, `connectMemory`), `"unix"`, `"http2"`, `"websocket"`.
+ * (`hub.session()`, `connectMemory`), `"unix"`, `"http2"`, `"websocket"`, `"cluster"` (a link from another hub of a cluster).
  */
-export type SessionTransport = "local" | "memory" | "unix" | "http2" | "websocket";
+export type SessionTransport = "local" | "memory" | "unix" | "http2" | "websocket" | "cluster";
 
 /** A wire session's traffic so far and what it has open now. */
 export interface SessionTraffic extends WireTraffic {

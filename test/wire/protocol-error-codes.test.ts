@@ -22,6 +22,7 @@ const CODE_FOLDERS = [
   "gateway",
   "browser",
   "mles",
+  "cluster",
 ];
 
 /**

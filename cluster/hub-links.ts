@@ -1,0 +1,214 @@
+import { randomBytes } from "node:crypto";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
+import type { Hub } from "../hub/hub.js";
+import { serveHubSession } from "../hub/remote/hub-server.js";
+import { RemoteHub } from "../hub/remote/remote-hub.js";
+import { DEFAULT_CODECS } from "../wire/config.js";
+import { handshakeWithin, openSession } from "../wire/open-session.js";
+import { ClusterPeerError, LinkResetError } from "./errors.js";
+import { LINK_ID_BYTES, decodeLinkMessage, encodeLinkMessage, LinkMessageType } from "./link-message.js";
+import { LinkTransport, type LinkLimits } from "./link-transport.js";
+import type { ClusterSubjects } from "./subjects.js";
+
+/** A control request between hubs (JSON on `_beam.<ns>.<hub>.ctl`). */
+type ControlRequest = { op: "open"; link: string; from: string; epoch: string } | { op: "probe" };
+
+/** What the links need of the cluster. */
+export interface LinksContext {
+  readonly nc: NatsConnection;
+  readonly hub: Hub;
+  readonly subjects: ClusterSubjects;
+  /** This hub's name in the cluster, and the id of this run of it. */
+  readonly self: string;
+  readonly epoch: string;
+  /** Bound on opening a link (ms). */
+  readonly openTimeoutMs: number;
+  readonly limits: LinkLimits & { withoutFds: "convert" | "refuse" };
+}
+
+/** This hub's link to another: a beamhub session over NATS, opened on first use. */
+interface OutboundLink {
+  readonly peer: string;
+  readonly remote: Promise<RemoteHub>;
+  /** Set once the session is up: calls go straight to it. */
+  ready?: RemoteHub;
+}
+
+/**
+ * The links of one hub to the others of its cluster. A link is a beamhub session (the same
+ * protocol as over a socket) carried in NATS messages between two hubs: this hub opens one to a
+ * peer the first time it calls a service there (client side), and serves the links peers open
+ * to it (server side, a session of this hub with identity `{ id: <peer>, via: "cluster" }`). All
+ * messages to this hub arrive on one subscription, `_beam.<ns>.<self>.>`.
+ */
+export class HubLinks {
+  readonly #context: LinksContext;
+  readonly #outbound = new Map<string, OutboundLink>();
+  /** Every live link of either side, by id. */
+  readonly #transports = new Map<string, { peer: string; transport: LinkTransport }>();
+  #closed = false;
+
+  constructor(context: LinksContext) {
+    this.#context = context;
+    const { nc, subjects, self } = context;
+    nc.subscribe(subjects.inbox(self), {
+      callback: (error, message) => {
+        if (error === null) this.#dispatch(message);
+      },
+    });
+  }
+
+  /** The peers this hub has a live link with (either side). */
+  get peers(): Set<string> {
+    return new Set([...this.#transports.values()].map((entry) => entry.peer));
+  }
+
+  /** The session to `peer`, opened on first use; the same one until it ends. */
+  remote(peer: string): RemoteHub | Promise<RemoteHub> {
+    const existing = this.#outbound.get(peer);
+    if (existing !== undefined) return existing.ready ?? existing.remote;
+    const link: OutboundLink = { peer, remote: this.#open(peer) };
+    this.#outbound.set(peer, link);
+    link.remote.then(
+      (remote) => {
+        link.ready = remote;
+        void remote.closed.then(() => this.#forget(link));
+      },
+      () => this.#forget(link),
+    );
+    return link.remote;
+  }
+
+  /** Fails every link with `peer` (it is gone, or restarted): what was on them fails with `why`. */
+  resetPeer(peer: string, why: string): void {
+    for (const [id, entry] of this.#transports) {
+      if (entry.peer !== peer) continue;
+      this.#transports.delete(id);
+      entry.transport.fail(new LinkResetError(peer, why));
+    }
+  }
+
+  /** Closes every link. */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#transports.values()) entry.transport.reset("the hub left the cluster");
+    this.#transports.clear();
+  }
+
+  #forget(link: OutboundLink): void {
+    if (this.#outbound.get(link.peer) === link) this.#outbound.delete(link.peer);
+  }
+
+  async #open(peer: string): Promise<RemoteHub> {
+    const { nc, subjects, self, epoch, openTimeoutMs } = this.#context;
+    if (this.#closed) throw new ClusterPeerError(peer, "this hub left the cluster");
+    const id = randomBytes(LINK_ID_BYTES);
+    // Registered before the peer hears of it: the peer's first bytes may come before its answer.
+    const transport = this.#track(id, peer);
+    try {
+      const request: ControlRequest = { op: "open", link: transport.id, from: self, epoch };
+      await nc.request(subjects.control(peer), JSON.stringify(request), { timeout: openTimeoutMs });
+    } catch (error) {
+      this.#transports.delete(transport.id);
+      transport.fail(new ClusterPeerError(peer, `hub "${peer}" did not open a link`, error));
+      throw new ClusterPeerError(
+        peer,
+        `cannot reach hub "${peer}" of the cluster: ${describeNatsError(error)}`,
+        error,
+      );
+    }
+    const session = openSession(transport, { role: "client", codecs: DEFAULT_CODECS });
+    await handshakeWithin(
+      session,
+      openTimeoutMs,
+      () =>
+        new ClusterPeerError(peer, `hub "${peer}" opened a link but no session within ${openTimeoutMs} ms`),
+    );
+    return new RemoteHub(session.connection, { reconnect: false });
+  }
+
+  #track(id: Uint8Array, peer: string): LinkTransport {
+    const { nc, subjects, self, limits } = this.#context;
+    const subject = subjects.link(peer, self);
+    const transport = new LinkTransport(
+      id,
+      peer,
+      {
+        send: (message) => nc.publish(subject, message),
+        maxPayload: nc.info?.max_payload ?? 1024 * 1024,
+      },
+      limits,
+    );
+    this.#transports.set(transport.id, { peer, transport });
+    return transport;
+  }
+
+  #dispatch(message: Msg): void {
+    const { subjects } = this.#context;
+    const kind = subjects.parseInbox(message.subject);
+    if (kind?.kind === "link") this.#onLinkMessage(kind.from, message.data);
+    else if (kind?.kind === "control") this.#onControl(message);
+  }
+
+  #onLinkMessage(from: string, bytes: Uint8Array): void {
+    const decoded = decodeLinkMessage(bytes);
+    if (decoded === undefined) return;
+    const entry = this.#transports.get(decoded.link);
+    // Only the hub at the other end may speak on a link (its name is in the subject).
+    if (entry !== undefined && entry.peer === from) {
+      entry.transport.receive(bytes);
+      if (entry.transport.ended) this.#transports.delete(decoded.link);
+      return;
+    }
+    // A link this hub does not know (it restarted, or reset it): say so, once per message that
+    // is not itself a reset, so the other side fails at once instead of at its keep-alive.
+    if (decoded.type !== LinkMessageType.RESET && decoded.type !== LinkMessageType.END) {
+      const reset = encodeLinkMessage(
+        LinkMessageType.RESET,
+        Buffer.from(decoded.link, "hex"),
+        0xffffffff,
+        new TextEncoder().encode("no such link"),
+      );
+      try {
+        this.#context.nc.publish(this.#context.subjects.link(from, this.#context.self), reset);
+      } catch {
+        // Closed: nothing to tell.
+      }
+    }
+  }
+
+  #onControl(message: Msg): void {
+    let request: ControlRequest;
+    try {
+      request = JSON.parse(new TextDecoder().decode(message.data)) as ControlRequest;
+    } catch {
+      return;
+    }
+    const { epoch, hub } = this.#context;
+    if (request.op === "probe") {
+      message.respond(JSON.stringify({ epoch }));
+      return;
+    }
+    if (request.op !== "open" || this.#closed) return;
+    if (
+      typeof request.link !== "string" ||
+      !/^[0-9a-f]{16}$/.test(request.link) ||
+      typeof request.from !== "string"
+    )
+      return;
+    const transport = this.#track(Buffer.from(request.link, "hex"), request.from);
+    message.respond(JSON.stringify({ epoch }));
+    const session = openSession(transport, { role: "server", codecs: DEFAULT_CODECS });
+    serveHubSession(hub, session.connection, { id: request.from, via: "cluster" }, { transport: "cluster" });
+    void session.connection.closed.then(() => {
+      if (this.#transports.get(transport.id)?.transport === transport) this.#transports.delete(transport.id);
+    });
+  }
+}
+
+/** A NATS error as a short phrase ("no responders" for a hub that is not there). */
+export function describeNatsError(error: unknown): string {
+  const typed = error as { isNoResponders?: () => boolean; message?: string };
+  if (typed?.isNoResponders?.() === true) return "no such hub is connected (no responders)";
+  return typed?.message ?? String(error);
+}
