@@ -8,6 +8,7 @@ import { ClusterError } from "./errors.js";
 import { HubLinks } from "./hub-links.js";
 import { Liveness, type LivenessTiming } from "./liveness.js";
 import { NatsFace } from "./nats-face.js";
+import { PubSubRelay } from "./pubsub-relay.js";
 import { RegistryMirror } from "./registry-mirror.js";
 import { RegistryPublisher } from "./registry-publisher.js";
 import { ClusterSubjects } from "./subjects.js";
@@ -155,6 +156,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onError,
     });
     await mirror.follow(kv, nc, onError);
+    const relay = new PubSubRelay({ hub, nc, subjects, self, onError });
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") liveness.suspend();
@@ -178,6 +180,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
         (left ??= (async () => {
           liveness.close();
           face.close();
+          relay.close();
           await publisher.close(true).catch(onError);
           await kv.delete(subjects.hubKey(self)).catch(onError);
           links.close();

@@ -88,6 +88,22 @@ export class ClusterSubjects {
     return `beam.${this.#ns}.reg`;
   }
 
+  /** Where a publication on pub/sub `channel` travels between hubs. */
+  publication(channel: string): string {
+    return `beam.${this.#ns}.pub.${subjectToken(channel)}`;
+  }
+
+  /** All publications between hubs. */
+  get publications(): string {
+    return `beam.${this.#ns}.pub.*`;
+  }
+
+  /** The channel a publication subject names. */
+  parsePublication(subject: string): string | undefined {
+    const parts = subject.split(".");
+    return parts.length === 4 && parts[2] === "pub" ? fromSubjectToken(parts[3]!) : undefined;
+  }
+
   /** Where plain NATS clients call `service` (a queue group of its hosting hubs). */
   service(service: string): string {
     return `beam.${this.#ns}.svc.${subjectToken(service)}`;

@@ -5,7 +5,7 @@
  * transport; this module is the in-process core every face is built on.
  * @module
  */
-export { PubSub } from "./pubsub.js";
+export { PubSub, type PublishedListener } from "./pubsub.js";
 export { PubSubLog, type PubSubLogOptions } from "./history-log.js";
 export { ChannelSubscription, isLagged } from "./subscription.js";
 export type { Subscription } from "./subscription.js";

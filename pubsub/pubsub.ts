@@ -11,6 +11,9 @@ import type {
   SubscribeOptions,
 } from "./types.js";
 
+/** What {@link PubSub.relay} hears of a publication: the channel, the data, the publisher. */
+export type PublishedListener = (channel: string, data: unknown, from: string) => void;
+
 /**
  * Named channels many publish to and many subscribe to: every message tagged with its
  * publisher's identity, numbered, kept in a bounded history for late joiners, and handed to each
@@ -24,6 +27,7 @@ export class PubSub {
   readonly #config: PubSubConfig;
   readonly #topics = new Map<string, Topic>();
   readonly #log: PubSubPersistence | undefined;
+  readonly #relays = new Set<PublishedListener>();
   #closed = false;
 
   constructor(options: PubSubOptions = {}) {
@@ -52,6 +56,7 @@ export class PubSub {
       const prepared = this.#log?.prepare(data);
       const topic = this.#topic(channel, true);
       const published = topic.publish(data, from);
+      for (const relay of this.#relays) relay(channel, data, from);
       if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
       if (published instanceof Promise) {
         return published.then((message) => this.#logged(channel, message, prepared));
@@ -60,6 +65,15 @@ export class PubSub {
     } catch (error) {
       return Promise.reject(error as Error);
     }
+  }
+
+  /**
+   * Calls `listener` with every message accepted here from now on, after its subscribers have it
+   * (a cluster relays them to the other hubs). Returns the means to stop.
+   */
+  relay(listener: PublishedListener): () => void {
+    this.#relays.add(listener);
+    return () => this.#relays.delete(listener);
   }
 
   /**

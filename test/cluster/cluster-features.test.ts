@@ -197,4 +197,41 @@ describe("a cluster of three hubs", () => {
       server.close();
     }
   });
+
+  it("carries pub/sub across hubs: live to subscribers everywhere, and in every hub's history", async () => {
+    const subscription = clients.a.subscribe("news", { history: 0 });
+    const iterator = subscription[Symbol.asyncIterator]();
+    // The subscription is open at hub A once the hub reports it.
+    await within(
+      (async () => {
+        while (
+          !hubs.a.pubsub.channels().some((channel) => channel.name === "news" && channel.subscribers > 0)
+        )
+          await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      5000,
+      "the subscription at hub A",
+    );
+    await clients.c.publish("news", { headline: "from C" });
+    const received = await within(iterator.next(), 5000, "the publication from hub C");
+    expect(received.value).toMatchObject({ data: { headline: "from C" } });
+    expect(typeof (received.value as { from: unknown }).from).toBe("string");
+
+    // A late joiner on hub B gets it from B's own history.
+    await within(
+      (async () => {
+        while (
+          !hubs.b.pubsub.channels().some((channel) => channel.name === "news" && channel.history.count > 0)
+        )
+          await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      5000,
+      "the publication in hub B's history",
+    );
+    const late = clients.b.subscribe("news", { history: 10 });
+    const first = await within(late[Symbol.asyncIterator]().next(), 5000, "history at hub B");
+    expect(first.value).toMatchObject({ data: { headline: "from C" } });
+    subscription.close();
+    late.close();
+  });
 });
