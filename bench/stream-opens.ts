@@ -121,6 +121,7 @@ async function serveHub(path: string): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) if (line === "quit") break;
   await listener.close();
   await hub.close();
+  process.exit(0); // the profile (BENCH_PROF=1) is written at exit
 }
 
 async function overUnix(): Promise<void> {
@@ -150,7 +151,10 @@ async function overUnix(): Promise<void> {
     }
     await client.close();
     child.stdin.write("quit\n");
-    await new Promise((resolve) => child.once("exit", resolve));
+    await new Promise((resolve) => {
+      child.once("exit", resolve);
+      setTimeout(resolve, 10_000).unref(); // bounded: the finally kills it
+    });
     if (profile.length > 0) console.log(`  hub profile in ${dir}`);
   } finally {
     child.kill();
