@@ -36,10 +36,16 @@ export function loopsOver(operation: () => Promise<unknown>): Loops {
   };
 }
 
-/** `loopsOver(operation)` from a copy of this module that only `key` uses. */
-export async function ownLoops(key: string, operation: () => Promise<unknown>): Promise<Loops> {
-  const copy = (await import(`./own-loop.js?contender=${encodeURIComponent(key)}`)) as {
+/** A copy of this module's code that only `key` uses (its own functions, its own feedback). */
+export async function ownCopy(key: string): Promise<{ loopsOver: typeof loopsOver }> {
+  // This very file (its own URL, whatever runs it: tsx, vitest or compiled), with a query.
+  const self = import.meta.url.split("?")[0]!;
+  return (await import(/* @vite-ignore */ `${self}?contender=${encodeURIComponent(key)}`)) as {
     loopsOver: typeof loopsOver;
   };
-  return copy.loopsOver(operation);
+}
+
+/** `loopsOver(operation)` from a copy of this module that only `key` uses. */
+export async function ownLoops(key: string, operation: () => Promise<unknown>): Promise<Loops> {
+  return (await ownCopy(key)).loopsOver(operation);
 }
