@@ -32,15 +32,53 @@ export function roundRatio(over: number[], under: number[]): number {
   return median(over.map((value, round) => value / under[round]!));
 }
 
-/** Runs every contender `rounds` times, `count` operations each, after a warm-up round. */
-export async function measure(contenders: Contender[], count: number, rounds = 5): Promise<Result[]> {
+/** The per-round ratios `over[i] / under[i]`: their median and their spread (lowest, highest). */
+export function roundRatioSpread(
+  over: number[],
+  under: number[],
+): { median: number; low: number; high: number } {
+  const ratios = over.map((value, round) => value / under[round]!);
+  return { median: median(ratios), low: Math.min(...ratios), high: Math.max(...ratios) };
+}
+
+/** A ratio as `median (low–high)`. */
+export function formatSpread(ratio: { median: number; low: number; high: number }, digits = 2): string {
+  return `${ratio.median.toFixed(digits)} (${ratio.low.toFixed(digits)}–${ratio.high.toFixed(digits)})`;
+}
+
+/**
+ * What a round's duration is read from. `wall`: elapsed time (what a caller waits; right when
+ * the work spans processes). `cpu`: this process's CPU time (user + system). For work inside one
+ * process, CPU time leaves out the time other processes of a loaded machine took the core away:
+ * with ~15 runnable processes on 2 cores the wall-clock per-round ratios spread 0.2–17×, the CPU
+ * ones 0.85–1.25× (issue 19).
+ */
+export type Clock = "wall" | "cpu";
+
+function clockNow(clock: Clock): number {
+  if (clock === "wall") return performance.now() / 1000;
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
+/**
+ * Runs every contender `rounds` times, `count` operations each, after a warm-up round. Each
+ * round starts at the next contender (a rotation), so none always runs right after the same one.
+ */
+export async function measure(
+  contenders: Contender[],
+  count: number,
+  rounds = 5,
+  clock: Clock = "wall",
+): Promise<Result[]> {
   for (const contender of contenders) await contender.run(Math.max(1, Math.floor(count / 5)));
   const samples = new Map<string, number[]>(contenders.map((contender) => [contender.name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const contender of contenders) {
-      const started = process.hrtime.bigint();
+    for (let index = 0; index < contenders.length; index++) {
+      const contender = contenders[(index + round) % contenders.length]!;
+      const started = clockNow(clock);
       await contender.run(count);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = clockNow(clock) - started;
       samples.get(contender.name)!.push(count / seconds);
     }
   }

@@ -2,12 +2,18 @@
  * In-process request/response: beamhub's `hub.call` against a promise-based EventEmitter round
  * trip (the raw mechanism) and Moleculer's local `broker.call` (the peer), in one run.
  *
- *   npx tsx bench/in-process.ts
+ * Each contender runs in loop code of its own (own-loop.ts: a shared loop measured whoever ran
+ * after the others with megamorphic code) and rounds are timed in CPU time (harness.ts `cpu`:
+ * the machine's other processes do not count). Ratios print as `median (lowest–highest)` of the
+ * per-round ratios.
+ *
+ *   npx tsx bench/in-process.ts                    (BENCH_COUNT=200000, BENCH_ROUNDS=7)
  */
 import { EventEmitter } from "node:events";
 import { ServiceBroker } from "moleculer";
 import { Hub, hubMetrics } from "../index.js";
-import { measure, pipelined, report, roundRatio, type Contender } from "./harness.js";
+import { formatSpread, measure, report, roundRatioSpread, type Contender } from "./harness.js";
+import { ownLoops } from "./own-loop.js";
 
 const payload = { user: "ada", action: "lookup", id: 42 };
 
@@ -53,43 +59,43 @@ async function main(): Promise<void> {
   await broker.start();
 
   const roundTrip = eventEmitterRoundTrip();
-  const sequential = (operation: () => Promise<unknown>) => async (count: number) => {
-    for (let i = 0; i < count; i++) await operation();
-  };
-  const contenders = (mode: "sequential" | "100 in flight"): Contender[] => {
-    const wrap =
-      mode === "sequential"
-        ? sequential
-        : (operation: () => Promise<unknown>) => (count: number) => pipelined(count, 100, operation);
-    return [
-      { name: "EventEmitter round trip (raw)", run: wrap(() => roundTrip(payload)) },
-      { name: "beamhub hub.call, sync handler", run: wrap(() => hub.call("echo", payload)) },
-      { name: "moleculer broker.call, sync handler", run: wrap(() => broker.call("echo.echo", payload)) },
-      { name: "beamhub hub.call, async handler", run: wrap(() => hub.call("echo.async", payload)) },
-      { name: "moleculer broker.call, async handler", run: wrap(() => broker.call("echo.async", payload)) },
-      { name: "beamhub sync handler, metrics off", run: wrap(() => bare.call("echo", payload)) },
-      { name: "beamhub async handler, metrics off", run: wrap(() => bare.call("echo.async", payload)) },
-    ];
-  };
+  const operations: [string, () => Promise<unknown>][] = [
+    ["EventEmitter round trip (raw)", () => roundTrip(payload)],
+    ["beamhub hub.call, sync handler", () => hub.call("echo", payload)],
+    ["moleculer broker.call, sync handler", () => broker.call("echo.echo", payload)],
+    ["beamhub hub.call, async handler", () => hub.call("echo.async", payload)],
+    ["moleculer broker.call, async handler", () => broker.call("echo.async", payload)],
+    ["beamhub sync handler, metrics off", () => bare.call("echo", payload)],
+    ["beamhub async handler, metrics off", () => bare.call("echo.async", payload)],
+  ];
+  const contenders = async (mode: "sequential" | "100 in flight"): Promise<Contender[]> =>
+    Promise.all(
+      operations.map(async ([name, operation]) => {
+        const loops = await ownLoops(`${mode}: ${name}`, operation);
+        const run =
+          mode === "sequential"
+            ? (count: number) => loops.sequential(count)
+            : (count: number) => loops.pipelined(count, 100);
+        return { name, run };
+      }),
+    );
 
   const count = Number(process.env.BENCH_COUNT ?? 200_000);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
   for (const mode of ["sequential", "100 in flight"] as const) {
-    const results = await measure(contenders(mode), count);
+    const results = await measure(await contenders(mode), count, rounds, "cpu");
     console.log(
       report(
-        `in-process request/response, ${mode} (${count} calls × 5 rounds, median)`,
+        `in-process request/response, ${mode} (${count} calls × ${rounds} rounds, median, CPU time)`,
         results,
         "EventEmitter round trip (raw)",
         "calls/s",
       ),
     );
-    const rate = (index: number): number => results[index]!.opsPerSecond;
-    console.log(
-      `  beamhub / moleculer: sync handler ${(rate(1) / rate(2)).toFixed(2)}×, async handler ${(rate(3) / rate(4)).toFixed(2)}×`,
-    );
     // Paired per round (harness.ts): the drift of a shared machine between rounds cancels out.
-    const paired = (on: number, off: number): string =>
-      roundRatio(results[on]!.samples, results[off]!.samples).toFixed(3);
+    const paired = (over: number, under: number): string =>
+      formatSpread(roundRatioSpread(results[over]!.samples, results[under]!.samples));
+    console.log(`  beamhub / moleculer: sync handler ${paired(1, 2)}, async handler ${paired(3, 4)}`);
     console.log(
       `  metrics on / off (target >= 0.95): sync handler ${paired(1, 5)}, async handler ${paired(3, 6)}`,
     );

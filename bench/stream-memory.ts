@@ -6,13 +6,23 @@
 // the in-memory part every stream starts from.
 //
 //   node --expose-gc --import tsx bench/stream-memory.ts            (BENCH_STREAMS=10000)
+//
+// BENCH_BUILT=1 measures the compiled package (dist/, from `npm run build`) as users run it:
+// under tsx every arrow function stored in a property or variable is wrapped in esbuild's
+// `__name(fn, "name")` (tsx turns keepNames on), an `Object.defineProperty` that gives the
+// function a property store of its own (~250 B each, 24 per stream at the client; issue 19).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type * as BeamhubModule from "../index.js";
 
+type Beamhub = typeof BeamhubModule;
+
+/** The package as users import it (BENCH_BUILT=1: the compiled dist/), or the sources. */
+const entry = process.env.BENCH_BUILT === "1" ? "../dist/index.js" : "../index.js";
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 10_000);
 const limits = { maxStreams: STREAMS + 16, maxPendingRequests: STREAMS + 16 };
 
@@ -30,7 +40,7 @@ else await main();
 
 /** The hub: holds every stream it is given; answers "heap" on stdin with its heap after gc. */
 async function serveHub(path: string): Promise<void> {
-  const { Hub, listenUnix } = await import("../index.js");
+  const { Hub, listenUnix } = (await import(entry)) as Beamhub;
   const hub = new Hub();
   const held: unknown[] = [];
   await hub.register("hold", (stream: unknown) => {
@@ -50,7 +60,7 @@ async function serveHub(path: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { ByteStream, connectUnix } = await import("../index.js");
+  const { ByteStream, connectUnix } = (await import(entry)) as Beamhub;
 
   // In one process: N bare pairs.
   const before = heapAfterGc();

@@ -5,6 +5,11 @@
 //
 //   npx tsx bench/unix.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
 //   BENCH_ONLY='rr 100|call' npx tsx bench/unix.ts    (only the scenarios whose name matches)
+//   BENCH_PIN=1 npx tsx bench/unix.ts     (this process on core 0, every answering process on core 1)
+//
+// The peers run in the same rounds (unix-peers.ts): Node's child_process.fork IPC with json and
+// with advanced serialization, and NATS request/reply (Debian's nats-server, nats.js, a responder
+// process). Ratios are medians of the per-round ratios, printed with their spread (lowest–highest).
 //
 // The child serves on five sockets: raw echo, fd echo, raw bulk sink, fd bulk sink, fd sink.
 // The raw echo answers all complete frames of a read with one write (the best plain net can do);
@@ -27,12 +32,16 @@ import {
   type HubClient,
 } from "../index.js";
 import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../fd/index.js";
-import { median, rateFor, roundRatio } from "./harness.js";
+import { formatSpread, median, rateFor, roundRatioSpread } from "./harness.js";
+import { forkPeer, natsPeer, pinTo, type Peer } from "./unix-peers.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCHING = process.env.BENCH_BATCHING === "microtask" ? "microtask" : "immediate";
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
+/** BENCH_PIN=1: the requesting process on core 0, the answering ones on core 1 (taskset). */
+const PIN = process.env.BENCH_PIN === "1";
+const ANSWERING_CORE = PIN ? 1 : undefined;
 const PAYLOAD = 64;
 const FRAME = 4 + PAYLOAD;
 
@@ -335,8 +344,13 @@ async function parent(): Promise<void> {
   const server = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", dir], {
     stdio: ["ignore", "pipe", "inherit"],
   });
+  const peers: Peer[] = [];
   try {
     await new Promise((resolve) => server.stdout.once("data", resolve));
+    if (PIN) {
+      pinTo(process.pid, 0);
+      pinTo(server.pid!, 1);
+    }
     writeFileSync(join(dir, "payload.txt"), "fd");
     const file = openSync(join(dir, "payload.txt"), "r");
     const client = await connectUnix(join(dir, "hub.sock"));
@@ -347,6 +361,11 @@ async function parent(): Promise<void> {
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     await new Promise((resolve) => serviceProcess.stdout.once("data", resolve));
+    if (PIN) pinTo(serviceProcess.pid!, 1);
+    const forkJson = await forkPeer("json", ANSWERING_CORE);
+    const forkAdvanced = await forkPeer("advanced", ANSWERING_CORE);
+    const nats = await natsPeer(ANSWERING_CORE);
+    peers.push(forkJson, forkAdvanced, nats);
     const direct = await connectDirect(client, "svc.echo");
     const payload = new Uint8Array(PAYLOAD).fill(0x61);
     const allScenarios: [string, () => Promise<number>, string][] = [
@@ -406,6 +425,12 @@ async function parent(): Promise<void> {
         () => session(100, () => direct.call(payload)),
         "req/s",
       ],
+      ["fork IPC (json) 1 in flight", () => session(1, () => forkJson.request(payload)), "req/s"],
+      ["fork IPC (json) 100 in flight", () => session(100, () => forkJson.request(payload)), "req/s"],
+      ["fork IPC (advanced) 1 in flight", () => session(1, () => forkAdvanced.request(payload)), "req/s"],
+      ["fork IPC (advanced) 100 in flight", () => session(100, () => forkAdvanced.request(payload)), "req/s"],
+      ["NATS request/reply 1 in flight", () => session(1, () => nats.request(payload)), "req/s"],
+      ["NATS request/reply 100 in flight", () => session(100, () => nats.request(payload)), "req/s"],
       [
         "beamhub 1 fd/call, 256 in flight",
         () => session(256, () => client.call("fd.close", { file: new FileDescriptor(dupFd(file)) })),
@@ -414,7 +439,8 @@ async function parent(): Promise<void> {
     ];
     const scenarios = allScenarios.filter(([name]) => ONLY === undefined || ONLY.test(name));
     console.log(
-      `unix bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, medians`,
+      `unix bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, ` +
+        `medians${PIN ? ", pinned (this process core 0, the others core 1)" : ""}`,
     );
     // Rounds are interleaved (every scenario once per round), so slow phases of a shared machine
     // hit raw and FdSocket alike.
@@ -432,7 +458,7 @@ async function parent(): Promise<void> {
     }
     const ratio = (a: string, b: string): string => {
       const [over, under] = [samples.get(a), samples.get(b)];
-      return over === undefined || under === undefined ? "—" : roundRatio(over, under).toFixed(2);
+      return over === undefined || under === undefined ? "—" : formatSpread(roundRatioSpread(over, under));
     };
     console.log("ratios, medians of the per-round ratios (FdSocket / raw):");
     console.log(`  rr 1 in flight     ${ratio("FdSocket rr 1 in flight", "raw rr 1 in flight")}`);
@@ -451,6 +477,15 @@ async function parent(): Promise<void> {
     console.log(
       `  direct / via hub  ${ratio("beamhub service process direct, 100 in flight", "beamhub service process via hub, 100 in flight")}`,
     );
+    console.log("ratios (beamhub session / peers, same rounds):");
+    for (const inFlight of [1, 100]) {
+      const call = `beamhub call ${inFlight} in flight`;
+      console.log(
+        `  call ${inFlight} in flight / fork IPC json ${ratio(call, `fork IPC (json) ${inFlight} in flight`)}, ` +
+          `/ fork IPC advanced ${ratio(call, `fork IPC (advanced) ${inFlight} in flight`)}` +
+          `${inFlight === 100 ? " (target >= 3)" : ""}, / NATS ${ratio(call, `NATS request/reply ${inFlight} in flight`)}`,
+      );
+    }
     console.log("ratios (metrics on / off, target >= 0.95):");
     console.log(
       `  call 1 in flight   ${ratio("beamhub call 1 in flight", "beamhub call 1 in flight, metrics off")}`,
@@ -461,11 +496,13 @@ async function parent(): Promise<void> {
     console.log(
       `  service process via hub, 100 in flight ${ratio("beamhub service process via hub, 100 in flight", "beamhub service process via hub, 100 in flight, metrics off")}`,
     );
+    for (const peer of peers.splice(0)) await peer.close();
     await direct.close();
     await bareClient.close();
     await client.close();
     serviceProcess.kill();
   } finally {
+    for (const peer of peers) await peer.close().catch(() => undefined);
     server.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
