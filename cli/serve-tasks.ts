@@ -29,6 +29,11 @@ export interface TaskServeOptions {
   readonly http: ListenAddress | undefined;
   /** The kv log file, or undefined to keep tasks in memory (`--tasks-file off`). */
   readonly file: string | undefined;
+  /**
+   * This hub is a federation's broker (`--federation` without `--broker`): it stores the tasks
+   * of every site (their recipients are on other hubs), in a log file by default.
+   */
+  readonly federationBroker: boolean;
 }
 
 export const DEFAULT_HUB_ID = "beamhub.local";
@@ -65,9 +70,11 @@ export function taskServeOptions(
   const tasksFile = stringSetting(pick("tasks-file"));
   const apps = appsKey(file.apps);
   const apiKeys = { ...apps.keys, ...AppKeys.fromEnvironment(env) };
-  // Without applications nobody can use tasks: nothing to keep, and no file to claim.
+  const federationBroker = pick("federation") !== undefined && pick("broker") === undefined;
+  // Without applications nobody can use tasks: nothing to keep, and no file to claim. A broker
+  // keeps its sites' tasks.
   const defaultFile =
-    Object.keys(apiKeys).length === 0 && Object.keys(apps.identities).length === 0
+    !federationBroker && Object.keys(apiKeys).length === 0 && Object.keys(apps.identities).length === 0
       ? undefined
       : join(homedir(), ".beamhub", `tasks-${id}.kvlog`);
   return {
@@ -77,6 +84,7 @@ export function taskServeOptions(
     limits: taskLimits(file.taskLimits),
     http,
     file: tasksFile === undefined ? defaultFile : tasksFile.value === "off" ? undefined : tasksFile.value,
+    federationBroker,
   };
 }
 
@@ -183,6 +191,8 @@ export async function startTasks(
       identities: options.identities,
       limits: options.limits,
       file: options.file,
+      // The sites check their recipients' certificates before they seal (424 there).
+      ...(options.federationBroker ? { reachable: () => true } : {}),
     });
   } catch (error) {
     if (error instanceof TaskError)

@@ -161,12 +161,14 @@ export async function serve(
   }
   const reload = (): void => {
     tokens = reloadTokens(tokens, log);
+    if (federation !== undefined)
+      void federation.reload().then(log, (error: Error) => log(`SIGHUP: federation: ${error.message}`));
   };
   process.on("SIGHUP", reload);
   federation =
     options.federation === undefined
       ? undefined
-      : await startFederation(hub, options.tasks.id, options.federation, log);
+      : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker);
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);

@@ -22,6 +22,8 @@ const CODE_FOLDERS = [
   "gateway",
   "browser",
   "mles",
+  "federation",
+  "federation-tasks",
 ];
 
 /**
