@@ -193,10 +193,17 @@ export async function startFederation(
     site,
     health: undefined,
     reload: async () => {
+      const cert = readFileSync(join(options.dir, FEDERATION_FILES.cert), "utf8");
+      const key = readFileSync(join(options.dir, FEDERATION_FILES.key), "utf8");
+      let renewed = "";
+      if (cert !== site.keys.self.chain) {
+        site.reload({ cert, key });
+        renewed = `new tunnels and connections use the renewed ${join(options.dir, FEDERATION_FILES.cert)}; `;
+      }
       const crl = readCrl();
       const local = crl === undefined ? 0 : await site.keys.trust.addRevocationList(crl);
       const fetched = await site.refreshRevocations();
-      return `federation: revocation lists applied (${crlFile}: ${crl === undefined ? "none" : local}, the broker's: ${fetched} revoked)`;
+      return `federation: ${renewed}revocation lists applied (${crlFile}: ${crl === undefined ? "none" : local}, the broker's: ${fetched} revoked)`;
     },
     close: () => site.close(),
   };

@@ -64,9 +64,12 @@ export class SiteDirectory {
     return found;
   }
 
-  /** The Ed25519 key that signs for `hub`, from its chain verified now; `UntrustedMessageError` if none. */
-  async senderKey(hub: string): Promise<KeyObject> {
-    const chain = hub === this.#keys.self.id ? this.#keys.self.chain : (await this.#entry(hub))?.chain;
+  /**
+   * The Ed25519 key that signs for `hub`, from its chain verified now; `UntrustedMessageError` if
+   * none. `fresh`: ask the broker even if a cached chain is young (the hub may have renewed it).
+   */
+  async senderKey(hub: string, fresh = false): Promise<KeyObject> {
+    const chain = hub === this.#keys.self.id ? this.#keys.self.chain : (await this.#entry(hub, fresh))?.chain;
     if (chain === undefined) throw new UntrustedMessageError(`no certificate of ${hub} is known`);
     try {
       return this.#keys.trust.verify(chain, { hub }).publicKey;
@@ -90,9 +93,9 @@ export class SiteDirectory {
     return verifySealingKey(entry.record, publicKey);
   }
 
-  async #entry(hub: string): Promise<KeysEntry | undefined> {
+  async #entry(hub: string, fresh = false): Promise<KeysEntry | undefined> {
     const cached = this.#cache.get(hub);
-    if (cached !== undefined && Date.now() - cached.at < this.#cacheMs) return cached.entry;
+    if (!fresh && cached !== undefined && Date.now() - cached.at < this.#cacheMs) return cached.entry;
     let entry: unknown;
     try {
       entry = await this.#broker.call(KEYS_SERVICE, { hub }, { timeout: this.#timeoutMs });

@@ -1,4 +1,5 @@
 import type { FederationSite } from "../federation/site.js";
+import { SignatureError } from "../federation/seal/errors.js";
 import { open, seal } from "../federation/seal/seal.js";
 import { TASKS_SERVICE } from "../federation/names.js";
 import { classifyId, parseHubId } from "../tasks/beam-id.js";
@@ -118,12 +119,20 @@ export class SiteTasks implements TaskFederation {
       const sealed = sealedFromText(text);
       const hub = classifyId(from, this.#broker).hub;
       if (sealed.from !== hub) throw new UntrustedMessageError(`sealed by ${sealed.from}, not by ${hub}`);
-      return open(sealed, {
-        hub: this.#site.id,
-        privateKey: this.#site.keys.sealingKey,
-        senderKey: await this.#directory.senderKey(sealed.from),
-        context,
-      });
+      const opening = async (fresh: boolean): Promise<Buffer> =>
+        open(sealed, {
+          hub: this.#site.id,
+          privateKey: this.#site.keys.sealingKey,
+          senderKey: await this.#directory.senderKey(sealed.from, fresh),
+          context,
+        });
+      try {
+        return await opening(false);
+      } catch (error) {
+        // The sender may have renewed its certificate since its chain was cached: ask once more.
+        if (!(error instanceof SignatureError)) throw error;
+        return await opening(true);
+      }
     } catch (error) {
       throw new UntrustedMessageError(`${what} from ${from} is refused: ${(error as Error).message}`, {
         cause: error,

@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from "node:crypto";
 import type { Hub } from "../hub/hub.js";
 import { serveHubSession } from "../hub/remote/hub-server.js";
 import { connectHttps, type ConnectHttpsOptions } from "../hub/remote/connect-https.js";
@@ -67,6 +67,13 @@ export interface FederationSite {
   readonly keys: SiteKeys;
   /** Fetches the broker's revocation list now and applies it; resolves to the number of revoked serials. */
   refreshRevocations(): Promise<number>;
+  /**
+   * Takes a renewed certificate (and its key) without downtime: the session to the broker and
+   * the tunnels already open stay as they are; new tunnels, new connections to the broker and
+   * everything sealed from now on use the new pair. Throws (keeping the old pair) when the
+   * certificate does not verify, names another hub, or does not match the key.
+   */
+  reload(credentials: { cert: string; key: string }): void;
   close(): Promise<void>;
 }
 
@@ -83,7 +90,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   const trust = new TrustStore(root);
   if (options.crl !== undefined) await trust.addRevocationList(options.crl);
   const verified = trust.verify(options.cert, { hub: id });
-  const self = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
+  let self: HubIdentity = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
   const sealingKey =
     options.sealingKey === undefined
       ? generateKeyPairSync("x25519").privateKey
@@ -95,15 +102,25 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   const brokerId = options.brokerId ?? id.split(".").slice(1).join(".");
   if (brokerId === "") throw new InvalidArgumentError(`"${id}" has no broker part; give brokerId`);
 
-  const broker = await connectHttps(options.broker, {
+  // Read again at each reconnection: `reload` replaces cert and key here.
+  const dialOptions = {
     ...options.connection,
     ca: root,
     cert: options.cert,
     key: options.key,
     servername: brokerId,
-  });
+  };
+  const broker = await connectHttps(options.broker, dialOptions);
   const links = new Map<string, Promise<PeerLink>>();
-  const context = { hub, self, trust, broker, timeoutMs };
+  const context = {
+    hub,
+    get self() {
+      return self;
+    },
+    trust,
+    broker,
+    timeoutMs,
+  };
 
   // Tunnels other sites open to this one: each becomes a session of this hub.
   await broker.register(siteService(id), async (data: { from?: unknown; stream?: unknown }) => {
@@ -123,7 +140,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
 
   // Other sites seal to this hub with what it hands out here (a fresh record each time: it never expires).
   await broker.register(keysService(id), (): { chain: string; record: SealingKeyRecord } => ({
-    chain: options.cert,
+    chain: self.chain,
     record: sealingKeyRecord(id, sealingKey, self.key),
   }));
 
@@ -184,8 +201,23 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     id,
     broker,
     peers: () => [...links.keys()],
-    keys: { self, sealingKey, trust },
+    keys: {
+      get self() {
+        return self;
+      },
+      sealingKey,
+      trust,
+    },
     refreshRevocations,
+    reload: ({ cert, key }) => {
+      const renewed = trust.verify(cert, { hub: id });
+      const privateKey = createPrivateKey(key);
+      if (!new X509Certificate(cert).checkPrivateKey(privateKey))
+        throw new InvalidArgumentError(`the key does not belong to the renewed certificate of ${id}`);
+      self = { id: renewed.id, chain: cert, key: privateKey };
+      dialOptions.cert = cert;
+      dialOptions.key = key;
+    },
     close: async () => {
       closing = true;
       clearInterval(crlTimer);

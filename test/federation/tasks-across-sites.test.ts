@@ -232,6 +232,25 @@ describe("tasks across the sites of a federation", () => {
     expect(again.json()).toMatchObject({ body: "still there" });
   }, 30_000);
 
+  it("takes a renewed site certificate without downtime, and refuses one for another hub", async () => {
+    const site = sites.get("proxy2.broker")!;
+    const renewed = await ca.issue("proxy2.broker");
+    const other = await ca.issue("proxy3.broker");
+    expect(() => site.reload({ cert: other.certificate, key: other.key })).toThrow(/names "proxy3.broker"/);
+    expect(() => site.reload({ cert: renewed.certificate, key: other.key })).toThrow(/does not belong/);
+    const old = site.keys.self.chain;
+    site.reload({ cert: renewed.certificate, key: renewed.key });
+    expect(site.keys.self.chain).toBe(renewed.certificate);
+    expect(site.keys.self.chain).not.toBe(old);
+    // The same session to the broker goes on; what proxy2 seals now is signed with the new key
+    // and opens at proxy1, which fetches proxy2's renewed chain.
+    const task = aTask({ from: APP2, to: [APP1], body: "signed with the renewed key" });
+    expect((await proxy2.request("POST", "/v1/tasks", auth(APP2), task)).status).toBe(201);
+    const read = await proxy1.request("GET", `/v1/tasks/${task.id as string}`, auth(APP1));
+    expect(read.status).toBe(200);
+    expect(read.json()).toMatchObject({ body: "signed with the renewed key" });
+  }, 30_000);
+
   it("refuses a revoked sender: the broker turns its site away, other sites drop its tasks", async () => {
     const task = aTask({ body: "from a site about to be revoked" });
     expect((await proxy1.request("POST", "/v1/tasks", auth(APP1), task)).status).toBe(201);
