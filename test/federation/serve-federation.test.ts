@@ -3,7 +3,8 @@
 // service at one site called from the other by `name@site`, with `beamhub call`; and Samply's
 // task walkthrough from an app at site 1 to an app at site 2, whose hub reaches the broker
 // through the proxy.
-import { randomUUID } from "node:crypto";
+import { randomUUID, X509Certificate } from "node:crypto";
+import { connect as connectTls } from "node:tls";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
@@ -43,6 +44,25 @@ afterAll(async () => {
   await tinyproxy?.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** The SHA-256 fingerprint of the certificate a TLS server presents to a new connection. */
+function peerFingerprint(base: string, root: string): Promise<string> {
+  const url = new URL(base);
+  return within(
+    new Promise((resolve, reject) => {
+      const socket = connectTls(
+        { host: url.hostname, port: Number(url.port), ca: root, servername: "broker" },
+        () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.destroy();
+        },
+      );
+      socket.once("error", reject);
+    }),
+    10_000,
+    "a TLS handshake with the broker",
+  );
+}
 
 function apiKey(app: string): Record<string, string> {
   return { authorization: `ApiKey ${app} App1Secret` };
@@ -207,6 +227,28 @@ describe("beamhub serve --federation", () => {
     expect(log).toContain(id);
     expect(log).not.toContain("ultimate question");
     expect(log).not.toContain("The answer is 42");
+
+    // A renewed broker certificate, taken on SIGHUP: new connections get it, the sites'
+    // sessions stay up (site 1 still reaches the broker's task store through its session).
+    const before = await peerFingerprint(brokerUrl, ca.rootPem);
+    const renewed = await ca.issue("broker");
+    await writeFile(join(brokerDir, "hub.pem"), renewed.certificate);
+    await writeFile(join(brokerDir, "hub.key"), renewed.key, { mode: 0o600 });
+    broker.child.kill("SIGHUP");
+    await within(
+      (async () => {
+        while (!/SIGHUP: new connections get the certificate/.test(broker.stderr()))
+          await new Promise((resolve) => setTimeout(resolve, 50));
+      })(),
+      10_000,
+      "the broker to take the renewed certificate",
+    );
+    const after = await peerFingerprint(brokerUrl, ca.rootPem);
+    expect(after).not.toBe(before);
+    expect(after).toBe(new X509Certificate(renewed.certificate).fingerprint256);
+    const again = await proxy1.request("GET", `/v1/tasks/${id}`, apiKey("app1.proxy1.broker"));
+    expect(again.status).toBe(200);
+    expect(again.json()).toMatchObject({ body: task.body });
 
     // The broker's health of its sites, as Samply's broker answers it.
     const health = (path: string, password?: string) => get(brokerUrl, path, ca.rootPem, password);
