@@ -256,6 +256,7 @@ export { TunnelAuthError, TunnelHandshakeError } from "./federation/tunnel/error
 export { SiteTasks, type SiteTasksOptions } from "./federation-tasks/site-tasks.js";
 export { serveFederatedTasks } from "./federation-tasks/broker-tasks.js";
 export { BrokerUnavailableError, UntrustedMessageError } from "./federation-tasks/errors.js";
+export type { TaskFederation } from "./tasks/task-federation.js";
 export { ProxyError } from "./transports/http2/forward-proxy.js";
 // Seeing inside a hub: Prometheus metrics, health and readiness routes, the metrics listener.
 export {

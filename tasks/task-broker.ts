@@ -102,7 +102,8 @@ export class TaskBroker {
   /**
    * From now on, keeps tasks and results where `federation` keeps them (a federation's broker)
    * instead of on this hub: this hub still checks keys and who may send as whom, and its
-   * sockets stay local. Tasks already held here stay readable only here until they expire.
+   * sockets stay local. Tasks this hub held before are no longer served (they expire here): call
+   * it before the hub takes requests (`serve` answers 503 until the site has joined).
    */
   federate(federation: TaskFederation): void {
     this.#federation = federation;
