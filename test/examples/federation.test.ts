@@ -52,7 +52,7 @@ function sh(code: string): Promise<string> {
         error ? reject(Object.assign(error, { stderr })) : resolve(stdout + stderr),
       );
     }),
-    60_000,
+    180_000,
     code,
   );
 }
@@ -73,7 +73,7 @@ function start(code: string, ready: string): Promise<void> {
       child.stderr!.on("data", check);
       child.once("exit", (code) => reject(new Error(`${code} exited (${code}) before "${ready}": ${log}`)));
     }),
-    30_000,
+    120_000,
     `"${ready}" from ${code}`,
   );
 }
@@ -84,7 +84,7 @@ describe("examples/federation.md", () => {
     expect(steps.every((step) => !step.background || step.output !== undefined)).toBe(true);
   });
 
-  it("runs step by step", { timeout: 240_000 }, async () => {
+  it("runs step by step", { timeout: 580_000 }, async () => {
     const [broker, web, local, app1, app2] = await freePorts(5);
     const place = (code: string): string =>
       code
