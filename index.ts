@@ -245,9 +245,18 @@ export {
 export { createSealingKey, verifySealingKey, type SealingKeyRecord } from "./federation/seal/sealing-key.js";
 export { ReplayGuard, type ReplayGuardOptions } from "./federation/seal/replay-guard.js";
 export { ReplayError, SealError, SignatureError } from "./federation/seal/errors.js";
-export { serveBroker, type Broker, type ConnectedSite } from "./federation/broker.js";
-export { joinFederation, type FederationSite, type JoinFederationOptions } from "./federation/site.js";
+export { serveBroker, type Broker, type BrokerOptions, type ConnectedSite } from "./federation/broker.js";
+export {
+  joinFederation,
+  type FederationSite,
+  type JoinFederationOptions,
+  type SiteKeys,
+} from "./federation/site.js";
 export { TunnelAuthError, TunnelHandshakeError } from "./federation/tunnel/errors.js";
+export { SiteTasks, type SiteTasksOptions } from "./federation-tasks/site-tasks.js";
+export { serveFederatedTasks } from "./federation-tasks/broker-tasks.js";
+export { BrokerUnavailableError, UntrustedMessageError } from "./federation-tasks/errors.js";
+export type { TaskFederation } from "./tasks/task-federation.js";
 export { ProxyError } from "./transports/http2/forward-proxy.js";
 // Seeing inside a hub: Prometheus metrics, health and readiness routes, the metrics listener.
 export {

@@ -1,12 +1,16 @@
-import { readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   joinFederation,
   serveBroker,
+  serveFederatedTasks,
+  SiteTasks,
   TrustStore,
   type Broker,
   type FederationSite,
   type Hub,
+  type TaskBroker,
 } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import { stringSetting, type Setting } from "./settings.js";
@@ -24,10 +28,22 @@ export interface FederationServeOptions {
   readonly proxy: string | false | undefined;
   /** A broker's `/v1/health/proxies/<id>` password: `MONITORING_API_KEY`, as Samply's broker reads it. */
   readonly monitoringKey: string | undefined;
+  /** DIR/crl.pem when present: the authority's revocation list (a broker serves it to its sites). */
+  readonly crl: string | undefined;
 }
 
-/** The files of a federation directory, as `--federation DIR` names them. */
-export const FEDERATION_FILES = { cert: "hub.pem", key: "hub.key", root: "root.pem" } as const;
+/**
+ * The files of a federation directory, as `--federation DIR` names them. `crl.pem` is optional
+ * (`beamhub ca crl` writes it); a site creates `seal.key` (0600) on its first start: its X25519
+ * key for task bodies sealed to it, kept so that those stored at the broker open after a restart.
+ */
+export const FEDERATION_FILES = {
+  cert: "hub.pem",
+  key: "hub.key",
+  root: "root.pem",
+  crl: "crl.pem",
+  sealingKey: "seal.key",
+} as const;
 
 /**
  * Reads `--federation DIR` (and `--broker`, `--proxy`): the three files must be there, and the
@@ -62,6 +78,7 @@ export function federationServeOptions(
   const cert = read(FEDERATION_FILES.cert);
   const key = read(FEDERATION_FILES.key);
   const root = read(FEDERATION_FILES.root);
+  const crl = existsSync(join(dir, FEDERATION_FILES.crl)) ? read(FEDERATION_FILES.crl) : undefined;
   try {
     new TrustStore(root).verify(cert, { hub: id });
   } catch (error) {
@@ -91,7 +108,7 @@ export function federationServeOptions(
   }
   const proxy =
     proxySetting === undefined ? undefined : proxySetting.value === "off" ? false : proxySetting.value;
-  return { dir, cert, key, root, broker, proxy, monitoringKey: env.MONITORING_API_KEY };
+  return { dir, cert, key, root, broker, proxy, monitoringKey: env.MONITORING_API_KEY, crl };
 }
 
 /** The federation's part of `serve`, running. */
@@ -100,6 +117,8 @@ export interface ServedFederation {
   readonly site: FederationSite | undefined;
   /** The sites connected to this hub, when it is the broker (`/v1/health/proxies`). */
   readonly health: Broker["health"] | undefined;
+  /** Re-reads DIR/crl.pem (SIGHUP) and applies it; a line for the log. */
+  reload(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -109,13 +128,35 @@ export async function startFederation(
   id: string,
   options: FederationServeOptions,
   log: (line: string) => void,
+  tasks: TaskBroker,
 ): Promise<ServedFederation> {
+  const crlFile = join(options.dir, FEDERATION_FILES.crl);
+  const readCrl = (): string | undefined => (existsSync(crlFile) ? readFileSync(crlFile, "utf8") : undefined);
   if (options.broker === undefined) {
-    const broker = await serveBroker(hub);
+    let broker: Broker;
+    try {
+      broker = await serveBroker(hub, { root: options.root, cert: options.cert, crl: options.crl });
+    } catch (error) {
+      throw new CliError(`federation: ${crlFile}: ${(error as Error).message}`, EXIT.usage, { cause: error });
+    }
+    const tasksService = await serveFederatedTasks(hub, tasks, broker);
     log(
-      `federation: broker ${id}; site hubs with certificates of ${join(options.dir, FEDERATION_FILES.root)} connect over https`,
+      `federation: broker ${id}; site hubs with certificates of ${join(options.dir, FEDERATION_FILES.root)} connect over https; ` +
+        `their tasks are kept here (sealed)${options.crl === undefined ? "" : `; revocation list ${crlFile}`}`,
     );
-    return { site: undefined, health: broker.health, close: () => broker.close() };
+    return {
+      site: undefined,
+      health: broker.health,
+      reload: async () => {
+        const crl = readCrl();
+        if (crl === undefined) return `federation: no ${crlFile} to reload`;
+        return `federation: ${crlFile}: ${await broker.setRevocationList(crl)} revoked certificates, served to the sites`;
+      },
+      close: async () => {
+        await tasksService.unregister();
+        await broker.close();
+      },
+    };
   }
   let site: FederationSite;
   try {
@@ -126,6 +167,9 @@ export async function startFederation(
       key: options.key,
       root: options.root,
       connection: { proxy: options.proxy },
+      sealingKey: sealingKeyIn(options.dir),
+      ...(options.crl === undefined ? {} : { crl: options.crl }),
+      onWarning: log,
     });
   } catch (error) {
     throw new CliError(
@@ -136,8 +180,40 @@ export async function startFederation(
       },
     );
   }
-  log(
-    `federation: site ${id} of the broker at ${options.broker}; other sites' services appear here as NAME@SITE`,
+  tasks.federate(
+    new SiteTasks(site, {
+      onRejected: (error) => log(`federation: refused from the broker: ${error.message}`),
+    }),
   );
-  return { site, health: undefined, close: () => site.close() };
+  log(
+    `federation: site ${id} of the broker at ${options.broker}; other sites' services appear here as NAME@SITE; ` +
+      "tasks are kept at the broker, their bodies sealed",
+  );
+  return {
+    site,
+    health: undefined,
+    reload: async () => {
+      const cert = readFileSync(join(options.dir, FEDERATION_FILES.cert), "utf8");
+      const key = readFileSync(join(options.dir, FEDERATION_FILES.key), "utf8");
+      let renewed = "";
+      if (cert !== site.keys.self.chain) {
+        site.reload({ cert, key });
+        renewed = `new tunnels and connections use the renewed ${join(options.dir, FEDERATION_FILES.cert)}; `;
+      }
+      const crl = readCrl();
+      const local = crl === undefined ? 0 : await site.keys.trust.addRevocationList(crl);
+      const fetched = await site.refreshRevocations();
+      return `federation: ${renewed}revocation lists applied (${crlFile}: ${crl === undefined ? "none" : local}, the broker's: ${fetched} revoked)`;
+    },
+    close: () => site.close(),
+  };
+}
+
+/** The site's sealing key from DIR/seal.key, made (0600) on the first start. */
+function sealingKeyIn(dir: string): string {
+  const file = join(dir, FEDERATION_FILES.sealingKey);
+  if (existsSync(file)) return readFileSync(file, "utf8");
+  const pem = generateKeyPairSync("x25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+  writeFileSync(file, pem, { mode: 0o600, flag: "wx" });
+  return pem;
 }

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import {
+  BrokerUnavailableError,
   listenTasksHttp,
   serveTasks,
   TASK_SERVICE,
@@ -9,6 +10,7 @@ import {
   TaskError,
   type Hub,
   type TaskBrokerLimits,
+  type TaskFederation,
 } from "../index.js";
 import { AppKeys, isLoopbackHost, parseHubId } from "../internal.js";
 import { CliError, EXIT } from "./errors.js";
@@ -29,6 +31,13 @@ export interface TaskServeOptions {
   readonly http: ListenAddress | undefined;
   /** The kv log file, or undefined to keep tasks in memory (`--tasks-file off`). */
   readonly file: string | undefined;
+  /**
+   * This hub is a federation's broker (`--federation` without `--broker`): it stores the tasks
+   * of every site (their recipients are on other hubs), in a log file by default.
+   */
+  readonly federationBroker: boolean;
+  /** This hub is a site of a federation (`--federation` and `--broker`): its tasks live at the broker. */
+  readonly federationSite: boolean;
 }
 
 export const DEFAULT_HUB_ID = "beamhub.local";
@@ -65,9 +74,12 @@ export function taskServeOptions(
   const tasksFile = stringSetting(pick("tasks-file"));
   const apps = appsKey(file.apps);
   const apiKeys = { ...apps.keys, ...AppKeys.fromEnvironment(env) };
-  // Without applications nobody can use tasks: nothing to keep, and no file to claim.
+  const federationBroker = pick("federation") !== undefined && pick("broker") === undefined;
+  const federationSite = pick("federation") !== undefined && pick("broker") !== undefined;
+  // Without applications nobody can use tasks: nothing to keep, and no file to claim. A broker
+  // keeps its sites' tasks.
   const defaultFile =
-    Object.keys(apiKeys).length === 0 && Object.keys(apps.identities).length === 0
+    !federationBroker && Object.keys(apiKeys).length === 0 && Object.keys(apps.identities).length === 0
       ? undefined
       : join(homedir(), ".beamhub", `tasks-${id}.kvlog`);
   return {
@@ -77,6 +89,8 @@ export function taskServeOptions(
     limits: taskLimits(file.taskLimits),
     http,
     file: tasksFile === undefined ? defaultFile : tasksFile.value === "off" ? undefined : tasksFile.value,
+    federationBroker,
+    federationSite,
   };
 }
 
@@ -159,6 +173,16 @@ function taskLimits(value: unknown): Partial<TaskBrokerLimits> {
   return limits;
 }
 
+const notYet = (): Promise<never> =>
+  Promise.reject(new BrokerUnavailableError("this site has not joined its federation yet; try again"));
+const notJoinedYet: TaskFederation = {
+  post: notYet,
+  tasks: notYet,
+  task: notYet,
+  results: notYet,
+  putResult: notYet,
+};
+
 /** The running task broker of `serve`, and how to stop it. */
 export interface ServedTasks {
   readonly broker: TaskBroker;
@@ -183,12 +207,17 @@ export async function startTasks(
       identities: options.identities,
       limits: options.limits,
       file: options.file,
+      // The sites check their recipients' certificates before they seal (424 there).
+      ...(options.federationBroker ? { reachable: () => true } : {}),
     });
   } catch (error) {
     if (error instanceof TaskError)
       throw new CliError(`tasks: ${error.message}`, EXIT.usage, { cause: error });
     throw error;
   }
+  // A site's tasks live at the broker: until the site has joined (startFederation), 503 rather
+  // than tasks kept here that nobody else would see.
+  if (options.federationSite) broker.federate(notJoinedYet);
   const registration = await serveTasks(hub, broker);
   const http = options.http === undefined ? undefined : await listenTasksHttp(broker, options.http);
   const apps = [...new Set([...broker.keys.apps, ...broker.identities.apps])];

@@ -11,6 +11,8 @@ export interface ServerCertificate {
   readonly certFile: string;
   /** Problems worth a warning that do not stop the hub (an expired certificate, say). */
   readonly warnings: string[];
+  /** Loads and checks the same two files again (SIGHUP: a renewed certificate, no restart). */
+  readonly reload: () => ServerCertificate;
 }
 
 /**
@@ -65,7 +67,13 @@ export function loadServerCertificate(cert: Setting<string>, key: Setting<string
     warnings.push(`the certificate in ${cert.value} expired on ${x509.validTo}: clients will refuse it`);
   if (Date.parse(x509.validFrom) > now)
     warnings.push(`the certificate in ${cert.value} is not valid until ${x509.validFrom}`);
-  return { cert: certPem, key: keyPem, certFile: cert.value, warnings };
+  return {
+    cert: certPem,
+    key: keyPem,
+    certFile: cert.value,
+    warnings,
+    reload: () => loadServerCertificate(cert, key),
+  };
 }
 
 /**

@@ -2,7 +2,18 @@ import type { Hub } from "../hub/hub.js";
 import type { Registration } from "../hub/types.js";
 import { ByteStream } from "../model/byte-stream.js";
 import { ForbiddenError, InvalidArgumentError } from "../model/errors.js";
-import { SITE_PREFIX, SITES_SERVICE, TUNNEL_SERVICE, siteService } from "./names.js";
+import type { Identity } from "../model/identity.js";
+import {
+  CRL_SERVICE,
+  KEYS_SERVICE,
+  SITE_PREFIX,
+  SITES_SERVICE,
+  TUNNEL_SERVICE,
+  keysService,
+  siteService,
+} from "./names.js";
+import { CertificateError } from "./pki/errors.js";
+import { TrustStore } from "./pki/trust-store.js";
 
 /** A site hub connected to the broker, as `federation.sites` lists it. */
 export interface ConnectedSite {
@@ -21,7 +32,32 @@ export interface Broker {
     connected(): Promise<string[]>;
     status(id: string): Promise<{ online: true } | { online: false; lastDisconnect: number } | undefined>;
   };
+  /**
+   * The site hub a session speaks for: its certificate's hub id. Throws `ForbiddenError` when
+   * the session has no federation certificate, or a revocation list the broker holds revokes it.
+   */
+  site(identity: Identity | undefined, what: string): string;
+  /**
+   * Applies a revocation list (PEM, signed by the authority): the sites it revokes are refused
+   * from now on, and sites fetch it from `federation.crl` (on joining, and periodically).
+   */
+  setRevocationList(pem: string): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Options of `serveBroker`. */
+export interface BrokerOptions {
+  /** The authority's root certificate (PEM); needed to check and serve revocation lists. */
+  root?: string;
+  /**
+   * The broker's own certificate chain (PEM, as its https listener presents it): the
+   * intermediate in it signs the revocation lists.
+   */
+  cert?: string;
+  /** The authority's current revocation list (PEM), served to sites as `federation.crl`. */
+  crl?: string;
+  /** How long the broker waits for a site to hand out its keys, in ms (default 5000). */
+  keysTimeoutMs?: number;
 }
 
 /**
@@ -33,13 +69,41 @@ export interface Broker {
  * Serve the hub with `listenHttps(hub, { ca: root, requireAuth: true, ... })` so that only
  * hubs of the federation get sessions.
  */
-export async function serveBroker(hub: Hub): Promise<Broker> {
+export async function serveBroker(hub: Hub, options: BrokerOptions = {}): Promise<Broker> {
+  const trust = options.root === undefined ? undefined : new TrustStore(options.root);
+  // Verifying the broker's own chain teaches the store the intermediate that signs the lists.
+  if (trust !== undefined && options.cert !== undefined) trust.verify(options.cert);
+  let crl: string | null = null;
+  const setRevocationList = async (pem: string): Promise<number> => {
+    if (trust === undefined)
+      throw new CertificateError(
+        "the broker needs the authority's root (options.root) to check a revocation list",
+      );
+    const count = await trust.addRevocationList(pem);
+    crl = pem;
+    return count;
+  };
+  if (options.crl !== undefined) await setRevocationList(options.crl);
+  const revoked = (identity: Identity): boolean => {
+    const serial = identity.attributes?.serialNumber;
+    return trust !== undefined && typeof serial === "string" && trust.isRevoked(serial);
+  };
+  const site = (identity: Identity | undefined, what: string): string => {
+    if (identity?.via !== "mtls")
+      throw new ForbiddenError("call", what, identity?.id, "only hubs with a federation certificate may");
+    if (revoked(identity)) throw new ForbiddenError("call", what, identity.id, "its certificate is revoked");
+    return identity.id;
+  };
   hub.authorize({
     // Only the hub a certificate names may stand for it, and nobody may shadow the broker's own.
     register: (identity, service) =>
       !service.startsWith("federation.") ||
-      (identity?.via === "mtls" && service === siteService(identity.id)),
+      (identity?.via === "mtls" &&
+        !revoked(identity) &&
+        (service === siteService(identity.id) || service === keysService(identity.id))),
   });
+  // The last keys each site handed out, to answer for it while it is away (tasks wait for it).
+  const directory = new Map<string, unknown>();
   const sites = async (): Promise<ConnectedSite[]> =>
     (await hub.list({ prefix: SITE_PREFIX })).map((info) => ({
       hub: info.name.slice(SITE_PREFIX.length),
@@ -48,18 +112,34 @@ export async function serveBroker(hub: Hub): Promise<Broker> {
   const registrations: Registration[] = [
     await hub.register(SITES_SERVICE, sites),
     await hub.register(TUNNEL_SERVICE, async (data: { to?: unknown; stream?: unknown }, context) => {
-      const from = context.caller.identity;
-      if (from?.via !== "mtls")
-        throw new ForbiddenError(
-          "call",
-          TUNNEL_SERVICE,
-          from?.id,
-          "only hubs with a federation certificate open tunnels",
-        );
+      const from = site(context.caller.identity, TUNNEL_SERVICE);
       if (typeof data?.to !== "string" || !(data.stream instanceof ByteStream))
         throw new InvalidArgumentError("a tunnel request is { to: <hub id>, stream: ByteStream }");
       // The site's handshake runs over the stream; the broker only passes it on.
-      return hub.call(siteService(data.to), { from: from.id, stream: data.stream }, { cancelWith: context });
+      return hub.call(siteService(data.to), { from, stream: data.stream }, { cancelWith: context });
+    }),
+    await hub.register(CRL_SERVICE, (_data: unknown, context) => {
+      site(context.caller.identity, CRL_SERVICE);
+      return crl;
+    }),
+    // A site's certificate chain and sealing-key record, as the site hands them out (the
+    // broker is not trusted with them: every site checks them against the authority).
+    await hub.register(KEYS_SERVICE, async (data: { hub?: unknown }, context) => {
+      site(context.caller.identity, KEYS_SERVICE);
+      if (typeof data?.hub !== "string")
+        throw new InvalidArgumentError("a keys request is { hub: <hub id> }");
+      try {
+        const entry = await hub.call(keysService(data.hub), null, {
+          timeout: options.keysTimeoutMs ?? 5000,
+          cancelWith: context,
+        });
+        if (!directory.has(data.hub) && directory.size >= 10_000)
+          directory.delete(directory.keys().next().value!);
+        directory.set(data.hub, entry);
+        return entry;
+      } catch {
+        return directory.get(data.hub) ?? null;
+      }
     }),
   ];
   // When each site that went away was last seen (bounded: a broker meets few sites).
@@ -76,6 +156,8 @@ export async function serveBroker(hub: Hub): Promise<Broker> {
   const connected = async (): Promise<string[]> => (await sites()).map((site) => site.hub).sort();
   return {
     sites,
+    site,
+    setRevocationList,
     health: {
       connected,
       status: async (id) => {

@@ -6,6 +6,19 @@
 export const TUNNEL_SERVICE = "federation.tunnel";
 export const SITES_SERVICE = "federation.sites";
 export const SITE_PREFIX = "federation.site.";
+/** A site's certificate chain and sealing-key record, registered by the site itself. */
+export const KEYS_PREFIX = "federation.keys.";
+/** The broker's directory of those (answers from its memory while a site is away). */
+export const KEYS_SERVICE = "federation.keys";
+/** The broker's current certificate revocation list (PEM, or null). */
+export const CRL_SERVICE = "federation.crl";
+/** The broker's task store, for sites acting for their applications (bodies sealed). */
+export const TASKS_SERVICE = "federation.tasks";
+
+/** The broker-side name under which a site offers its keys. */
+export function keysService(hub: string): string {
+  return `${KEYS_PREFIX}${hub}`;
+}
 
 /** The broker-side name a site registers to be reached. */
 export function siteService(hub: string): string {

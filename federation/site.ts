@@ -1,4 +1,4 @@
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from "node:crypto";
 import type { Hub } from "../hub/hub.js";
 import { serveHubSession } from "../hub/remote/hub-server.js";
 import { connectHttps, type ConnectHttpsOptions } from "../hub/remote/connect-https.js";
@@ -8,9 +8,11 @@ import { ByteStream } from "../model/byte-stream.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import { DEFAULT_CODECS } from "../wire/config.js";
 import { openSession } from "../wire/open-session.js";
-import { SITE_PREFIX, siteService } from "./names.js";
+import { CRL_SERVICE, SITE_PREFIX, keysService, siteService } from "./names.js";
 import { PeerLink } from "./peer-link.js";
 import { TrustStore } from "./pki/trust-store.js";
+import { sealingKeyRecord, type SealingKeyRecord } from "./seal/sealing-key.js";
+import type { HubIdentity } from "./tunnel/handshake.js";
 import { openTunnel } from "./tunnel/secure-tunnel.js";
 
 /** Options of `joinFederation`. */
@@ -30,6 +32,28 @@ export interface JoinFederationOptions {
   timeoutMs?: number;
   /** How the session to the broker is dialled and kept (reconnects by default). */
   connection?: Omit<ConnectHttpsOptions, "ca" | "cert" | "key" | "servername">;
+  /**
+   * This hub's X25519 sealing key (PEM or KeyObject): what other sites seal task bodies to.
+   * Keep it in a file (`serve` keeps DIR/seal.key): bodies stored at the broker while this hub
+   * was down are sealed to it. Default: a fresh key, good for this process only.
+   */
+  sealingKey?: string | KeyObject;
+  /** A revocation list (PEM) to apply before the broker's arrives. */
+  crl?: string;
+  /** How often the broker's revocation list is fetched again, in ms (default 300 000; 0: only on joining). */
+  crlIntervalMs?: number;
+  /** Told about what went wrong in the background (a revocation list that did not apply). */
+  onWarning?: (message: string) => void;
+}
+
+/** What a site hub needs to seal for other sites and open what they sealed (`federation-tasks/`). */
+export interface SiteKeys {
+  /** This hub's id, certificate chain and certified Ed25519 key. */
+  readonly self: HubIdentity;
+  /** This hub's X25519 sealing key. */
+  readonly sealingKey: KeyObject;
+  /** The authority's root, the intermediates learnt, and the revocation lists applied. */
+  readonly trust: TrustStore;
 }
 
 /** A hub's membership in a federation. */
@@ -39,6 +63,17 @@ export interface FederationSite {
   readonly broker: RemoteHub;
   /** The sites this hub has a tunnel to. */
   peers(): string[];
+  /** The keys this site seals and opens with. */
+  readonly keys: SiteKeys;
+  /** Fetches the broker's revocation list now and applies it; resolves to the number of revoked serials. */
+  refreshRevocations(): Promise<number>;
+  /**
+   * Takes a renewed certificate (and its key) without downtime: the session to the broker and
+   * the tunnels already open stay as they are; new tunnels, new connections to the broker and
+   * everything sealed from now on use the new pair. Throws (keeping the old pair) when the
+   * certificate does not verify, names another hub, or does not match the key.
+   */
+  reload(credentials: { cert: string; key: string }): void;
   close(): Promise<void>;
 }
 
@@ -53,20 +88,39 @@ export interface FederationSite {
 export async function joinFederation(hub: Hub, options: JoinFederationOptions): Promise<FederationSite> {
   const { id, root, timeoutMs = 10_000 } = options;
   const trust = new TrustStore(root);
+  if (options.crl !== undefined) await trust.addRevocationList(options.crl);
   const verified = trust.verify(options.cert, { hub: id });
-  const self = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
+  let self: HubIdentity = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
+  const sealingKey =
+    options.sealingKey === undefined
+      ? generateKeyPairSync("x25519").privateKey
+      : typeof options.sealingKey === "string"
+        ? createPrivateKey(options.sealingKey)
+        : options.sealingKey;
+  // Checks the key's type now, not at the first task.
+  sealingKeyRecord(id, sealingKey, self.key);
   const brokerId = options.brokerId ?? id.split(".").slice(1).join(".");
   if (brokerId === "") throw new InvalidArgumentError(`"${id}" has no broker part; give brokerId`);
 
-  const broker = await connectHttps(options.broker, {
+  // Read again at each reconnection: `reload` replaces cert and key here.
+  const dialOptions = {
     ...options.connection,
     ca: root,
     cert: options.cert,
     key: options.key,
     servername: brokerId,
-  });
+  };
+  const broker = await connectHttps(options.broker, dialOptions);
   const links = new Map<string, Promise<PeerLink>>();
-  const context = { hub, self, trust, broker, timeoutMs };
+  const context = {
+    hub,
+    get self() {
+      return self;
+    },
+    trust,
+    broker,
+    timeoutMs,
+  };
 
   // Tunnels other sites open to this one: each becomes a session of this hub.
   await broker.register(siteService(id), async (data: { from?: unknown; stream?: unknown }) => {
@@ -83,6 +137,33 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     serveHubSession(hub, session.connection, { id: tunnel.peer.id, via: "federation" });
     return { accepted: tunnel.peer.id };
   });
+
+  // Other sites seal to this hub with what it hands out here (a fresh record each time: it never expires).
+  await broker.register(keysService(id), (): { chain: string; record: SealingKeyRecord } => ({
+    chain: self.chain,
+    record: sealingKeyRecord(id, sealingKey, self.key),
+  }));
+
+  // The broker's revocation list: now, and every crlIntervalMs.
+  const refreshRevocations = async (): Promise<number> => {
+    const pem = await broker.call<string | null>(CRL_SERVICE, null, { timeout: timeoutMs });
+    return typeof pem === "string" ? trust.addRevocationList(pem) : 0;
+  };
+  const warn = options.onWarning ?? (() => undefined);
+  await refreshRevocations().catch((error: Error) =>
+    warn(`federation: no revocation list from the broker: ${error.message}`),
+  );
+  const crlInterval = options.crlIntervalMs ?? 300_000;
+  const crlTimer =
+    crlInterval > 0
+      ? setInterval(
+          () =>
+            void refreshRevocations().catch((error: Error) =>
+              warn(`federation: the broker's revocation list did not apply: ${error.message}`),
+            ),
+          crlInterval,
+        ).unref()
+      : undefined;
 
   // Sites the broker lists now: a failed or lost tunnel to one of them is retried with backoff.
   const known = new Set<string>();
@@ -120,8 +201,26 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     id,
     broker,
     peers: () => [...links.keys()],
+    keys: {
+      get self() {
+        return self;
+      },
+      sealingKey,
+      trust,
+    },
+    refreshRevocations,
+    reload: ({ cert, key }) => {
+      const renewed = trust.verify(cert, { hub: id });
+      const privateKey = createPrivateKey(key);
+      if (!new X509Certificate(cert).checkPrivateKey(privateKey))
+        throw new InvalidArgumentError(`the key does not belong to the renewed certificate of ${id}`);
+      self = { id: renewed.id, chain: cert, key: privateKey };
+      dialOptions.cert = cert;
+      dialOptions.key = key;
+    },
     close: async () => {
       closing = true;
+      clearInterval(crlTimer);
       sites.close();
       await following;
       await Promise.allSettled([...links.values()].map(async (link) => (await link).close()));

@@ -12,6 +12,9 @@ import { longPoll, WaiterBudget, type PollAnswer, type WaitCondition } from "./l
 import { checkTaskId, parseResult, parseTask, type Task, type TaskResult } from "./messages.js";
 import { TaskStore, type StoredTask, type TaskStoreLimits } from "./task-store.js";
 import { TaskLog } from "./task-log.js";
+import type { TaskFederation } from "./task-federation.js";
+import type { ResultEvent, TaskQuery } from "./task-query.js";
+import { federatedResultEvents } from "./federated-result-events.js";
 import { DEFAULT_SOCKET_LIMITS, SocketBroker, type SocketLimits } from "./sockets/socket-broker.js";
 
 /** Bounds of a {@link TaskBroker}; each refusal is a clear 4xx. */
@@ -49,19 +52,14 @@ export interface TaskBrokerOptions {
   limits?: Partial<TaskBrokerLimits>;
   /** How often expired tasks are removed, in ms (default 1000). They are invisible at once anyway. */
   sweepInterval?: number;
+  /**
+   * Which hubs besides this one may be addressed (a recipient elsewhere is 424). A federation's
+   * broker stores the tasks of all its sites: `() => true` (sites check certificates before sealing).
+   */
+  reachable?: (hub: string) => boolean;
 }
 
-/** Which tasks `GET /v1/tasks` lists. */
-export interface TaskQuery {
-  from?: string;
-  to?: string;
-  /** Only tasks the requester has not claimed or finished (a `tempfailed` keeps a task to do). */
-  todo?: boolean;
-}
-
-/** An event of a task's result stream (Samply's SSE events). */
-export type ResultEvent =
-  { event: "new_result"; data: TaskResult } | { event: "wait_expired"; data: null | "Task expired" };
+export type { ResultEvent, TaskQuery } from "./task-query.js";
 
 const DONE: ReadonlySet<string> = new Set(["claimed", "succeeded", "permfailed"]);
 
@@ -82,6 +80,8 @@ export class TaskBroker {
   readonly #waiters: WaiterBudget;
   readonly #log: TaskLog | undefined;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #reachable: (hub: string) => boolean;
+  #federation: TaskFederation | undefined;
 
   private constructor(options: TaskBrokerOptions, store: TaskStore, log: TaskLog | undefined) {
     this.hub = parseHubId(options.id);
@@ -96,6 +96,22 @@ export class TaskBroker {
     this.#waiters = new WaiterBudget(this.limits.maxWaiters);
     this.sockets = new SocketBroker(this.hub, this.limits, this.#waiters);
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepInterval ?? 1000).unref();
+    this.#reachable = options.reachable ?? (() => false);
+  }
+
+  /**
+   * From now on, keeps tasks and results where `federation` keeps them (a federation's broker)
+   * instead of on this hub: this hub still checks keys and who may send as whom, and its
+   * sockets stay local. Tasks this hub held before are no longer served (they expire here): call
+   * it before the hub takes requests (`serve` answers 503 until the site has joined).
+   */
+  federate(federation: TaskFederation): void {
+    this.#federation = federation;
+  }
+
+  /** Whether tasks are kept by a federation's broker (see {@link federate}). */
+  get federated(): boolean {
+    return this.#federation !== undefined;
   }
 
   /** Opens a broker; with `file`, its tasks are read back from the log first. */
@@ -120,6 +136,10 @@ export class TaskBroker {
   async post(app: string, body: unknown): Promise<Task> {
     const submission = parseTask(body, this.hub.broker);
     this.#mustBe(app, submission.from);
+    if (this.#federation !== undefined) {
+      const { ttlMs, ...rest } = submission;
+      return this.#federation.post(app, { ...rest, ttl: `${ttlMs}ms` });
+    }
     this.#mustReach(submission.to);
     const stored = this.#store.post(submission);
     await this.#log?.posted(stored);
@@ -139,6 +159,7 @@ export class TaskBroker {
     for (const id of [query.from, query.to]) {
       if (id !== undefined && id !== app) throw new TaskForbiddenError(`${app} may only list its own tasks`);
     }
+    if (this.#federation !== undefined) return this.#federation.tasks(app, query, wait, signal);
     const to = query.to ?? (query.todo === true ? app : undefined);
     const select = (stored: StoredTask): boolean =>
       (query.from === undefined || stored.task.from === query.from) &&
@@ -166,6 +187,7 @@ export class TaskBroker {
     const taskId = checkTaskId(id);
     if (wait.count !== undefined && wait.count !== 1)
       throw new InvalidTaskError("wait_count must be 1 for one task");
+    if (this.#federation !== undefined) return this.#federation.task(app, taskId, wait, signal);
     const visible = (): StoredTask | undefined => {
       const stored = this.#store.get(taskId);
       return stored !== undefined && (stored.task.from === app || stored.task.to.includes(app))
@@ -198,6 +220,7 @@ export class TaskBroker {
     wait: WaitCondition = {},
     signal?: AbortSignal,
   ): Promise<PollAnswer<TaskResult>> {
+    if (this.#federation !== undefined) return this.#federation.results(app, checkTaskId(id), wait, signal);
     const stored = this.#ownTask(app, id);
     return longPoll(
       this.#store,
@@ -221,6 +244,10 @@ export class TaskBroker {
     wait: WaitCondition = {},
     signal?: AbortSignal,
   ): AsyncGenerator<ResultEvent> {
+    if (this.#federation !== undefined) {
+      yield* federatedResultEvents(this.#federation, app, checkTaskId(id), wait, this.#waiters, signal);
+      return;
+    }
     const stored = this.#ownTask(app, id);
     const leave = this.#waiters.enter();
     const sent = new Map<string, TaskResult>();
@@ -277,6 +304,7 @@ export class TaskBroker {
     if (result.from !== worker)
       throw new InvalidTaskError("AppID supplied in URL and signed message do not match.");
     this.#mustBe(app, result.from);
+    if (this.#federation !== undefined) return this.#federation.putResult(app, taskId, result);
     this.#mustReach(result.to);
     const stored = this.#store.get(taskId);
     if (stored === undefined) throw new TaskNotFoundError(taskId);
@@ -319,12 +347,12 @@ export class TaskBroker {
       throw new TaskUnauthorizedError("You are not authorized to send on behalf of this app.");
   }
 
-  /** Until hubs federate, every recipient must live on this hub: others are 424 with their hubs. */
+  /** Every recipient must live on this hub or one `reachable` admits: others are 424 with their hubs. */
   #mustReach(to: readonly string[]): void {
     const unreachable = new Set<string>();
     for (const id of to) {
       const { hub } = classifyId(id, this.hub.broker);
-      if (hub !== this.hub.id) unreachable.add(hub);
+      if (hub !== this.hub.id && !this.#reachable(hub)) unreachable.add(hub);
     }
     if (unreachable.size > 0) throw new UnreachableRecipientsError([...unreachable]);
   }

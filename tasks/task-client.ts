@@ -87,6 +87,15 @@ const ERRORS: Record<string, (error: ServiceError) => TaskError> = {
 };
 
 /**
+ * @internal A task error that crossed a session (a `ServiceError` with a task code) as its own
+ * class again, so that it keeps its REST status; anything else as it is.
+ */
+export function reviveTaskError(error: unknown): unknown {
+  const rebuild = error instanceof ServiceError ? ERRORS[error.code] : undefined;
+  return rebuild === undefined ? error : rebuild(error as ServiceError);
+}
+
+/**
  * Tasks from TypeScript, over any beamhub session (`connect(...)`, a hub's own session, ...):
  * the same operations and rules as Samply.Beam's REST face, as one application.
  *
@@ -245,8 +254,7 @@ export class TaskClient {
         },
       );
     } catch (error) {
-      const rebuild = error instanceof ServiceError ? ERRORS[error.code] : undefined;
-      throw rebuild === undefined ? error : rebuild(error as ServiceError);
+      throw reviveTaskError(error);
     }
   }
 }

@@ -31,6 +31,8 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["cluster", 8],
   ["observability", 8],
   ["mles", 8],
+  // Tasks kept at a federation's broker: built on both tasks/ and federation/.
+  ["federation-tasks", 8.5],
   ["index.ts", 9],
   ["internal.ts", 9],
   ["browser", 10],

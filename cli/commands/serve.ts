@@ -40,7 +40,7 @@ import {
   type ServeFlags,
   type ServeOptions,
 } from "../serve-options.js";
-import { fingerprintOf } from "../server-tls.js";
+import { fingerprintOf, type ServerCertificate } from "../server-tls.js";
 import { firstStopSignal } from "../stop-signals.js";
 import type { TokenTable } from "../tokens-file.js";
 
@@ -162,12 +162,16 @@ export async function serve(
   }
   const reload = (): void => {
     tokens = reloadTokens(tokens, log);
+    if (https !== undefined && options.https?.certificate.kind === "files")
+      reloadCertificate(https, options.https.certificate, options.https.clientCa?.pem, log);
+    if (federation !== undefined)
+      void federation.reload().then(log, (error: Error) => log(`SIGHUP: federation: ${error.message}`));
   };
   process.on("SIGHUP", reload);
   federation =
     options.federation === undefined
       ? undefined
-      : await startFederation(hub, options.tasks.id, options.federation, log);
+      : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker);
   const cluster =
     options.cluster === undefined ? undefined : await startCluster(hub, options.cluster, log, logger);
   log(pidLine("serve"));
@@ -259,6 +263,36 @@ function reloadTokens(tokens: TokenTable | undefined, log: (line: string) => voi
   log(`SIGHUP: reloaded ${reloaded.count} tokens from ${reloaded.file}`);
   for (const warning of reloaded.warnings) log(`warning: ${warning}`);
   return reloaded;
+}
+
+/**
+ * SIGHUP: the https listener presents the certificate and key now in their files to every new
+ * connection; the connections and sessions already open keep theirs. A file that does not load
+ * (half written, a key of another certificate) leaves the old pair in place.
+ */
+function reloadCertificate(
+  https: HttpsListener,
+  certificate: ServerCertificate,
+  clientCa: string | undefined,
+  log: (line: string) => void,
+): void {
+  let fresh: ServerCertificate;
+  try {
+    fresh = certificate.reload();
+  } catch (error) {
+    log(`SIGHUP: kept the certificate: ${(error as Error).message}`);
+    return;
+  }
+  https.server.setSecureContext({
+    cert: fresh.cert,
+    key: fresh.key,
+    minVersion: "TLSv1.3",
+    ...(clientCa === undefined ? {} : { ca: clientCa }),
+  });
+  log(
+    `SIGHUP: new connections get the certificate in ${fresh.certFile}, SHA-256 ${fingerprintOf(fresh.cert)}`,
+  );
+  for (const warning of fresh.warnings) log(`warning: ${warning}`);
 }
 
 /** The certificate the https listener presents, and how the status line describes it. */

@@ -77,6 +77,17 @@ export class TrustStore {
   }
 
   /**
+   * Whether a revocation list applied here revokes `serial` (hex, any case, as TLS reports a
+   * peer's serial). For a peer whose chain TLS already verified against the same roots: serials
+   * are unique per issuer, and a federation's authority has one issuing intermediate.
+   */
+  isRevoked(serial: string): boolean {
+    const wanted = normalSerial(serial.replace(/:/g, ""));
+    for (const serials of this.#revoked.values()) if (serials.has(wanted)) return true;
+    return false;
+  }
+
+  /**
    * Verifies a hub's chain (PEM: the hub certificate, then any intermediates). `hub`, when
    * given, must be the certificate's CN.
    */

@@ -32,6 +32,24 @@ export function createSealingKey(
 }
 
 /**
+ * The signed record of a sealing key the hub already holds (kept in a file, so that messages
+ * sealed to it while the hub was down, e.g. tasks stored at the broker, still open after a restart).
+ */
+export function sealingKeyRecord(
+  hub: string,
+  privateKey: KeyObject,
+  identityKey: KeyObject,
+  options: { days?: number; now?: number } = {},
+): SealingKeyRecord {
+  if (privateKey.asymmetricKeyType !== "x25519")
+    throw new SealError(`a sealing key is an X25519 private key, got ${privateKey.asymmetricKeyType ?? "?"}`);
+  const key = rawPublicKey(createPublicKey(privateKey)).toString("base64url");
+  const notAfter = (options.now ?? Date.now()) + (options.days ?? 30) * 86_400_000;
+  const signature = sign(null, recordBytes(hub, key, notAfter), identityKey).toString("base64url");
+  return { hub, key, notAfter, signature };
+}
+
+/**
  * The X25519 public key of `record` once its signature verifies under `identityKey` (the hub's
  * certified key) and it has not expired; typed errors otherwise.
  */

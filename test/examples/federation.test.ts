@@ -52,14 +52,15 @@ function sh(code: string): Promise<string> {
         error ? reject(Object.assign(error, { stderr })) : resolve(stdout + stderr),
       );
     }),
-    60_000,
+    180_000,
     code,
   );
 }
 
 /** Starts `code` in the background and resolves once its output has `ready` in it. */
 function start(code: string, ready: string): Promise<void> {
-  const child = spawn("sh", ["-c", `exec ${code.trim()}`], { cwd: dir, env });
+  // Through env: a step may set variables first (APP_app1_KEY=... beamhub serve ...).
+  const child = spawn("sh", ["-c", `exec env ${code.trim()}`], { cwd: dir, env });
   background.push(child);
   let log = "";
   return within(
@@ -72,7 +73,7 @@ function start(code: string, ready: string): Promise<void> {
       child.stderr!.on("data", check);
       child.once("exit", (code) => reject(new Error(`${code} exited (${code}) before "${ready}": ${log}`)));
     }),
-    30_000,
+    120_000,
     `"${ready}" from ${code}`,
   );
 }
@@ -83,11 +84,13 @@ describe("examples/federation.md", () => {
     expect(steps.every((step) => !step.background || step.output !== undefined)).toBe(true);
   });
 
-  it("runs step by step", { timeout: 240_000 }, async () => {
-    const [broker, web, local] = await freePorts(3);
+  it("runs step by step", { timeout: 580_000 }, async () => {
+    const [broker, web, local, app1, app2] = await freePorts(5);
     const place = (code: string): string =>
       code
         .replaceAll("18000", String(local))
+        .replaceAll("8081", String(app1))
+        .replaceAll("8082", String(app2))
         .replaceAll("8443", String(broker))
         .replaceAll("8000", String(web));
     for (const step of steps) {

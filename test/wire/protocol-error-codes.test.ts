@@ -23,6 +23,8 @@ const CODE_FOLDERS = [
   "browser",
   "mles",
   "cluster",
+  "federation",
+  "federation-tasks",
 ];
 
 /**
