@@ -1,21 +1,48 @@
 /**
- * What the hub counts about the calls an instance serves. Counting is a few increments on the
- * call path; timing costs two clock reads (~80 ns each on the loaded 2-core test machine),
- * which is a lot next to an in-process call (~300 ns to a function, ~1 µs to an async one) and
- * nothing next to a call to another process (tens of µs and up). So timing adapts: a call is
- * timed one in {@link TIME_SAMPLE}, and every call once a timed call took at least
- * {@link TIME_EVERY_ABOVE_MS} (until a timed one is faster again). Slow services are measured
- * call by call; fast ones by a sample, which is what a percentile needs anyway.
+ * What the hub counts about the calls an instance serves. Counting is a decrement and an
+ * increment on the call path. Timing costs two clock reads, and a clock read is not cheap:
+ * `performance.now()` took 75–95 ns on the 2-core test VM (kvm-clock), so timing one call in
+ * 32, as this did before, was ~5 ns a call: most of the 6–11 % the figures cost a ~60–200 ns
+ * call to a synchronous in-process handler (bench/metrics-cost.ts, `node --cpu-prof`).
+ *
+ * So how often a call is timed follows what the last timed call took: timing may cost about
+ * {@link TIMING_BUDGET} of the calls it samples. A call of 40 µs or more is timed every time
+ * (two clock reads are then ≤ 0.5 % of it), one of 1 µs about one in 40, one of 100 ns about one
+ * in 400, never fewer than one in {@link MAX_TIMING_INTERVAL} (one in
+ * {@link SLOW_CALL_TIMING_INTERVAL} while slow calls are reported, so that a fast service that
+ * turns slow is noticed within a few dozen calls). The first call is always timed. The gaps
+ * between timed calls are jittered around their mean so that a service whose slow calls come
+ * in a regular pattern is not sampled in step with it. A percentile needs a sample, not every
+ * call; the counts themselves are exact.
  * @module
  */
 import { performance } from "node:perf_hooks";
 import { LatencyHistogram, quantileOf, type LatencySnapshot } from "./latency-histogram.js";
 
-/** A fast instance's calls are timed one in this many (a power of two). */
-export const TIME_SAMPLE = 32;
-const SAMPLE_MASK = TIME_SAMPLE - 1;
-/** An instance whose last timed call took at least this long (ms) is timed on every call. */
-export const TIME_EVERY_ABOVE_MS = 0.1;
+/** Two clock reads as a share of a call that timing may cost on average (0.5 %). */
+export const TIMING_BUDGET = 0.005;
+/** What two `performance.now()` reads cost, in ms (measured: 2 × 75–95 ns; rounded up). */
+const TWO_CLOCK_READS_MS = 0.0002;
+/** A call that took this long (ms) or longer makes the next one timed too: 40 µs. */
+export const TIME_EVERY_ABOVE_MS = TWO_CLOCK_READS_MS / TIMING_BUDGET;
+/** The most calls between two timed ones (on average), however fast the calls are. */
+export const MAX_TIMING_INTERVAL = 1024;
+/** The same while the hub reports slow calls (`slowCallMs`). */
+export const SLOW_CALL_TIMING_INTERVAL = 32;
+
+/**
+ * Every how many calls (on average) an instance whose last timed call took `ms` is timed: the
+ * interval that keeps timing within {@link TIMING_BUDGET}, between 1 and `max`.
+ */
+export function timingInterval(ms: number, max: number): number {
+  if (ms >= TIME_EVERY_ABOVE_MS) return 1;
+  return Math.min(max, Math.max(1, Math.round(TIME_EVERY_ABOVE_MS / ms)));
+}
+
+/** A gap of 1 to 2 × `interval` − 1 calls, `interval` on average. */
+function jittered(interval: number): number {
+  return interval === 1 ? 1 : 1 + Math.floor(Math.random() * (2 * interval - 1));
+}
 
 /** How a call ended, as the metrics label it. */
 export type CallOutcome = "ok" | "error" | "timeout" | "cancelled" | "gone";
@@ -39,20 +66,45 @@ export interface CallCounts {
 
 /** Live counts of one instance; `PendingCall` updates them. */
 export class CallStats {
-  calls = 0;
   ok = 0;
   errors = 0;
   timeouts = 0;
   cancelled = 0;
   gone = 0;
-  /** Whether the last timed call was slow enough to time every call (see the module's note). */
-  timeEvery = false;
   readonly latency = new LatencyHistogram();
+  /** Calls left until the next timed one; goes below 1 while a timed call is still running. */
+  #countdown = 1;
+  /** `calls + #countdown`: a call moves one from the countdown to the calls, leaving this as is. */
+  #callsPlusCountdown = 1;
+  /** The mean gap between timed calls now (see the module's note). */
+  #interval = 1;
+  readonly #maxInterval: number;
+
+  /** `maxInterval`: the most calls between timed ones ({@link MAX_TIMING_INTERVAL} by default). */
+  constructor(maxInterval = MAX_TIMING_INTERVAL) {
+    this.#maxInterval = maxInterval;
+  }
+
+  /** Calls handed to the handler so far. */
+  get calls(): number {
+    return this.#callsPlusCountdown - this.#countdown;
+  }
 
   /** A call starts on this instance: its start time, or 0 when this call is not timed. */
   started(): number {
-    const call = this.calls++;
-    return this.timeEvery || (call & SAMPLE_MASK) === 0 ? performance.now() : 0;
+    return --this.#countdown === 0 ? this.#startTimed() : 0;
+  }
+
+  #startTimed(): number {
+    // Until this call's time decides the next gap, the current one holds: a call that never
+    // ends must not stop the sampling.
+    this.#setCountdown(jittered(this.#interval));
+    return performance.now();
+  }
+
+  #setCountdown(next: number): void {
+    this.#callsPlusCountdown += next - this.#countdown;
+    this.#countdown = next;
   }
 
   /**
@@ -91,8 +143,9 @@ export class CallStats {
 
   #timed(started: number): number {
     const ms = performance.now() - started;
-    this.timeEvery = ms >= TIME_EVERY_ABOVE_MS;
     this.latency.record(ms);
+    this.#interval = timingInterval(ms, this.#maxInterval);
+    this.#setCountdown(jittered(this.#interval));
     return ms;
   }
 
@@ -110,7 +163,7 @@ export class CallStats {
 
   /** Adds `counts` (an instance that went away) to these. */
   add(counts: CallCounts): void {
-    this.calls += counts.calls;
+    this.#callsPlusCountdown += counts.calls;
     this.ok += counts.ok;
     this.errors += counts.errors;
     this.timeouts += counts.timeouts;
