@@ -48,6 +48,7 @@ export type {
   HistoryLimits,
   LagPolicy,
   Lagged,
+  PubSubFigures,
   PubSubMessage,
   PubSubLogOptions,
   PubSubOptions,
