@@ -14,7 +14,9 @@
  * <commit>` with a `node_modules` link), that tree's hubs run in the same rounds, so the on/off
  * ratios of two versions are measured under the same load.
  *
- *   npx tsx bench/metrics-cost.ts                  # 41 rounds of 50k calls per scenario
+ *   npx tsx bench/metrics-cost.ts                  # 41 rounds of 50k calls per scenario, CPU time
+ *   BENCH_CLOCK=wall npx tsx bench/metrics-cost.ts # wall time instead
+ *   BENCH_CONTROL=1 npx tsx bench/metrics-cost.ts  # with an A/A control (figures off on both)
  *   BENCH_ROUNDS=101 BENCH_COUNT=20000 npx tsx bench/metrics-cost.ts
  */
 import { resolve } from "node:path";
@@ -55,15 +57,28 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.round(q * (sorted.length - 1))]!;
 }
 
+/**
+ * Calls per second of CPU time (`BENCH_CLOCK=wall`: of wall time). On a machine shared with other
+ * busy processes a round's wall time is mostly time spent waiting for a core; the process's CPU
+ * time is what the calls cost (GC threads included).
+ */
+const CPU_CLOCK = process.env.BENCH_CLOCK !== "wall";
+
 async function rate(run: Run, hub: Hub, count: number): Promise<number> {
+  if (CPU_CLOCK) {
+    const before = process.cpuUsage();
+    await run(hub, count);
+    const used = process.cpuUsage(before);
+    return count / ((used.user + used.system) / 1e6);
+  }
   const started = process.hrtime.bigint();
   await run(hub, count);
   return count / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-/** A tree's two hubs: figures on (and scraped), figures off. */
-async function hubsOf(tree: Tree): Promise<{ on: Hub; off: Hub; stop(): Promise<void> }> {
-  const on = new tree.Hub();
+/** A tree's two hubs: figures on (and scraped), figures off; `control`: both off (an A/A test). */
+async function hubsOf(tree: Tree, control = false): Promise<{ on: Hub; off: Hub; stop(): Promise<void> }> {
+  const on = new tree.Hub({ stats: !control });
   const metrics = tree.hubMetrics(on);
   const scraper = setInterval(() => void metrics.registry.metrics(), 1000);
   const off = new tree.Hub({ stats: false });
@@ -88,9 +103,15 @@ async function main(): Promise<void> {
   if (baseline !== undefined)
     trees.push(["baseline", (await import(pathToFileURL(resolve(baseline, "index.ts")).href)) as Tree]);
   const pairs = await Promise.all(trees.map(async ([label, tree]) => ({ label, ...(await hubsOf(tree)) })));
+  // BENCH_CONTROL=1: two hubs without figures measured the same way; their ratio shows what the
+  // method itself resolves (it should be 1).
+  if (process.env.BENCH_CONTROL === "1")
+    pairs.push({ label: "A/A control", ...(await hubsOf(current, true)) });
   const count = Number(process.env.BENCH_COUNT ?? 50_000);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 41);
-  console.log(`metrics on / off, in process (${count} calls × ${rounds} rounds, order rotating)`);
+  console.log(
+    `metrics on / off, in process (${count} calls × ${rounds} rounds, order rotating, ${CPU_CLOCK ? "CPU" : "wall"} time)`,
+  );
   console.log(
     `  ${"scenario".padEnd(42)} ${"median".padStart(7)}  ${"25 %".padStart(6)}  ${"75 %".padStart(6)}  on calls/s`,
   );

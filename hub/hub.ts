@@ -71,8 +71,9 @@ export interface HubOptions {
   stats?: boolean;
   /**
    * A call that takes at least this many milliseconds is reported to observers' `slowCall`
-   * (default: none). Calls are timed by a sample: every call of an instance whose calls take
-   * 40 µs or more, else at least one in 32 while slow calls are reported (hub/stats/call-stats.ts).
+   * (default: none). Calls are timed by a sample of about 1000 a second per instance: every call
+   * of an instance called less often, else at least one in 32 while slow calls are reported
+   * (hub/stats/call-stats.ts).
    */
   slowCallMs?: number;
 }

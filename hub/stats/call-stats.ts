@@ -5,38 +5,38 @@
  * 32, as this did before, was ~5 ns a call: most of the 6–11 % the figures cost a ~60–200 ns
  * call to a synchronous in-process handler (bench/metrics-cost.ts, `node --cpu-prof`).
  *
- * So how often a call is timed follows what the last timed call took: timing may cost about
- * {@link TIMING_BUDGET} of the calls it samples. A call of 40 µs or more is timed every time
- * (two clock reads are then ≤ 0.5 % of it), one of 1 µs about one in 40, one of 100 ns about one
- * in 400, never fewer than one in {@link MAX_TIMING_INTERVAL} (one in
- * {@link SLOW_CALL_TIMING_INTERVAL} while slow calls are reported, so that a fast service that
- * turns slow is noticed within a few dozen calls). The first call is always timed. The gaps
- * between timed calls are jittered around their mean so that a service whose slow calls come
- * in a regular pattern is not sampled in step with it. A percentile needs a sample, not every
- * call; the counts themselves are exact.
+ * So an instance's calls are timed at about {@link TIMED_PER_MS} per millisecond (1000 a
+ * second) whatever their rate: an instance called less often than that has every call timed;
+ * a faster one one call in (its rate ÷ 1000), measured afresh at each timed call, and at least
+ * one in {@link MAX_TIMING_INTERVAL} (one in {@link SLOW_CALL_TIMING_INTERVAL} while slow calls
+ * are reported, so that a busy service that turns slow is noticed within a few dozen calls).
+ * Timing then costs at most ~0.2 ms of CPU a second per busy instance, and ~0.2 ns a call at
+ * millions of calls a second. The rule follows the call rate, not the calls' duration: with
+ * many calls in flight a call's latency (tens of µs, queued behind the others) says nothing
+ * of what it costs (under 1 µs), and a duration rule timed every such call (measured: 0.85
+ * on/off with 100 async calls in flight). The first call is always timed. The gaps between
+ * timed calls are jittered around their mean so that a service whose slow calls come in a
+ * regular pattern is not sampled in step with it. A percentile needs a sample, not every call;
+ * the counts themselves are exact.
  * @module
  */
 import { performance } from "node:perf_hooks";
 import { LatencyHistogram, quantileOf, type LatencySnapshot } from "./latency-histogram.js";
 
-/** Two clock reads as a share of a call that timing may cost on average (0.5 %). */
-export const TIMING_BUDGET = 0.005;
-/** What two `performance.now()` reads cost, in ms (measured: 2 × 75–95 ns; rounded up). */
-const TWO_CLOCK_READS_MS = 0.0002;
-/** A call that took this long (ms) or longer makes the next one timed too: 40 µs. */
-export const TIME_EVERY_ABOVE_MS = TWO_CLOCK_READS_MS / TIMING_BUDGET;
-/** The most calls between two timed ones (on average), however fast the calls are. */
+/** Calls timed per millisecond (at most, on average) of an instance called faster than that. */
+export const TIMED_PER_MS = 1;
+/** The most calls between two timed ones (on average), however fast the calls come. */
 export const MAX_TIMING_INTERVAL = 1024;
 /** The same while the hub reports slow calls (`slowCallMs`). */
 export const SLOW_CALL_TIMING_INTERVAL = 32;
 
 /**
- * Every how many calls (on average) an instance whose last timed call took `ms` is timed: the
- * interval that keeps timing within {@link TIMING_BUDGET}, between 1 and `max`.
+ * Every how many calls (on average) an instance that served `calls` calls in the last `ms`
+ * milliseconds is timed: about {@link TIMED_PER_MS} timed calls a millisecond, between 1 and `max`.
  */
-export function timingInterval(ms: number, max: number): number {
-  if (ms >= TIME_EVERY_ABOVE_MS) return 1;
-  return Math.min(max, Math.max(1, Math.round(TIME_EVERY_ABOVE_MS / ms)));
+export function timingInterval(calls: number, ms: number, max: number): number {
+  const perMs = ms > 0 ? calls / ms : Number.POSITIVE_INFINITY;
+  return Math.min(max, Math.max(1, Math.round(perMs / TIMED_PER_MS)));
 }
 
 /** A gap of 1 to 2 × `interval` − 1 calls, `interval` on average. */
@@ -76,8 +76,9 @@ export class CallStats {
   #countdown = 1;
   /** `calls + #countdown`: a call moves one from the countdown to the calls, leaving this as is. */
   #callsPlusCountdown = 1;
-  /** The mean gap between timed calls now (see the module's note). */
-  #interval = 1;
+  /** When the last timed call started (`performance.now()`), and the calls counted then. */
+  #lastTimedAt = Number.NEGATIVE_INFINITY;
+  #callsAtLastTimed = 0;
   readonly #maxInterval: number;
 
   /** `maxInterval`: the most calls between timed ones ({@link MAX_TIMING_INTERVAL} by default). */
@@ -95,11 +96,19 @@ export class CallStats {
     return --this.#countdown === 0 ? this.#startTimed() : 0;
   }
 
+  /** A call to time: the next gap follows the calls' rate since the last timed one. */
   #startTimed(): number {
-    // Until this call's time decides the next gap, the current one holds: a call that never
-    // ends must not stop the sampling.
-    this.#setCountdown(jittered(this.#interval));
-    return performance.now();
+    const now = performance.now();
+    const calls = this.calls;
+    const interval = timingInterval(
+      calls - this.#callsAtLastTimed,
+      now - this.#lastTimedAt,
+      this.#maxInterval,
+    );
+    this.#lastTimedAt = now;
+    this.#callsAtLastTimed = calls;
+    this.#setCountdown(jittered(interval));
+    return now;
   }
 
   #setCountdown(next: number): void {
@@ -144,8 +153,6 @@ export class CallStats {
   #timed(started: number): number {
     const ms = performance.now() - started;
     this.latency.record(ms);
-    this.#interval = timingInterval(ms, this.#maxInterval);
-    this.#setCountdown(jittered(this.#interval));
     return ms;
   }
 
