@@ -12,6 +12,7 @@ import {
   type Authenticate,
   type Hub,
   type HubMetrics,
+  type HttpsRefusal,
   type MetricsListener,
   type ReadinessCheck,
   type SessionInfo,
@@ -57,6 +58,32 @@ export function logHubEvents(hub: Hub, logger: Logger): () => void {
       );
     },
   });
+}
+
+/**
+ * Logs a refused HTTPS request (401/403; the listener rate-limits them): who, what and why, as
+ * fields. Never a header, a query or a credential: the listener reports none (refusal-log.ts).
+ */
+export function logHttpsRefusal(logger: Logger): (refusal: HttpsRefusal) => void {
+  return (refusal) => {
+    const { status, code, reason, method, path, address, identity, transport, suppressed } = refusal;
+    logger.warn(
+      {
+        event: "https.refused",
+        status,
+        ...(code === undefined ? {} : { code }),
+        method,
+        path,
+        transport,
+        address: address ?? "?",
+        identity: identity ?? "anonymous",
+        reason,
+        ...(suppressed === 0 ? {} : { suppressed }),
+      },
+      `https: refused ${method} ${path} (${status})` +
+        (suppressed === 0 ? "" : ` (and ${suppressed} more like it since the last such line)`),
+    );
+  };
 }
 
 /** Who a session is, for a log line: never more than `SessionInfo` shows (nothing secret). */

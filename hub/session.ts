@@ -9,7 +9,6 @@ import { validateLabels, validateName, type Labels } from "./names.js";
 import { LinkedList } from "../model/linked-list.js";
 import { Instance, type Registry } from "./registry.js";
 import { Scope, type Closable } from "../model/scope.js";
-import { CallStats } from "./stats/call-stats.js";
 import type { HubStats, InstanceInfo } from "./stats/hub-stats.js";
 import {
   summarizeIdentity,
@@ -216,7 +215,7 @@ export class Session implements HubClient, CallOwner, Closable {
       info,
       handler as Handler,
       this.scope,
-      this.#host.counters === undefined ? undefined : new CallStats(),
+      this.#host.counters?.callStats(),
       options.fallback === true,
     );
     this.#instances.add(instance);

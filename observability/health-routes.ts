@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Registry } from "prom-client";
+import { isReportedRefusal, noteRefusal } from "../transports/http2/refusal-log.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -88,6 +89,11 @@ async function serveMetrics(
   try {
     const verdict = authorize === undefined ? true : await authorize(request);
     if (verdict !== true) {
+      if (isReportedRefusal(verdict.status))
+        noteRefusal(response, {
+          code: verdict.status === 401 ? "EUNAUTHENTICATED" : "EFORBIDDEN",
+          reason: verdict.message,
+        });
       reply(response, verdict.status, `${verdict.message}\n`);
       return;
     }

@@ -1,7 +1,7 @@
 /**
  * A hub's figures as Prometheus metrics (`prom-client`): calls by service and outcome, latency
  * histograms, calls in flight, sessions by transport, bytes, frames and fds both ways, open
- * streams and channels, gateway connections by mode, task figures, and prom-client's default
+ * streams and channels, gateway connections by mode, task figures, pub/sub totals, and prom-client's default
  * process metrics (event-loop lag, memory, CPU, handles). Everything is read from the hub at
  * scrape time (`hub.stats()`, once per scrape), so turning metrics on adds nothing to a call.
  * @module
@@ -13,6 +13,7 @@ import type { Hub } from "../hub/hub.js";
 import type { HubStats } from "../hub/stats/hub-stats.js";
 import { LATENCY_BUCKETS_MS } from "../hub/stats/latency-histogram.js";
 import { InvalidArgumentError } from "../model/errors.js";
+import type { PubSubFigures } from "../pubsub/pubsub-counters.js";
 import { registerSnapshotMetric, SnapshotMetric, type Sample } from "./snapshot-metric.js";
 
 /** Options of {@link hubMetrics}. */
@@ -106,7 +107,7 @@ export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetric
   add(
     "call_duration_seconds",
     "histogram",
-    "Call latency at the hub, by service (calls under 0.1 ms are sampled one in 32).",
+    "Call latency at the hub, by service (a sample of about 1000 calls a second per instance).",
     () => stats().services.flatMap((service) => histogramSamples(prefix + "call_duration_seconds", service)),
   );
   add("calls_in_flight", "gauge", "Calls instances serve right now, by service.", () =>
@@ -164,6 +165,52 @@ export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetric
     const figures = tasks === undefined ? undefined : safely(tasks);
     return figures === undefined ? [] : [{ labels: {}, value: figures.waiting }];
   });
+  // Pub/sub: totals over all channels (never per channel: peers choose the names, and a series
+  // each would let them grow every scraper's memory).
+  let pubsubCached: PubSubFigures | undefined;
+  const pubsub = (): PubSubFigures => {
+    if (pubsubCached === undefined) {
+      pubsubCached = hub.pubsub.figures(); // once per scrape, as hub.stats()
+      setImmediate(() => (pubsubCached = undefined));
+    }
+    return pubsubCached;
+  };
+  add(
+    "pubsub_channels",
+    "gauge",
+    "Pub/sub channels in use (subscribers, history or waiting publications).",
+    () => [{ labels: {}, value: pubsub().channels }],
+  );
+  add("pubsub_subscribers", "gauge", "Pub/sub subscriptions open, over all channels.", () => [
+    { labels: {}, value: pubsub().subscribers },
+  ]);
+  add(
+    "pubsub_history_messages",
+    "gauge",
+    "Messages pub/sub keeps for late joiners, over all channels.",
+    () => [{ labels: {}, value: pubsub().historyMessages }],
+  );
+  add(
+    "pubsub_history_bytes",
+    "gauge",
+    "Estimated size of the messages pub/sub keeps, over all channels.",
+    () => [{ labels: {}, value: pubsub().historyBytes }],
+  );
+  add("pubsub_published_total", "counter", "Messages published to pub/sub channels.", () => [
+    { labels: {}, value: pubsub().published },
+  ]);
+  add(
+    "pubsub_delivered_total",
+    "counter",
+    "Messages handed to pub/sub subscribers (one per subscriber).",
+    () => [{ labels: {}, value: pubsub().delivered }],
+  );
+  add(
+    "pubsub_dropped_total",
+    "counter",
+    "Messages drop-oldest subscribers lost by reading too slowly (told to them as Lagged).",
+    () => [{ labels: {}, value: pubsub().dropped }],
+  );
   if (options.defaultMetrics !== false) promClient.collectDefaultMetrics({ register: registry, prefix });
 
   return {

@@ -17,6 +17,7 @@ export {
   verifySubscribeOptions,
 } from "./options.js";
 export { MAX_PENDING_PUBLISHES } from "./topic.js";
+export type { PubSubFigures } from "./pubsub-counters.js";
 export type {
   ChannelInfo,
   HistoryLimits,

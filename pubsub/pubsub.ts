@@ -2,6 +2,7 @@ import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/
 import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
 import type { PubSubConfig } from "./options.js";
 import type { ChannelSubscription } from "./subscription.js";
+import { PubSubCounters, type PubSubFigures } from "./pubsub-counters.js";
 import { Topic } from "./topic.js";
 import type {
   ChannelInfo,
@@ -28,6 +29,7 @@ export class PubSub {
   readonly #topics = new Map<string, Topic>();
   readonly #log: PubSubPersistence | undefined;
   readonly #relays = new Set<PublishedListener>();
+  readonly #counters = new PubSubCounters();
   #closed = false;
 
   constructor(options: PubSubOptions = {}) {
@@ -100,6 +102,31 @@ export class PubSub {
     return infos.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * The figures of every channel together, and the totals since the start (for the metrics:
+   * nothing per channel, whose names peers choose).
+   */
+  figures(): PubSubFigures {
+    let subscribers = 0;
+    let historyMessages = 0;
+    let historyBytes = 0;
+    for (const topic of this.#topics.values()) {
+      subscribers += topic.subscribers;
+      historyMessages += topic.history.count;
+      historyBytes += topic.history.bytes;
+    }
+    const { published, delivered, dropped } = this.#counters;
+    return {
+      channels: this.#topics.size,
+      subscribers,
+      historyMessages,
+      historyBytes,
+      published,
+      delivered,
+      dropped,
+    };
+  }
+
   /** Ends every subscription, fails every waiting publication with `ClosedError`, closes the log. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
@@ -118,6 +145,7 @@ export class PubSub {
     message: PubSubMessage,
     prepared: unknown,
   ): Promise<{ seq: number; time: number }> {
+    this.#counters.published++;
     const result = { seq: message.seq, time: message.time };
     if (this.#log === undefined) return Promise.resolve(result);
     return this.#log.append(channel, message, prepared).then(() => result);
@@ -128,10 +156,18 @@ export class PubSub {
     if (topic !== undefined) return topic;
     if (limited && this.#topics.size >= this.#config.maxChannels) this.#forgetOneIdle();
     const limits = this.#config.channels.get(name) ?? this.#config;
-    topic = new Topic(name, limits.history, limits.historyBytes, this.#config.publishTimeout, (idle) => {
+    const onIdle = (idle: Topic): void => {
       // A channel nobody listens to and that keeps nothing costs memory for nothing.
       if (idle.history.count === 0 && this.#topics.get(idle.name) === idle) this.#topics.delete(idle.name);
-    });
+    };
+    topic = new Topic(
+      name,
+      limits.history,
+      limits.historyBytes,
+      this.#config.publishTimeout,
+      onIdle,
+      this.#counters,
+    );
     this.#topics.set(name, topic);
     return topic;
   }

@@ -1,3 +1,4 @@
+import type { PubSubCounters } from "./pubsub-counters.js";
 import type { Lagged, LagPolicy, PubSubMessage } from "./types.js";
 
 /** A live subscription to one channel: iterate it for messages (and `Lagged` notices); close to leave. */
@@ -14,6 +15,8 @@ export interface SubscriptionOwner {
   freed(subscription: ChannelSubscription): void;
   /** The subscription closed. */
   left(subscription: ChannelSubscription): void;
+  /** Pub/sub's totals: deliveries and drops are counted where they happen. */
+  readonly counters: PubSubCounters;
 }
 
 /** Whether `item` is a `Lagged` notice rather than a message. */
@@ -88,6 +91,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   /** @internal Called by the channel for every publication, in order. */
   deliver(message: PubSubMessage, bytes: number): void {
     if (this.#closed || (!this.echo && message.from === this.subscriber)) return;
+    this.owner.counters.delivered++;
     if (this.#reader !== undefined) {
       // Someone is waiting, so nothing is buffered: hand it over directly.
       const reader = this.#reader;
@@ -103,6 +107,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
         this.#bytes -= this.#sizes[this.#liveHead]!;
         this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
         this.#lagged++;
+        this.owner.counters.dropped++;
       }
     }
     this.#wake();

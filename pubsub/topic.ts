@@ -1,5 +1,6 @@
 import { ClosedError, LimitExceededError, PublishTimeoutError } from "../model/errors.js";
 import { History, messageBytes } from "./history.js";
+import { PubSubCounters } from "./pubsub-counters.js";
 import { RateMeter } from "./rate.js";
 import { ChannelSubscription } from "./subscription.js";
 import type { SubscriptionOwner } from "./subscription.js";
@@ -42,6 +43,8 @@ export class Topic implements SubscriptionOwner {
     historyBytes: number,
     private readonly publishTimeout: number,
     private readonly onIdle: (topic: Topic) => void,
+    /** Pub/sub's totals (shared by every channel). */
+    readonly counters: PubSubCounters = new PubSubCounters(),
   ) {
     this.history = new History(historyLimit, historyBytes);
   }

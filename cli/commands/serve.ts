@@ -17,7 +17,7 @@ import {
   type ReadinessCheck,
 } from "../../index.js";
 import { createLogger, lineLogger } from "../logger.js";
-import { logHubEvents, serveMetrics, type ServeMetrics } from "../serve-observe.js";
+import { logHttpsRefusal, logHubEvents, serveMetrics, type ServeMetrics } from "../serve-observe.js";
 import { fdPassingUnavailable } from "../../internal.js";
 import { defaultAccessRules } from "../access-rules.js";
 import type { CommandSpec } from "../command-spec.js";
@@ -120,6 +120,7 @@ export async function serve(
       tls,
       authenticate,
       log,
+      logHttpsRefusal(logger),
       orElse(
         observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
         taskRequestListener(tasks.broker, { proxies, monitoringKey: options.federation?.monitoringKey }),
@@ -334,6 +335,7 @@ async function startHttps(
   tls: ListenerCertificate,
   authenticate: Authenticate | undefined,
   log: (line: string) => void,
+  onRefused: NonNullable<ListenHttpsOptions["onRefused"]>,
   otherRequests: NonNullable<ListenHttpsOptions["otherRequests"]>,
   otherUpgrades: ListenHttpsOptions["otherUpgrades"],
 ): Promise<HttpsListener> {
@@ -350,6 +352,7 @@ async function startHttps(
     allowOrigins: https.allowOrigins,
     trustedProxies: https.trustedProxies,
     log,
+    onRefused,
     // Samply applications' task API (/v1/tasks, /v1/sockets, /v1/health) on the same port.
     otherRequests,
     // Mles clients (--mles) on the same port.

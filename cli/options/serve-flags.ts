@@ -402,8 +402,8 @@ const OBSERVE: OptionGroup = {
       value: "MS",
       setting: true,
       help:
-        "log calls that take at least MS milliseconds (service, instance, caller, outcome). Services whose " +
-        "calls take under 0.1 ms are timed one call in 32 (a slow one then turns timing on for every call)",
+        "log calls that take at least MS milliseconds (service, instance, caller, outcome). Each instance's " +
+        "calls are timed by a sample of about 1000 a second: all of them below that rate, else at least one in 32",
       defaultText: "off",
     },
   },

@@ -5,7 +5,7 @@
  * @module
  */
 import type { WireTraffic } from "../../wire/connection.js";
-import { CallStats, type CallCounts } from "./call-stats.js";
+import { CallStats, MAX_TIMING_INTERVAL, SLOW_CALL_TIMING_INTERVAL, type CallCounts } from "./call-stats.js";
 import type { SessionTransport } from "./session-info.js";
 
 /**
@@ -20,6 +20,14 @@ export const OTHER_SERVICES = "(other)";
 const TRANSPORTS: readonly SessionTransport[] = ["local", "memory", "unix", "http2", "websocket", "cluster"];
 
 export class HubCounters {
+  /** The most calls between two timed ones of an instance (see call-stats.ts). */
+  readonly #maxTimingInterval: number;
+
+  /** `reportsSlowCalls`: the hub reports slow calls, so fast instances are timed more often. */
+  constructor(reportsSlowCalls = false) {
+    this.#maxTimingInterval = reportsSlowCalls ? SLOW_CALL_TIMING_INTERVAL : MAX_TIMING_INTERVAL;
+  }
+
   /** Calls to a name nobody served (after any wait). */
   notFound = 0;
   /** Calls and registrations the access rules refused. */
@@ -38,6 +46,11 @@ export class HubCounters {
     fdsOut: 0,
   };
   readonly #retired = new Map<string, CallStats>();
+
+  /** The counts of a new instance. */
+  callStats(): CallStats {
+    return new CallStats(this.#maxTimingInterval);
+  }
 
   /** A session closed: its traffic joins the totals. */
   sessionClosed(transport: SessionTransport, traffic: WireTraffic | undefined): void {

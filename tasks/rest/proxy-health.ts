@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { noteRefusal } from "../../transports/http2/refusal-log.js";
 import { header, sendJson, sendText, type HttpRequest, type HttpResponse } from "./http-exchange.js";
 
 /**
@@ -41,6 +42,7 @@ export async function serveProxyHealth(
     return true;
   }
   if (!basicPasswordIs(header(request.headers, "authorization"), monitoringKey)) {
+    noteRefusal(response, { code: "EUNAUTHORIZED", reason: "the monitoring key was missing or wrong" });
     sendText(response, 401, "", { "www-authenticate": 'Basic realm="beamhub monitoring"' });
     return true;
   }

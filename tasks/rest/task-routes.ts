@@ -11,6 +11,8 @@ import {
   type HttpResponse,
 } from "./http-exchange.js";
 import { errorAnswer } from "./error-answer.js";
+import { TaskError } from "../errors.js";
+import { isReportedRefusal, noteRefusal } from "../../transports/http2/refusal-log.js";
 import { streamResultEvents } from "./result-events.js";
 import { serveProxyHealth, type ProxyHealth } from "./proxy-health.js";
 import { isSocketPath, serveSocketRoute } from "./socket-routes.js";
@@ -143,6 +145,9 @@ function answerError(response: HttpResponse, error: unknown): void {
     return;
   }
   const answer = errorAnswer(error);
+  // Why, for the listener's refusal report (the peer reads the same message).
+  if (error instanceof TaskError && isReportedRefusal(answer.status))
+    noteRefusal(response, { code: error.code, reason: error.message });
   const body = Buffer.from(answer.body);
   response.writeHead(answer.status, { ...answer.headers, "content-length": body.length });
   response.end(body);

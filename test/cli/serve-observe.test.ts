@@ -152,7 +152,7 @@ describe("beamhub serve, observed", () => {
     const after = await scrape();
     await client.close();
     expect(after.value("beamhub_calls_total", { service: "add", outcome: "ok" })).toBe(7);
-    // The first call is always timed, the rest while they take 0.1 ms or more (call-stats.ts).
+    // Timed: a sample of ~1000 calls a second per instance (call-stats.ts); the first always.
     expect(after.value("beamhub_call_duration_seconds_count", { service: "add" })).toBeGreaterThanOrEqual(1);
     expect(after.value("beamhub_sessions", { transport: "unix" })).toBe(1);
     expect(after.value("beamhub_bytes_total", { direction: "in" })!).toBeGreaterThan(
@@ -169,7 +169,19 @@ describe("beamhub serve, observed", () => {
     expect(
       parsePrometheusText(overHttps.body).value("beamhub_calls_total", { service: "add", outcome: "ok" }),
     ).toBe(7);
-    expect((await get(`${httpsUrl}/metrics`, "wrong-token")).status).toBe(401);
+    expect((await get(`${httpsUrl}/metrics`, "wrong-token-9e107d9d")).status).toBe(401);
+    // The refusal is in serve's log: who, what, why, never the token.
+    await until(() => logLines().some((l) => l.event === "https.refused"), "an https.refused line");
+    expect(logLines().find((l) => l.event === "https.refused")).toMatchObject({
+      level: "warn",
+      status: 401,
+      code: "EUNAUTHENTICATED",
+      method: "GET",
+      path: "/metrics",
+      address: "127.0.0.1",
+      identity: "anonymous",
+    });
+    expect(hub.stderr()).not.toContain("wrong-token-9e107d9d");
   });
 
   it("refuses a metrics listener off loopback, naming the flag (a real run)", async () => {

@@ -55,8 +55,8 @@ describe("hub.instancesInfo() and hub.stats()", () => {
       transport: "local",
       identity: "local",
     });
-    // A fast handler is timed one call in 32 (100 calls: 4 samples), and also the call after any
-    // timed call that took 0.1 ms or more (on a loaded machine, the first may).
+    // A handler called fast is timed by a sample of ~1000 calls a second (call-stats.ts): the
+    // first call always.
     expect(byName.sync!.p50Ms).toBeGreaterThan(0);
     expect(byName.async).toMatchObject({ calls: 5, ok: 5 });
     // Each took at least 2 ms (a timer): the estimate is at least the bucket below.
@@ -69,7 +69,7 @@ describe("hub.instancesInfo() and hub.stats()", () => {
     expect(stats.sessions.local).toBe(1);
     const sync = stats.services.find((s) => s.name === "sync")!;
     expect(sync).toMatchObject({ instances: 1, calls: 100, ok: 100 });
-    expect(sync.latency.count).toBeGreaterThanOrEqual(4);
+    expect(sync.latency.count).toBeGreaterThanOrEqual(1);
     expect(sync.latency.count).toBeLessThanOrEqual(100);
     expect(sync.latency.buckets.reduce((a, b) => a + b, 0)).toBe(sync.latency.count);
   });

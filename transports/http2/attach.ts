@@ -43,6 +43,7 @@ export function attachHttpsSessions(
   emitter.removeAllListeners("upgrade");
 
   const onRequest: RequestListener = (request, response) => {
+    endpoint.watchRefusal(request, response);
     if (endpoint.handleRequest(request, response)) return;
     if (previousRequest.length === 0) {
       // A server that routes HTTP/2 with `stream` listeners answers its own streams (the

@@ -30,6 +30,7 @@ import {
 } from "./paths.js";
 import { OriginPolicy } from "./origin-policy.js";
 import { Refusal } from "./refusal.js";
+import { isReportedRefusal, notePeer, refusalNoteOf, RefusalReporter } from "./refusal-log.js";
 import { SessionTable } from "./session-table.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
@@ -58,6 +59,8 @@ export class HttpsEndpoint {
   readonly #origins: OriginPolicy;
   readonly #webSockets: WebSocketServer;
   readonly #http2Sessions = new Set<ServerHttp2Session>();
+  /** Reports 401/403 refusals (with `onRefused`). */
+  readonly #refusals: RefusalReporter | undefined;
   #closing = false;
 
   constructor(handlers: EndpointHandlers, options: EndpointOptions = {}) {
@@ -75,6 +78,8 @@ export class HttpsEndpoint {
       log: this.#options.log ?? ((line) => console.warn(line)),
     });
     this.#origins = new OriginPolicy(this.#options.allowOrigins);
+    const onRefused = this.#options.onRefused;
+    this.#refusals = onRefused === undefined ? undefined : new RefusalReporter(onRefused);
     const maxFrameSize = options.limits?.maxFrameSize ?? ENDPOINT_DEFAULTS.maxFrameSize;
     this.#webSockets = new WebSocketServer({
       noServer: true,
@@ -126,6 +131,32 @@ export class HttpsEndpoint {
     if (this.#options.idleTimeout > 0) session.setTimeout(this.#options.idleTimeout, () => session.destroy());
   }
 
+  /**
+   * Reports `response` if it refuses `request` with 401 or 403, once it is finished (with
+   * `onRefused`; any route of the server, beamhub's or not).
+   */
+  watchRefusal(request: EndpointRequest, response: EndpointResponse): void {
+    const refusals = this.#refusals;
+    if (refusals === undefined) return;
+    response.once("finish", () => {
+      const status = response.statusCode;
+      if (!isReportedRefusal(status)) return;
+      const note = refusalNoteOf(response);
+      const path = parseUrl(request.url)?.pathname ?? "?";
+      const address = this.#proxies.clientAddress(tlsSocketOf(request)?.remoteAddress, request.headers);
+      refusals.refused({
+        status,
+        ...(note?.code === undefined ? {} : { code: note.code }),
+        reason: note?.reason ?? REASONS[status]!,
+        method: request.method ?? "?",
+        path,
+        ...(address === undefined ? {} : { address }),
+        ...(note?.identity === undefined ? {} : { identity: note.identity.id }),
+        transport: path === SESSION_PATH && "stream" in request ? "http2" : "http",
+      });
+    });
+  }
+
   /** Serves `request` if its path is beamhub's (returns true), else leaves it alone (false). */
   handleRequest(request: EndpointRequest, response: EndpointResponse): boolean {
     const socket = tlsSocketOf(request);
@@ -156,10 +187,26 @@ export class HttpsEndpoint {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = parseUrl(request.url);
     if (url?.pathname !== WEBSOCKET_PATH) return false;
-    this.#upgrade(request, socket, head, url.searchParams).catch((error: unknown) =>
-      refuseUpgrade(socket, error),
-    );
+    this.#upgrade(request, socket, head, url.searchParams).catch((error: unknown) => {
+      this.#reportUpgradeRefusal(request, error);
+      refuseUpgrade(socket, error);
+    });
     return true;
+  }
+
+  #reportUpgradeRefusal(request: IncomingMessage, error: unknown): void {
+    if (this.#refusals === undefined || !(error instanceof Refusal) || !isReportedRefusal(error.status))
+      return;
+    const address = this.#proxies.clientAddress(request.socket.remoteAddress, request.headers);
+    this.#refusals.refused({
+      status: error.status,
+      code: error.code,
+      reason: error.message,
+      method: request.method ?? "GET",
+      path: WEBSOCKET_PATH,
+      ...(address === undefined ? {} : { address }),
+      transport: "websocket",
+    });
   }
 
   /**
@@ -259,6 +306,7 @@ export class HttpsEndpoint {
       this.#options,
     );
     const peer: HttpsPeer = { identity, remoteAddress: address, transport: "http" };
+    notePeer(httpResponse, identity);
     return requests.serve(request as unknown as ApiRequest, url, response, peer);
   }
 

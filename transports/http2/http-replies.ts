@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { describeError } from "../../wire/error-info.js";
 import { Refusal } from "./refusal.js";
+import { isReportedRefusal, noteRefusal } from "./refusal-log.js";
 
 /** The parts of an HTTP/1.1 or HTTP/2 compatibility request a plain request handler uses. */
 export interface ApiRequest extends AsyncIterable<Buffer | string> {
@@ -51,6 +52,7 @@ export function statusOf(error: unknown): number {
 /** Sends `body` as JSON with `status` (nothing if a response was already sent). */
 export function sendJson(response: ApiResponse, status: number, body: unknown): void {
   if (response.headersSent) return;
+  if (isReportedRefusal(status)) noteRefusalBody(response, body);
   const bytes = typeof body === "string" ? body : JSON.stringify(body);
   response.writeHead(status, {
     "content-type": "application/json",
@@ -65,4 +67,12 @@ export function sendError(response: ApiResponse, error: unknown): void {
   const { hub: _hub, ...info } =
     error instanceof Refusal ? { ...error.body, hub: true } : describeError(error);
   sendJson(response, statusOf(error), info);
+}
+
+/** A 401/403 body's code and message, noted for the refusal report (refusal-log.ts). */
+function noteRefusalBody(response: object, body: unknown): void {
+  if (typeof body !== "object" || body === null) return;
+  const { code, message } = body as { code?: unknown; message?: unknown };
+  if (typeof message !== "string") return;
+  noteRefusal(response, { code: typeof code === "string" ? code : undefined, reason: message });
 }

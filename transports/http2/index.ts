@@ -15,6 +15,7 @@ export {
   TransportUnavailableError,
 } from "./errors.js";
 export type { Authenticate, PeerInfo, SessionLimits } from "./options.js";
+export type { HttpsRefusal } from "./refusal-log.js";
 export {
   CALL_PATH,
   SERVICES_PATH,

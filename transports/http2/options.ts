@@ -2,6 +2,7 @@ import { DEFAULT_CONFIG } from "../../wire/config.js";
 import type { Codec } from "../../codecs/index.js";
 import type { Identity } from "../../model/identity.js";
 import type { ConnectionOptions } from "../../wire/connection.js";
+import type { HttpsRefusal } from "./refusal-log.js";
 
 /** What an `authenticate` function learns about the peer besides its token. */
 export interface PeerInfo {
@@ -89,6 +90,13 @@ export interface EndpointOptions {
    * left out). Default `console.warn`.
    */
   log?: (line: string) => void;
+  /**
+   * Told of requests refused with 401 or 403 — plain requests on any route of the server,
+   * session requests and WebSocket upgrades — with who, what and why (never a header, a query
+   * or a credential): at most one per status and error code per 10 s, with the count of those
+   * left out (refusal-log.ts). Default: none.
+   */
+  onRefused?: (refusal: HttpsRefusal) => void;
   /**
    * Keep-alive of sessions (ms, default 2000): a session quiet for this long is sent a PING;
    * one whose peer sent nothing for twice this long is closed, so a frozen or vanished client

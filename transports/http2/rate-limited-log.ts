@@ -14,14 +14,24 @@ export class RateLimitedLog {
 
   /** Logs `line` unless a line of `kind` was logged within the interval (then counts it). */
   log(kind: string, line: string): void {
+    const dropped = this.admit(kind);
+    if (dropped === undefined) return;
+    this.write(dropped === 0 ? line : `${line} (and ${dropped} more like it since the last such line)`);
+  }
+
+  /**
+   * Whether an event of `kind` may be reported now: the number of events of that kind left out
+   * since the last one reported, or undefined when this one is to be left out (and is counted).
+   * `kind` must come from a small fixed set (never from what a peer sends): one entry each.
+   */
+  admit(kind: string): number | undefined {
     const now = this.now();
     const last = this.#last.get(kind);
     if (last !== undefined && now - last.at < this.intervalMs) {
       last.suppressed += 1;
-      return;
+      return undefined;
     }
-    const dropped = last?.suppressed ?? 0;
     this.#last.set(kind, { at: now, suppressed: 0 });
-    this.write(dropped === 0 ? line : `${line} (and ${dropped} more like it since the last such line)`);
+    return last?.suppressed ?? 0;
   }
 }
