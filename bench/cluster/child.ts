@@ -13,11 +13,16 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Forks `file` (a .ts module) as a helper process. */
-export function forkChild(file: string, args: string[] = []): Child {
+/** Forks `file` (a .ts module) as a helper process, with `nodeFlags` (such as `--expose-gc`). */
+export function forkChild(file: string, nodeFlags: string[] = []): Child {
   const profile = process.env.CPU_PROF;
-  const child = fork(file, args, {
-    execArgv: ["--import", "tsx", ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [])],
+  const child = fork(file, [], {
+    execArgv: [
+      "--import",
+      "tsx",
+      ...nodeFlags,
+      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+    ],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

@@ -7,7 +7,7 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { joinCluster } from "../../cluster/index.js";
-import type { ByteStream} from "../../index.js";
+import type { ByteStream } from "../../index.js";
 import { Hub } from "../../index.js";
 import { moleculerBroker } from "./moleculer-nats.js";
 
