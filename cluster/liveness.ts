@@ -163,8 +163,10 @@ export class Liveness {
           peer.probing = false;
           if (this.#peers.get(hub) !== peer || this.#suspended) return;
           const gone = error?.isNoResponders?.() === true;
-          // A timeout alone may be a slow network: dead only once the silence is long enough too.
-          if (gone || silent || Date.now() - peer.lastSeen >= this.#deadAfterMs) {
+          // A timeout alone may be a slow network or a busy hub: dead only if the silence still
+          // lasts — a heartbeat that came while the probe waited proves the hub alive (judging by
+          // the silence seen when the probe left declared loaded hubs dead and flapped).
+          if (gone || Date.now() - peer.lastSeen >= this.#deadAfterMs) {
             this.#peers.delete(hub);
             this.events.onDead(
               hub,
