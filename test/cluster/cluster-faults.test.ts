@@ -15,6 +15,8 @@ import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
 let dir: string;
 let nats: NatsCluster;
 const hubA = new Hub();
+/** What hub A's cluster work reported, shown when a test fails. */
+const errorsOfA: string[] = [];
 let clusterA: Cluster;
 let client: HubClient;
 const running: RunningCli[] = [];
@@ -49,7 +51,11 @@ async function startHubC(): Promise<{ process: RunningCli; socket: string }> {
 async function seen(name: string, count: number, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while ((await hubA.lookup(name)).length !== count) {
-    if (Date.now() > until) throw new Error(`hub A did not see ${count} of "${name}" within ${ms} ms`);
+    if (Date.now() > until)
+      throw new Error(
+        `hub A did not see ${count} of "${name}" within ${ms} ms; hub A knows ${JSON.stringify(clusterA.hubs())}; ` +
+          `hub C said: ${current?.process.stderr().slice(-3000) ?? "(not running)"}; hub A's errors: ${errorsOfA.slice(-10).join(" | ")}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -57,7 +63,12 @@ async function seen(name: string, count: number, ms = 10_000): Promise<void> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-cluster-faults-"));
   nats = await startNatsCluster({ nodes: 3 });
-  clusterA = await joinCluster(hubA, { servers: nats.urls, name: "faults", hub: "hub-a" });
+  clusterA = await joinCluster(hubA, {
+    servers: nats.urls,
+    name: "faults",
+    hub: "hub-a",
+    onError: (error) => errorsOfA.push(String(error)),
+  });
   client = connectMemory(hubA);
 }, 60_000);
 
