@@ -140,9 +140,13 @@ function startBackground(argv: string[]): Promise<void> {
   );
 }
 
+/**
+ * Runs a foreground command to its end, bounded at 60 s: the page's program starts through tsx,
+ * which alone took 20-30 s on a loaded machine (a kill at 20 s read as exit code 1).
+ */
 function runForeground(argv: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { cwd: root, env, timeout: 20_000 }, (error, stdout, stderr) =>
+    execFile(argv[0]!, argv.slice(1), { cwd: root, env, timeout: 60_000 }, (error, stdout, stderr) =>
       resolve({
         code: error === null ? 0 : typeof error.code === "number" ? error.code : 1,
         output: stdout + stderr,
