@@ -1,4 +1,7 @@
 /**
+ * Builds the programs tests start as processes (./helpers/programs.ts), before any test and again
+ * before each rerun in watch mode, so no test starts a stale build.
+ *
  * Installs, once before any test, the system programs some tests need when they are missing:
  * PostgreSQL (gateway tests), nginx (the proxy test), tinyproxy (the forward-proxy tests),
  * Chromium (browser tests), curl (the HTTP mapping tests), nats-server (the NATS cluster tests). One `apt-get` for all of them, outside any test's time limit; each test still
@@ -6,6 +9,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
+import type { TestProject } from "vitest/node";
+import { buildPrograms } from "./helpers/programs.js";
 
 function hasPostgres(): boolean {
   try {
@@ -21,7 +26,13 @@ function onPath(program: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
 }
 
-export function setup(): void {
+export async function setup(project: TestProject): Promise<void> {
+  installMissingPrograms();
+  await buildPrograms();
+  project.onTestsRerun(() => buildPrograms());
+}
+
+function installMissingPrograms(): void {
   const missing: string[] = [];
   if (!hasPostgres() || !onPath("psql") || !onPath("pgbench"))
     missing.push("postgresql", "postgresql-contrib");

@@ -17,6 +17,7 @@ import {
   type RemoteHub,
 } from "../../index.js";
 import { beamhub, startCli, startEchoServer, startServe, within, type RunningCli } from "./helpers.js";
+import { beamhubInProcess } from "./in-process.js";
 
 let dir: string;
 let certDir: string;
@@ -234,15 +235,17 @@ describe("beamhub client commands: failures over https", { timeout: 60_000 }, ()
     expect(refused.stderr).toMatch(/\(tried \d+ times in 1000 ms\)/);
   });
 
+  // Usage errors and --help need no process: in this one (the process's exit code and streams
+  // are command-line-process.test.ts's).
   it("rejects bad hub and TLS options as usage errors (exit 2) that say what to do", async () => {
     const results = await Promise.all([
-      beamhub(["ls", "--hub", "http://127.0.0.1:1"]),
-      beamhub(["ls", "--hub", "127.0.0.1:8443"]),
-      beamhub(["ls", "--hub", hubUrl, "--socket", join(dir, "hub.sock")]),
-      beamhub(["ls", "--socket", join(dir, "hub.sock"), "--ca", ca]),
-      beamhub(["ls", "--hub", hubUrl, "--cert", alice.cert]),
-      beamhub(["ls", "--hub", hubUrl, "--ca", join(dir, "missing.pem")]),
-      beamhub(["ls", "--hub", hubUrl, "--ca", ca, "--transport", "carrier-pigeon"]),
+      beamhubInProcess(["ls", "--hub", "http://127.0.0.1:1"]),
+      beamhubInProcess(["ls", "--hub", "127.0.0.1:8443"]),
+      beamhubInProcess(["ls", "--hub", hubUrl, "--socket", join(dir, "hub.sock")]),
+      beamhubInProcess(["ls", "--socket", join(dir, "hub.sock"), "--ca", ca]),
+      beamhubInProcess(["ls", "--hub", hubUrl, "--cert", alice.cert]),
+      beamhubInProcess(["ls", "--hub", hubUrl, "--ca", join(dir, "missing.pem")]),
+      beamhubInProcess(["ls", "--hub", hubUrl, "--ca", ca, "--transport", "carrier-pigeon"]),
     ]);
     expect(results.map((result) => result.code)).toEqual([2, 2, 2, 2, 2, 2, 2]);
     const messages = results.map((result) => result.stderr);
@@ -257,7 +260,7 @@ describe("beamhub client commands: failures over https", { timeout: 60_000 }, ()
 
   it("documents the hub options in each client command's --help", async () => {
     const helps = await Promise.all(
-      ["ls", "watch", "call", "expose", "connect"].map((command) => beamhub([command, "--help"])),
+      ["ls", "watch", "call", "expose", "connect"].map((command) => beamhubInProcess([command, "--help"])),
     );
     for (const help of helps) {
       expect(help.code).toBe(0);

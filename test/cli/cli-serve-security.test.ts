@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, createDevCertificate, type CallContext, type RemoteHub } from "../../index.js";
 import { beamhub, startCli, within, type RunningCli } from "./helpers.js";
+import { beamhubInProcess } from "./in-process.js";
 import { makePki, opensslFingerprint, type Pki } from "./pki.js";
 
 let dir: string;
@@ -290,7 +291,11 @@ describe("beamhub serve: bad settings", { timeout: 60_000 }, () => {
       [["--require-auth"], "--require-auth needs --client-ca FILE or --tokens FILE"],
       [["--cert", pki.server.cert], "--cert is a client option; serve takes --tls-cert FILE"],
     ];
-    const results = await Promise.all(cases.map(([args]) => beamhub(["serve", "--socket", socket, ...args])));
+    // In this process: a usage error needs no process of its own (exit codes of real processes
+    // are command-line-process.test.ts's).
+    const results = await Promise.all(
+      cases.map(([args]) => beamhubInProcess(["serve", "--socket", socket, ...args])),
+    );
     results.forEach((result, index) => {
       expect({ code: result.code, stderr: result.stderr }).toEqual({
         code: 2,
@@ -301,7 +306,7 @@ describe("beamhub serve: bad settings", { timeout: 60_000 }, () => {
   });
 
   it("documents every option in serve --help", async () => {
-    const help = await beamhub(["serve", "--help"]);
+    const help = await beamhubInProcess(["serve", "--help"]);
     expect(help.code).toBe(0);
     for (const flag of [
       "--listen-https",

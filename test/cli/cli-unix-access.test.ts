@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, ProtocolError, type RemoteHub } from "../../index.js";
 import { root, startCli, within, type RunningCli } from "./helpers.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -58,7 +59,7 @@ async function echoServices(socket: string, names: string[]): Promise<RemoteHub>
 async function asNobody(socket: string, calls: string[]): Promise<Record<string, unknown>[]> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(root, "test/unix/unix-peer.ts"), socket, ...calls],
+    [...nodeArgs(join(root, "test/unix/unix-peer.ts")), socket, ...calls],
     { cwd: root, uid: NOBODY, gid: NOBODY, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";

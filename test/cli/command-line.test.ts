@@ -6,12 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Hub, listenUnix, type UnixListener } from "../../index.js";
-import type { CliIo } from "../../cli/cli-io.js";
 import { COMMANDS } from "../../cli/commands/index.js";
 import { closest, editDistance } from "../../cli/did-you-mean.js";
-import { main } from "../../cli/main.js";
 import { optionsOf } from "../../cli/usage.js";
-import { within } from "./helpers.js";
+import { beamhubInProcess } from "./in-process.js";
 
 let dir: string;
 let socket: string;
@@ -34,18 +32,8 @@ afterAll(async () => {
 });
 
 /** `beamhub <args>` in this process, with no BEAMHUB_* variables and what it printed. */
-async function beamhub(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    out: (text) => void (stdout += `${text}\n`),
-    err: (text) => void (stderr += `${text}\n`),
-    write: (bytes) => void (stdout += Buffer.from(bytes).toString()),
-    readStdin: () => Promise.resolve(Buffer.from("")),
-    env: {},
-  };
-  const code = await within(main(args, io), 10_000, `beamhub ${args.join(" ")}`);
-  return { code, stdout, stderr };
+function beamhub(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return beamhubInProcess(args);
 }
 
 describe("usage errors exit 2 and say what was meant", () => {

@@ -1,15 +1,23 @@
-// Running the beamhub command as a user would: real processes through tsx, a real `beamhub
-// serve`, every wait bounded.
+// Running the beamhub command as a user would: real processes (the command bundled once per run
+// by the global set-up, see ../helpers/programs.ts), a real `beamhub serve`, every wait bounded.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { chmod, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import type { CliConfig } from "../../cli/config.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 export { within };
 
 export const root = join(import.meta.dirname, "../..");
+/** The command's source (for tests of how it starts: through tsx, through a symbolic link). */
 export const cli = join(root, "cli/main.ts");
+
+/** The arguments after `node` that run the beamhub command (its prebuilt bundle). */
+export function cliArgs(): string[] {
+  return nodeArgs("cli/main.ts");
+}
 
 /** The environment of a CLI run: this one's without BEAMHUB_* (a developer's own hub settings), plus `extra`. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -17,6 +25,16 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     Object.entries(process.env).filter(([name]) => !name.startsWith("BEAMHUB_")),
   );
   return { ...env, ...extra };
+}
+
+/**
+ * Writes `<dir>/beamhub`, a shell script that runs this checkout's command, for tests that put
+ * `dir` on the PATH as `npm install -g` would (it runs built JavaScript there too, not TypeScript).
+ */
+export async function installBeamhubCommand(dir: string): Promise<void> {
+  const words = [process.execPath, ...cliArgs()].map((word) => `"${word}"`).join(" ");
+  await writeFile(join(dir, "beamhub"), `#!/bin/sh\nexec ${words} "$@"\n`);
+  await chmod(join(dir, "beamhub"), 0o755);
 }
 
 /** Runs `beamhub <args>` to completion (at most 20 s), with `input` on stdin. */
@@ -27,7 +45,7 @@ export function beamhub(
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ["--import", "tsx", cli, ...args],
+      [...cliArgs(), ...args],
       { cwd: root, timeout: 20_000, env: cliEnv(options.env) },
       (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -51,7 +69,7 @@ export async function startCli(
   ready: RegExp,
   env: Record<string, string> = {},
 ): Promise<RunningCli & { match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { cwd: root, env: cliEnv(env) });
+  const child = spawn(process.execPath, [...cliArgs(), ...args], { cwd: root, env: cliEnv(env) });
   let stdout = "";
   let stderr = "";
   let check = (): void => undefined;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, Hub, listenUnix, type RemoteHub, type UnixListener } from "../../index.js";
 import { renderTop, topRows } from "../../cli/top-frame.js";
-import { beamhub, cli, cliEnv, root, within } from "./helpers.js";
+import { beamhub, cliArgs, cliEnv, root, within } from "./helpers.js";
 
 let dir: string;
 let hub: Hub;
@@ -106,17 +106,7 @@ describe("beamhub top", () => {
   });
 
   it("redraws live under a pseudo-terminal as traffic flows, and quits on q", async () => {
-    const command = [
-      process.execPath,
-      "--import",
-      "tsx",
-      cli,
-      "top",
-      "--socket",
-      listener.path,
-      "--interval",
-      "300",
-    ]
+    const command = [process.execPath, ...cliArgs(), "top", "--socket", listener.path, "--interval", "300"]
       .map((word) => `'${word}'`)
       .join(" ");
     const child = spawn("script", ["-qfc", command, "/dev/null"], {

@@ -4,7 +4,7 @@
 // uid 65534, where this test runs as root) and modes; then real `beamhub serve` and `beamhub ls`
 // processes that refuse, and a squatter's listening socket that must see no connection.
 import { chmodSync, lstatSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { chown, mkdtemp, rm, symlink } from "node:fs/promises";
+import { chown, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -202,16 +202,15 @@ async function listenAsSquatter(path: string): Promise<{ server: Server; connect
 }
 
 describe.skipIf(!isRoot)("the beamhub command", { timeout: 45_000 }, () => {
-  /** The environment of a CLI run with `tmp` as its TMPDIR; tsx keeps its cache in the real one. */
-  async function cliTmp(): Promise<string> {
+  /** A fresh folder for a CLI run's TMPDIR. */
+  function cliTmp(): string {
     const tmp = join(dir, `cli-${serial++}`);
     mkdirSync(tmp);
-    await symlink(join(tmpdir(), `tsx-${uid}`), join(tmp, `tsx-${uid}`)).catch(() => undefined);
     return tmp;
   }
 
   it("serve refuses a squatted <tmpdir>/beamhub-<uid> and listens nowhere", async () => {
-    const tmp = await cliTmp();
+    const tmp = cliTmp();
     const squatted = join(tmp, `beamhub-${uid}`);
     mkdirSync(squatted, { mode: 0o700 });
     await chown(squatted, NOBODY, NOBODY);
@@ -237,7 +236,7 @@ describe.skipIf(!isRoot)("the beamhub command", { timeout: 45_000 }, () => {
   });
 
   it("serve creates its private directory and clients reach it there", async () => {
-    const tmp = await cliTmp();
+    const tmp = cliTmp();
     const env = { TMPDIR: tmp, XDG_RUNTIME_DIR: "" };
     const hub = await startCli(["serve", "--listen-https", "off"], /press Ctrl-C/, env);
     cleanups.push(() => hub.stop());

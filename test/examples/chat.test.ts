@@ -5,12 +5,13 @@
 // see what the other types. The page's port 8443 is swapped for the port the hub really took.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, createPublicKey } from "node:crypto";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "../browser/chromium.js";
+import { installBeamhubCommand } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -30,11 +31,7 @@ let chromium: LaunchedChromium | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-chat-page-"));
   // `beamhub` on the PATH is this checkout's CLI, as `npm install -g` would make it.
-  await writeFile(
-    join(dir, "beamhub"),
-    `#!/bin/sh\nexec "${process.execPath}" --import tsx "${join(root, "cli", "main.ts")}" "$@"\n`,
-  );
-  await chmod(join(dir, "beamhub"), 0o755);
+  await installBeamhubCommand(dir);
   env = {
     ...process.env,
     PATH: `${dir}:${process.env.PATH ?? ""}`,

@@ -3,11 +3,11 @@
 // block shows up, the others to completion with every line of their ```text block checked in
 // their output. The page's ports 8443, 8000 and 18000 are swapped for free ones.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installBeamhubCommand } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
 import { freePorts } from "../helpers/ports.js";
 
@@ -26,12 +26,7 @@ const background: ChildProcess[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-federation-page-"));
   // `beamhub` on the PATH is this checkout's CLI, as `npm install -g` would make it.
-  await writeFile(
-    join(dir, "beamhub"),
-    // The loader by its path: the page runs in a directory of its own, where `tsx` cannot be found by name.
-    `#!/bin/sh\nexec "${process.execPath}" --import "${pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href}" "${join(root, "cli", "main.ts")}" "$@"\n`,
-  );
-  await chmod(join(dir, "beamhub"), 0o755);
+  await installBeamhubCommand(dir);
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !name.startsWith("BEAMHUB_")),
   );

@@ -3,10 +3,11 @@
 // block, a check that every line shown there was printed. The page's port 8081 is swapped for a
 // free one; the hub's socket, https listener and task log go to a temporary folder.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installBeamhubCommand } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
 import { freePort } from "../helpers/ports.js";
 
@@ -28,11 +29,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-tasks-page-"));
   port = await freePort();
   // `beamhub` on the PATH is this checkout's CLI, as `npm install -g` would make it.
-  await writeFile(
-    join(dir, "beamhub"),
-    `#!/bin/sh\nexec "${process.execPath}" --import tsx "${join(root, "cli", "main.ts")}" "$@"\n`,
-  );
-  await chmod(join(dir, "beamhub"), 0o755);
+  await installBeamhubCommand(dir);
   env = {
     ...process.env,
     PATH: `${dir}:${process.env.PATH ?? ""}`,

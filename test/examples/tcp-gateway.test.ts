@@ -1,6 +1,6 @@
 // Runs examples/tcp-gateway.md as a reader would, against a throwaway PostgreSQL cluster, so
 // the page cannot rot: every ```sh block's commands in order (`npm run beamhub -- ...` as the
-// CLI under tsx, `... &` in the background until it says it is ready, `psql` for real), the
+// CLI from its prebuilt bundle, `... &` in the background until it says it is ready, `psql` for real), the
 // ```ts program, and for each block followed by a ```text block, a check that every line shown
 // there was printed. The page's fixed ports and paths are swapped for free ones (a table below);
 // numbers in the shown output match any number (ports, ids).
@@ -9,13 +9,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliArgs } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
 import { eventually } from "../gateway/pg-bed.js";
 import { pgTool, startPostgres, stopPostgres, type Postgres } from "../gateway/postgres.js";
 import { freePorts } from "../helpers/ports.js";
 
 const root = join(import.meta.dirname, "..", "..");
-const cli = join(root, "cli", "main.ts");
 const page = await readFile(join(root, "examples", "tcp-gateway.md"), "utf8");
 
 /** A code block of the page and the output shown right after it, if any. */
@@ -105,7 +105,7 @@ function swap(text: string): string {
 function argvOf(line: string): string[] {
   const words = [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
   if (words.slice(0, 4).join(" ") === "npm run beamhub --") {
-    return [process.execPath, "--import", "tsx", cli, ...words.slice(4)];
+    return [process.execPath, ...cliArgs(), ...words.slice(4)];
   }
   if (words[0] === "psql") return words;
   throw new Error(`the page runs a command this test does not know: ${line}`);
@@ -113,7 +113,7 @@ function argvOf(line: string): string[] {
 
 /** What a background command prints once it is ready. */
 function readyLine(argv: string[]): RegExp {
-  const command = argv[4];
+  const command = argv[1 + cliArgs().length]; // after node and the command's own arguments
   if (command === "serve") return /press Ctrl-C to stop/;
   if (command === "expose") return /^exposing /m;
   if (command === "connect") return /^listening on /m;
@@ -136,13 +136,17 @@ function startBackground(argv: string[]): Promise<void> {
       child.once("exit", (code) => reject(new Error(`${argv.join(" ")} exited (${code}):\n${entry.output}`)));
     }),
     20_000,
-    `${argv.slice(3).join(" ")} to be ready`,
+    `beamhub ${argv.slice(1 + cliArgs().length).join(" ")} to be ready`,
   );
 }
 
+/**
+ * Runs a foreground command to its end, bounded at 60 s: the page's program starts through tsx,
+ * which alone took 20-30 s on a loaded machine (a kill at 20 s read as exit code 1).
+ */
 function runForeground(argv: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { cwd: root, env, timeout: 20_000 }, (error, stdout, stderr) =>
+    execFile(argv[0]!, argv.slice(1), { cwd: root, env, timeout: 60_000 }, (error, stdout, stderr) =>
       resolve({
         code: error === null ? 0 : typeof error.code === "number" ? error.code : 1,
         output: stdout + stderr,

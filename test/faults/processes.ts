@@ -1,7 +1,8 @@
-// Child processes for the freeze tests: started through tsx, read line by line, frozen and
+// Child processes for the freeze tests: started from their prebuilt bundles, read line by line, frozen and
 // thawed with SIGSTOP/SIGCONT, always killed at the end. Every wait is bounded.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 export { within };
 
@@ -24,7 +25,7 @@ const running = new Set<Child>();
 
 /** Starts `script` (TypeScript) with `args` and waits (at most 15 s) for its first line. */
 export async function startChild(script: string, args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { stdio: "pipe" });
+  const child = spawn(process.execPath, [...nodeArgs(script), ...args], { stdio: "pipe" });
   child.stderr.pipe(process.stderr);
   const lines: string[] = [];
   let waiting: (() => void)[] = [];

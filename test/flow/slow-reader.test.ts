@@ -11,6 +11,7 @@ import { WebSocket } from "ws";
 import { encodeFrame, FrameType } from "../../wire/frame.js";
 import { within } from "../compliance/suite.js";
 import { helloFrame, messageFrame, Ref } from "./raw-peer.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const MB = 1024 * 1024;
 /** What the flood would cost the hub if it answered it all: 20 MB of PONGs per 20 MB of PINGs. */
@@ -24,13 +25,9 @@ const lines: string[] = [];
 const waiting: ((line: string) => void)[] = [];
 
 beforeAll(async () => {
-  hub = spawn(
-    process.execPath,
-    ["--expose-gc", "--import", "tsx", join(import.meta.dirname, "hub-process.ts")],
-    {
-      stdio: "pipe",
-    },
-  );
+  hub = spawn(process.execPath, ["--expose-gc", ...nodeArgs(join(import.meta.dirname, "hub-process.ts"))], {
+    stdio: "pipe",
+  });
   hub.stderr.pipe(process.stderr);
   let rest = "";
   hub.stdout.setEncoding("utf8");

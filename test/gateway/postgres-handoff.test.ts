@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handoffLibraryPath } from "../../gateway/index.js";
 import { Hub, listenUnix, type UnixListener } from "../../index.js";
-import { beamhub, cli, cliEnv, root, startCli, within } from "../cli/helpers.js";
+import { beamhub, cliArgs, cliEnv, root, startCli, within } from "../cli/helpers.js";
 import { establishedTcp, eventually } from "./pg-bed.js";
 import { pgTool, run, spawnPeer, startPostgres, stopPostgres, type Postgres } from "./postgres.js";
 import { freePort } from "../helpers/ports.js";
@@ -114,9 +114,7 @@ describe("beamhub run in front of PostgreSQL", () => {
     const child = spawn(
       process.execPath,
       [
-        "--import",
-        "tsx",
-        cli,
+        ...cliArgs(),
         "run",
         "--hub",
         setup.socket,

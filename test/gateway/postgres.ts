@@ -3,6 +3,7 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { scriptArgs } from "../helpers/programs.js";
 
 /** A running cluster, as `scripts/postgres.sh start` printed it. */
 export interface Postgres {
@@ -123,7 +124,7 @@ export async function pgbench(
 }
 
 /**
- * Spawns `node --import tsx <script> ...args` and waits (bounded) for its first stdout line: a
+ * Spawns `node <script> ...args` (prebuilt for the tests, through tsx for a bench) and waits (bounded) for its first stdout line: a
  * peer saying it is ready, or a bench child's result.
  */
 export async function spawnPeer(
@@ -131,7 +132,7 @@ export async function spawnPeer(
   args: string[],
   timeout = 15_000,
 ): Promise<{ child: ReturnType<typeof spawn>; firstLine: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", scriptPath, ...args], {
+  const child = spawn(process.execPath, [...scriptArgs(scriptPath), ...args], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const firstLine = await new Promise<string>((resolve, reject) => {

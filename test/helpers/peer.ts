@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "./programs.js";
 
 /** The Unix transport's entry, for peer scripts to import. */
 export const UNIX_TRANSPORT = JSON.stringify(join(import.meta.dirname, "../../hub/remote/unix.ts"));
@@ -24,7 +25,7 @@ export interface FixturePeer {
 
 /** Starts a compliance-suite peer (a script that serves fixture services until stdin closes). */
 export function startFixturePeer(script: string, args: string[]): FixturePeer {
-  const peer = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const peer = spawn(process.execPath, [...nodeArgs(script), ...args], {
     stdio: ["pipe", "inherit", "inherit"],
   });
   return {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClosedError, connectHttps, Hub, listenHttps, RequestInterruptedError } from "../../index.js";
 import { within } from "./helpers.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 let dir: string;
 const children = new Set<ChildProcess>();
@@ -25,7 +26,7 @@ afterAll(async () => {
 async function startHubProcess(port = 0): Promise<{ child: ChildProcess; url: string; port: number }> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "fixtures", "hub-server.ts"), dir, String(port)],
+    [...nodeArgs(join(import.meta.dirname, "fixtures", "hub-server.ts")), dir, String(port)],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   children.add(child);

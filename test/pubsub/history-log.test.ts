@@ -13,6 +13,7 @@ import { KvLogLockedError } from "../../kv/file-lock.js";
 import { readKvLog } from "../../kv/log.js";
 import { PubSub, PubSubLog, type PubSubMessage } from "../../pubsub/index.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "pubsub-hub.ts");
 const dir = mkdtempSync(join(tmpdir(), "beamhub-pubsub-log-"));
@@ -24,7 +25,7 @@ afterEach(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function startHub(file: string, socket: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, file, socket], {
+  const child = spawn(process.execPath, [...nodeArgs(FIXTURE), file, socket], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connectUnix } from "../../hub/remote/connect-unix.js";
 import type { PubSubMessage } from "../../pubsub/index.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "pubsub-hub.ts");
 const dir = mkdtempSync(join(tmpdir(), "beamhub-pubsub-resume-"));
@@ -22,7 +23,7 @@ afterAll(() => {
 });
 
 async function startHub(file: string, socket: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, file, socket], {
+  const child = spawn(process.execPath, [...nodeArgs(FIXTURE), file, socket], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);

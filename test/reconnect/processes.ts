@@ -1,16 +1,17 @@
 // Processes for the reconnection tests: a hub that is killed and restarted on the same socket
-// path and port, and clients in processes of their own. Every wait is bounded, generously: a
-// tsx start-up takes seconds on a busy machine.
+// path and port, and clients in processes of their own (prebuilt, see ../helpers/programs.ts).
+// Every wait is bounded, generously: a start-up takes seconds on a busy machine.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
-import { cli, cliEnv, root } from "../cli/helpers.js";
+import { cliArgs, cliEnv, root } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 export { within };
 
 const fixtures = join(import.meta.dirname, "fixtures");
 const children = new Set<ChildProcessWithoutNullStreams>();
-/** Bound on a process start-up (tsx compiles on the way). */
+/** Bound on a process start-up. */
 export const START_MS = 40_000;
 
 /** Kills every process these helpers started and that is still running (for afterAll). */
@@ -97,7 +98,7 @@ function track(child: ChildProcessWithoutNullStreams, name: string): Child {
 }
 
 function startFixture(script: string, args: string[]): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", join(fixtures, script), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs(join(fixtures, script)), ...args], {
     stdio: "pipe",
   });
   return track(child, script);
@@ -105,7 +106,7 @@ function startFixture(script: string, args: string[]): Child {
 
 /** Starts `beamhub <args>` and waits until stdout or stderr matches `ready`. */
 export async function startBeamhub(args: string[], ready: RegExp): Promise<Child> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { cwd: root, env: cliEnv() });
+  const child = spawn(process.execPath, [...cliArgs(), ...args], { cwd: root, env: cliEnv() });
   const running = track(child, `beamhub ${args[0]}`);
   await Promise.any([
     running.until("stdout", ready, `beamhub ${args[0]} to be ready`, START_MS),

@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { readKvLog } from "../../kv/log.js";
 import { TaskBroker } from "../../tasks/task-broker.js";
 import { APP1, APP2, RestClient, aResult, aTask } from "./helpers.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "task-hub.ts");
 const dir = mkdtempSync(join(tmpdir(), "beamhub-tasks-"));
@@ -20,7 +21,7 @@ afterEach(() => {
 });
 
 async function startHub(file: string): Promise<{ child: ChildProcess; rest: RestClient }> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, file], {
+  const child = spawn(process.execPath, [...nodeArgs(FIXTURE), file], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);

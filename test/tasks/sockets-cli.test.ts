@@ -7,7 +7,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { beamhub, cli, cliEnv, root, startCli, type RunningCli } from "../cli/helpers.js";
+import { beamhub, cliArgs, cliEnv, root, startCli, type RunningCli } from "../cli/helpers.js";
 import { APP1, APP2 } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-task-sockets-cli-"));
@@ -29,7 +29,7 @@ function beamhubSlow(
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ["--import", "tsx", cli, ...args],
+      [...cliArgs(), ...args],
       { cwd: root, timeout: 60_000, env: cliEnv(options.env) },
       (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),

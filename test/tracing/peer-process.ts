@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 export interface PeerProcess {
   /** Ends its stdin, waits for it to exit and returns what it printed after "ready". */
@@ -11,7 +12,7 @@ export interface PeerProcess {
 export async function startPeer(role: "service" | "hub", socket: string): Promise<PeerProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "tracing-peer.ts"), role, socket],
+    [...nodeArgs(join(import.meta.dirname, "tracing-peer.ts")), role, socket],
     {
       stdio: ["pipe", "pipe", "inherit"],
     },

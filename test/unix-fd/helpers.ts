@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FdServer, type FdSocket } from "../../fd/index.js";
 import { encodeFrame, type Frame, FrameReader } from "./fixtures/frames.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "../..");
@@ -53,14 +54,14 @@ export function fdsPointingTo(path: string): number {
   return count;
 }
 
-/** Spawns a Node child running a TypeScript file (through tsx). */
+/** Spawns a Node child running a TypeScript fixture (its prebuilt bundle, see ../helpers/programs.ts). */
 export function spawnTs(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   stdout: "inherit" | "pipe" = "inherit",
 ): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", file, ...args], {
+  return spawn(process.execPath, [...nodeArgs(file), ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ["pipe", stdout, "inherit"],

@@ -21,6 +21,7 @@ import {
 import { FdSocket } from "../../fd/index.js";
 import { encodeFrame, FrameType } from "../../wire/frame.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const root = join(import.meta.dirname, "../..");
 const isRoot = process.getuid?.() === 0;
@@ -145,7 +146,7 @@ describe("Unix connection caps", () => {
 
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", join(import.meta.dirname, "unix-peer.ts"), listener.path, 'echo="nobody"'],
+        [...nodeArgs(join(import.meta.dirname, "unix-peer.ts")), listener.path, 'echo="nobody"'],
         { cwd: root, uid: 65534, gid: 65534, stdio: ["ignore", "pipe", "pipe"] },
       );
       let out = "";

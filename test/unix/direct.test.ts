@@ -14,6 +14,7 @@ import {
   type UnixListener,
 } from "../../index.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 let dir: string;
 let hub: Hub;
@@ -31,7 +32,7 @@ beforeAll(async () => {
   listener = await listenUnix(hub, join(dir, "hub.sock"));
   peer = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "direct-peer.ts"), join(dir, "hub.sock")],
+    [...nodeArgs(join(import.meta.dirname, "direct-peer.ts")), join(dir, "hub.sock")],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },

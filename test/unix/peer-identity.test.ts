@@ -19,6 +19,7 @@ import {
 import { unixIdentity } from "../../internal.js";
 import { FdSocket, socketPair } from "../../fd/index.js";
 import { within } from "../compliance/suite.js";
+import { nodeArgs } from "../helpers/programs.js";
 
 const root = join(import.meta.dirname, "../..");
 const isRoot = process.getuid?.() === 0;
@@ -67,7 +68,7 @@ async function client(path = listener.path): Promise<RemoteHub> {
 async function runPeer(uid: number, socket: string, calls: string[]): Promise<unknown[]> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "unix-peer.ts"), socket, ...calls],
+    [...nodeArgs(join(import.meta.dirname, "unix-peer.ts")), socket, ...calls],
     {
       cwd: root,
       uid,
