@@ -3,10 +3,10 @@
 // shows up, the others to completion with every line of their ```text block in their output —
 // in a temporary directory whose PATH has this checkout's `beamhub`.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { installBeamhubCommand } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -43,12 +43,7 @@ export class ExamplePage {
       ),
     ].map((match) => ({ background: match[1] !== undefined, code: match[2]!, output: match[3] }));
     const dir = await mkdtemp(join(tmpdir(), `beamhub-page-${name.replace(/\W/g, "-")}-`));
-    await writeFile(
-      join(dir, "beamhub"),
-      // The loader by its path: the page runs where `tsx` cannot be found by name.
-      `#!/bin/sh\nexec "${process.execPath}" --import "${pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href}" "${join(root, "cli", "main.ts")}" "$@"\n`,
-    );
-    await chmod(join(dir, "beamhub"), 0o755);
+    await installBeamhubCommand(dir);
     await mkdir(join(dir, "node_modules"));
     await symlink(root, join(dir, "node_modules", "beamhub"));
     await symlink(join(root, "node_modules", "@nats-io"), join(dir, "node_modules", "@nats-io"));
