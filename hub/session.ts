@@ -381,7 +381,7 @@ export class Session implements HubClient, CallOwner, Closable {
           `a pub/sub message cannot carry channels, byte streams or descriptors (publishing to "${channel}")`,
         );
       }
-      return this.#pubsub().publish(channel, data, this.sender);
+      return this.#pubsub().publish(channel, data, this.sender, { origin: this });
     } catch (error) {
       closeAttachments(data, error);
       return Promise.reject(error);
@@ -397,7 +397,7 @@ export class Session implements HubClient, CallOwner, Closable {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError("subscribe option signal must be an AbortSignal");
     }
-    const subscription = this.#pubsub().subscribe(channel, this.sender, pubsubOptions);
+    const subscription = this.#pubsub().subscribe(channel, this.sender, pubsubOptions, this);
     this.#subscriptions.add(subscription);
     const onAbort = (): void => subscription.close();
     signal?.addEventListener("abort", onAbort, { once: true });

@@ -25,5 +25,6 @@ export type {
   PubSubMessage,
   PubSubOptions,
   PubSubPersistence,
+  PublishOptions,
   SubscribeOptions,
 } from "./types.js";

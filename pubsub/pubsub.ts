@@ -8,6 +8,7 @@ import type {
   PubSubMessage,
   PubSubOptions,
   PubSubPersistence,
+  PublishOptions,
   SubscribeOptions,
 } from "./types.js";
 
@@ -43,15 +44,21 @@ export class PubSub {
    * session's, never one taken from the message). Resolves to the message's `seq` and `time`
    * once every subscriber has it queued (and the log has it, when persisted); waits while a
    * `wait` subscriber's window is full, failing with `PublishTimeoutError` after the publish timeout.
+   * `options.origin` names the publishing session, for `echo: false` (see {@link subscribe}).
    */
-  publish(channel: string, data: unknown, from: string): Promise<{ seq: number; time: number }> {
+  publish(
+    channel: string,
+    data: unknown,
+    from: string,
+    options: PublishOptions = {},
+  ): Promise<{ seq: number; time: number }> {
     try {
       this.#checkOpen();
       verifyChannelName(channel);
       if (typeof from !== "string") throw new InvalidArgumentError("publisher identity must be a string");
       const prepared = this.#log?.prepare(data);
       const topic = this.#topic(channel, true);
-      const published = topic.publish(data, from);
+      const published = topic.publish(data, from, options.origin);
       if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
       if (published instanceof Promise) {
         return published.then((message) => this.#logged(channel, message, prepared));
@@ -63,10 +70,17 @@ export class PubSub {
   }
 
   /**
-   * Subscribes `subscriber` (its identity, for `echo: false`) to `channel`: its kept history
-   * first (as `options.history` says), then every message published from now on.
+   * Subscribes `subscriber` (its identity) to `channel`: its kept history first (as
+   * `options.history` says), then every message published from now on. With `echo: false` the
+   * publications of the same `origin` (the subscribing session: any object) are left out; without
+   * an origin, those of the same identity are (a face with one connection per identity, as Mles).
    */
-  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): ChannelSubscription {
+  subscribe(
+    channel: string,
+    subscriber: string,
+    options: SubscribeOptions = {},
+    origin?: object,
+  ): ChannelSubscription {
     this.#checkOpen();
     verifyChannelName(channel);
     if (typeof subscriber !== "string")
@@ -76,7 +90,16 @@ export class PubSub {
       this.#config.maxRing,
       this.#config.maxRingBytes,
     );
-    return this.#topic(channel, true).subscribe(subscriber, lag, ring, ringBytes, echo, history, after);
+    return this.#topic(channel, true).subscribe(
+      subscriber,
+      origin,
+      lag,
+      ring,
+      ringBytes,
+      echo,
+      history,
+      after,
+    );
   }
 
   /** Every channel with subscribers, history or waiting publications, by name. */

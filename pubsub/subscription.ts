@@ -49,8 +49,13 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
 
   constructor(
     readonly channel: string,
-    /** The subscriber's identity: its own publications are skipped when `echo` is false. */
+    /** The subscriber's identity. */
     readonly subscriber: string,
+    /**
+     * The subscribing session: with `echo` false, publications of this same origin are skipped
+     * (of the same identity when there is none).
+     */
+    readonly origin: object | undefined,
     readonly lag: LagPolicy,
     /** Unread live messages held at most: this many, and about this many bytes (one message always fits). */
     limits: { messages: number; bytes: number },
@@ -85,9 +90,15 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     return this.#closed;
   }
 
+  /** Whether a publication by `from` (of `origin`) is left out of this subscription (`echo: false`). */
+  skips(from: string, origin: object | undefined): boolean {
+    if (this.echo) return false;
+    return this.origin === undefined ? from === this.subscriber : origin === this.origin;
+  }
+
   /** @internal Called by the channel for every publication, in order. */
-  deliver(message: PubSubMessage, bytes: number): void {
-    if (this.#closed || (!this.echo && message.from === this.subscriber)) return;
+  deliver(message: PubSubMessage, bytes: number, origin?: object): void {
+    if (this.#closed || this.skips(message.from, origin)) return;
     if (this.#reader !== undefined) {
       // Someone is waiting, so nothing is buffered: hand it over directly.
       const reader = this.#reader;

@@ -14,6 +14,7 @@ export const MAX_PENDING_PUBLISHES = 1024;
 interface PendingPublish {
   readonly data: unknown;
   readonly from: string;
+  readonly origin: object | undefined;
   readonly resolve: (message: PubSubMessage) => void;
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
@@ -71,8 +72,8 @@ export class Topic implements SubscriptionOwner {
   }
 
   /** Publishes now when every `wait` subscriber has room, else once they do (or fails at the timeout). */
-  publish(data: unknown, from: string): PubSubMessage | Promise<PubSubMessage> {
-    if (this.#pending.length === 0 && this.#roomFor(from)) return this.#commit(data, from);
+  publish(data: unknown, from: string, origin?: object): PubSubMessage | Promise<PubSubMessage> {
+    if (this.#pending.length === 0 && this.#roomFor(from, origin)) return this.#commit(data, from, origin);
     if (this.#pending.length >= MAX_PENDING_PUBLISHES) {
       return Promise.reject(
         new LimitExceededError(
@@ -82,7 +83,7 @@ export class Topic implements SubscriptionOwner {
       );
     }
     return new Promise((resolve, reject) => {
-      const pending: PendingPublish = { data, from, resolve, reject, timer: undefined };
+      const pending: PendingPublish = { data, from, origin, resolve, reject, timer: undefined };
       if (this.publishTimeout > 0) {
         pending.timer = setTimeout(() => {
           const at = this.#pending.indexOf(pending);
@@ -99,6 +100,7 @@ export class Topic implements SubscriptionOwner {
 
   subscribe(
     subscriber: string,
+    origin: object | undefined,
     lag: "wait" | "drop-oldest",
     ring: number,
     ringBytes: number,
@@ -117,6 +119,7 @@ export class Topic implements SubscriptionOwner {
     const subscription = new ChannelSubscription(
       this.name,
       subscriber,
+      origin,
       lag,
       { messages: ring, bytes: ringBytes },
       echo,
@@ -157,14 +160,14 @@ export class Topic implements SubscriptionOwner {
     };
   }
 
-  #roomFor(from: string): boolean {
+  #roomFor(from: string, origin: object | undefined): boolean {
     for (const subscription of this.#waiting) {
-      if (!subscription.hasRoom && (subscription.echo || subscription.subscriber !== from)) return false;
+      if (!subscription.hasRoom && !subscription.skips(from, origin)) return false;
     }
     return true;
   }
 
-  #commit(data: unknown, from: string): PubSubMessage {
+  #commit(data: unknown, from: string, origin: object | undefined): PubSubMessage {
     const time = Date.now();
     const message: PubSubMessage = { from, data, seq: ++this.#seq, time };
     // Estimated once: history and every subscriber's byte cap count the same figure.
@@ -172,15 +175,15 @@ export class Topic implements SubscriptionOwner {
     this.lastTime = time;
     this.history.add(message, bytes);
     this.#rate.mark();
-    for (const subscription of this.#subscribers) subscription.deliver(message, bytes);
+    for (const subscription of this.#subscribers) subscription.deliver(message, bytes, origin);
     return message;
   }
 
   #pump(): void {
-    while (this.#pending.length > 0 && this.#roomFor(this.#pending[0]!.from)) {
+    while (this.#pending.length > 0 && this.#roomFor(this.#pending[0]!.from, this.#pending[0]!.origin)) {
       const pending = this.#pending.shift()!;
       clearTimeout(pending.timer);
-      pending.resolve(this.#commit(pending.data, pending.from));
+      pending.resolve(this.#commit(pending.data, pending.from, pending.origin));
     }
   }
 

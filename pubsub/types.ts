@@ -57,6 +57,15 @@ export interface SubscribeOptions {
   ringBytes?: number;
 }
 
+/** Options of `PubSub.publish` (what a hub passes besides the publisher's identity). */
+export interface PublishOptions {
+  /**
+   * The publishing session (any object): a subscription with `echo: false` and the same origin
+   * does not get the publication; other sessions of the same identity do.
+   */
+  origin?: object;
+}
+
 /** A channel as `channels()` lists it. */
 export interface ChannelInfo {
   readonly name: string;

@@ -129,6 +129,24 @@ export function pubsubCases(fixture: () => { hub: Hub; connect(): Promise<HubCli
       }
     });
 
+    it("echo: false hides only the subscriber's own session, not another session of the same identity", async () => {
+      const channel = fresh("ps.echo-session");
+      const session = await fixture().connect();
+      const twin = await fixture().connect();
+      try {
+        const quiet = session.subscribe(channel, { echo: false, history: false });
+        await within(quiet.ready, 5000, "subscription");
+        await session.publish(channel, "mine");
+        // Over Unix both connections have the same identity (the user): only the session counts.
+        await twin.publish(channel, "my twin's");
+        expect(messages(await take(quiet, 1, "the twin's")).map((m) => m.data)).toEqual(["my twin's"]);
+        quiet.close();
+      } finally {
+        await session.close();
+        await twin.close();
+      }
+    });
+
     it("drops the oldest for a stalled drop-oldest subscriber and reports Lagged, in order, ending at the newest", async () => {
       const { hub } = fixture();
       const channel = fresh("ps.lag");
