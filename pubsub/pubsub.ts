@@ -1,7 +1,9 @@
+import { ByteStream } from "../model/byte-stream.js";
 import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/errors.js";
 import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
 import type { PubSubConfig } from "./options.js";
 import type { ChannelSubscription } from "./subscription.js";
+import { StreamFanout } from "./stream-fanout.js";
 import { Topic } from "./topic.js";
 import type {
   ChannelInfo,
@@ -52,19 +54,33 @@ export class PubSub {
     from: string,
     options: PublishOptions = {},
   ): Promise<{ seq: number; time: number }> {
+    const { stream } = options;
     try {
       this.#checkOpen();
       verifyChannelName(channel);
       if (typeof from !== "string") throw new InvalidArgumentError("publisher identity must be a string");
-      const prepared = this.#log?.prepare(data);
+      if (stream !== undefined && !(stream instanceof ByteStream)) {
+        throw new InvalidArgumentError("publish option stream must be a ByteStream");
+      }
+      // A broadcast stream is not kept, so neither is its message.
+      const prepared = stream === undefined ? this.#log?.prepare(data) : undefined;
       const topic = this.#topic(channel, true);
-      const published = topic.publish(data, from, options.origin);
+      const fanout =
+        stream === undefined ? undefined : new StreamFanout(stream, channel, this.#config.publishTimeout);
+      const published = topic.publish(data, from, options.origin, fanout);
       if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
       if (published instanceof Promise) {
-        return published.then((message) => this.#logged(channel, message, prepared));
+        return published.then(
+          (message) => this.#logged(channel, message, prepared, stream),
+          (error: unknown) => {
+            stream?.reset(error);
+            throw error;
+          },
+        );
       }
-      return this.#logged(channel, published, prepared);
+      return this.#logged(channel, published, prepared, stream);
     } catch (error) {
+      if (stream instanceof ByteStream) stream.reset(error);
       return Promise.reject(error as Error);
     }
   }
@@ -126,9 +142,10 @@ export class PubSub {
     channel: string,
     message: PubSubMessage,
     prepared: unknown,
+    stream: ByteStream | undefined,
   ): Promise<{ seq: number; time: number }> {
     const result = { seq: message.seq, time: message.time };
-    if (this.#log === undefined) return Promise.resolve(result);
+    if (this.#log === undefined || stream !== undefined) return Promise.resolve(result);
     return this.#log.append(channel, message, prepared).then(() => result);
   }
 

@@ -1,3 +1,4 @@
+import { StreamResetError } from "../model/errors.js";
 import type { Lagged, LagPolicy, PubSubMessage } from "./types.js";
 
 /** A live subscription to one channel: iterate it for messages (and `Lagged` notices); close to leave. */
@@ -21,6 +22,14 @@ export function isLagged(item: PubSubMessage | Lagged): item is Lagged {
   return (item as Partial<Lagged>).lagged !== undefined;
 }
 
+/** Unread notices of gaps in byte-stream broadcasts kept apart; later ones are merged. */
+const MAX_NOTICES = 64;
+
+/** A broadcast's message that will never be read: its copy of the stream is released. */
+function dropStream(message: PubSubMessage, why: string): void {
+  message.stream?.reset(new StreamResetError(`byte stream broadcast ${message.seq} dropped: ${why}`));
+}
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 const READY = Promise.resolve();
 
@@ -42,6 +51,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #liveHead = 0;
   #lagged = 0;
   #missed: number;
+  /** Gaps in byte-stream broadcasts, to tell before the next message. */
+  #notices: Lagged[] = [];
   #closed = false;
   #onClose: (() => void)[] | undefined;
   #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
@@ -112,9 +123,36 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     if (this.lag === "drop-oldest") {
       while (this.buffered > this.ring || (this.#bytes > this.ringBytes && this.buffered > 1)) {
         this.#bytes -= this.#sizes[this.#liveHead]!;
+        dropStream(this.#live[this.#liveHead]!, "the subscriber's ring was full");
         this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
         this.#lagged++;
       }
+    }
+    this.#wake();
+  }
+
+  /**
+   * @internal A gap in a byte-stream broadcast this subscriber reads (see `StreamFanout`): told
+   * before the next message. At most {@link MAX_NOTICES} wait unread; later ones are counted
+   * into the last (whose `seq` and `at` stay those of its own gap).
+   */
+  notify(notice: Lagged): void {
+    if (this.#closed) return;
+    if (this.#reader !== undefined) {
+      const reader = this.#reader;
+      this.#reader = undefined;
+      reader({ done: false, value: notice });
+      return;
+    }
+    const last = this.#notices.at(-1);
+    if (this.#notices.length < MAX_NOTICES || last === undefined) this.#notices.push(notice);
+    else {
+      // Bounded: counted into the last one kept (its seq and offset stay those of its own gap).
+      this.#notices[this.#notices.length - 1] = {
+        ...last,
+        lagged: last.lagged + notice.lagged,
+        bytes: (last.bytes ?? 0) + (notice.bytes ?? 0),
+      };
     }
     this.#wake();
   }
@@ -130,6 +168,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       this.#missed = 0;
       return { lagged };
     }
+    if (this.#notices.length > 0) return this.#notices.shift()!;
     if (this.#replayAt < this.#replay.length) {
       const message = this.#replay[this.#replayAt++]!;
       if (this.#replayAt === this.#replay.length) this.#replay = [];
@@ -195,6 +234,10 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     if (this.#closed) return;
     this.#closed = true;
     this.#replay = [];
+    for (let at = this.#liveHead; at < this.#live.length; at++) {
+      dropStream(this.#live[at]!, "the subscription closed before reading it");
+    }
+    this.#notices = [];
     this.#live = [];
     this.#sizes = [];
     this.#bytes = 0;
@@ -217,6 +260,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #hasItem(): boolean {
     return (
       this.#missed > 0 ||
+      this.#notices.length > 0 ||
       this.#replayAt < this.#replay.length ||
       this.#lagged > 0 ||
       this.#liveHead < this.#live.length
