@@ -22,8 +22,6 @@ interface Outlet {
   timer: NodeJS.Timeout | undefined;
   /** Bytes handed to the subscriber's stream: where a gap sits in it. */
   written: number;
-  /** Chunks dropped since the last write, told with the next one. */
-  gap: { chunks: number; bytes: number; at: number } | undefined;
   /** The source ended: end the stream once the queue is empty. */
   ending: boolean;
   done: boolean;
@@ -38,8 +36,9 @@ interface Outlet {
  *   writes wait: the slowest `wait` subscriber sets the pace). One that stays full for the
  *   publish timeout is cut — its stream reset with `SubscriberTooSlowError` — and the rest go on.
  * - `drop-oldest`: chunks its stream refuses wait in a queue of up to `ringBytes`; past that the
- *   oldest are dropped, and before the next chunk it gets a notice `{lagged, seq, bytes, at}`:
- *   `lagged` chunks (`bytes` bytes) are missing at byte offset `at` of its stream.
+ *   oldest are dropped, and it is told at once on its subscription: `{lagged, seq, bytes, at}`,
+ *   `lagged` chunks (`bytes` bytes) are missing at byte offset `at` of its stream (notices with
+ *   the same `at` are one gap growing, merged while unread).
  *
  * Memory per subscriber: its stream's buffer (64 KiB) plus, for `drop-oldest`, `ringBytes`
  * (chunks are shared, so N subscribers queueing the same chunk hold it once). A subscriber that
@@ -94,7 +93,6 @@ export class StreamFanout {
       blocked: false,
       timer: undefined,
       written: 0,
-      gap: undefined,
       ending: false,
       done: false,
     };
@@ -167,19 +165,13 @@ export class StreamFanout {
     while (outlet.queued > outlet.ringBytes && outlet.queue.length > 1) {
       const dropped = outlet.queue.shift()!;
       outlet.queued -= dropped.byteLength;
-      const gap = (outlet.gap ??= { chunks: 0, bytes: 0, at: outlet.written });
-      gap.chunks++;
-      gap.bytes += dropped.byteLength;
+      // Told at once (a subscriber learns it lags while it lags): every drop until the next
+      // write is at the same offset, one gap, and the subscription merges such notices.
+      outlet.notice({ lagged: 1, seq: this.seq, bytes: dropped.byteLength, at: outlet.written });
     }
   }
 
-  /** Writes one chunk to a `drop-oldest` subscriber, telling it first of a gap before it. */
   #writeDropping(outlet: Outlet, chunk: Uint8Array): void {
-    const gap = outlet.gap;
-    if (gap !== undefined) {
-      outlet.gap = undefined;
-      outlet.notice({ lagged: gap.chunks, seq: this.seq, bytes: gap.bytes, at: gap.at });
-    }
     outlet.written += chunk.byteLength;
     if (!outlet.port.write(chunk)) outlet.blocked = true;
   }

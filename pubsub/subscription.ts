@@ -1,3 +1,4 @@
+import type { ByteStream } from "../model/byte-stream.js";
 import { StreamResetError } from "../model/errors.js";
 import type { Lagged, LagPolicy, PubSubMessage } from "./types.js";
 
@@ -51,6 +52,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #liveHead = 0;
   #lagged = 0;
   #missed: number;
+  /** Copies of byte-stream broadcasts handed to the reader and still open (reset on close). */
+  readonly #copies = new Set<ByteStream>();
   /** Gaps in byte-stream broadcasts, to tell before the next message. */
   #notices: Lagged[] = [];
   #closed = false;
@@ -107,6 +110,15 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     return this.origin === undefined ? from === this.subscriber : origin === this.origin;
   }
 
+  /**
+   * A broadcast's copy handed to the reader lives as long as this subscription (as it does
+   * over a connection, where the subscription's channel owns what it delivered).
+   */
+  #hold(stream: ByteStream): void {
+    this.#copies.add(stream);
+    void stream.closed.then(() => this.#copies.delete(stream));
+  }
+
   /** @internal Called by the channel for every publication, in order. */
   deliver(message: PubSubMessage, bytes: number, origin?: object): void {
     if (this.#closed || this.skips(message.from, origin)) return;
@@ -114,6 +126,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       // Someone is waiting, so nothing is buffered: hand it over directly.
       const reader = this.#reader;
       this.#reader = undefined;
+      if (message.stream !== undefined) this.#hold(message.stream);
       reader({ done: false, value: message });
       return;
     }
@@ -133,8 +146,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
 
   /**
    * @internal A gap in a byte-stream broadcast this subscriber reads (see `StreamFanout`): told
-   * before the next message. At most {@link MAX_NOTICES} wait unread; later ones are counted
-   * into the last (whose `seq` and `at` stay those of its own gap).
+   * before the next message. Notices of one gap (same `seq` and `at`) are merged while unread;
+   * at most {@link MAX_NOTICES} wait, later ones are counted into the last.
    */
   notify(notice: Lagged): void {
     if (this.#closed) return;
@@ -145,13 +158,15 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       return;
     }
     const last = this.#notices.at(-1);
-    if (this.#notices.length < MAX_NOTICES || last === undefined) this.#notices.push(notice);
+    const sameGap = last !== undefined && last.seq === notice.seq && last.at === notice.at;
+    if (!sameGap && this.#notices.length < MAX_NOTICES) this.#notices.push(notice);
     else {
-      // Bounded: counted into the last one kept (its seq and offset stay those of its own gap).
+      // One gap growing, or too many unread: counted into the last one (whose `seq` and `at`
+      // stay those of its own gap).
       this.#notices[this.#notices.length - 1] = {
-        ...last,
-        lagged: last.lagged + notice.lagged,
-        bytes: (last.bytes ?? 0) + (notice.bytes ?? 0),
+        ...last!,
+        lagged: last!.lagged + notice.lagged,
+        bytes: (last!.bytes ?? 0) + (notice.bytes ?? 0),
       };
     }
     this.#wake();
@@ -194,6 +209,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       this.#liveHead = 0;
     }
     if (this.lag === "wait") this.owner.freed(this);
+    if (message.stream !== undefined) this.#hold(message.stream);
     return message;
   }
 
@@ -238,6 +254,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       dropStream(this.#live[at]!, "the subscription closed before reading it");
     }
     this.#notices = [];
+    for (const copy of this.#copies) copy.reset(new StreamResetError("its subscription closed"));
+    this.#copies.clear();
     this.#live = [];
     this.#sizes = [];
     this.#bytes = 0;

@@ -5,6 +5,7 @@ import { checkFilter } from "../arguments.js";
 import { closeAttachments } from "../../model/attachments.js";
 import { Channel } from "../../model/channel.js";
 import { describeValue } from "../../model/durations.js";
+import { ByteStream } from "../../model/byte-stream.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { SessionTransport } from "../stats/session-info.js";
 import type { ChannelSubscription } from "../../pubsub/index.js";
@@ -123,8 +124,16 @@ export function serveHubSession(
           .finally(() => events.close());
         return true;
       }
-      case "publish":
-        return session.publish(message.channel, message.data);
+      case "publish": {
+        const { stream } = message;
+        if (stream === undefined) return session.publish(message.channel, message.data);
+        if (!(stream instanceof ByteStream)) {
+          throw new InvalidArgumentError(
+            `publish's stream must be a byte stream, got ${describeValue(stream)}`,
+          );
+        }
+        return session.publish(message.channel, message.data, { stream });
+      }
       case "channels":
         return session.channels();
       case "subscribe": {
