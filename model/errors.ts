@@ -125,28 +125,29 @@ export class PublishTimeoutError extends BeamhubError {
   }
 }
 
+/** A byte stream was reset (aborted) by the other side or by closing its owner. */
+export class StreamResetError extends BeamhubError {
+  constructor(reason: string, cause?: unknown) {
+    super("ESTREAM_RESET", `byte stream reset: ${reason}`, cause === undefined ? undefined : { cause });
+  }
+}
+
 /**
  * A `lag: "wait"` subscriber held a broadcast byte stream back longer than the publish timeout:
- * its copy of the stream was reset with this error (the stream's reads fail with it as the
- * cause) and the broadcast went on to the other subscribers.
+ * its copy of the stream was reset with this error (a `StreamResetError`, so its reads fail
+ * with it, on any transport) and the broadcast went on to the other subscribers.
  */
-export class SubscriberTooSlowError extends BeamhubError {
+export class SubscriberTooSlowError extends StreamResetError {
+  override readonly code: string = "ESUBSCRIBER_TOO_SLOW";
+
   constructor(
     readonly channel: string,
     readonly seq: number,
     readonly timeoutMs: number,
   ) {
     super(
-      "ESUBSCRIBER_TOO_SLOW",
       `this subscriber's copy of byte stream broadcast ${seq} on "${channel}" was cut: it read nothing for ${timeoutMs} ms while the publisher waited (lag: "wait")`,
     );
-  }
-}
-
-/** A byte stream was reset (aborted) by the other side or by closing its owner. */
-export class StreamResetError extends BeamhubError {
-  constructor(reason: string, cause?: unknown) {
-    super("ESTREAM_RESET", `byte stream reset: ${reason}`, cause === undefined ? undefined : { cause });
   }
 }
 
