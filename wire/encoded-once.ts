@@ -34,7 +34,9 @@ export class EncodedOnce {
     if (codec === this.#codec) return this.#region!;
     let region = this.#others?.get(codec);
     if (region !== undefined) return region;
-    const bytes = codec.encode(this.value, NO_REFERENCES);
+    // Copied: a codec may return a view of a buffer it reuses (cbor-x's, which the session
+    // encoders' in-place path writes over), and these bytes are kept for later sessions.
+    const bytes = codec.encode(this.value, NO_REFERENCES).slice();
     region = { bytes, start: 0, end: bytes.byteLength };
     if (this.#codec === undefined) {
       this.#codec = codec;

@@ -43,6 +43,19 @@ describe("EncodedOnce", () => {
     expect(jsonCodec.decode(asJson.bytes.subarray(asJson.start, asJson.end))).toEqual(event);
   });
 
+  it("keeps its bytes while the codec encodes other messages in place (its buffer is reused)", () => {
+    const event = { from: "bob", data: new Uint8Array(64).fill(7), seq: 1, time: 5 };
+    const slab = new Uint8Array(1024);
+    // cbor-x's buffer, rewound by an in-place encode: the next `encode` writes at its start.
+    cborCodec.encodeTransient!(new Map([[0, "x"]]), undefined, slab, 0);
+    const shared = new EncodedOnce(event);
+    const region = shared.encodedWith(cborCodec);
+    // A Map is outside the fast subset: cbor-x encodes it, reusing its own buffer each time.
+    for (let i = 0; i < 1000; i++)
+      cborCodec.encodeTransient!(new Map([[i, "x".repeat(i % 50)]]), undefined, slab, 0);
+    expect(cborCodec.decode(region.bytes.subarray(region.start, region.end))).toEqual(event);
+  });
+
   it("refuses data with a byte stream: its id would be one session's", () => {
     const [stream, other] = ByteStream.pair();
     expect(() => new EncodedOnce({ stream }).encodedWith(cborCodec)).toThrow(InvalidMessageError);
