@@ -39,6 +39,8 @@ export type {
   HubSubscribeOptions,
   HubSubscription,
   Published,
+  HubPublishOptions,
+  Broadcast,
 } from "./hub/types.js";
 
 // Pub/sub: named channels with history, on every hub (`hub.publish`, `hub.subscribe`, `hub.pubsub`).

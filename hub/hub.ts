@@ -11,6 +11,8 @@ import type { SessionInfo } from "./stats/session-info.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";
 import { checkFilter } from "./arguments.js";
 import type {
+  Broadcast,
+  HubPublishOptions,
   CallOptions,
   Handler,
   HubSubscribeOptions,
@@ -346,8 +348,12 @@ export class Hub implements HubClient, SessionHost {
     return this.#local.watch(options);
   }
 
-  publish(channel: string, data: unknown): Promise<Published> {
-    return this.#local.publish(channel, data);
+  publish(channel: string, data: unknown, options?: HubPublishOptions): Promise<Published> {
+    return this.#local.publish(channel, data, options);
+  }
+
+  broadcast(channel: string, data?: unknown): Promise<Broadcast> {
+    return this.#local.broadcast(channel, data);
   }
 
   subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {

@@ -1,5 +1,7 @@
 import type { Context } from "@opentelemetry/api";
 import { PendingCall, type CallHost, type CallOwner } from "./call.js";
+import { broadcastWith } from "./broadcast.js";
+import { ByteStream } from "../model/byte-stream.js";
 import type { Cancelable } from "../model/cancellation.js";
 import { ClosedError, ForbiddenError, InvalidArgumentError, InvalidMessageError } from "../model/errors.js";
 import { checkCallOptions, checkFilter, checkLookupOptions, checkWatchOptions } from "./arguments.js";
@@ -18,6 +20,8 @@ import {
 } from "./stats/session-info.js";
 import type { ChannelInfo, ChannelSubscription, PubSub } from "../pubsub/index.js";
 import type {
+  Broadcast,
+  HubPublishOptions,
   CallerInfo,
   CallOptions,
   Handler,
@@ -376,20 +380,26 @@ export class Session implements HubClient, CallOwner, Closable {
     return mayCall === undefined ? watch : visibleWatch(watch, (name) => mayCall(this, name));
   }
 
-  publish(channel: string, data: unknown): Promise<Published> {
+  publish(channel: string, data: unknown, options?: HubPublishOptions): Promise<Published> {
+    const stream = options?.stream;
     try {
       this.#checkChannel(channel, "publish");
       if (countAttachments(data) > 0) {
         // One channel or stream cannot be handed to many subscribers, nor kept in history.
         throw new InvalidMessageError(
-          `a pub/sub message cannot carry channels, byte streams or descriptors (publishing to "${channel}")`,
+          `a pub/sub message cannot carry channels, byte streams or descriptors (publishing to "${channel}"; a stream to broadcast goes in options.stream)`,
         );
       }
-      return this.#pubsub().publish(channel, data, this.sender);
+      return this.#pubsub().publish(channel, data, this.sender, { origin: this, stream });
     } catch (error) {
       closeAttachments(data, error);
+      if (stream instanceof ByteStream) stream.reset(error);
       return Promise.reject(error);
     }
+  }
+
+  broadcast(channel: string, data?: unknown): Promise<Broadcast> {
+    return broadcastWith((...args) => this.publish(...args), channel, data);
   }
 
   subscribe(channel: string, options: HubSubscribeOptions = {}): ChannelSubscription {
@@ -401,7 +411,7 @@ export class Session implements HubClient, CallOwner, Closable {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError("subscribe option signal must be an AbortSignal");
     }
-    const subscription = this.#pubsub().subscribe(channel, this.sender, pubsubOptions);
+    const subscription = this.#pubsub().subscribe(channel, this.sender, pubsubOptions, this);
     this.#subscriptions.add(subscription);
     const onAbort = (): void => subscription.close();
     signal?.addEventListener("abort", onAbort, { once: true });

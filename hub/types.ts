@@ -1,4 +1,5 @@
 import type { Context } from "@opentelemetry/api";
+import type { ByteStream } from "../model/byte-stream.js";
 import type { Cancelable } from "../model/cancellation.js";
 import type { Identity } from "../model/identity.js";
 import type { Labels } from "./names.js";
@@ -35,6 +36,26 @@ export interface Published {
   readonly seq: number;
   /** When the hub accepted it (milliseconds since the epoch). */
   readonly time: number;
+}
+
+/** Options of a hub client's `publish`. */
+export interface HubPublishOptions {
+  /**
+   * A byte-stream broadcast: the hub reads this stream (what is written to its other end) once
+   * and every subscriber gets the message with its own copy, under its lag policy. The
+   * publication is numbered but not kept in history. `broadcast()` makes the pair for you.
+   */
+  stream?: ByteStream;
+}
+
+/** A byte-stream broadcast under way (`broadcast()`): write to `stream` what subscribers read. */
+export interface Broadcast extends Published {
+  /**
+   * The publisher's end: `writable` feeds every subscriber's copy (its writes wait for the
+   * slowest `lag: "wait"` subscriber); `writable.close()` ends every copy, `reset()` resets them.
+   * Its `readable` ends at once: the hub sends nothing back.
+   */
+  readonly stream: ByteStream;
 }
 
 /** One registered instance of a service, as discovery shows it. */
@@ -186,7 +207,13 @@ export interface HubClient {
    * Waits while a `lag: "wait"` subscriber is full, up to the hub's publish timeout
    * (`PublishTimeoutError`).
    */
-  publish(channel: string, data: unknown): Promise<Published>;
+  publish(channel: string, data: unknown, options?: HubPublishOptions): Promise<Published>;
+  /**
+   * Starts a byte-stream broadcast on `channel` (publishes `data` with a stream, see
+   * {@link HubPublishOptions.stream}): resolves once published, with the end to write into.
+   * Every subscriber at that moment gets `{from, data, seq, time, stream}` with its own copy.
+   */
+  broadcast(channel: string, data?: unknown): Promise<Broadcast>;
   /**
    * Subscribes to `channel`: its kept history first (oldest first), then live messages, as an
    * async iterable of `PubSubMessage` (and `Lagged` notices under `lag: "drop-oldest"`).

@@ -132,6 +132,25 @@ export class StreamResetError extends BeamhubError {
   }
 }
 
+/**
+ * A `lag: "wait"` subscriber held a broadcast byte stream back longer than the publish timeout:
+ * its copy of the stream was reset with this error (a `StreamResetError`, so its reads fail
+ * with it, on any transport) and the broadcast went on to the other subscribers.
+ */
+export class SubscriberTooSlowError extends StreamResetError {
+  override readonly code: string = "ESUBSCRIBER_TOO_SLOW";
+
+  constructor(
+    readonly channel: string,
+    readonly seq: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `this subscriber's copy of byte stream broadcast ${seq} on "${channel}" was cut: it read nothing for ${timeoutMs} ms while the publisher waited (lag: "wait")`,
+    );
+  }
+}
+
 /** A message's data cannot travel (too deeply nested, cyclic, ...). */
 export class InvalidMessageError extends BeamhubError {
   constructor(message: string) {

@@ -51,6 +51,21 @@ export class History {
     }
   }
 
+  /**
+   * The kept messages newer than `seq`, oldest first. Seqs are increasing but not contiguous (a
+   * byte-stream broadcast takes one and is not kept), so this searches rather than counts.
+   */
+  after(seq: number): PubSubMessage[] {
+    let low = this.#head;
+    let high = this.#messages.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#messages[middle]!.seq <= seq) low = middle + 1;
+      else high = middle;
+    }
+    return this.#messages.slice(low);
+  }
+
   /** The last `count` kept messages (all when `count` is undefined), oldest first. */
   last(count?: number): PubSubMessage[] {
     const from = count === undefined ? this.#head : Math.max(this.#head, this.#messages.length - count);

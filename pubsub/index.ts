@@ -26,5 +26,6 @@ export type {
   PubSubMessage,
   PubSubOptions,
   PubSubPersistence,
+  PublishOptions,
   SubscribeOptions,
 } from "./types.js";

@@ -1,14 +1,17 @@
+import { ByteStream } from "../model/byte-stream.js";
 import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/errors.js";
 import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
 import type { PubSubConfig } from "./options.js";
 import type { ChannelSubscription } from "./subscription.js";
 import { PubSubCounters, type PubSubFigures } from "./pubsub-counters.js";
+import { StreamFanout } from "./stream-fanout.js";
 import { Topic } from "./topic.js";
 import type {
   ChannelInfo,
   PubSubMessage,
   PubSubOptions,
   PubSubPersistence,
+  PublishOptions,
   SubscribeOptions,
 } from "./types.js";
 
@@ -49,22 +52,43 @@ export class PubSub {
    * session's, never one taken from the message). Resolves to the message's `seq` and `time`
    * once every subscriber has it queued (and the log has it, when persisted); waits while a
    * `wait` subscriber's window is full, failing with `PublishTimeoutError` after the publish timeout.
+   * `options.origin` names the publishing session, for `echo: false` (see {@link subscribe}).
    */
-  publish(channel: string, data: unknown, from: string): Promise<{ seq: number; time: number }> {
+  publish(
+    channel: string,
+    data: unknown,
+    from: string,
+    options: PublishOptions = {},
+  ): Promise<{ seq: number; time: number }> {
+    const { stream } = options;
     try {
       this.#checkOpen();
       verifyChannelName(channel);
       if (typeof from !== "string") throw new InvalidArgumentError("publisher identity must be a string");
-      const prepared = this.#log?.prepare(data);
+      if (stream !== undefined && !(stream instanceof ByteStream)) {
+        throw new InvalidArgumentError("publish option stream must be a ByteStream");
+      }
+      // A broadcast stream is not kept, so neither is its message.
+      const prepared = stream === undefined ? this.#log?.prepare(data) : undefined;
       const topic = this.#topic(channel, true);
-      const published = topic.publish(data, from);
-      for (const relay of this.#relays) relay(channel, data, from);
+      const fanout =
+        stream === undefined ? undefined : new StreamFanout(stream, channel, this.#config.publishTimeout);
+      const published = topic.publish(data, from, options.origin, fanout);
+      // A broadcast's stream stays on this hub; its message is not relayed either.
+      if (stream === undefined) for (const relay of this.#relays) relay(channel, data, from);
       if (topic.idle && topic.history.count === 0) this.#topics.delete(channel);
       if (published instanceof Promise) {
-        return published.then((message) => this.#logged(channel, message, prepared));
+        return published.then(
+          (message) => this.#logged(channel, message, prepared, stream),
+          (error: unknown) => {
+            stream?.reset(error);
+            throw error;
+          },
+        );
       }
-      return this.#logged(channel, published, prepared);
+      return this.#logged(channel, published, prepared, stream);
     } catch (error) {
+      if (stream instanceof ByteStream) stream.reset(error);
       return Promise.reject(error as Error);
     }
   }
@@ -79,10 +103,17 @@ export class PubSub {
   }
 
   /**
-   * Subscribes `subscriber` (its identity, for `echo: false`) to `channel`: its kept history
-   * first (as `options.history` says), then every message published from now on.
+   * Subscribes `subscriber` (its identity) to `channel`: its kept history first (as
+   * `options.history` says), then every message published from now on. With `echo: false` the
+   * publications of the same `origin` (the subscribing session: any object) are left out; without
+   * an origin, those of the same identity are (a face with one connection per identity, as Mles).
    */
-  subscribe(channel: string, subscriber: string, options: SubscribeOptions = {}): ChannelSubscription {
+  subscribe(
+    channel: string,
+    subscriber: string,
+    options: SubscribeOptions = {},
+    origin?: object,
+  ): ChannelSubscription {
     this.#checkOpen();
     verifyChannelName(channel);
     if (typeof subscriber !== "string")
@@ -92,7 +123,16 @@ export class PubSub {
       this.#config.maxRing,
       this.#config.maxRingBytes,
     );
-    return this.#topic(channel, true).subscribe(subscriber, lag, ring, ringBytes, echo, history, after);
+    return this.#topic(channel, true).subscribe(
+      subscriber,
+      origin,
+      lag,
+      ring,
+      ringBytes,
+      echo,
+      history,
+      after,
+    );
   }
 
   /** Every channel with subscribers, history or waiting publications, by name. */
@@ -144,10 +184,11 @@ export class PubSub {
     channel: string,
     message: PubSubMessage,
     prepared: unknown,
+    stream: ByteStream | undefined,
   ): Promise<{ seq: number; time: number }> {
     this.#counters.published++;
     const result = { seq: message.seq, time: message.time };
-    if (this.#log === undefined) return Promise.resolve(result);
+    if (this.#log === undefined || stream !== undefined) return Promise.resolve(result);
     return this.#log.append(channel, message, prepared).then(() => result);
   }
 

@@ -1,4 +1,6 @@
 import type { PubSubCounters } from "./pubsub-counters.js";
+import type { ByteStream } from "../model/byte-stream.js";
+import { StreamResetError } from "../model/errors.js";
 import type { Lagged, LagPolicy, PubSubMessage } from "./types.js";
 
 /** A live subscription to one channel: iterate it for messages (and `Lagged` notices); close to leave. */
@@ -24,6 +26,14 @@ export function isLagged(item: PubSubMessage | Lagged): item is Lagged {
   return (item as Partial<Lagged>).lagged !== undefined;
 }
 
+/** Unread notices of gaps in byte-stream broadcasts kept apart; later ones are merged. */
+const MAX_NOTICES = 64;
+
+/** A broadcast's message that will never be read: its copy of the stream is released. */
+function dropStream(message: PubSubMessage, why: string): void {
+  message.stream?.reset(new StreamResetError(`byte stream broadcast ${message.seq} dropped: ${why}`));
+}
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 const READY = Promise.resolve();
 
@@ -45,6 +55,10 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #liveHead = 0;
   #lagged = 0;
   #missed: number;
+  /** Copies of byte-stream broadcasts handed to the reader and still open (reset on close). */
+  readonly #copies = new Set<ByteStream>();
+  /** Gaps in byte-stream broadcasts, to tell before the next message. */
+  #notices: Lagged[] = [];
   #closed = false;
   #onClose: (() => void)[] | undefined;
   #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
@@ -52,8 +66,13 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
 
   constructor(
     readonly channel: string,
-    /** The subscriber's identity: its own publications are skipped when `echo` is false. */
+    /** The subscriber's identity. */
     readonly subscriber: string,
+    /**
+     * The subscribing session: with `echo` false, publications of this same origin are skipped
+     * (of the same identity when there is none).
+     */
+    readonly origin: object | undefined,
     readonly lag: LagPolicy,
     /** Unread live messages held at most: this many, and about this many bytes (one message always fits). */
     limits: { messages: number; bytes: number },
@@ -88,14 +107,30 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     return this.#closed;
   }
 
+  /** Whether a publication by `from` (of `origin`) is left out of this subscription (`echo: false`). */
+  skips(from: string, origin: object | undefined): boolean {
+    if (this.echo) return false;
+    return this.origin === undefined ? from === this.subscriber : origin === this.origin;
+  }
+
+  /**
+   * A broadcast's copy handed to the reader lives as long as this subscription (as it does
+   * over a connection, where the subscription's channel owns what it delivered).
+   */
+  #hold(stream: ByteStream): void {
+    this.#copies.add(stream);
+    void stream.closed.then(() => this.#copies.delete(stream));
+  }
+
   /** @internal Called by the channel for every publication, in order. */
-  deliver(message: PubSubMessage, bytes: number): void {
-    if (this.#closed || (!this.echo && message.from === this.subscriber)) return;
+  deliver(message: PubSubMessage, bytes: number, origin?: object): void {
+    if (this.#closed || this.skips(message.from, origin)) return;
     this.owner.counters.delivered++;
     if (this.#reader !== undefined) {
       // Someone is waiting, so nothing is buffered: hand it over directly.
       const reader = this.#reader;
       this.#reader = undefined;
+      if (message.stream !== undefined) this.#hold(message.stream);
       reader({ done: false, value: message });
       return;
     }
@@ -105,10 +140,39 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     if (this.lag === "drop-oldest") {
       while (this.buffered > this.ring || (this.#bytes > this.ringBytes && this.buffered > 1)) {
         this.#bytes -= this.#sizes[this.#liveHead]!;
+        dropStream(this.#live[this.#liveHead]!, "the subscriber's ring was full");
         this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
         this.#lagged++;
         this.owner.counters.dropped++;
       }
+    }
+    this.#wake();
+  }
+
+  /**
+   * @internal A gap in a byte-stream broadcast this subscriber reads (see `StreamFanout`): told
+   * before the next message. Notices of one gap (same `seq` and `at`) are merged while unread;
+   * at most {@link MAX_NOTICES} wait, later ones are counted into the last.
+   */
+  notify(notice: Lagged): void {
+    if (this.#closed) return;
+    if (this.#reader !== undefined) {
+      const reader = this.#reader;
+      this.#reader = undefined;
+      reader({ done: false, value: notice });
+      return;
+    }
+    const last = this.#notices.at(-1);
+    const sameGap = last !== undefined && last.seq === notice.seq && last.at === notice.at;
+    if (!sameGap && this.#notices.length < MAX_NOTICES) this.#notices.push(notice);
+    else {
+      // One gap growing, or too many unread: counted into the last one (whose `seq` and `at`
+      // stay those of its own gap).
+      this.#notices[this.#notices.length - 1] = {
+        ...last!,
+        lagged: last!.lagged + notice.lagged,
+        bytes: (last!.bytes ?? 0) + (notice.bytes ?? 0),
+      };
     }
     this.#wake();
   }
@@ -124,6 +188,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       this.#missed = 0;
       return { lagged };
     }
+    if (this.#notices.length > 0) return this.#notices.shift()!;
     if (this.#replayAt < this.#replay.length) {
       const message = this.#replay[this.#replayAt++]!;
       if (this.#replayAt === this.#replay.length) this.#replay = [];
@@ -149,6 +214,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       this.#liveHead = 0;
     }
     if (this.lag === "wait") this.owner.freed(this);
+    if (message.stream !== undefined) this.#hold(message.stream);
     return message;
   }
 
@@ -189,6 +255,12 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     if (this.#closed) return;
     this.#closed = true;
     this.#replay = [];
+    for (let at = this.#liveHead; at < this.#live.length; at++) {
+      dropStream(this.#live[at]!, "the subscription closed before reading it");
+    }
+    this.#notices = [];
+    for (const copy of this.#copies) copy.reset(new StreamResetError("its subscription closed"));
+    this.#copies.clear();
     this.#live = [];
     this.#sizes = [];
     this.#bytes = 0;
@@ -211,6 +283,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #hasItem(): boolean {
     return (
       this.#missed > 0 ||
+      this.#notices.length > 0 ||
       this.#replayAt < this.#replay.length ||
       this.#lagged > 0 ||
       this.#liveHead < this.#live.length

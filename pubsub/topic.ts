@@ -2,6 +2,7 @@ import { ClosedError, LimitExceededError, PublishTimeoutError } from "../model/e
 import { History, messageBytes } from "./history.js";
 import { PubSubCounters } from "./pubsub-counters.js";
 import { RateMeter } from "./rate.js";
+import type { StreamFanout } from "./stream-fanout.js";
 import { ChannelSubscription } from "./subscription.js";
 import type { SubscriptionOwner } from "./subscription.js";
 import type { PubSubMessage } from "./types.js";
@@ -15,6 +16,8 @@ export const MAX_PENDING_PUBLISHES = 1024;
 interface PendingPublish {
   readonly data: unknown;
   readonly from: string;
+  readonly origin: object | undefined;
+  readonly fanout: StreamFanout | undefined;
   readonly resolve: (message: PubSubMessage) => void;
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
@@ -74,8 +77,15 @@ export class Topic implements SubscriptionOwner {
   }
 
   /** Publishes now when every `wait` subscriber has room, else once they do (or fails at the timeout). */
-  publish(data: unknown, from: string): PubSubMessage | Promise<PubSubMessage> {
-    if (this.#pending.length === 0 && this.#roomFor(from)) return this.#commit(data, from);
+  publish(
+    data: unknown,
+    from: string,
+    origin?: object,
+    fanout?: StreamFanout,
+  ): PubSubMessage | Promise<PubSubMessage> {
+    if (this.#pending.length === 0 && this.#roomFor(from, origin)) {
+      return this.#commit(data, from, origin, fanout);
+    }
     if (this.#pending.length >= MAX_PENDING_PUBLISHES) {
       return Promise.reject(
         new LimitExceededError(
@@ -85,7 +95,7 @@ export class Topic implements SubscriptionOwner {
       );
     }
     return new Promise((resolve, reject) => {
-      const pending: PendingPublish = { data, from, resolve, reject, timer: undefined };
+      const pending: PendingPublish = { data, from, origin, fanout, resolve, reject, timer: undefined };
       if (this.publishTimeout > 0) {
         pending.timer = setTimeout(() => {
           const at = this.#pending.indexOf(pending);
@@ -102,6 +112,7 @@ export class Topic implements SubscriptionOwner {
 
   subscribe(
     subscriber: string,
+    origin: object | undefined,
     lag: "wait" | "drop-oldest",
     ring: number,
     ringBytes: number,
@@ -114,12 +125,13 @@ export class Topic implements SubscriptionOwner {
     if (after === undefined) replay = history === 0 ? [] : this.history.last(history);
     else if (after > this.#seq) replay = this.history.last();
     else {
-      replay = this.history.last(this.#seq - after);
+      replay = this.history.after(after);
       missed = Math.max(0, (replay[0]?.seq ?? this.#seq + 1) - after - 1);
     }
     const subscription = new ChannelSubscription(
       this.name,
       subscriber,
+      origin,
       lag,
       { messages: ring, bytes: ringBytes },
       echo,
@@ -160,30 +172,56 @@ export class Topic implements SubscriptionOwner {
     };
   }
 
-  #roomFor(from: string): boolean {
+  #roomFor(from: string, origin: object | undefined): boolean {
     for (const subscription of this.#waiting) {
-      if (!subscription.hasRoom && (subscription.echo || subscription.subscriber !== from)) return false;
+      if (!subscription.hasRoom && !subscription.skips(from, origin)) return false;
     }
     return true;
   }
 
-  #commit(data: unknown, from: string): PubSubMessage {
+  #commit(
+    data: unknown,
+    from: string,
+    origin: object | undefined,
+    fanout: StreamFanout | undefined,
+  ): PubSubMessage {
     const time = Date.now();
-    const message: PubSubMessage = { from, data, seq: ++this.#seq, time };
+    const seq = ++this.#seq;
+    const message: PubSubMessage = { from, data, seq, time };
+    this.lastTime = time;
+    this.#rate.mark();
+    if (fanout !== undefined) {
+      this.#commitStream(message, origin, fanout);
+      return message;
+    }
     // Estimated once: history and every subscriber's byte cap count the same figure.
     const bytes = messageBytes(message);
-    this.lastTime = time;
     this.history.add(message, bytes);
-    this.#rate.mark();
-    for (const subscription of this.#subscribers) subscription.deliver(message, bytes);
+    for (const subscription of this.#subscribers) subscription.deliver(message, bytes, origin);
     return message;
   }
 
+  /**
+   * A byte-stream broadcast: each subscriber gets the message with its own copy of the stream
+   * (not kept in history: a late joiner cannot read what has already gone by).
+   */
+  #commitStream(message: PubSubMessage, origin: object | undefined, fanout: StreamFanout): void {
+    const bytes = messageBytes(message);
+    for (const subscription of this.#subscribers) {
+      if (subscription.closed || subscription.skips(message.from, origin)) continue;
+      const stream = fanout.add(subscription.lag, subscription.ringBytes, (lagged) =>
+        subscription.notify(lagged),
+      );
+      subscription.deliver({ ...message, stream }, bytes, origin);
+    }
+    fanout.start(message.seq);
+  }
+
   #pump(): void {
-    while (this.#pending.length > 0 && this.#roomFor(this.#pending[0]!.from)) {
+    while (this.#pending.length > 0 && this.#roomFor(this.#pending[0]!.from, this.#pending[0]!.origin)) {
       const pending = this.#pending.shift()!;
       clearTimeout(pending.timer);
-      pending.resolve(this.#commit(pending.data, pending.from));
+      pending.resolve(this.#commit(pending.data, pending.from, pending.origin, pending.fanout));
     }
   }
 

@@ -1,3 +1,5 @@
+import type { ByteStream } from "../model/byte-stream.js";
+
 /** One publication as a subscriber receives it. */
 export interface PubSubMessage {
   /** The publisher's identity, set by the hub from its authenticated session (never from the message). */
@@ -8,6 +10,12 @@ export interface PubSubMessage {
   readonly seq: number;
   /** When the hub accepted it, in milliseconds since the epoch. */
   readonly time: number;
+  /**
+   * A byte-stream broadcast: this subscriber's own copy of the publisher's stream, to read from
+   * `stream.readable` (what it writes is discarded). Not kept in history. Close its `writable`
+   * (or `reset()` it) when done, as with any byte stream, so both ends are released.
+   */
+  readonly stream?: ByteStream;
 }
 
 /**
@@ -17,6 +25,14 @@ export interface PubSubMessage {
  */
 export interface Lagged {
   readonly lagged: number;
+  /**
+   * Set when the notice is about a byte-stream broadcast (a `drop-oldest` subscriber that read
+   * its copy too slowly): then `lagged` chunks, `bytes` bytes in all, of broadcast `seq` were
+   * dropped at byte offset `at` of that subscriber's stream.
+   */
+  readonly seq?: number;
+  readonly bytes?: number;
+  readonly at?: number;
 }
 
 /** How a subscriber that reads slower than the channel is published to is treated. */
@@ -55,6 +71,21 @@ export interface SubscribeOptions {
    * subscriber holds at most this much whatever the message size (one message always fits).
    */
   ringBytes?: number;
+}
+
+/** Options of `PubSub.publish` (what a hub passes besides the publisher's identity). */
+export interface PublishOptions {
+  /**
+   * The publishing session (any object): a subscription with `echo: false` and the same origin
+   * does not get the publication; other sessions of the same identity do.
+   */
+  origin?: object;
+  /**
+   * Broadcasts this byte stream (the hub's end of it: what the publisher writes is read from
+   * it): every subscriber gets the message with its own copy, fanned out under its lag policy
+   * (`StreamFanout`). Such a publication is numbered like any other but not kept in history.
+   */
+  stream?: ByteStream;
 }
 
 /** A channel as `channels()` lists it. */

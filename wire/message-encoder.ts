@@ -8,6 +8,7 @@ import type { ChannelState, ChannelTable } from "./channel-table.js";
 import type { DescriptorCodec } from "./config.js";
 import { checkConvertible, replaceDescriptors, type ConvertedDescriptor } from "./descriptor-stream.js";
 import { LimitExceededError } from "./errors.js";
+import { EncodedOnce } from "./encoded-once.js";
 import { EMPTY } from "./frame.js";
 import type { Hello } from "./hello.js";
 import type { Outbox } from "./outbox.js";
@@ -103,6 +104,8 @@ export class MessageEncoder {
     let conversions: ConvertedDescriptor[] | undefined;
     this.#encoding = true;
     try {
+      // Shared bytes (a pub/sub message to many sessions): nothing to attach, nothing to encode.
+      if (data instanceof EncodedOnce) return data.encodedWith(this.codec);
       let body = this.#encodeOnce(data, at);
       let attaching = this.#attaching as Attaching | undefined;
       if (attaching?.failure !== undefined) throw attaching.failure;

@@ -1,3 +1,4 @@
+import type { ByteStream } from "../../model/byte-stream.js";
 import type { Channel } from "../../model/channel.js";
 import type { Labels } from "../names.js";
 import type { SubscribeOptions } from "../../pubsub/index.js";
@@ -25,7 +26,7 @@ export type HubRequest =
   | { op: "sessions" }
   | { op: "instances"; filter?: ServiceFilter }
   | { op: "stats" }
-  | { op: "publish"; channel: string; data: unknown }
+  | { op: "publish"; channel: string; data: unknown; stream?: ByteStream }
   | { op: "channels" }
   | { op: "subscribe"; channel: string; options?: SubscribeWireOptions; events: Channel };
 
@@ -36,7 +37,8 @@ export type HubRequest =
  * allows; what waits meanwhile waits in the subscription's ring at the hub.
  */
 export type SubscriptionEvent =
-  { from: string; data: unknown; seq: number; time: number } | { lagged: number };
+  | { from: string; data: unknown; seq: number; time: number; stream?: ByteStream }
+  | { lagged: number; seq?: number; bytes?: number; at?: number };
 
 /** A `call`: `traceparent`/`tracestate` carry the caller's trace context (PROTOCOL.md, "Trace context"). */
 export interface CallRequest extends TraceCarrier {

@@ -5,9 +5,11 @@ import { checkFilter } from "../arguments.js";
 import { closeAttachments } from "../../model/attachments.js";
 import { Channel } from "../../model/channel.js";
 import { describeValue } from "../../model/durations.js";
+import { ByteStream } from "../../model/byte-stream.js";
 import { InvalidArgumentError } from "../../model/errors.js";
 import type { SessionTransport } from "../stats/session-info.js";
-import type { ChannelSubscription } from "../../pubsub/index.js";
+import type { ChannelSubscription, PubSubMessage } from "../../pubsub/index.js";
+import { EncodedOnce } from "../../wire/encoded-once.js";
 import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
@@ -123,8 +125,16 @@ export function serveHubSession(
           .finally(() => events.close());
         return true;
       }
-      case "publish":
-        return session.publish(message.channel, message.data);
+      case "publish": {
+        const { stream } = message;
+        if (stream === undefined) return session.publish(message.channel, message.data);
+        if (!(stream instanceof ByteStream)) {
+          throw new InvalidArgumentError(
+            `publish's stream must be a byte stream, got ${describeValue(stream)}`,
+          );
+        }
+        return session.publish(message.channel, message.data, { stream });
+      }
       case "channels":
         return session.channels();
       case "subscribe": {
@@ -172,8 +182,22 @@ async function forward(subscription: ChannelSubscription, events: Channel): Prom
     const item = subscription.take();
     if (item === null) return;
     if (item === undefined) await subscription.readable();
-    else await events.send(item);
+    else if ("lagged" in item || item.stream !== undefined) await events.send(item);
+    else await events.send(encodedOnce(item));
   }
+}
+
+/** Each publication's bytes, shared by every session that sends it (see `EncodedOnce`). */
+const encodings = new WeakMap<PubSubMessage, EncodedOnce>();
+
+function encodedOnce(message: PubSubMessage): EncodedOnce {
+  let encoded = encodings.get(message);
+  if (encoded === undefined) {
+    // Only the fields of the protocol's event: a message object is the subscriber's to read.
+    const { from, data, seq, time } = message;
+    encodings.set(message, (encoded = new EncodedOnce({ from, data, seq, time })));
+  }
+  return encoded;
 }
 
 function expectChannel(value: unknown, what: string): Channel {

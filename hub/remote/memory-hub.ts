@@ -3,6 +3,8 @@ import type { Session } from "../session.js";
 import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
 import type { SessionInfo } from "../stats/session-info.js";
 import type {
+  Broadcast,
+  HubPublishOptions,
   CallOptions,
   Handler,
   HubSubscribeOptions,
@@ -85,8 +87,12 @@ export class MemoryHub extends RemoteHubEventTarget implements ConnectedHub {
     return this.session.stats();
   }
 
-  publish(channel: string, data: unknown): Promise<Published> {
-    return this.session.publish(channel, data);
+  publish(channel: string, data: unknown, options?: HubPublishOptions): Promise<Published> {
+    return this.session.publish(channel, data, options);
+  }
+
+  broadcast(channel: string, data?: unknown): Promise<Broadcast> {
+    return this.session.broadcast(channel, data);
   }
 
   subscribe(channel: string, options?: HubSubscribeOptions): HubSubscription {

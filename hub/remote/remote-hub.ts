@@ -1,9 +1,13 @@
 import { context as otelContext, ROOT_CONTEXT } from "@opentelemetry/api";
 import { Channel, type ChannelRequestOptions } from "../../model/channel.js";
-import { CallAbortedError, ClosedError } from "../../model/errors.js";
+import { ByteStream } from "../../model/byte-stream.js";
+import { CallAbortedError, ClosedError, InvalidArgumentError } from "../../model/errors.js";
+import { broadcastWith } from "../broadcast.js";
 import { validateLabels, validateName, type Labels } from "../names.js";
 import { verifyChannelName, verifySubscribeOptions, PUBSUB_DEFAULTS } from "../../pubsub/index.js";
 import type {
+  Broadcast,
+  HubPublishOptions,
   CallOptions,
   Handler,
   HubClient,
@@ -395,8 +399,21 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
    * Publishes to a pub/sub channel. Like any request, one in flight when the connection is
    * lost fails with `RequestInterruptedError` (it may or may not have been published).
    */
-  publish(channel: string, data: unknown): Promise<Published> {
-    return this.#request<Published>({ op: "publish", channel, data });
+  publish(channel: string, data: unknown, options: HubPublishOptions = {}): Promise<Published> {
+    const { stream } = options;
+    if (stream === undefined) return this.#request<Published>({ op: "publish", channel, data });
+    if (!(stream instanceof ByteStream)) {
+      return Promise.reject(new InvalidArgumentError("publish option stream must be a ByteStream"));
+    }
+    return this.#request<Published>({ op: "publish", channel, data, stream });
+  }
+
+  /**
+   * Starts a byte-stream broadcast (see `HubClient.broadcast`); the stream travels as any byte
+   * stream does on this connection. A lost connection resets it: a broadcast does not resume.
+   */
+  broadcast(channel: string, data?: unknown): Promise<Broadcast> {
+    return broadcastWith((...args) => this.publish(...args), channel, data);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { ByteStream } from "../../model/byte-stream.js";
 import { Channel, type ChannelMessage } from "../../model/channel.js";
 import { InvalidMessageError } from "../../model/errors.js";
 import type { Lagged, PubSubMessage, SubscribeOptions } from "../../pubsub/index.js";
@@ -167,10 +168,18 @@ function resolvers(): { promise: Promise<void>; resolve: () => void; reject: (er
 function parseEvent(data: unknown): PubSubMessage | Lagged {
   const event = data as Partial<SubscriptionEvent & { lagged: number }> | null;
   if (event !== null && typeof event === "object") {
-    if (typeof event.lagged === "number") return { lagged: event.lagged };
-    const { from, seq, time } = event as Partial<PubSubMessage>;
+    if (typeof event.lagged === "number") {
+      const { lagged, seq, bytes, at } = event as Lagged;
+      // A gap in a byte-stream broadcast says where it is; a plain one is just a count.
+      return typeof seq === "number" && typeof bytes === "number" && typeof at === "number"
+        ? { lagged, seq, bytes, at }
+        : { lagged };
+    }
+    const { from, seq, time, stream } = event as Partial<PubSubMessage>;
     if (typeof from === "string" && typeof seq === "number" && typeof time === "number") {
-      return { from, data: (event as PubSubMessage).data, seq, time };
+      const data = (event as PubSubMessage).data;
+      if (stream instanceof ByteStream) return { from, data, seq, time, stream };
+      if (stream === undefined) return { from, data, seq, time };
     }
   }
   throw new InvalidMessageError(

@@ -129,6 +129,145 @@ export function pubsubCases(fixture: () => { hub: Hub; connect(): Promise<HubCli
       }
     });
 
+    it("echo: false hides only the subscriber's own session, not another session of the same identity", async () => {
+      const channel = fresh("ps.echo-session");
+      const session = await fixture().connect();
+      const twin = await fixture().connect();
+      try {
+        const quiet = session.subscribe(channel, { echo: false, history: false });
+        await within(quiet.ready, 5000, "subscription");
+        await session.publish(channel, "mine");
+        // Over Unix both connections have the same identity (the user): only the session counts.
+        await twin.publish(channel, "my twin's");
+        expect(messages(await take(quiet, 1, "the twin's")).map((m) => m.data)).toEqual(["my twin's"]);
+        quiet.close();
+      } finally {
+        await session.close();
+        await twin.close();
+      }
+    });
+
+    it("broadcasts a byte stream: each subscriber, remote or in the hub, reads its own copy of every byte", async () => {
+      const { hub } = fixture();
+      const channel = fresh("ps.bcast");
+      const publisher = await fixture().connect();
+      const subscriber = await fixture().connect();
+      try {
+        const remote = subscriber.subscribe(channel, { lag: "wait", history: false });
+        const local = hub.subscribe(channel, { lag: "wait", history: false });
+        await within(remote.ready, 5000, "subscription");
+        const { stream, seq } = await within(
+          publisher.broadcast(channel, { name: "firehose" }),
+          5000,
+          "broadcast",
+        );
+        // 1 MiB in chunks of every size up to 16 KiB, so frames are cut and joined on the way.
+        const sent = Buffer.alloc(1 << 20);
+        for (let i = 0; i < sent.length; i++) sent[i] = (i * 7 + (i >> 11)) & 0xff;
+        const writing = (async () => {
+          const writer = stream.writable.getWriter();
+          for (let at = 0, size = 1; at < sent.length; at += size, size = (size * 3) % 16_384 || 1) {
+            await writer.write(sent.subarray(at, Math.min(sent.length, at + size)));
+          }
+          await writer.close();
+        })();
+        // Both read at once: each is a `wait` subscriber, so either alone would hold the other back.
+        const copies = [
+          ["remote", remote],
+          ["in the hub", local],
+        ] as const;
+        await Promise.all(
+          copies.map(async ([name, subscription]) => {
+            const [message] = messages(await take(subscription, 1, `${name}: the broadcast`));
+            expect(message).toMatchObject({ seq, data: { name: "firehose" } });
+            expect(message!.from).not.toBe("local"); // tagged with the remote publisher
+            const chunks: Uint8Array[] = [];
+            await within(
+              (async () => {
+                for await (const chunk of message!.stream!.readable) chunks.push(chunk);
+              })(),
+              20_000,
+              `${name}: reading the copy`,
+            );
+            expect(Buffer.compare(Buffer.concat(chunks), sent)).toBe(0);
+            await message!.stream!.writable.close();
+          }),
+        );
+        await within(writing, 10_000, "the publisher's writes");
+        remote.close();
+        local.close();
+      } finally {
+        await publisher.close();
+        await subscriber.close();
+      }
+    });
+
+    it("broadcast to a stalled drop-oldest subscriber: whole chunks dropped, each gap told with its offset", async () => {
+      const { hub } = fixture();
+      const channel = fresh("ps.bcast-lag");
+      const subscriber = await fixture().connect();
+      try {
+        const slow = subscriber.subscribe(channel, { ringBytes: 64 * 1024, history: false });
+        await within(slow.ready, 5000, "subscription");
+        const { stream } = await hub.broadcast(channel);
+        const [message] = messages(await take(slow, 1, "the broadcast"));
+        // Nobody reads the copy: written until the hub tells of a first gap (the transport's
+        // own buffers differ: HTTP/2 holds far more than a Unix socket), at most 64 MiB.
+        const size = 8192;
+        const iterator = slow[Symbol.asyncIterator]();
+        let first: Lagged | undefined;
+        const firstNotice = iterator.next().then((next) => {
+          if (next.done !== true) first = next.value as Lagged;
+        });
+        let count = 0;
+        const writer = stream.writable.getWriter();
+        while (first === undefined && count < 8192) {
+          await within(writer.write(new Uint8Array(size).fill(count & 0xff)), 10_000, `write ${count}`);
+          count++;
+          if (count % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await writer.close();
+        await within(firstNotice, 10_000, "the first notice");
+        const chunks: Uint8Array[] = [];
+        await within(
+          (async () => {
+            for await (const chunk of message!.stream!.readable) chunks.push(chunk);
+          })(),
+          20_000,
+          "reading the copy",
+        );
+        const got = Buffer.concat(chunks);
+        expect(got.length % size).toBe(0);
+        expect(got.length).toBeLessThan(count * size);
+        // The notices account for every byte not read; those of one gap share its offset.
+        const gaps = new Map<number, number>();
+        let dropped = 0;
+        let notice: Lagged | undefined = first;
+        while (notice !== undefined) {
+          expect(notice).toMatchObject({ seq: message!.seq, bytes: notice.lagged * size });
+          gaps.set(notice.at!, (gaps.get(notice.at!) ?? 0) + notice.lagged);
+          dropped += notice.bytes!;
+          if (dropped >= count * size - got.length) break;
+          const next = await within(iterator.next(), 10_000, `notices (${dropped} bytes told)`);
+          if (next.done === true) throw new Error("ended early");
+          notice = next.value as Lagged;
+        }
+        // Each gap is where it is said to be: the chunk numbers jump by the chunks dropped there.
+        let chunk = 0;
+        let offset = 0;
+        for (const [at, lagged] of [...gaps].sort(([a], [b]) => a - b)) {
+          chunk += (at - offset) / size + lagged;
+          offset = at;
+          if (offset < got.length) expect(got[offset]).toBe(chunk & 0xff);
+        }
+        expect(dropped + got.length).toBe(count * size);
+        await message!.stream!.writable.close();
+        slow.close();
+      } finally {
+        await subscriber.close();
+      }
+    });
+
     it("drops the oldest for a stalled drop-oldest subscriber and reports Lagged, in order, ending at the newest", async () => {
       const { hub } = fixture();
       const channel = fresh("ps.lag");

@@ -9,6 +9,7 @@ import {
   LimitExceededError,
   PublishTimeoutError,
 } from "../../model/errors.js";
+import { Hub } from "../../hub/hub.js";
 import { isLagged, PubSub } from "../../pubsub/index.js";
 import type { Lagged, PubSubMessage, Subscription } from "../../pubsub/index.js";
 import { RateMeter } from "../../pubsub/rate.js";
@@ -197,6 +198,32 @@ describe("PubSub", () => {
     await pubsub.publish("t", "after", "p");
     expect((await read(other, 2)).map((item) => (item as PubSubMessage).data)).toEqual(["fits", "after"]);
     await pubsub.close();
+  });
+
+  it("echo: false hides only the publisher's own origin (session), not others of the same identity", async () => {
+    const pubsub = new PubSub();
+    const mySession = {};
+    const otherSession = {};
+    const quiet = pubsub.subscribe("same", "me", { echo: false, history: false }, mySession);
+    await pubsub.publish("same", "from me", "me", { origin: mySession });
+    await pubsub.publish("same", "from my other session", "me", { origin: otherSession });
+    expect((await read(quiet, 1)).map((item) => (item as PubSubMessage).data)).toEqual([
+      "from my other session",
+    ]);
+    quiet.close();
+    await pubsub.close();
+  });
+
+  it("two hub sessions of one identity: echo: false on one still gets what the other publishes", async () => {
+    const hub = new Hub();
+    const a = hub.session({ identity: { id: "twin", via: "local" } });
+    const b = hub.session({ identity: { id: "twin", via: "local" } });
+    const quiet = a.subscribe("twins", { echo: false, history: false });
+    await a.publish("twins", "a's own");
+    await b.publish("twins", "b's");
+    expect((await read(quiet, 1)).map((item) => (item as PubSubMessage).data)).toEqual(["b's"]);
+    quiet.close();
+    await hub.close();
   });
 
   it("a wait subscriber does not hold back its own publications when echo is false", async () => {
