@@ -24,6 +24,8 @@ export interface LinksContext {
   /** Bound on opening a link (ms). */
   readonly openTimeoutMs: number;
   readonly limits: LinkLimits & { withoutFds: "convert" | "refuse" };
+  /** Called for every message from a peer on a link of its: a sign of life. */
+  readonly heard?: (peer: string) => void;
 }
 
 /** This hub's link to another: a beamhub session over NATS, opened on first use. */
@@ -156,6 +158,7 @@ export class HubLinks {
     const entry = this.#transports.get(decoded.link);
     // Only the hub at the other end may speak on a link (its name is in the subject).
     if (entry !== undefined && entry.peer === from) {
+      this.#context.heard?.(from);
       entry.transport.receive(bytes);
       if (entry.transport.ended) this.#transports.delete(decoded.link);
       return;

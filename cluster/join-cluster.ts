@@ -112,6 +112,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     const kv = await openBucket(nc, subjects.bucket, options.replicas ?? (nc.info?.cluster ? 3 : 1));
     await removeKeysOf(kv, subjects, self);
 
+    let heard = (_peer: string): void => undefined;
     const links = new HubLinks({
       nc,
       hub,
@@ -120,6 +121,8 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       epoch,
       openTimeoutMs: options.openTimeoutMs ?? 5000,
       limits: { window: options.linkWindow, withoutFds: options.fds ?? "convert" },
+      // A peer may open a link before liveness exists (a few lines below): not heard yet then.
+      heard: (peer) => heard(peer),
     });
     const mirror = new RegistryMirror({
       hub,
@@ -139,6 +142,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onDead: forget,
       onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
     });
+    heard = (peer) => liveness.heard(peer);
     const face = new NatsFace({ nc, hub, subjects, self, version: "1", callTimeoutMs: 30_000 });
     await kv.put(
       subjects.hubKey(self),

@@ -94,6 +94,12 @@ export class Liveness {
       this.#peers.set(hub, { epoch: undefined, lastSeen: Date.now(), probing: false });
   }
 
+  /** Anything arrived from `hub` (a link message): as good as a heartbeat, which may queue behind it. */
+  heard(hub: string): void {
+    const peer = this.#peers.get(hub);
+    if (peer !== undefined) peer.lastSeen = Date.now();
+  }
+
   /** This hub lost its NATS connection: no one is judged until it is back. */
   suspend(): void {
     this.#suspended = true;

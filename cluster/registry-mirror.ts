@@ -7,6 +7,9 @@ import type { RemoteHub } from "../hub/remote/remote-hub.js";
 import { decodeServiceRecord, HUB_LABEL, type ServiceRecord } from "./service-record.js";
 import type { ClusterSubjects } from "./subjects.js";
 
+/** How long an announced change may take to come through the watch before the key is read. */
+const ANNOUNCED_READ_DELAY_MS = 200;
+
 /** What the mirror needs to forward a call to the hub hosting an instance. */
 export interface Forwarding {
   remote(hub: string): RemoteHub | Promise<RemoteHub>;
@@ -90,9 +93,17 @@ export class RegistryMirror {
     this.#announcements = nc.subscribe(this.#subjects.registryChanges, {
       callback: (error, message) => {
         if (error !== null || this.#stopped) return;
-        const key = message.string();
+        const [key = "", revision] = message.string().split(" ");
         if (this.#subjects.parseServiceKey(key) === undefined) return;
-        kv.get(key).then((entry) => entry !== null && this.#apply(entry), onError);
+        // Usually the watch brings the change at about the same time: read the key only if it
+        // has not after a moment, so that a healthy watch costs no read per change.
+        const known = (): boolean =>
+          revision !== undefined && (this.#revisions.get(key) ?? 0) >= Number(revision);
+        if (known()) return;
+        setTimeout(() => {
+          if (known() || this.#stopped) return;
+          kv.get(key).then((entry) => entry !== null && this.#apply(entry), onError);
+        }, ANNOUNCED_READ_DELAY_MS).unref();
       },
     });
     this.#onError = onError;

@@ -111,9 +111,9 @@ export class RegistryPublisher {
    * a NATS node that died stalls until its heartbeats are missed (10 s and more), while a plain
    * subscription moves with its client at once. Losing this is harmless: the watch catches up.
    */
-  #announce(key: string): void {
+  #announce(key: string, revision?: number): void {
     try {
-      this.#nc.publish(this.#subjects.registryChanges, key);
+      this.#nc.publish(this.#subjects.registryChanges, revision === undefined ? key : `${key} ${revision}`);
     } catch {
       // Disconnected: the watch brings the change.
     }
@@ -141,9 +141,10 @@ export class RegistryPublisher {
       const previous = this.#writes.get(key) ?? Promise.resolve();
       const write = previous
         .then(async () => {
-          if (record === undefined) await this.#kv.delete(key);
-          else await this.#kv.put(key, JSON.stringify(record));
-          this.#announce(key);
+          if (record === undefined) {
+            await this.#kv.delete(key);
+            this.#announce(key);
+          } else this.#announce(key, await this.#kv.put(key, JSON.stringify(record)));
         })
         .catch((error: unknown) => {
           this.#onError(error);
