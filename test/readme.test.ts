@@ -30,7 +30,7 @@ const expected: string[][] = [
   ["hello Ada, proxy1.broker"],
   ["sunny in Lisbon", "{ 'beamhub/hub': 'west' }"],
   ["1 alice: hello, anyone?", "2 alice: welcome, bob"],
-  ['true local { name: \'app.log\' } "line 1\\nline 2\\n"'],
+  ["true local { name: 'app.log' } \"line 1\\nline 2\\n\""],
   ["hello from the hub"],
   ["1 1 local", "true"],
   ["20"],
