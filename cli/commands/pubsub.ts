@@ -98,7 +98,8 @@ export interface SubOptions {
  * `beamhub sub <channel> [--history] [--lag drop|wait] [--json]`: prints the channel's
  * messages as they come, until Ctrl-C (or `--count N`). Text: `SEQ FROM DATA` (data as JSON, a
  * string as is); `--json`: one JSON object per message. A `Lagged` notice prints as
- * `(lagged N)` / `{"lagged": N}`. Across a lost connection it resubscribes from the last seq.
+ * `(lagged N)` / `{"lagged": N}`. A byte-stream broadcast's message is printed and its copy
+ * released unread. Across a lost connection it resubscribes from the last seq.
  */
 export async function sub(
   config: CliConfig,
@@ -124,12 +125,16 @@ export async function sub(
     let seen = 0;
     try {
       for await (const item of subscription) {
+        // A broadcast's copy is not read here: released at once, so that it never holds the
+        // publisher back (a `wait` subscriber's unread copy would, for the publish timeout).
+        const broadcast = !isLagged(item) && item.stream !== undefined;
+        if (broadcast) item.stream!.reset("beamhub sub does not read byte-stream broadcasts");
         out(
           options.json
-            ? toJson(item, false)
+            ? toJson(broadcast ? { ...item, stream: true } : item, false)
             : isLagged(item)
               ? `(lagged ${item.lagged})`
-              : formatMessage(item),
+              : formatMessage(item) + (broadcast ? " (a byte-stream broadcast, not read)" : ""),
         );
         if (!isLagged(item) && options.count !== undefined && ++seen >= options.count) return 0;
       }

@@ -5,6 +5,7 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAccessRules } from "../../cli/access-rules.js";
+import { connectUnix } from "../../hub/remote/connect-unix.js";
 import { beamhub, startCli, within, type RunningCli } from "./helpers.js";
 
 let dir: string;
@@ -90,6 +91,44 @@ describe("beamhub pub / sub / channels", () => {
       `1 unix:${userInfo().username} hello there`,
       `2 unix:${userInfo().username} {not json}`,
     ]);
+  });
+
+  it("prints a byte-stream broadcast's message and releases its copy: a wait subscriber holds no one back", async () => {
+    const sub = await startCli(
+      ["sub", "firehose", "--lag", "wait", "--count", "1", "--socket", socket],
+      /pid/,
+    );
+    const publisher = await connectUnix(socket, { reconnect: false });
+    try {
+      // The subscription is open at the hub once it counts a subscriber.
+      await within(
+        (async () => {
+          for (;;) {
+            const found = (await publisher.channels()).find((channel) => channel.name === "firehose");
+            if (found !== undefined && found.subscribers > 0) return;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })(),
+        10_000,
+        "the subscription at the hub",
+      );
+      const { stream } = await publisher.broadcast("firehose", { name: "dump" });
+      const writer = stream.writable.getWriter();
+      // 4 MiB: more than a stream window, so an unread copy would stop these writes.
+      const written = (async () => {
+        for (let chunk = 0; chunk < 64; chunk++) await writer.write(new Uint8Array(64 * 1024));
+        await writer.close();
+      })();
+      await within(written, 8000, "the publisher's writes (a copy held them back?)");
+      expect((await finished(sub)).trim()).toMatch(
+        new RegExp(
+          `^\\d+ unix:${userInfo().username} \\{"name":"dump"\\} \\(a byte-stream broadcast, not read\\)$`,
+        ),
+      );
+    } finally {
+      await publisher.close();
+      await sub.stop();
+    }
   });
 
   it("lists channels with subscribers, history and seq", async () => {
