@@ -98,8 +98,11 @@ describe("examples/federation.md", () => {
         continue;
       }
       let output = "";
-      // A listing may take a moment to show a service another site has just registered.
-      for (let attempt = 0; attempt < 40; attempt++) {
+      // A listing may take a while to show a service another site has just registered: the tunnel
+      // between the sites is retried with backoff while the other site is still joining. Bounded
+      // by time, not by tries: with the bundled command a try takes a fraction of a second.
+      const until = Date.now() + 60_000;
+      while (Date.now() < until) {
         output = await sh(code);
         const missing = (step.output ?? "")
           .split("\n")

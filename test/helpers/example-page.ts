@@ -110,7 +110,9 @@ export class ExamplePage {
       }
       const lines = (step.output ?? "").split("\n").filter((line) => line !== "");
       let output = "";
-      for (let attempt = 0; attempt < 40; attempt++) {
+      // Bounded by time, not by tries: a try of the bundled command takes a fraction of a second.
+      const until = Date.now() + 60_000;
+      while (Date.now() < until) {
         output = await this.sh(code);
         if (lines.every((line) => output.includes(place(line)))) break;
         await new Promise((resolve) => setTimeout(resolve, 250));
