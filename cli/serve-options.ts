@@ -199,6 +199,20 @@ export function resolveServeOptions(
   const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));
   const mles = mlesServeOptions(pick, env, address !== undefined);
+  // Everything but the https listener, which the two returns below settle differently.
+  const settings = {
+    access,
+    unix,
+    keepAlive,
+    limits,
+    tasks,
+    federation,
+    cluster,
+    observe,
+    pubsub,
+    mles,
+    warnings,
+  };
   if (address === undefined) {
     for (const flag of HTTPS_ONLY) {
       const given = pick(flag);
@@ -213,20 +227,7 @@ export function resolveServeOptions(
         `${federationDir!.source} without --broker makes a broker, which needs the https listener`,
         EXIT.usage,
       );
-    return {
-      https: undefined,
-      access,
-      unix,
-      keepAlive,
-      limits,
-      tasks,
-      federation,
-      cluster,
-      observe,
-      pubsub,
-      mles,
-      warnings,
-    };
+    return { https: undefined, ...settings };
   }
   const tokens = mapDefined(stringSetting(pick("tokens")), loadTokens);
   const clientCaSetting = stringSetting(pick("client-ca"));
@@ -278,20 +279,7 @@ export function resolveServeOptions(
         "and read its history. Set MLES_KEY (or --mles-key) to require Mles auth",
     );
   }
-  return {
-    https,
-    access,
-    unix,
-    keepAlive,
-    limits,
-    tasks,
-    federation,
-    cluster,
-    observe,
-    pubsub,
-    mles,
-    warnings,
-  };
+  return { https, ...settings };
 }
 
 /** What `--federation DIR` sets for a broker's https listener when the flags do not. */

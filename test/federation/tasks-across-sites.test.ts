@@ -20,7 +20,7 @@ import { listenTasksHttp, type TasksHttpListener } from "../../tasks/rest/listen
 import { TaskBroker } from "../../tasks/task-broker.js";
 import type { HttpsListener } from "../../transports/http2/listen.js";
 import type { Registration } from "../../hub/types.js";
-import { RestClient } from "../tasks/helpers.js";
+import { aTask as walkthroughTask, RestClient } from "../tasks/helpers.js";
 
 const APP1 = "app1.proxy1.broker";
 const APP2 = "app2.proxy2.broker";
@@ -68,17 +68,9 @@ function auth(app: string): Record<string, string> {
   return { authorization: `ApiKey ${app} App1Secret` };
 }
 
+/** Samply's walkthrough task, from app1 at proxy1 to app2 at proxy2. */
 function aTask(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    body: QUESTION,
-    failure_strategy: { retry: { backoff_millisecs: 1000, max_tries: 5 } },
-    from: APP1,
-    id: randomUUID(),
-    metadata: "The broker can read and use this field e.g., to apply filters on behalf of an app",
-    to: [APP2],
-    ttl: "60s",
-    ...overrides,
-  };
+  return walkthroughTask({ from: APP1, to: [APP2], ...overrides });
 }
 
 beforeAll(async () => {
