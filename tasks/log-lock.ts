@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { KvLogLockedError, lockFile } from "../kv/file-lock.js";
 import { TaskError } from "./errors.js";
 
 /** Another live process keeps tasks in this log: two writers would interleave their records. */
@@ -6,42 +6,27 @@ export class TaskLogLockedError extends TaskError {
   constructor(
     readonly file: string,
     readonly pid: number,
+    options?: { cause?: unknown },
   ) {
     super(
       "ELOCKED",
       `the task log ${file} is in use by process ${pid}; give this hub its own --tasks-file`,
       500,
+      options,
     );
   }
 }
 
 /**
- * Takes `<file>.lock` for this process (it holds the pid). A lock left by a process that no
- * longer runs (a hub killed with SIGKILL) is taken over; one of a live process is refused.
- * Resolves to the function that releases it.
+ * Takes `<file>.lock` for this process with kv's {@link lockFile} (a stale lock of a dead process
+ * is taken over), and says in the task API's terms when a live process holds it. Resolves to the
+ * function that releases it.
  */
 export async function lockLog(file: string): Promise<() => Promise<void>> {
-  const path = `${file}.lock`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
-      return () => rm(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
-      const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) {
-        throw new TaskLogLockedError(file, pid);
-      }
-      await rm(path, { force: true });
-    }
-  }
-}
-
-function isRunning(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return await lockFile(file);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if (error instanceof KvLogLockedError) throw new TaskLogLockedError(file, error.pid, { cause: error });
+    throw error;
   }
 }
