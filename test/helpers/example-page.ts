@@ -3,7 +3,7 @@
 // shows up, the others to completion with every line of their ```text block in their output —
 // in a temporary directory whose PATH has this checkout's `beamhub`.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installBeamhubCommand } from "../cli/helpers.js";
@@ -20,6 +20,16 @@ export interface PageStep {
   readonly background: boolean;
 }
 
+/** How a page is run. */
+export interface ExamplePageOptions {
+  /** Settings added to the environment, given the page's directory (e.g. a socket in it). */
+  readonly env?: (dir: string) => Record<string, string>;
+  /** The bound on one step run to completion (default 60 s). */
+  readonly stepMs?: number;
+  /** The bound on a background step printing its ready line (default 30 s). */
+  readonly startMs?: number;
+}
+
 /** A page being run, in its own directory. */
 export class ExamplePage {
   readonly #background: ChildProcess[] = [];
@@ -28,6 +38,7 @@ export class ExamplePage {
     readonly steps: readonly PageStep[],
     readonly dir: string,
     readonly env: NodeJS.ProcessEnv,
+    readonly options: ExamplePageOptions,
   ) {}
 
   /**
@@ -35,8 +46,9 @@ export class ExamplePage {
    * CLI, as `npm install -g` would make it), HOME there, no BEAMHUB_* settings from outside, and a
    * node_modules where `import "beamhub"` finds this checkout's build.
    */
-  static async open(name: string): Promise<ExamplePage> {
+  static async open(name: string, options: ExamplePageOptions = {}): Promise<ExamplePage> {
     const page = await readFile(join(root, "examples", name), "utf8");
+    if (page.includes('from "beamhub')) await checkBuildIsCurrent();
     const steps = [
       ...page.matchAll(
         /([*_]In its own terminal:[*_]\s*)?```sh\n([\s\S]*?)```(?:\s*```text\n([\s\S]*?)```)?/g,
@@ -50,11 +62,12 @@ export class ExamplePage {
     const clean = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith("BEAMHUB_")),
     );
-    return new ExamplePage(steps, dir, { ...clean, PATH: `${dir}:${process.env.PATH ?? ""}`, HOME: dir });
+    const env = { ...clean, PATH: `${dir}:${process.env.PATH ?? ""}`, HOME: dir, ...options.env?.(dir) };
+    return new ExamplePage(steps, dir, env, options);
   }
 
   /** Runs `code` with sh to completion (bounded); resolves to its output. */
-  sh(code: string, ms = 60_000): Promise<string> {
+  sh(code: string, ms = this.options.stepMs ?? 60_000): Promise<string> {
     return within(
       new Promise((resolve, reject) => {
         execFile("sh", ["-ec", code], { cwd: this.dir, env: this.env }, (error, stdout, stderr) =>
@@ -69,8 +82,9 @@ export class ExamplePage {
   }
 
   /** Starts `code` in the background; resolves once its output has `ready` in it (bounded). */
-  start(code: string, ready: string, ms = 30_000): Promise<void> {
-    const child = spawn("sh", ["-c", `exec ${code.trim()}`], { cwd: this.dir, env: this.env });
+  start(code: string, ready: string, ms = this.options.startMs ?? 30_000): Promise<void> {
+    // Through env: a step may set variables first (APP_app1_KEY=... beamhub serve ...).
+    const child = spawn("sh", ["-c", `exec env ${code.trim()}`], { cwd: this.dir, env: this.env });
     this.#background.push(child);
     let log = "";
     return within(
@@ -103,7 +117,10 @@ export class ExamplePage {
       if (step.background) {
         // A block that prepares something first (mkdir, a heredoc) runs that part to completion;
         // its last line keeps running.
-        const lines = code.trim().split("\n");
+        const lines = code
+          .replace(/\\\n\s*/g, "")
+          .trim()
+          .split("\n");
         if (lines.length > 1) await this.sh(lines.slice(0, -1).join("\n"));
         await this.start(lines.at(-1)!, place(step.output!.trim().split("\n")[0]!));
         continue;
@@ -129,3 +146,30 @@ export class ExamplePage {
     await rm(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A page's `import "beamhub"` loads this checkout's `dist/` (a fresh clone builds it on install).
+ * A build older than the sources would fail the page with a confusing missing export, so say so.
+ */
+async function checkBuildIsCurrent(): Promise<void> {
+  const built = await stat(join(root, "dist", "index.js")).catch(() => undefined);
+  if (built === undefined || built.mtimeMs < (await newestSource(root))) {
+    throw new Error(
+      "dist/ is missing or older than the sources: run `npm run build` before this page's test",
+    );
+  }
+}
+
+/** The newest modification time of the package's own .ts sources (not tests, benches or builds). */
+async function newestSource(folder: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory() && !skipped.has(entry.name)) newest = Math.max(newest, await newestSource(path));
+    else if (entry.isFile() && entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts"))
+      newest = Math.max(newest, (await stat(path)).mtimeMs);
+  }
+  return newest;
+}
+
+const skipped = new Set(["node_modules", "dist", "test", "bench", "build", "examples", "scripts", ".git"]);
