@@ -1,5 +1,6 @@
 import { TaskExistsError, TaskLimitError } from "./errors.js";
 import type { Task, TaskResult, TaskSubmission } from "./messages.js";
+import { WakeListeners } from "./wake-listeners.js";
 
 /** A live task: what was posted, when it expires, and one result per worker. */
 export interface StoredTask {
@@ -32,7 +33,7 @@ export class TaskStore {
   readonly #postedBy = new Map<string, number>();
   /** Tasks by each recipient, so that a to-do list costs what that worker has, not the hub. */
   readonly #addressedTo = new Map<string, Set<StoredTask>>();
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #listeners = new WakeListeners();
   readonly #limits: TaskStoreLimits;
   readonly #now: () => number;
 
@@ -131,18 +132,7 @@ export class TaskStore {
 
   /** Calls `listener` after every change under one of `keys`; returns the function that stops it. */
   listen(keys: readonly string[], listener: Listener): () => void {
-    for (const key of keys) {
-      let set = this.#listeners.get(key);
-      if (set === undefined) this.#listeners.set(key, (set = new Set()));
-      set.add(listener);
-    }
-    return () => {
-      for (const key of keys) {
-        const set = this.#listeners.get(key);
-        set?.delete(listener);
-        if (set?.size === 0) this.#listeners.delete(key);
-      }
-    };
+    return this.#listeners.listen(keys, listener);
   }
 
   #isLive(stored: StoredTask): boolean {
@@ -164,8 +154,6 @@ export class TaskStore {
   }
 
   #wake(key: string): void {
-    const set = this.#listeners.get(key);
-    if (set === undefined) return;
-    for (const listener of [...set]) listener();
+    this.#listeners.wake(key);
   }
 }

@@ -11,6 +11,7 @@ import {
 import { longPoll, type PollAnswer, type WaitCondition, type WaiterBudget } from "../long-poll.js";
 import { checkTaskId } from "../messages.js";
 import { joinEnds, type SocketEnd } from "./socket-ends.js";
+import { WakeListeners } from "../wake-listeners.js";
 
 /** A socket task as applications see it (Samply's `MsgSocketRequest` without its secret). */
 export interface SocketTask {
@@ -73,7 +74,7 @@ export class SocketBroker {
   /** Ended tasks nobody joined, by id: why they ended, until when this is remembered. */
   readonly #gone = new Map<string, { reason: string; until: number }>();
   readonly #inUse = new Map<string, number>();
-  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #listeners = new WakeListeners();
   readonly #open = new Set<Promise<void>>();
 
   constructor(hub: HubId, limits: Partial<SocketLimits>, waiters: WaiterBudget) {
@@ -206,18 +207,7 @@ export class SocketBroker {
 
   /** Calls `listener` after every change under one of `keys` (`app:<id>`: sockets for that app). */
   listen(keys: readonly string[], listener: () => void): () => void {
-    for (const key of keys) {
-      let set = this.#listeners.get(key);
-      if (set === undefined) this.#listeners.set(key, (set = new Set()));
-      set.add(listener);
-    }
-    return () => {
-      for (const key of keys) {
-        const set = this.#listeners.get(key);
-        set?.delete(listener);
-        if (set?.size === 0) this.#listeners.delete(key);
-      }
-    };
+    return this.#listeners.listen(keys, listener);
   }
 
   #joinable(app: string, id: string): Pending {
@@ -285,8 +275,6 @@ export class SocketBroker {
   }
 
   #wake(key: string): void {
-    const set = this.#listeners.get(key);
-    if (set === undefined) return;
-    for (const listener of [...set]) listener();
+    this.#listeners.wake(key);
   }
 }
