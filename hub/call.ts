@@ -58,19 +58,6 @@ function outcomeOf(error: unknown): CallOutcome {
 }
 
 /**
- * The settle functions of the promise that `new Promise(captureSettlers)` just made: one executor
- * shared by every call hands them over through these two slots. A closure per call for the
- * executor (with its context) and a `{ promise, resolve, reject }` record came to ~100 B of the
- * ~1.4 KB of garbage an asynchronous in-process call makes (issue 19, bench/async-floor.ts).
- */
-let madeResolve: ((value: unknown) => void) | undefined;
-let madeReject: ((error: unknown) => void) | undefined;
-function captureSettlers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  madeResolve = resolve;
-  madeReject = reject;
-}
-
-/**
  * One call: it is the handler's `CallContext` (and middleware's), and it owns the caller's
  * promise, the deadline, cancellation, and failover to another instance.
  *
@@ -308,10 +295,14 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
   /** The call will settle later: set up its promise, deadline, cancellation and tracking. */
   #goAsync(): Promise<unknown> {
     if (this.#promise !== undefined) return this.#promise;
-    const promise = new Promise<unknown>(captureSettlers);
+    // The settle functions go straight into the call: a `{ promise, resolve, reject }` record and
+    // the executor's captured variables were ~60–100 B of the ~1.4 KB of garbage an asynchronous
+    // in-process call makes (issue 19, bench/async-floor.ts).
+    const promise = new Promise<unknown>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
     this.#promise = promise;
-    this.#resolve = madeResolve;
-    this.#reject = madeReject;
     this.#owner.trackCall(this);
     const timeout = this.#timeout;
     if (timeout > 0) {
