@@ -6,6 +6,8 @@
 //   npx tsx bench/unix.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
 //   BENCH_ONLY='rr 100|call' npx tsx bench/unix.ts    (only the scenarios whose name matches)
 //   BENCH_PIN=1 npx tsx bench/unix.ts     (this process on core 0, every answering process on core 1)
+//   BENCH_PROFILE=/tmp/prof node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/unix.ts
+//       (CPU profiles of the hub process and the service process too, written when they exit)
 //
 // The peers run in the same rounds (unix-peers.ts): Node's child_process.fork IPC with json and
 // with advanced serialization, and NATS request/reply (Debian's nats-server, nats.js, a responder
@@ -42,6 +44,9 @@ const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(proce
 /** BENCH_PIN=1: the requesting process on core 0, the answering ones on core 1 (taskset). */
 const PIN = process.env.BENCH_PIN === "1";
 const ANSWERING_CORE = PIN ? 1 : undefined;
+/** BENCH_PROFILE=dir: the hub and service processes write CPU profiles into dir when they end. */
+const PROFILE = process.env.BENCH_PROFILE;
+const profileArgs = PROFILE === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`];
 const PAYLOAD = 64;
 const FRAME = 4 + PAYLOAD;
 
@@ -341,9 +346,11 @@ async function fdMessages(path: string, file: number, window: number): Promise<n
 
 async function parent(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "beamhub-unix-bench-"));
-  const server = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "child", dir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const server = spawn(
+    process.execPath,
+    [...profileArgs, "--import", "tsx", fileURLToPath(import.meta.url), "child", dir],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   const peers: Peer[] = [];
   try {
     await new Promise((resolve) => server.stdout.once("data", resolve));
@@ -357,7 +364,7 @@ async function parent(): Promise<void> {
     const bareClient = await connectUnix(join(dir, "hub-bare.sock"));
     const serviceProcess = spawn(
       process.execPath,
-      ["--import", "tsx", fileURLToPath(import.meta.url), "service", dir],
+      [...profileArgs, "--import", "tsx", fileURLToPath(import.meta.url), "service", dir],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     await new Promise((resolve) => serviceProcess.stdout.once("data", resolve));
@@ -501,6 +508,12 @@ async function parent(): Promise<void> {
     await bareClient.close();
     await client.close();
     serviceProcess.kill();
+    if (PROFILE !== undefined) {
+      // A profiled hub ends on SIGTERM by exiting, which writes its profile.
+      const ended = new Promise((resolve) => server.once("exit", resolve));
+      server.kill();
+      await ended;
+    }
   } finally {
     for (const peer of peers) await peer.close().catch(() => undefined);
     server.kill("SIGKILL");
@@ -524,6 +537,8 @@ async function service(dir: string): Promise<void> {
   process.stdout.write("ready\n");
 }
 
+// A profiled process writes its CPU profile on a normal exit, not when a signal ends it.
+if (PROFILE !== undefined) process.once("SIGTERM", () => process.exit(0));
 if (process.argv[2] === "child") await child(process.argv[3] as string);
 else if (process.argv[2] === "service") await service(process.argv[3] as string);
 else await parent();
