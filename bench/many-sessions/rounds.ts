@@ -91,6 +91,14 @@ export interface Figures {
   extra: Record<string, number>;
 }
 
+interface Taken {
+  calls: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  firstFailure?: string;
+}
+
 interface Sample {
   cpuMicros: number;
   calls: number;
@@ -149,11 +157,14 @@ async function runCount(options: RoundsOptions, count: number): Promise<Figures>
   const [end, endCounters, taken] = await Promise.all([
     sample(),
     options.counters?.() ?? Promise.resolve({}),
-    Promise.all(
-      clients.map((client) => ask<{ calls: number; p50: number; p99: number }>(client.child, { op: "take" })),
-    ),
+    Promise.all(clients.map((client) => ask<Taken>(client.child, { op: "take" }))),
   ]);
   const seconds = (performance.now() - started) / 1000;
+  const failed = taken.reduce((sum, client) => sum + client.failed, 0);
+  if (failed > 0)
+    console.log(
+      `  (${failed} of ${count} sessions' calls failed, their lanes stopped: ${taken.find((client) => client.failed > 0)?.firstFailure})`,
+    );
   await Promise.all(clients.map((client) => ask(client.child, { op: "halt" })));
   await Promise.all(clients.map((client) => ask(client.child, { op: "close" })));
   const calls = end.reduce((sum, hub, index) => sum + hub.calls - start[index]!.calls, 0);
