@@ -9,6 +9,7 @@
  *   npx tsx bench/many-sessions.ts
  *
  * BENCH_SESSIONS=100,1000  BENCH_ROUNDS=3  BENCH_SECONDS=3  BENCH_CLIENTS=4
+ * BENCH_HUB_FLAGS="--max-semi-space-size=32": node flags for the hub process.
  * BENCH_SYSCALLS=1: system calls per call at the hub (perf stat over each window).
  * BENCH_PIN=1: the hub on core 0, the clients on core 1 (taskset), so the scheduler does not
  *   move the hub between rounds. CPU_PROF=<dir>: CPU profiles of every process (use one count).

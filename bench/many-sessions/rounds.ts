@@ -57,9 +57,13 @@ export async function buildParts(): Promise<void> {
   });
 }
 
-/** Forks a hub or a client process of this bench from its bundle ({@link buildParts} first). */
+/**
+ * Forks a hub or a client process of this bench from its bundle ({@link buildParts} first).
+ * BENCH_HUB_FLAGS adds node flags to the hubs (such as `--max-semi-space-size=32`).
+ */
 export function forkPart(part: "hub" | "clients"): Child {
-  return forkChild(join(BUNDLES, `${part}.mjs`), part === "hub" ? ["--expose-gc"] : [], { tsx: false });
+  const hubFlags = ["--expose-gc", ...(process.env.BENCH_HUB_FLAGS ?? "").split(" ").filter(Boolean)];
+  return forkChild(join(BUNDLES, `${part}.mjs`), part === "hub" ? hubFlags : [], { tsx: false });
 }
 
 /** A client process and what it does: which hub socket it connects to, which service it calls. */
