@@ -13,13 +13,15 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Forks `file` (a .ts module) as a helper process, with `nodeFlags` (such as `--expose-gc`). */
-export function forkChild(file: string, nodeFlags: string[] = []): Child {
+/**
+ * Forks `file` (a .ts module, run through tsx; or, with `tsx: false`, a plain JavaScript bundle) as
+ * a helper process, with `nodeFlags` (such as `--expose-gc`).
+ */
+export function forkChild(file: string, nodeFlags: string[] = [], { tsx = true } = {}): Child {
   const profile = process.env.CPU_PROF;
   const child = fork(file, [], {
     execArgv: [
-      "--import",
-      "tsx",
+      ...(tsx ? ["--import", "tsx"] : []),
       ...nodeFlags,
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
     ],
