@@ -12,7 +12,9 @@
  * once (rotated), `BENCH_COUNT` calls each; a contender's figures are its calls per second (wall
  * clock: the work spans three processes) and the hub process's CPU time per call (user + system,
  * from the hub itself), which a loaded machine disturbs far less than the rate. Ratios are medians
- * of the per-round ratios with their spread. Make trees with `git archive` (bench/README.md).
+ * of the per-round ratios with their spread. The caller's and the service's CPU per call are printed
+ * too: with three processes on two cores, the hop's rate over the direct channel's is bounded by
+ * how the hub's CPU per call compares with theirs. Make trees with `git archive` (bench/README.md).
  * `BENCH_PIN=1` pins this process to core 0 and the hubs and the service to core 1.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -85,6 +87,9 @@ interface Contender {
   hub?: Child;
   rates: number[];
   hubMicrosPerCall: number[];
+  /** CPU per call of the service process and of this process (the caller). */
+  serviceMicrosPerCall: number[];
+  callerMicrosPerCall: number[];
 }
 
 async function parent(): Promise<void> {
@@ -108,6 +113,8 @@ async function parent(): Promise<void> {
         hub,
         rates: [],
         hubMicrosPerCall: [],
+        serviceMicrosPerCall: [],
+        callerMicrosPerCall: [],
       });
     }
     // One service process, registered in every hub (one session each).
@@ -127,6 +134,8 @@ async function parent(): Promise<void> {
       call: () => direct.call(PAYLOAD),
       rates: [],
       hubMicrosPerCall: [],
+      serviceMicrosPerCall: [],
+      callerMicrosPerCall: [],
     });
 
     for (const contender of contenders) await calls(Math.max(1, COUNT / 5), contender.call); // warm-up
@@ -134,9 +143,14 @@ async function parent(): Promise<void> {
       for (let i = 0; i < contenders.length; i++) {
         const contender = contenders[(i + round) % contenders.length]!;
         const cpuBefore = await contender.hub?.cpuMicros();
+        const serviceBefore = await service.cpuMicros();
+        const callerBefore = process.cpuUsage();
         const started = performance.now();
         await calls(COUNT, contender.call);
         const seconds = (performance.now() - started) / 1000;
+        const caller = process.cpuUsage(callerBefore);
+        contender.callerMicrosPerCall.push((caller.user + caller.system) / COUNT);
+        contender.serviceMicrosPerCall.push(((await service.cpuMicros()) - serviceBefore) / COUNT);
         contender.rates.push(COUNT / seconds);
         if (contender.hub !== undefined) {
           contender.hubMicrosPerCall.push(((await contender.hub.cpuMicros()) - cpuBefore!) / COUNT);
@@ -150,13 +164,14 @@ async function parent(): Promise<void> {
           .map((load) => load.toFixed(1))
           .join(" ")}`,
     );
+    const spread = (values: number[]): string =>
+      `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
     for (const contender of contenders) {
-      const cpu =
-        contender.hubMicrosPerCall.length === 0
-          ? ""
-          : `, hub CPU ${median(contender.hubMicrosPerCall).toFixed(2)} µs/call (${Math.min(...contender.hubMicrosPerCall).toFixed(2)}–${Math.max(...contender.hubMicrosPerCall).toFixed(2)})`;
+      const hub =
+        contender.hubMicrosPerCall.length === 0 ? "" : `, hub ${spread(contender.hubMicrosPerCall)}`;
       console.log(
-        `  ${contender.name.padEnd(28)} ${Math.round(median(contender.rates)).toLocaleString("en")} calls/s${cpu}`,
+        `  ${contender.name.padEnd(28)} ${Math.round(median(contender.rates)).toLocaleString("en")} calls/s; ` +
+          `CPU µs/call: caller ${spread(contender.callerMicrosPerCall)}, service ${spread(contender.serviceMicrosPerCall)}${hub}`,
       );
     }
     const directRates = contenders.at(-1)!.rates;
