@@ -169,7 +169,23 @@ function writeObject(value: object, depth: number): void {
     at += length;
     return;
   }
+  if (value instanceof PreencodedCbor) {
+    // A value encoded once for many messages (`CborEncoded`): its bytes, as they are.
+    const bytes = value.bytes;
+    ensure(bytes.byteLength);
+    out.set(bytes, at);
+    at += bytes.byteLength;
+    return;
+  }
   delegate(value);
+}
+
+/**
+ * A value that carries its own CBOR encoding, written as those bytes (see `cbor-encoded.ts`);
+ * the base class lives here so that the fast path needs no import of the codec that makes them.
+ */
+export abstract class PreencodedCbor {
+  abstract readonly bytes: Uint8Array;
 }
 
 /** A major type's head with the shortest argument (cbor-x's arrays, byte strings, text). */

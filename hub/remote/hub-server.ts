@@ -1,6 +1,8 @@
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Hub } from "../hub.js";
-import type { Identity, Registration } from "../types.js";
+import type { CallerInfo, Identity, Registration, ServiceInfo } from "../types.js";
+import { cborCodec } from "../../codecs/cbor.js";
+import { CborEncoded } from "../../codecs/cbor-encoded.js";
 import { checkFilter } from "../arguments.js";
 import { closeAttachments } from "../../model/attachments.js";
 import { Channel } from "../../model/channel.js";
@@ -71,8 +73,8 @@ export function serveHubSession(
           (data, context) => {
             const request: HandlerRequest = {
               data,
-              service: context.service,
-              caller: context.caller,
+              service: preencoded(connection, context.service),
+              caller: preencoded(connection, context.caller),
               deadline: context.deadline,
             };
             if (context.traceContext !== undefined) injectTraceContext(context.traceContext, request);
@@ -198,6 +200,22 @@ function encodedOnce(message: PubSubMessage): EncodedOnce {
     encodings.set(message, (encoded = new EncodedOnce({ from, data, seq, time })));
   }
   return encoded;
+}
+
+/**
+ * `service` and `caller` of the requests routed to a service over a CBOR session, encoded once
+ * each (per registration, per calling session) instead of once per call: for a Unix caller the
+ * two were most of the hub's encoding work per routed call (issue 19, "the hub hop"). Both
+ * objects are frozen by the hub, so their bytes cannot go stale. Over other codecs, as they are.
+ */
+const preencodings = new WeakMap<object, CborEncoded>();
+
+function preencoded<T extends ServiceInfo | CallerInfo>(connection: WireConnection, value: T): T {
+  if (connection.codec !== cborCodec) return value;
+  let encoded = preencodings.get(value);
+  if (encoded === undefined) preencodings.set(value, (encoded = new CborEncoded(value)));
+  // The peer receives the same bytes; only the types here differ.
+  return encoded as unknown as T;
 }
 
 function expectChannel(value: unknown, what: string): Channel {
