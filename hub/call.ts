@@ -341,9 +341,13 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
       this.#options.instance,
       this.#tried,
     );
-    if (next === undefined)
+    if (next === undefined) {
       this.#fail(new ServiceGoneError(this.#name, `${why}; no other instance to fail over to`));
-    else void this.#attempt(next);
+      return;
+    }
+    // The next attempt's handler gets a signal of its own; the one before keeps its aborted one.
+    this.#cancellation = undefined;
+    void this.#attempt(next);
   }
 
   /** @internal The deadline passed. */
@@ -457,11 +461,9 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
     if (host.slowCallMs !== undefined && ms >= host.slowCallMs) host.slowCall?.(this, ms, outcome);
   }
 
+  /** Aborts the current attempt's signal; it stays aborted, so a handler reading it later sees so. */
   #abortHandler(reason: unknown): void {
-    const cancellation = this.#cancellation;
-    if (cancellation === undefined) return;
-    this.#cancellation = undefined;
-    cancellation.cancel(reason);
+    this.#cancellation?.cancel(reason);
   }
 
   /**
