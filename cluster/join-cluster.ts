@@ -40,7 +40,19 @@ export interface JoinClusterOptions extends LivenessTiming {
   linkWindow?: number;
   /** Where errors of the background work go (registry writes, the bucket's watch). */
   onError?: (error: unknown) => void;
+  /**
+   * What else joins with the hub, e.g. `clusterTasks(broker)` (Samply tasks shared by the
+   * cluster's hubs): each starts, in order, once the hub has joined, and stops first when it
+   * leaves. One that fails to start makes the join fail.
+   */
+  extensions?: readonly ClusterExtension[];
 }
+
+/**
+ * A feature that works across the cluster on the hub's NATS connection: started with the joined
+ * {@link Cluster}, it returns how to stop it.
+ */
+export type ClusterExtension = (cluster: Cluster) => Promise<{ close(): Promise<void> }>;
 
 /** A hub's membership in a cluster. */
 export interface Cluster {
@@ -173,7 +185,8 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     })().catch(onError);
 
     let left: Promise<void> | undefined;
-    return {
+    const started: { close(): Promise<void> }[] = [];
+    const cluster: Cluster = {
       name,
       hub: self,
       epoch,
@@ -182,6 +195,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       settled: () => publisher.settled(),
       leave: () =>
         (left ??= (async () => {
+          for (const extension of started.reverse()) await extension.close().catch(onError);
           liveness.close();
           face.close();
           relay.close();
@@ -192,6 +206,15 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
           await nc.drain().catch(() => nc.close());
         })()),
     };
+    for (const extension of options.extensions ?? []) {
+      try {
+        started.push(await extension(cluster));
+      } catch (error) {
+        await cluster.leave();
+        throw error;
+      }
+    }
+    return cluster;
   } catch (error) {
     await nc.close();
     throw error instanceof ClusterError
