@@ -1,4 +1,3 @@
-import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import { classifyId, type HubId } from "../tasks/beam-id.js";
 import { parseDuration } from "../tasks/duration.js";
@@ -36,7 +35,7 @@ export interface ClusterTaskLimits {
   maxTasksPerApp: number;
   /** Long polls waiting at this hub at once (default 10,000). */
   maxWaiters: number;
-  /** How long one operation retries while NATS or JetStream is unavailable (default 10 s), then 503. */
+  /** How long one operation retries while NATS or JetStream is unavailable (default 20 s), then 503. */
   retryMs: number;
   /** How often expired tasks are removed from the bucket, in ms (default 1000). */
   sweepIntervalMs: number;
@@ -51,17 +50,13 @@ export const DEFAULT_CLUSTER_TASK_LIMITS: ClusterTaskLimits = {
   maxTasks: 100_000,
   maxTasksPerApp: 10_000,
   maxWaiters: 10_000,
-  retryMs: 10_000,
+  retryMs: 20_000,
   sweepIntervalMs: 1000,
   orphanGraceMs: 5000,
 };
 
 /** Options of {@link ClusterTaskStore.open}. */
 export interface ClusterTaskStoreOptions {
-  /** The bucket (`beam_<ns>_tasks`). */
-  bucket: string;
-  /** Replicas when this hub creates the bucket. */
-  replicas: number;
   /** This hub's name in the cluster. */
   self: string;
   /** This hub's Samply id (`proxy1.broker`). */
@@ -96,6 +91,7 @@ export class ClusterTaskStore implements TaskFederation {
   readonly #timers: NodeJS.Timeout[] = [];
   #watch: { stop(): void } | undefined;
   #closed = false;
+  #sweeping = false;
   #expired = 0;
 
   private constructor(kv: KV, options: ClusterTaskStoreOptions) {
@@ -112,12 +108,24 @@ export class ClusterTaskStore implements TaskFederation {
   }
 
   /**
-   * Opens (creating when missing) the bucket on `nc`, says that this hub serves its Samply id,
-   * and loads every task before it resolves.
+   * Serves the tasks of `kv` (the cluster's task bucket, `beam_<ns>_tasks`): says that this hub
+   * serves its Samply id, and loads every task before it resolves.
    */
-  static async open(nc: NatsConnection, options: ClusterTaskStoreOptions): Promise<ClusterTaskStore> {
-    const kv = await openBucket(nc, options.bucket, options.replicas);
+  static async open(
+    kv: KV,
+    options: ClusterTaskStoreOptions,
+    serverVersion?: string,
+  ): Promise<ClusterTaskStore> {
     const store = new ClusterTaskStore(kv, options);
+    const version = serverVersion ?? "";
+    if (!serializesConditionalWrites(version))
+      store.#onError(
+        new Error(
+          `nats-server ${version} may accept two racing conditional writes of one key in a clustered ` +
+            "stream (nats-server#4320, fixed in 2.9.21): a task or first result written at the same " +
+            "moment at two hubs may then be stored twice; use nats-server 2.9.21 or later",
+        ),
+      );
     try {
       await store.#retrying("announce this hub's id", () =>
         kv.put(hubIdKey(options.hubId.id), encodeHubIdRecord(options.self)),
@@ -138,6 +146,11 @@ export class ClusterTaskStore implements TaskFederation {
   /** Tasks this hub removed from the bucket at their expiry, since it opened. */
   get expired(): number {
     return this.#expired;
+  }
+
+  /** Long polls waiting at this hub right now. */
+  get waiting(): number {
+    return this.#waiters.waiting;
   }
 
   /** Tasks held in this hub's copy of the bucket. */
@@ -360,13 +373,22 @@ export class ClusterTaskStore implements TaskFederation {
     if (stalled && !this.#closed) await this.#startWatch(seen + 1);
   }
 
-  /** Removes expired tasks: this hub's own at once, others' after the grace (their hub may be gone). */
+  /**
+   * Removes expired tasks: this hub's own at once, others' after the grace (their hub may be
+   * gone). One sweep at a time: a slow one is not overtaken by the next.
+   */
   async #sweep(): Promise<void> {
-    const now = Date.now();
-    for (const task of [...this.#mirror.all()]) {
-      if (this.#closed) return;
-      const grace = task.hub === this.#options.self ? 0 : this.#limits.orphanGraceMs;
-      if (task.expiresAt + grace <= now) await this.#remove(task.task.id, task.revision);
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const now = Date.now();
+      for (const task of [...this.#mirror.all()]) {
+        if (this.#closed) return;
+        const grace = task.hub === this.#options.self ? 0 : this.#limits.orphanGraceMs;
+        if (task.expiresAt + grace <= now) await this.#remove(task.task.id, task.revision);
+      }
+    } finally {
+      this.#sweeping = false;
     }
   }
 
@@ -427,6 +449,17 @@ export class ClusterTaskStore implements TaskFederation {
   }
 }
 
+/**
+ * Whether nats-server `version` checks an expected last subject sequence as part of the
+ * replicated write (2.9.21 and later); before, two racing writes could both pass the check.
+ */
+export function serializesConditionalWrites(version: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = version
+    .split(/[.-]/)
+    .map((part) => Number.parseInt(part, 10) || 0);
+  return major > 2 || (major === 2 && (minor > 9 || (minor === 9 && patch >= 21)));
+}
+
 /** A claim racing a result keeps being re-read at most this often. */
 const MAX_RACES = 32;
 
@@ -451,28 +484,5 @@ function previousStatus(entry: { key: string; value: Uint8Array }, broker: strin
     return decodeResultRecord(entry.key, entry.value, broker).status;
   } catch {
     return undefined; // an unreadable result is replaced
-  }
-}
-
-/**
- * The bucket, created when missing. Right after a NATS cluster starts, JetStream may still be
- * electing its leaders: retried for up to 15 s. The KV client is loaded here, so that hubs
- * without a cluster never load it.
- */
-async function openBucket(nc: NatsConnection, bucket: string, replicas: number): Promise<KV> {
-  const { Kvm } = await import("@nats-io/kv");
-  const kvm = new Kvm(nc);
-  const until = Date.now() + 15_000;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await kvm.create(bucket, { history: 1, replicas });
-    } catch (error) {
-      if (Date.now() > until)
-        throw new ClusterTasksUnavailableError(
-          `the cluster's task bucket (JetStream KV "${bucket}") is unavailable: ${(error as Error).message}`,
-          { cause: error },
-        );
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** attempt)));
-    }
   }
 }

@@ -6,8 +6,6 @@ import { taskBucket } from "./task-records.js";
 
 /** Options of {@link clusterTasks}. */
 export interface ClusterTasksOptions {
-  /** Replicas of the task bucket when this hub creates it (default 3 on a NATS cluster, else 1). */
-  replicas?: number;
   /** Bounds and timing; `maxTasks`, `maxTasksPerApp` and `maxWaiters` default to the broker's. */
   limits?: Partial<ClusterTaskLimits>;
   /** Background errors: unreadable records (`TaskRecordError`), failed removals. */
@@ -25,19 +23,22 @@ export interface ClusterTasksOptions {
  */
 export function clusterTasks(broker: TaskBroker, options: ClusterTasksOptions = {}): ClusterExtension {
   return async (cluster: Cluster) => {
-    const store = await ClusterTaskStore.open(cluster.nats, {
-      bucket: taskBucket(new ClusterSubjects(cluster.name).bucket),
-      replicas: options.replicas ?? (cluster.nats.info?.cluster === undefined ? 1 : 3),
-      self: cluster.hub,
-      hubId: broker.hub,
-      limits: {
-        maxTasks: broker.limits.maxTasks,
-        maxTasksPerApp: broker.limits.maxTasksPerApp,
-        maxWaiters: broker.limits.maxWaiters,
-        ...options.limits,
+    const bucket = await cluster.bucket(taskBucket(new ClusterSubjects(cluster.name).bucket));
+    const store = await ClusterTaskStore.open(
+      bucket,
+      {
+        self: cluster.hub,
+        hubId: broker.hub,
+        limits: {
+          maxTasks: broker.limits.maxTasks,
+          maxTasksPerApp: broker.limits.maxTasksPerApp,
+          maxWaiters: broker.limits.maxWaiters,
+          ...options.limits,
+        },
+        ...(options.onError === undefined ? {} : { onError: options.onError }),
       },
-      ...(options.onError === undefined ? {} : { onError: options.onError }),
-    });
+      cluster.nats.info?.version,
+    );
     broker.federate(store);
     options.onOpen?.(store);
     return { close: () => store.close() };

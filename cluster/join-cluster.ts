@@ -66,6 +66,11 @@ export interface Cluster {
   readonly nats: NatsConnection;
   /** The other hubs this one knows alive. */
   hubs(): string[];
+  /**
+   * A JetStream KV bucket on the cluster's NATS, created when missing (history 1, as many replicas
+   * as the registry's): for what keeps state across the hubs, e.g. `clusterTasks`.
+   */
+  bucket(name: string): Promise<KV>;
   /** Resolves once this hub's registrations so far are in the cluster's registry. */
   settled(): Promise<void>;
   /**
@@ -121,7 +126,8 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     );
   }
   try {
-    const kv = await openBucket(nc, subjects.bucket, options.replicas ?? (nc.info?.cluster ? 3 : 1));
+    const replicas = options.replicas ?? (nc.info?.cluster ? 3 : 1);
+    const kv = await openBucket(nc, subjects.bucket, replicas);
     await removeKeysOf(kv, subjects, self);
 
     let heard = (_peer: string): void => undefined;
@@ -192,6 +198,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       epoch,
       nats: nc,
       hubs: () => liveness.alive,
+      bucket: (bucketName) => openBucket(nc, bucketName, replicas),
       settled: () => publisher.settled(),
       leave: () =>
         (left ??= (async () => {
@@ -236,7 +243,7 @@ async function openBucket(nc: NatsConnection, bucket: string, replicas: number):
     } catch (error) {
       if (Date.now() > until)
         throw new ClusterError(
-          `the cluster registry (JetStream KV "${bucket}") is unavailable: ${(error as Error).message}`,
+          `the cluster's JetStream KV bucket "${bucket}" is unavailable: ${(error as Error).message}`,
           error,
         );
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** attempt)));
