@@ -261,6 +261,13 @@ export { SiteTasks, type SiteTasksOptions } from "./federation-tasks/site-tasks.
 export { serveFederatedTasks } from "./federation-tasks/broker-tasks.js";
 export { BrokerUnavailableError, UntrustedMessageError } from "./federation-tasks/errors.js";
 export type { TaskFederation } from "./tasks/task-federation.js";
+export { clusterTasks, type ClusterTasksOptions } from "./cluster-tasks/share-tasks.js";
+export {
+  ClusterTaskStore,
+  DEFAULT_CLUSTER_TASK_LIMITS,
+  type ClusterTaskLimits,
+} from "./cluster-tasks/cluster-task-store.js";
+export { ClusterTasksUnavailableError, TaskRecordError } from "./cluster-tasks/errors.js";
 export { ProxyError } from "./transports/http2/forward-proxy.js";
 // Seeing inside a hub: Prometheus metrics, health and readiness routes, the metrics listener.
 export {

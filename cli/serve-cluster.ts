@@ -1,5 +1,5 @@
 import type { Cluster } from "../cluster/index.js";
-import type { Hub } from "../index.js";
+import { clusterTasks, type Hub, type TaskBroker } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { stringSetting, type Setting } from "./settings.js";
@@ -43,29 +43,37 @@ export function clusterServeOptions(
   return { servers, name: name?.value, hub: hub?.value };
 }
 
-/** Joins `hub` to the cluster; logs one status line, and the cluster's background errors. */
+/**
+ * Joins `hub` to the cluster, with `tasks` (when given) kept in the cluster's task bucket; logs
+ * one status line, and the cluster's background errors.
+ */
 export async function startCluster(
   hub: Hub,
   options: ClusterServeOptions,
   log: (line: string) => void,
   logger: Logger,
+  tasks?: TaskBroker,
 ): Promise<Cluster> {
   // Loaded here: only a clustered hub needs the NATS client.
   const { joinCluster } = await import("../cluster/index.js");
+  const onError = (error: unknown): void =>
+    logger.warn({ err: error }, "cluster: %s", (error as Error).message);
   let cluster: Cluster;
   try {
     cluster = await joinCluster(hub, {
       servers: options.servers,
       name: options.name,
       hub: options.hub,
-      onError: (error) => logger.warn({ err: error }, "cluster: %s", (error as Error).message),
+      onError,
+      extensions: tasks === undefined ? [] : [clusterTasks(tasks, { onError })],
     });
   } catch (error) {
     throw new CliError(`cluster: ${(error as Error).message}`, EXIT.failed, { cause: error });
   }
   log(
     `cluster: hub "${cluster.hub}" of cluster "${cluster.name}" on NATS ${options.servers.join(",")}; ` +
-      `other hubs' services appear here with the label beamhub/hub`,
+      `other hubs' services appear here with the label beamhub/hub` +
+      (tasks === undefined ? "" : `; Samply tasks of ${tasks.hub.id} are shared by the cluster's hubs`),
   );
   return cluster;
 }

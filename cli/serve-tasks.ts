@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import {
   BrokerUnavailableError,
+  ClusterTasksUnavailableError,
   listenTasksHttp,
   serveTasks,
   TASK_SERVICE,
@@ -38,6 +39,11 @@ export interface TaskServeOptions {
   readonly federationBroker: boolean;
   /** This hub is a site of a federation (`--federation` and `--broker`): its tasks live at the broker. */
   readonly federationSite: boolean;
+  /**
+   * This hub joins a cluster (`--cluster`), has applications and is not part of a federation: its
+   * tasks live in the cluster's JetStream bucket, shared with the other hubs.
+   */
+  readonly clusterShared: boolean;
 }
 
 export const DEFAULT_HUB_ID = "beamhub.local";
@@ -76,10 +82,12 @@ export function taskServeOptions(
   const apiKeys = { ...apps.keys, ...AppKeys.fromEnvironment(env) };
   const federationBroker = pick("federation") !== undefined && pick("broker") === undefined;
   const federationSite = pick("federation") !== undefined && pick("broker") !== undefined;
+  const hasApps = Object.keys(apiKeys).length > 0 || Object.keys(apps.identities).length > 0;
+  const clusterShared = pick("cluster") !== undefined && hasApps && !federationBroker && !federationSite;
   // Without applications nobody can use tasks: nothing to keep, and no file to claim. A broker
-  // keeps its sites' tasks.
+  // keeps its sites' tasks; a cluster keeps them in its bucket.
   const defaultFile =
-    !federationBroker && Object.keys(apiKeys).length === 0 && Object.keys(apps.identities).length === 0
+    clusterShared || (!federationBroker && !hasApps)
       ? undefined
       : join(homedir(), ".beamhub", `tasks-${id}.kvlog`);
   return {
@@ -91,6 +99,7 @@ export function taskServeOptions(
     file: tasksFile === undefined ? defaultFile : tasksFile.value === "off" ? undefined : tasksFile.value,
     federationBroker,
     federationSite,
+    clusterShared,
   };
 }
 
@@ -182,6 +191,15 @@ const notJoinedYet: TaskFederation = {
   results: notYet,
   putResult: notYet,
 };
+const notInClusterYet = (): Promise<never> =>
+  Promise.reject(new ClusterTasksUnavailableError("this hub has not joined its cluster yet; try again"));
+const clusterNotJoinedYet: TaskFederation = {
+  post: notInClusterYet,
+  tasks: notInClusterYet,
+  task: notInClusterYet,
+  results: notInClusterYet,
+  putResult: notInClusterYet,
+};
 
 /** The running task broker of `serve`, and how to stop it. */
 export interface ServedTasks {
@@ -218,6 +236,8 @@ export async function startTasks(
   // A site's tasks live at the broker: until the site has joined (startFederation), 503 rather
   // than tasks kept here that nobody else would see.
   if (options.federationSite) broker.federate(notJoinedYet);
+  // The same for a hub of a cluster, until startCluster has opened the cluster's task bucket.
+  if (options.clusterShared) broker.federate(clusterNotJoinedYet);
   const registration = await serveTasks(hub, broker);
   const http = options.http === undefined ? undefined : await listenTasksHttp(broker, options.http);
   const apps = [...new Set([...broker.keys.apps, ...broker.identities.apps])];
@@ -227,7 +247,7 @@ export async function startTasks(
       (http === undefined
         ? ""
         : `; REST on http://${options.http!.host.includes(":") ? `[${options.http!.host}]` : options.http!.host}:${http.port}/v1/tasks`) +
-      `; ${options.file === undefined ? "in memory only" : `kept in ${options.file}`}`,
+      `; ${options.clusterShared ? "kept in the cluster" : options.file === undefined ? "in memory only" : `kept in ${options.file}`}`,
   );
   return {
     broker,

@@ -40,7 +40,19 @@ export interface JoinClusterOptions extends LivenessTiming {
   linkWindow?: number;
   /** Where errors of the background work go (registry writes, the bucket's watch). */
   onError?: (error: unknown) => void;
+  /**
+   * What else joins with the hub, e.g. `clusterTasks(broker)` (Samply tasks shared by the
+   * cluster's hubs): each starts, in order, once the hub has joined, and stops first when it
+   * leaves. One that fails to start makes the join fail.
+   */
+  extensions?: readonly ClusterExtension[];
 }
+
+/**
+ * A feature that works across the cluster on the hub's NATS connection: started with the joined
+ * {@link Cluster}, it returns how to stop it.
+ */
+export type ClusterExtension = (cluster: Cluster) => Promise<{ close(): Promise<void> }>;
 
 /** A hub's membership in a cluster. */
 export interface Cluster {
@@ -54,6 +66,11 @@ export interface Cluster {
   readonly nats: NatsConnection;
   /** The other hubs this one knows alive. */
   hubs(): string[];
+  /**
+   * A JetStream KV bucket on the cluster's NATS, created when missing (history 1, as many replicas
+   * as the registry's): for what keeps state across the hubs, e.g. `clusterTasks`.
+   */
+  bucket(name: string): Promise<KV>;
   /** Resolves once this hub's registrations so far are in the cluster's registry. */
   settled(): Promise<void>;
   /**
@@ -109,7 +126,8 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     );
   }
   try {
-    const kv = await openBucket(nc, subjects.bucket, options.replicas ?? (nc.info?.cluster ? 3 : 1));
+    const replicas = options.replicas ?? (nc.info?.cluster ? 3 : 1);
+    const kv = await openBucket(nc, subjects.bucket, replicas);
     await removeKeysOf(kv, subjects, self);
 
     let heard = (_peer: string): void => undefined;
@@ -173,15 +191,18 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     })().catch(onError);
 
     let left: Promise<void> | undefined;
-    return {
+    const started: { close(): Promise<void> }[] = [];
+    const cluster: Cluster = {
       name,
       hub: self,
       epoch,
       nats: nc,
       hubs: () => liveness.alive,
+      bucket: (bucketName) => openBucket(nc, bucketName, replicas),
       settled: () => publisher.settled(),
       leave: () =>
         (left ??= (async () => {
+          for (const extension of started.reverse()) await extension.close().catch(onError);
           liveness.close();
           face.close();
           relay.close();
@@ -192,6 +213,15 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
           await nc.drain().catch(() => nc.close());
         })()),
     };
+    for (const extension of options.extensions ?? []) {
+      try {
+        started.push(await extension(cluster));
+      } catch (error) {
+        await cluster.leave();
+        throw error;
+      }
+    }
+    return cluster;
   } catch (error) {
     await nc.close();
     throw error instanceof ClusterError
@@ -213,7 +243,7 @@ async function openBucket(nc: NatsConnection, bucket: string, replicas: number):
     } catch (error) {
       if (Date.now() > until)
         throw new ClusterError(
-          `the cluster registry (JetStream KV "${bucket}") is unavailable: ${(error as Error).message}`,
+          `the cluster's JetStream KV bucket "${bucket}" is unavailable: ${(error as Error).message}`,
           error,
         );
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** attempt)));

@@ -33,6 +33,8 @@ const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
   ["mles", 8],
   // Tasks kept at a federation's broker: built on both tasks/ and federation/.
   ["federation-tasks", 8.5],
+  // Tasks kept in a cluster's JetStream bucket: built on both tasks/ and cluster/.
+  ["cluster-tasks", 8.5],
   ["index.ts", 9],
   ["internal.ts", 9],
   ["browser", 10],

@@ -174,7 +174,15 @@ export async function serve(
       ? undefined
       : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker);
   const cluster =
-    options.cluster === undefined ? undefined : await startCluster(hub, options.cluster, log, logger);
+    options.cluster === undefined
+      ? undefined
+      : await startCluster(
+          hub,
+          options.cluster,
+          log,
+          logger,
+          options.tasks.clusterShared ? tasks.broker : undefined,
+        );
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);

@@ -25,6 +25,7 @@ const CODE_FOLDERS = [
   "cluster",
   "federation",
   "federation-tasks",
+  "cluster-tasks",
 ];
 
 /**
