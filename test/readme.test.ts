@@ -29,6 +29,7 @@ const expected: string[][] = [
   ['{"file":"report.csv"} "a,b\\n1,2\\n"'],
   ["hello Ada, proxy1.broker"],
   ["sunny in Lisbon", "{ 'beamhub/hub': 'west' }"],
+  ["app2.proxy1.broker: succeeded 42"],
   ["1 alice: hello, anyone?", "2 alice: welcome, bob"],
   ["true local { name: 'app.log' } \"line 1\\nline 2\\n\""],
   ["hello from the hub"],
