@@ -5,13 +5,12 @@ import { serveHubSession } from "../hub/remote/hub-server.js";
 import { RemoteHub } from "../hub/remote/remote-hub.js";
 import { DEFAULT_CODECS } from "../wire/config.js";
 import { handshakeWithin, openSession } from "../wire/open-session.js";
+import { decodeControlRequest, type ControlRequest } from "./control-request.js";
 import { ClusterPeerError, LinkResetError } from "./errors.js";
 import { LINK_ID_BYTES, decodeLinkMessage, encodeLinkMessage, LinkMessageType } from "./link-message.js";
 import { LinkTransport, type LinkLimits } from "./link-transport.js";
+import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
-
-/** A control request between hubs (JSON on `_beam.<ns>.<hub>.ctl`). */
-type ControlRequest = { op: "open"; link: string; from: string; epoch: string } | { op: "probe" };
 
 /** What the links need of the cluster. */
 export interface LinksContext {
@@ -26,6 +25,8 @@ export interface LinksContext {
   readonly limits: LinkLimits & { withoutFds: "convert" | "refuse" };
   /** Called for every message from a peer on a link of its: a sign of life. */
   readonly heard?: (peer: string) => void;
+  /** Counts what arrived malformed (dropped). */
+  readonly malformed?: MalformedCounts;
 }
 
 /** This hub's link to another: a beamhub session over NATS, opened on first use. */
@@ -154,7 +155,10 @@ export class HubLinks {
 
   #onLinkMessage(from: string, bytes: Uint8Array): void {
     const decoded = decodeLinkMessage(bytes);
-    if (decoded === undefined) return;
+    if (decoded === undefined) {
+      this.#context.malformed?.count("link");
+      return;
+    }
     const entry = this.#transports.get(decoded.link);
     // Only the hub at the other end may speak on a link (its name is in the subject).
     if (entry !== undefined && entry.peer === from) {
@@ -181,10 +185,9 @@ export class HubLinks {
   }
 
   #onControl(message: Msg): void {
-    let request: ControlRequest;
-    try {
-      request = JSON.parse(new TextDecoder().decode(message.data)) as ControlRequest;
-    } catch {
+    const request = decodeControlRequest(message.data);
+    if (request === undefined) {
+      this.#context.malformed?.count("control");
       return;
     }
     const { epoch, hub } = this.#context;
@@ -192,13 +195,12 @@ export class HubLinks {
       message.respond(JSON.stringify({ epoch }));
       return;
     }
-    if (request.op !== "open" || this.#closed) return;
-    if (
-      typeof request.link !== "string" ||
-      !/^[0-9a-f]{16}$/.test(request.link) ||
-      typeof request.from !== "string"
-    )
+    if (this.#closed) return;
+    // A link id already in use is refused: taking it over would orphan the session on it.
+    if (this.#transports.has(request.link)) {
+      this.#context.malformed?.count("control");
       return;
+    }
     const transport = this.#track(Buffer.from(request.link, "hex"), request.from);
     message.respond(JSON.stringify({ epoch }));
     const session = openSession(transport, { role: "server", codecs: DEFAULT_CODECS });

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from "../model/errors.js";
 import { ClusterError } from "./errors.js";
 import { HubLinks } from "./hub-links.js";
 import { Liveness, type LivenessTiming } from "./liveness.js";
+import { MalformedCounts, type MalformedSource } from "./malformed.js";
 import { NatsFace } from "./nats-face.js";
 import { PubSubRelay } from "./pubsub-relay.js";
 import { RegistryMirror } from "./registry-mirror.js";
@@ -56,6 +57,11 @@ export interface Cluster {
   hubs(): string[];
   /** Resolves once this hub's registrations so far are in the cluster's registry. */
   settled(): Promise<void>;
+  /**
+   * How many messages this hub dropped as malformed, by subject kind: not what the subject
+   * carries (another program, or a hub of another version, on the cluster's subjects).
+   */
+  malformed(): Record<MalformedSource, number>;
   /**
    * Leaves the cluster: this hub's services are removed from the registry, links close (calls on
    * them fail), and the NATS connection is drained.
@@ -113,6 +119,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     await removeKeysOf(kv, subjects, self);
 
     let heard = (_peer: string): void => undefined;
+    const malformed = new MalformedCounts();
     const links = new HubLinks({
       nc,
       hub,
@@ -123,6 +130,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       limits: { window: options.linkWindow, withoutFds: options.fds ?? "convert" },
       // A peer may open a link before liveness exists (a few lines below): not heard yet then.
       heard: (peer) => heard(peer),
+      malformed,
     });
     const mirror = new RegistryMirror({
       hub,
@@ -131,17 +139,25 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       forwarding: links,
       onHub: (peer) => liveness.know(peer),
       onOwnKeyRemoved: (service) => publisher.republish(service),
+      malformed,
     });
     const forget = (peer: string, epochOfDead: string | undefined, why: string): void => {
       links.resetPeer(peer, `hub "${peer}" is gone: ${why}`);
       mirror.forgetHub(peer);
       void removeKeysOf(kv, subjects, peer, epochOfDead).catch(onError);
     };
-    const liveness = new Liveness(nc, subjects, { name: self, epoch }, options, {
-      linkedPeers: () => links.peers,
-      onDead: forget,
-      onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
-    });
+    const liveness = new Liveness(
+      nc,
+      subjects,
+      { name: self, epoch },
+      options,
+      {
+        linkedPeers: () => links.peers,
+        onDead: forget,
+        onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
+      },
+      malformed,
+    );
     heard = (peer) => liveness.heard(peer);
     const face = new NatsFace({ nc, hub, subjects, self, version: "1", callTimeoutMs: 30_000 });
     await kv.put(
@@ -160,7 +176,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onError,
     });
     await mirror.follow(kv, nc, onError);
-    const relay = new PubSubRelay({ hub, nc, subjects, self, onError });
+    const relay = new PubSubRelay({ hub, nc, subjects, self, onError, malformed });
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") liveness.suspend();
@@ -180,6 +196,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       nats: nc,
       hubs: () => liveness.alive,
       settled: () => publisher.settled(),
+      malformed: () => malformed.snapshot(),
       leave: () =>
         (left ??= (async () => {
           liveness.close();

@@ -5,6 +5,7 @@ import type { Session } from "../hub/session.js";
 import type { CallContext, Registration } from "../hub/types.js";
 import type { RemoteHub } from "../hub/remote/remote-hub.js";
 import { decodeServiceRecord, HUB_LABEL, type ServiceRecord } from "./service-record.js";
+import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
 
 /** How long an announced change may take to come through the watch before the key is read. */
@@ -44,6 +45,7 @@ export class RegistryMirror {
   readonly #onHub: (hub: string) => void;
   /** Called when a key of this hub's own went from the bucket. */
   readonly #onOwnKeyRemoved: (service: string) => void;
+  readonly #malformed: MalformedCounts | undefined;
 
   constructor(options: {
     hub: Hub;
@@ -56,7 +58,10 @@ export class RegistryMirror {
      * frozen or cut off: it is written again if the service is still here.
      */
     onOwnKeyRemoved: (service: string) => void;
+    /** Counts announcements, keys and records that are not what they should be (dropped). */
+    malformed?: MalformedCounts;
   }) {
+    this.#malformed = options.malformed;
     this.#session = options.hub.session({ identity: { id: options.self, via: "cluster" } });
     this.#self = options.self;
     this.#subjects = options.subjects;
@@ -94,7 +99,13 @@ export class RegistryMirror {
       callback: (error, message) => {
         if (error !== null || this.#stopped) return;
         const [key = "", revision] = message.string().split(" ");
-        if (this.#subjects.parseServiceKey(key) === undefined) return;
+        if (
+          this.#subjects.parseServiceKey(key) === undefined ||
+          (revision !== undefined && !/^\d+$/.test(revision))
+        ) {
+          this.#malformed?.count("registry");
+          return;
+        }
         // Usually the watch brings the change at about the same time: read the key only if it
         // has not after a moment, so that a healthy watch costs no read per change.
         const known = (): boolean =>
@@ -188,7 +199,10 @@ export class RegistryMirror {
   #apply(entry: KvEntry): { hub: string; service: string } | undefined {
     if (this.#stopped) return undefined;
     const key = this.#subjects.parseServiceKey(entry.key);
-    if (key === undefined) return undefined;
+    if (key === undefined) {
+      this.#malformed?.count("registry");
+      return undefined;
+    }
     // The same change may come twice (announced and watched), and an older one late.
     if ((this.#revisions.get(entry.key) ?? 0) >= entry.revision) return key;
     this.#revisions.set(entry.key, entry.revision);
@@ -197,7 +211,14 @@ export class RegistryMirror {
       return key;
     }
     const record = entry.operation === "PUT" ? decodeServiceRecord(entry.value) : undefined;
-    if (record !== undefined && (record.hub !== key.hub || record.name !== key.service)) return key;
+    if (
+      entry.operation === "PUT" &&
+      (record === undefined || record.hub !== key.hub || record.name !== key.service)
+    ) {
+      // Not a record of this key: dropped, and what it replaced stays.
+      this.#malformed?.count("registry");
+      return key;
+    }
     if (record !== undefined) this.#onHub(key.hub);
     this.#sync(key.hub, key.service, record);
     return key;

@@ -1,0 +1,57 @@
+/**
+ * Control requests between hubs (JSON on `_beam.<ns>.<hub>.ctl`, PROTOCOL.md "Cluster"): a
+ * liveness probe, or the opening of a link. Anyone allowed to publish on the subject can send
+ * bytes there, so they are checked field by field before any is used.
+ * @module
+ */
+
+/** A control request, as decoded. */
+export type ControlRequest = { op: "open"; link: string; from: string; epoch: string } | { op: "probe" };
+
+/** The answer to either request: the answering hub's epoch. */
+export interface ControlAnswer {
+  readonly epoch: string;
+}
+
+/** Longest hub name (as `joinCluster` allows) and epoch accepted in a request. */
+const MAX_HUB_NAME = 128;
+/** An epoch is 16 hex digits as hubs make them; anything short and plain is taken (tests, other hubs). */
+const EPOCH = /^[0-9A-Za-z_-]{1,64}$/;
+const LINK_ID = /^[0-9a-f]{16}$/;
+
+/** Decodes a control request, or returns undefined for bytes that are not one. Never throws. */
+export function decodeControlRequest(bytes: Uint8Array): ControlRequest | undefined {
+  const request = parseJson(bytes) as Record<string, unknown> | undefined;
+  if (typeof request !== "object" || request === null || Array.isArray(request)) return undefined;
+  if (request.op === "probe") return { op: "probe" };
+  if (request.op !== "open") return undefined;
+  const { link, from, epoch } = request;
+  if (typeof link !== "string" || !LINK_ID.test(link)) return undefined;
+  if (typeof from !== "string" || from.length === 0 || from.length > MAX_HUB_NAME) return undefined;
+  if (typeof epoch !== "string" || !EPOCH.test(epoch)) return undefined;
+  return { op: "open", link, from, epoch };
+}
+
+/** Decodes the answer to a control request (a probe's), or returns undefined. Never throws. */
+export function decodeControlAnswer(bytes: Uint8Array): ControlAnswer | undefined {
+  const answer = parseJson(bytes) as Record<string, unknown> | undefined;
+  if (typeof answer !== "object" || answer === null) return undefined;
+  return typeof answer.epoch === "string" && EPOCH.test(answer.epoch) ? { epoch: answer.epoch } : undefined;
+}
+
+/** A heartbeat (`beam.<ns>.hb.<hub>`): `{hub, epoch, seq}`, or undefined. Never throws. */
+export function decodeHeartbeat(bytes: Uint8Array): { hub: string; epoch: string } | undefined {
+  const beat = parseJson(bytes) as Record<string, unknown> | undefined;
+  if (typeof beat !== "object" || beat === null) return undefined;
+  const { hub, epoch } = beat;
+  if (typeof hub !== "string" || hub.length === 0 || hub.length > MAX_HUB_NAME) return undefined;
+  return typeof epoch === "string" && EPOCH.test(epoch) ? { hub, epoch } : undefined;
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
