@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
+import { VERSION } from "../base/version.js";
 import type { Hub } from "../hub/hub.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import { ClusterError } from "./errors.js";
@@ -159,7 +160,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       malformed,
     );
     heard = (peer) => liveness.heard(peer);
-    const face = new NatsFace({ nc, hub, subjects, self, version: "1", callTimeoutMs: 30_000 });
+    const face = new NatsFace({ nc, hub, subjects, self, version: VERSION, callTimeoutMs: 30_000 });
     await kv.put(
       subjects.hubKey(self),
       JSON.stringify({ hub: self, epoch, host: hostname(), started: Date.now() }),
