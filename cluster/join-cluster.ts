@@ -115,7 +115,14 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       error,
     );
   }
+  // What is up so far, taken down again (last first) when the join fails half-way.
+  const undo: (() => unknown)[] = [];
   try {
+    // Without JetStream there is no registry: said at once, not after the retries below.
+    if (nc.info?.jetstream !== true)
+      throw new ClusterError(
+        `JetStream is not enabled on the NATS server at ${nc.getServer()}: a cluster keeps its registry there`,
+      );
     const kv = await openBucket(nc, subjects.bucket, options.replicas ?? (nc.info?.cluster ? 3 : 1));
     await removeKeysOf(kv, subjects, self);
 
@@ -133,6 +140,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       heard: (peer) => heard(peer),
       malformed,
     });
+    undo.push(() => links.close());
     const mirror = new RegistryMirror({
       hub,
       self,
@@ -142,6 +150,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onOwnKeyRemoved: (service) => publisher.republish(service),
       malformed,
     });
+    undo.push(() => mirror.close());
     const forget = (peer: string, epochOfDead: string | undefined, why: string): void => {
       links.resetPeer(peer, `hub "${peer}" is gone: ${why}`);
       mirror.forgetHub(peer);
@@ -159,8 +168,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       },
       malformed,
     );
+    undo.push(() => liveness.close());
     heard = (peer) => liveness.heard(peer);
     const face = new NatsFace({ nc, hub, subjects, self, version: VERSION, callTimeoutMs: 30_000 });
+    undo.push(() => face.close());
     await kv.put(
       subjects.hubKey(self),
       JSON.stringify({ hub: self, epoch, host: hostname(), started: Date.now() }),
@@ -176,8 +187,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onHosted: (service, hosted) => face.hosted(service, hosted),
       onError,
     });
+    undo.push(() => publisher.close(false));
     await mirror.follow(kv, nc, onError);
     const relay = new PubSubRelay({ hub, nc, subjects, self, onError, malformed });
+    undo.push(() => relay.close());
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") liveness.suspend();
@@ -211,6 +224,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
         })()),
     };
   } catch (error) {
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
     await nc.close();
     throw error instanceof ClusterError
       ? error
