@@ -9,6 +9,7 @@ import { ClusterError } from "./errors.js";
 import { HubLinks } from "./hub-links.js";
 import { Liveness, type LivenessTiming } from "./liveness.js";
 import { MalformedCounts, type MalformedSource } from "./malformed.js";
+import { natsSecurityOptions, type ClusterCredentials, type ClusterTls } from "./nats-security.js";
 import { NatsFace } from "./nats-face.js";
 import { PubSubRelay } from "./pubsub-relay.js";
 import { RegistryMirror } from "./registry-mirror.js";
@@ -23,7 +24,11 @@ export interface JoinClusterOptions extends LivenessTiming {
   name?: string;
   /** This hub's name in the cluster, unique in it (default: the host name). */
   hub?: string;
-  /** More NATS connection options: credentials (`user`/`pass`, `token`, `authenticator`), `tls`. */
+  /** TLS to NATS (PEM files; `tls://` servers use it too, with the system's CAs by default). */
+  tls?: ClusterTls;
+  /** Credentials for NATS: `{user, password}`, or `{file}` — a `.creds` or nkey seed file. */
+  credentials?: ClusterCredentials;
+  /** More NATS connection options (they win over `tls` and `credentials`). */
   nats?: Omit<ConnectionOptions, "servers" | "name">;
   /**
    * Replicas of the registry's KV bucket (default 3 when the NATS server is part of a NATS
@@ -101,10 +106,13 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
   const epoch = randomBytes(8).toString("hex");
   const subjects = new ClusterSubjects(name);
 
+  const servers = typeof options.servers === "string" ? [options.servers] : options.servers;
+  const security = await natsSecurityOptions(servers, options.tls, options.credentials);
   let nc: NatsConnection;
   try {
     nc = await connect({
       ...NATS_DEFAULTS,
+      ...security,
       ...options.nats,
       servers: options.servers,
       name: `beamhub ${name}/${self}`,
