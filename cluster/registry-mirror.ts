@@ -4,6 +4,7 @@ import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
 import type { CallContext, Registration } from "../hub/types.js";
 import type { RemoteHub } from "../hub/remote/remote-hub.js";
+import type { Identity } from "../model/identity.js";
 import { decodeServiceRecord, HUB_LABEL, type ServiceRecord } from "./service-record.js";
 import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
@@ -13,7 +14,8 @@ const ANNOUNCED_READ_DELAY_MS = 200;
 
 /** What the mirror needs to forward a call to the hub hosting an instance. */
 export interface Forwarding {
-  remote(hub: string): RemoteHub | Promise<RemoteHub>;
+  /** The link to `hub` carrying calls of `caller` (undefined: anonymous). */
+  remote(hub: string, caller: Identity | undefined): RemoteHub | Promise<RemoteHub>;
 }
 
 /**
@@ -264,7 +266,8 @@ export class RegistryMirror {
         timeout: context.deadline === undefined ? 0 : Math.max(1, context.deadline - Date.now()),
       });
     return (data: unknown, context: CallContext): Promise<unknown> => {
-      const remote = forwarding.remote(hub);
+      // Over the caller's own link: the other hub sees who called, not this hub.
+      const remote = forwarding.remote(hub, context.caller.identity);
       return remote instanceof Promise
         ? remote.then((ready) => forward(ready, data, context))
         : forward(remote, data, context);
