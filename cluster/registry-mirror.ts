@@ -48,6 +48,8 @@ export class RegistryMirror {
   /** Called when a key of this hub's own went from the bucket. */
   readonly #onOwnKeyRemoved: (service: string) => void;
   readonly #malformed: MalformedCounts | undefined;
+  /** hub → the calls forwarded to it and not settled yet. */
+  readonly #inFlight = new Map<string, Set<Promise<unknown>>>();
 
   constructor(options: {
     hub: Hub;
@@ -184,7 +186,22 @@ export class RegistryMirror {
     if (services === undefined) return;
     this.#standIns.delete(hub);
     for (const instances of services.values())
-      for (const registration of instances.values()) void registration.unregister();
+      for (const registration of instances.values()) this.#retire(hub, registration);
+  }
+
+  /**
+   * Removes a stand-in for `hub` once the calls forwarded there so far have settled. Removed at
+   * once, the hub would move those calls to another instance ("failover") while they may have
+   * run at `hub` already — a call whose link reset ran twice. Waiting, they fail typed
+   * (`ELINK_RESET`: it may have run) or answer; only calls that never left this hub move.
+   */
+  #retire(hub: string, registration: Registration): void {
+    const pending = this.#inFlight.get(hub);
+    if (pending === undefined || pending.size === 0) {
+      void registration.unregister();
+      return;
+    }
+    void Promise.allSettled([...pending]).then(() => registration.unregister());
   }
 
   async close(): Promise<void> {
@@ -234,7 +251,7 @@ export class RegistryMirror {
     for (const [id, registration] of current)
       if (!wanted.has(id)) {
         current.delete(id);
-        void registration.unregister();
+        this.#retire(hub, registration);
       }
     for (const [id, labels] of wanted) {
       if (current.has(id)) continue;
@@ -257,6 +274,18 @@ export class RegistryMirror {
     }
   }
 
+  /** Counts `call` as in flight to `hub` until it settles. */
+  #track(hub: string, call: Promise<unknown>): void {
+    let pending = this.#inFlight.get(hub);
+    if (pending === undefined) this.#inFlight.set(hub, (pending = new Set()));
+    pending.add(call);
+    const settled = (): void => {
+      pending.delete(call);
+      if (pending.size === 0 && this.#inFlight.get(hub) === pending) this.#inFlight.delete(hub);
+    };
+    call.then(settled, settled);
+  }
+
   #forwarder(hub: string, service: string, instance: string) {
     const forwarding = this.#forwarding;
     const forward = (remote: RemoteHub, data: unknown, context: CallContext): Promise<unknown> =>
@@ -268,9 +297,12 @@ export class RegistryMirror {
     return (data: unknown, context: CallContext): Promise<unknown> => {
       // Over the caller's own link: the other hub sees who called, not this hub.
       const remote = forwarding.remote(hub, context.caller.identity);
-      return remote instanceof Promise
-        ? remote.then((ready) => forward(ready, data, context))
-        : forward(remote, data, context);
+      const call =
+        remote instanceof Promise
+          ? remote.then((ready) => forward(ready, data, context))
+          : forward(remote, data, context);
+      this.#track(hub, call);
+      return call;
     };
   }
 }
