@@ -310,5 +310,4 @@ export {
   type MlesOptions,
 } from "./mles/index.js";
 
-/** The package version. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./base/version.js";

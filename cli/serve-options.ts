@@ -63,6 +63,12 @@ export interface ServeFlags {
   cluster?: string;
   "cluster-name"?: string;
   "hub-name"?: string;
+  "cluster-tls-ca"?: string;
+  "cluster-tls-cert"?: string;
+  "cluster-tls-key"?: string;
+  "cluster-creds"?: string;
+  "cluster-user"?: string;
+  "cluster-password-file"?: string;
   /** `--metrics HOST:PORT`, `--log-level`, `--log-format`, `--slow-call MS`. */
   metrics?: string;
   "log-level"?: string;
@@ -194,7 +200,7 @@ export function resolveServeOptions(
   const limits = sessionLimits(pick, countSetting);
   const tasks = taskServeOptions(pick, config.file, env);
   const federation = federationServeOptions(pick, tasks.id, env);
-  const cluster = clusterServeOptions(pick);
+  const cluster = clusterServeOptions(pick, env);
   const observe = observeServeOptions(pick);
   const pubsub = pubsubServeOptions(pick);
   const address = parseListenAddress(listenSetting(flags, env, config.file));

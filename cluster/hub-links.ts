@@ -5,13 +5,13 @@ import { serveHubSession } from "../hub/remote/hub-server.js";
 import { RemoteHub } from "../hub/remote/remote-hub.js";
 import { DEFAULT_CODECS } from "../wire/config.js";
 import { handshakeWithin, openSession } from "../wire/open-session.js";
+import type { Identity } from "../model/identity.js";
+import { carriedCaller, decodeControlRequest, type ControlRequest } from "./control-request.js";
 import { ClusterPeerError, LinkResetError } from "./errors.js";
 import { LINK_ID_BYTES, decodeLinkMessage, encodeLinkMessage, LinkMessageType } from "./link-message.js";
 import { LinkTransport, type LinkLimits } from "./link-transport.js";
+import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
-
-/** A control request between hubs (JSON on `_beam.<ns>.<hub>.ctl`). */
-type ControlRequest = { op: "open"; link: string; from: string; epoch: string } | { op: "probe" };
 
 /** What the links need of the cluster. */
 export interface LinksContext {
@@ -26,11 +26,21 @@ export interface LinksContext {
   readonly limits: LinkLimits & { withoutFds: "convert" | "refuse" };
   /** Called for every message from a peer on a link of its: a sign of life. */
   readonly heard?: (peer: string) => void;
+  /** Counts what arrived malformed (dropped). */
+  readonly malformed?: MalformedCounts;
 }
 
-/** This hub's link to another: a beamhub session over NATS, opened on first use. */
+/**
+ * Links to one hub carrying calls of distinct callers, at most: each is a session at that hub
+ * (a few KB there and here), and a caller past this many fails typed instead of growing them.
+ */
+export const MAX_CALLER_LINKS_PER_HUB = 1024;
+
+/** This hub's link to another, for one caller: a beamhub session over NATS, opened on first use. */
 interface OutboundLink {
   readonly peer: string;
+  /** Its key in the outbound map: the peer and the caller it carries. */
+  readonly key: string;
   readonly remote: Promise<RemoteHub>;
   /** Set once the session is up: calls go straight to it. */
   ready?: RemoteHub;
@@ -65,12 +75,31 @@ export class HubLinks {
     return new Set([...this.#transports.values()].map((entry) => entry.peer));
   }
 
-  /** The session to `peer`, opened on first use; the same one until it ends. */
-  remote(peer: string): RemoteHub | Promise<RemoteHub> {
-    const existing = this.#outbound.get(peer);
+  /**
+   * The session to `peer` that carries calls of `caller` (the identity of whoever called at this
+   * hub; undefined: anonymous), opened on first use; the same one until it ends. The other hub
+   * serves it as a session of that identity, so its access rules and services see the caller.
+   */
+  remote(peer: string, caller?: Identity): RemoteHub | Promise<RemoteHub> {
+    const carried = carriedCaller(caller);
+    if (carried === undefined)
+      return Promise.reject(
+        new ClusterPeerError(peer, `the caller's identity is too long to carry to hub "${peer}"`),
+      );
+    const key = `${peer}\n${carried === null ? "" : JSON.stringify(carried)}`;
+    const existing = this.#outbound.get(key);
     if (existing !== undefined) return existing.ready ?? existing.remote;
-    const link: OutboundLink = { peer, remote: this.#open(peer) };
-    this.#outbound.set(peer, link);
+    let links = 0;
+    for (const other of this.#outbound.values()) if (other.peer === peer) links++;
+    if (links >= MAX_CALLER_LINKS_PER_HUB)
+      return Promise.reject(
+        new ClusterPeerError(
+          peer,
+          `${links} callers already have links to hub "${peer}" (at most ${MAX_CALLER_LINKS_PER_HUB})`,
+        ),
+      );
+    const link: OutboundLink = { peer, key, remote: this.#open(peer, carried) };
+    this.#outbound.set(key, link);
     link.remote.then(
       (remote) => {
         link.ready = remote;
@@ -98,17 +127,17 @@ export class HubLinks {
   }
 
   #forget(link: OutboundLink): void {
-    if (this.#outbound.get(link.peer) === link) this.#outbound.delete(link.peer);
+    if (this.#outbound.get(link.key) === link) this.#outbound.delete(link.key);
   }
 
-  async #open(peer: string): Promise<RemoteHub> {
+  async #open(peer: string, caller: Identity | null): Promise<RemoteHub> {
     const { nc, subjects, self, epoch, openTimeoutMs } = this.#context;
     if (this.#closed) throw new ClusterPeerError(peer, "this hub left the cluster");
     const id = randomBytes(LINK_ID_BYTES);
     // Registered before the peer hears of it: the peer's first bytes may come before its answer.
     const transport = this.#track(id, peer);
     try {
-      const request: ControlRequest = { op: "open", link: transport.id, from: self, epoch };
+      const request: ControlRequest = { op: "open", link: transport.id, from: self, epoch, caller };
       await nc.request(subjects.control(peer), JSON.stringify(request), { timeout: openTimeoutMs });
     } catch (error) {
       this.#transports.delete(transport.id);
@@ -154,7 +183,10 @@ export class HubLinks {
 
   #onLinkMessage(from: string, bytes: Uint8Array): void {
     const decoded = decodeLinkMessage(bytes);
-    if (decoded === undefined) return;
+    if (decoded === undefined) {
+      this.#context.malformed?.count("link");
+      return;
+    }
     const entry = this.#transports.get(decoded.link);
     // Only the hub at the other end may speak on a link (its name is in the subject).
     if (entry !== undefined && entry.peer === from) {
@@ -181,10 +213,9 @@ export class HubLinks {
   }
 
   #onControl(message: Msg): void {
-    let request: ControlRequest;
-    try {
-      request = JSON.parse(new TextDecoder().decode(message.data)) as ControlRequest;
-    } catch {
+    const request = decodeControlRequest(message.data);
+    if (request === undefined) {
+      this.#context.malformed?.count("control");
       return;
     }
     const { epoch, hub } = this.#context;
@@ -192,17 +223,21 @@ export class HubLinks {
       message.respond(JSON.stringify({ epoch }));
       return;
     }
-    if (request.op !== "open" || this.#closed) return;
-    if (
-      typeof request.link !== "string" ||
-      !/^[0-9a-f]{16}$/.test(request.link) ||
-      typeof request.from !== "string"
-    )
+    if (this.#closed) return;
+    // A link id already in use is refused: taking it over would orphan the session on it.
+    if (this.#transports.has(request.link)) {
+      this.#context.malformed?.count("control");
       return;
+    }
     const transport = this.#track(Buffer.from(request.link, "hex"), request.from);
     message.respond(JSON.stringify({ epoch }));
     const session = openSession(transport, { role: "server", codecs: DEFAULT_CODECS });
-    serveHubSession(hub, session.connection, { id: request.from, via: "cluster" }, { transport: "cluster" });
+    // The caller the link carries, as its hub vouches for it (hubs of a cluster trust each
+    // other: NATS permissions decide who may open links here); a hub that names none is the
+    // caller itself.
+    const identity =
+      request.caller === undefined ? { id: request.from, via: "cluster" } : (request.caller ?? undefined);
+    serveHubSession(hub, session.connection, identity, { transport: "cluster" });
     void session.connection.closed.then(() => {
       if (this.#transports.get(transport.id)?.transport === transport) this.#transports.delete(transport.id);
     });

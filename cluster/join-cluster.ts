@@ -2,11 +2,14 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
+import { VERSION } from "../base/version.js";
 import type { Hub } from "../hub/hub.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import { ClusterError } from "./errors.js";
 import { HubLinks } from "./hub-links.js";
 import { Liveness, type LivenessTiming } from "./liveness.js";
+import { MalformedCounts, type MalformedSource } from "./malformed.js";
+import { natsSecurityOptions, type ClusterCredentials, type ClusterTls } from "./nats-security.js";
 import { NatsFace } from "./nats-face.js";
 import { PubSubRelay } from "./pubsub-relay.js";
 import { RegistryMirror } from "./registry-mirror.js";
@@ -21,7 +24,11 @@ export interface JoinClusterOptions extends LivenessTiming {
   name?: string;
   /** This hub's name in the cluster, unique in it (default: the host name). */
   hub?: string;
-  /** More NATS connection options: credentials (`user`/`pass`, `token`, `authenticator`), `tls`. */
+  /** TLS to NATS (PEM files; `tls://` servers use it too, with the system's CAs by default). */
+  tls?: ClusterTls;
+  /** Credentials for NATS: `{user, password}`, or `{file}` — a `.creds` or nkey seed file. */
+  credentials?: ClusterCredentials;
+  /** More NATS connection options (they win over `tls` and `credentials`). */
   nats?: Omit<ConnectionOptions, "servers" | "name">;
   /**
    * Replicas of the registry's KV bucket (default 3 when the NATS server is part of a NATS
@@ -74,6 +81,11 @@ export interface Cluster {
   /** Resolves once this hub's registrations so far are in the cluster's registry. */
   settled(): Promise<void>;
   /**
+   * How many messages this hub dropped as malformed, by subject kind: not what the subject
+   * carries (another program, or a hub of another version, on the cluster's subjects).
+   */
+  malformed(): Record<MalformedSource, number>;
+  /**
    * Leaves the cluster: this hub's services are removed from the registry, links close (calls on
    * them fail), and the NATS connection is drained.
    */
@@ -111,10 +123,13 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
   const epoch = randomBytes(8).toString("hex");
   const subjects = new ClusterSubjects(name);
 
+  const servers = typeof options.servers === "string" ? [options.servers] : options.servers;
+  const security = await natsSecurityOptions(servers, options.tls, options.credentials);
   let nc: NatsConnection;
   try {
     nc = await connect({
       ...NATS_DEFAULTS,
+      ...security,
       ...options.nats,
       servers: options.servers,
       name: `beamhub ${name}/${self}`,
@@ -125,12 +140,20 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       error,
     );
   }
+  // What is up so far, taken down again (last first) when the join fails half-way.
+  const undo: (() => unknown)[] = [];
   try {
+    // Without JetStream there is no registry: said at once, not after the retries below.
+    if (nc.info?.jetstream !== true)
+      throw new ClusterError(
+        `JetStream is not enabled on the NATS server at ${nc.getServer()}: a cluster keeps its registry there`,
+      );
     const replicas = options.replicas ?? (nc.info?.cluster ? 3 : 1);
     const kv = await openBucket(nc, subjects.bucket, replicas);
     await removeKeysOf(kv, subjects, self);
 
     let heard = (_peer: string): void => undefined;
+    const malformed = new MalformedCounts();
     const links = new HubLinks({
       nc,
       hub,
@@ -141,7 +164,9 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       limits: { window: options.linkWindow, withoutFds: options.fds ?? "convert" },
       // A peer may open a link before liveness exists (a few lines below): not heard yet then.
       heard: (peer) => heard(peer),
+      malformed,
     });
+    undo.push(() => links.close());
     const mirror = new RegistryMirror({
       hub,
       self,
@@ -149,19 +174,30 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       forwarding: links,
       onHub: (peer) => liveness.know(peer),
       onOwnKeyRemoved: (service) => publisher.republish(service),
+      malformed,
     });
+    undo.push(() => mirror.close());
     const forget = (peer: string, epochOfDead: string | undefined, why: string): void => {
       links.resetPeer(peer, `hub "${peer}" is gone: ${why}`);
       mirror.forgetHub(peer);
       void removeKeysOf(kv, subjects, peer, epochOfDead).catch(onError);
     };
-    const liveness = new Liveness(nc, subjects, { name: self, epoch }, options, {
-      linkedPeers: () => links.peers,
-      onDead: forget,
-      onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
-    });
+    const liveness = new Liveness(
+      nc,
+      subjects,
+      { name: self, epoch },
+      options,
+      {
+        linkedPeers: () => links.peers,
+        onDead: forget,
+        onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
+      },
+      malformed,
+    );
+    undo.push(() => liveness.close());
     heard = (peer) => liveness.heard(peer);
-    const face = new NatsFace({ nc, hub, subjects, self, version: "1", callTimeoutMs: 30_000 });
+    const face = new NatsFace({ nc, hub, subjects, self, version: VERSION, callTimeoutMs: 30_000 });
+    undo.push(() => face.close());
     await kv.put(
       subjects.hubKey(self),
       JSON.stringify({ hub: self, epoch, host: hostname(), started: Date.now() }),
@@ -177,8 +213,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onHosted: (service, hosted) => face.hosted(service, hosted),
       onError,
     });
+    undo.push(() => publisher.close(false));
     await mirror.follow(kv, nc, onError);
-    const relay = new PubSubRelay({ hub, nc, subjects, self, onError });
+    const relay = new PubSubRelay({ hub, nc, subjects, self, onError, malformed });
+    undo.push(() => relay.close());
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") liveness.suspend();
@@ -200,6 +238,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       hubs: () => liveness.alive,
       bucket: (bucketName) => openBucket(nc, bucketName, replicas),
       settled: () => publisher.settled(),
+      malformed: () => malformed.snapshot(),
       leave: () =>
         (left ??= (async () => {
           for (const extension of started.reverse()) await extension.close().catch(onError);
@@ -223,6 +262,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     }
     return cluster;
   } catch (error) {
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
     await nc.close();
     throw error instanceof ClusterError
       ? error

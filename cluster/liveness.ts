@@ -1,4 +1,6 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { decodeControlAnswer, decodeHeartbeat } from "./control-request.js";
+import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
 
 /** Timing of the cluster's liveness checks (ms). */
@@ -54,6 +56,7 @@ export class Liveness {
       onDead(hub: string, epoch: string | undefined, why: string): void;
       onRestarted(hub: string): void;
     },
+    private readonly malformed?: MalformedCounts,
   ) {
     this.#nc = nc;
     this.#subjects = subjects;
@@ -65,16 +68,12 @@ export class Liveness {
     this.#subscription = nc.subscribe(subjects.heartbeats, {
       callback: (error, message) => {
         if (error) return;
-        try {
-          const beat = JSON.parse(new TextDecoder().decode(message.data)) as {
-            hub?: unknown;
-            epoch?: unknown;
-          };
-          if (typeof beat.hub === "string" && typeof beat.epoch === "string" && beat.hub !== this.#self)
-            this.#seen(beat.hub, beat.epoch);
-        } catch {
-          // Not a heartbeat of ours.
-        }
+        const beat = decodeHeartbeat(message.data);
+        // The subject names the hub (NATS permissions let a hub publish only its own): a
+        // heartbeat that names another is not believed.
+        if (beat === undefined || message.subject !== subjects.heartbeat(beat.hub))
+          this.malformed?.count("heartbeat");
+        else if (beat.hub !== this.#self) this.#seen(beat.hub, beat.epoch);
       },
     });
     this.#beat();
@@ -90,7 +89,7 @@ export class Liveness {
 
   /** A hub named somewhere (a registry record): watched from now on, dead if it stays silent. */
   know(hub: string): void {
-    if (hub !== this.#self && !this.#peers.has(hub))
+    if (hub !== "" && hub !== this.#self && !this.#peers.has(hub))
       this.#peers.set(hub, { epoch: undefined, lastSeen: Date.now(), probing: false });
   }
 
@@ -162,8 +161,11 @@ export class Liveness {
       .then(
         (reply) => {
           peer.probing = false;
-          const { epoch } = JSON.parse(new TextDecoder().decode(reply.data)) as { epoch: string };
-          this.#seen(hub, epoch);
+          // Whoever answers on the hub's control subject must say its epoch; anything else is
+          // dropped (and the hub stays unheard from).
+          const answer = decodeControlAnswer(reply.data);
+          if (answer === undefined) this.malformed?.count("heartbeat");
+          else this.#seen(hub, answer.epoch);
         },
         (error: { isNoResponders?: () => boolean }) => {
           peer.probing = false;

@@ -96,6 +96,7 @@ export class NatsFace {
       const text = new TextDecoder().decode(message.data);
       const data: unknown = text.length === 0 ? undefined : JSON.parse(text);
       const reply = await this.#hub.call(service, data, { timeout: this.#callTimeoutMs });
+      // A reply JSON cannot hold (a BigInt, a cycle) throws here and is answered as an error.
       message.respond(reply === undefined ? "" : JSON.stringify(reply));
     } catch (error) {
       if (figures !== undefined) figures.errors++;
@@ -108,10 +109,16 @@ export class NatsFace {
             : "EHANDLER";
       const text = typeof typed?.message === "string" ? typed.message : String(error);
       const headers = natsHeaders();
-      headers.set("Nats-Service-Error", text.slice(0, 1000));
+      // A header value holds no line break (nats.js throws on one), and messages may quote the
+      // request: a JSON error quotes the body, CR/LF included.
+      headers.set("Nats-Service-Error", oneLine(text).slice(0, 1000));
       headers.set("Nats-Service-Error-Code", String(statusOf(code)));
-      headers.set("Beamhub-Error-Code", code);
-      message.respond(JSON.stringify({ error: { code, message: text } }), { headers });
+      headers.set("Beamhub-Error-Code", oneLine(code).slice(0, 100));
+      try {
+        message.respond(JSON.stringify({ error: { code, message: text } }), { headers });
+      } catch {
+        // NATS is closed: nobody to answer.
+      }
     } finally {
       if (figures !== undefined) figures.ms += performance.now() - started;
     }
@@ -153,6 +160,11 @@ export class NatsFace {
           : { type: "io.nats.micro.v1.stats_response", ...base, started: this.#started, endpoints };
     message.respond(JSON.stringify(answer));
   }
+}
+
+/** `text` with each run of CR/LF as one space. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, " ");
 }
 
 /** An HTTP-like status for the `Nats-Service-Error-Code` header (as NATS services use them). */

@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { cborCodec } from "../codecs/index.js";
 import type { Hub } from "../hub/hub.js";
+import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
 
 /** A publication as it travels between hubs (CBOR on `beam.<ns>.pub.<channel>`). */
@@ -30,8 +31,9 @@ export class PubSubRelay {
     subjects: ClusterSubjects;
     self: string;
     onError: (error: unknown) => void;
+    malformed?: MalformedCounts;
   }) {
-    const { hub, nc, subjects, self, onError } = options;
+    const { hub, nc, subjects, self, onError, malformed } = options;
     let relaying = false;
     this.#stop = hub.pubsub.relay((channel, data, from) => {
       if (relaying) return; // one that came from another hub
@@ -46,15 +48,23 @@ export class PubSubRelay {
       callback: (error, message) => {
         if (error !== null) return;
         const channel = subjects.parsePublication(message.subject);
-        let publication: RelayedPublication;
+        let publication: Partial<RelayedPublication> | null;
         try {
-          publication = cborCodec.decode(message.data) as RelayedPublication;
-        } catch (decodeError) {
-          onError(decodeError);
+          publication = cborCodec.decode(message.data) as typeof publication;
+        } catch {
+          publication = null;
+        }
+        if (
+          channel === undefined ||
+          typeof publication !== "object" ||
+          publication === null ||
+          typeof publication.hub !== "string" ||
+          typeof publication.from !== "string"
+        ) {
+          malformed?.count("publication");
           return;
         }
-        if (channel === undefined || publication?.hub === self || typeof publication?.from !== "string")
-          return;
+        if (publication.hub === self) return;
         relaying = true;
         try {
           hub.pubsub.publish(channel, publication.data, publication.from).catch(onError);

@@ -4,7 +4,9 @@ import type { Hub } from "../hub/hub.js";
 import type { Session } from "../hub/session.js";
 import type { CallContext, Registration } from "../hub/types.js";
 import type { RemoteHub } from "../hub/remote/remote-hub.js";
+import type { Identity } from "../model/identity.js";
 import { decodeServiceRecord, HUB_LABEL, type ServiceRecord } from "./service-record.js";
+import type { MalformedCounts } from "./malformed.js";
 import type { ClusterSubjects } from "./subjects.js";
 
 /** How long an announced change may take to come through the watch before the key is read. */
@@ -12,7 +14,8 @@ const ANNOUNCED_READ_DELAY_MS = 200;
 
 /** What the mirror needs to forward a call to the hub hosting an instance. */
 export interface Forwarding {
-  remote(hub: string): RemoteHub | Promise<RemoteHub>;
+  /** The link to `hub` carrying calls of `caller` (undefined: anonymous). */
+  remote(hub: string, caller: Identity | undefined): RemoteHub | Promise<RemoteHub>;
 }
 
 /**
@@ -44,6 +47,9 @@ export class RegistryMirror {
   readonly #onHub: (hub: string) => void;
   /** Called when a key of this hub's own went from the bucket. */
   readonly #onOwnKeyRemoved: (service: string) => void;
+  readonly #malformed: MalformedCounts | undefined;
+  /** hub → the calls forwarded to it and not settled yet. */
+  readonly #inFlight = new Map<string, Set<Promise<unknown>>>();
 
   constructor(options: {
     hub: Hub;
@@ -56,7 +62,10 @@ export class RegistryMirror {
      * frozen or cut off: it is written again if the service is still here.
      */
     onOwnKeyRemoved: (service: string) => void;
+    /** Counts announcements, keys and records that are not what they should be (dropped). */
+    malformed?: MalformedCounts;
   }) {
+    this.#malformed = options.malformed;
     this.#session = options.hub.session({ identity: { id: options.self, via: "cluster" } });
     this.#self = options.self;
     this.#subjects = options.subjects;
@@ -94,7 +103,13 @@ export class RegistryMirror {
       callback: (error, message) => {
         if (error !== null || this.#stopped) return;
         const [key = "", revision] = message.string().split(" ");
-        if (this.#subjects.parseServiceKey(key) === undefined) return;
+        if (
+          this.#subjects.parseServiceKey(key) === undefined ||
+          (revision !== undefined && !/^\d+$/.test(revision))
+        ) {
+          this.#malformed?.count("registry");
+          return;
+        }
         // Usually the watch brings the change at about the same time: read the key only if it
         // has not after a moment, so that a healthy watch costs no read per change.
         const known = (): boolean =>
@@ -171,7 +186,22 @@ export class RegistryMirror {
     if (services === undefined) return;
     this.#standIns.delete(hub);
     for (const instances of services.values())
-      for (const registration of instances.values()) void registration.unregister();
+      for (const registration of instances.values()) this.#retire(hub, registration);
+  }
+
+  /**
+   * Removes a stand-in for `hub` once the calls forwarded there so far have settled. Removed at
+   * once, the hub would move those calls to another instance ("failover") while they may have
+   * run at `hub` already — a call whose link reset ran twice. Waiting, they fail typed
+   * (`ELINK_RESET`: it may have run) or answer; only calls that never left this hub move.
+   */
+  #retire(hub: string, registration: Registration): void {
+    const pending = this.#inFlight.get(hub);
+    if (pending === undefined || pending.size === 0) {
+      void registration.unregister();
+      return;
+    }
+    void Promise.allSettled([...pending]).then(() => registration.unregister());
   }
 
   async close(): Promise<void> {
@@ -188,7 +218,10 @@ export class RegistryMirror {
   #apply(entry: KvEntry): { hub: string; service: string } | undefined {
     if (this.#stopped) return undefined;
     const key = this.#subjects.parseServiceKey(entry.key);
-    if (key === undefined) return undefined;
+    if (key === undefined) {
+      this.#malformed?.count("registry");
+      return undefined;
+    }
     // The same change may come twice (announced and watched), and an older one late.
     if ((this.#revisions.get(entry.key) ?? 0) >= entry.revision) return key;
     this.#revisions.set(entry.key, entry.revision);
@@ -197,7 +230,14 @@ export class RegistryMirror {
       return key;
     }
     const record = entry.operation === "PUT" ? decodeServiceRecord(entry.value) : undefined;
-    if (record !== undefined && (record.hub !== key.hub || record.name !== key.service)) return key;
+    if (
+      entry.operation === "PUT" &&
+      (record === undefined || record.hub !== key.hub || record.name !== key.service)
+    ) {
+      // Not a record of this key: dropped, and what it replaced stays.
+      this.#malformed?.count("registry");
+      return key;
+    }
     if (record !== undefined) this.#onHub(key.hub);
     this.#sync(key.hub, key.service, record);
     return key;
@@ -211,7 +251,7 @@ export class RegistryMirror {
     for (const [id, registration] of current)
       if (!wanted.has(id)) {
         current.delete(id);
-        void registration.unregister();
+        this.#retire(hub, registration);
       }
     for (const [id, labels] of wanted) {
       if (current.has(id)) continue;
@@ -234,6 +274,18 @@ export class RegistryMirror {
     }
   }
 
+  /** Counts `call` as in flight to `hub` until it settles. */
+  #track(hub: string, call: Promise<unknown>): void {
+    let pending = this.#inFlight.get(hub);
+    if (pending === undefined) this.#inFlight.set(hub, (pending = new Set()));
+    pending.add(call);
+    const settled = (): void => {
+      pending.delete(call);
+      if (pending.size === 0 && this.#inFlight.get(hub) === pending) this.#inFlight.delete(hub);
+    };
+    call.then(settled, settled);
+  }
+
   #forwarder(hub: string, service: string, instance: string) {
     const forwarding = this.#forwarding;
     const forward = (remote: RemoteHub, data: unknown, context: CallContext): Promise<unknown> =>
@@ -243,10 +295,14 @@ export class RegistryMirror {
         timeout: context.deadline === undefined ? 0 : Math.max(1, context.deadline - Date.now()),
       });
     return (data: unknown, context: CallContext): Promise<unknown> => {
-      const remote = forwarding.remote(hub);
-      return remote instanceof Promise
-        ? remote.then((ready) => forward(ready, data, context))
-        : forward(remote, data, context);
+      // Over the caller's own link: the other hub sees who called, not this hub.
+      const remote = forwarding.remote(hub, context.caller.identity);
+      const call =
+        remote instanceof Promise
+          ? remote.then((ready) => forward(ready, data, context))
+          : forward(remote, data, context);
+      this.#track(hub, call);
+      return call;
     };
   }
 }

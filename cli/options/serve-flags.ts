@@ -338,6 +338,45 @@ const CLUSTER: OptionGroup = {
       help: "this hub's name in the cluster, unique in it (other hubs' services carry it as the label beamhub/hub)",
       defaultText: "the host name",
     },
+    "cluster-tls-ca": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "TLS to NATS: the CA (PEM) that signed the NATS servers' certificates (tls:// URLs use TLS too)",
+      defaultText: "the system's CAs",
+    },
+    "cluster-tls-cert": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "TLS to NATS: this hub's client certificate (PEM), for NATS servers that verify clients; with --cluster-tls-key",
+    },
+    "cluster-tls-key": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "TLS to NATS: the client certificate's private key (PEM)",
+    },
+    "cluster-creds": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it) or an nkey seed file (SU...)",
+    },
+    "cluster-user": {
+      type: "string",
+      value: "NAME",
+      setting: true,
+      help:
+        "NATS user name; its password comes from BEAMHUB_CLUSTER_PASSWORD or --cluster-password-file, " +
+        "never from the command line",
+    },
+    "cluster-password-file": {
+      type: "string",
+      value: "FILE",
+      setting: true,
+      help: "a file holding the NATS password of --cluster-user (one line)",
+    },
   },
 };
 

@@ -8,7 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as connectNats, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ByteStream, Channel, connectMemory, FileDescriptor, Hub, type HubClient } from "../../index.js";
+import {
+  ByteStream,
+  Channel,
+  connectMemory,
+  FileDescriptor,
+  Hub,
+  VERSION,
+  type HubClient,
+} from "../../index.js";
 import { joinCluster, type Cluster } from "../../cluster/index.js";
 import { within } from "../compliance/suite.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-cluster.js";
@@ -77,7 +85,11 @@ describe("a cluster of three hubs", () => {
       error: { message: expect.stringMatching(/no luck/) },
     });
 
-    const answers: { id: string; endpoints: { subject: string; metadata: { service: string } }[] }[] = [];
+    const answers: {
+      id: string;
+      version: string;
+      endpoints: { subject: string; metadata: { service: string } }[];
+    }[] = [];
     for await (const message of await plain.requestMany("$SRV.INFO.beamhub", "", {
       maxWait: 1000,
       maxMessages: 3,
@@ -85,6 +97,8 @@ describe("a cluster of three hubs", () => {
       answers.push(JSON.parse(message.string()));
     const hubC = answers.find((answer) => answer.id === "hub-c");
     expect(answers.map((answer) => answer.id).sort()).toEqual(["hub-a", "hub-b", "hub-c"]);
+    // The package's version, as `beamhub --version` says it (nats micro shows it).
+    for (const answer of answers) expect(answer.version).toBe(VERSION);
     expect(hubC?.endpoints).toContainEqual(
       expect.objectContaining({
         subject: "beam.features.svc.plain=2Egreet",
