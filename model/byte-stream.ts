@@ -117,7 +117,7 @@ export class ByteStream extends Attachable implements Ownable {
     return writable;
   }
 
-  /** @internal Whether {@link openPort} would succeed: no one uses the end's web streams yet. */
+  /** Whether {@link openPort} would succeed: the end is open and no one uses its web streams yet. */
   get canOpenPort(): boolean {
     if (this.#closed || this.#portOpen) return false;
     const readable = this.#readable;
@@ -129,9 +129,13 @@ export class ByteStream extends Attachable implements Ownable {
   }
 
   /**
-   * @internal Opens the end's port (see {@link ByteStreamPort}), locking its web streams: the
-   * end's own raw port when it has one, else one over the web streams. Undefined when
-   * {@link canOpenPort} is false.
+   * Opens the end's port (see {@link ByteStreamPort}): the raw way to read and write this end,
+   * without web streams, at a function call per chunk. It locks the end's `readable` and
+   * `writable` (an end is driven one way or the other, never both). The ends of
+   * `ByteStream.pair()` and of every transport have a raw port of their own: opened before the
+   * web streams were ever asked for, they are never made. Other ends get a port over their web
+   * streams. Undefined when {@link canOpenPort} is false (the end is closed, its port is open, or
+   * its web streams are locked).
    */
   openPort(): ByteStreamPort | undefined {
     if (!this.canOpenPort) return undefined;
