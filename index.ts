@@ -59,7 +59,12 @@ export type {
 } from "./pubsub/index.js";
 
 // What a message can carry.
-export { ByteStream, type ByteStreamOptions } from "./model/byte-stream.js";
+export {
+  ByteStream,
+  type ByteStreamOptions,
+  type ByteStreamPort,
+  type ByteStreamSink,
+} from "./model/byte-stream.js";
 export type { Cancelable } from "./model/cancellation.js";
 export {
   Channel,

@@ -4,7 +4,7 @@ import { StreamResetError } from "./errors.js";
 import { memoryPipe, type Pipe } from "./memory-pipe.js";
 import { webStreamsPort } from "./web-streams-port.js";
 import { Owners, type Ownable, type Scope } from "./scope.js";
-import type { ByteStreamPort } from "./byte-stream-port.js";
+import type { ByteStreamPort, ByteStreamSink } from "./byte-stream-port.js";
 
 export type { ByteStreamPort, ByteStreamSink } from "./byte-stream-port.js";
 
@@ -71,15 +71,9 @@ export class ByteStream extends Attachable implements Ownable {
   /** Creates two connected ends: bytes written to one are read from the other. */
   static pair(options: ByteStreamOptions = {}): [ByteStream, ByteStream] {
     const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    const ends: ByteStream[] = [];
-    const aToB = memoryPipe(highWaterMark, {
-      writeDone: () => ends[0]!.writeFinished(),
-      readDone: () => ends[1]!.readFinished(),
-    });
-    const bToA = memoryPipe(highWaterMark, {
-      writeDone: () => ends[1]!.writeFinished(),
-      readDone: () => ends[0]!.readFinished(),
-    });
+    // No array or object literal holds the ends or the pipes (see memory-pipe.ts on pretenuring).
+    const aToB = memoryPipe(highWaterMark);
+    const bToA = memoryPipe(highWaterMark);
     const reset = (reason: unknown): void => {
       const error =
         reason instanceof StreamResetError ? reason : new StreamResetError("reset by peer", reason);
@@ -90,15 +84,16 @@ export class ByteStream extends Attachable implements Ownable {
       () => bToA.readable,
       () => aToB.writable,
       reset,
-      () => pipePort(bToA, aToB),
+      () => new PipePort(bToA, aToB),
     );
     const b = new ByteStream(
       () => aToB.readable,
       () => bToA.writable,
       reset,
-      () => pipePort(aToB, bToA),
+      () => new PipePort(aToB, bToA),
     );
-    ends.push(a, b);
+    aToB.join(a, b);
+    bToA.join(b, a);
     return [a, b];
   }
 
@@ -122,7 +117,7 @@ export class ByteStream extends Attachable implements Ownable {
     return writable;
   }
 
-  /** @internal Whether {@link openPort} would succeed: no one uses the end's web streams yet. */
+  /** Whether {@link openPort} would succeed: the end is open and no one uses its web streams yet. */
   get canOpenPort(): boolean {
     if (this.#closed || this.#portOpen) return false;
     const readable = this.#readable;
@@ -134,9 +129,13 @@ export class ByteStream extends Attachable implements Ownable {
   }
 
   /**
-   * @internal Opens the end's port (see {@link ByteStreamPort}), locking its web streams: the
-   * end's own raw port when it has one, else one over the web streams. Undefined when
-   * {@link canOpenPort} is false.
+   * Opens the end's port (see {@link ByteStreamPort}): the raw way to read and write this end,
+   * without web streams, at a function call per chunk. It locks the end's `readable` and
+   * `writable` (an end is driven one way or the other, never both). The ends of
+   * `ByteStream.pair()` and of every transport have a raw port of their own: opened before the
+   * web streams were ever asked for, they are never made. Other ends get a port over their web
+   * streams. Undefined when {@link canOpenPort} is false (the end is closed, its port is open, or
+   * its web streams are locked).
    */
   openPort(): ByteStreamPort | undefined {
     if (!this.canOpenPort) return undefined;
@@ -205,25 +204,46 @@ export class ByteStream extends Attachable implements Ownable {
   }
 }
 
-/** The raw port of an in-memory end that reads from `incoming` and writes to `outgoing`. */
-function pipePort(incoming: Pipe, outgoing: Pipe): ByteStreamPort {
-  return {
-    start: (sink) => {
-      // Either direction failing resets the whole stream: tell the sink once.
-      let told = false;
-      const failed = (error: StreamResetError): void => {
-        if (told) return;
-        told = true;
-        sink.reset(error);
-      };
-      incoming.failed.reader = failed;
-      outgoing.failed.writer = failed;
-      outgoing.drained = () => sink.drain();
-      incoming.readInto(sink);
-    },
-    pause: () => incoming.pause(),
-    resume: () => incoming.resume(),
-    write: (chunk) => outgoing.write(chunk),
-    end: () => outgoing.end(),
-  };
+/**
+ * The raw port of an in-memory end that reads from `incoming` and writes to `outgoing`. A class
+ * rather than an object literal of closures: see memory-pipe.ts on pretenuring.
+ */
+class PipePort implements ByteStreamPort {
+  #sink: ByteStreamSink | undefined;
+  #told = false;
+
+  constructor(
+    private readonly incoming: Pipe,
+    private readonly outgoing: Pipe,
+  ) {}
+
+  start(sink: ByteStreamSink): void {
+    this.#sink = sink;
+    // Either direction failing resets the whole stream: the sink is told once.
+    this.incoming.readerFailed = this.outgoing.writerFailed = (error) => this.#failed(error);
+    this.outgoing.drained = () => sink.drain();
+    this.incoming.readInto(sink);
+  }
+
+  pause(): void {
+    this.incoming.pause();
+  }
+
+  resume(): void {
+    this.incoming.resume();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.outgoing.write(chunk);
+  }
+
+  end(): void {
+    this.outgoing.end();
+  }
+
+  #failed(error: StreamResetError): void {
+    if (this.#told) return;
+    this.#told = true;
+    this.#sink!.reset(error);
+  }
 }

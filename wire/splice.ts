@@ -1,4 +1,4 @@
-import type { ByteStream, ByteStreamPort } from "../model/byte-stream.js";
+import type { ByteStream, ByteStreamPort, ByteStreamSink } from "../model/byte-stream.js";
 import type { Channel } from "../model/channel.js";
 import { StreamResetError } from "../model/errors.js";
 
@@ -44,16 +44,37 @@ export function spliceStreams(a: ByteStream, b: ByteStream): void {
 }
 
 function splicePorts(a: ByteStream, portA: ByteStreamPort, b: ByteStream, portB: ByteStreamPort): void {
-  const forward = (to: ByteStream, from: ByteStreamPort, into: ByteStreamPort): void =>
-    from.start({
-      data: (chunk) => {
-        if (!into.write(chunk)) from.pause();
-      },
-      end: () => into.end(),
-      // `from` may write again: let what `into` delivers (written into `from`) flow again.
-      drain: () => into.resume(),
-      reset: (error) => to.reset(error),
-    });
-  forward(b, portA, portB);
-  forward(a, portB, portA);
+  portA.start(new Forward(b, portA, portB));
+  portB.start(new Forward(a, portB, portA));
+}
+
+/**
+ * One direction of a splice: what arrives from `from` is written into `into`; a reset resets
+ * `to`. A class, not an object literal of closures: V8 may pretenure a literal site's objects,
+ * and an old sink whose closures reach the young ports and streams keeps them alive through every
+ * scavenge until the next full collection (see model/memory-pipe.ts; issue 19).
+ */
+class Forward implements ByteStreamSink {
+  constructor(
+    private readonly to: ByteStream,
+    private readonly from: ByteStreamPort,
+    private readonly into: ByteStreamPort,
+  ) {}
+
+  data(chunk: Uint8Array): void {
+    if (!this.into.write(chunk)) this.from.pause();
+  }
+
+  end(): void {
+    this.into.end();
+  }
+
+  /** `from` may write again: let what `into` delivers (written into `from`) flow again. */
+  drain(): void {
+    this.into.resume();
+  }
+
+  reset(error: StreamResetError): void {
+    this.to.reset(error);
+  }
 }

@@ -21,7 +21,7 @@ export interface StreamWire {
  * receiver's window in flight, and the receiver returns credit (WINDOW) as its reader consumes
  * bytes — so a slow reader slows the remote writer and nothing buffers without bound.
  */
-export class StreamProxy {
+export class StreamProxy implements ByteStreamPort {
   readonly stream: ByteStream;
 
   // The web streams' controllers, once made: a stream that is spliced, or held idle, makes none
@@ -62,7 +62,7 @@ export class StreamProxy {
       () => this.#makeReadable(),
       () => this.#makeWritable(),
       (reason) => this.#abort(reason, true),
-      () => this.#port(),
+      () => this,
     );
   }
 
@@ -182,34 +182,42 @@ export class StreamProxy {
 
   // ---- the raw port (ByteStreamPort), for splices --------------------------------------------
 
-  #port(): ByteStreamPort {
-    return {
-      start: (sink) => {
-        this.#sink = sink;
-        this.#deliver();
-      },
-      pause: () => {
-        this.#paused = true;
-      },
-      resume: () => {
-        if (!this.#paused) return;
-        this.#paused = false;
-        this.#deliver();
-      },
-      write: (chunk) => {
-        if (this.#reset || this.#portEnding) return true; // dropped: the sink was told of the reset
-        this.#unsent.push(chunk);
-        if (this.#unsent.length === 1) this.#sendUnsent();
-        if (this.#unsent.length === 0) return true;
-        this.#portWaiting = true;
-        return false;
-      },
-      end: () => {
-        if (this.#reset || this.#portEnding) return;
-        this.#portEnding = true;
-        if (this.#unsent.length === 0) this.#sendEnd();
-      },
-    };
+  // The proxy is its own port (a class's methods, not an object literal of closures: see
+  // model/memory-pipe.ts on pretenuring).
+
+  /** Port: starts delivering what arrives to `sink`. */
+  start(sink: ByteStreamSink): void {
+    this.#sink = sink;
+    this.#deliver();
+  }
+
+  /** Port: stops delivery; the peer is held back by the credit window. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Port: resumes delivery. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#deliver();
+  }
+
+  /** Port: sends `chunk` as far as credit goes; false while some of it waits for credit. */
+  write(chunk: Uint8Array): boolean {
+    if (this.#reset || this.#portEnding) return true; // dropped: the sink was told of the reset
+    this.#unsent.push(chunk);
+    if (this.#unsent.length === 1) this.#sendUnsent();
+    if (this.#unsent.length === 0) return true;
+    this.#portWaiting = true;
+    return false;
+  }
+
+  /** Port: half-closes once every written chunk has left. */
+  end(): void {
+    if (this.#reset || this.#portEnding) return;
+    this.#portEnding = true;
+    if (this.#unsent.length === 0) this.#sendEnd();
   }
 
   /** Hands the sink what arrived, then the end, unless it paused. */
