@@ -44,7 +44,15 @@ export type {
 } from "./hub/types.js";
 
 // Pub/sub: named channels with history, on every hub (`hub.publish`, `hub.subscribe`, `hub.pubsub`).
-export { PubSub, PubSubLog, isLagged, PUBSUB_DEFAULTS } from "./pubsub/index.js";
+export {
+  PubSub,
+  PubSubLog,
+  isLagged,
+  isValidChannelName,
+  verifyChannelName,
+  MAX_CHANNEL_LENGTH,
+  PUBSUB_DEFAULTS,
+} from "./pubsub/index.js";
 export type {
   ChannelInfo,
   HistoryLimits,

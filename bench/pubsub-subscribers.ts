@@ -1,6 +1,7 @@
 // The subscriber side of bench/pubsub.ts, in a process of its own: N subscribers of one kind,
 // each on its own connection. Reads commands on stdin, answers on stdout:
-//   "expect K"  reset the counters; answers "armed" — then "done" once every subscriber got K.
+//   "expect K"  reset the counters; answers "armed" — then "done µs" once every subscriber got K,
+//               with the CPU time (user + system, µs) this process spent on the round.
 //   "quit"      closes everything and exits.
 // Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL -; then the count and the channel.
 import { readFileSync } from "node:fs";
@@ -15,6 +16,8 @@ const COUNT = Number(countText ?? 100);
 const SUBJECT = channel ?? "bench";
 
 let expected = Infinity;
+/** CPU time of this process when the round was armed: "done" says how much the round took. */
+let cpuAtArm = process.cpuUsage();
 let finished = 0;
 const received = new Array<number>(COUNT).fill(0);
 const closers: (() => unknown)[] = [];
@@ -23,7 +26,10 @@ function got(index: number, n = 1): void {
   received[index]! += n;
   if (received[index] === expected) {
     finished++;
-    if (finished === COUNT) process.stdout.write("done\n");
+    if (finished === COUNT) {
+      const { user, system } = process.cpuUsage(cpuAtArm);
+      process.stdout.write(`done ${user + system}\n`);
+    }
   }
 }
 
@@ -70,6 +76,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     expected = Number(argument);
     finished = 0;
     received.fill(0);
+    cpuAtArm = process.cpuUsage();
     process.stdout.write("armed\n");
   } else if (command === "status") {
     process.stderr.write(`${kind}: ${finished}/${COUNT} done, least received ${Math.min(...received)}\n`);

@@ -12,7 +12,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect as natsConnect } from "@nats-io/transport-node";
@@ -28,6 +28,11 @@ const JOINS = Number(process.env.BENCH_JOINS ?? 200);
 const PAYLOAD = new Uint8Array(64).fill(7);
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const CHILD = fileURLToPath(new URL("./pubsub-subscribers.ts", import.meta.url));
+/**
+ * Another source tree (e.g. `git archive` of the previous commit) whose subscribers also read
+ * the Unix channel, as one more contender: the client side of two trees A/B-ed in one run.
+ */
+const BASE_TREE = process.env.BENCH_BASE_TREE;
 
 /** The process holding the subscribers of one contender. */
 class Subscribers {
@@ -39,6 +44,7 @@ class Subscribers {
     args: string[],
     readonly channel = "bench",
     readonly name = args[0],
+    child = CHILD,
   ) {
     this.#child = spawn(
       process.execPath,
@@ -48,7 +54,7 @@ class Subscribers {
           : []),
         "--import",
         "tsx",
-        CHILD,
+        child,
         ...args,
         String(SUBSCRIBERS),
         channel,
@@ -88,16 +94,25 @@ class Subscribers {
     });
   }
 
+  /** CPU µs the subscriber process spent per delivered message, one figure per round. */
+  readonly cpuPerMessage: number[] = [];
+
+  /** CPU µs the publishing side (this process, plus nats-server for NATS) spent per delivered message. */
+  readonly serverCpuPerMessage: number[] = [];
+
   /** One round: arms the counters, runs `publish`, waits until every subscriber got every message. */
-  async round(publish: () => Promise<void>): Promise<number> {
+  async round(publish: () => Promise<void>, serverCpu: () => number = ownCpu): Promise<number> {
     this.#child.stdin.write(`expect ${MESSAGES}\n`);
     await this.line("armed");
+    const cpuBefore = serverCpu();
     const started = process.hrtime.bigint();
     await publish();
     // On a stall, say how far the subscribers got before giving up.
     const status = setTimeout(() => this.#child.stdin.write("status\n"), 60_000);
-    await this.line("done").finally(() => clearTimeout(status));
+    const done = await this.line("done").finally(() => clearTimeout(status));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.cpuPerMessage.push(Number(done.split(" ")[1]) / (MESSAGES * SUBSCRIBERS));
+    this.serverCpuPerMessage.push((serverCpu() - cpuBefore) / (MESSAGES * SUBSCRIBERS));
     return (MESSAGES * SUBSCRIBERS) / seconds;
   }
 
@@ -114,7 +129,23 @@ interface Contender {
   name: string;
   subscribers: Subscribers;
   publish(): Promise<void>;
+  /** CPU µs used so far by the publishing side: this process (hub and publisher), and a server's. */
+  serverCpu?: () => number;
   close(): Promise<void>;
+}
+
+/** CPU µs this process used so far. */
+function ownCpu(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** CPU µs process `pid` used so far (Linux /proc, in clock ticks of 10 ms: rounds last seconds). */
+function processCpu(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-bench-pubsub-"));
@@ -122,7 +153,7 @@ const dir = mkdtempSync(join(tmpdir(), "beamhub-bench-pubsub-"));
 async function contenders(): Promise<Contender[]> {
   const hub = new Hub();
   const unixPath = join(dir, "hub.sock");
-  const unix = await listenUnix(hub, unixPath);
+  const unix = await listenUnix(hub, unixPath, { maxConnectionsPerUid: 1000 });
   const https = await listenHttps(hub, { certDir: join(dir, "cert"), maxConnectionsPerAddress: 1000 });
   const caFile = join(dir, "cert", "cert.pem");
   const publishInHub = (channel: string) => async (): Promise<void> => {
@@ -162,6 +193,21 @@ async function contenders(): Promise<Contender[]> {
       publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench.remote", PAYLOAD)),
       close: () => publisher.close(),
     },
+    ...(BASE_TREE === undefined
+      ? []
+      : [
+          {
+            name: "beamhub unix, hub.publish in the hub, base tree's subscribers",
+            subscribers: new Subscribers(
+              ["beamhub-unix", unixPath, "-"],
+              "bench.base",
+              "base",
+              join(BASE_TREE, "bench", "pubsub-subscribers.ts"),
+            ),
+            publish: publishInHub("bench.base"),
+            close: async () => undefined,
+          },
+        ]),
     {
       name: "beamhub websocket (TLS), hub.publish in the hub",
       subscribers: new Subscribers(["beamhub-ws", https.url, caFile], "bench.ws"),
@@ -187,6 +233,7 @@ async function contenders(): Promise<Contender[]> {
         for (let i = 0; i < MESSAGES; i++) nc.publish("bench", PAYLOAD);
         await nc.flush();
       },
+      serverCpu: () => ownCpu() + processCpu(nats.pid),
       close: async () => {
         await nc.close();
         await nats.stop();
@@ -218,25 +265,46 @@ async function fanOut(): Promise<void> {
   const list = all.filter((contender) => ONLY === undefined || ONLY.test(contender.name));
   const samples = new Map<string, number[]>(list.map((contender) => [contender.name, []]));
   // A warm-up round each, then the measured rounds, alternating.
-  for (const contender of list) await contender.subscribers.round(contender.publish);
+  for (const contender of list) await contender.subscribers.round(contender.publish, contender.serverCpu);
+  for (const contender of list) {
+    contender.subscribers.cpuPerMessage.length = 0;
+    contender.subscribers.serverCpuPerMessage.length = 0;
+  }
   for (let round = 0; round < ROUNDS; round++) {
     for (const contender of list)
-      samples.get(contender.name)!.push(await contender.subscribers.round(contender.publish));
+      samples
+        .get(contender.name)!
+        .push(await contender.subscribers.round(contender.publish, contender.serverCpu));
   }
   const nats = samples.get("NATS (nats-server, nats.js)");
   const ws = samples.get("raw ws broadcast (TLS)");
+  const natsSubscribers = list.find((contender) => contender.name.startsWith("NATS"))?.subscribers;
+  const natsCpu = natsSubscribers?.cpuPerMessage;
+  const natsServerCpu = natsSubscribers?.serverCpuPerMessage;
   const ratio = (values: number[], base: number[] | undefined): string =>
     base === undefined ? "-" : roundRatio(values, base).toFixed(2);
   console.log(
-    `\nfan-out: 1 publisher → ${SUBSCRIBERS} subscribers, ${MESSAGES} × 64 B per round, ${ROUNDS} rounds`,
+    `\nload average ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(" ")} (1, 5, 15 min)`,
   );
   console.log(
-    `  ${"contender".padEnd(52)} ${"delivered/s".padStart(12)}  ${"× NATS".padStart(7)}  ${"× raw ws".padStart(8)}`,
+    `\nfan-out: 1 publisher → ${SUBSCRIBERS} subscribers, ${MESSAGES} × 64 B per round, ${ROUNDS} rounds`,
   );
-  for (const [name, values] of samples) {
+  // Under load, wall-clock rates follow the machine; the subscriber process's CPU time per
+  // message is what its client library costs, whatever else runs.
+  console.log(
+    `  ${"contender".padEnd(64)} ${"delivered/s".padStart(12)}  ${"× NATS".padStart(7)}  ${"× raw ws".padStart(8)}  ${"sub CPU µs/msg".padStart(14)}  ${"× NATS".padStart(6)}  ${"pub side µs/msg".padStart(15)}  ${"× NATS".padStart(6)}`,
+  );
+  for (const contender of list) {
+    const values = samples.get(contender.name)!;
     console.log(
-      `  ${name.padEnd(52)} ${Math.round(median(values)).toLocaleString("en-US").padStart(12)}  ` +
-        `${ratio(values, nats).padStart(7)}  ${ratio(values, ws).padStart(8)}`,
+      `  ${contender.name.padEnd(64)} ${Math.round(median(values)).toLocaleString("en-US").padStart(12)}  ` +
+        `${ratio(values, nats).padStart(7)}  ${ratio(values, ws).padStart(8)}  ` +
+        `${median(contender.subscribers.cpuPerMessage).toFixed(2).padStart(14)}  ` +
+        `${ratio(contender.subscribers.cpuPerMessage, natsCpu).padStart(6)}  ` +
+        `${median(contender.subscribers.serverCpuPerMessage).toFixed(2).padStart(15)}  ` +
+        `${ratio(contender.subscribers.serverCpuPerMessage, natsServerCpu).padStart(6)}`,
     );
   }
   for (const contender of list) await contender.subscribers.close();

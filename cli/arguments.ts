@@ -3,6 +3,7 @@ import {
   InvalidNameError,
   validateLabels,
   validateName,
+  verifyChannelName,
   type Labels,
 } from "../index.js";
 import { parseListen, parseTarget, type TcpAddress } from "../internal.js";
@@ -27,6 +28,12 @@ function asUsage<T>(command: string, check: () => T, prefix = ""): T {
 export function serviceNameArgument(command: string, name: string): string {
   asUsage(command, () => validateName(name));
   return name;
+}
+
+/** A pub/sub channel name as the hub accepts it (1-255 printable ASCII: `chat room`, `logs.app`). */
+export function channelNameArgument(command: string, channel: string): string {
+  asUsage(command, () => verifyChannelName(channel));
+  return channel;
 }
 
 /** `--label key=value ...` as a label set, or undefined without any. */

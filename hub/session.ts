@@ -18,7 +18,12 @@ import {
   type SessionTraffic,
   type SessionTransport,
 } from "./stats/session-info.js";
-import type { ChannelInfo, ChannelSubscription, PubSub } from "../pubsub/index.js";
+import {
+  verifyChannelName,
+  type ChannelInfo,
+  type ChannelSubscription,
+  type PubSub,
+} from "../pubsub/index.js";
 import type {
   Broadcast,
   HubPublishOptions,
@@ -439,7 +444,7 @@ export class Session implements HubClient, CallOwner, Closable {
 
   #checkChannel(channel: string, action: "publish" | "subscribe"): void {
     if (this.#closed) throw this.#closed;
-    validateName(channel);
+    verifyChannelName(channel);
     this.#host.checkAccess?.(this, action, channel);
   }
 

@@ -1,7 +1,7 @@
 import type { RawData, WebSocket } from "ws";
 import type { Identity } from "../model/identity.js";
 import { isLagged, type PubSub, type Subscription } from "../pubsub/index.js";
-import { verifyChannelName } from "../pubsub/options.js";
+import { verifyChannelName } from "../pubsub/channel-name.js";
 import { checkMlesAuth } from "./auth.js";
 import {
   CLOSE,

@@ -347,16 +347,23 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
     }
   }
 
-  #next(): Promise<IteratorResult<ChannelMessage>> {
+  /**
+   * @internal Takes the next message already queued here, without waiting (`undefined` when
+   * none is): a reader that drains what arrived in one go pays no promise per message.
+   */
+  poll(): ChannelMessage | undefined {
     const message = this.#inbox.shift();
-    if (message !== undefined) {
-      if (this.#drained.length > 0 && this.#inbox.length <= this.#highWaterMark / 2) {
-        const senders = this.#drained;
-        this.#drained = [];
-        for (const wake of senders) wake();
-      }
-      return Promise.resolve({ done: false, value: message });
+    if (message !== undefined && this.#drained.length > 0 && this.#inbox.length <= this.#highWaterMark / 2) {
+      const senders = this.#drained;
+      this.#drained = [];
+      for (const wake of senders) wake();
     }
+    return message;
+  }
+
+  #next(): Promise<IteratorResult<ChannelMessage>> {
+    const message = this.poll();
+    if (message !== undefined) return Promise.resolve({ done: false, value: message });
     if (this.#closed) return Promise.resolve({ done: true, value: undefined });
     if (this.#reader !== undefined) {
       return Promise.reject(new Error("a channel end has one reader at a time"));

@@ -9,13 +9,8 @@ export { PubSub, type PublishedListener } from "./pubsub.js";
 export { PubSubLog, type PubSubLogOptions } from "./history-log.js";
 export { ChannelSubscription, isLagged } from "./subscription.js";
 export type { Subscription } from "./subscription.js";
-export {
-  MAX_CHANNEL_LENGTH,
-  PUBSUB_DEFAULTS,
-  verifyChannelName,
-  verifyPubSubOptions,
-  verifySubscribeOptions,
-} from "./options.js";
+export { PUBSUB_DEFAULTS, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
+export { MAX_CHANNEL_LENGTH, isValidChannelName, verifyChannelName } from "./channel-name.js";
 export { MAX_PENDING_PUBLISHES } from "./topic.js";
 export type { PubSubFigures } from "./pubsub-counters.js";
 export type {

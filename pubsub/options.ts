@@ -13,9 +13,6 @@ export const PUBSUB_DEFAULTS = Object.freeze({
   maxRingBytes: 64 * 1024 * 1024,
 });
 
-/** Longest channel name; the hub narrows names further to its service-name rules. */
-export const MAX_CHANNEL_LENGTH = 255;
-
 /** The options of a PubSub, checked and with defaults filled in. */
 export interface PubSubConfig {
   readonly history: number;
@@ -115,13 +112,4 @@ export function verifySubscribeOptions(
     ringBytes,
     after,
   };
-}
-
-/** Throws `InvalidArgumentError` unless `channel` can name a pub/sub channel. */
-export function verifyChannelName(channel: unknown): asserts channel is string {
-  if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-    throw new InvalidArgumentError(
-      `pub/sub channel name must be a string of 1-${MAX_CHANNEL_LENGTH} characters, got ${typeof channel === "string" ? JSON.stringify(channel.slice(0, 300)) : typeof channel}`,
-    );
-  }
 }

@@ -1,6 +1,7 @@
 import { ByteStream } from "../model/byte-stream.js";
 import { ClosedError, InvalidArgumentError, LimitExceededError } from "../model/errors.js";
-import { verifyChannelName, verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
+import { verifyChannelName } from "./channel-name.js";
+import { verifyPubSubOptions, verifySubscribeOptions } from "./options.js";
 import type { PubSubConfig } from "./options.js";
 import type { ChannelSubscription } from "./subscription.js";
 import { PubSubCounters, type PubSubFigures } from "./pubsub-counters.js";

@@ -20,8 +20,21 @@ export function spliceChannels(a: Channel, b: Channel): void {
 function forward(from: Channel, to: Channel): void {
   from.handle((data, context) => to.request(data, { cancelWith: context }));
   void (async () => {
-    for await (const message of from) {
-      await to.send(message.data).catch(() => undefined);
+    const messages = from[Symbol.asyncIterator]();
+    for (;;) {
+      // What already arrived goes on without an iterator promise per message: a pub/sub
+      // subscription's burst of events crosses here.
+      let message = from.poll();
+      if (message === undefined) {
+        const result = await messages.next();
+        if (result.done === true) break;
+        message = result.value;
+      }
+      try {
+        await to.send(message.data);
+      } catch {
+        // `to` closed: what is left is dropped as it arrives, until `from` closes too.
+      }
     }
   })().finally(() => to.close());
 }

@@ -6,7 +6,7 @@ import {
   type PubSubMessage,
   type Published,
 } from "../../index.js";
-import { serviceNameArgument } from "../arguments.js";
+import { channelNameArgument } from "../arguments.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
@@ -16,6 +16,7 @@ import { CliError, EXIT } from "../errors.js";
 import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { table, toJson } from "../output.js";
 import { pidLine } from "../pid-line.js";
+import { openStreamSource, printBroadcasts, publishStream } from "../pubsub-stream.js";
 
 /**
  * `beamhub pub <channel> [json|-] [--text]`: publishes one message (the JSON argument), or with
@@ -24,10 +25,26 @@ import { pidLine } from "../pid-line.js";
  */
 export async function pub(
   config: CliConfig,
-  options: { channel: string; input: string | undefined; text: boolean },
+  options: { channel: string; input: string | undefined; text: boolean; stream?: boolean },
   out: (text: string) => void,
   stdinLines: () => AsyncIterable<string>,
 ): Promise<number> {
+  if (options.stream === true) {
+    if (options.text) throw new CliError("pub: --text and --stream do not go together", EXIT.usage);
+    const source = await openStreamSource(options.input, process.stdin);
+    const hub = await connectToHub(config, new CommandDeadline(config.timeout).connectTimeout()).catch(
+      (error: unknown) => {
+        source.input.destroy();
+        throw error;
+      },
+    );
+    try {
+      await publishStream(hub, options.channel, source, config.timeout, out);
+      return 0;
+    } finally {
+      await hub.close();
+    }
+  }
   const parse = (line: string, where: string): unknown => {
     if (options.text) return line;
     try {
@@ -90,8 +107,12 @@ export interface SubOptions {
   ring: number | undefined;
   echo: boolean;
   json: boolean;
-  /** Exit after this many messages (Lagged notices not counted). */
+  /** Exit after this many messages (Lagged notices not counted; broadcasts with `stream`). */
   count: number | undefined;
+  /** Print byte-stream broadcasts' bytes (`--stream`), not messages. */
+  stream?: boolean;
+  /** With `stream`: written after each broadcast's bytes. */
+  delimiter?: Uint8Array | undefined;
 }
 
 /**
@@ -124,22 +145,28 @@ export async function sub(
     });
     let seen = 0;
     try {
-      for await (const item of subscription) {
-        // A broadcast's copy is not read here: released at once, so that it never holds the
-        // publisher back (a `wait` subscriber's unread copy would, for the publish timeout).
-        const broadcast = !isLagged(item) && item.stream !== undefined;
-        if (broadcast) item.stream!.reset("beamhub sub does not read byte-stream broadcasts");
-        out(
-          options.json
-            ? toJson(broadcast ? { ...item, stream: true } : item, false)
-            : isLagged(item)
-              ? `(lagged ${item.lagged})`
-              : formatMessage(item) + (broadcast ? " (a byte-stream broadcast, not read)" : ""),
-        );
-        if (!isLagged(item) && options.count !== undefined && ++seen >= options.count) return 0;
+      if (options.stream === true) {
+        const { delimiter, count } = options;
+        if (await printBroadcasts(subscription, { delimiter, count }, process.stdout, log)) return 0;
+      } else {
+        for await (const item of subscription) {
+          // A broadcast's copy is not read here: released at once, so that it never holds the
+          // publisher back (a `wait` subscriber's unread copy would, for the publish timeout).
+          const broadcast = !isLagged(item) && item.stream !== undefined;
+          if (broadcast) item.stream!.reset("beamhub sub does not read byte-stream broadcasts");
+          out(
+            options.json
+              ? toJson(broadcast ? { ...item, stream: true } : item, false)
+              : isLagged(item)
+                ? `(lagged ${item.lagged})`
+                : formatMessage(item) + (broadcast ? " (a byte-stream broadcast, not read)" : ""),
+          );
+          if (!isLagged(item) && options.count !== undefined && ++seen >= options.count) return 0;
+        }
       }
     } catch (error) {
-      if (hub.state !== "closed") {
+      // Ctrl-C while a broadcast is read resets its copy: that is the exit asked for.
+      if (hub.state !== "closed" && !stop.signal.aborted) {
         const failure = error as { code?: string; message: string };
         throw new CliError(
           `subscribe to ${options.channel} failed: ${failure.code ?? ""} ${failure.message}`.trim(),
@@ -228,18 +255,28 @@ function countOption(command: string, name: string, value: string | undefined): 
 
 export const pubCommand: CommandSpec = {
   name: "pub",
-  operands: [{ name: "<channel>" }, { name: "json|-", optional: true }],
+  operands: [{ name: "<channel>" }, { name: "json|-|file", optional: true }],
   summary: "publish to a pub/sub channel",
   description:
     "Publishes the JSON message (default null) to <channel>, or with - one message per line of stdin " +
     "(JSON lines; with --text every line as a string), in order. Prints each one's seq and time as JSON. " +
     "Subscribers see it tagged with this client's identity, as the hub authenticated it. " +
-    "--timeout bounds each publish (a publish waits while a subscriber with --lag wait is full).",
+    "--timeout bounds each publish (a publish waits while a subscriber with --lag wait is full). " +
+    "With --stream, the operand is a file (default -: stdin) whose bytes go out as one byte-stream " +
+    'broadcast to every subscriber of the moment (the message\'s data is {"name", "size"} of a file, null ' +
+    'for stdin); it prints {"seq", "time", "bytes"} once every byte was handed to the hub: ' +
+    "beamhub pub --stream logs app.log, tar c dir | beamhub pub --stream backups.",
   groups: [
     {
       title: "pub options",
       inline: true,
-      options: { text: { type: "boolean", help: "publish each line as a string instead of parsing JSON" } },
+      options: {
+        text: { type: "boolean", help: "publish each line as a string instead of parsing JSON" },
+        stream: {
+          type: "boolean",
+          help: "broadcast the bytes of the file operand (or of stdin, - or none) as one byte stream",
+        },
+      },
     },
     HUB_OPTIONS,
     HUB_TLS_OPTIONS,
@@ -251,7 +288,12 @@ export const pubCommand: CommandSpec = {
     };
     return pub(
       clientConfig(input),
-      { channel: serviceNameArgument("pub", channel!), input: message, text: input.flag("text") },
+      {
+        channel: channelNameArgument("pub", channel!),
+        input: message,
+        text: input.flag("text"),
+        stream: input.flag("stream"),
+      },
       io.out,
       lines,
     );
@@ -267,7 +309,12 @@ export const subCommand: CommandSpec = {
     "or JSON lines with --json. With --history the messages the hub keeps come first, oldest first, then " +
     "live ones with no gap. When the hub goes away it reconnects and goes on from the last message it " +
     'printed. A subscriber that cannot keep up loses the oldest messages and prints "(lagged N)" ' +
-    "(--lag drop, the default), or makes publishers wait (--lag wait). Exits with 3 if it gives up reconnecting.",
+    "(--lag drop, the default), or makes publishers wait (--lag wait). Exits with 3 if it gives up reconnecting. " +
+    "With --stream it writes the bytes of byte-stream broadcasts to stdout instead, one broadcast after " +
+    "another (--delimiter TEXT after each; --once exits after the first, --count N after N), and says on stderr " +
+    "where each starts; other messages are skipped. --stream makes --lag wait the default, so that no byte " +
+    "is dropped (the publisher goes at the pace of its slowest such subscriber): " +
+    "beamhub sub --stream logs --once > app.log.",
   groups: [
     {
       title: "sub options",
@@ -286,7 +333,13 @@ export const subCommand: CommandSpec = {
           defaultText: "1024",
         },
         "no-echo": { type: "boolean", help: "leave out this client's own publications" },
-        count: { type: "string", value: "N", help: "exit after N messages" },
+        count: { type: "string", value: "N", help: "exit after N messages (broadcasts with --stream)" },
+        stream: {
+          type: "boolean",
+          help: "write byte-stream broadcasts' bytes to stdout (raw), not messages",
+        },
+        once: { type: "boolean", help: "with --stream: exit after the first broadcast" },
+        delimiter: { type: "string", value: "TEXT", help: "with --stream: written after each broadcast" },
         json: { type: "boolean", help: "JSON lines for scripts instead of text" },
       },
     },
@@ -295,16 +348,30 @@ export const subCommand: CommandSpec = {
   ],
   run: async (input, io) => {
     const [channel] = input.operands;
+    const stream = input.flag("stream");
+    const once = input.flag("once");
+    const delimiter = input.string("delimiter");
+    if (!stream && (once || delimiter !== undefined)) {
+      throw new CliError("sub: --once and --delimiter go with --stream", EXIT.usage);
+    }
+    if (stream && input.flag("json"))
+      throw new CliError("sub: --json and --stream do not go together", EXIT.usage);
+    const count = countOption("sub", "count", input.string("count"));
+    if (once && count !== undefined) throw new CliError("sub: give --once or --count, not both", EXIT.usage);
+    const lag = input.string("lag");
     return sub(
       clientConfig(input),
       {
-        channel: serviceNameArgument("sub", channel!),
+        stream,
+        delimiter: delimiter === undefined ? undefined : Buffer.from(delimiter),
+        channel: channelNameArgument("sub", channel!),
         history: input.flag("history"),
-        lag: lagOption(input.string("lag")),
+        // A byte pipe with a hole is a broken file: --stream waits unless told otherwise.
+        lag: stream && lag === undefined ? "wait" : lagOption(lag),
         ring: countOption("sub", "ring", input.string("ring")),
         echo: !input.flag("no-echo"),
         json: input.flag("json"),
-        count: countOption("sub", "count", input.string("count")),
+        count: once ? 1 : count,
       },
       io.out,
       io.err,

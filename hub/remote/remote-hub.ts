@@ -422,7 +422,6 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
    * repeated (a `Lagged` tells what it no longer keeps). Invalid names and options throw here.
    */
   subscribe(channel: string, options: HubSubscribeOptions = {}): RemoteSubscription {
-    validateName(channel);
     verifyChannelName(channel);
     const { signal, ...pubsubOptions } = options;
     // Checked here against the largest ring any hub allows by default; the hub checks its own.

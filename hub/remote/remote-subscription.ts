@@ -87,7 +87,21 @@ export class RemoteSubscription implements HubSubscription, AsyncIterator<PubSub
     changed.resolve();
   }
 
-  async next(): Promise<IteratorResult<PubSubMessage | Lagged>> {
+  next(): Promise<IteratorResult<PubSubMessage | Lagged>> {
+    // A batched read: every event already received is returned at once, without the wait
+    // below — a subscriber behind a burst pays one promise per message, not a chain of them.
+    const message = this.#reading || this.#done ? undefined : this.#events?.poll();
+    if (message !== undefined) {
+      try {
+        return Promise.resolve({ done: false, value: this.#read(message.data) });
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
+    return this.#wait();
+  }
+
+  async #wait(): Promise<IteratorResult<PubSubMessage | Lagged>> {
     if (this.#reading) throw new TypeError("a subscription is read by one reader at a time");
     this.#reading = true;
     try {
@@ -121,10 +135,15 @@ export class RemoteSubscription implements HubSubscription, AsyncIterator<PubSub
         else this.end();
         continue;
       }
-      const item = parseEvent(result.value.data);
-      if (!("lagged" in item)) this.#lastSeq = item.seq;
-      return { done: false, value: item };
+      return { done: false, value: this.#read(result.value.data) };
     }
+  }
+
+  /** An event read: checked, and its seq kept for resuming. */
+  #read(data: unknown): PubSubMessage | Lagged {
+    const item = parseEvent(data);
+    if (!("lagged" in item)) this.#lastSeq = item.seq;
+    return item;
   }
 
   return(): Promise<IteratorResult<PubSubMessage | Lagged>> {

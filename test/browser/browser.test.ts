@@ -2,7 +2,8 @@
 // against a hub on localhost: an HTTPS server with an ordinary route serving the page and the
 // bundle, and beamhub attached on the same port. The page connects over the WebSocket fallback
 // with a bearer token, discovers, calls, receives events on a channel, round-trips a byte
-// stream, sees typed errors, serves a call from Node, and reports back through page.evaluate.
+// stream, reads a byte-stream broadcast from a subscription (SHA-256 checked), sees typed
+// errors, serves a call from Node, and reports back through page.evaluate.
 //
 // Certificate trust: Chromium is told to accept exactly the test's development certificate
 // with --ignore-certificate-errors-spki-list=<base64 SHA-256 of its SubjectPublicKeyInfo>
@@ -85,6 +86,16 @@ describe.skipIf(unavailable !== undefined)("browser client in headless Chromium"
         .pipeTo(stream.writable)
         .catch(() => undefined);
     });
+    // Broadcasts `size` deterministic bytes to `channel`; answers their SHA-256 once written.
+    await hub.register("broadcast", async ({ channel, size }: { channel: string; size: number }) => {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 8)) & 0xff);
+      const { stream } = await hub.broadcast(channel, { size });
+      const writer = stream.writable.getWriter();
+      for (let offset = 0; offset < size; offset += 64 * 1024)
+        await writer.write(bytes.slice(offset, offset + 64 * 1024));
+      await writer.close();
+      return createHash("sha256").update(bytes).digest("hex");
+    });
     await hub.register("relay", ({ name, data }: { name: string; data: unknown }) => hub.call(name, data));
 
     server = createSecureServer({ ...certificate, allowHTTP1: true });
@@ -134,7 +145,7 @@ describe.skipIf(unavailable !== undefined)("browser client in headless Chromium"
       throw new Error(`${(error as Error).message}\npage log:\n${log.join("\n")}`, { cause: error });
     }
     expect(result.transport).toBe("websocket");
-    expect(result.services).toEqual(["echo", "invert", "relay", "ticker", "whoami"]);
+    expect(result.services).toEqual(["broadcast", "echo", "invert", "relay", "ticker", "whoami"]);
     expect(result.echo).toEqual({ hello: "browser", bytes: [1, 2, 3, 255], nested: { n: 42 } });
     expect(result.whoami).toBe("page-user");
     expect(result.events).toEqual([0, 1, 2, 3, 4].map((tick) => ({ tick })));
@@ -148,6 +159,10 @@ describe.skipIf(unavailable !== undefined)("browser client in headless Chromium"
     expect(result.callback).toBe(42);
     expect(result.badToken).toEqual({ name: "ConnectError", code: "ECONNECT" });
     expect(result.closedWith).toMatch(/closed by this side/);
+    // The broadcast's copy, read in the browser over the WebSocket, hashes as what was written.
+    expect(result.broadcast).toMatchObject({ data: { size: 1024 * 1024 }, bytes: 1024 * 1024 });
+    expect(result.broadcast.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.broadcast.sha256).toBe(result.broadcast.publisherSha256);
     // The server saw the session end: the page's service went away with it.
     await within(
       (async () => {

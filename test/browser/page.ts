@@ -16,6 +16,8 @@ export interface ScenarioResult {
   badToken: { name: string; code: string };
   /** How the session ended after `hub.close()` (the core reports a ConnectionLostError saying who closed it). */
   closedWith: string | undefined;
+  /** A byte-stream broadcast read from a subscription: its message and the SHA-256 of its bytes. */
+  broadcast: { from: string; data: unknown; bytes: number; sha256: string; publisherSha256: unknown };
 }
 
 const BUNDLE = "/beamhub.js";
@@ -72,6 +74,34 @@ export async function runScenario(token: string): Promise<ScenarioResult> {
     offset += chunk.byteLength;
   }
 
+  // A byte-stream broadcast: the page subscribes, a Node service broadcasts 1 MiB to the
+  // channel, and the page reads its own copy over the WebSocket and hashes it.
+  const subscription = hub.subscribe("browser.files", { history: false, lag: "wait" });
+  await subscription.ready;
+  const publishing = hub.call("broadcast", { channel: "browser.files", size: 1024 * 1024 });
+  const first = (await subscription[Symbol.asyncIterator]().next()).value as Beamhub.PubSubMessage;
+  const copy: Uint8Array[] = [];
+  let broadcastBytes = 0;
+  for await (const chunk of first.stream!.readable) {
+    copy.push(chunk);
+    broadcastBytes += chunk.byteLength;
+  }
+  const whole = new Uint8Array(broadcastBytes);
+  let at = 0;
+  for (const chunk of copy) {
+    whole.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", whole));
+  const broadcast = {
+    from: first.from,
+    data: first.data,
+    bytes: broadcastBytes,
+    sha256: Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join(""),
+    publisherSha256: await publishing,
+  };
+  subscription.close();
+
   // Typed errors survive the trip.
   let notFound = { isServiceNotFound: false, isBeamhubError: false, code: "" };
   try {
@@ -111,6 +141,7 @@ export async function runScenario(token: string): Promise<ScenarioResult> {
     callback,
     badToken,
     closedWith,
+    broadcast,
   };
 }
 

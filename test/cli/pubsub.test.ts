@@ -165,9 +165,9 @@ describe("beamhub pub / sub / channels", () => {
   });
 
   it("refuses bad names, options and JSON as usage errors (exit 2)", async () => {
-    const badName = await beamhub(["pub", "bad name", "1", "--socket", socket]);
+    const badName = await beamhub(["pub", "bad\u0007name", "1", "--socket", socket]);
     expect(badName.code).toBe(2);
-    expect(badName.stderr).toMatch(/invalid service name/);
+    expect(badName.stderr).toMatch(/invalid pub\/sub channel name/);
     const badJson = await beamhub(["pub", "room", "{bad", "--socket", socket]);
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toMatch(/not valid JSON/);

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   ClosedError,
   InvalidArgumentError,
+  InvalidNameError,
   LimitExceededError,
   PublishTimeoutError,
 } from "../../model/errors.js";
@@ -266,16 +267,16 @@ describe("PubSub", () => {
     await pubsub.close();
   });
 
-  it("refuses bad options and names with InvalidArgumentError", async () => {
+  it("refuses bad options with InvalidArgumentError and bad channel names with InvalidNameError", async () => {
     expect(() => new PubSub({ history: -1 })).toThrow(InvalidArgumentError);
     expect(() => new PubSub({ maxChannels: 0 })).toThrow(/maxChannels/);
     const pubsub = new PubSub({ maxRing: 10 });
-    expect(() => pubsub.subscribe("", "x")).toThrow(InvalidArgumentError);
+    expect(() => pubsub.subscribe("", "x")).toThrow(InvalidNameError);
     expect(() => pubsub.subscribe("a", "x", { ring: 11 })).toThrow(/ring must be an integer from 1 to 10/);
     expect(() => pubsub.subscribe("a", "x", { lag: "never" as "wait" })).toThrow(/lag must be/);
     expect(() => pubsub.subscribe("a", "x", { history: -2 })).toThrow(/history/);
     expect(() => pubsub.subscribe("a", "x", { ringBytes: 0 })).toThrow(/ringBytes/);
-    await expect(pubsub.publish("x".repeat(256), 1, "p")).rejects.toThrow(InvalidArgumentError);
+    await expect(pubsub.publish("x".repeat(256), 1, "p")).rejects.toThrow(InvalidNameError);
     await pubsub.close();
   });
 
