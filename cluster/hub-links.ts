@@ -236,7 +236,9 @@ export class HubLinks {
     // other: NATS permissions decide who may open links here); a hub that names none is the
     // caller itself.
     const identity =
-      request.caller === undefined ? { id: request.from, via: "cluster" } : (request.caller ?? undefined);
+      request.caller === undefined
+        ? { id: request.from, via: "cluster" }
+        : servedCaller(request.caller ?? undefined, request.from);
     serveHubSession(hub, session.connection, identity, { transport: "cluster" });
     void session.connection.closed.then(() => {
       if (this.#transports.get(transport.id)?.transport === transport) this.#transports.delete(transport.id);
@@ -249,4 +251,16 @@ export function describeNatsError(error: unknown): string {
   const typed = error as { isNoResponders?: () => boolean; message?: string };
   if (typed?.isNoResponders?.() === true) return "no such hub is connected (no responders)";
   return typed?.message ?? String(error);
+}
+
+/**
+ * A carried caller as this hub serves it. A Unix peer is a user of another host: it is not on
+ * this hub's socket, so it must not pass for one of this host's users (its hub's owner or root
+ * would be this hub's owner too, and "other Unix users may do nothing" would refuse every caller
+ * of the other hub by default). It keeps its name and is told apart as `via: "cluster"`, with the
+ * hub it came through in `attributes.hub`; other identities are served as they came.
+ */
+export function servedCaller(caller: Identity | undefined, from: string): Identity | undefined {
+  if (caller?.via !== "unix") return caller;
+  return { id: caller.id, via: "cluster", attributes: { ...caller.attributes, hub: from, was: "unix" } };
 }

@@ -2,6 +2,7 @@
 // hub A — not hub A itself — because the link carries the caller (hubs of a cluster trust each
 // other; NATS permissions fence the link subjects).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultAccessRules, isHubOwner } from "../../cli/access-rules.js";
 import { joinCluster, type Cluster } from "../../cluster/index.js";
 import { Hub, type CallContext, type Identity } from "../../index.js";
 import { startNatsServer, type SingleNatsServer } from "../helpers/nats-cluster.js";
@@ -52,6 +53,20 @@ describe("the caller's identity across hubs", () => {
     const session = callerAtA(alice);
     expect(await session.call("secret.op", null, { timeout: 10_000 })).toEqual(alice);
     expect(await session.call("open.op", null, { timeout: 10_000 })).toEqual(alice);
+  });
+
+  it("serves a Unix caller of hub A as a user of another host: its name, not this host's owner or root", async () => {
+    // root on hub A's host: kernel credentials that mean nothing on hub C's host.
+    const root = { id: "unix:root", via: "unix", uid: 0, gid: 0, pid: 1, user: "root" } as Identity;
+    const atC = (await callerAtA(root).call("open.op", null, { timeout: 10_000 })) as Identity & {
+      uid?: number;
+    };
+    expect(atC).toEqual({ id: "unix:root", via: "cluster", attributes: { hub: "hub-a", was: "unix" } });
+    expect(atC.uid).toBeUndefined();
+    // Hub C's default rules ("other Unix users may do nothing") do not refuse it as a local user.
+    const defaults = defaultAccessRules();
+    expect(defaults.call(atC, "open.op")).toBe(true);
+    expect(isHubOwner(atC)).toBe(false);
   });
 
   it("hub C's access rule refuses mallory and an anonymous caller at hub A (EFORBIDDEN)", async () => {
