@@ -31,6 +31,7 @@ const PLAIN_DATA_ONLY: RefHooks = {
  * allowed origins.
  */
 export function checkJsonContentType(header: string | undefined): void {
+  if (header === "application/json") return; // what nearly every client sends: no split, no regex
   const [type = "", ...parameters] = (header ?? "").split(";").map((part) => part.trim().toLowerCase());
   const charsetOk = parameters.every(
     (parameter) => /^charset="?utf-8"?$/.test(parameter) || parameter === "",
