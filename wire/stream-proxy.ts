@@ -41,6 +41,8 @@ export class StreamProxy implements ByteStreamPort {
   #wakeReader: (() => void) | undefined;
   #peerEnded = false;
   #reset = false;
+  /** Why our direction failed while the peer's stays readable (the connection went after its END). */
+  #writeFailed: StreamResetError | undefined;
   /** The splice driving this end through its port, once one is; then web streams are unused. */
   #sink: ByteStreamSink | undefined;
   #paused = false;
@@ -146,9 +148,16 @@ export class StreamProxy implements ByteStreamPort {
     );
   }
 
-  /** The connection is gone: both directions fail. */
+  /**
+   * The connection is gone: both directions fail — unless the peer had already ended its
+   * direction, in which case what it sent is complete and still ours to read (a publisher that
+   * wrote its last byte and its END, then closed its connection, must not lose the bytes a slow
+   * reader here has not taken yet); only our direction fails then.
+   */
   connectionLost(error: unknown): void {
-    this.#abort(new StreamResetError("the connection was lost", error), false);
+    const lost = new StreamResetError("the connection was lost", error);
+    if (!this.#peerEnded || this.#reset) return this.#abort(lost, false);
+    this.#failWriting(lost);
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -205,7 +214,8 @@ export class StreamProxy implements ByteStreamPort {
 
   /** Port: sends `chunk` as far as credit goes; false while some of it waits for credit. */
   write(chunk: Uint8Array): boolean {
-    if (this.#reset || this.#portEnding) return true; // dropped: the sink was told of the reset
+    // Dropped: the sink was told of the reset, or the connection went after the peer's END.
+    if (this.#reset || this.#portEnding || this.#writeFailed !== undefined) return true;
     this.#unsent.push(chunk);
     if (this.#unsent.length === 1) this.#sendUnsent();
     if (this.#unsent.length === 0) return true;
@@ -215,7 +225,7 @@ export class StreamProxy implements ByteStreamPort {
 
   /** Port: half-closes once every written chunk has left. */
   end(): void {
-    if (this.#reset || this.#portEnding) return;
+    if (this.#reset || this.#portEnding || this.#writeFailed !== undefined) return;
     this.#portEnding = true;
     if (this.#unsent.length === 0) this.#sendEnd();
   }
@@ -281,6 +291,7 @@ export class StreamProxy implements ByteStreamPort {
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#reset) throw new StreamResetError("the stream was reset");
+      if (this.#writeFailed !== undefined) throw this.#writeFailed;
       if (this.#sendCredit <= 0) {
         await new Promise<void>((resolve) => (this.#wakeWriter = resolve));
         continue;
@@ -290,6 +301,19 @@ export class StreamProxy implements ByteStreamPort {
       this.#sendCredit -= size;
       offset += size;
     }
+  }
+
+  /** Our direction can no longer reach the peer: writes fail (port writes are dropped). */
+  #failWriting(error: StreamResetError): void {
+    if (this.#writeFailed !== undefined) return;
+    this.#writeFailed = error;
+    this.#writer?.error(error);
+    const wake = this.#wakeWriter;
+    this.#wakeWriter = undefined;
+    wake?.();
+    this.#unsent.length = 0;
+    this.stream.writeFinished();
+    this.#maybeForget();
   }
 
   #abort(reason: unknown, tellPeer: boolean): void {
