@@ -46,6 +46,7 @@ export interface ClusterTaskLimits {
   orphanGraceMs: number;
 }
 
+/** The bounds of a {@link ClusterTaskStore} when its options leave them out. */
 export const DEFAULT_CLUSTER_TASK_LIMITS: ClusterTaskLimits = {
   maxTasks: 100_000,
   maxTasksPerApp: 10_000,
