@@ -174,9 +174,9 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       forwarding: links,
       onHub: (peer) => liveness.know(peer),
       // Deleted by others that judged this hub dead (they delete its record too).
+      // (A key this hub deleted itself, of a service it no longer hosts, costs nothing more.)
       onOwnKeyRemoved: (service) => {
-        publisher.republish(service);
-        void publisher.verifyRecord();
+        if (publisher.republish(service)) void publisher.verifyRecord();
       },
       onResynced: () => void publisher.verify(),
       malformed,

@@ -95,9 +95,11 @@ export class RegistryPublisher {
     for (const service of this.#services.keys()) this.republish(service);
   }
 
-  /** Writes `service`'s key again if this hub hosts it (someone deleted it). */
-  republish(service: string): void {
-    if (this.#services.has(service) && !this.#closing) this.#markDirty(service);
+  /** Writes `service`'s key again if this hub hosts it (someone deleted it); says whether it does. */
+  republish(service: string): boolean {
+    if (!this.#services.has(service) || this.#closing) return false;
+    this.#markDirty(service);
+    return true;
   }
 
   /** Writes this hub's record (`hub.<name>`); rejects when the bucket refuses it. */
