@@ -95,18 +95,16 @@ try {
   a = await aHub(nats.url, "hub-a");
   for (let start = 0; start < TASKS; start += 200)
     await Promise.all(
-      ids
-        .slice(start, start + 200)
-        .map((id) =>
-          a.broker.putResult(APP2, id, APP2, {
-            from: APP2,
-            to: [APP1],
-            task: id,
-            status: "succeeded",
-            body: BODY,
-            metadata: null,
-          }),
-        ),
+      ids.slice(start, start + 200).map((id) =>
+        a.broker.putResult(APP2, id, APP2, {
+          from: APP2,
+          to: [APP1],
+          task: id,
+          status: "succeeded",
+          body: BODY,
+          metadata: null,
+        }),
+      ),
     );
   // Results come through the same watch: the last one seen at B means all are.
   const last = ids[ids.length - 1]!;
