@@ -37,8 +37,9 @@ export function clusterServeOptions(
   const creds = stringSetting(pick("cluster-creds"));
   const user = stringSetting(pick("cluster-user"));
   const passwordFile = stringSetting(pick("cluster-password-file"));
+  const tasks = stringSetting(pick("cluster-tasks"));
   if (urls === undefined) {
-    const stray = name ?? hub ?? ca ?? cert ?? key ?? creds ?? user ?? passwordFile;
+    const stray = name ?? hub ?? tasks ?? ca ?? cert ?? key ?? creds ?? user ?? passwordFile;
     if (stray !== undefined) throw new CliError(`${stray.source} needs --cluster URLS`, EXIT.usage);
     return undefined;
   }

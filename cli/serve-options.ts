@@ -63,6 +63,7 @@ export interface ServeFlags {
   cluster?: string;
   "cluster-name"?: string;
   "hub-name"?: string;
+  "cluster-tasks"?: string;
   "cluster-tls-ca"?: string;
   "cluster-tls-cert"?: string;
   "cluster-tls-key"?: string;

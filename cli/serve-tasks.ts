@@ -40,8 +40,9 @@ export interface TaskServeOptions {
   /** This hub is a site of a federation (`--federation` and `--broker`): its tasks live at the broker. */
   readonly federationSite: boolean;
   /**
-   * This hub joins a cluster (`--cluster`), has applications and is not part of a federation: its
-   * tasks live in the cluster's JetStream bucket, shared with the other hubs.
+   * This hub joins a cluster (`--cluster`), has applications, is not part of a federation and
+   * was not told `--cluster-tasks off`: its tasks live in the cluster's JetStream bucket, shared
+   * with the other hubs.
    */
   readonly clusterShared: boolean;
 }
@@ -83,7 +84,12 @@ export function taskServeOptions(
   const federationBroker = pick("federation") !== undefined && pick("broker") === undefined;
   const federationSite = pick("federation") !== undefined && pick("broker") !== undefined;
   const hasApps = Object.keys(apiKeys).length > 0 || Object.keys(apps.identities).length > 0;
-  const clusterShared = pick("cluster") !== undefined && hasApps && !federationBroker && !federationSite;
+  const clusterShared =
+    pick("cluster") !== undefined &&
+    clusterTasksOn(stringSetting(pick("cluster-tasks"))) &&
+    hasApps &&
+    !federationBroker &&
+    !federationSite;
   // Without applications nobody can use tasks: nothing to keep, and no file to claim. A broker
   // keeps its sites' tasks; a cluster keeps them in its bucket.
   const defaultFile =
@@ -101,6 +107,13 @@ export function taskServeOptions(
     federationSite,
     clusterShared,
   };
+}
+
+/** `--cluster-tasks on|off` (on when not given); anything else is a usage error naming it. */
+function clusterTasksOn(setting: Setting<string> | undefined): boolean {
+  if (setting === undefined || setting.value === "on") return true;
+  if (setting.value === "off") return false;
+  throw new CliError(`${setting.source}: "${setting.value}" is neither on nor off`, EXIT.usage);
 }
 
 /**

@@ -173,14 +173,28 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       subjects,
       forwarding: links,
       onHub: (peer) => liveness.know(peer),
-      onOwnKeyRemoved: (service) => publisher.republish(service),
+      // Deleted by others that judged this hub dead (they delete its record too).
+      // (A key this hub deleted itself, of a service it no longer hosts, costs nothing more.)
+      onOwnKeyRemoved: (service) => {
+        if (publisher.republish(service)) void publisher.verifyRecord();
+      },
+      onResynced: () => void publisher.verify(),
       malformed,
     });
     undo.push(() => mirror.close());
+    // Deletions are announced like every registry change: the hub judged dead learns of them
+    // at once if it is alive after all, even when its watch of the bucket lags or stalled.
+    const announce = (key: string): void => {
+      try {
+        nc.publish(subjects.registryChanges, key);
+      } catch {
+        // Disconnected: the hub's own checks find its keys gone.
+      }
+    };
     const forget = (peer: string, epochOfDead: string | undefined, why: string): void => {
       links.resetPeer(peer, `hub "${peer}" is gone: ${why}`);
       mirror.forgetHub(peer);
-      void removeKeysOf(kv, subjects, peer, epochOfDead).catch(onError);
+      void removeKeysOf(kv, subjects, peer, epochOfDead, announce).catch(onError);
     };
     const liveness = new Liveness(
       nc,
@@ -191,6 +205,10 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
         linkedPeers: () => links.peers,
         onDead: forget,
         onRestarted: (peer) => links.resetPeer(peer, `hub "${peer}" restarted`),
+        // Declared dead, yet alive: its keys (rewritten by it, or never deleted) are read again.
+        onBack: (peer) => void mirror.refreshHub(peer).catch(onError),
+        // Frozen long enough for the others to declare this hub dead: its keys are checked.
+        onStalled: () => publisher.verifyAfterStall(options.deadAfterMs ?? 3000),
       },
       malformed,
     );
@@ -198,10 +216,6 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
     heard = (peer) => liveness.heard(peer);
     const face = new NatsFace({ nc, hub, subjects, self, version: VERSION, callTimeoutMs: 30_000 });
     undo.push(() => face.close());
-    await kv.put(
-      subjects.hubKey(self),
-      JSON.stringify({ hub: self, epoch, host: hostname(), started: Date.now() }),
-    );
     const publisher = new RegistryPublisher({
       hub,
       nc,
@@ -210,10 +224,12 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       self,
       epoch,
       isStandIn: (sessionId) => sessionId === mirror.sessionId,
+      record: { host: hostname(), started: Date.now() },
       onHosted: (service, hosted) => face.hosted(service, hosted),
       onError,
     });
     undo.push(() => publisher.close(false));
+    await publisher.writeRecord();
     await mirror.follow(kv, nc, onError);
     const relay = new PubSubRelay({ hub, nc, subjects, self, onError, malformed });
     undo.push(() => relay.close());
@@ -223,6 +239,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
         else if (status.type === "reconnect") {
           liveness.resume();
           publisher.republishAll();
+          void publisher.verifyRecord();
           void mirror.resync();
         }
       }
@@ -298,7 +315,13 @@ async function openBucket(nc: NatsConnection, bucket: string, replicas: number):
  * Deletes `hub`'s keys (its services, its record): at a start (what a crashed run left), or for
  * a dead hub — only if the record still names the run that died, not a restarted one.
  */
-async function removeKeysOf(kv: KV, subjects: ClusterSubjects, hub: string, epoch?: string): Promise<void> {
+async function removeKeysOf(
+  kv: KV,
+  subjects: ClusterSubjects,
+  hub: string,
+  epoch?: string,
+  announce: (key: string) => void = () => undefined,
+): Promise<void> {
   if (epoch !== undefined) {
     const record = await kv.get(subjects.hubKey(hub));
     if (record !== null && record.operation === "PUT") {
@@ -309,6 +332,6 @@ async function removeKeysOf(kv: KV, subjects: ClusterSubjects, hub: string, epoc
   const keys = await kv.keys(`svc.*.${subjects.hubToken(hub)}`);
   const doomed: string[] = [];
   for await (const key of keys) doomed.push(key);
-  await Promise.all(doomed.map((key) => kv.delete(key)));
+  await Promise.all(doomed.map(async (key) => (await kv.delete(key), announce(key))));
   if (epoch !== undefined) await kv.delete(subjects.hubKey(hub));
 }

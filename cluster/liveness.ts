@@ -30,7 +30,10 @@ interface Peer {
  *   NATS at once, so the next probe gets "no responders" and the work on its links fails within
  *   about `probeMs`, not at a timeout.
  * A hub whose heartbeat or probe answer shows a new epoch restarted: `onRestarted` fires (what
- * was on links to its previous run is lost).
+ * was on links to its previous run is lost). A hub heard from again after it was declared dead
+ * (it was only frozen or overloaded) fires `onBack`; and when this hub's own checks ran late by
+ * `deadAfterMs` or more — it was frozen itself, and the others may have judged it dead —
+ * `onStalled` fires.
  */
 export class Liveness {
   readonly #nc: NatsConnection;
@@ -43,6 +46,10 @@ export class Liveness {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #subscription: Subscription;
   #sequence = 0;
+  /** When the last check ran: a gap of `deadAfterMs` means this hub itself was stalled. */
+  #lastCheck = Date.now();
+  /** Hubs declared dead: heard from again, they are back. */
+  readonly #judged = new Set<string>();
   /** While this hub itself is cut from NATS, silence proves nothing about the others. */
   #suspended = false;
 
@@ -55,6 +62,10 @@ export class Liveness {
       linkedPeers(): Set<string>;
       onDead(hub: string, epoch: string | undefined, why: string): void;
       onRestarted(hub: string): void;
+      /** `hub` was declared dead, and is heard from again (in the same run, or a new one). */
+      onBack?(hub: string): void;
+      /** This hub's own timers ran `stalledMs` late: others may have declared it dead meanwhile. */
+      onStalled?(stalledMs: number): void;
     },
     private readonly malformed?: MalformedCounts,
   ) {
@@ -131,6 +142,10 @@ export class Liveness {
     const peer = this.#peers.get(hub);
     if (peer === undefined) {
       this.#peers.set(hub, { epoch, lastSeen: Date.now(), probing: false });
+      if (this.#judged.has(hub)) {
+        this.#judged.delete(hub);
+        this.events.onBack?.(hub);
+      }
       return;
     }
     peer.lastSeen = Date.now();
@@ -139,8 +154,11 @@ export class Liveness {
   }
 
   #check(): void {
-    if (this.#suspended) return;
     const now = Date.now();
+    const stalled = now - this.#lastCheck;
+    this.#lastCheck = now;
+    if (stalled >= this.#deadAfterMs) this.events.onStalled?.(stalled);
+    if (this.#suspended) return;
     const linked = this.events.linkedPeers();
     for (const hub of linked) this.know(hub);
     for (const [hub, peer] of this.#peers) {
@@ -176,6 +194,7 @@ export class Liveness {
           // the silence seen when the probe left declared loaded hubs dead and flapped).
           if (gone || Date.now() - peer.lastSeen >= this.#deadAfterMs) {
             this.#peers.delete(hub);
+            this.#judged.add(hub);
             this.events.onDead(
               hub,
               peer.epoch,

@@ -47,6 +47,8 @@ export class RegistryMirror {
   readonly #onHub: (hub: string) => void;
   /** Called when a key of this hub's own went from the bucket. */
   readonly #onOwnKeyRemoved: (service: string) => void;
+  /** Called after every resync has caught up with the bucket. */
+  readonly #onResynced: () => void;
   readonly #malformed: MalformedCounts | undefined;
   /** hub → the calls forwarded to it and not settled yet. */
   readonly #inFlight = new Map<string, Set<Promise<unknown>>>();
@@ -62,6 +64,11 @@ export class RegistryMirror {
      * frozen or cut off: it is written again if the service is still here.
      */
     onOwnKeyRemoved: (service: string) => void;
+    /**
+     * A resync caught up with the bucket (every `resyncMs`, and after a reconnect): the time for
+     * this hub to check its own keys there, which its watch alone may have missed being deleted.
+     */
+    onResynced?: () => void;
     /** Counts announcements, keys and records that are not what they should be (dropped). */
     malformed?: MalformedCounts;
   }) {
@@ -72,6 +79,7 @@ export class RegistryMirror {
     this.#forwarding = options.forwarding;
     this.#onHub = options.onHub;
     this.#onOwnKeyRemoved = options.onOwnKeyRemoved;
+    this.#onResynced = options.onResynced ?? (() => undefined);
   }
 
   /** The session holding the stand-ins (its instances are not this hub's own). */
@@ -103,11 +111,15 @@ export class RegistryMirror {
       callback: (error, message) => {
         if (error !== null || this.#stopped) return;
         const [key = "", revision] = message.string().split(" ");
-        if (
-          this.#subjects.parseServiceKey(key) === undefined ||
-          (revision !== undefined && !/^\d+$/.test(revision))
-        ) {
+        const parsed = this.#subjects.parseServiceKey(key);
+        if (parsed === undefined || (revision !== undefined && !/^\d+$/.test(revision))) {
           this.#malformed?.count("registry");
+          return;
+        }
+        // A key of this hub's own announced without a revision was deleted — by this hub, or by
+        // others that judged it dead: told at once, even when this hub's watch lags or stalled.
+        if (parsed.hub === this.#self) {
+          if (revision === undefined) this.#onOwnKeyRemoved(parsed.service);
           return;
         }
         // Usually the watch brings the change at about the same time: read the key only if it
@@ -178,15 +190,37 @@ export class RegistryMirror {
       .finally(markCaughtUp);
     await initial;
     clearTimeout(late);
+    if (generation === this.#generation && !this.#stopped) this.#onResynced();
   }
 
-  /** Drops every stand-in of `hub` (it is gone): calls on them fail over or fail. */
+  /**
+   * Drops every stand-in of `hub` (it is gone): calls on them fail over or fail. The revisions
+   * applied for its keys are forgotten too: should it come back (it was only frozen), what the
+   * bucket holds for it is taken again, whatever its revision — not skipped as already seen.
+   */
   forgetHub(hub: string): void {
+    for (const key of [...this.#revisions.keys()])
+      if (this.#subjects.parseServiceKey(key)?.hub === hub) this.#revisions.delete(key);
     const services = this.#standIns.get(hub);
     if (services === undefined) return;
     this.#standIns.delete(hub);
     for (const instances of services.values())
       for (const registration of instances.values()) this.#retire(hub, registration);
+  }
+
+  /**
+   * Reads `hub`'s keys from the bucket and mirrors them (it was declared dead and is heard from
+   * again): its stand-ins come back without waiting for the watch or the next resync.
+   */
+  async refreshHub(hub: string): Promise<void> {
+    const kv = this.#kv;
+    if (kv === undefined || this.#stopped) return;
+    const keys: string[] = [];
+    for await (const key of await kv.keys(`svc.*.${this.#subjects.hubToken(hub)}`)) keys.push(key);
+    for (const key of keys) {
+      const entry = await kv.get(key);
+      if (entry !== null) this.#apply(entry);
+    }
   }
 
   /**

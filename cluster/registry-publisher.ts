@@ -1,15 +1,24 @@
-import type { KV } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Hub } from "../hub/hub.js";
 import type { Labels } from "../hub/names.js";
 import type { Watch } from "../hub/types.js";
-import type { ServiceRecord } from "./service-record.js";
+import { decodeServiceRecord, type ServiceRecord } from "./service-record.js";
 import type { ClusterSubjects } from "./subjects.js";
+
+/** Keys read at once when the publisher checks its keys against the bucket. */
+const VERIFY_BATCH = 64;
 
 /**
  * Writes this hub's own instances (not its stand-ins for other hubs') to the cluster's KV
  * bucket: one key per service, rewritten once per turn however many instances came or went,
- * writes to one key in order.
+ * writes to one key in order; and this hub's record (`hub.<name>`).
+ *
+ * Other hubs delete all of this when they judge this hub dead — wrongly, when it was only
+ * frozen or overloaded. Whether its own watch of the bucket sees those deletes cannot be relied
+ * on (a stalled or lagging watch never does), so {@link verify} reads the keys back and rewrites
+ * what is missing or stale: after every resync of the registry, after a NATS reconnect, and
+ * when this hub finds it was stalled long enough to be judged dead.
  */
 export class RegistryPublisher {
   readonly #kv: KV;
@@ -25,6 +34,13 @@ export class RegistryPublisher {
   readonly #following: Promise<void>;
   #flushing: ReturnType<typeof setImmediate> | undefined;
   #closing = false;
+  /** This hub's record, as written at the join (its `started` stays). */
+  readonly #record: string;
+  #verifying: Promise<void> | undefined;
+  #verifyAgain = false;
+  #checkingRecord: Promise<void> | undefined;
+  /** Later verifications after a stall (cleared on close). */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   /** Called with every service this hub starts or stops hosting. */
   readonly #onHosted: (service: string, hosted: boolean) => void;
   readonly #onError: (error: unknown) => void;
@@ -38,6 +54,8 @@ export class RegistryPublisher {
     epoch: string;
     /** The session whose instances are stand-ins (not published). */
     isStandIn: (sessionId: string) => boolean;
+    /** What this hub's record says besides its name and epoch (host, start time). */
+    record: Record<string, unknown>;
     onHosted: (service: string, hosted: boolean) => void;
     onError: (error: unknown) => void;
   }) {
@@ -48,6 +66,7 @@ export class RegistryPublisher {
     this.#epoch = options.epoch;
     this.#onHosted = options.onHosted;
     this.#onError = options.onError;
+    this.#record = JSON.stringify({ ...options.record, hub: this.#self, epoch: this.#epoch });
     this.#watch = options.hub.watch({ existing: true });
     this.#following = this.#follow(options.isStandIn).catch(options.onError);
   }
@@ -76,9 +95,98 @@ export class RegistryPublisher {
     for (const service of this.#services.keys()) this.republish(service);
   }
 
-  /** Writes `service`'s key again if this hub hosts it (someone deleted it). */
-  republish(service: string): void {
-    if (this.#services.has(service) && !this.#closing) this.#markDirty(service);
+  /** Writes `service`'s key again if this hub hosts it (someone deleted it); says whether it does. */
+  republish(service: string): boolean {
+    if (!this.#services.has(service) || this.#closing) return false;
+    this.#markDirty(service);
+    return true;
+  }
+
+  /** Writes this hub's record (`hub.<name>`); rejects when the bucket refuses it. */
+  async writeRecord(): Promise<void> {
+    await this.#kv.put(this.#subjects.hubKey(this.#self), this.#record);
+  }
+
+  /**
+   * Reads this hub's record back and writes it again if it is gone or names another run (other
+   * hubs delete it with the keys of a hub they judged dead). Coalesced: one read at a time.
+   */
+  verifyRecord(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    return (this.#checkingRecord ??= (async () => {
+      const entry = await this.#kv.get(this.#subjects.hubKey(this.#self));
+      if (!this.#closing && !isRunOf(entry, this.#epoch)) await this.writeRecord();
+    })()
+      .catch(this.#onError)
+      .finally(() => (this.#checkingRecord = undefined)));
+  }
+
+  /**
+   * Checks every key of this hub (and its record) against the bucket and rewrites those that are
+   * missing, written by another run, or not listing the instances this hub has. Coalesced: a
+   * call while one runs makes it run once more after.
+   */
+  verify(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    if (this.#verifying !== undefined) {
+      this.#verifyAgain = true;
+      return this.#verifying;
+    }
+    this.#verifying = this.#verifyNow()
+      .catch(this.#onError)
+      .finally(() => {
+        this.#verifying = undefined;
+        if (this.#verifyAgain) {
+          this.#verifyAgain = false;
+          void this.verify();
+        }
+      });
+    return this.#verifying;
+  }
+
+  /**
+   * This hub was stalled for `stalledMs` (frozen, or its event loop saturated): the others may
+   * judge it dead a little later still, so its keys are verified now and twice more as their
+   * judgments come in (after `deadAfterMs` and three times that).
+   */
+  verifyAfterStall(deadAfterMs: number): void {
+    void this.verify();
+    for (const delay of [deadAfterMs, 3 * deadAfterMs]) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        void this.verify();
+      }, delay);
+      timer.unref();
+      this.#timers.add(timer);
+    }
+  }
+
+  async #verifyNow(): Promise<void> {
+    await this.verifyRecord();
+    const names = [...this.#services.keys()];
+    for (let start = 0; start < names.length && !this.#closing; start += VERIFY_BATCH)
+      await Promise.all(
+        names.slice(start, start + VERIFY_BATCH).map(async (name) => {
+          const key = this.#subjects.serviceKey(name, this.#self);
+          // A write on its way settles the key anyway.
+          if (this.#dirty.has(name) || this.#writes.has(key)) return;
+          const entry = await this.#kv.get(key);
+          if (!this.#dirty.has(name) && !this.#writes.has(key) && !this.#lists(name, entry))
+            this.republish(name);
+        }),
+      );
+  }
+
+  /** Whether `entry` is this run's record of `name` with the instances this hub has now. */
+  #lists(name: string, entry: KvEntry | null): boolean {
+    const instances = this.#services.get(name);
+    if (instances === undefined) return true;
+    if (entry === null || entry.operation !== "PUT") return false;
+    const record = decodeServiceRecord(entry.value);
+    if (record === undefined || record.epoch !== this.#epoch || record.hub !== this.#self) return false;
+    return (
+      record.instances.length === instances.size && record.instances.every(({ id }) => instances.has(id))
+    );
   }
 
   /** Resolves once every change so far is in the bucket. */
@@ -95,6 +203,8 @@ export class RegistryPublisher {
   /** Stops following; removes this hub's keys from the bucket (a clean leave). */
   async close(removeKeys: boolean): Promise<void> {
     this.#closing = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     this.#watch.close();
     await this.#following;
     await this.settled();
@@ -157,5 +267,15 @@ export class RegistryPublisher {
       this.#writes.set(key, write);
     }
     this.#dirty.clear();
+  }
+}
+
+/** Whether `entry` is a hub record of the run `epoch`. */
+function isRunOf(entry: KvEntry | null, epoch: string): boolean {
+  if (entry === null || entry.operation !== "PUT") return false;
+  try {
+    return entry.json<{ epoch?: unknown }>().epoch === epoch;
+  } catch {
+    return false;
   }
 }

@@ -122,14 +122,17 @@ export class TaskBroker {
     return new TaskBroker(options, store, log);
   }
 
-  /** Tasks held right now (until they expire). */
+  /**
+   * Tasks held right now (until they expire): this hub's, or — when it {@link federate}s with a
+   * store that keeps a copy here, as a cluster's hubs do — that store's.
+   */
   get taskCount(): number {
-    return this.#store.size;
+    return this.#federation?.size ?? this.#store.size;
   }
 
-  /** Requests waiting right now (long polls and event streams). */
+  /** Requests waiting right now (long polls and event streams, here and in the federation's store). */
   get waiting(): number {
-    return this.#waiters.waiting;
+    return this.#waiters.waiting + (this.#federation?.waiting ?? 0);
   }
 
   /** Posts a task from `app`. Resolves once it is stored (and logged, with a file). */

@@ -23,4 +23,12 @@ export interface TaskFederation {
   ): Promise<PollAnswer<TaskResult>>;
   /** Stores `result` (already checked) for task `id`. */
   putResult(app: string, id: string, result: TaskResult): Promise<"created" | "updated">;
+  /**
+   * Tasks held where this hub can count them, when the federation keeps a copy here (a cluster's
+   * hubs each mirror the shared bucket): then what `TaskBroker.taskCount` reports. Left
+   * out when the tasks live elsewhere (a federation's broker): the local count stands.
+   */
+  readonly size?: number;
+  /** Requests waiting in the federation at this hub (long polls): added to `TaskBroker.waiting`. */
+  readonly waiting?: number;
 }

@@ -28,6 +28,7 @@ import { logUnhandledRejections } from "../last-resort.js";
 import { SERVE_GROUPS, SERVE_INSTEAD } from "../options/serve-flags.js";
 import { pidLine } from "../pid-line.js";
 import { startCluster } from "../serve-cluster.js";
+import type { Cluster } from "../../cluster/index.js";
 import { startFederation, type ServedFederation } from "../serve-federation.js";
 import { openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
@@ -169,20 +170,38 @@ export async function serve(
       void federation.reload().then(log, (error: Error) => log(`SIGHUP: federation: ${error.message}`));
   };
   process.on("SIGHUP", reload);
-  federation =
-    options.federation === undefined
-      ? undefined
-      : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker);
-  const cluster =
-    options.cluster === undefined
-      ? undefined
-      : await startCluster(
-          hub,
-          options.cluster,
-          log,
-          logger,
-          options.tasks.clusterShared ? tasks.broker : undefined,
-        );
+  let cluster: Cluster | undefined;
+  try {
+    federation =
+      options.federation === undefined
+        ? undefined
+        : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker);
+    cluster =
+      options.cluster === undefined
+        ? undefined
+        : await startCluster(
+            hub,
+            options.cluster,
+            log,
+            logger,
+            options.tasks.clusterShared ? tasks.broker : undefined,
+          );
+  } catch (error) {
+    // A hub that cannot join its federation or cluster is not the hub asked for: everything
+    // already up is closed, so that the process exits non-zero with the error instead of
+    // serving on alone (the listeners would keep it alive).
+    process.off("SIGHUP", reload);
+    await federation?.close().catch(() => undefined);
+    await unix.close();
+    await mles?.close();
+    await https?.close();
+    await tasks.close();
+    await hub.close();
+    await metricsListener?.close();
+    stopLogging();
+    stopGuard();
+    throw error;
+  }
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);

@@ -338,6 +338,16 @@ const CLUSTER: OptionGroup = {
       help: "this hub's name in the cluster, unique in it (other hubs' services carry it as the label beamhub/hub)",
       defaultText: "the host name",
     },
+    "cluster-tasks": {
+      type: "string",
+      value: "on|off",
+      setting: true,
+      help:
+        "with --cluster and applications: on keeps Samply tasks in the cluster's JetStream bucket, so an " +
+        "application may post at one hub and its worker poll another; off keeps them on this hub (in " +
+        "--tasks-file), as without --cluster",
+      defaultText: "on",
+    },
     "cluster-tls-ca": {
       type: "string",
       value: "FILE",
