@@ -28,7 +28,9 @@ export class BatchedWriter {
   constructor(
     private readonly transport: ByteTransport,
     private readonly congestion: Congestion,
-  ) {}
+  ) {
+    if (transport.releasesChunks === true) this.outbox.released = () => transport.bufferedBytes === 0;
+  }
 
   /** fds ride with the first byte of a batch: the frames queued before them go out first. */
   startBatchWithFds(fds: readonly number[]): void {

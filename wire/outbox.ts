@@ -46,6 +46,14 @@ export class Outbox {
    */
   eventFrames = 0;
 
+  /**
+   * Whether every chunk handed out so far has been let go of by whoever took it (see
+   * `ByteTransport.releasesChunks`). When it says so, an empty outbox writes its slab from the
+   * start again instead of moving on: a busy fan-out took a fresh 64 KiB every ~600 small events
+   * before (allocation, page faults and GC were a tenth of the hub's CPU per delivery).
+   */
+  released: (() => boolean) | undefined;
+
   /** The buffer a message begun with `beginMessage` is encoded into. */
   get slab(): Uint8Array {
     return this.#slab;
@@ -58,6 +66,7 @@ export class Outbox {
    * `message` instead) leaves no trace.
    */
   beginMessage(prefix: number): number {
+    if (this.#end !== 0 && this.#start === this.#end) this.#rewind();
     if (this.#slab.byteLength - this.#end < MIN_ROOM) this.#newSlab(MIN_ROOM);
     return this.#end + HEADER_SIZE + prefix;
   }
@@ -176,11 +185,20 @@ export class Outbox {
       this.#target = own;
       return 0;
     }
+    if (this.#end !== 0 && this.#start === this.#end) this.#rewind();
     if (this.#end + size > this.#slab.byteLength) this.#newSlab(size);
     this.#target = this.#slab;
     const at = this.#end;
     this.#end += size;
     return at;
+  }
+
+  /**
+   * Nothing of the slab is queued here (checked by the callers: every written byte was cut):
+   * when no chunk handed out is held any more either, the slab is written from its start again.
+   */
+  #rewind(): void {
+    if (this.#chunks.length === 0 && this.released?.() === true) this.#start = this.#end = 0;
   }
 
   /** Replaces the slab with a larger one (up to `SLAB_SIZE`) that has room for `need` bytes. */

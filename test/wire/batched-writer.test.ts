@@ -67,10 +67,10 @@ function writerPair(): {
   };
 }
 
-/** Queues `count` frames of `type` on channel 5 in one synchronous burst, body = its index. */
-function burst(writer: BatchedWriter, type: number, count: number): void {
+/** Queues `count` frames of `type` on channel 5 in one synchronous burst, body = its index (+ `mark`). */
+function burst(writer: BatchedWriter, type: number, count: number, mark = 0): void {
   for (let i = 0; i < count; i++) {
-    const body = new Uint8Array(64).fill(i & 0xff);
+    const body = new Uint8Array(64).fill((i + mark) & 0xff);
     writer.outbox.message(type, 5, type === FrameType.EVENT ? -1 : i + 1, body, 0, body.byteLength, 0);
     writer.queued();
   }
@@ -93,6 +93,51 @@ describe("BatchedWriter", () => {
     const frames = await received(128);
     expect(frames.every((frame, i) => frame.type === FrameType.REPLY && frame.payload[4] === i)).toBe(true);
     expect(sender.stats.sendCalls).toBe(4);
+  });
+
+  it("writes the same slab again once the socket let go of what it sent, bytes intact", async () => {
+    const { writer, received } = writerPair();
+    // 40 turns of 128 events (~10 KiB each): 400 KiB through the slab, which reaches 64 KiB.
+    const slabs = new Set<Uint8Array>();
+    let expected = 0;
+    for (let turn = 0; turn < 40; turn++) {
+      burst(writer, FrameType.EVENT, 128, turn);
+      if (turn >= 3) slabs.add(writer.outbox.slab);
+      expected += 128;
+      const frames = await received(expected);
+      // Every frame of this turn is its own bytes, not those of a later turn written over it.
+      const mine = frames.slice(expected - 128);
+      expect(mine.every((frame, i) => frame.payload.every((byte) => byte === ((i + turn) & 0xff)))).toBe(
+        true,
+      );
+    }
+    // Once grown, one slab serves every turn: nothing was still held when the next one began.
+    expect(slabs.size).toBe(1);
+  });
+
+  it("never writes over bytes a transport may still hold (without releasesChunks)", async () => {
+    const chunks: Uint8Array[] = [];
+    const transport = {
+      supportsFds: false,
+      write: (batch: Uint8Array[]) => void chunks.push(...batch),
+      start() {},
+      close() {},
+    };
+    const congestion = new Congestion(
+      transport,
+      { memoryBudget: new MemoryBudget(1 << 26), maxUnsentBytes: 1 << 26, slowConsumerTimeout: 10_000 },
+      () => undefined,
+    );
+    const writer = new BatchedWriter(transport, congestion);
+    for (let turn = 0; turn < 40; turn++) {
+      burst(writer, FrameType.EVENT, 128, turn);
+      writer.flush();
+    }
+    const frames = new FrameDecoder(1 << 20).push(Buffer.concat(chunks));
+    expect(frames).toHaveLength(40 * 128);
+    expect(
+      frames.every((frame, at) => frame.payload[0] === (((at % 128) + Math.floor(at / 128)) & 0xff)),
+    ).toBe(true);
   });
 
   it("counts only answers toward a slice when events and answers mix", async () => {
