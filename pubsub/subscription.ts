@@ -63,6 +63,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #onClose: (() => void)[] | undefined;
   #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
   #readable: (() => void) | undefined;
+  /** The one listener of {@link whenReadable}, called in a microtask on the next wake. */
+  #listener: (() => void) | undefined;
 
   constructor(
     readonly channel: string,
@@ -230,6 +232,17 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     });
   }
 
+  /**
+   * @internal Calls `listener` once, in a microtask, when {@link take} has something to return
+   * or the subscription closed: {@link readable} without a promise, for a face that forwards
+   * every message (a promise per message was a good part of the hub's CPU per delivery). One
+   * listener at a time; called from a microtask, never from inside a publication.
+   */
+  whenReadable(listener: () => void): void {
+    if (this.#closed || this.#hasItem()) queueMicrotask(listener);
+    else this.#listener = listener;
+  }
+
   next(): Promise<IteratorResult<PubSubMessage | Lagged>> {
     const item = this.take();
     if (item === null) return Promise.resolve(DONE);
@@ -291,6 +304,11 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   }
 
   #wake(): void {
+    const listener = this.#listener;
+    if (listener !== undefined) {
+      this.#listener = undefined;
+      queueMicrotask(listener);
+    }
     const readable = this.#readable;
     if (readable === undefined) return;
     this.#readable = undefined;
