@@ -19,7 +19,7 @@ import { connect as natsConnect } from "@nats-io/transport-node";
 import { WebSocketServer, type WebSocket } from "ws";
 import { startNatsServer } from "../test/helpers/nats-cluster.js";
 import { connectUnix, Hub, listenHttps, listenUnix, type PubSubMessage } from "../index.js";
-import { median, pipelined, roundRatio } from "./harness.js";
+import { median, pipelined, roundRatio, roundRatioSpread } from "./harness.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -29,10 +29,15 @@ const PAYLOAD = new Uint8Array(64).fill(7);
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const CHILD = fileURLToPath(new URL("./pubsub-subscribers.ts", import.meta.url));
 /**
- * Another source tree (e.g. `git archive` of the previous commit) whose subscribers also read
- * the Unix channel, as one more contender: the client side of two trees A/B-ed in one run.
+ * Another source tree (e.g. `git archive` of the previous commit, with node_modules and
+ * native/build beside it) as one more contender: its own hub in this process, on a Unix socket
+ * of its own, publishing to its own subscribers. Both sides of two trees are A/B-ed in one run,
+ * rounds interleaved; the idle hub of a round costs next to nothing.
  */
 const BASE_TREE = process.env.BENCH_BASE_TREE;
+const BASE_NAME = "beamhub unix, hub process of the base tree";
+const THIS_TREE_NAME = "beamhub unix, hub process of this tree";
+const HUB_CHILD = fileURLToPath(new URL("./pubsub-hub.ts", import.meta.url));
 
 /** The process holding the subscribers of one contender. */
 class Subscribers {
@@ -101,10 +106,13 @@ class Subscribers {
   readonly serverCpuPerMessage: number[] = [];
 
   /** One round: arms the counters, runs `publish`, waits until every subscriber got every message. */
-  async round(publish: () => Promise<void>, serverCpu: () => number = ownCpu): Promise<number> {
+  async round(
+    publish: () => Promise<void>,
+    serverCpu: () => number | Promise<number> = ownCpu,
+  ): Promise<number> {
     this.#child.stdin.write(`expect ${MESSAGES}\n`);
     await this.line("armed");
-    const cpuBefore = serverCpu();
+    const cpuBefore = await serverCpu();
     const started = process.hrtime.bigint();
     await publish();
     // On a stall, say how far the subscribers got before giving up.
@@ -112,7 +120,7 @@ class Subscribers {
     const done = await this.line("done").finally(() => clearTimeout(status));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.cpuPerMessage.push(Number(done.split(" ")[1]) / (MESSAGES * SUBSCRIBERS));
-    this.serverCpuPerMessage.push((serverCpu() - cpuBefore) / (MESSAGES * SUBSCRIBERS));
+    this.serverCpuPerMessage.push(((await serverCpu()) - cpuBefore) / (MESSAGES * SUBSCRIBERS));
     return (MESSAGES * SUBSCRIBERS) / seconds;
   }
 
@@ -130,7 +138,7 @@ interface Contender {
   subscribers: Subscribers;
   publish(): Promise<void>;
   /** CPU µs used so far by the publishing side: this process (hub and publisher), and a server's. */
-  serverCpu?: () => number;
+  serverCpu?: () => number | Promise<number>;
   close(): Promise<void>;
 }
 
@@ -149,6 +157,100 @@ function processCpu(pid: number | undefined): number {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-bench-pubsub-"));
+
+/**
+ * A hub in a process of its own (bench/pubsub-hub.ts) running `tree`'s sources: for the A/B of
+ * two trees, whose hub side is then that process's CPU time.
+ */
+class HubProcess {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: string[] = [];
+  #waiting: ((line: string) => void) | undefined;
+
+  constructor(
+    readonly tree: string,
+    readonly path: string,
+  ) {
+    this.#child = spawn(process.execPath, ["--import", "tsx", HUB_CHILD, tree, path], { stdio: "pipe" });
+    this.#child.stderr.pipe(process.stderr);
+    let rest = "";
+    this.#child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      rest += text;
+      for (let at = rest.indexOf("\n"); at >= 0; at = rest.indexOf("\n")) {
+        const line = rest.slice(0, at);
+        rest = rest.slice(at + 1);
+        const waiting = this.#waiting;
+        this.#waiting = undefined;
+        if (waiting !== undefined) waiting(line);
+        else this.#lines.push(line);
+      }
+    });
+  }
+
+  /** The next line the hub process writes (after `command`, if given). */
+  line(command?: string, ms = 120_000): Promise<string> {
+    if (command !== undefined) this.#child.stdin.write(`${command}\n`);
+    const ready = this.#lines.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no answer from the hub of ${this.tree} within ${ms} ms`)),
+        ms,
+      );
+      this.#waiting = (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+    });
+  }
+
+  async publish(channel: string): Promise<void> {
+    const answer = await this.line(`publish ${channel} ${MESSAGES}`);
+    if (answer !== "published") throw new Error(`hub of ${this.tree}: ${answer}`);
+  }
+
+  /** CPU µs the hub process used so far. */
+  async cpu(): Promise<number> {
+    const answer = await this.line("cpu");
+    if (!answer.startsWith("cpu ")) throw new Error(`hub of ${this.tree}: ${answer}`);
+    return Number(answer.slice(4));
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.#child.once("exit", resolve));
+    this.#child.stdin.write("quit\n");
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** The two hub processes of an A/B of trees, each with its subscribers, as contenders. */
+async function treeContenders(baseTree: string): Promise<Contender[]> {
+  const trees = [
+    { name: THIS_TREE_NAME, tree: fileURLToPath(new URL("..", import.meta.url)), socket: "this.sock" },
+    { name: BASE_NAME, tree: baseTree, socket: "base.sock" },
+  ];
+  const list: Contender[] = [];
+  for (const { name, tree, socket } of trees) {
+    const hub = new HubProcess(tree, join(dir, socket));
+    const ready = await hub.line();
+    if (ready !== "ready") throw new Error(`hub of ${tree}: ${ready}`);
+    list.push({
+      name,
+      subscribers: new Subscribers(
+        ["beamhub-unix", hub.path, "-"],
+        "bench.tree",
+        name,
+        join(tree, "bench", "pubsub-subscribers.ts"),
+      ),
+      publish: () => hub.publish("bench.tree"),
+      serverCpu: () => hub.cpu(),
+      close: () => hub.close(),
+    });
+  }
+  return list;
+}
 
 async function contenders(): Promise<Contender[]> {
   const hub = new Hub();
@@ -193,21 +295,7 @@ async function contenders(): Promise<Contender[]> {
       publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench.remote", PAYLOAD)),
       close: () => publisher.close(),
     },
-    ...(BASE_TREE === undefined
-      ? []
-      : [
-          {
-            name: "beamhub unix, hub.publish in the hub, base tree's subscribers",
-            subscribers: new Subscribers(
-              ["beamhub-unix", unixPath, "-"],
-              "bench.base",
-              "base",
-              join(BASE_TREE, "bench", "pubsub-subscribers.ts"),
-            ),
-            publish: publishInHub("bench.base"),
-            close: async () => undefined,
-          },
-        ]),
+    ...(BASE_TREE === undefined ? [] : await treeContenders(BASE_TREE)),
     {
       name: "beamhub websocket (TLS), hub.publish in the hub",
       subscribers: new Subscribers(["beamhub-ws", https.url, caFile], "bench.ws"),
@@ -305,6 +393,23 @@ async function fanOut(): Promise<void> {
         `${ratio(contender.subscribers.cpuPerMessage, natsCpu).padStart(6)}  ` +
         `${median(contender.subscribers.serverCpuPerMessage).toFixed(2).padStart(15)}  ` +
         `${ratio(contender.subscribers.serverCpuPerMessage, natsServerCpu).padStart(6)}`,
+    );
+  }
+  const mine = list.find((contender) => contender.name === THIS_TREE_NAME);
+  const baseline = list.find((contender) => contender.name === BASE_NAME);
+  if (mine !== undefined && baseline !== undefined) {
+    // The A/B of two trees: medians of per-round ratios, this tree over the base (below 1: less).
+    const spread = (over: number[], under: number[]): string => {
+      const { median: middle, low, high } = roundRatioSpread(over, under);
+      return `${middle.toFixed(2)} (${low.toFixed(2)}–${high.toFixed(2)})`;
+    };
+    console.log(`\nthis tree / base tree (median of per-round ratios, lowest–highest):`);
+    console.log(`  delivered/s          ${spread(samples.get(mine.name)!, samples.get(baseline.name)!)}`);
+    console.log(
+      `  hub side CPU/msg     ${spread(mine.subscribers.serverCpuPerMessage, baseline.subscribers.serverCpuPerMessage)}`,
+    );
+    console.log(
+      `  subscriber CPU/msg   ${spread(mine.subscribers.cpuPerMessage, baseline.subscribers.cpuPerMessage)}`,
     );
   }
   for (const contender of list) await contender.subscribers.close();

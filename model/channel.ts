@@ -73,6 +73,12 @@ export interface ChannelOptions {
 }
 
 const RESOLVED = Promise.resolve();
+/**
+ * What {@link Channel.send} returns when the event left at once (no backpressure): a sender
+ * that sends many in a row compares against it instead of awaiting each one.
+ * @internal
+ */
+export const SENT_AT_ONCE: Promise<void> = RESOLVED;
 const DEFAULT_HIGH_WATER_MARK = 1024;
 
 /**

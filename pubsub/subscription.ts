@@ -34,6 +34,9 @@ function dropStream(message: PubSubMessage, why: string): void {
   message.stream?.reset(new StreamResetError(`byte stream broadcast ${message.seq} dropped: ${why}`));
 }
 
+/** Live-queue slots kept for reuse once drained (a subscriber that keeps up needs a few). */
+const REUSED_LIVE = 64;
+
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 const READY = Promise.resolve();
 
@@ -48,9 +51,11 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #replayAt = 0;
   readonly ring: number;
   readonly ringBytes: number;
+  /** Unread live messages are `#live[#liveHead, #liveEnd)`; the array is reused once drained. */
   #live: PubSubMessage[] = [];
   /** Estimated sizes of `#live`'s messages, index for index, and their sum from `#liveHead` on. */
   #sizes: number[] = [];
+  #liveEnd = 0;
   #bytes = 0;
   #liveHead = 0;
   #lagged = 0;
@@ -63,6 +68,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   #onClose: (() => void)[] | undefined;
   #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
   #readable: (() => void) | undefined;
+  /** The one listener of {@link whenReadable}, called in a microtask on the next wake. */
+  #listener: (() => void) | undefined;
 
   constructor(
     readonly channel: string,
@@ -95,7 +102,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
 
   /** Unread live messages (history replay not counted). */
   get buffered(): number {
-    return this.#live.length - this.#liveHead;
+    return this.#liveEnd - this.#liveHead;
   }
 
   /** Whether a `wait` subscription can take one more message without exceeding its window. */
@@ -134,8 +141,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       reader({ done: false, value: message });
       return;
     }
-    this.#live.push(message);
-    this.#sizes.push(bytes);
+    this.#live[this.#liveEnd] = message;
+    this.#sizes[this.#liveEnd++] = bytes;
     this.#bytes += bytes;
     if (this.lag === "drop-oldest") {
       while (this.buffered > this.ring || (this.#bytes > this.ringBytes && this.buffered > 1)) {
@@ -145,6 +152,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
         this.#lagged++;
         this.owner.counters.dropped++;
       }
+      // A subscriber that stopped reading: the slots of what was dropped are let go of too.
+      this.#compact();
     }
     this.#wake();
   }
@@ -199,20 +208,21 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       this.#lagged = 0;
       return { lagged };
     }
-    if (this.#liveHead === this.#live.length) return undefined;
+    if (this.#liveHead === this.#liveEnd) return undefined;
     const message = this.#live[this.#liveHead]!;
     this.#bytes -= this.#sizes[this.#liveHead]!;
     this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
-    if (this.#liveHead === this.#live.length) {
-      this.#live = [];
-      this.#sizes = [];
+    if (this.#liveHead === this.#liveEnd) {
+      // Drained: written from the start again. Two fresh arrays per drain were two allocations
+      // per delivery for a subscriber that keeps up; one that held a long backlog lets go of it.
+      if (this.#live.length > REUSED_LIVE) {
+        this.#live = [];
+        this.#sizes = [];
+      }
       this.#liveHead = 0;
+      this.#liveEnd = 0;
       this.#bytes = 0;
-    } else if (this.#liveHead > 1024 && this.#liveHead * 2 > this.#live.length) {
-      this.#live = this.#live.slice(this.#liveHead);
-      this.#sizes = this.#sizes.slice(this.#liveHead);
-      this.#liveHead = 0;
-    }
+    } else this.#compact();
     if (this.lag === "wait") this.owner.freed(this);
     if (message.stream !== undefined) this.#hold(message.stream);
     return message;
@@ -228,6 +238,17 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
         resolve();
       };
     });
+  }
+
+  /**
+   * @internal Calls `listener` once, in a microtask, when {@link take} has something to return
+   * or the subscription closed: {@link readable} without a promise, for a face that forwards
+   * every message (a promise per message was a good part of the hub's CPU per delivery). One
+   * listener at a time; called from a microtask, never from inside a publication.
+   */
+  whenReadable(listener: () => void): void {
+    if (this.#closed || this.#hasItem()) queueMicrotask(listener);
+    else this.#listener = listener;
   }
 
   next(): Promise<IteratorResult<PubSubMessage | Lagged>> {
@@ -255,7 +276,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     if (this.#closed) return;
     this.#closed = true;
     this.#replay = [];
-    for (let at = this.#liveHead; at < this.#live.length; at++) {
+    for (let at = this.#liveHead; at < this.#liveEnd; at++) {
       dropStream(this.#live[at]!, "the subscription closed before reading it");
     }
     this.#notices = [];
@@ -265,6 +286,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     this.#sizes = [];
     this.#bytes = 0;
     this.#liveHead = 0;
+    this.#liveEnd = 0;
     this.#reader?.(DONE);
     this.#reader = undefined;
     this.#wake();
@@ -280,17 +302,32 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
     else (this.#onClose ??= []).push(listener);
   }
 
+  /** Lets go of the read (or dropped) slots once they are most of the queue's array. */
+  #compact(): void {
+    if (this.#liveHead > 1024 && this.#liveHead * 2 > this.#liveEnd) {
+      this.#live = this.#live.slice(this.#liveHead, this.#liveEnd);
+      this.#sizes = this.#sizes.slice(this.#liveHead, this.#liveEnd);
+      this.#liveEnd -= this.#liveHead;
+      this.#liveHead = 0;
+    }
+  }
+
   #hasItem(): boolean {
     return (
       this.#missed > 0 ||
       this.#notices.length > 0 ||
       this.#replayAt < this.#replay.length ||
       this.#lagged > 0 ||
-      this.#liveHead < this.#live.length
+      this.#liveHead < this.#liveEnd
     );
   }
 
   #wake(): void {
+    const listener = this.#listener;
+    if (listener !== undefined) {
+      this.#listener = undefined;
+      queueMicrotask(listener);
+    }
     const readable = this.#readable;
     if (readable === undefined) return;
     this.#readable = undefined;

@@ -28,7 +28,9 @@ export class BatchedWriter {
   constructor(
     private readonly transport: ByteTransport,
     private readonly congestion: Congestion,
-  ) {}
+  ) {
+    if (transport.releasesChunks === true) this.outbox.released = () => transport.bufferedBytes === 0;
+  }
 
   /** fds ride with the first byte of a batch: the frames queued before them go out first. */
   startBatchWithFds(fds: readonly number[]): void {
@@ -39,7 +41,11 @@ export class BatchedWriter {
   /** After a frame was queued: write the batch now if it is long, else at the end of the turn. */
   queued(): void {
     const outbox = this.outbox;
-    if (outbox.frames >= this.#sliceFrames || outbox.bytes >= FLUSH_EVERY_BYTES) {
+    // EVENTs do not count toward a slice: a fan-out queues up to a window of them on each of
+    // many sessions in one turn, and a write per 16-32 of them was half the hub's CPU per
+    // delivery (a sendmsg that wakes the subscriber, 10-30 µs each here); the peer's credit
+    // and FLUSH_EVERY_BYTES bound what waits for the end of the turn.
+    if (outbox.frames - outbox.eventFrames >= this.#sliceFrames || outbox.bytes >= FLUSH_EVERY_BYTES) {
       // A long burst (replies to a batch of requests) goes out in slices, so that the peer
       // starts on the first ones while this side produces the rest: both processes work at
       // once instead of taking turns. Each slice is twice the last: a write that wakes a

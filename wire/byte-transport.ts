@@ -38,6 +38,12 @@ export interface ByteTransport {
   flush?(): void;
   /** Bytes written and not yet taken by the OS (optional). */
   readonly bufferedBytes?: number;
+  /**
+   * True when the transport keeps no reference to the chunks it was given once
+   * `bufferedBytes` is 0 (the OS copied them): the session may then write over their memory
+   * instead of taking fresh memory for every batch. Unset: chunks are never written again.
+   */
+  readonly releasesChunks?: boolean;
   /** Stops delivering received bytes until `resume` (optional: the peer's writes back up). */
   pause?(): void;
   resume?(): void;

@@ -9,6 +9,7 @@ import { Congestion } from "./congestion.js";
 import { describeError, rebuildError, type WireError } from "./error-info.js";
 import { ConnectionLostError, LimitExceededError, ProtocolError, SlowConsumerError } from "./errors.js";
 import { EventCredit } from "./event-credit.js";
+import { EncodedOnce } from "./encoded-once.js";
 import {
   EMPTY,
   encodeU32,
@@ -589,8 +590,9 @@ export class WireConnection {
     if (this.#isClosed) throw new ClosedError("session", this.#failure);
     const outbox = this.#writer.outbox;
     const encoder = this.#encoder;
-    // The body is encoded straight into the outgoing batch, after room for the frame header.
-    const bodyAt = outbox.beginMessage(requestId === -1 ? 0 : 4);
+    // The body is encoded straight into the outgoing batch, after room for the frame header;
+    // bytes encoded once for many sessions are copied in (no room to make: -1).
+    const bodyAt = data instanceof EncodedOnce ? -1 : outbox.beginMessage(requestId === -1 ? 0 : 4);
     const body = encoder.encode(data, bodyAt);
     const size = body.end - body.start + (requestId === -1 ? 0 : 4);
     const limit = this.peerHello.maxFrameSize;

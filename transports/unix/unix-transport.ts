@@ -50,6 +50,8 @@ export function transportFor(socket: FdSocket): AbortableTransport {
     get bufferedBytes() {
       return socket.writableLength;
     },
+    // An FdSocket drops a chunk as soon as the kernel took all of it.
+    releasesChunks: true,
     pause: () => socket.pause(),
     resume: () => socket.resume(),
   };
