@@ -393,6 +393,32 @@ describe.skipIf(version === undefined)("publishing against a wait subscriber", (
   });
 });
 
+describe.skipIf(version === undefined)("idle connections", () => {
+  it("keeps a quiet stream past the listener's idle timeout with its keep-alive comments", async () => {
+    const own = await startHub({ idleTimeout: 1000, pubsubHttp: { keepAliveMs: 100 } }, new Hub());
+    const ownCa = await certificateFile(own);
+    const follower = followWithCurl([
+      "--http1.1",
+      "--cacert",
+      ownCa,
+      `${own.listener.url}/beamhub/v1/pubsub/quiet`,
+    ]);
+    try {
+      // 25 keep-alives 100 ms apart span well over the 1 s idle timeout: the connection lives on.
+      await follower.until(
+        (events) => events.filter((event) => event.comment === "keep-alive").length >= 25,
+        "25 keep-alives",
+      );
+      expect(follower.process.exitCode).toBe(null);
+      await own.hub.publish("quiet", "still here");
+      await follower.until((events) => messagesOf(events).length === 1, "a message after the quiet");
+    } finally {
+      await follower.stop();
+      await own.close();
+    }
+  });
+});
+
 describe.skipIf(version === undefined)("closing", () => {
   it.each([["--http2"], ["--http1.1"]])(
     "ends open event streams when the listener and hub close (%s)",
