@@ -5,8 +5,9 @@ import type { Lagged, PubSubMessage } from "../../pubsub/types.js";
  * One pub/sub item as a server-sent event (PROTOCOL.md, "Pub/sub over server-sent events"):
  *
  * - a message: `id: <seq>`, `event: message`, `data: {"seq","from","time","data"}`, the data in
- *   FORMATS.md's JSON form (binary as `{"$bytes": "<base64>"}`, an object whose key starts with
- *   `$` escaped as `{"$": {...}}`), the same form the plain call mapping answers in;
+ *   FORMATS.md's JSON form (binary as `{"$bytes": "<base64>"}`, a bigint as `{"$bigint": "…"}`, a
+ *   one-member object whose name starts with `$` escaped as `{"$": {...}}`), the same form the
+ *   plain call mapping answers in;
  * - a byte-stream broadcast: `event: broadcast` with the same fields (the bytes are not sent:
  *   an event stream carries text, and the copy is released at once, as `beamhub sub` does);
  * - a message whose data JSON cannot hold (e.g. a CBOR publisher's `NaN` or map):
