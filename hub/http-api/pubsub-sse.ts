@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../../model/errors.js";
+import { PUBSUB_DEFAULTS } from "../../pubsub/options.js";
 import type { Lagged, PubSubMessage } from "../../pubsub/types.js";
 import {
   sendError,
@@ -17,9 +18,12 @@ import { channelOfPath, parseEventStreamRequest } from "./pubsub-query.js";
 export interface PubSubHttpOptions {
   /** Event streams open at once; more get 503 `ELIMIT` (default 256). */
   maxStreams?: number;
-  /** Messages held for one stream that its client has not taken yet (default 256); older ones are dropped. */
+  /**
+   * Messages held for one stream that its client has not taken yet (default 256, at most the
+   * hub's pub/sub `maxRing`, 65 536 by default); older ones are dropped.
+   */
   ring?: number;
-  /** The same bound in estimated bytes (default 1 MiB; one message always fits). */
+  /** The same bound in estimated bytes (default 1 MiB, at most `maxRingBytes`, 64 MiB; one message always fits). */
   ringBytes?: number;
   /** Interval of the keep-alive comment, in ms (default 15 000). */
   keepAliveMs?: number;
@@ -66,6 +70,12 @@ export class PubSubHttp {
           `pubsub.${name} of the HTTP mapping must be an integer >= 1, got ${value}`,
         );
       }
+    }
+    // Checked here, not at each request: over the pub/sub caps, every subscribe would fail.
+    if (limits.ring > PUBSUB_DEFAULTS.maxRing || limits.ringBytes > PUBSUB_DEFAULTS.maxRingBytes) {
+      throw new InvalidArgumentError(
+        `pubsub.ring and pubsub.ringBytes of the HTTP mapping may be at most ${PUBSUB_DEFAULTS.maxRing} and ${PUBSUB_DEFAULTS.maxRingBytes} (the pub/sub caps), got ${limits.ring} and ${limits.ringBytes}`,
+      );
     }
     this.#limits = limits;
   }

@@ -5,7 +5,7 @@
 // that goes away releasing its subscription at once.
 import { connect as http2Connect } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hub, type Identity } from "../../index.js";
+import { Hub, listenHttps, type Identity } from "../../index.js";
 import type { HttpsRefusal } from "../../transports/http2/refusal-log.js";
 import { certificateFile, curl, curlVersion, startHub, within, type HttpsFixture } from "./helpers.js";
 import { followWithCurl, messagesOf, parseEvent, type SseEvent } from "./sse-client.js";
@@ -444,4 +444,24 @@ describe.skipIf(version === undefined)("closing", () => {
       }
     },
   );
+});
+
+describe("options", () => {
+  it("refuses limits out of range when the listener is made, not at each request", async () => {
+    const hub = new Hub();
+    try {
+      for (const pubsubHttp of [
+        { ring: 0 },
+        { ring: 65_537 },
+        { ringBytes: 64 * 1024 * 1024 + 1 },
+        { maxStreams: 1.5 },
+      ]) {
+        await expect(Promise.resolve().then(() => listenHttps(hub, { pubsubHttp }))).rejects.toMatchObject({
+          code: "EINVALID_ARGUMENT",
+        });
+      }
+    } finally {
+      await hub.close();
+    }
+  });
 });
