@@ -1,6 +1,7 @@
 import type { PlainRequestHandler } from "../../transports/http2/acceptor.js";
-import { CALL_PATH, SERVICES_PATH } from "../../transports/http2/paths.js";
+import { CALL_PATH, PUBSUB_PATH, SERVICES_PATH } from "../../transports/http2/paths.js";
 import type { Hub } from "../hub.js";
+import { PubSubHttp, type PubSubHttpOptions } from "./pubsub-sse.js";
 import { serveCall } from "./serve-call.js";
 import { serveServices } from "./serve-services.js";
 
@@ -8,6 +9,8 @@ import { serveServices } from "./serve-services.js";
 export interface HttpApiOptions {
   /** Largest request body (default 1 MiB; larger gets 413). */
   maxBodySize?: number;
+  /** Limits of pub/sub over HTTP (`/beamhub/v1/pubsub/<channel>`): streams, ring, keep-alive. */
+  pubsub?: PubSubHttpOptions;
 }
 
 /** The defaults of {@link HttpApiOptions}. */
@@ -15,18 +18,22 @@ export const HTTP_API_DEFAULTS = { maxBodySize: 1024 * 1024 } as const;
 
 /**
  * The hub's plain HTTP mapping, for curl and friends: `POST /beamhub/v1/call/<name>` (one call,
- * JSON in and out) and `GET /beamhub/v1/services`, each in a session of its own with the
+ * JSON in and out), `GET /beamhub/v1/services`, and `/beamhub/v1/pubsub/<channel>` (`GET`
+ * follows the channel as server-sent events, `POST` publishes a JSON body), each in a session of its own with the
  * request's identity, so the hub's access rules apply as to any session. The HTTPS endpoint
  * hands it the requests on its routes, already authenticated.
  */
 export function httpApi(hub: Hub, options: HttpApiOptions = {}): PlainRequestHandler {
   const maxBodySize = options.maxBodySize ?? HTTP_API_DEFAULTS.maxBodySize;
+  const pubsub = new PubSubHttp(hub, options.pubsub ?? {}, maxBodySize);
   return {
-    serves: (path) => path === SERVICES_PATH || path.startsWith(CALL_PATH),
+    serves: (path) => path === SERVICES_PATH || path.startsWith(CALL_PATH) || path.startsWith(PUBSUB_PATH),
     serve(request, url, response, peer) {
+      if (url.pathname.startsWith(PUBSUB_PATH)) return pubsub.serve(request, url, response, peer);
       if (url.pathname === SERVICES_PATH)
         return serveServices(hub, url.searchParams, request, response, peer.identity);
       return serveCall(hub, url.pathname, url.searchParams, request, response, peer.identity, maxBodySize);
     },
+    close: () => pubsub.close(),
   };
 }

@@ -2,7 +2,8 @@ import type { EndpointHandlers, PlainRequestHandler } from "../../transports/htt
 import type { EndpointOptions } from "../../transports/http2/options.js";
 import type { Hub } from "../hub.js";
 import { dashboardRoutes, type DashboardOptions } from "../dashboard/dashboard-routes.js";
-import { httpApi } from "../http-api/http-api.js";
+import { httpApi, type HttpApiOptions } from "../http-api/http-api.js";
+import type { PubSubHttpOptions } from "../http-api/pubsub-sse.js";
 import { serveHubSession } from "./hub-server.js";
 
 /** How a hub serves HTTP/2, WebSocket and plain HTTP peers (`attachHub`, `listenHttps`). */
@@ -11,6 +12,11 @@ export interface HubServerOptions extends EndpointOptions {
   httpApi?: boolean;
   /** Largest request body of the plain HTTP mapping (default 1 MiB; larger gets 413). */
   maxBodySize?: number;
+  /**
+   * Limits of pub/sub over HTTP (`GET`/`POST /beamhub/v1/pubsub/<channel>`): event streams at
+   * once (default 256), each one's ring of unsent messages (256, 1 MiB), keep-alive (15 s).
+   */
+  pubsubHttp?: PubSubHttpOptions;
   /**
    * Serve the live dashboard at `/beamhub/ui` (default true): same listener, same
    * authentication; what a viewer sees follows the access rules (`hub.stats`, `hub.sessions`).
@@ -27,7 +33,10 @@ export interface HubServerOptions extends EndpointOptions {
 export function hubEndpointHandlers(hub: Hub, options: HubServerOptions = {}): EndpointHandlers {
   const plain: PlainRequestHandler[] = [];
   if (options.httpApi !== false) {
-    plain.push(httpApi(hub, options.maxBodySize === undefined ? {} : { maxBodySize: options.maxBodySize }));
+    const api: HttpApiOptions = {};
+    if (options.maxBodySize !== undefined) api.maxBodySize = options.maxBodySize;
+    if (options.pubsubHttp !== undefined) api.pubsub = options.pubsubHttp;
+    plain.push(httpApi(hub, api));
   }
   if (options.dashboard !== false) {
     plain.push(dashboardRoutes(hub, options.dashboard === true ? {} : (options.dashboard ?? {})));
@@ -49,5 +58,8 @@ function firstServing(handlers: readonly PlainRequestHandler[]): PlainRequestHan
     serves: (path) => handlers.some((handler) => handler.serves(path)),
     serve: (request, url, response, peer) =>
       handlers.find((handler) => handler.serves(url.pathname))!.serve(request, url, response, peer),
+    close: () => {
+      for (const handler of handlers) handler.close?.();
+    },
   };
 }

@@ -40,6 +40,12 @@ export interface PlainRequestHandler {
    * from the error's code, unless a response was already sent.
    */
   serve(request: ApiRequest, url: URL, response: ApiResponse, peer: HttpsPeer): Promise<void>;
+  /**
+   * The endpoint is closing: end long-lived responses (event streams) now, cleanly, rather than
+   * have their connections cut under them (HTTP/1.1) or hold the close for its grace period
+   * (HTTP/2). New requests are already refused with 503.
+   */
+  close?(): void;
 }
 
 /** What an HTTPS endpoint serves: what it does with sessions, and with plain requests. */

@@ -215,6 +215,7 @@ export class HttpsEndpoint {
    */
   async close(reason = "the hub is shutting down", graceMs = 2000): Promise<void> {
     this.#closing = true;
+    this.#handlers.requests?.close?.();
     await this.#table.closeAll(reason);
     const sessions = [...this.#http2Sessions];
     await Promise.all(

@@ -38,6 +38,7 @@ export function statusOf(error: unknown): number {
     case "ESERVICE_NOT_FOUND":
       return 404;
     case "ETIMEOUT":
+    case "EPUBLISH_TIMEOUT":
       return 504;
     case "ESERVICE_GONE":
       return 502;

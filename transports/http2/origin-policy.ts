@@ -74,7 +74,7 @@ export class OriginPolicy {
       headers: {
         ...verdict.headers,
         "access-control-allow-methods": "GET, POST",
-        "access-control-allow-headers": `authorization, content-type, ${TIMEOUT_HEADER}`,
+        "access-control-allow-headers": `authorization, content-type, last-event-id, ${TIMEOUT_HEADER}`,
         "access-control-max-age": String(PREFLIGHT_MAX_AGE),
         vary: "Origin",
       },

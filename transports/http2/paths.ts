@@ -16,6 +16,12 @@ export const WEBSOCKET_PATH = `${BASE_PATH}/ws`;
 /** `POST <CALL_PATH>/<service name>` with a JSON body: one call, for curl and friends. */
 export const CALL_PATH = `${BASE_PATH}/call/`;
 
+/**
+ * `GET <PUBSUB_PATH><percent-encoded channel>`: follow a pub/sub channel as server-sent events;
+ * `POST` with a JSON body publishes to it.
+ */
+export const PUBSUB_PATH = `${BASE_PATH}/pubsub/`;
+
 /** `GET` lists the registered services as JSON. */
 export const SERVICES_PATH = `${BASE_PATH}/services`;
 

@@ -1,0 +1,121 @@
+// A browser's EventSource following a pub/sub channel (headless Chromium): a page from an
+// allowed origin reads the channel's history and live messages as `message` events, binary data
+// as {"$bytes"}; a page from another origin gets nothing (the hub refuses its Origin with 403
+// and the browser closes the EventSource); and closing the page's EventSource releases the
+// subscription at the hub. Certificate trust as in cross-origin.test.ts (one SPKI accepted).
+import { createHash, createPublicKey } from "node:crypto";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDevCertificate, type HttpsListener, Hub, listenHttps } from "../../index.js";
+import { within } from "../compliance/suite.js";
+import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
+
+const unavailable = await chromiumUnavailable();
+
+/** The page's script: opens an EventSource and keeps what it reads in `window.seen`. */
+const FOLLOW = (url: string): string => `(() => {
+  window.seen = { messages: [], state: "connecting", errors: 0 };
+  const source = new EventSource(${JSON.stringify(url)});
+  window.source = source;
+  source.onopen = () => { window.seen.state = "open"; };
+  source.onerror = () => { window.seen.errors++; window.seen.state = source.readyState === 2 ? "closed" : "retrying"; };
+  source.addEventListener("message", (event) => {
+    window.seen.messages.push({ id: event.lastEventId, data: JSON.parse(event.data) });
+  });
+  return true;
+})()`;
+
+describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", () => {
+  let hub: Hub;
+  let listener: HttpsListener;
+  let pages: Http2SecureServer[] = [];
+  let chromium: LaunchedChromium | undefined;
+  let allowed: string;
+  let evil: string;
+
+  async function pageServer(certificate: { cert: string; key: string }): Promise<string> {
+    const server = createSecureServer({ ...certificate, allowHTTP1: true });
+    server.on("request", (_request, response) => {
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      response.end('<!doctype html><meta charset="utf-8"><title>a page</title>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    pages.push(server);
+    return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  beforeAll(async () => {
+    const certificate = await createDevCertificate();
+    allowed = await pageServer(certificate);
+    evil = await pageServer(certificate);
+    hub = new Hub();
+    listener = await listenHttps(hub, { ...certificate, allowOrigins: [allowed], log: () => undefined });
+    const spki = createPublicKey(certificate.cert).export({ type: "spki", format: "der" });
+    chromium = await launchChromium([
+      `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
+    ]);
+  });
+
+  afterAll(async () => {
+    await chromium?.close();
+    await listener?.close();
+    for (const server of pages) {
+      await within(new Promise((resolve) => server.close(resolve)), 5000, "a page server to close").catch(
+        () => undefined,
+      );
+    }
+    pages = [];
+    await hub?.close();
+  });
+
+  async function subscribers(channel: string): Promise<number> {
+    return (await hub.channels()).find((info) => info.name === channel)?.subscribers ?? 0;
+  }
+
+  async function waitFor(expression: string, what: string): Promise<void> {
+    const { page, log } = chromium!;
+    try {
+      await page.waitForFunction(expression, undefined, { timeout: 15_000 });
+    } catch (error) {
+      throw new Error(`${what}: ${(error as Error).message}\npage log:\n${log.join("\n")}`, { cause: error });
+    }
+  }
+
+  it("a page from the allowed origin reads history and live messages; closing releases the subscription", async () => {
+    const { page } = chromium!;
+    await hub.publish("chat room", { text: "before" });
+    await hub.publish("chat room", new Uint8Array([255, 0]));
+    await page.goto(`${allowed}/`, { timeout: 10_000 });
+    await page.evaluate(FOLLOW(`${listener.url}/beamhub/v1/pubsub/chat%20room`));
+    await waitFor("window.seen.messages.length === 2", "the history");
+    await hub.publish("chat room", "live");
+    await waitFor("window.seen.messages.length === 3", "the live message");
+    const seen = await page.evaluate<{ messages: { id: string; data: unknown }[]; errors: number }>(
+      "window.seen",
+    );
+    expect(seen.errors).toBe(0);
+    expect(seen.messages).toEqual([
+      { id: "1", data: { seq: 1, from: "local", time: expect.any(Number), data: { text: "before" } } },
+      { id: "2", data: { seq: 2, from: "local", time: expect.any(Number), data: { $bytes: "/wA=" } } },
+      { id: "3", data: { seq: 3, from: "local", time: expect.any(Number), data: "live" } },
+    ]);
+    expect(await subscribers("chat room")).toBe(1);
+    await page.evaluate("window.source.close()");
+    await within(
+      (async () => {
+        while ((await subscribers("chat room")) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      })(),
+      10_000,
+      "the subscription to be released",
+    );
+  });
+
+  it("a page from another origin reads nothing: the browser gives up on the refused stream", async () => {
+    const { page } = chromium!;
+    await page.goto(`${evil}/`, { timeout: 10_000 });
+    await page.evaluate(FOLLOW(`${listener.url}/beamhub/v1/pubsub/secret`));
+    await waitFor('window.seen.state === "closed"', "the EventSource to be closed");
+    expect(await page.evaluate<{ messages: unknown[] }>("window.seen")).toMatchObject({ messages: [] });
+    expect(await subscribers("secret")).toBe(0);
+  });
+});
