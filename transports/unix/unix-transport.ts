@@ -15,6 +15,8 @@ export const CLOSE_LINGER_MS = 1000;
 /** What {@link closeLingering} needs of a socket: the addon's and node:net's both have it. */
 interface EndableSocket {
   readonly destroyed: boolean;
+  /** Bytes written but not yet taken by the kernel. */
+  readonly writableLength: number;
   end(): unknown;
   destroy(): unknown;
   once(event: "close", listener: () => void): unknown;
@@ -22,13 +24,27 @@ interface EndableSocket {
 
 /**
  * Ends `socket` so that what was written still leaves, and destroys it if the peer has not
- * closed its side within `CLOSE_LINGER_MS` (a frozen peer must not keep it open).
+ * closed its side within `CLOSE_LINGER_MS` — a frozen peer must not keep it open. While bytes
+ * written before the end are still leaving (the peer reads, only slowly: a busy hub taking the
+ * last window of a stream), it waits on: destroying then would cut off the tail of what was
+ * sent, END and GOAWAY included. For the same reason the wait keeps the process alive while bytes
+ * are left to write: a command that ends its session and returns must not exit before they leave.
  */
 export function closeLingering(socket: EndableSocket): void {
   if (socket.destroyed) return;
   socket.end();
-  const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
-  linger.unref();
+  let left = socket.writableLength;
+  const check = (): void => {
+    const now = socket.writableLength;
+    if (now > 0 && now < left) {
+      left = now;
+      linger = setTimeout(check, CLOSE_LINGER_MS);
+      return;
+    }
+    socket.destroy();
+  };
+  let linger = setTimeout(check, CLOSE_LINGER_MS);
+  if (left === 0) linger.unref();
   socket.once("close", () => clearTimeout(linger));
 }
 
