@@ -1,6 +1,7 @@
 import type { ChangeSource } from "../tasks/long-poll.js";
 import type { TaskResult } from "../tasks/messages.js";
 import type { StoredTask } from "../tasks/task-store.js";
+import { WakeListeners } from "../tasks/wake-listeners.js";
 import {
   decodeHubIdRecord,
   decodeResultRecord,
@@ -49,7 +50,7 @@ export class TaskMirror implements ChangeSource {
   readonly #resultRevisions = new Map<string, number>();
   readonly #addressedTo = new Map<string, Set<MirroredTask>>();
   readonly #hubIds = new Set<string>();
-  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #listeners = new WakeListeners();
   readonly #options: TaskMirrorOptions;
   readonly #now: () => number;
   #seen = 0;
@@ -156,18 +157,7 @@ export class TaskMirror implements ChangeSource {
   }
 
   listen(keys: readonly string[], listener: () => void): () => void {
-    for (const key of keys) {
-      let set = this.#listeners.get(key);
-      if (set === undefined) this.#listeners.set(key, (set = new Set()));
-      set.add(listener);
-    }
-    return () => {
-      for (const key of keys) {
-        const set = this.#listeners.get(key);
-        set?.delete(listener);
-        if (set?.size === 0) this.#listeners.delete(key);
-      }
-    };
+    return this.#listeners.listen(keys, listener);
   }
 
   #apply(change: BucketChange): void {
@@ -240,8 +230,6 @@ export class TaskMirror implements ChangeSource {
   }
 
   #wake(key: string): void {
-    const set = this.#listeners.get(key);
-    if (set === undefined) return;
-    for (const listener of [...set]) listener();
+    this.#listeners.wake(key);
   }
 }
