@@ -39,7 +39,7 @@ export async function openStreamSource(path: string | undefined, stdin: Readable
  * to every subscriber of the channel at that moment. `--timeout` bounds the publication (the hub
  * handing out copies), not the copying: a long file takes as long as the slowest `wait`
  * subscriber needs (the hub cuts one that stays full for its publish timeout). Prints
- * `{"seq", "time", "bytes"}` once every byte was handed to the hub.
+ * `{"seq", "time", "bytes"}` once the hub has read every byte (a round trip after the end).
  */
 export async function publishStream(
   hub: HubClient,
@@ -72,9 +72,23 @@ export async function publishStream(
       await writer.write(chunk);
     }
     await writer.close();
+    // One round trip more: the hub reads a session's frames in order, so its answer means it has
+    // read every byte and the END before it. Closing the session earlier could leave the tail
+    // behind in this process's socket when the hub is busy (seen in CI: subscribers reset with
+    // "the connection was lost").
+    const confirm = new CommandDeadline(timeout); // --timeout bounds the publication, not the copying
+    await confirm.race(
+      hub.channels(),
+      () =>
+        new CliError(
+          `broadcast ${broadcast.seq} to ${channel}: the hub did not confirm the end within --timeout ${confirm.timeoutMs} ms`,
+          EXIT.failed,
+        ),
+    );
   } catch (error) {
     source.input.destroy();
     broadcast.stream.reset(error);
+    if (error instanceof CliError) throw error;
     throw failed(`broadcast ${broadcast.seq} to ${channel} failed after ${bytes} bytes`, error);
   }
   out(toJson({ seq: broadcast.seq, time: broadcast.time, bytes }, false));
