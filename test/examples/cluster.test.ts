@@ -1,5 +1,6 @@
 // Runs examples/cluster.md step by step: three nats-servers, three `beamhub serve --cluster`
-// hubs, a service on hub 3 reached from hub 1, and a plain NATS request. The page's ports are
+// hubs, a service on hub 3 reached from hub 1, a plain NATS request, and a Samply task posted at
+// hub 1 and answered at hub 2. The page's ports are
 // swapped for free ones.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExamplePage } from "../helpers/example-page.js";
@@ -27,9 +28,9 @@ describe("examples/cluster.md", () => {
 
   it("runs step by step", { timeout: 240_000 }, async (context) => {
     if (unavailable !== undefined) context.skip();
-    const ports = await freePorts(8);
+    const ports = await freePorts(10);
     // Longest first: 18000 before 8000.
-    const pagePorts = ["18000", "4222", "4223", "4224", "6222", "6223", "6224", "8000"];
+    const pagePorts = ["18000", "4222", "4223", "4224", "6222", "6223", "6224", "8000", "8081", "8082"];
     const place = (text: string): string =>
       pagePorts
         .reduce((placed, port, index) => placed.replaceAll(port, `@@port${index}@@`), text)
