@@ -89,6 +89,11 @@ export interface FdSocketEvents {
   end: [];
   /** The write queue, after `write` returned false, is empty again. */
   drain: [];
+  /**
+   * After `end()`: every byte written before it was taken by the kernel (it reaches the peer even
+   * if this process exits now) and the write side is shut down.
+   */
+  finish: [];
   /** A failure; `'close'` follows. */
   error: [error: FdError];
   /** The socket is closed (after `'error'` if `hadError`). Emitted once. */
@@ -266,7 +271,10 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
     this.#flush();
   }
 
-  /** Half-closes: queued data is sent, then the write side shuts down. Reading continues. */
+  /**
+   * Half-closes: queued data is sent, then the write side shuts down (`'finish'`). Reading
+   * continues.
+   */
   end(): void {
     if (this.#ending || this.#destroyed) return;
     this.#ending = true;
@@ -365,6 +373,8 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
       this.destroy(syscallError("shutdown", r));
       return;
     }
+    // ENOTCONN (the peer is gone) too: every byte was taken by the kernel, none is left here.
+    this.emit("finish");
     this.#maybeClose();
   }
 

@@ -104,7 +104,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
       resume: inner.resume && (() => inner.resume!()),
       start: (handlers) => inner.start(handlers),
       close: () => inner.close(),
-      abort: () => (inner.abort ?? inner.close).call(inner),
+      abort: () => void (inner.abort ?? inner.close).call(inner),
       flush: inner.flush === undefined ? undefined : () => inner.flush!(),
       arm: () => undefined,
     };
@@ -170,7 +170,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
     },
     close() {
       stop();
-      inner.close();
+      return inner.close();
     },
     abort() {
       stop();

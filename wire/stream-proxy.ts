@@ -49,6 +49,8 @@ export class StreamProxy implements ByteStreamPort {
   #endDelivered = false;
   /** Port writes waiting for credit, oldest first; the first may be partly sent already. */
   readonly #unsent: Uint8Array[] = [];
+  /** The bytes in `#unsent`. */
+  #unsentBytes = 0;
   #portWaiting = false;
   #portEnding = false;
 
@@ -105,6 +107,14 @@ export class StreamProxy implements ByteStreamPort {
     });
   }
 
+  /**
+   * Bytes written through the port that wait for the peer's credit (a writer ahead of them, e.g.
+   * the other end of a spliced pair, waits while there are any).
+   */
+  get unsentBytes(): number {
+    return this.#unsentBytes;
+  }
+
   /** Bytes the peer sent that were not yet returned to it as credit (buffered, or read since the last WINDOW). */
   get unreturnedCredit(): number {
     return this.receiveWindow - this.#receiveCredit;
@@ -137,6 +147,7 @@ export class StreamProxy implements ByteStreamPort {
 
   onEnd(): void {
     this.#peerEnded = true;
+    this.stream.inputComplete();
     if (this.#sink !== undefined) this.#deliver();
     else this.#wakeReader?.();
   }
@@ -217,6 +228,7 @@ export class StreamProxy implements ByteStreamPort {
     // Dropped: the sink was told of the reset, or the connection went after the peer's END.
     if (this.#reset || this.#portEnding || this.#writeFailed !== undefined) return true;
     this.#unsent.push(chunk);
+    this.#unsentBytes += chunk.byteLength;
     if (this.#unsent.length === 1) this.#sendUnsent();
     if (this.#unsent.length === 0) return true;
     this.#portWaiting = true;
@@ -269,6 +281,7 @@ export class StreamProxy implements ByteStreamPort {
       const size = Math.min(this.#sendCredit, this.wire.maxData, chunk.byteLength);
       this.wire.sendData(this.id, size === chunk.byteLength ? chunk : chunk.subarray(0, size));
       this.#sendCredit -= size;
+      this.#unsentBytes -= size;
       if (size === chunk.byteLength) unsent.shift();
       else unsent[0] = chunk.subarray(size);
     }
@@ -312,6 +325,7 @@ export class StreamProxy implements ByteStreamPort {
     this.#wakeWriter = undefined;
     wake?.();
     this.#unsent.length = 0;
+    this.#unsentBytes = 0;
     this.stream.writeFinished();
     this.#maybeForget();
   }
@@ -333,6 +347,7 @@ export class StreamProxy implements ByteStreamPort {
     this.#wakeWriter = undefined;
     wake?.();
     this.#unsent.length = 0;
+    this.#unsentBytes = 0;
     this.stream.readFinished();
     this.stream.writeFinished();
     this.wire.forget(this.id);

@@ -43,6 +43,13 @@ export class StreamTable {
     else this.ownCount--;
   }
 
+  /** Bytes the streams were given to send that wait for the peer's credit. */
+  unsentBytes(): number {
+    let bytes = 0;
+    for (const proxy of this.#streams.values()) bytes += proxy.unsentBytes;
+    return bytes;
+  }
+
   /** Forgets every stream; returns them (for the caller to fail). */
   takeAll(): StreamProxy[] {
     const all = [...this.#streams.values()];

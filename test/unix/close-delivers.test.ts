@@ -1,9 +1,10 @@
-// A session's close delivers what was written before it (transports/unix/unix-transport.ts,
-// wire/connection.ts `finished`): a short-lived command that streams into a hub whose socket is
-// backed up, closes its session and exits at once must not leave the tail of its stream (and the
-// END) behind in its own process. The hub is frozen (SIGSTOP) while the command writes and closes,
-// so the bytes cannot leave until it thaws; before the fix `close()` promised nothing and the
-// command's exit dropped them (the reader got a reset after part of the stream).
+// A session's close delivers what was written before it: a short-lived command that streams into
+// a hub whose socket is backed up, closes its session and exits at once must not leave the tail of
+// its stream (and the END) behind. The hub is frozen (SIGSTOP) while the command writes and
+// closes, so nothing can leave until it thaws. Three things lost the tail before: `close()`
+// promised nothing (the bytes queued in the command's socket died with it; a natural exit waited
+// only 1 s without progress), bytes waiting for the hub's credit were dropped by the close, and
+// the hub reset a stream whose END had arrived when its session closed (the session's scope).
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,7 +12,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { killAll, startChild, within } from "../faults/processes.js";
 
-const SIZE = 1024 * 1024; // one stream window: the writer never waits for credit
+// More than one stream window (1 MiB): the last chunks and the END wait in the command for the
+// hub's credit when its writer is told "closed".
+const SIZE = 1024 * 1024 + 64 * 1024;
 let dir: string;
 
 beforeAll(async () => {
