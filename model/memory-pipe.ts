@@ -10,6 +10,8 @@ import { Queue } from "./queue.js";
 export interface PipeReader {
   data(chunk: Uint8Array): void;
   end(): void;
+  /** The writer closed while this reader is paused: what is held back is the last, `end` follows. */
+  ending?(): void;
 }
 
 /** One direction of an in-memory byte stream. */
@@ -245,8 +247,9 @@ class MemoryPipe implements Pipe {
     if (this.#writerClosed) return;
     this.#writerClosed = true;
     this.#writerEnd.writeFinished();
-    if (this.#rawReader !== undefined) this.#deliver();
-    else this.#wakeWebReader?.();
+    if (this.#rawReader === undefined) this.#wakeWebReader?.();
+    else if (this.#paused) this.#rawReader.ending?.();
+    else this.#deliver();
   }
 
   #makeReadable(): ReadableStream<Uint8Array> {

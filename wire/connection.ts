@@ -199,15 +199,16 @@ export class WireConnection {
   }
 
   /**
-   * Closes the session once its byte streams have sent what was written into them before: bytes
-   * that wait for the peer's credit (a stream written through a pipe or a splice, whose writer
-   * was told "written" and "closed" already) go first, END included, for as long as the peer
-   * takes some of them within every `CLOSE_STALL_MS` (10 s). Then as `close(reason)`, and
-   * resolves with `finished`: what was written has left this process.
+   * Closes the session once its byte streams have sent what was written into them before: the
+   * last bytes of streams whose writer finished (a stream written through a pipe or a splice,
+   * whose writer was told "closed" already) that wait for the peer's credit go first, END
+   * included, for as long as the peer takes some of them within every `CLOSE_STALL_MS` (10 s).
+   * Streams still being written are cut as by `close`. Then as `close(reason)`, and resolves
+   * with `finished`: what was written has left this process.
    */
   async closeWhenSent(reason?: string): Promise<void> {
-    if (!this.#isClosed && this.#streams.unsentBytes() > 0) {
-      this.#sending ??= new SendBacklogWait(() => (this.#isClosed ? 0 : this.#streams.unsentBytes()));
+    if (!this.#isClosed && this.#streams.owedBytes() > 0) {
+      this.#sending ??= new SendBacklogWait(() => (this.#isClosed ? 0 : this.#streams.owedBytes()));
       await this.#sending.done;
     }
     this.close(reason);

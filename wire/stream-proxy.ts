@@ -53,6 +53,8 @@ export class StreamProxy implements ByteStreamPort {
   #unsentBytes = 0;
   #portWaiting = false;
   #portEnding = false;
+  /** The writer feeding the port finished while it was held back (`ending()`). */
+  #sourceEnding = false;
 
   constructor(
     readonly id: number,
@@ -108,11 +110,12 @@ export class StreamProxy implements ByteStreamPort {
   }
 
   /**
-   * Bytes written through the port that wait for the peer's credit (a writer ahead of them, e.g.
-   * the other end of a spliced pair, waits while there are any).
+   * Bytes written through the port that wait for the peer's credit, once the writer feeding the
+   * port has finished (`end()` or `ending()`): what a closing session owes the peer. A writer
+   * still going has its bytes dropped by a close, as before.
    */
-  get unsentBytes(): number {
-    return this.#unsentBytes;
+  get owedBytes(): number {
+    return this.#portEnding || this.#sourceEnding ? this.#unsentBytes : 0;
   }
 
   /** Bytes the peer sent that were not yet returned to it as credit (buffered, or read since the last WINDOW). */
@@ -233,6 +236,11 @@ export class StreamProxy implements ByteStreamPort {
     if (this.#unsent.length === 0) return true;
     this.#portWaiting = true;
     return false;
+  }
+
+  /** Port: the writer feeding this port finished; its last chunks wait behind credit. */
+  ending(): void {
+    this.#sourceEnding = true;
   }
 
   /** Port: half-closes once every written chunk has left. */

@@ -43,10 +43,10 @@ export class StreamTable {
     else this.ownCount--;
   }
 
-  /** Bytes the streams were given to send that wait for the peer's credit. */
-  unsentBytes(): number {
+  /** Bytes of finished writers that wait for the peer's credit (see `StreamProxy.owedBytes`). */
+  owedBytes(): number {
     let bytes = 0;
-    for (const proxy of this.#streams.values()) bytes += proxy.unsentBytes;
+    for (const proxy of this.#streams.values()) bytes += proxy.owedBytes;
     return bytes;
   }
 
