@@ -1,5 +1,6 @@
 import { ByteStream, type ByteStreamPort, type ByteStreamSink } from "../model/byte-stream.js";
 import { StreamResetError } from "../model/errors.js";
+import { ChunkDelivery } from "../model/chunk-delivery.js";
 import { Queue } from "../model/queue.js";
 import { ProtocolError } from "./errors.js";
 
@@ -21,7 +22,7 @@ export interface StreamWire {
  * receiver's window in flight, and the receiver returns credit (WINDOW) as its reader consumes
  * bytes — so a slow reader slows the remote writer and nothing buffers without bound.
  */
-export class StreamProxy implements ByteStreamPort {
+export class StreamProxy extends ChunkDelivery implements ByteStreamPort {
   readonly stream: ByteStream;
 
   // The web streams' controllers, once made: a stream that is spliced, or held idle, makes none
@@ -62,6 +63,7 @@ export class StreamProxy implements ByteStreamPort {
     sendWindow: number,
     private readonly receiveWindow: number,
   ) {
+    super();
     this.#sendCredit = sendWindow;
     this.#receiveCredit = receiveWindow;
     this.stream = new ByteStream(
@@ -136,7 +138,7 @@ export class StreamProxy implements ByteStreamPort {
     }
     this.#receiveCredit -= payload.byteLength;
     this.#inbound.push(payload);
-    if (this.#sink !== undefined) this.#deliver();
+    if (this.#sink !== undefined) this.deliver();
     else this.#wakeReader?.();
   }
 
@@ -151,7 +153,7 @@ export class StreamProxy implements ByteStreamPort {
   onEnd(): void {
     this.#peerEnded = true;
     this.stream.inputComplete();
-    if (this.#sink !== undefined) this.#deliver();
+    if (this.#sink !== undefined) this.deliver();
     else this.#wakeReader?.();
   }
 
@@ -211,7 +213,7 @@ export class StreamProxy implements ByteStreamPort {
   /** Port: starts delivering what arrives to `sink`. */
   start(sink: ByteStreamSink): void {
     this.#sink = sink;
-    this.#deliver();
+    this.deliver();
   }
 
   /** Port: stops delivery; the peer is held back by the credit window. */
@@ -223,7 +225,7 @@ export class StreamProxy implements ByteStreamPort {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#deliver();
+    this.deliver();
   }
 
   /** Port: sends `chunk` as far as credit goes; false while some of it waits for credit. */
@@ -250,35 +252,24 @@ export class StreamProxy implements ByteStreamPort {
     if (this.#unsent.length === 0) this.#sendEnd();
   }
 
-  /** Hands the sink what arrived, then the end, unless it paused. */
-  #deliver(): void {
-    // Called again while the sink handles a chunk (it resumed us): the running loop goes on.
-    if (this.#delivering) return;
-    this.#delivering = true;
-    try {
-      this.#deliverAll(this.#sink!);
-    } finally {
-      this.#delivering = false;
-    }
+  // The sink's delivery loop (ChunkDelivery): what arrived, then the end, unless paused.
+
+  protected deliveryReader(): ByteStreamSink | undefined {
+    return this.#paused || this.#reset ? undefined : this.#sink;
   }
 
-  #delivering = false;
+  protected takeChunk(): Uint8Array | undefined {
+    const chunk = this.#inbound.shift();
+    if (chunk !== undefined) this.#wasConsumed(chunk.byteLength);
+    return chunk;
+  }
 
-  #deliverAll(sink: ByteStreamSink): void {
-    while (!this.#paused && !this.#reset) {
-      const chunk = this.#inbound.shift();
-      if (chunk === undefined) {
-        if (this.#peerEnded && !this.#endDelivered) {
-          this.#endDelivered = true;
-          this.stream.readFinished();
-          sink.end();
-          this.#maybeForget();
-        }
-        return;
-      }
-      this.#wasConsumed(chunk.byteLength);
-      sink.data(chunk);
-    }
+  protected deliverEnd(sink: ByteStreamSink): void {
+    if (!this.#peerEnded || this.#endDelivered) return;
+    this.#endDelivered = true;
+    this.stream.readFinished();
+    sink.end();
+    this.#maybeForget();
   }
 
   /** Sends port writes as far as credit goes; then the end, or `drain`, when all have left. */
