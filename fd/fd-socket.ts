@@ -79,6 +79,11 @@ export interface FdSocketStats {
   reads: number;
   /** fds closed unsent (written after end/destroy, or still queued at destroy). */
   fdsDropped: number;
+  /**
+   * Times the kernel had room again for bytes it had refused (the peer read some of what was
+   * sent): proof that the peer is alive while it sends nothing back.
+   */
+  writesUnblocked: number;
 }
 
 /** Events of an {@link FdSocket}. */
@@ -111,6 +116,7 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
     sendCalls: 0,
     reads: 0,
     fdsDropped: 0,
+    writesUnblocked: 0,
   };
 
   readonly #addon: FdAddon;
@@ -145,7 +151,10 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
         onData: (data, fds) => this.#onData(data, fds),
         onEnd: () => this.#onEnd(),
         onError: (code, message, syscall) => this.#onError(code, message, syscall),
-        onWritable: () => this.#flush(),
+        onWritable: () => {
+          this.stats.writesUnblocked++;
+          this.#flush();
+        },
       });
     } catch (error) {
       throw new FdError("EFD_INVALID", `cannot adopt fd ${fd}: ${(error as Error).message}`, {

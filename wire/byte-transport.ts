@@ -44,6 +44,12 @@ export interface ByteTransport {
   /** Bytes written and not yet taken by the OS (optional). */
   readonly bufferedBytes?: number;
   /**
+   * A count that grows each time the OS had room again for bytes it had refused: the peer read
+   * some of what was sent (optional). The keep-alive takes it as a sign of life from a peer
+   * that reads a backlog and so answers its PINGs late.
+   */
+  readonly writesUnblocked?: number;
+  /**
    * True when the transport keeps no reference to the chunks it was given once
    * `bufferedBytes` is 0 (the OS copied them): the session may then write over their memory
    * instead of taking fresh memory for every batch. Unset: chunks are never written again.

@@ -84,6 +84,9 @@ export function transportFor(socket: FdSocket): AbortableTransport {
     get bufferedBytes() {
       return socket.writableLength;
     },
+    get writesUnblocked() {
+      return socket.stats.writesUnblocked;
+    },
     // An FdSocket drops a chunk as soon as the kernel took all of it.
     releasesChunks: true,
     pause: () => socket.pause(),
