@@ -77,36 +77,40 @@ it("a closing socket whose bytes all left resolves and tells the peer (END), wit
   await within(new Promise((resolve) => writer.once("close", resolve)), 5000, "the writer to close");
 });
 
-it("closeWhenSent waits for a finished stream's bytes held back by credit, END included", async () => {
+/** The chunk a held stream is filled with. */
+const CHUNK = Buffer.alloc(64 * 1024, 7);
+/** One window (1 MiB) and a chunk more: the last chunk waits for the hub's credit. */
+const CHUNKS = 17;
+
+/**
+ * A client that gave the hub's "hold" service a stream and wrote one window and a chunk more into
+ * it; the service's end is not read yet, so the last chunk waits for its credit.
+ */
+async function heldStream() {
   const client = await connectUnix(listener.path);
   const [mine, theirs] = ByteStream.pair();
   expect(await client.call("hold", { stream: theirs })).toBe("holding");
-  const stream = held.at(-1)!;
   const writer = mine.writable.getWriter();
-  const chunk = Buffer.alloc(64 * 1024, 7);
-  // One window (1 MiB) and a chunk more: the last chunk and the END wait for the hub's credit,
-  // which comes only once its service reads.
-  for (let i = 0; i < 17; i++) await writer.write(chunk);
+  for (let i = 0; i < CHUNKS; i++) await writer.write(CHUNK);
+  return { client, writer, stream: held.at(-1)! };
+}
+
+it("closeWhenSent waits for a finished stream's bytes held back by credit, END included", async () => {
+  const { client, writer, stream } = await heldStream();
   await writer.close();
   const closing = client.close();
   const read = readAll(stream);
   await within(closing, 10_000, "the close");
   const expected = createHash("sha256");
-  for (let i = 0; i < 17; i++) expected.update(chunk);
+  for (let i = 0; i < CHUNKS; i++) expected.update(CHUNK);
   expect(await within(read, 10_000, "the service to read to the END")).toEqual({
-    bytes: 17 * chunk.length,
+    bytes: CHUNKS * CHUNK.length,
     sha: expected.digest("hex"),
   });
 });
 
 it("closeWhenSent does not wait for a stream still being written (it is cut, as by close)", async () => {
-  const client = await connectUnix(listener.path);
-  const [mine, theirs] = ByteStream.pair();
-  expect(await client.call("hold", { stream: theirs })).toBe("holding");
-  const stream = held.at(-1)!;
-  const writer = mine.writable.getWriter();
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  for (let i = 0; i < 17; i++) await writer.write(chunk);
+  const { client, stream } = await heldStream();
   // Not closed: the session's close abandons it, well before the 10 s a finished one may wait.
   await within(client.close(), 5000, "the close");
   await expect(within(readAll(stream), 5000, "the read to fail")).rejects.toMatchObject({
