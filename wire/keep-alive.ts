@@ -193,7 +193,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
     },
     abort() {
       stop();
-      (inner.abort ?? inner.close).call(inner);
+      void (inner.abort ?? inner.close).call(inner);
     },
     arm() {
       if (timer !== undefined || finished) return;
