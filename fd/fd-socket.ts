@@ -79,6 +79,11 @@ export interface FdSocketStats {
   reads: number;
   /** fds closed unsent (written after end/destroy, or still queued at destroy). */
   fdsDropped: number;
+  /**
+   * Times the kernel had room again for bytes it had refused (the peer read some of what was
+   * sent): proof that the peer is alive while it sends nothing back.
+   */
+  writesUnblocked: number;
 }
 
 /** Events of an {@link FdSocket}. */
@@ -89,6 +94,11 @@ export interface FdSocketEvents {
   end: [];
   /** The write queue, after `write` returned false, is empty again. */
   drain: [];
+  /**
+   * After `end()`: every byte written before it was taken by the kernel (it reaches the peer even
+   * if this process exits now) and the write side is shut down.
+   */
+  finish: [];
   /** A failure; `'close'` follows. */
   error: [error: FdError];
   /** The socket is closed (after `'error'` if `hadError`). Emitted once. */
@@ -106,6 +116,7 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
     sendCalls: 0,
     reads: 0,
     fdsDropped: 0,
+    writesUnblocked: 0,
   };
 
   readonly #addon: FdAddon;
@@ -140,7 +151,10 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
         onData: (data, fds) => this.#onData(data, fds),
         onEnd: () => this.#onEnd(),
         onError: (code, message, syscall) => this.#onError(code, message, syscall),
-        onWritable: () => this.#flush(),
+        onWritable: () => {
+          this.stats.writesUnblocked++;
+          this.#flush();
+        },
       });
     } catch (error) {
       throw new FdError("EFD_INVALID", `cannot adopt fd ${fd}: ${(error as Error).message}`, {
@@ -266,7 +280,10 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
     this.#flush();
   }
 
-  /** Half-closes: queued data is sent, then the write side shuts down. Reading continues. */
+  /**
+   * Half-closes: queued data is sent, then the write side shuts down (`'finish'`). Reading
+   * continues.
+   */
   end(): void {
     if (this.#ending || this.#destroyed) return;
     this.#ending = true;
@@ -365,6 +382,8 @@ export class FdSocket extends EventEmitter<FdSocketEvents> {
       this.destroy(syscallError("shutdown", r));
       return;
     }
+    // ENOTCONN (the peer is gone) too: every byte was taken by the kernel, none is left here.
+    this.emit("finish");
     this.#maybeClose();
   }
 

@@ -51,6 +51,12 @@ export interface ByteStreamPort {
   write(chunk: Uint8Array): boolean;
   /** Half-closes this end's sending direction once everything written has left. */
   end(): void;
+  /**
+   * Optional: the writer feeding this port finished, and what it still holds back (paused) is
+   * the last of it; `end()` follows. A port whose bytes wait for credit then counts them as owed
+   * to the peer: a closing session waits for them (`WireConnection.closeWhenSent`).
+   */
+  ending?(): void;
 }
 
 /** What a {@link ByteStreamPort} reports to whoever drives it (`port.start(sink)`). */
@@ -59,6 +65,11 @@ export interface ByteStreamSink {
   data(chunk: Uint8Array): void;
   /** The other end finished sending; nothing more arrives. */
   end(): void;
+  /**
+   * Optional: the other end finished sending while this sink held delivery back (paused): what
+   * is still to come is the last, `end()` follows it.
+   */
+  ending?(): void;
   /** `write` may be called again. */
   drain(): void;
   /** The stream was reset (by either end, or its transport failed): both directions are over. */

@@ -43,6 +43,7 @@ export class ByteStream extends Attachable implements Ownable {
   #portOpen = false;
   #readDone = false;
   #writeDone = false;
+  #inputComplete = false;
   #closed = false;
   #resolveClosed!: () => void;
 
@@ -173,9 +174,21 @@ export class ByteStream extends Attachable implements Ownable {
     this.writeFinished();
   }
 
-  /** Closing an owner resets the stream unless it already finished. */
+  /**
+   * Closing an owner resets the stream unless it already finished — or unless all that is left
+   * of it is reading what the other end sent in full: its END arrived and this end's writing is
+   * over (its connection went after the END). Those bytes stay readable to their end: a
+   * publisher that wrote its last byte and its END, then closed its session, must not have its
+   * stream cut under a reader that has not taken it all yet.
+   */
   close(reason?: unknown): void {
+    if (this.#inputComplete && this.#writeDone) return;
     this.reset(reason ?? new StreamResetError("its owner closed"));
+  }
+
+  /** @internal The other end's END arrived: what is left to read is complete (see {@link close}). */
+  inputComplete(): void {
+    this.#inputComplete = true;
   }
 
   /** @internal Scopes call this when they start owning the stream. */

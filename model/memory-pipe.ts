@@ -3,6 +3,7 @@
  * writer and a reader. Either side is driven through its web stream or raw, by a splice
  * (`ByteStreamPort`), and the two can be mixed: a raw writer feeding a web reader, and so on.
  */
+import { ChunkDelivery } from "./chunk-delivery.js";
 import { StreamResetError } from "./errors.js";
 import { Queue } from "./queue.js";
 
@@ -10,6 +11,8 @@ import { Queue } from "./queue.js";
 export interface PipeReader {
   data(chunk: Uint8Array): void;
   end(): void;
+  /** The writer closed while this reader is paused: what is held back is the last, `end` follows. */
+  ending?(): void;
 }
 
 /** One direction of an in-memory byte stream. */
@@ -73,7 +76,7 @@ export function memoryPipe(highWaterMark: number): Pipe {
   return new MemoryPipe(highWaterMark);
 }
 
-class MemoryPipe implements Pipe {
+class MemoryPipe extends ChunkDelivery implements Pipe {
   drained: (() => void) | undefined = undefined;
   writerFailed: ((error: StreamResetError) => void) | undefined = undefined;
   readerFailed: ((error: StreamResetError) => void) | undefined = undefined;
@@ -97,9 +100,9 @@ class MemoryPipe implements Pipe {
   #rawReader: PipeReader | undefined;
   #paused = false;
   #rawWriterWaiting = false;
-  #delivering = false;
 
   constructor(highWaterMark: number) {
+    super();
     this.#highWaterMark = highWaterMark;
   }
 
@@ -143,7 +146,7 @@ class MemoryPipe implements Pipe {
 
   readInto(reader: PipeReader): void {
     this.#rawReader = reader;
-    this.#deliver();
+    this.deliver();
   }
 
   pause(): void {
@@ -153,7 +156,7 @@ class MemoryPipe implements Pipe {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#deliver();
+    this.deliver();
   }
 
   #finish(): void {
@@ -209,34 +212,29 @@ class MemoryPipe implements Pipe {
     return false;
   }
 
-  /** Hands a raw reader everything queued, then the end, unless it paused. */
-  #deliver(): void {
-    // A chunk written while the reader handles the previous one waits for this loop: in order.
-    if (this.#delivering) return;
-    this.#delivering = true;
-    try {
-      while (this.#rawReader !== undefined && !this.#paused && !this.#finished) {
-        const chunk = this.#queue.shift();
-        if (chunk === undefined) {
-          if (this.#writerClosed && !this.#readerDone) {
-            this.#readEnded();
-            this.#rawReader.end();
-          }
-          return;
-        }
-        this.#taken(chunk);
-        this.#rawReader.data(chunk);
-      }
-    } finally {
-      this.#delivering = false;
-    }
+  // The raw reader's delivery loop (ChunkDelivery): everything queued, then the end, unless paused.
+
+  protected deliveryReader(): PipeReader | undefined {
+    return this.#paused || this.#finished ? undefined : this.#rawReader;
+  }
+
+  protected takeChunk(): Uint8Array | undefined {
+    const chunk = this.#queue.shift();
+    if (chunk !== undefined) this.#taken(chunk);
+    return chunk;
+  }
+
+  protected deliverEnd(reader: PipeReader): void {
+    if (!this.#writerClosed || this.#readerDone) return;
+    this.#readEnded();
+    reader.end();
   }
 
   /** A chunk from either kind of writer; true while below the high-water mark. */
   #push(chunk: Uint8Array): boolean {
     this.#queue.push(chunk);
     this.#queuedBytes += chunk.byteLength;
-    if (this.#rawReader !== undefined) this.#deliver();
+    if (this.#rawReader !== undefined) this.deliver();
     else this.#wakeWebReader?.();
     return this.#queuedBytes < this.#highWaterMark;
   }
@@ -245,8 +243,9 @@ class MemoryPipe implements Pipe {
     if (this.#writerClosed) return;
     this.#writerClosed = true;
     this.#writerEnd.writeFinished();
-    if (this.#rawReader !== undefined) this.#deliver();
-    else this.#wakeWebReader?.();
+    if (this.#rawReader === undefined) this.#wakeWebReader?.();
+    else if (this.#paused) this.#rawReader.ending?.();
+    else this.deliver();
   }
 
   #makeReadable(): ReadableStream<Uint8Array> {

@@ -30,14 +30,25 @@ export interface ByteTransport {
   write(chunks: Uint8Array[], fds: number[]): boolean | void;
   /** Starts delivery; called once by the connection. */
   start(handlers: TransportHandlers): void;
-  /** Closes the connection after what was written; idempotent. */
-  close(): void;
+  /**
+   * Closes the connection after what was written; idempotent. A transport that can tell when
+   * that is returns a promise that resolves once every byte written before has left this process
+   * (taken by the OS), or was dropped because the connection failed or the peer stopped reading
+   * (the Unix transport: `CLOSE_STALL_MS`). It never rejects.
+   */
+  close(): void | Promise<void>;
   /** Closes the connection now, dropping what was not sent (optional; else `close`). */
   abort?(): void;
   /** Puts what was written on the wire now rather than at the end of the turn (optional). */
   flush?(): void;
   /** Bytes written and not yet taken by the OS (optional). */
   readonly bufferedBytes?: number;
+  /**
+   * A count that grows each time the OS had room again for bytes it had refused: the peer read
+   * some of what was sent (optional). The keep-alive takes it as a sign of life from a peer
+   * that reads a backlog and so answers its PINGs late.
+   */
+  readonly writesUnblocked?: number;
   /**
    * True when the transport keeps no reference to the chunks it was given once
    * `bufferedBytes` is 0 (the OS copied them): the session may then write over their memory

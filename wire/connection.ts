@@ -5,6 +5,7 @@ import { BatchedWriter } from "./batched-writer.js";
 import type { ByteTransport } from "./byte-transport.js";
 import { ChannelTable, failWaiting, type ChannelState } from "./channel-table.js";
 import { verifyConfig, type ConnectionConfig, type ConnectionOptions } from "./config.js";
+import { SendBacklogWait } from "./send-backlog.js";
 import { Congestion } from "./congestion.js";
 import { describeError, rebuildError, type WireError } from "./error-info.js";
 import { ConnectionLostError, LimitExceededError, ProtocolError, SlowConsumerError } from "./errors.js";
@@ -75,6 +76,14 @@ export class WireConnection {
   readonly ready: Promise<void>;
   /** Resolves when the connection is gone, with the reason if it failed. */
   readonly closed: Promise<Error | undefined>;
+  /**
+   * Resolves once the session is closed and its transport is done with what was written before:
+   * every byte (the last stream data, END and GOAWAY included) has left this process — or was
+   * dropped, because the connection failed or the peer stopped reading (the Unix transport gives
+   * a peer that takes nothing `CLOSE_STALL_MS`, 10 s). A process that awaits it after `close()`
+   * may exit at once without losing what it sent. Never rejects.
+   */
+  readonly finished: Promise<void>;
   /** The codec both sides agreed on (after `ready`). */
   codec!: Codec;
   /** What the peer announced (after `ready`). */
@@ -103,6 +112,7 @@ export class WireConnection {
   #resolveReady!: () => void;
   #rejectReady!: (error: Error) => void;
   #resolveClosed!: (error: Error | undefined) => void;
+  #resolveFinished!: () => void;
 
   constructor(transport: ByteTransport, options: ConnectionOptions) {
     const config = (this.#options = verifyConfig(options));
@@ -140,6 +150,7 @@ export class WireConnection {
     });
     this.ready.catch(() => undefined);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.root = this.#openChannel(0).end;
     transport.start({
       data: (chunk, fds) => this.#receive(chunk, fds),
@@ -184,8 +195,28 @@ export class WireConnection {
     if (this.#isClosed) return;
     this.#sendGoaway("ENORMAL", reason);
     this.#shutDown(new ConnectionLostError(`session closed: ${reason}`));
-    this.#transport.close();
+    this.#closeTransport();
   }
+
+  /**
+   * Closes the session once its byte streams have sent what was written into them before: the
+   * last bytes of streams whose writer finished (a stream written through a pipe or a splice,
+   * whose writer was told "closed" already) that wait for the peer's credit go first, END
+   * included, for as long as the peer takes some of them within every `CLOSE_STALL_MS` (10 s).
+   * Streams still being written are cut as by `close`. Then as `close(reason)`, and resolves
+   * with `finished`: what was written has left this process.
+   */
+  async closeWhenSent(reason?: string): Promise<void> {
+    if (!this.#isClosed && this.#streams.owedBytes() > 0) {
+      this.#sending ??= new SendBacklogWait(() => (this.#isClosed ? 0 : this.#streams.owedBytes()));
+      await this.#sending.done;
+    }
+    this.close(reason);
+    await this.finished;
+  }
+
+  /** While `closeWhenSent` waits: what is left for the streams to send. */
+  #sending: SendBacklogWait | undefined;
 
   /** @internal Sends the answer to a request that arrived on `channelId`. */
   answer(channelId: number, requestId: number, ok: boolean, value: unknown): void {
@@ -315,7 +346,10 @@ export class WireConnection {
         if (end - start !== 4) throw new ProtocolError("EFRAME", "WINDOW payload must be 4 bytes");
         const increment = readU32(bytes, start);
         const stream = this.#streams.get(id);
-        if (stream !== undefined) return stream.onWindow(increment);
+        if (stream !== undefined) {
+          stream.onWindow(increment);
+          return this.#sending?.check();
+        }
         // Channels and streams share the id space: a WINDOW on a channel's id is event credit.
         const state = this.#channels.get(id);
         if (state !== undefined) this.#credit.granted(state, id, increment);
@@ -404,7 +438,7 @@ export class WireConnection {
               `the peer ended the session: ${info.message ?? "(no reason)"}`,
             );
     this.#shutDown(error);
-    this.#transport.close();
+    this.#closeTransport();
   }
 
   #onRequest(id: number, bytes: Uint8Array, start: number, end: number): void {
@@ -657,7 +691,8 @@ export class WireConnection {
     this.#shutDown(new SlowConsumerError(`session closed: ${reason}`));
     // What is queued will not be read: drop it rather than wait for it.
     if (this.#transport.abort !== undefined) this.#transport.abort();
-    else this.#transport.close();
+    else void this.#transport.close();
+    this.#resolveFinished();
   }
 
   #droppingSlowPeer = false;
@@ -669,10 +704,19 @@ export class WireConnection {
         : new ProtocolError("EPROTOCOL", String((error as Error)?.message ?? error));
     if (!this.#isClosed) this.#sendGoaway(failure.code, failure.message);
     this.#shutDown(failure);
-    this.#transport.close();
+    this.#closeTransport();
+  }
+
+  /** Closes the transport after what was written; `finished` follows it. */
+  #closeTransport(): void {
+    const closing = this.#transport.close();
+    if (closing === undefined) this.#resolveFinished();
+    else void closing.then(this.#resolveFinished, this.#resolveFinished);
   }
 
   #lost(error: Error): void {
+    // Nothing more leaves a connection that is gone.
+    this.#resolveFinished();
     this.#shutDown(
       error instanceof ConnectionLostError ? error : new ConnectionLostError(error.message, error),
     );
@@ -693,6 +737,7 @@ export class WireConnection {
     this.#fds.closeAll();
     for (const fd of this.#writer.outbox.clear()) this.#fds.discard(fd);
     this.#resolveClosed(error);
+    this.#sending?.check();
   }
 }
 

@@ -104,7 +104,7 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
       resume: inner.resume && (() => inner.resume!()),
       start: (handlers) => inner.start(handlers),
       close: () => inner.close(),
-      abort: () => (inner.abort ?? inner.close).call(inner),
+      abort: () => void (inner.abort ?? inner.close).call(inner),
       flush: inner.flush === undefined ? undefined : () => inner.flush!(),
       arm: () => undefined,
     };
@@ -114,28 +114,44 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
   let finished = false;
   let timer: ReturnType<typeof setInterval> | undefined;
   let handlers: TransportHandlers | undefined;
+  /** The transport's `writesUnblocked` at the last look. */
+  let unblocked = inner.writesUnblocked ?? 0;
+  /** A verdict of death waits for the input already there (see `tick`). */
+  let judging = false;
   const stop = (): void => {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
   };
+  /** Whether the peer showed life since the last look: it sent bytes, or took some of ours. */
+  const alive = (): boolean => {
+    const now = inner.writesUnblocked ?? 0;
+    if (!heard && now === unblocked) return false;
+    heard = false;
+    unblocked = now;
+    silentTicks = 0;
+    return true;
+  };
+  const die = (): void => {
+    judging = false;
+    if (finished || timer === undefined || alive()) return;
+    stop();
+    const error = new ConnectionLostError(
+      `the peer sent nothing for ${(silentTicks * intervalMs) / TICKS_PER_INTERVAL} ms or more ` +
+        `(keep-alive: PING after ${intervalMs} ms of silence, dead after ${2 * intervalMs} ms)`,
+    );
+    finished = true;
+    handlers?.closed(error);
+    void (inner.abort ?? inner.close).call(inner);
+  };
   const tick = (): void => {
-    if (heard) {
-      heard = false;
-      silentTicks = 0;
-      return;
-    }
+    if (alive() || judging) return;
     silentTicks++;
     if (silentTicks >= DEAD_AFTER_TICKS) {
-      stop();
-      const error = new ConnectionLostError(
-        `the peer sent nothing for ${(silentTicks * intervalMs) / TICKS_PER_INTERVAL} ms or more ` +
-          `(keep-alive: PING after ${intervalMs} ms of silence, dead after ${2 * intervalMs} ms)`,
-      );
-      if (!finished) {
-        finished = true;
-        handlers?.closed(error);
-      }
-      (inner.abort ?? inner.close).call(inner);
+      // Timers run before the loop reads its sockets: after a stall of this process the peer's
+      // answer may be waiting, unread. The verdict comes after the next read (setImmediate runs
+      // after the loop's I/O phase), so only a peer that truly said nothing is dropped.
+      judging = true;
+      setImmediate(die);
     } else if (silentTicks >= PING_AFTER_TICKS) {
       inner.write([PING], []);
       inner.flush?.();
@@ -149,6 +165,9 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
     // Backpressure passes through untouched (see ByteTransport).
     get bufferedBytes() {
       return inner.bufferedBytes;
+    },
+    get writesUnblocked() {
+      return inner.writesUnblocked;
     },
     pause: inner.pause && (() => inner.pause!()),
     resume: inner.resume && (() => inner.resume!()),
@@ -170,16 +189,17 @@ export function withKeepAlive(inner: AbortableTransport, intervalMs: number): Ke
     },
     close() {
       stop();
-      inner.close();
+      return inner.close();
     },
     abort() {
       stop();
-      (inner.abort ?? inner.close).call(inner);
+      void (inner.abort ?? inner.close).call(inner);
     },
     arm() {
       if (timer !== undefined || finished) return;
       heard = false;
       silentTicks = 0;
+      unblocked = inner.writesUnblocked ?? 0;
       timer = setInterval(tick, Math.max(1, Math.floor(intervalMs / TICKS_PER_INTERVAL)));
       // The keep-alive never keeps a process alive by itself.
       timer.unref();

@@ -82,6 +82,10 @@ class Forward implements ByteStreamSink {
     this.into.end();
   }
 
+  ending(): void {
+    this.into.ending?.();
+  }
+
   /** `from` may write again: let what `into` delivers (written into `from`) flow again. */
   drain(): void {
     this.into.resume();

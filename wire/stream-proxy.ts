@@ -1,5 +1,6 @@
 import { ByteStream, type ByteStreamPort, type ByteStreamSink } from "../model/byte-stream.js";
 import { StreamResetError } from "../model/errors.js";
+import { ChunkDelivery } from "../model/chunk-delivery.js";
 import { Queue } from "../model/queue.js";
 import { ProtocolError } from "./errors.js";
 
@@ -21,7 +22,7 @@ export interface StreamWire {
  * receiver's window in flight, and the receiver returns credit (WINDOW) as its reader consumes
  * bytes — so a slow reader slows the remote writer and nothing buffers without bound.
  */
-export class StreamProxy implements ByteStreamPort {
+export class StreamProxy extends ChunkDelivery implements ByteStreamPort {
   readonly stream: ByteStream;
 
   // The web streams' controllers, once made: a stream that is spliced, or held idle, makes none
@@ -49,8 +50,12 @@ export class StreamProxy implements ByteStreamPort {
   #endDelivered = false;
   /** Port writes waiting for credit, oldest first; the first may be partly sent already. */
   readonly #unsent: Uint8Array[] = [];
+  /** The bytes in `#unsent`. */
+  #unsentBytes = 0;
   #portWaiting = false;
   #portEnding = false;
+  /** The writer feeding the port finished while it was held back (`ending()`). */
+  #sourceEnding = false;
 
   constructor(
     readonly id: number,
@@ -58,6 +63,7 @@ export class StreamProxy implements ByteStreamPort {
     sendWindow: number,
     private readonly receiveWindow: number,
   ) {
+    super();
     this.#sendCredit = sendWindow;
     this.#receiveCredit = receiveWindow;
     this.stream = new ByteStream(
@@ -105,6 +111,15 @@ export class StreamProxy implements ByteStreamPort {
     });
   }
 
+  /**
+   * Bytes written through the port that wait for the peer's credit, once the writer feeding the
+   * port has finished (`end()` or `ending()`): what a closing session owes the peer. A writer
+   * still going has its bytes dropped by a close, as before.
+   */
+  get owedBytes(): number {
+    return this.#portEnding || this.#sourceEnding ? this.#unsentBytes : 0;
+  }
+
   /** Bytes the peer sent that were not yet returned to it as credit (buffered, or read since the last WINDOW). */
   get unreturnedCredit(): number {
     return this.receiveWindow - this.#receiveCredit;
@@ -123,7 +138,7 @@ export class StreamProxy implements ByteStreamPort {
     }
     this.#receiveCredit -= payload.byteLength;
     this.#inbound.push(payload);
-    if (this.#sink !== undefined) this.#deliver();
+    if (this.#sink !== undefined) this.deliver();
     else this.#wakeReader?.();
   }
 
@@ -137,7 +152,8 @@ export class StreamProxy implements ByteStreamPort {
 
   onEnd(): void {
     this.#peerEnded = true;
-    if (this.#sink !== undefined) this.#deliver();
+    this.stream.inputComplete();
+    if (this.#sink !== undefined) this.deliver();
     else this.#wakeReader?.();
   }
 
@@ -197,7 +213,7 @@ export class StreamProxy implements ByteStreamPort {
   /** Port: starts delivering what arrives to `sink`. */
   start(sink: ByteStreamSink): void {
     this.#sink = sink;
-    this.#deliver();
+    this.deliver();
   }
 
   /** Port: stops delivery; the peer is held back by the credit window. */
@@ -209,7 +225,7 @@ export class StreamProxy implements ByteStreamPort {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#deliver();
+    this.deliver();
   }
 
   /** Port: sends `chunk` as far as credit goes; false while some of it waits for credit. */
@@ -217,10 +233,16 @@ export class StreamProxy implements ByteStreamPort {
     // Dropped: the sink was told of the reset, or the connection went after the peer's END.
     if (this.#reset || this.#portEnding || this.#writeFailed !== undefined) return true;
     this.#unsent.push(chunk);
+    this.#unsentBytes += chunk.byteLength;
     if (this.#unsent.length === 1) this.#sendUnsent();
     if (this.#unsent.length === 0) return true;
     this.#portWaiting = true;
     return false;
+  }
+
+  /** Port: the writer feeding this port finished; its last chunks wait behind credit. */
+  ending(): void {
+    this.#sourceEnding = true;
   }
 
   /** Port: half-closes once every written chunk has left. */
@@ -230,35 +252,24 @@ export class StreamProxy implements ByteStreamPort {
     if (this.#unsent.length === 0) this.#sendEnd();
   }
 
-  /** Hands the sink what arrived, then the end, unless it paused. */
-  #deliver(): void {
-    // Called again while the sink handles a chunk (it resumed us): the running loop goes on.
-    if (this.#delivering) return;
-    this.#delivering = true;
-    try {
-      this.#deliverAll(this.#sink!);
-    } finally {
-      this.#delivering = false;
-    }
+  // The sink's delivery loop (ChunkDelivery): what arrived, then the end, unless paused.
+
+  protected deliveryReader(): ByteStreamSink | undefined {
+    return this.#paused || this.#reset ? undefined : this.#sink;
   }
 
-  #delivering = false;
+  protected takeChunk(): Uint8Array | undefined {
+    const chunk = this.#inbound.shift();
+    if (chunk !== undefined) this.#wasConsumed(chunk.byteLength);
+    return chunk;
+  }
 
-  #deliverAll(sink: ByteStreamSink): void {
-    while (!this.#paused && !this.#reset) {
-      const chunk = this.#inbound.shift();
-      if (chunk === undefined) {
-        if (this.#peerEnded && !this.#endDelivered) {
-          this.#endDelivered = true;
-          this.stream.readFinished();
-          sink.end();
-          this.#maybeForget();
-        }
-        return;
-      }
-      this.#wasConsumed(chunk.byteLength);
-      sink.data(chunk);
-    }
+  protected deliverEnd(sink: ByteStreamSink): void {
+    if (!this.#peerEnded || this.#endDelivered) return;
+    this.#endDelivered = true;
+    this.stream.readFinished();
+    sink.end();
+    this.#maybeForget();
   }
 
   /** Sends port writes as far as credit goes; then the end, or `drain`, when all have left. */
@@ -269,6 +280,7 @@ export class StreamProxy implements ByteStreamPort {
       const size = Math.min(this.#sendCredit, this.wire.maxData, chunk.byteLength);
       this.wire.sendData(this.id, size === chunk.byteLength ? chunk : chunk.subarray(0, size));
       this.#sendCredit -= size;
+      this.#unsentBytes -= size;
       if (size === chunk.byteLength) unsent.shift();
       else unsent[0] = chunk.subarray(size);
     }
@@ -312,6 +324,7 @@ export class StreamProxy implements ByteStreamPort {
     this.#wakeWriter = undefined;
     wake?.();
     this.#unsent.length = 0;
+    this.#unsentBytes = 0;
     this.stream.writeFinished();
     this.#maybeForget();
   }
@@ -333,6 +346,7 @@ export class StreamProxy implements ByteStreamPort {
     this.#wakeWriter = undefined;
     wake?.();
     this.#unsent.length = 0;
+    this.#unsentBytes = 0;
     this.stream.readFinished();
     this.stream.writeFinished();
     this.wire.forget(this.id);

@@ -43,6 +43,13 @@ export class StreamTable {
     else this.ownCount--;
   }
 
+  /** Bytes of finished writers that wait for the peer's credit (see `StreamProxy.owedBytes`). */
+  owedBytes(): number {
+    let bytes = 0;
+    for (const proxy of this.#streams.values()) bytes += proxy.owedBytes;
+    return bytes;
+  }
+
   /** Forgets every stream; returns them (for the caller to fail). */
   takeAll(): StreamProxy[] {
     const all = [...this.#streams.values()];

@@ -25,9 +25,9 @@ type Request =
 /**
  * WHY so long: on this shared VM a process is sometimes not scheduled for seconds; with the 2 s
  * default a session was then declared dead in the middle of a round. The bench measures cost, not
- * liveness.
+ * liveness. BENCH_KEEP_ALIVE=<ms> sets it (on the hub too), e.g. 2000 to see the default under load.
  */
-const KEEP_ALIVE_MS = 30_000;
+const KEEP_ALIVE_MS = Number(process.env.BENCH_KEEP_ALIVE ?? 30_000);
 const payload = { user: "ada", action: "lookup", id: 42 };
 let sessions: ConnectedHub[] = [];
 let lanes: Promise<void>[] = [];

@@ -75,7 +75,7 @@ async function handle(request: Request): Promise<unknown> {
       listener = await listenUnix(hub, request.path, {
         maxConnections: 8192,
         maxConnectionsPerUid: 8192,
-        keepAlive: 30_000,
+        keepAlive: Number(process.env.BENCH_KEEP_ALIVE ?? 30_000),
       });
       return { pid: process.pid };
     }

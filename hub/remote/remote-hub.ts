@@ -465,9 +465,12 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
       const closed = new ClosedError("hub client");
       for (const waiter of [...this.#waiters]) waiter.reject(closed);
       for (const watch of [...this.#watches]) watch.end();
-      this.#connection.close();
+      // What this client wrote into its streams before goes first (their last bytes and END),
+      // and leaves the process before this resolves.
+      await this.#connection.closeWhenSent();
     }
     await this.#connection.closed;
+    await this.#connection.finished;
     this.#resolveClosed(this.#failure);
   }
 

@@ -123,6 +123,47 @@ describe("stalls", () => {
   });
 });
 
+describe("a stall of this process against a peer in another process", () => {
+  it("a 3 s busy-wait (6x the interval, 3x the dead bound) drops no live peer; a frozen one is still dropped", async () => {
+    const interval = 500;
+    const stallingHub = new Hub();
+    const stallingListener = await listenUnix(stallingHub, join(dir, "busy.sock"), { keepAlive: interval });
+    const peer = await startChild(join(import.meta.dirname, "fixtures", "stalling-peer.ts"), [
+      stallingListener.path,
+      "0", // the peer judges nobody: only this side's verdict is tested
+    ]);
+    try {
+      expect(await within(stallingHub.call("stall", 0), 10_000, "a call before the stall")).toBe("alive");
+      const sessions = stallingHub.sessionsInfo().length;
+      const until = performance.now() + 3000;
+      while (performance.now() < until) {
+        // blocked: no timers, no I/O, as a hub whose loop is stuck or starved
+      }
+      expect(await within(stallingHub.call("stall", 0), 10_000, "a call after the stall")).toBe("alive");
+      expect(stallingHub.sessionsInfo()).toHaveLength(sessions);
+      // A peer that truly stops is still dropped: within 2.25x the interval after its last
+      // bytes by the design; waited for with a generous bound (this machine is loaded).
+      peer.freeze();
+      const frozenAt = performance.now();
+      await within(
+        (async () => {
+          while (stallingHub.sessionsInfo().length === sessions) await sleep(20);
+        })(),
+        10_000,
+        "the frozen peer's session to be dropped",
+      );
+      console.log(
+        `frozen peer dropped after ${Math.round(performance.now() - frozenAt)} ms (bound ${2.25 * interval} ms after its last bytes)`,
+      );
+    } finally {
+      peer.thaw();
+      await peer.kill();
+      await stallingListener.close();
+      await stallingHub.close();
+    }
+  });
+});
+
 describe("configuration and handshake", () => {
   it("refuses a bad interval when listening or connecting, naming it", async () => {
     await expect(listenUnix(hub, join(dir, "bad.sock"), { keepAlive: -1 })).rejects.toThrow(

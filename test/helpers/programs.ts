@@ -43,6 +43,8 @@ export const PROGRAMS = [
   "test/tasks/fixtures/task-hub.ts",
   "test/tracing/tracing-peer.ts",
   "test/unix/direct-peer.ts",
+  "test/unix/fixtures/stream-sink-hub.ts",
+  "test/unix/fixtures/stream-then-close.ts",
   "test/unix/unix-peer.ts",
   "test/unix-fd/fixtures/listener.ts",
   "test/unix-fd/fixtures/peer.ts",

@@ -37,7 +37,7 @@ function socketTransport(
       socket.on("error", (error) => handlers.closed(error));
       socket.on("close", () => handlers.closed());
     },
-    close: () => socket.end(),
+    close: () => void socket.end(),
     abort: () => socket.destroy(),
   };
 }

@@ -86,7 +86,7 @@ const MAX_HELLO_WAIT_BYTES = 64 * 1024;
  * closed); the transport is dropped when the peer hangs up, or after a second in any case.
  */
 export function refuseConnection(transport: AbortableTransport, message: string): void {
-  const drop = (): void => (transport.abort ?? transport.close).call(transport);
+  const drop = (): void => void (transport.abort ?? transport.close).call(transport);
   const linger = setTimeout(drop, REFUSAL_LINGER_MS);
   let received = Buffer.alloc(0);
   let answered = false;
@@ -110,7 +110,7 @@ export function refuseConnection(transport: AbortableTransport, message: string)
       });
       const goaway = new TextEncoder().encode(JSON.stringify({ code: "ELIMIT", message }));
       transport.write([encodeFrame(FrameType.HELLO, 0, hello), encodeFrame(FrameType.GOAWAY, 0, goaway)], []);
-      transport.close();
+      void transport.close();
     },
     // A peer gone already is fine: it was being sent away.
     closed: () => clearTimeout(linger),

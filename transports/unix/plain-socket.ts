@@ -37,6 +37,9 @@ export function unavailableDescriptors(why: FdUnavailableError): DescriptorCodec
 
 /** The session protocol's view of a plain Unix socket: bytes only. */
 export function plainTransportFor(socket: Socket): AbortableTransport {
+  // Each 'drain' means the peer read what had backed up (see ByteTransport.writesUnblocked).
+  let drains = 0;
+  socket.on("drain", () => drains++);
   return {
     supportsFds: false,
     // On a Unix socket a descriptor is meant to arrive as one: refuse instead of converting it
@@ -60,6 +63,9 @@ export function plainTransportFor(socket: Socket): AbortableTransport {
     abort: () => socket.destroy(),
     get bufferedBytes() {
       return socket.writableLength;
+    },
+    get writesUnblocked() {
+      return drains;
     },
     pause: () => socket.pause(),
     resume: () => socket.resume(),
