@@ -12,6 +12,7 @@ import { CRL_SERVICE, SITE_PREFIX, keysService, siteService } from "./names.js";
 import { PeerLink } from "./peer-link.js";
 import { TrustStore } from "./pki/trust-store.js";
 import { sealingKeyRecord, type SealingKeyRecord } from "./seal/sealing-key.js";
+import { SealingKeyring } from "./seal/sealing-keyring.js";
 import type { HubIdentity } from "./tunnel/handshake.js";
 import { openTunnel } from "./tunnel/secure-tunnel.js";
 
@@ -35,9 +36,10 @@ export interface JoinFederationOptions {
   /**
    * This hub's X25519 sealing key (PEM or KeyObject): what other sites seal task bodies to.
    * Keep it in a file (`serve` keeps DIR/seal.key): bodies stored at the broker while this hub
-   * was down are sealed to it. Default: a fresh key, good for this process only.
+   * was down are sealed to it. Default: a fresh key, good for this process only. A
+   * `SealingKeyring` also keeps retired keys, so that bodies sealed before a rotation still open.
    */
-  sealingKey?: string | KeyObject;
+  sealingKey?: string | KeyObject | SealingKeyring;
   /** A revocation list (PEM) to apply before the broker's arrives. */
   crl?: string;
   /** How often the broker's revocation list is fetched again, in ms (default 300 000; 0: only on joining). */
@@ -50,8 +52,10 @@ export interface JoinFederationOptions {
 export interface SiteKeys {
   /** This hub's id, certificate chain and certified Ed25519 key. */
   readonly self: HubIdentity;
-  /** This hub's X25519 sealing key. */
+  /** This hub's current X25519 sealing key (the one handed out). */
   readonly sealingKey: KeyObject;
+  /** The current sealing key and the retired ones that still open what was sealed to them. */
+  readonly sealing: SealingKeyring;
   /** The authority's root, the intermediates learnt, and the revocation lists applied. */
   readonly trust: TrustStore;
 }
@@ -91,14 +95,16 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   if (options.crl !== undefined) await trust.addRevocationList(options.crl);
   const verified = trust.verify(options.cert, { hub: id });
   let self: HubIdentity = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
-  const sealingKey =
-    options.sealingKey === undefined
-      ? generateKeyPairSync("x25519").privateKey
-      : typeof options.sealingKey === "string"
-        ? createPrivateKey(options.sealingKey)
-        : options.sealingKey;
-  // Checks the key's type now, not at the first task.
-  sealingKeyRecord(id, sealingKey, self.key);
+  const sealing =
+    options.sealingKey instanceof SealingKeyring
+      ? options.sealingKey
+      : new SealingKeyring(
+          options.sealingKey === undefined
+            ? generateKeyPairSync("x25519").privateKey
+            : typeof options.sealingKey === "string"
+              ? createPrivateKey(options.sealingKey)
+              : options.sealingKey,
+        );
   const brokerId = options.brokerId ?? id.split(".").slice(1).join(".");
   if (brokerId === "") throw new InvalidArgumentError(`"${id}" has no broker part; give brokerId`);
 
@@ -141,7 +147,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   // Other sites seal to this hub with what it hands out here (a fresh record each time: it never expires).
   await broker.register(keysService(id), (): { chain: string; record: SealingKeyRecord } => ({
     chain: self.chain,
-    record: sealingKeyRecord(id, sealingKey, self.key),
+    record: sealingKeyRecord(id, sealing.current, self.key),
   }));
 
   // The broker's revocation list: now, and every crlIntervalMs.
@@ -205,7 +211,10 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       get self() {
         return self;
       },
-      sealingKey,
+      get sealingKey() {
+        return sealing.current;
+      },
+      sealing,
       trust,
     },
     refreshRevocations,
