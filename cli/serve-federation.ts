@@ -9,6 +9,7 @@ import {
   type Broker,
   type FederationSite,
   type Hub,
+  type HttpsListener,
   type TaskBroker,
 } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
@@ -123,20 +124,30 @@ export interface ServedFederation {
   close(): Promise<void>;
 }
 
-/** Makes `hub` the broker, or joins it to the broker as site `id`; logs one status line. */
+/**
+ * Makes `hub` the broker, or joins it to the broker as site `id`; logs one status line. A broker
+ * given its `https` listener checks each site's certificate against the revocation list as the
+ * connection opens, and cuts a site's connections when a list revoking it is loaded (SIGHUP).
+ */
 export async function startFederation(
   hub: Hub,
   id: string,
   options: FederationServeOptions,
   log: (line: string) => void,
   tasks: TaskBroker,
+  https?: HttpsListener,
 ): Promise<ServedFederation> {
   const crlFile = join(options.dir, FEDERATION_FILES.crl);
   const readCrl = (): string | undefined => (existsSync(crlFile) ? readFileSync(crlFile, "utf8") : undefined);
   if (options.broker === undefined) {
     let broker: Broker;
     try {
-      broker = await serveBroker(hub, { root: options.root, cert: options.cert, crl: options.crl });
+      broker = await serveBroker(hub, {
+        root: options.root,
+        cert: options.cert,
+        crl: options.crl,
+        ...(https === undefined ? {} : { listener: https }),
+      });
     } catch (error) {
       throw new CliError(`federation: ${crlFile}: ${(error as Error).message}`, EXIT.usage, { cause: error });
     }
@@ -205,7 +216,7 @@ export async function startFederation(
         renewed = `new tunnels and connections use the renewed ${join(options.dir, FEDERATION_FILES.cert)}; `;
       }
       const crl = readCrl();
-      const local = crl === undefined ? 0 : await site.keys.trust.addRevocationList(crl);
+      const local = crl === undefined ? 0 : await site.addRevocationList(crl);
       const fetched = await site.refreshRevocations();
       return `federation: ${renewed}revocation lists applied (${crlFile}: ${crl === undefined ? "none" : local}, the broker's: ${fetched} revoked)`;
     },

@@ -14,7 +14,7 @@ import { TrustStore } from "./pki/trust-store.js";
 import { sealingKeyRecord, type SealingKeyRecord } from "./seal/sealing-key.js";
 import { SealingKeyring } from "./seal/sealing-keyring.js";
 import type { HubIdentity } from "./tunnel/handshake.js";
-import { openTunnel } from "./tunnel/secure-tunnel.js";
+import { openTunnel, type Tunnel } from "./tunnel/secure-tunnel.js";
 
 /** Options of `joinFederation`. */
 export interface JoinFederationOptions {
@@ -69,8 +69,17 @@ export interface FederationSite {
   peers(): string[];
   /** The keys this site seals and opens with. */
   readonly keys: SiteKeys;
-  /** Fetches the broker's revocation list now and applies it; resolves to the number of revoked serials. */
+  /**
+   * Fetches the broker's revocation list now and applies it (as `addRevocationList` does);
+   * resolves to the number of revoked serials.
+   */
   refreshRevocations(): Promise<number>;
+  /**
+   * Applies a revocation list (PEM): sites it revokes are refused from now on, and the tunnels
+   * to and from them close at once (their `NAME@SITE` services go). Resolves to the number of
+   * revoked serials.
+   */
+  addRevocationList(pem: string): Promise<number>;
   /**
    * Takes a renewed certificate (and its key) without downtime: the session to the broker and
    * the tunnels already open stay as they are; new tunnels, new connections to the broker and
@@ -118,6 +127,8 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   };
   const broker = await connectHttps(options.broker, dialOptions);
   const links = new Map<string, Promise<PeerLink>>();
+  // Tunnels other sites opened to this one, open now.
+  const served = new Set<Tunnel>();
   const context = {
     hub,
     get self() {
@@ -140,6 +151,8 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       timeoutMs,
     });
     const session = openSession(tunnel.transport, { role: "server", codecs: DEFAULT_CODECS });
+    served.add(tunnel);
+    void session.connection.closed.then(() => served.delete(tunnel));
     serveHubSession(hub, session.connection, { id: tunnel.peer.id, via: "federation" });
     return { accepted: tunnel.peer.id };
   });
@@ -150,12 +163,37 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     record: sealingKeyRecord(id, sealing.current, self.key),
   }));
 
+  const warn = options.onWarning ?? (() => undefined);
+  // A revocation applies to the tunnels already open, not only to new ones: both ways, here.
+  const cutRevoked = async (): Promise<void> => {
+    const cut = new Set<string>();
+    for (const tunnel of served) {
+      if (!trust.isRevoked(tunnel.peer.serial)) continue;
+      served.delete(tunnel);
+      if (tunnel.transport.abort !== undefined) tunnel.transport.abort();
+      else tunnel.transport.close();
+      cut.add(tunnel.peer.id);
+    }
+    const opened = await Promise.allSettled(links.values());
+    await Promise.all(
+      opened.map(async (outcome) => {
+        if (outcome.status !== "fulfilled" || !trust.isRevoked(outcome.value.peer.serial)) return;
+        cut.add(outcome.value.site);
+        await outcome.value.close();
+      }),
+    );
+    if (cut.size > 0) warn(`federation: closed the tunnels of revoked ${[...cut].sort().join(", ")}`);
+  };
+  const addRevocationList = async (pem: string): Promise<number> => {
+    const count = await trust.addRevocationList(pem);
+    await cutRevoked();
+    return count;
+  };
   // The broker's revocation list: now, and every crlIntervalMs.
   const refreshRevocations = async (): Promise<number> => {
     const pem = await broker.call<string | null>(CRL_SERVICE, null, { timeout: timeoutMs });
-    return typeof pem === "string" ? trust.addRevocationList(pem) : 0;
+    return typeof pem === "string" ? addRevocationList(pem) : 0;
   };
-  const warn = options.onWarning ?? (() => undefined);
   await refreshRevocations().catch((error: Error) =>
     warn(`federation: no revocation list from the broker: ${error.message}`),
   );
@@ -218,6 +256,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       trust,
     },
     refreshRevocations,
+    addRevocationList,
     reload: ({ cert, key }) => {
       const renewed = trust.verify(cert, { hub: id });
       const privateKey = createPrivateKey(key);
@@ -232,8 +271,11 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       clearInterval(crlTimer);
       sites.close();
       await following;
-      await Promise.allSettled([...links.values()].map(async (link) => (await link).close()));
+      // A tunnel still opening (to a site that does not answer) would hold close up to timeoutMs:
+      // the session to the broker goes first, which ends the stream under its handshake.
+      const closed = [...links.values()].map((link) => link.then((open) => open.close()));
       await broker.close();
+      await Promise.allSettled(closed);
     },
   };
 }
