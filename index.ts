@@ -260,6 +260,16 @@ export {
   type SealRecipient,
 } from "./federation/seal/seal.js";
 export { createSealingKey, verifySealingKey, type SealingKeyRecord } from "./federation/seal/sealing-key.js";
+export {
+  DEFAULT_SEALING_KEY_KEEP_MS,
+  retiredKeysFromJson,
+  retiredKeysToJson,
+  SealingKeyDroppedError,
+  sealingKeyId,
+  SealingKeyring,
+  type RetiredSealingKey,
+  type RetiredSealingKeysFile,
+} from "./federation/seal/sealing-keyring.js";
 export { ReplayGuard, type ReplayGuardOptions } from "./federation/seal/replay-guard.js";
 export { ReplayError, SealError, SignatureError } from "./federation/seal/errors.js";
 export { serveBroker, type Broker, type BrokerOptions, type ConnectedSite } from "./federation/broker.js";

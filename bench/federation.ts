@@ -7,10 +7,15 @@
  * copying the same bytes. Same process, interleaved rounds, medians of per-round ratios.
  *
  *   npx tsx bench/federation.ts
+ *
+ * Everything runs in this one process, so the stream ratio is mostly a ratio of CPU per byte:
+ * through the broker a byte crosses two TLS sessions, the tunnel's AEAD and three wire framings
+ * (site → broker, broker → site, and the session inside the tunnel) against one TLS session and
+ * one framing direct. bench/federation-ab.ts compares two source trees on that path.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveBroker } from "../federation/broker.js";
 import { CertificateAuthority } from "../federation/pki/authority.js";
@@ -164,12 +169,22 @@ function cryptoCosts() {
   return lines.join("\n");
 }
 
+/** `ONLY=stream`: the byte stream part alone (to profile it: node --cpu-prof --import tsx ...). */
+const only = process.env.ONLY;
 try {
-  console.log(`federation bench, ${ROUNDS} rounds, node ${process.version}, ${new Date().toISOString()}`);
-  for (const [inFlight, count] of [
-    [1, 2_000],
-    [100, 20_000],
-  ] as const) {
+  console.log(
+    `federation bench, ${ROUNDS} rounds, node ${process.version}, ${new Date().toISOString()}, load ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(" ")}`,
+  );
+  const callCases =
+    only === "stream"
+      ? []
+      : ([
+          [1, 2_000],
+          [100, 20_000],
+        ] as const);
+  for (const [inFlight, count] of callCases) {
     const rates = await callRates(inFlight, count);
     console.log(
       `calls, ${inFlight} in flight: site → broker → site ${Math.round(rates.federated)}/s; hub → hub direct ${Math.round(rates.direct)}/s; ratio ${rates.ratio.toFixed(2)}×`,
@@ -179,7 +194,7 @@ try {
   console.log(
     `byte stream, 16 MiB: site → broker → site ${streams.federated.toFixed(0)} MiB/s; direct ${streams.direct.toFixed(0)} MiB/s; ratio ${streams.ratio.toFixed(2)}×`,
   );
-  console.log(`cryptography per message (median µs):\n${cryptoCosts()}`);
+  if (only !== "stream") console.log(`cryptography per message (median µs):\n${cryptoCosts()}`);
 } finally {
   await Promise.allSettled(sites.map((site) => site.close()));
   await (direct as { close(): Promise<void> }).close();

@@ -1,5 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   joinFederation,
@@ -10,9 +9,11 @@ import {
   type Broker,
   type FederationSite,
   type Hub,
+  type HttpsListener,
   type TaskBroker,
 } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
+import { loadSealingKeyring, reloadSealingKeyring } from "./sealing-key-files.js";
 import { stringSetting, type Setting } from "./settings.js";
 
 /** `serve`'s federation settings, checked before it listens anywhere. */
@@ -35,7 +36,8 @@ export interface FederationServeOptions {
 /**
  * The files of a federation directory, as `--federation DIR` names them. `crl.pem` is optional
  * (`beamhub ca crl` writes it); a site creates `seal.key` (0600) on its first start: its X25519
- * key for task bodies sealed to it, kept so that those stored at the broker open after a restart.
+ * key for task bodies sealed to it, kept so that those stored at the broker open after a restart;
+ * `seal-retired.json` keeps the keys rotated away until they are dropped (cli/sealing-key-files.ts).
  */
 export const FEDERATION_FILES = {
   cert: "hub.pem",
@@ -122,20 +124,30 @@ export interface ServedFederation {
   close(): Promise<void>;
 }
 
-/** Makes `hub` the broker, or joins it to the broker as site `id`; logs one status line. */
+/**
+ * Makes `hub` the broker, or joins it to the broker as site `id`; logs one status line. A broker
+ * given its `https` listener checks each site's certificate against the revocation list as the
+ * connection opens, and cuts a site's connections when a list revoking it is loaded (SIGHUP).
+ */
 export async function startFederation(
   hub: Hub,
   id: string,
   options: FederationServeOptions,
   log: (line: string) => void,
   tasks: TaskBroker,
+  https?: HttpsListener,
 ): Promise<ServedFederation> {
   const crlFile = join(options.dir, FEDERATION_FILES.crl);
   const readCrl = (): string | undefined => (existsSync(crlFile) ? readFileSync(crlFile, "utf8") : undefined);
   if (options.broker === undefined) {
     let broker: Broker;
     try {
-      broker = await serveBroker(hub, { root: options.root, cert: options.cert, crl: options.crl });
+      broker = await serveBroker(hub, {
+        root: options.root,
+        cert: options.cert,
+        crl: options.crl,
+        ...(https === undefined ? {} : { listener: https }),
+      });
     } catch (error) {
       throw new CliError(`federation: ${crlFile}: ${(error as Error).message}`, EXIT.usage, { cause: error });
     }
@@ -158,6 +170,7 @@ export async function startFederation(
       },
     };
   }
+  const sealingKey = loadSealingKeyring(options.dir);
   let site: FederationSite;
   try {
     site = await joinFederation(hub, {
@@ -167,7 +180,7 @@ export async function startFederation(
       key: options.key,
       root: options.root,
       connection: { proxy: options.proxy },
-      sealingKey: sealingKeyIn(options.dir),
+      sealingKey,
       ...(options.crl === undefined ? {} : { crl: options.crl }),
       onWarning: log,
     });
@@ -195,25 +208,18 @@ export async function startFederation(
     reload: async () => {
       const cert = readFileSync(join(options.dir, FEDERATION_FILES.cert), "utf8");
       const key = readFileSync(join(options.dir, FEDERATION_FILES.key), "utf8");
+      const sealing = reloadSealingKeyring(options.dir, site.keys.sealing);
+      if (sealing !== undefined) log(sealing);
       let renewed = "";
       if (cert !== site.keys.self.chain) {
         site.reload({ cert, key });
         renewed = `new tunnels and connections use the renewed ${join(options.dir, FEDERATION_FILES.cert)}; `;
       }
       const crl = readCrl();
-      const local = crl === undefined ? 0 : await site.keys.trust.addRevocationList(crl);
+      const local = crl === undefined ? 0 : await site.addRevocationList(crl);
       const fetched = await site.refreshRevocations();
       return `federation: ${renewed}revocation lists applied (${crlFile}: ${crl === undefined ? "none" : local}, the broker's: ${fetched} revoked)`;
     },
     close: () => site.close(),
   };
-}
-
-/** The site's sealing key from DIR/seal.key, made (0600) on the first start. */
-function sealingKeyIn(dir: string): string {
-  const file = join(dir, FEDERATION_FILES.sealingKey);
-  if (existsSync(file)) return readFileSync(file, "utf8");
-  const pem = generateKeyPairSync("x25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string;
-  writeFileSync(file, pem, { mode: 0o600, flag: "wx" });
-  return pem;
 }

@@ -8,7 +8,8 @@ import {
   TaskNotFoundError,
   UnreachableRecipientsError,
 } from "../tasks/errors.js";
-import { longPoll, WaiterBudget, type PollAnswer, type WaitCondition } from "../tasks/long-poll.js";
+import { WaiterBudget, type PollAnswer, type WaitCondition } from "../tasks/long-poll.js";
+import { pollResults, pollTask, pollTasks, type TaskPollContext } from "../tasks/task-polls.js";
 import type { Task, TaskResult } from "../tasks/messages.js";
 import type { TaskFederation } from "../tasks/task-federation.js";
 import type { TaskQuery } from "../tasks/task-query.js";
@@ -88,6 +89,7 @@ export class ClusterTaskStore implements TaskFederation {
   readonly #options: ClusterTaskStoreOptions;
   readonly #limits: ClusterTaskLimits;
   readonly #waiters: WaiterBudget;
+  readonly #polls: TaskPollContext<MirroredTask>;
   readonly #onError: (error: unknown) => void;
   readonly #timers: NodeJS.Timeout[] = [];
   #watch: { stop(): void } | undefined;
@@ -106,6 +108,8 @@ export class ClusterTaskStore implements TaskFederation {
       onError: this.#onError,
       onOrphan: (key, revision) => void this.#dropOrphan(key, revision).catch(this.#onError),
     });
+    // The same long polls as one hub's TaskBroker, over this hub's copy of the bucket.
+    this.#polls = { store: this.#mirror, waiters: this.#waiters, toTask: (stored) => this.#toTask(stored) };
   }
 
   /**
@@ -205,46 +209,12 @@ export class ClusterTaskStore implements TaskFederation {
     signal?: AbortSignal,
   ): Promise<PollAnswer<Task>> {
     await this.#synced();
-    const to = query.to ?? (query.todo === true ? app : undefined);
-    const select = (stored: StoredTask): boolean =>
-      (query.from === undefined || stored.task.from === query.from) &&
-      (to === undefined || stored.task.to.includes(to)) &&
-      (query.todo !== true || !DONE.has(stored.results.get(app)?.status ?? "none"));
-    return longPoll(
-      this.#mirror,
-      [`app:${app}`],
-      () => {
-        const items = this.#mirror.filter(select, to).map((stored) => this.#toTask(stored));
-        return { items, counted: items.length };
-      },
-      wait,
-      this.#waiters,
-      signal,
-    );
+    return pollTasks(this.#polls, app, query, wait, signal);
   }
 
   async task(app: string, id: string, wait: WaitCondition, signal?: AbortSignal): Promise<Task> {
     await this.#synced();
-    const visible = (): MirroredTask | undefined => {
-      const stored = this.#mirror.get(id);
-      return stored !== undefined && (stored.task.from === app || stored.task.to.includes(app))
-        ? stored
-        : undefined;
-    };
-    const answer = await longPoll(
-      this.#mirror,
-      [`app:${app}`],
-      () => {
-        const stored = visible();
-        return { items: stored === undefined ? [] : [stored], counted: stored === undefined ? 0 : 1 };
-      },
-      wait.timeMs === undefined ? {} : { count: 1, timeMs: wait.timeMs },
-      this.#waiters,
-      signal,
-    );
-    const stored = answer.items[0];
-    if (stored === undefined) throw new TaskNotFoundError(id);
-    return this.#toTask(stored);
+    return pollTask(this.#polls, app, id, wait, signal);
   }
 
   async results(
@@ -257,17 +227,7 @@ export class ClusterTaskStore implements TaskFederation {
     const stored = this.#mirror.get(id);
     if (stored === undefined) throw new TaskNotFoundError(id);
     if (stored.task.from !== app) throw new TaskForbiddenError("");
-    return longPoll(
-      this.#mirror,
-      [`task:${id}`],
-      () => {
-        const items = [...stored.results.values()].filter((result) => result.to.includes(app));
-        return { items, counted: items.filter((result) => result.status !== "claimed").length };
-      },
-      wait,
-      this.#waiters,
-      signal,
-    );
+    return pollResults(this.#polls, app, stored, wait, signal);
   }
 
   /**
@@ -463,8 +423,6 @@ export function serializesConditionalWrites(version: string): boolean {
 
 /** A claim racing a result keeps being re-read at most this often. */
 const MAX_RACES = 32;
-
-const DONE: ReadonlySet<string> = new Set(["claimed", "succeeded", "permfailed"]);
 
 function change(key: string, value: string, revision: number): BucketChange {
   return { key, value: new TextEncoder().encode(value), revision, operation: "PUT" };

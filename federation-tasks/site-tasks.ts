@@ -1,6 +1,6 @@
 import type { FederationSite } from "../federation/site.js";
 import { SignatureError } from "../federation/seal/errors.js";
-import { open, seal } from "../federation/seal/seal.js";
+import { seal } from "../federation/seal/seal.js";
 import { TASKS_SERVICE } from "../federation/names.js";
 import { classifyId, parseHubId } from "../tasks/beam-id.js";
 import { TaskError } from "../tasks/errors.js";
@@ -120,9 +120,8 @@ export class SiteTasks implements TaskFederation {
       const hub = classifyId(from, this.#broker).hub;
       if (sealed.from !== hub) throw new UntrustedMessageError(`sealed by ${sealed.from}, not by ${hub}`);
       const opening = async (fresh: boolean): Promise<Buffer> =>
-        open(sealed, {
+        this.#site.keys.sealing.open(sealed, {
           hub: this.#site.id,
-          privateKey: this.#site.keys.sealingKey,
           senderKey: await this.#directory.senderKey(sealed.from, fresh),
           context,
         });

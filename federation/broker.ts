@@ -1,3 +1,4 @@
+import type { TLSSocket } from "node:tls";
 import type { Hub } from "../hub/hub.js";
 import type { Registration } from "../hub/types.js";
 import { ByteStream } from "../model/byte-stream.js";
@@ -14,6 +15,7 @@ import {
 } from "./names.js";
 import { CertificateError } from "./pki/errors.js";
 import { TrustStore } from "./pki/trust-store.js";
+import type { HttpsListener } from "../transports/http2/listen.js";
 
 /** A site hub connected to the broker, as `federation.sites` lists it. */
 export interface ConnectedSite {
@@ -39,7 +41,8 @@ export interface Broker {
   site(identity: Identity | undefined, what: string): string;
   /**
    * Applies a revocation list (PEM, signed by the authority): the sites it revokes are refused
-   * from now on, and sites fetch it from `federation.crl` (on joining, and periodically).
+   * from now on, their open connections cut (with `options.listener`), and sites fetch it from
+   * `federation.crl` (on joining, and periodically).
    */
   setRevocationList(pem: string): Promise<number>;
   close(): Promise<void>;
@@ -58,6 +61,13 @@ export interface BrokerOptions {
   crl?: string;
   /** How long the broker waits for a site to hand out its keys, in ms (default 5000). */
   keysTimeoutMs?: number;
+  /**
+   * The https listener the sites connect to. Given, the broker checks each connection's client
+   * certificate against its revocation lists as soon as TLS completes (before any request is
+   * read) and drops a revoked one, and cuts the open connections of a site that a newly applied
+   * list revokes: its session, its registrations and the tunnels through it end at once.
+   */
+  listener?: Pick<HttpsListener, "server">;
 }
 
 /**
@@ -81,8 +91,26 @@ export async function serveBroker(hub: Hub, options: BrokerOptions = {}): Promis
       );
     const count = await trust.addRevocationList(pem);
     crl = pem;
+    cutRevoked();
     return count;
   };
+  // The sites' TLS connections, by the serial of their certificate, to cut when it is revoked.
+  const connections = new Map<TLSSocket, string>();
+  const cutRevoked = (): void => {
+    for (const [socket, serial] of connections) if (trust?.isRevoked(serial) === true) socket.destroy();
+  };
+  const onConnection = (socket: TLSSocket): void => {
+    const serial = socket.getPeerCertificate()?.serialNumber;
+    // Without a certificate the listener's own rules (requireAuth) decide.
+    if (typeof serial !== "string" || serial === "") return;
+    if (trust?.isRevoked(serial) === true) {
+      socket.destroy();
+      return;
+    }
+    connections.set(socket, serial);
+    socket.once("close", () => connections.delete(socket));
+  };
+  options.listener?.server.on("secureConnection", onConnection);
   if (options.crl !== undefined) await setRevocationList(options.crl);
   const revoked = (identity: Identity): boolean => {
     const serial = identity.attributes?.serialNumber;
@@ -167,6 +195,7 @@ export async function serveBroker(hub: Hub, options: BrokerOptions = {}): Promis
       },
     },
     close: async () => {
+      options.listener?.server.off("secureConnection", onConnection);
       departures.close();
       await Promise.all(registrations.map((registration) => registration.unregister()));
     },

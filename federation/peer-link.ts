@@ -4,7 +4,7 @@ import type { Registration, ServiceInfo, Watch } from "../hub/types.js";
 import { ByteStream } from "../model/byte-stream.js";
 import { DEFAULT_CODECS } from "../wire/config.js";
 import { handshakeWithin, openSession } from "../wire/open-session.js";
-import type { TrustStore } from "./pki/trust-store.js";
+import type { TrustStore, VerifiedHub } from "./pki/trust-store.js";
 import { federatedName, isExportable, TUNNEL_SERVICE } from "./names.js";
 import type { HubIdentity } from "./tunnel/handshake.js";
 import { openTunnel } from "./tunnel/secure-tunnel.js";
@@ -28,14 +28,17 @@ export interface LinkContext {
  */
 export class PeerLink {
   readonly site: string;
+  /** The other site's certificate, as the tunnel's handshake verified it. */
+  readonly peer: VerifiedHub;
   readonly #remote: RemoteHub;
   readonly #watch: Watch;
   readonly #mirrors = new Map<string, Promise<Registration>>();
   readonly #hub: Hub;
   readonly closed: Promise<void>;
 
-  private constructor(site: string, hub: Hub, remote: RemoteHub) {
-    this.site = site;
+  private constructor(peer: VerifiedHub, hub: Hub, remote: RemoteHub) {
+    this.site = peer.id;
+    this.peer = peer;
     this.#hub = hub;
     this.#remote = remote;
     this.#watch = remote.watch({ existing: true });
@@ -50,6 +53,9 @@ export class PeerLink {
       { to: site, stream: theirs },
       { timeout: context.timeoutMs },
     );
+    // A refused or lost request ends the handshake below at once, not at its timeout (the
+    // broker gone while the request waited to be sent: the other end will never answer).
+    accepted.catch((error: unknown) => mine.reset(error));
     let tunnel;
     try {
       tunnel = await openTunnel(mine, {
@@ -62,7 +68,6 @@ export class PeerLink {
       await accepted;
     } catch (error) {
       mine.reset(error);
-      accepted.catch(() => undefined);
       throw error instanceof TunnelHandshakeError
         ? error
         : new TunnelHandshakeError(`no tunnel to ${site}: ${(error as Error).message}`, { cause: error });
@@ -73,7 +78,7 @@ export class PeerLink {
       context.timeoutMs,
       () => new TunnelHandshakeError(`${site} did not open a session in the tunnel`),
     );
-    return new PeerLink(site, context.hub, new RemoteHub(session.connection));
+    return new PeerLink(tunnel.peer, context.hub, new RemoteHub(session.connection));
   }
 
   async close(): Promise<void> {

@@ -12,8 +12,9 @@ import { CRL_SERVICE, SITE_PREFIX, keysService, siteService } from "./names.js";
 import { PeerLink } from "./peer-link.js";
 import { TrustStore } from "./pki/trust-store.js";
 import { sealingKeyRecord, type SealingKeyRecord } from "./seal/sealing-key.js";
+import { SealingKeyring } from "./seal/sealing-keyring.js";
 import type { HubIdentity } from "./tunnel/handshake.js";
-import { openTunnel } from "./tunnel/secure-tunnel.js";
+import { openTunnel, type Tunnel } from "./tunnel/secure-tunnel.js";
 
 /** Options of `joinFederation`. */
 export interface JoinFederationOptions {
@@ -35,9 +36,10 @@ export interface JoinFederationOptions {
   /**
    * This hub's X25519 sealing key (PEM or KeyObject): what other sites seal task bodies to.
    * Keep it in a file (`serve` keeps DIR/seal.key): bodies stored at the broker while this hub
-   * was down are sealed to it. Default: a fresh key, good for this process only.
+   * was down are sealed to it. Default: a fresh key, good for this process only. A
+   * `SealingKeyring` also keeps retired keys, so that bodies sealed before a rotation still open.
    */
-  sealingKey?: string | KeyObject;
+  sealingKey?: string | KeyObject | SealingKeyring;
   /** A revocation list (PEM) to apply before the broker's arrives. */
   crl?: string;
   /** How often the broker's revocation list is fetched again, in ms (default 300 000; 0: only on joining). */
@@ -50,8 +52,10 @@ export interface JoinFederationOptions {
 export interface SiteKeys {
   /** This hub's id, certificate chain and certified Ed25519 key. */
   readonly self: HubIdentity;
-  /** This hub's X25519 sealing key. */
+  /** This hub's current X25519 sealing key (the one handed out). */
   readonly sealingKey: KeyObject;
+  /** The current sealing key and the retired ones that still open what was sealed to them. */
+  readonly sealing: SealingKeyring;
   /** The authority's root, the intermediates learnt, and the revocation lists applied. */
   readonly trust: TrustStore;
 }
@@ -65,8 +69,17 @@ export interface FederationSite {
   peers(): string[];
   /** The keys this site seals and opens with. */
   readonly keys: SiteKeys;
-  /** Fetches the broker's revocation list now and applies it; resolves to the number of revoked serials. */
+  /**
+   * Fetches the broker's revocation list now and applies it (as `addRevocationList` does);
+   * resolves to the number of revoked serials.
+   */
   refreshRevocations(): Promise<number>;
+  /**
+   * Applies a revocation list (PEM): sites it revokes are refused from now on, and the tunnels
+   * to and from them close at once (their `NAME@SITE` services go). Resolves to the number of
+   * revoked serials.
+   */
+  addRevocationList(pem: string): Promise<number>;
   /**
    * Takes a renewed certificate (and its key) without downtime: the session to the broker and
    * the tunnels already open stay as they are; new tunnels, new connections to the broker and
@@ -91,14 +104,16 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   if (options.crl !== undefined) await trust.addRevocationList(options.crl);
   const verified = trust.verify(options.cert, { hub: id });
   let self: HubIdentity = { id: verified.id, chain: options.cert, key: createPrivateKey(options.key) };
-  const sealingKey =
-    options.sealingKey === undefined
-      ? generateKeyPairSync("x25519").privateKey
-      : typeof options.sealingKey === "string"
-        ? createPrivateKey(options.sealingKey)
-        : options.sealingKey;
-  // Checks the key's type now, not at the first task.
-  sealingKeyRecord(id, sealingKey, self.key);
+  const sealing =
+    options.sealingKey instanceof SealingKeyring
+      ? options.sealingKey
+      : new SealingKeyring(
+          options.sealingKey === undefined
+            ? generateKeyPairSync("x25519").privateKey
+            : typeof options.sealingKey === "string"
+              ? createPrivateKey(options.sealingKey)
+              : options.sealingKey,
+        );
   const brokerId = options.brokerId ?? id.split(".").slice(1).join(".");
   if (brokerId === "") throw new InvalidArgumentError(`"${id}" has no broker part; give brokerId`);
 
@@ -112,6 +127,8 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   };
   const broker = await connectHttps(options.broker, dialOptions);
   const links = new Map<string, Promise<PeerLink>>();
+  // Tunnels other sites opened to this one, open now.
+  const served = new Set<Tunnel>();
   const context = {
     hub,
     get self() {
@@ -134,6 +151,8 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       timeoutMs,
     });
     const session = openSession(tunnel.transport, { role: "server", codecs: DEFAULT_CODECS });
+    served.add(tunnel);
+    void session.connection.closed.then(() => served.delete(tunnel));
     serveHubSession(hub, session.connection, { id: tunnel.peer.id, via: "federation" });
     return { accepted: tunnel.peer.id };
   });
@@ -141,15 +160,40 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   // Other sites seal to this hub with what it hands out here (a fresh record each time: it never expires).
   await broker.register(keysService(id), (): { chain: string; record: SealingKeyRecord } => ({
     chain: self.chain,
-    record: sealingKeyRecord(id, sealingKey, self.key),
+    record: sealingKeyRecord(id, sealing.current, self.key),
   }));
 
+  const warn = options.onWarning ?? (() => undefined);
+  // A revocation applies to the tunnels already open, not only to new ones: both ways, here.
+  const cutRevoked = async (): Promise<void> => {
+    const cut = new Set<string>();
+    for (const tunnel of served) {
+      if (!trust.isRevoked(tunnel.peer.serial)) continue;
+      served.delete(tunnel);
+      if (tunnel.transport.abort !== undefined) tunnel.transport.abort();
+      else tunnel.transport.close();
+      cut.add(tunnel.peer.id);
+    }
+    const opened = await Promise.allSettled(links.values());
+    await Promise.all(
+      opened.map(async (outcome) => {
+        if (outcome.status !== "fulfilled" || !trust.isRevoked(outcome.value.peer.serial)) return;
+        cut.add(outcome.value.site);
+        await outcome.value.close();
+      }),
+    );
+    if (cut.size > 0) warn(`federation: closed the tunnels of revoked ${[...cut].sort().join(", ")}`);
+  };
+  const addRevocationList = async (pem: string): Promise<number> => {
+    const count = await trust.addRevocationList(pem);
+    await cutRevoked();
+    return count;
+  };
   // The broker's revocation list: now, and every crlIntervalMs.
   const refreshRevocations = async (): Promise<number> => {
     const pem = await broker.call<string | null>(CRL_SERVICE, null, { timeout: timeoutMs });
-    return typeof pem === "string" ? trust.addRevocationList(pem) : 0;
+    return typeof pem === "string" ? addRevocationList(pem) : 0;
   };
-  const warn = options.onWarning ?? (() => undefined);
   await refreshRevocations().catch((error: Error) =>
     warn(`federation: no revocation list from the broker: ${error.message}`),
   );
@@ -205,10 +249,14 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       get self() {
         return self;
       },
-      sealingKey,
+      get sealingKey() {
+        return sealing.current;
+      },
+      sealing,
       trust,
     },
     refreshRevocations,
+    addRevocationList,
     reload: ({ cert, key }) => {
       const renewed = trust.verify(cert, { hub: id });
       const privateKey = createPrivateKey(key);
@@ -223,8 +271,11 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       clearInterval(crlTimer);
       sites.close();
       await following;
-      await Promise.allSettled([...links.values()].map(async (link) => (await link).close()));
+      // A tunnel still opening (to a site that does not answer) would hold close up to timeoutMs:
+      // the session to the broker goes first, which ends the stream under its handshake.
+      const closed = [...links.values()].map((link) => link.then((open) => open.close()));
       await broker.close();
+      await Promise.allSettled(closed);
     },
   };
 }

@@ -8,13 +8,14 @@ import {
   TaskUnauthorizedError,
   UnreachableRecipientsError,
 } from "./errors.js";
-import { longPoll, WaiterBudget, type PollAnswer, type WaitCondition } from "./long-poll.js";
+import { WaiterBudget, type PollAnswer, type WaitCondition } from "./long-poll.js";
 import { checkTaskId, parseResult, parseTask, type Task, type TaskResult } from "./messages.js";
 import { TaskStore, type StoredTask, type TaskStoreLimits } from "./task-store.js";
 import { TaskLog } from "./task-log.js";
 import type { TaskFederation } from "./task-federation.js";
 import type { ResultEvent, TaskQuery } from "./task-query.js";
 import { federatedResultEvents } from "./federated-result-events.js";
+import { pollResults, pollTask, pollTasks, resultsFor, type TaskPollContext } from "./task-polls.js";
 import { DEFAULT_SOCKET_LIMITS, SocketBroker, type SocketLimits } from "./sockets/socket-broker.js";
 
 /** Bounds of a {@link TaskBroker}; each refusal is a clear 4xx. */
@@ -61,8 +62,6 @@ export interface TaskBrokerOptions {
 
 export type { ResultEvent, TaskQuery } from "./task-query.js";
 
-const DONE: ReadonlySet<string> = new Set(["claimed", "succeeded", "permfailed"]);
-
 /**
  * Samply.Beam's task pattern on one hub: applications post a task to N workers, each worker
  * posts at most one result (with a status), and everyone can wait for what they expect with a
@@ -78,6 +77,7 @@ export class TaskBroker {
   readonly sockets: SocketBroker;
   readonly #store: TaskStore;
   readonly #waiters: WaiterBudget;
+  readonly #polls: TaskPollContext<StoredTask>;
   readonly #log: TaskLog | undefined;
   readonly #sweeper: NodeJS.Timeout;
   readonly #reachable: (hub: string) => boolean;
@@ -95,6 +95,7 @@ export class TaskBroker {
     this.#log = log;
     this.#waiters = new WaiterBudget(this.limits.maxWaiters);
     this.sockets = new SocketBroker(this.hub, this.limits, this.#waiters);
+    this.#polls = { store, waiters: this.#waiters, toTask: (stored) => this.#toTask(stored) };
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepInterval ?? 1000).unref();
     this.#reachable = options.reachable ?? (() => false);
   }
@@ -163,22 +164,7 @@ export class TaskBroker {
       if (id !== undefined && id !== app) throw new TaskForbiddenError(`${app} may only list its own tasks`);
     }
     if (this.#federation !== undefined) return this.#federation.tasks(app, query, wait, signal);
-    const to = query.to ?? (query.todo === true ? app : undefined);
-    const select = (stored: StoredTask): boolean =>
-      (query.from === undefined || stored.task.from === query.from) &&
-      (to === undefined || stored.task.to.includes(to)) &&
-      (query.todo !== true || !DONE.has(stored.results.get(app)?.status ?? "none"));
-    return longPoll(
-      this.#store,
-      [`app:${app}`],
-      () => {
-        const items = this.#store.filter(select, to).map((stored) => this.#toTask(stored));
-        return { items, counted: items.length };
-      },
-      wait,
-      this.#waiters,
-      signal,
-    );
+    return pollTasks(this.#polls, app, query, wait, signal);
   }
 
   /**
@@ -191,26 +177,7 @@ export class TaskBroker {
     if (wait.count !== undefined && wait.count !== 1)
       throw new InvalidTaskError("wait_count must be 1 for one task");
     if (this.#federation !== undefined) return this.#federation.task(app, taskId, wait, signal);
-    const visible = (): StoredTask | undefined => {
-      const stored = this.#store.get(taskId);
-      return stored !== undefined && (stored.task.from === app || stored.task.to.includes(app))
-        ? stored
-        : undefined;
-    };
-    const answer = await longPoll(
-      this.#store,
-      [`app:${app}`],
-      () => {
-        const stored = visible();
-        return { items: stored === undefined ? [] : [stored], counted: stored === undefined ? 0 : 1 };
-      },
-      wait.timeMs === undefined ? {} : { count: 1, timeMs: wait.timeMs },
-      this.#waiters,
-      signal,
-    );
-    const stored = answer.items[0];
-    if (stored === undefined) throw new TaskNotFoundError(taskId);
-    return this.#toTask(stored);
+    return pollTask(this.#polls, app, taskId, wait, signal);
   }
 
   /**
@@ -224,15 +191,7 @@ export class TaskBroker {
     signal?: AbortSignal,
   ): Promise<PollAnswer<TaskResult>> {
     if (this.#federation !== undefined) return this.#federation.results(app, checkTaskId(id), wait, signal);
-    const stored = this.#ownTask(app, id);
-    return longPoll(
-      this.#store,
-      [`task:${stored.task.id}`],
-      () => this.#resultsFor(stored, app),
-      wait,
-      this.#waiters,
-      signal,
-    );
+    return pollResults(this.#polls, app, this.#ownTask(app, id), wait, signal);
   }
 
   /**
@@ -263,7 +222,7 @@ export class TaskBroker {
       Date.now() + Math.min(wait.timeMs ?? (wait.count === undefined ? 0 : 3_600_000), 3_600_000);
     try {
       for (;;) {
-        for (const result of this.#resultsFor(stored, app).items) {
+        for (const result of resultsFor(stored, app).items) {
           if (sent.get(result.from) === result) continue;
           sent.set(result.from, result);
           yield { event: "new_result", data: result };
@@ -338,11 +297,6 @@ export class TaskBroker {
     if (stored === undefined) throw new TaskNotFoundError(id);
     if (stored.task.from !== app) throw new TaskForbiddenError("");
     return stored;
-  }
-
-  #resultsFor(stored: StoredTask, app: string): { items: TaskResult[]; counted: number } {
-    const items = [...stored.results.values()].filter((result) => result.to.includes(app));
-    return { items, counted: items.filter((result) => result.status !== "claimed").length };
   }
 
   #mustBe(app: string, from: string): void {

@@ -175,7 +175,7 @@ export async function serve(
     federation =
       options.federation === undefined
         ? undefined
-        : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker);
+        : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker, https);
     cluster =
       options.cluster === undefined
         ? undefined

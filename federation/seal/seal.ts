@@ -7,7 +7,7 @@ import {
   randomBytes,
   sign,
   verify,
-  type KeyObject,
+  KeyObject,
 } from "node:crypto";
 import { lengthPrefixed } from "../length-prefixed.js";
 import { SealError, SignatureError } from "./errors.js";
@@ -66,8 +66,11 @@ export interface SealOptions {
 export interface OpenOptions {
   /** This hub's id: must be one of `to`. */
   hub: string;
-  /** This hub's X25519 private sealing key (the one its current or a recent record published). */
-  privateKey: KeyObject;
+  /**
+   * This hub's X25519 private sealing key (the one its current or a recent record published), or
+   * several (a keyring: the current key and retired ones), tried in order.
+   */
+  privateKey: KeyObject | readonly KeyObject[];
   /** The sender hub's Ed25519 public key, from its verified certificate. */
   senderKey: KeyObject;
   /** Refuses replays; without it the caller takes that on. */
@@ -122,24 +125,40 @@ export function open(sealed: SealedBody, options: OpenOptions): Buffer {
   const index = sealed.to.indexOf(hub);
   if (index < 0)
     throw new SealError(`message ${sealed.id} is not addressed to ${hub}`, { code: "ESEAL_NOT_RECIPIENT" });
-  const epk = Buffer.from(sealed.epk);
-  let bodyKey: Buffer;
-  try {
-    const ephemeral = x25519PublicKey(epk);
-    const ownPublic = rawPublicKey(publicOf(privateKey));
-    bodyKey = decrypt(
-      wrappingKeyAt(privateKey, ephemeral, epk, ownPublic, hub),
-      ZERO_NONCE,
-      sealed.keys[index]!,
-      Buffer.from(hub),
-    );
-  } catch (error) {
-    throw new SealError(`message ${sealed.id} was sealed to another key of ${hub} (rotated away?)`, {
-      cause: error,
-      code: "ESEAL_KEY",
-    });
-  }
+  const bodyKey = unwrapBodyKey(
+    sealed,
+    index,
+    hub,
+    privateKey instanceof KeyObject ? [privateKey] : privateKey,
+  );
   return decrypt(bodyKey, Buffer.from(sealed.nonce), sealed.data, header(sealed, context));
+}
+
+/** The body key wrapped for `to[index]`, under the first of `privateKeys` that unwraps it. */
+function unwrapBodyKey(
+  sealed: SealedBody,
+  index: number,
+  hub: string,
+  privateKeys: readonly KeyObject[],
+): Buffer {
+  const epk = Buffer.from(sealed.epk);
+  let last: unknown;
+  for (const privateKey of privateKeys) {
+    try {
+      return decrypt(
+        wrappingKeyAt(privateKey, x25519PublicKey(epk), epk, rawPublicKey(publicOf(privateKey)), hub),
+        ZERO_NONCE,
+        sealed.keys[index]!,
+        Buffer.from(hub),
+      );
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw new SealError(
+    `message ${sealed.id} was sealed to another key of ${hub} (rotated away?); ${privateKeys.length} tried`,
+    { cause: last, code: "ESEAL_KEY" },
+  );
 }
 
 function wrappingKey(ephemeralPrivate: KeyObject, recipient: KeyObject, epk: Buffer, hub: string): Buffer {

@@ -145,13 +145,27 @@ export async function openTunnel(stream: ByteStream, options: TunnelOptions): Pr
     supportsFds: false,
     withoutFds: "convert",
     write(chunks) {
+      // Records are cut across chunks: a session writes a frame's header and its 64 KiB payload
+      // as two chunks, which sealed one by one made every other record a few bytes long (twice
+      // the AEAD set-ups, records and relayed writes).
       let flowing = true;
+      let pieces: Uint8Array[] = [];
+      let filled = 0;
+      const flush = (): void => {
+        flowing = port.write(send.sealFramed(pieces)) && flowing;
+        pieces = [];
+        filled = 0;
+      };
       for (const chunk of chunks) {
-        for (let offset = 0; offset < chunk.byteLength; offset += RECORD_PLAINTEXT) {
-          const piece = chunk.subarray(offset, Math.min(chunk.byteLength, offset + RECORD_PLAINTEXT));
-          flowing = port.write(frameRecord(send.seal(piece))) && flowing;
+        for (let offset = 0; offset < chunk.byteLength;) {
+          const take = Math.min(RECORD_PLAINTEXT - filled, chunk.byteLength - offset);
+          pieces.push(take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
+          filled += take;
+          offset += take;
+          if (filled === RECORD_PLAINTEXT) flush();
         }
       }
+      if (filled > 0) flush();
       return flowing;
     },
     start(given) {

@@ -3,7 +3,7 @@
 // is sealed at proxy1, stored at the broker (in a kv log), opened at proxy2; the result goes
 // back the same way. The broker's log holds no plaintext; a broker that alters what it stores,
 // or a sender whose certificate is revoked, is refused at the reading site.
-import { randomUUID } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,8 @@ import { SiteTasks } from "../../federation-tasks/site-tasks.js";
 import type { UntrustedMessageError } from "../../federation-tasks/errors.js";
 import { serveBroker, type Broker } from "../../federation/broker.js";
 import { CertificateAuthority } from "../../federation/pki/authority.js";
+import { SealingKeyring, sealingKeyId } from "../../federation/seal/sealing-keyring.js";
+import { rawPublicKey } from "../../federation/seal/sealing-key.js";
 import { joinFederation, type FederationSite } from "../../federation/site.js";
 import { Hub } from "../../hub/hub.js";
 import { listenHttps } from "../../hub/remote/listen-https.js";
@@ -39,9 +41,16 @@ const rejected: UntrustedMessageError[] = [];
 let proxy1: RestClient;
 let proxy2: RestClient;
 const sites = new Map<string, FederationSite>();
+/** proxy2's sealing keys, on a clock a test moves forward to see a retired key dropped. */
+let proxy2Skew = 0;
+const proxy2Keys = new SealingKeyring(
+  generateKeyPairSync("x25519").privateKey,
+  [],
+  () => Date.now() + proxy2Skew,
+);
 
 /** A site hub as `serve --federation DIR --broker URL --listen-http` runs it: its tasks kept at the broker. */
-async function startSite(id: string): Promise<RestClient> {
+async function startSite(id: string, sealingKey?: SealingKeyring): Promise<RestClient> {
   const hub = new Hub();
   const credentials = await ca.issue(id);
   const site = await joinFederation(hub, {
@@ -50,6 +59,7 @@ async function startSite(id: string): Promise<RestClient> {
     cert: credentials.certificate,
     key: credentials.key,
     root: ca.rootPem,
+    ...(sealingKey === undefined ? {} : { sealingKey }),
   });
   const tasks = await TaskBroker.open({ id, apiKeys: { app1: "App1Secret", app2: "App1Secret" } });
   tasks.federate(new SiteTasks(site, { onRejected: (error) => rejected.push(error) }));
@@ -94,7 +104,7 @@ beforeAll(async () => {
   });
   tasksService = await serveFederatedTasks(brokerHub, brokerTasks, broker);
   proxy1 = await startSite("proxy1.broker");
-  proxy2 = await startSite("proxy2.broker");
+  proxy2 = await startSite("proxy2.broker", proxy2Keys);
 }, 30_000);
 
 afterAll(async () => {
@@ -241,6 +251,38 @@ describe("tasks across the sites of a federation", () => {
     const read = await proxy1.request("GET", `/v1/tasks/${task.id as string}`, auth(APP1));
     expect(read.status).toBe(200);
     expect(read.json()).toMatchObject({ body: "signed with the renewed key" });
+  }, 30_000);
+
+  it("opens a task stored before its site rotated its sealing key; once that key is dropped, refuses it naming the key", async () => {
+    const before = aTask({ body: "sealed before the rotation" });
+    expect((await proxy1.request("POST", "/v1/tasks", auth(APP1), before)).status).toBe(201);
+    const old = sealingKeyId(proxy2Keys.current);
+    proxy2Keys.rotate(undefined, 86_400_000);
+    const read = await proxy2.request("GET", `/v1/tasks/${before.id as string}`, auth(APP2));
+    expect(read.status).toBe(200);
+    expect(read.json()).toMatchObject({ body: "sealed before the rotation" });
+    // The site hands out its new key at once (proxy1 takes it when its 30 s cache runs out).
+    const fresh = await sites
+      .get("proxy2.broker")!
+      .broker.call<{ record: { key: string } }>("federation.keys", { hub: "proxy2.broker" });
+    expect(fresh.record.key).toBe(rawPublicKey(createPublicKey(proxy2Keys.current)).toString("base64url"));
+
+    // Two days on, the retired key is dropped: the stored body is refused, naming the key.
+    proxy2Skew = 2 * 86_400_000;
+    try {
+      const gone = await proxy2.request("GET", `/v1/tasks/${before.id as string}`, auth(APP2));
+      expect(gone.status).toBe(502);
+      expect(gone.text).toContain(`sealing key ${old} of proxy2.broker`);
+      // A list leaves it out and reports it, typed.
+      const count = rejected.length;
+      const todo = await proxy2.request("GET", "/v1/tasks?filter=todo", auth(APP2));
+      expect(todo.json()).not.toContainEqual(expect.objectContaining({ id: before.id }));
+      expect(rejected.slice(count).map((error) => error.cause)).toContainEqual(
+        expect.objectContaining({ code: "ESEAL_KEY_DROPPED", keyId: old }),
+      );
+    } finally {
+      proxy2Skew = 0;
+    }
   }, 30_000);
 
   it("refuses a revoked sender: the broker turns its site away, other sites drop its tasks", async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificateAuthority } from "../../federation/pki/authority.js";
 import { TrustStore } from "../../federation/pki/trust-store.js";
 import type { HubIdentity } from "../../federation/tunnel/handshake.js";
+import { RecordReader } from "../../federation/tunnel/record-framing.js";
 import { openTunnel } from "../../federation/tunnel/secure-tunnel.js";
 import { Hub } from "../../hub/hub.js";
 import { serveHubSession } from "../../hub/remote/hub-server.js";
@@ -145,6 +146,49 @@ describe("an end-to-end tunnel between two hubs through a relay", () => {
     expect(error).toMatchObject({ code: "ETUNNEL_AUTH" });
     expect(received).toEqual([]);
     expect(flipped).toBe(true);
+  });
+
+  it("cuts records across a session's chunks: a frame's header and its 64 KiB payload travel in full records", async () => {
+    const forward = new RecordReader();
+    let records = 0;
+    const { initiatorEnd, responderEnd } = relayed((chunk) => {
+      records += forward.push(chunk).length;
+      return chunk;
+    });
+    const [a, b] = await within(
+      Promise.all([
+        openTunnel(initiatorEnd, { role: "initiator", self: site1, trust, peer: site2.id }),
+        openTunnel(responderEnd, { role: "responder", self: site2, trust }),
+      ]),
+      10_000,
+      "tunnel handshake",
+    );
+    const hello = records;
+    // As a session writes stream data: 8 frames, each a 13-byte header and a 64 KiB payload.
+    const chunks = Array.from({ length: 8 }, (_, frame) => [
+      Buffer.alloc(13, frame),
+      Buffer.alloc(65_536, 100 + frame),
+    ]).flat();
+    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const received: Buffer[] = [];
+    let bytes = 0;
+    const all = new Promise<void>((resolve) =>
+      b.transport.start({
+        data: (chunk) => {
+          received.push(Buffer.from(chunk));
+          bytes += chunk.byteLength;
+          if (bytes >= total) resolve();
+        },
+        closed: () => resolve(),
+      }),
+    );
+    a.transport.start({ data: () => undefined, closed: () => undefined });
+    a.transport.write(chunks, []);
+    await within(all, 10_000, "every byte through the tunnel");
+    expect(Buffer.concat(received).equals(Buffer.concat(chunks))).toBe(true);
+    // 8 full records of 64 KiB and one of the 104 bytes left, not 16 (8 of them 13 bytes long).
+    expect(records - hello).toBe(Math.ceil(total / 65_536));
+    a.transport.abort?.();
   });
 
   it("refuses a peer whose certificate another authority signed, or that claims another hub", async () => {
