@@ -215,7 +215,8 @@ export async function channels(
     else {
       out(
         table(
-          ["NAME", "SUBSCRIBERS", "HISTORY", "BYTES", "SEQ", "RATE/S"],
+          // LAGGED last: scripts that read the columns before it by position go on working.
+          ["NAME", "SUBSCRIBERS", "HISTORY", "BYTES", "SEQ", "RATE/S", "LAGGED"],
           list.map((info) => [
             info.name,
             String(info.subscribers),
@@ -223,6 +224,8 @@ export async function channels(
             String(info.history.bytes),
             String(info.seq),
             info.rate.toFixed(1),
+            // A hub of an older version lists no `lagged`.
+            info.lagged === undefined ? "-" : String(info.lagged),
           ]),
         ),
       );
@@ -385,7 +388,9 @@ export const channelsCommand: CommandSpec = {
   summary: "list pub/sub channels",
   description:
     "Lists the hub's pub/sub channels this client may subscribe to: subscribers, messages kept as history " +
-    "(and their estimated bytes), the newest seq and the publish rate over the last 10 s.",
+    "(and their estimated bytes), the newest seq, the publish rate over the last 10 s and the messages " +
+    "dropped for slow subscribers (LAGGED: one per subscriber and message, told to it as lagged). " +
+    "beamhub top shows them live.",
   groups: [
     {
       title: "channels options",
