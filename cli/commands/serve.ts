@@ -30,7 +30,7 @@ import { pidLine } from "../pid-line.js";
 import { startCluster } from "../serve-cluster.js";
 import type { Cluster } from "../../cluster/index.js";
 import { startFederation, type ServedFederation } from "../serve-federation.js";
-import { openPubSub } from "../serve-pubsub.js";
+import { describePubSubHttp, openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
 import { describeMles, startMles } from "../serve-mles.js";
 import {
@@ -106,7 +106,9 @@ export async function serve(
   const authenticate: Authenticate | undefined =
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
-  const mles = options.mles === undefined ? undefined : startMles(hub, options.mles);
+  // Refusals of every face of the https listener go to one log event, https.refused.
+  const onRefused = logHttpsRefusal(logger);
+  const mles = options.mles === undefined ? undefined : startMles(hub, options.mles, onRefused);
   // A broker's sites for /v1/health/proxies: the federation starts once the listeners are up.
   let federation: ServedFederation | undefined = undefined;
   const proxies = {
@@ -121,13 +123,13 @@ export async function serve(
       tls,
       authenticate,
       log,
-      logHttpsRefusal(logger),
+      onRefused,
       orElse(
         observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
         taskRequestListener(tasks.broker, { proxies, monitoringKey: options.federation?.monitoringKey }),
       ),
       // Samply's sockets (/v1/sockets) first, then Mles clients (--mles) on the same port.
-      upgradesInTurn(taskUpgradeListener(tasks.broker), mles?.upgrade),
+      upgradesInTurn(taskUpgradeListener(tasks.broker, { onRefused }), mles?.upgrade),
     );
     const server = https.server;
     readiness.push({ name: "https listener", check: () => server.listening || "not listening" });
@@ -137,6 +139,7 @@ export async function serve(
         (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
     );
     if (tasks.broker.keys.apps.length > 0) log(`tasks: REST also on ${https.url}/v1/tasks`);
+    log(describePubSubHttp(https.url, options.pubsub.http));
     if (options.mles !== undefined) log(describeMles(https.url, options.mles));
   }
   const metricsListener = await startMetrics(observed, options, unix, https, hub);
@@ -393,6 +396,7 @@ async function startHttps(
       ? {}
       : { maxSessionsPerIdentity: https.maxSessionsPerIdentity }),
     ...(https.maxBodySize === undefined ? {} : { maxBodySize: https.maxBodySize }),
+    pubsubHttp: options.pubsub.http,
     ...(https.clientCa === undefined ? {} : { ca: https.clientCa.pem }),
     ...(authenticate === undefined ? {} : { authenticate }),
   };
