@@ -174,6 +174,22 @@ export async function serve(
   };
   process.on("SIGHUP", reload);
   let cluster: Cluster | undefined;
+  // Everything up, closed in order, each part even when an earlier one fails.
+  const closeEverything = (): Promise<void> =>
+    closeInTurn([
+      () => process.off("SIGHUP", reload),
+      () => federation?.close(),
+      () => cluster?.leave(),
+      () => unix.close(),
+      // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
+      () => mles?.close(),
+      () => https?.close(),
+      () => tasks.close(),
+      () => hub.close(),
+      () => metricsListener?.close(),
+      stopLogging,
+      stopGuard,
+    ]);
   try {
     federation =
       options.federation === undefined
@@ -192,37 +208,33 @@ export async function serve(
   } catch (error) {
     // A hub that cannot join its federation or cluster is not the hub asked for: everything
     // already up is closed, so that the process exits non-zero with the error instead of
-    // serving on alone (the listeners would keep it alive).
-    process.off("SIGHUP", reload);
-    await federation?.close().catch(() => undefined);
-    await unix.close();
-    await mles?.close();
-    await https?.close();
-    await tasks.close();
-    await hub.close();
-    await metricsListener?.close();
-    stopLogging();
-    stopGuard();
+    // serving on alone (the listeners would keep it alive). The start's error is the one told.
+    await closeEverything().catch(() => undefined);
     throw error;
   }
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);
   observed.stopping();
-  process.off("SIGHUP", reload);
-  await federation?.close();
-  await cluster?.leave();
-  await unix.close();
-  // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
-  await mles?.close();
-  await https?.close();
-  await tasks.close();
-  await hub.close();
-  await metricsListener?.close();
-  stopLogging();
-  stopGuard();
+  await closeEverything();
   log("stopped");
   return 0;
+}
+
+/**
+ * Runs every step in turn, each one even when an earlier one failed, then throws the first
+ * failure: a part that does not close cleanly leaves none of the others open.
+ */
+async function closeInTurn(steps: ReadonlyArray<() => unknown>): Promise<void> {
+  let first: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first !== undefined) throw first.error;
 }
 
 /** The plain metrics listener of `--metrics`; a failure closes what already runs. */
