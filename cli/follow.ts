@@ -33,10 +33,7 @@ export async function follow(
   loop: (hub: ConnectedHub, signal: AbortSignal) => Promise<boolean | void>,
 ): Promise<number> {
   const hub = await connectToHub(config);
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const { stop, release } = stopOnSignals();
   const gaveUp = reportReconnection(hub, config.hub.text, log);
   log(pidLine(spec.command)); // stderr: stdout is what the loop prints
   try {
@@ -53,8 +50,25 @@ export async function follow(
     if (code !== 0) throw new CliError(message.replace(/^beamhub: /, ""), code);
     return 0;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    release();
     await hub.close();
   }
+}
+
+/**
+ * An abort controller that SIGINT and SIGTERM abort, for a command that runs until Ctrl-C
+ * (`sub`, `watch`, `top`), and `release` to stop listening for them.
+ */
+export function stopOnSignals(): { stop: AbortController; release: () => void } {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    stop,
+    release: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
 }

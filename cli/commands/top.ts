@@ -7,6 +7,7 @@ import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { renderTop, topRows } from "../top-frame.js";
+import { stopOnSignals } from "../follow.js";
 import { figuresFailure } from "./figures-failure.js";
 
 /** Clear the screen and go home; hide and show the cursor (ANSI). */
@@ -57,10 +58,7 @@ export async function top(
   terminal: TopTerminal,
 ): Promise<number> {
   const hub = await connectToHub(config);
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const { stop, release } = stopOnSignals();
   const stopKeys = terminal.keys((key) => {
     // q, Q, Ctrl-C (raw mode delivers it as a key, not a signal).
     if (key === "q" || key === "Q" || key === "\u0003") stop.abort();
@@ -102,8 +100,7 @@ export async function top(
   } finally {
     if (live) terminal.write(SHOW_CURSOR);
     stopKeys();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    release();
     await hub.close();
   }
 }

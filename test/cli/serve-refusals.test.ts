@@ -12,7 +12,8 @@ import { mlesAuth } from "../../mles/auth.js";
 import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js";
 import { MlesClient } from "../mles/mles-client.js";
 import { openRaw } from "../tasks/raw-http.js";
-import { startCli, testConfig, within, type RunningCli } from "./helpers.js";
+import { until } from "../helpers/until.js";
+import { startCli, testConfig, type RunningCli } from "./helpers.js";
 
 const TOKEN = "viewer-token-a87ff679";
 const WRONG_TOKEN = "wrong-token-e4da3b7f";
@@ -109,16 +110,9 @@ describe("beamhub serve's refusals, one log event for every face", () => {
     what: string,
   ): Promise<Record<string, unknown>> {
     let found: Record<string, unknown> | undefined;
-    await within(
-      (async () => {
-        while (
-          (found = logLines().find((line) => line.event === "https.refused" && matches(line))) === undefined
-        )
-          await new Promise((resolve) => setTimeout(resolve, 20));
-      })(),
-      10_000,
-      what,
-    );
+    const match = (): boolean =>
+      (found = logLines().find((line) => line.event === "https.refused" && matches(line))) !== undefined;
+    await until(match, 10_000, what);
     return found!;
   }
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Hub, listenHttps, type HttpsRefusal, type Identity } from "../../index.js";
 import { startHub, within, type HttpsFixture } from "./helpers.js";
 import { parseEvent, type SseEvent } from "./sse-client.js";
+import { until } from "../helpers/until.js";
 
 const TOKEN = "eventsource-token-8f14e45f";
 const WRONG = "guessed-token-c9f0f895";
@@ -87,13 +88,7 @@ describe("?access_token= on a hub that requires tokens", () => {
     expect(answer.status).toBe(401);
     expect(JSON.parse(answer.body)).toMatchObject({ code: "EUNAUTHENTICATED" });
     expect(answer.body).not.toContain(WRONG);
-    await within(
-      (async () => {
-        while (refusals.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-      })(),
-      5000,
-      "the refusal report",
-    );
+    await until(() => refusals.length > 0, 5000, "the refusal report");
     expect(refusals[0]).toMatchObject({ status: 401, path: "/beamhub/v1/pubsub/news", transport: "http" });
     expect(JSON.stringify(refusals)).not.toContain(WRONG);
     expect(JSON.stringify(refusals)).not.toContain("access_token");

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { HttpsRefusal } from "../../index.js";
 import { mlesAuth } from "../../mles/auth.js";
 import { mlesFixture, type MlesFixture } from "./fixture.js";
-import { within } from "../compliance/suite.js";
+import { until } from "../helpers/until.js";
 
 const KEY = "mles-key-45c48cce";
 
@@ -19,15 +19,8 @@ afterEach(async () => {
 });
 
 /** Waits (bounded) until `reports` holds `n` refusals. */
-async function reported(reports: HttpsRefusal[], n: number): Promise<void> {
-  await within(
-    (async () => {
-      while (reports.length < n) await new Promise((resolve) => setTimeout(resolve, 10));
-    })(),
-    5000,
-    `${n} refusal reports`,
-  );
-}
+const reported = (reports: HttpsRefusal[], n: number): Promise<void> =>
+  until(() => reports.length >= n, 5000, `${n} refusal reports`);
 
 describe("the Mles face's refusal reports", () => {
   it("reports an origin not allowed, a failed auth and a member the access rules keep out", async () => {

@@ -11,7 +11,7 @@ import type { HttpsRefusal } from "../../index.js";
 import { taskUpgradeListener } from "../../tasks/rest/socket-routes.js";
 import { taskRequestListener } from "../../tasks/rest/task-routes.js";
 import { TaskBroker } from "../../tasks/task-broker.js";
-import { within } from "../compliance/suite.js";
+import { until } from "../helpers/until.js";
 import { APP1, APP2, APP3, auth, KEYS, RestClient } from "./helpers.js";
 import { openRaw, rawRequest } from "./raw-http.js";
 
@@ -42,15 +42,7 @@ afterAll(async () => {
   await broker?.close();
 });
 
-async function reported(n: number): Promise<void> {
-  await within(
-    (async () => {
-      while (reports.length < n) await new Promise((resolve) => setTimeout(resolve, 10));
-    })(),
-    5000,
-    `${n} refusal reports`,
-  );
-}
+const reported = (n: number): Promise<void> => until(() => reports.length >= n, 5000, `${n} refusal reports`);
 
 describe("task socket upgrades refused", () => {
   it("reports a wrong key (401) without the key, and a join by the wrong application (403) as it", async () => {
