@@ -13,7 +13,7 @@ import { resolveServeOptions, type ServeFlags } from "../../cli/serve-options.js
 import { MlesClient } from "../mles/mles-client.js";
 import { openRaw } from "../tasks/raw-http.js";
 import { until } from "../helpers/until.js";
-import { startCli, testConfig, type RunningCli } from "./helpers.js";
+import { startServe, testConfig, type RunningCli } from "./helpers.js";
 
 const TOKEN = "viewer-token-a87ff679";
 const WRONG_TOKEN = "wrong-token-e4da3b7f";
@@ -56,39 +56,23 @@ describe("--pubsub-http", () => {
 });
 
 describe("beamhub serve's refusals, one log event for every face", () => {
-  let hub: RunningCli;
+  let hub: RunningCli & { httpsUrl: string };
   let httpsUrl: string;
   let ca: string;
 
   beforeAll(async () => {
     const tokens = join(dir, "tokens.txt");
     await writeFile(tokens, `${TOKEN} viewer\n`, { mode: 0o600 });
-    hub = await startCli(
+    hub = await startServe(
+      join(dir, "hub.sock"),
+      join(dir, "cert"),
       [
-        "serve",
-        "--socket",
-        join(dir, "hub.sock"),
-        "--listen-https",
-        "127.0.0.1:0",
-        "--cert-dir",
-        join(dir, "cert"),
-        "--tokens",
-        tokens,
-        "--require-auth",
-        "--mles",
-        "--id",
-        "proxy1.broker",
-        "--pubsub-http-streams",
-        "2",
-        "--pubsub-http-ring",
-        "8",
-        "--log-format",
-        "json",
+        ...["--tokens", tokens, "--require-auth", "--mles", "--id", "proxy1.broker"],
+        ...["--pubsub-http-streams", "2", "--pubsub-http-ring", "8", "--log-format", "json"],
       ],
-      /press Ctrl-C/,
       { MLES_KEY, APP_app1_KEY: APP_KEY },
     );
-    httpsUrl = /serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(hub.stderr())![1]!;
+    httpsUrl = hub.httpsUrl;
     ca = await readFile(join(dir, "cert", "cert.pem"), "utf8");
   }, 30_000);
 
