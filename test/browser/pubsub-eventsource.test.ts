@@ -3,7 +3,8 @@
 // as {"$bytes"}; a page from another origin gets nothing (the hub refuses its Origin with 403
 // and the browser closes the EventSource); closing the page's EventSource releases the
 // subscription at the hub; and on a hub that requires tokens the page sends its token as
-// ?access_token= (a wrong one is refused and the browser gives up). Certificate trust as in cross-origin.test.ts (one SPKI accepted).
+// ?access_token= (a wrong one is refused and the browser gives up). Certificate trust as in
+// cross-origin.test.ts (one SPKI accepted).
 import { createHash, createPublicKey } from "node:crypto";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
