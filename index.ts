@@ -143,6 +143,7 @@ export type { UpgradeHandler } from "./transports/http2/listen.js";
 export { connectHttps, HttpsRemoteHub, type ConnectHttpsOptions } from "./hub/remote/connect-https.js";
 export { attachHub, type AttachedHub } from "./hub/remote/attach-https.js";
 export type { HubServerOptions } from "./hub/remote/https-handlers.js";
+export { PUBSUB_HTTP_DEFAULTS, type PubSubHttpOptions } from "./hub/http-api/pubsub-sse.js";
 export { DASHBOARD_DEFAULTS, type DashboardOptions } from "./hub/dashboard/dashboard-routes.js";
 export type { DashboardSnapshot, ServiceRow } from "./hub/dashboard/dashboard-snapshot.js";
 export { extractTraceContext, injectTraceContext, type TraceCarrier } from "./hub/tracing/trace-context.js";
@@ -205,7 +206,11 @@ export {
   type TodoOptions,
 } from "./tasks/task-client.js";
 export { SocketBroker, type SocketLimits, type SocketTask } from "./tasks/sockets/socket-broker.js";
-export { socketUpgradeListener, taskUpgradeListener } from "./tasks/rest/socket-routes.js";
+export {
+  socketUpgradeListener,
+  taskUpgradeListener,
+  type TaskUpgradeOptions,
+} from "./tasks/rest/socket-routes.js";
 export { serveTasks, TASK_SERVICE } from "./tasks/task-service.js";
 export {
   taskRequestListener,

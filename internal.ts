@@ -57,3 +57,11 @@ export { parseDuration } from "./tasks/duration.js";
 export { AppKeys } from "./tasks/app-keys.js";
 export { AppIdentities } from "./tasks/app-identities.js";
 export { parseHubId } from "./tasks/beam-id.js";
+
+// The dashboard's channel rates, which `beamhub top` shows too.
+export {
+  channelPanel,
+  type ChannelReadings,
+  type ChannelRow,
+  type PubSubPanel,
+} from "./hub/dashboard/dashboard-channels.js";

@@ -1,4 +1,4 @@
-import { MLES_DEFAULTS, MlesFace, type Hub } from "../index.js";
+import { MLES_DEFAULTS, MlesFace, type Hub, type HttpsRefusal } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
 import { booleanSetting, stringSetting, type Setting } from "./settings.js";
 
@@ -39,9 +39,16 @@ export function mlesServeOptions(
   return { key: fromEnv, keySource: fromEnv === undefined ? undefined : "MLES_KEY" };
 }
 
-/** The face on `hub`'s pub/sub, so Mles clients and beamhub subscribers share channels. */
-export function startMles(hub: Hub, options: MlesServeOptions): MlesFace {
-  return new MlesFace(hub, { key: options.key });
+/**
+ * The face on `hub`'s pub/sub, so Mles clients and beamhub subscribers share channels; its
+ * refusals (origin, auth, access rules) go to `onRefused`.
+ */
+export function startMles(
+  hub: Hub,
+  options: MlesServeOptions,
+  onRefused?: (refusal: HttpsRefusal) => void,
+): MlesFace {
+  return new MlesFace(hub, { key: options.key, onRefused });
 }
 
 /** The status line's Mles part. */

@@ -61,12 +61,13 @@ export function logHubEvents(hub: Hub, logger: Logger): () => void {
 }
 
 /**
- * Logs a refused HTTPS request (401/403; the listener rate-limits them): who, what and why, as
- * fields. Never a header, a query or a credential: the listener reports none (refusal-log.ts).
+ * Logs a refused HTTPS request (401/403; the listener rate-limits them) — beamhub's routes, or
+ * a face on the same port (`face`: the Mles face, task sockets): who, what and why, as fields.
+ * Never a header, a query or a credential: no reporter reports one (refusal-log.ts).
  */
 export function logHttpsRefusal(logger: Logger): (refusal: HttpsRefusal) => void {
   return (refusal) => {
-    const { status, code, reason, method, path, address, identity, transport, suppressed } = refusal;
+    const { status, code, reason, method, path, address, identity, transport, face, suppressed } = refusal;
     logger.warn(
       {
         event: "https.refused",
@@ -75,12 +76,13 @@ export function logHttpsRefusal(logger: Logger): (refusal: HttpsRefusal) => void
         method,
         path,
         transport,
+        ...(face === undefined ? {} : { face }),
         address: address ?? "?",
         identity: identity ?? "anonymous",
         reason,
         ...(suppressed === 0 ? {} : { suppressed }),
       },
-      `https: refused ${method} ${path} (${status})` +
+      `https: ${face === undefined ? "" : `${face} `}refused ${method} ${path} (${status})` +
         (suppressed === 0 ? "" : ` (and ${suppressed} more like it since the last such line)`),
     );
   };

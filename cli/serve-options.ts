@@ -83,6 +83,9 @@ export interface ServeFlags {
   "pubsub-history"?: string;
   "pubsub-history-bytes"?: string;
   "publish-timeout"?: string;
+  "pubsub-http"?: string;
+  "pubsub-http-streams"?: string;
+  "pubsub-http-ring"?: string;
 }
 
 /** Everything `serve` needs to know, checked before it listens anywhere. */
@@ -159,6 +162,9 @@ const HTTPS_ONLY = [
   "max-sessions",
   "max-sessions-per-identity",
   "max-body-size",
+  "pubsub-http",
+  "pubsub-http-streams",
+  "pubsub-http-ring",
 ] as const;
 
 /**

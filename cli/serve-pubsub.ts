@@ -1,9 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { PubSubLog, type PubSubOptions } from "../index.js";
+import { PUBSUB_HTTP_DEFAULTS, PubSubLog, type PubSubHttpOptions, type PubSubOptions } from "../index.js";
 import { KvError } from "../kv/index.js";
 import { CliError, EXIT } from "./errors.js";
-import { stringSetting, type Setting } from "./settings.js";
+import { booleanSetting, stringSetting, type Setting } from "./settings.js";
 
 /** The hub's pub/sub settings, checked before `serve` listens anywhere. */
 export interface PubSubServeOptions {
@@ -14,6 +14,8 @@ export interface PubSubServeOptions {
   readonly publishTimeout: number | undefined;
   /** The kv log history is kept in across restarts, or undefined for memory only (the default). */
   readonly file: string | undefined;
+  /** Pub/sub over plain HTTP on the https listener: its limits, or false when off (`--pubsub-http off`). */
+  readonly http: PubSubHttpOptions | false;
 }
 
 /** Resolves `--pubsub-*`: a value that is not a whole number is a usage error naming it. */
@@ -24,7 +26,37 @@ export function pubsubServeOptions(pick: (flag: string) => Setting<unknown> | un
     historyBytes: wholeNumber(pick("pubsub-history-bytes")),
     publishTimeout: wholeNumber(pick("publish-timeout")),
     file: file === undefined || file.value === "off" ? undefined : file.value,
+    http: pubsubHttpOptions(pick),
   };
+}
+
+/** `--pubsub-http on|off` and its limits; a limit given while it is off is a usage error. */
+function pubsubHttpOptions(pick: (flag: string) => Setting<unknown> | undefined): PubSubHttpOptions | false {
+  const on = booleanSetting(pick("pubsub-http"));
+  const streams = pick("pubsub-http-streams");
+  const ring = pick("pubsub-http-ring");
+  if (on?.value === false) {
+    const limit = streams ?? ring;
+    if (limit !== undefined) {
+      throw new CliError(
+        `${limit.source} sets a limit of pub/sub over HTTP, which ${on.source} turns off`,
+        EXIT.usage,
+      );
+    }
+    return false;
+  }
+  const limits: PubSubHttpOptions = {};
+  const maxStreams = positive(streams);
+  if (maxStreams !== undefined) limits.maxStreams = maxStreams;
+  const ringSize = positive(ring);
+  if (ringSize !== undefined) limits.ring = ringSize;
+  return limits;
+}
+
+function positive(setting: Setting<unknown> | undefined): number | undefined {
+  const number = wholeNumber(setting);
+  if (number === 0) throw new CliError(`${setting!.source} must be at least 1, got 0`, EXIT.usage);
+  return number;
 }
 
 function wholeNumber(setting: Setting<unknown> | undefined): number | undefined {
@@ -68,4 +100,16 @@ export async function openPubSub(
         : `kept in ${options.file} (${restored} channel${restored === 1 ? "" : "s"} restored)`),
   );
   return limits;
+}
+
+/** The status line of pub/sub over HTTP on the https listener at `url`. */
+export function describePubSubHttp(url: string, http: PubSubHttpOptions | false): string {
+  if (http === false) return "pub/sub over HTTP: off (--pubsub-http on to serve it)";
+  const streams = http.maxStreams ?? PUBSUB_HTTP_DEFAULTS.maxStreams;
+  const ring = http.ring ?? PUBSUB_HTTP_DEFAULTS.ring;
+  return (
+    `pub/sub over HTTP: GET ${url}/beamhub/v1/pubsub/CHANNEL follows (server-sent events; ` +
+    `a browser's EventSource may send its token as ?access_token=), POST publishes; ` +
+    `at most ${streams} streams, ${ring} messages held for a slow one`
+  );
 }

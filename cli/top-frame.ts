@@ -7,6 +7,8 @@
 import { quantileOf, type HubStats, type ServiceStats } from "../index.js";
 import { formatBytes, formatMs } from "./figures-format.js";
 import { table } from "./output.js";
+import type { PubSubPanel } from "../internal.js";
+import { renderTopChannels } from "./top-channels.js";
 
 /** One service's line of a frame. */
 export interface TopRow {
@@ -48,8 +50,18 @@ function rowOf(before: ServiceStats | undefined, now: ServiceStats, seconds: num
   };
 }
 
-/** The text of a frame: a summary line, then the table (at most `maxRows` services). */
-export function renderTop(hubText: string, now: HubStats, rows: readonly TopRow[], maxRows = 40): string {
+/**
+ * The text of a frame: a summary line, the services' table, and — when `pubsub` is given (the
+ * hub listed its channels) — the pub/sub channels' table; `maxRows` lines of tables in all,
+ * a third of them for channels when there are both.
+ */
+export function renderTop(
+  hubText: string,
+  now: HubStats,
+  rows: readonly TopRow[],
+  maxRows = 40,
+  pubsub?: PubSubPanel,
+): string {
   const sessions = Object.entries(now.sessions)
     .filter(([, count]) => count > 0)
     .map(([transport, count]) => `${transport} ${count}`)
@@ -58,7 +70,10 @@ export function renderTop(hubText: string, now: HubStats, rows: readonly TopRow[
     `beamhub top — ${hubText} — ${new Date().toISOString().slice(11, 19)} — sessions: ${sessions || "none"} — ` +
     `traffic in ${formatBytes(now.traffic.bytesIn)}, out ${formatBytes(now.traffic.bytesOut)} — ` +
     `not found ${now.notFound}, forbidden ${now.forbidden}`;
-  const shown = rows.slice(0, maxRows);
+  const channels = pubsub?.channels ?? [];
+  const channelRows =
+    channels.length === 0 ? 0 : Math.min(channels.length, Math.max(1, Math.floor(maxRows / 3)));
+  const shown = rows.slice(0, Math.max(1, maxRows - channelRows));
   const body =
     shown.length === 0
       ? "no services registered"
@@ -75,5 +90,7 @@ export function renderTop(hubText: string, now: HubStats, rows: readonly TopRow[
           ]),
         );
   const more = rows.length > shown.length ? `\n… and ${rows.length - shown.length} more` : "";
-  return `${head}\n\n${body}${more}`;
+  const panel =
+    pubsub === undefined ? "" : `\n\n${renderTopChannels(channels, channelRows, pubsub.channelCount)}`;
+  return `${head}\n\n${body}${more}${panel}`;
 }

@@ -35,6 +35,8 @@ export interface MemberContext {
   readonly config: MlesConfig;
   /** Reports a connection's end (it is then forgotten). */
   readonly ended: (member: MlesMember) => void;
+  /** Reports a member refused for who it is (auth, access rules), as `identity` when a key vouched for it. */
+  readonly refused?: (error: MlesError, identity: string | undefined) => void;
 }
 
 /**
@@ -160,7 +162,7 @@ export class MlesMember {
       throw new MlesHeaderError(`channel: ${(error as Error).message}`, CLOSE.policy, { cause: error });
     }
     const refusal = checkMlesAuth(header.uid, header.channel, header.auth, this.#context.config.key);
-    if (refusal !== undefined) throw new MlesAuthError(refusal);
+    if (refusal !== undefined) throw this.#refused(new MlesAuthError(refusal), undefined);
     // The hub's access rules see a member as `mles:<uid>` when a key vouches for the uid, and
     // as anonymous otherwise (a uid alone proves nothing). A member both reads and writes.
     const identity: Identity | undefined =
@@ -171,7 +173,7 @@ export class MlesMember {
       ["publish", "publish to"],
     ] as const) {
       if (!this.#context.allows(identity, action, header.channel)) {
-        throw new MlesForbiddenError(who, words, header.channel);
+        throw this.#refused(new MlesForbiddenError(who, words, header.channel), identity?.id);
       }
     }
     this.#leave = this.#context.members.admit(header.uid, header.channel, this);
@@ -191,6 +193,12 @@ export class MlesMember {
     this.#subscription = subscription;
     this.#pump(subscription, historyEnd).catch((error: unknown) => this.close(asMlesError(error)));
     await channels.publish(header.channel, payload.toString("utf8"), mlesJoinIdentity(header.uid));
+  }
+
+  /** Tells the face of a refusal for who the member is; returns the error to throw. */
+  #refused(error: MlesError, identity: string | undefined): MlesError {
+    this.#context.refused?.(error, identity);
+    return error;
   }
 
   async #publish(data: string | Uint8Array): Promise<void> {

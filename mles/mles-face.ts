@@ -6,6 +6,7 @@ import type { PubSub } from "../pubsub/index.js";
 import { MemberTable } from "./members.js";
 import { MlesMember } from "./member.js";
 import { verifyMlesOptions, type MlesConfig, type MlesOptions } from "./options.js";
+import { MlesRefusals } from "./refusals.js";
 
 /** The WebSocket subprotocol an Mles client asks for (IANA-registered). */
 export const MLES_PROTOCOL = "mles-websocket";
@@ -43,6 +44,7 @@ export class MlesFace {
   /** Every connection, joined or still owing its header. */
   readonly #connections = new Set<MlesMember>();
   readonly #webSockets: WebSocketServer;
+  readonly #refusals: MlesRefusals;
   #closing: Promise<void> | undefined;
 
   /** @throws {MlesConfigError} for an option out of range. */
@@ -50,6 +52,7 @@ export class MlesFace {
     this.#config = verifyMlesOptions(options);
     this.#hub = hub;
     this.#members = new MemberTable(this.#config.maxMembersPerChannel);
+    this.#refusals = new MlesRefusals(this.#config.onRefused);
     this.#webSockets = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -71,7 +74,7 @@ export class MlesFace {
   /**
    * Takes an HTTP upgrade if it is an Mles client's (returns true), else leaves it (false): what
    * `listenHttps`'s `otherUpgrades` wants. Refuses, with a plain HTTP answer, a page from an
-   * origin not allowed (403) and any client while the face closes (503).
+   * origin not allowed (403, reported to `onRefused`) and any client while the face closes (503).
    */
   readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     if (!isMlesUpgrade(request)) return false;
@@ -84,7 +87,9 @@ export class MlesFace {
       !allowed.includes("*") &&
       !allowed.includes(origin)
     ) {
-      return refuse(socket, 403, `origin ${origin} may not use this hub's Mles face`);
+      const reason = `origin ${origin} may not use this hub's Mles face`;
+      this.#refusals.origin(request, reason);
+      return refuse(socket, 403, reason);
     }
     // The listener's idle timeout stays on the socket; the member's pings keep it busy.
     this.#webSockets.handleUpgrade(request, socket, head, (ws) => {
@@ -95,6 +100,7 @@ export class MlesFace {
         members: this.#members,
         config: this.#config,
         ended: (ended) => this.#connections.delete(ended),
+        refused: (error, identity) => this.#refusals.member(request, error, identity),
       });
       this.#connections.add(member);
     });

@@ -1,3 +1,4 @@
+import type { HttpsRefusal } from "../transports/http2/refusal-log.js";
 import { MlesConfigError } from "./errors.js";
 
 /** Options of the Mles face (`new MlesFace(hub, options)`; `beamhub serve --mles`). */
@@ -40,6 +41,14 @@ export interface MlesOptions {
    * its clients are pages on other sites. Upgrades without `Origin` (not from a browser) always pass.
    */
   allowOrigins?: readonly string[] | undefined;
+  /**
+   * Told of clients the face refuses for who they are: a page from an origin not allowed (403
+   * `EORIGIN`), a header whose `auth` is missing or does not match (401 `EMLES_AUTH`), a member
+   * the access rules keep from its channel (403 `EMLES_FORBIDDEN`). At most one report per kind
+   * per 10 s, with the count left out since (a peer can cause them at will). Never in a report:
+   * the header's `auth`, the key, the query, a header.
+   */
+  onRefused?: ((refusal: HttpsRefusal) => void) | undefined;
 }
 
 /** The defaults of {@link MlesOptions}. */
@@ -54,8 +63,8 @@ export const MLES_DEFAULTS = {
 } as const;
 
 /** The options with defaults filled in, checked. */
-export type MlesConfig = Required<Omit<MlesOptions, "key" | "allowOrigins">> &
-  Pick<MlesOptions, "key" | "allowOrigins">;
+export type MlesConfig = Required<Omit<MlesOptions, "key" | "allowOrigins" | "onRefused">> &
+  Pick<MlesOptions, "key" | "allowOrigins" | "onRefused">;
 
 /**
  * Fills in defaults and checks every option, so a bad one fails when the face is made rather

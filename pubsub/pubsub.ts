@@ -136,6 +136,11 @@ export class PubSub {
     );
   }
 
+  /** The largest `ring` and `ringBytes` a subscriber may ask for (options `maxRing`, `maxRingBytes`). */
+  get ringLimits(): { readonly maxRing: number; readonly maxRingBytes: number } {
+    return { maxRing: this.#config.maxRing, maxRingBytes: this.#config.maxRingBytes };
+  }
+
   /** Every channel with subscribers, history or waiting publications, by name. */
   channels(): ChannelInfo[] {
     const infos: ChannelInfo[] = [];

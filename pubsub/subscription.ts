@@ -19,6 +19,8 @@ export interface SubscriptionOwner {
   left(subscription: ChannelSubscription): void;
   /** Pub/sub's totals: deliveries and drops are counted where they happen. */
   readonly counters: PubSubCounters;
+  /** Messages dropped for this channel's slow subscribers (its `lagged` figure in `channels()`). */
+  dropped: number;
 }
 
 /** Whether `item` is a `Lagged` notice rather than a message. */
@@ -151,6 +153,7 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
         this.#live[this.#liveHead++] = undefined as unknown as PubSubMessage;
         this.#lagged++;
         this.owner.counters.dropped++;
+        this.owner.dropped++;
       }
       // A subscriber that stopped reading: the slots of what was dropped are let go of too.
       this.#compact();

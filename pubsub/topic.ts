@@ -5,7 +5,7 @@ import { RateMeter } from "./rate.js";
 import type { StreamFanout } from "./stream-fanout.js";
 import { ChannelSubscription } from "./subscription.js";
 import type { SubscriptionOwner } from "./subscription.js";
-import type { PubSubMessage } from "./types.js";
+import type { ChannelInfo, PubSubMessage } from "./types.js";
 
 /**
  * Publications one channel may hold waiting for `wait` subscribers. Each costs a timer and its
@@ -39,6 +39,8 @@ export class Topic implements SubscriptionOwner {
   #seq = 0;
   /** When the newest message was published, to pick which idle channel to forget first. */
   lastTime = 0;
+  /** Messages its `drop-oldest` subscribers lost (counted by them as they drop). */
+  dropped = 0;
 
   constructor(
     readonly name: string,
@@ -163,12 +165,13 @@ export class Topic implements SubscriptionOwner {
     for (const subscription of [...this.#subscribers]) subscription.close();
   }
 
-  info(): { subscribers: number; history: { count: number; bytes: number }; seq: number; rate: number } {
+  info(): Omit<ChannelInfo, "name"> {
     return {
       subscribers: this.#subscribers.size,
       history: { count: this.history.count, bytes: this.history.bytes },
       seq: this.#seq,
       rate: this.#rate.rate,
+      lagged: this.dropped,
     };
   }
 

@@ -99,6 +99,11 @@ export interface ChannelInfo {
   readonly seq: number;
   /** Messages per second published over the last 10 seconds. */
   readonly rate: number;
+  /**
+   * Messages dropped for its slow `drop-oldest` subscribers (each told with `Lagged`), one per
+   * subscriber and message, since the channel came to be (a channel forgotten while idle starts over).
+   */
+  readonly lagged: number;
 }
 
 /** History limits of one channel. */

@@ -10,12 +10,12 @@ import { channelNameArgument } from "../arguments.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
-import { connectToHub, reportReconnection } from "../connect.js";
+import { connectToHub } from "../connect.js";
 import { CommandDeadline } from "../deadline.js";
 import { CliError, EXIT } from "../errors.js";
 import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { table, toJson } from "../output.js";
-import { pidLine } from "../pid-line.js";
+import { follow } from "../follow.js";
 import { openStreamSource, printBroadcasts, publishStream } from "../pubsub-stream.js";
 
 /**
@@ -128,64 +128,48 @@ export async function sub(
   out: (text: string) => void,
   log: (text: string) => void,
 ): Promise<number> {
-  const hub = await connectToHub(config);
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  const gaveUp = reportReconnection(hub, config.hub.text, log);
-  log(pidLine("sub")); // stderr: stdout is the messages'
-  try {
+  const spec = {
+    command: "sub",
+    endedByHub: "the hub ended the subscription (it is closing)",
+    failure: (error: unknown): Error => {
+      const failure = error as { code?: string; message: string };
+      return new CliError(
+        `subscribe to ${options.channel} failed: ${failure.code ?? ""} ${failure.message}`.trim(),
+        EXIT.failed,
+        { cause: error },
+      );
+    },
+  };
+  // Ctrl-C while a broadcast is read resets its copy: that is the exit asked for (follow says 0).
+  return follow(config, spec, log, async (hub, signal) => {
     const subscription = hub.subscribe(options.channel, {
       history: options.history,
       lag: options.lag,
       ring: options.ring,
       echo: options.echo,
-      signal: stop.signal,
+      signal,
     });
-    let seen = 0;
-    try {
-      if (options.stream === true) {
-        const { delimiter, count } = options;
-        if (await printBroadcasts(subscription, { delimiter, count }, process.stdout, log)) return 0;
-      } else {
-        for await (const item of subscription) {
-          // A broadcast's copy is not read here: released at once, so that it never holds the
-          // publisher back (a `wait` subscriber's unread copy would, for the publish timeout).
-          const broadcast = !isLagged(item) && item.stream !== undefined;
-          if (broadcast) item.stream!.reset("beamhub sub does not read byte-stream broadcasts");
-          out(
-            options.json
-              ? toJson(broadcast ? { ...item, stream: true } : item, false)
-              : isLagged(item)
-                ? `(lagged ${item.lagged})`
-                : formatMessage(item) + (broadcast ? " (a byte-stream broadcast, not read)" : ""),
-          );
-          if (!isLagged(item) && options.count !== undefined && ++seen >= options.count) return 0;
-        }
-      }
-    } catch (error) {
-      // Ctrl-C while a broadcast is read resets its copy: that is the exit asked for.
-      if (hub.state !== "closed" && !stop.signal.aborted) {
-        const failure = error as { code?: string; message: string };
-        throw new CliError(
-          `subscribe to ${options.channel} failed: ${failure.code ?? ""} ${failure.message}`.trim(),
-          EXIT.failed,
-          { cause: error },
-        );
-      }
+    if (options.stream === true) {
+      const { delimiter, count } = options;
+      return printBroadcasts(subscription, { delimiter, count }, process.stdout, log);
     }
-    if (stop.signal.aborted) return 0;
-    if (hub.state !== "closed")
-      throw new CliError("the hub ended the subscription (it is closing)", EXIT.failed);
-    const { code, message } = await gaveUp;
-    if (code !== 0) throw new CliError(message.replace(/^beamhub: /, ""), code);
-    return 0;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await hub.close();
-  }
+    let seen = 0;
+    for await (const item of subscription) {
+      // A broadcast's copy is not read here: released at once, so that it never holds the
+      // publisher back (a `wait` subscriber's unread copy would, for the publish timeout).
+      const broadcast = !isLagged(item) && item.stream !== undefined;
+      if (broadcast) item.stream!.reset("beamhub sub does not read byte-stream broadcasts");
+      out(
+        options.json
+          ? toJson(broadcast ? { ...item, stream: true } : item, false)
+          : isLagged(item)
+            ? `(lagged ${item.lagged})`
+            : formatMessage(item) + (broadcast ? " (a byte-stream broadcast, not read)" : ""),
+      );
+      if (!isLagged(item) && options.count !== undefined && ++seen >= options.count) return true;
+    }
+    return false;
+  });
 }
 
 function formatMessage(message: PubSubMessage): string {
@@ -215,7 +199,8 @@ export async function channels(
     else {
       out(
         table(
-          ["NAME", "SUBSCRIBERS", "HISTORY", "BYTES", "SEQ", "RATE/S"],
+          // LAGGED last: scripts that read the columns before it by position go on working.
+          ["NAME", "SUBSCRIBERS", "HISTORY", "BYTES", "SEQ", "RATE/S", "LAGGED"],
           list.map((info) => [
             info.name,
             String(info.subscribers),
@@ -223,6 +208,8 @@ export async function channels(
             String(info.history.bytes),
             String(info.seq),
             info.rate.toFixed(1),
+            // A hub of an older version lists no `lagged`.
+            info.lagged === undefined ? "-" : String(info.lagged),
           ]),
         ),
       );
@@ -385,7 +372,9 @@ export const channelsCommand: CommandSpec = {
   summary: "list pub/sub channels",
   description:
     "Lists the hub's pub/sub channels this client may subscribe to: subscribers, messages kept as history " +
-    "(and their estimated bytes), the newest seq and the publish rate over the last 10 s.",
+    "(and their estimated bytes), the newest seq, the publish rate over the last 10 s and the messages " +
+    "dropped for slow subscribers (LAGGED: one per subscriber and message, told to it as lagged). " +
+    "beamhub top shows them live.",
   groups: [
     {
       title: "channels options",

@@ -30,7 +30,7 @@ import { pidLine } from "../pid-line.js";
 import { startCluster } from "../serve-cluster.js";
 import type { Cluster } from "../../cluster/index.js";
 import { startFederation, type ServedFederation } from "../serve-federation.js";
-import { openPubSub } from "../serve-pubsub.js";
+import { describePubSubHttp, openPubSub } from "../serve-pubsub.js";
 import { startTasks } from "../serve-tasks.js";
 import { describeMles, startMles } from "../serve-mles.js";
 import {
@@ -106,7 +106,9 @@ export async function serve(
   const authenticate: Authenticate | undefined =
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
-  const mles = options.mles === undefined ? undefined : startMles(hub, options.mles);
+  // Refusals of every face of the https listener go to one log event, https.refused.
+  const onRefused = logHttpsRefusal(logger);
+  const mles = options.mles === undefined ? undefined : startMles(hub, options.mles, onRefused);
   // A broker's sites for /v1/health/proxies: the federation starts once the listeners are up.
   let federation: ServedFederation | undefined = undefined;
   const proxies = {
@@ -121,13 +123,13 @@ export async function serve(
       tls,
       authenticate,
       log,
-      logHttpsRefusal(logger),
+      onRefused,
       orElse(
         observed.httpsRoutes({ authenticate, requireAuth: options.https.requireAuth }),
         taskRequestListener(tasks.broker, { proxies, monitoringKey: options.federation?.monitoringKey }),
       ),
       // Samply's sockets (/v1/sockets) first, then Mles clients (--mles) on the same port.
-      upgradesInTurn(taskUpgradeListener(tasks.broker), mles?.upgrade),
+      upgradesInTurn(taskUpgradeListener(tasks.broker, { onRefused }), mles?.upgrade),
     );
     const server = https.server;
     readiness.push({ name: "https listener", check: () => server.listening || "not listening" });
@@ -137,6 +139,7 @@ export async function serve(
         (options.access === undefined ? "" : `; access rules: ${options.access.count}`),
     );
     if (tasks.broker.keys.apps.length > 0) log(`tasks: REST also on ${https.url}/v1/tasks`);
+    log(describePubSubHttp(https.url, options.pubsub.http));
     if (options.mles !== undefined) log(describeMles(https.url, options.mles));
   }
   const metricsListener = await startMetrics(observed, options, unix, https, hub);
@@ -171,6 +174,22 @@ export async function serve(
   };
   process.on("SIGHUP", reload);
   let cluster: Cluster | undefined;
+  // Everything up, closed in order, each part even when an earlier one fails.
+  const closeEverything = (): Promise<void> =>
+    closeInTurn([
+      () => process.off("SIGHUP", reload),
+      () => federation?.close(),
+      () => cluster?.leave(),
+      () => unix.close(),
+      // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
+      () => mles?.close(),
+      () => https?.close(),
+      () => tasks.close(),
+      () => hub.close(),
+      () => metricsListener?.close(),
+      stopLogging,
+      stopGuard,
+    ]);
   try {
     federation =
       options.federation === undefined
@@ -189,37 +208,33 @@ export async function serve(
   } catch (error) {
     // A hub that cannot join its federation or cluster is not the hub asked for: everything
     // already up is closed, so that the process exits non-zero with the error instead of
-    // serving on alone (the listeners would keep it alive).
-    process.off("SIGHUP", reload);
-    await federation?.close().catch(() => undefined);
-    await unix.close();
-    await mles?.close();
-    await https?.close();
-    await tasks.close();
-    await hub.close();
-    await metricsListener?.close();
-    stopLogging();
-    stopGuard();
+    // serving on alone (the listeners would keep it alive). The start's error is the one told.
+    await closeEverything().catch(() => undefined);
     throw error;
   }
   log(pidLine("serve"));
   log("press Ctrl-C to stop");
   log(`${await stopped}: shutting down`);
   observed.stopping();
-  process.off("SIGHUP", reload);
-  await federation?.close();
-  await cluster?.leave();
-  await unix.close();
-  // Mles members first: they hear 1001 (going away) before the listener cuts every socket.
-  await mles?.close();
-  await https?.close();
-  await tasks.close();
-  await hub.close();
-  await metricsListener?.close();
-  stopLogging();
-  stopGuard();
+  await closeEverything();
   log("stopped");
   return 0;
+}
+
+/**
+ * Runs every step in turn, each one even when an earlier one failed, then throws the first
+ * failure: a part that does not close cleanly leaves none of the others open.
+ */
+async function closeInTurn(steps: ReadonlyArray<() => unknown>): Promise<void> {
+  let first: { error: unknown } | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      first ??= { error };
+    }
+  }
+  if (first !== undefined) throw first.error;
 }
 
 /** The plain metrics listener of `--metrics`; a failure closes what already runs. */
@@ -393,6 +408,7 @@ async function startHttps(
       ? {}
       : { maxSessionsPerIdentity: https.maxSessionsPerIdentity }),
     ...(https.maxBodySize === undefined ? {} : { maxBodySize: https.maxBodySize }),
+    pubsubHttp: options.pubsub.http,
     ...(https.clientCa === undefined ? {} : { ca: https.clientCa.pem }),
     ...(authenticate === undefined ? {} : { authenticate }),
   };

@@ -1,4 +1,5 @@
 import type { HubStats } from "../../index.js";
+import { channelPanel, type ChannelReadings } from "../../internal.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
@@ -6,6 +7,7 @@ import { connectToHub } from "../connect.js";
 import { CliError, EXIT } from "../errors.js";
 import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { renderTop, topRows } from "../top-frame.js";
+import { stopOnSignals } from "../follow.js";
 import { figuresFailure } from "./figures-failure.js";
 
 /** Clear the screen and go home; hide and show the cursor (ANSI). */
@@ -45,7 +47,8 @@ export function processTerminal(): TopTerminal {
 
 /**
  * `beamhub top [--interval MS] [--count N]`: a live view of the hub — services by call rate, with
- * errors per second, calls in flight and the p99 latency of the last interval. On a terminal it
+ * errors per second, calls in flight and the p99 latency of the last interval, and pub/sub
+ * channels by publish rate, with subscribers, drops for slow subscribers and history. On a terminal it
  * redraws in place until q or Ctrl-C; otherwise it prints frames one after another (like
  * `top -b`). Needs `hub.stats` access.
  */
@@ -55,10 +58,7 @@ export async function top(
   terminal: TopTerminal,
 ): Promise<number> {
   const hub = await connectToHub(config);
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const { stop, release } = stopOnSignals();
   const stopKeys = terminal.keys((key) => {
     // q, Q, Ctrl-C (raw mode delivers it as a key, not a signal).
     if (key === "q" || key === "Q" || key === "\u0003") stop.abort();
@@ -67,17 +67,31 @@ export async function top(
   if (live) terminal.write(HIDE_CURSOR);
   try {
     let before: HubStats | undefined;
+    let channelsBefore: ChannelReadings | undefined;
     let readAt = 0;
     for (let frame = 0; options.count === undefined || frame < options.count; frame++) {
       if (stop.signal.aborted) break;
-      const now = await hub.stats().catch((error: unknown) => {
-        throw figuresFailure(error, "hub.stats", config);
-      });
+      const [now, channels] = await Promise.all([
+        hub.stats().catch((error: unknown) => {
+          throw figuresFailure(error, "hub.stats", config);
+        }),
+        // Pub/sub is shown when the hub lists channels (a hub of an older version may not).
+        hub.channels().catch(() => undefined),
+      ]);
       const at = performance.now();
-      const rows = topRows(before, now, before === undefined ? 0 : (at - readAt) / 1000);
-      const text = renderTop(config.hub.text, now, rows, live ? Math.max(3, terminal.rows! - 4) : 40);
+      const seconds = before === undefined ? 0 : (at - readAt) / 1000;
+      const rows = topRows(before, now, seconds);
+      const pubsub = channels === undefined ? undefined : channelPanel(channels, channelsBefore, seconds);
+      const text = renderTop(
+        config.hub.text,
+        now,
+        rows,
+        live ? Math.max(3, terminal.rows! - 6) : 40,
+        pubsub?.panel,
+      );
       terminal.write(live ? `${CLEAR}${text}\n` : `${text}\n\n`);
       before = now;
+      channelsBefore = pubsub?.readings;
       readAt = at;
       if (options.count !== undefined && frame + 1 >= options.count) break;
       await pause(options.intervalMs, stop.signal);
@@ -86,8 +100,7 @@ export async function top(
   } finally {
     if (live) terminal.write(SHOW_CURSOR);
     stopKeys();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    release();
     await hub.close();
   }
 }
@@ -122,11 +135,13 @@ function positiveInteger(
 export const topCommand: CommandSpec = {
   name: "top",
   operands: [],
-  summary: "a live view of the hub: services by call rate, errors, p99",
+  summary: "a live view of the hub: services by call rate, errors, p99; pub/sub channels",
   description:
     "Shows the hub's services busiest first: instances, calls per second, errors (failures and timeouts) " +
     "per second, calls in flight and the p99 latency of the last interval, with sessions by transport " +
-    "and traffic on top. On a terminal it redraws every --interval until q or Ctrl-C; piped, it prints " +
+    "and traffic on top; below, the pub/sub channels this client may subscribe to, busiest first: " +
+    "subscribers, messages published per second, messages dropped for slow subscribers (lagged) per " +
+    "second and in all, history kept. On a terminal it redraws every --interval until q or Ctrl-C; piped, it prints " +
     "one frame after another. Needs hub.stats access.",
   groups: [
     {

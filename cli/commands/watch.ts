@@ -3,12 +3,10 @@ import { labelsOption } from "../arguments.js";
 import { clientConfig } from "../client-config.js";
 import type { CommandSpec } from "../command-spec.js";
 import type { CliConfig } from "../config.js";
-import { connectToHub, reportReconnection } from "../connect.js";
-import { CliError, EXIT } from "../errors.js";
+import { follow } from "../follow.js";
 import { FILTER_OPTIONS } from "../options/filter-options.js";
 import { HUB_OPTIONS, HUB_TLS_OPTIONS } from "../options/hub-options.js";
 import { formatLabels, toJson } from "../output.js";
-import { pidLine } from "../pid-line.js";
 
 /**
  * `beamhub watch [--prefix P] [--json]`: registrations as they come and go, until Ctrl-C.
@@ -21,40 +19,18 @@ export async function watch(
   out: (text: string) => void,
   log: (text: string) => void,
 ): Promise<number> {
-  const hub = await connectToHub(config);
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  const gaveUp = reportReconnection(hub, config.hub.text, log);
-  log(pidLine("watch")); // stderr: stdout is the events' (JSON with --json)
-  try {
-    const events = hub.watch({ prefix: options.prefix, labels: options.labels, signal: stop.signal });
-    try {
-      for await (const event of events as AsyncIterable<RemoteWatchEvent>) {
-        const { service } = event;
-        out(
-          options.json
-            ? toJson(event, false)
-            : `${event.type.padEnd(7)} ${service.name} ${service.id} ${formatLabels(service.labels)}${event.resync ? " (resync)" : ""}`,
-        );
-      }
-    } catch (error) {
-      if (hub.state !== "closed") throw error;
+  const spec = { command: "watch", endedByHub: "the hub ended the watch (it fell too far behind)" };
+  return follow(config, spec, log, async (hub, signal) => {
+    const events = hub.watch({ prefix: options.prefix, labels: options.labels, signal });
+    for await (const event of events as AsyncIterable<RemoteWatchEvent>) {
+      const { service } = event;
+      out(
+        options.json
+          ? toJson(event, false)
+          : `${event.type.padEnd(7)} ${service.name} ${service.id} ${formatLabels(service.labels)}${event.resync ? " (resync)" : ""}`,
+      );
     }
-    if (stop.signal.aborted) return 0;
-    if (hub.state !== "closed") {
-      throw new CliError("the hub ended the watch (it fell too far behind)", EXIT.failed);
-    }
-    // The client gave up (or lost the hub with reconnection off).
-    const { code, message } = await gaveUp;
-    if (code !== 0) throw new CliError(message.replace(/^beamhub: /, ""), code);
-    return 0;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await hub.close();
-  }
+  });
 }
 
 /** `beamhub watch`: its options and usage. */

@@ -491,6 +491,30 @@ const PUBSUB: OptionGroup = {
       help: "keep history in this kv log (locked to this hub), so it survives a restart; off: in memory only",
       defaultText: "off",
     },
+    "pubsub-http": {
+      type: "string",
+      value: "on|off",
+      setting: true,
+      help:
+        "pub/sub over plain HTTP on the https listener: GET /beamhub/v1/pubsub/CHANNEL follows a channel as " +
+        "server-sent events (curl -N, a browser's EventSource, which may send its token as ?access_token=), " +
+        "POST publishes a JSON body; same auth and access rules as sessions",
+      defaultText: "on",
+    },
+    "pubsub-http-streams": {
+      type: "string",
+      value: "N",
+      setting: true,
+      help: "event streams open at once over HTTP; more get 503 ELIMIT",
+      defaultText: "256",
+    },
+    "pubsub-http-ring": {
+      type: "string",
+      value: "N",
+      setting: true,
+      help: "messages held for an event stream whose client reads slowly; older ones are dropped (lagged)",
+      defaultText: "256",
+    },
   },
 };
 

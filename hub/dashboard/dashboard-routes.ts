@@ -190,10 +190,14 @@ async function streamSnapshots(
 
 /** One snapshot as a server-sent event. */
 async function snapshotEvent(session: Session, feed: DashboardFeed): Promise<string> {
-  const [stats, instances] = await Promise.all([session.stats(), session.instancesInfo()]);
+  const [stats, instances, channels] = await Promise.all([
+    session.stats(),
+    session.instancesInfo(),
+    session.channels(), // only those the viewer may subscribe to
+  ]);
   const sessions = await session.sessionsInfo().catch((error: unknown) => {
     if (error instanceof ForbiddenError) return null;
     throw error;
   });
-  return `event: snapshot\ndata: ${JSON.stringify(feed.next(stats, instances, sessions))}\n\n`;
+  return `event: snapshot\ndata: ${JSON.stringify(feed.next(stats, instances, sessions, channels))}\n\n`;
 }

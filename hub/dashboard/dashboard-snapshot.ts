@@ -8,6 +8,8 @@
 import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
 import { quantileOf, type LatencySnapshot } from "../stats/latency-histogram.js";
 import type { SessionInfo } from "../stats/session-info.js";
+import type { ChannelInfo } from "../../pubsub/types.js";
+import { channelPanel, type ChannelReadings, type PubSubPanel } from "./dashboard-channels.js";
 
 /** The label an instance carries to appear among the gateway's connections (`exposeTcp` sets it). */
 export const GATEWAY_LABEL = "beamhub.gateway";
@@ -58,6 +60,8 @@ export interface DashboardSnapshot {
   /** The open sessions (at most {@link MAX_DASHBOARD_ROWS}), or null when the viewer may not see them. */
   readonly sessions: readonly SessionInfo[] | null;
   readonly sessionCount: number;
+  /** The pub/sub channels the viewer may subscribe to, with their rates over the last interval. */
+  readonly pubsub: PubSubPanel;
 }
 
 interface Previous {
@@ -65,6 +69,7 @@ interface Previous {
   bytesIn: number;
   bytesOut: number;
   services: Map<string, { calls: number; failed: number; latency: LatencySnapshot }>;
+  channels: ChannelReadings;
 }
 
 /** Makes one viewer's snapshots, remembering the last one to compute rates. */
@@ -75,6 +80,7 @@ export class DashboardFeed {
     stats: HubStats,
     instances: readonly InstanceInfo[],
     sessions: readonly SessionInfo[] | null,
+    channels: readonly ChannelInfo[] = [],
     now = Date.now(),
   ): DashboardSnapshot {
     const previous = this.#previous;
@@ -104,11 +110,13 @@ export class DashboardFeed {
         gateway: gateways.has(service.name),
       };
     });
+    const pubsub = channelPanel(channels, previous?.channels, seconds);
     this.#previous = {
       at: now,
       bytesIn: stats.traffic.bytesIn,
       bytesOut: stats.traffic.bytesOut,
       services: remembered,
+      channels: pubsub.readings,
     };
     return {
       at: now,
@@ -128,6 +136,7 @@ export class DashboardFeed {
       instanceCount: instances.length,
       sessions: sessions === null ? null : sessions.slice(0, MAX_DASHBOARD_ROWS),
       sessionCount: sessions === null ? 0 : sessions.length,
+      pubsub: pubsub.panel,
     };
   }
 }

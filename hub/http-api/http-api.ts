@@ -1,5 +1,6 @@
 import type { PlainRequestHandler } from "../../transports/http2/acceptor.js";
 import { CALL_PATH, PUBSUB_PATH, SERVICES_PATH } from "../../transports/http2/paths.js";
+import { sendJson } from "../../transports/http2/http-replies.js";
 import type { Hub } from "../hub.js";
 import { PubSubHttp, type PubSubHttpOptions } from "./pubsub-sse.js";
 import { serveCall } from "./serve-call.js";
@@ -9,8 +10,11 @@ import { serveServices } from "./serve-services.js";
 export interface HttpApiOptions {
   /** Largest request body (default 1 MiB; larger gets 413). */
   maxBodySize?: number;
-  /** Limits of pub/sub over HTTP (`/beamhub/v1/pubsub/<channel>`): streams, ring, keep-alive. */
-  pubsub?: PubSubHttpOptions;
+  /**
+   * Limits of pub/sub over HTTP (`/beamhub/v1/pubsub/<channel>`): streams, ring, keep-alive;
+   * `false` turns it off (its requests get 404 `ENOT_FOUND` saying so).
+   */
+  pubsub?: PubSubHttpOptions | false;
 }
 
 /** The defaults of {@link HttpApiOptions}. */
@@ -25,15 +29,24 @@ export const HTTP_API_DEFAULTS = { maxBodySize: 1024 * 1024 } as const;
  */
 export function httpApi(hub: Hub, options: HttpApiOptions = {}): PlainRequestHandler {
   const maxBodySize = options.maxBodySize ?? HTTP_API_DEFAULTS.maxBodySize;
-  const pubsub = new PubSubHttp(hub, options.pubsub ?? {}, maxBodySize);
+  const pubsub =
+    options.pubsub === false ? undefined : new PubSubHttp(hub, options.pubsub ?? {}, maxBodySize);
   return {
     serves: (path) => path === SERVICES_PATH || path.startsWith(CALL_PATH) || path.startsWith(PUBSUB_PATH),
     serve(request, url, response, peer) {
-      if (url.pathname.startsWith(PUBSUB_PATH)) return pubsub.serve(request, url, response, peer);
+      if (url.pathname.startsWith(PUBSUB_PATH)) {
+        if (pubsub !== undefined) return pubsub.serve(request, url, response, peer);
+        sendJson(response, 404, {
+          name: "NotFound",
+          message: "pub/sub over HTTP is off on this hub (beamhub serve --pubsub-http on)",
+          code: "ENOT_FOUND",
+        });
+        return Promise.resolve();
+      }
       if (url.pathname === SERVICES_PATH)
         return serveServices(hub, url.searchParams, request, response, peer.identity);
       return serveCall(hub, url.pathname, url.searchParams, request, response, peer.identity, maxBodySize);
     },
-    close: () => pubsub.close(),
+    close: () => pubsub?.close(),
   };
 }

@@ -13,8 +13,12 @@ export interface EventStreamRequest {
   readonly after: number | undefined;
 }
 
-/** The query parameters the event stream takes; any other is refused (a typo is not ignored). */
-const PARAMETERS = new Set(["history", "after", "lag", "echo"]);
+/**
+ * The query parameters the event stream takes; any other is refused (a typo is not ignored).
+ * `access_token` is the listener's (a bearer token from an `EventSource`, which cannot set
+ * headers): taken there, never looked at or echoed here.
+ */
+const PARAMETERS = new Set(["history", "after", "lag", "echo", "access_token"]);
 
 /** Longest `history`/`after`/`Last-Event-ID` text looked at (a seq has at most 16 digits). */
 const MAX_NUMBER_TEXT = 20;
@@ -50,7 +54,7 @@ export function parseEventStreamRequest(
   for (const name of query.keys()) {
     if (!PARAMETERS.has(name)) {
       throw new InvalidArgumentError(
-        `unknown query parameter ${JSON.stringify(name.slice(0, 40))} of a pub/sub event stream (known: history, after, lag, echo)`,
+        `unknown query parameter ${JSON.stringify(name.slice(0, 40))} of a pub/sub event stream (known: history, after, lag, echo, access_token)`,
       );
     }
   }

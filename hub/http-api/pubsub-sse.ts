@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from "../../model/errors.js";
-import { PUBSUB_DEFAULTS } from "../../pubsub/options.js";
 import type { Lagged, PubSubMessage } from "../../pubsub/types.js";
 import {
   sendError,
@@ -19,11 +18,14 @@ export interface PubSubHttpOptions {
   /** Event streams open at once; more get 503 `ELIMIT` (default 256). */
   maxStreams?: number;
   /**
-   * Messages held for one stream that its client has not taken yet (default 256, at most the
-   * hub's pub/sub `maxRing`, 65 536 by default); older ones are dropped.
+   * Messages held for one stream that its client has not taken yet (default 256, or the hub's
+   * pub/sub `maxRing` when that is lower; at most `maxRing`, 65 536 by default); older ones are dropped.
    */
   ring?: number;
-  /** The same bound in estimated bytes (default 1 MiB, at most `maxRingBytes`, 64 MiB; one message always fits). */
+  /**
+   * The same bound in estimated bytes (default 1 MiB, or the hub's `maxRingBytes` when lower; at
+   * most `maxRingBytes`, 64 MiB by default; one message always fits).
+   */
   ringBytes?: number;
   /** Interval of the keep-alive comment, in ms (default 15 000). */
   keepAliveMs?: number;
@@ -63,7 +65,16 @@ export class PubSubHttp {
   constructor(hub: Hub, options: PubSubHttpOptions, maxBodySize: number) {
     this.#hub = hub;
     this.#maxBodySize = maxBodySize;
-    const limits = { ...PUBSUB_HTTP_DEFAULTS, ...options };
+    // The hub's pub/sub caps: a default above them is lowered to them (a hub made with a small
+    // `maxRing` still serves event streams); a value asked for above them is an error here, not
+    // at each request, where every subscribe would fail.
+    const { maxRing, maxRingBytes } = hub.pubsub.ringLimits;
+    const limits = {
+      ...PUBSUB_HTTP_DEFAULTS,
+      ring: Math.min(PUBSUB_HTTP_DEFAULTS.ring, maxRing),
+      ringBytes: Math.min(PUBSUB_HTTP_DEFAULTS.ringBytes, maxRingBytes),
+      ...definedOnly(options),
+    };
     for (const [name, value] of Object.entries(limits)) {
       if (!Number.isSafeInteger(value) || value < 1) {
         throw new InvalidArgumentError(
@@ -71,10 +82,9 @@ export class PubSubHttp {
         );
       }
     }
-    // Checked here, not at each request: over the pub/sub caps, every subscribe would fail.
-    if (limits.ring > PUBSUB_DEFAULTS.maxRing || limits.ringBytes > PUBSUB_DEFAULTS.maxRingBytes) {
+    if (limits.ring > maxRing || limits.ringBytes > maxRingBytes) {
       throw new InvalidArgumentError(
-        `pubsub.ring and pubsub.ringBytes of the HTTP mapping may be at most ${PUBSUB_DEFAULTS.maxRing} and ${PUBSUB_DEFAULTS.maxRingBytes} (the pub/sub caps), got ${limits.ring} and ${limits.ringBytes}`,
+        `pubsub.ring and pubsub.ringBytes of the HTTP mapping may be at most ${maxRing} and ${maxRingBytes} (the hub's pub/sub maxRing and maxRingBytes), got ${limits.ring} and ${limits.ringBytes}`,
       );
     }
     this.#limits = limits;
@@ -206,6 +216,11 @@ export class PubSubHttp {
       if (!closed) response.end();
     }
   }
+}
+
+/** The options that are set: `{ring: undefined}` keeps the default, as leaving it out does. */
+function definedOnly(options: PubSubHttpOptions): PubSubHttpOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
 /** Whether the client already went away (an HTTP/1.1 or an HTTP/2 compatibility response). */

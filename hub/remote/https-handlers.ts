@@ -14,9 +14,10 @@ export interface HubServerOptions extends EndpointOptions {
   maxBodySize?: number;
   /**
    * Limits of pub/sub over HTTP (`GET`/`POST /beamhub/v1/pubsub/<channel>`): event streams at
-   * once (default 256), each one's ring of unsent messages (256, 1 MiB), keep-alive (15 s).
+   * once (default 256), each one's ring of unsent messages (256, 1 MiB), keep-alive (15 s);
+   * `false` turns pub/sub over HTTP off (it is on with the HTTP mapping by default).
    */
-  pubsubHttp?: PubSubHttpOptions;
+  pubsubHttp?: PubSubHttpOptions | false;
   /**
    * Serve the live dashboard at `/beamhub/ui` (default true): same listener, same
    * authentication; what a viewer sees follows the access rules (`hub.stats`, `hub.sessions`).

@@ -1,7 +1,8 @@
 import type { Duplex } from "node:stream";
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { InvalidTaskError, SocketGoneError, UpgradeRequiredError } from "../errors.js";
+import { isReportedRefusal, RefusalReporter, type HttpsRefusal } from "../../transports/http2/refusal-log.js";
+import { InvalidTaskError, SocketGoneError, UpgradeRequiredError, type TaskError } from "../errors.js";
 import type { TaskBroker } from "../task-broker.js";
 import { errorAnswer, writeRawAnswer } from "./error-answer.js";
 import {
@@ -65,13 +66,16 @@ export async function serveSocketRoute(
  */
 export function socketUpgradeListener(
   broker: TaskBroker,
+  options: TaskUpgradeOptions = {},
 ): (request: IncomingMessage, socket: Socket, head: Buffer) => boolean {
+  const refusals = options.onRefused === undefined ? undefined : new RefusalReporter(options.onRefused);
   return (request, socket, head) => {
     const url = new URL(request.url ?? "/", "http://hub");
     if (!SOCKET.test(url.pathname)) return false;
     socket.on("error", () => socket.destroy());
+    let app: string | undefined;
     try {
-      const app = broker.keys.authenticate(header(request.headers, "authorization"));
+      app = broker.keys.authenticate(header(request.headers, "authorization"));
       const open = openingFor(broker, app, request.method ?? "GET", url, request.headers);
       if (open === "method") {
         writeRawAnswer(socket, { status: 405, headers: { allow: "GET, POST" }, body: "" });
@@ -81,10 +85,36 @@ export function socketUpgradeListener(
       if (head.length > 0) socket.unshift(head);
       open(socket);
     } catch (error) {
-      writeRawAnswer(socket, errorAnswer(error));
+      const answer = errorAnswer(error);
+      if (refusals !== undefined && isReportedRefusal(answer.status)) {
+        // The path without its query; the reason is the answer's (never the key it was given).
+        refusals.refused({
+          status: answer.status,
+          code: (error as TaskError).code,
+          reason: answer.body === "" ? STATUS_CODES[answer.status]! : answer.body,
+          method: request.method ?? "GET",
+          path: url.pathname,
+          ...(socket.remoteAddress === undefined ? {} : { address: socket.remoteAddress }),
+          ...(app === undefined ? {} : { identity: app }),
+          transport: "upgrade",
+          face: "task-sockets",
+        });
+      }
+      writeRawAnswer(socket, answer);
     }
     return true;
   };
+}
+
+/** Options of the task API's upgrade listeners. */
+export interface TaskUpgradeOptions {
+  /**
+   * Told of socket upgrades refused with 401 (no or a wrong application key) or 403: who
+   * (address; the application once its key was accepted), what (method, path without its
+   * query) and why. At most one report per kind per 10 s, with the count left out since; never
+   * a header (the key is one).
+   */
+  onRefused?: ((refusal: HttpsRefusal) => void) | undefined;
 }
 
 /**
@@ -94,8 +124,9 @@ export function socketUpgradeListener(
  */
 export function taskUpgradeListener(
   broker: TaskBroker,
+  options: TaskUpgradeOptions = {},
 ): (request: IncomingMessage, socket: Duplex, head: Buffer) => boolean {
-  const sockets = socketUpgradeListener(broker);
+  const sockets = socketUpgradeListener(broker, options);
   // node:http and node:https hand over a net.Socket (a TLSSocket on https), typed as a Duplex.
   return (request, socket, head) => sockets(request, socket as Socket, head);
 }

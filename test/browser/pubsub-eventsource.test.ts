@@ -1,8 +1,10 @@
 // A browser's EventSource following a pub/sub channel (headless Chromium): a page from an
 // allowed origin reads the channel's history and live messages as `message` events, binary data
 // as {"$bytes"}; a page from another origin gets nothing (the hub refuses its Origin with 403
-// and the browser closes the EventSource); and closing the page's EventSource releases the
-// subscription at the hub. Certificate trust as in cross-origin.test.ts (one SPKI accepted).
+// and the browser closes the EventSource); closing the page's EventSource releases the
+// subscription at the hub; and on a hub that requires tokens the page sends its token as
+// ?access_token= (a wrong one is refused and the browser gives up). Certificate trust as in
+// cross-origin.test.ts (one SPKI accepted).
 import { createHash, createPublicKey } from "node:crypto";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +34,7 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
   let chromium: LaunchedChromium | undefined;
   let allowed: string;
   let evil: string;
+  let certificateKey: string;
 
   async function pageServer(certificate: { cert: string; key: string }): Promise<string> {
     const server = createSecureServer({ ...certificate, allowHTTP1: true });
@@ -46,6 +49,7 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
 
   beforeAll(async () => {
     const certificate = await createDevCertificate();
+    certificateKey = certificate.key;
     allowed = await pageServer(certificate);
     evil = await pageServer(certificate);
     hub = new Hub();
@@ -108,6 +112,33 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
       10_000,
       "the subscription to be released",
     );
+  });
+
+  it("on a hub that requires tokens, a page sends its token as ?access_token= (EventSource sets no header)", async () => {
+    const { page } = chromium!;
+    const token = "page-token-6512bd43";
+    const guarded = await listenHttps(hub, {
+      cert: listener.certificate,
+      key: certificateKey,
+      allowOrigins: [allowed],
+      requireAuth: true,
+      authenticate: (offered) => (offered === token ? { id: "page", via: "token" } : undefined),
+      log: () => undefined,
+    });
+    try {
+      await hub.publish("guarded", "for token holders");
+      await page.goto(`${allowed}/`, { timeout: 10_000 });
+      await page.evaluate(FOLLOW(`${guarded.url}/beamhub/v1/pubsub/guarded?access_token=wrong`));
+      await waitFor('window.seen.state === "closed"', "the EventSource with a wrong token to be closed");
+      await page.evaluate(FOLLOW(`${guarded.url}/beamhub/v1/pubsub/guarded?access_token=${token}`));
+      await waitFor("window.seen.messages.length === 1", "the history, read with the token");
+      expect(await page.evaluate<{ messages: { data: unknown }[] }>("window.seen")).toMatchObject({
+        messages: [{ data: { seq: 1, data: "for token holders" } }],
+      });
+      await page.evaluate("window.source.close()");
+    } finally {
+      await guarded.close();
+    }
   });
 
   it("a page from another origin reads nothing: the browser gives up on the refused stream", async () => {

@@ -111,14 +111,20 @@ export async function startCli(
   }
 }
 
-/** Starts `beamhub serve` on `socket` and an https listener on a free loopback port. */
+/**
+ * Starts `beamhub serve` on `socket` and an https listener on a free loopback port, with
+ * `extra` flags and `env` variables besides.
+ */
 export async function startServe(
   socket: string,
   certDir: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<RunningCli & { httpsUrl: string }> {
   const running = await startCli(
-    ["serve", "--socket", socket, "--listen-https", "127.0.0.1:0", "--cert-dir", certDir],
+    ["serve", "--socket", socket, "--listen-https", "127.0.0.1:0", "--cert-dir", certDir, ...extra],
     /press Ctrl-C/,
+    env,
   );
   const httpsUrl = running.stderr().match(/serving on (https:\/\/127\.0\.0\.1:\d+)/)?.[1];
   if (httpsUrl === undefined) throw new Error(`beamhub serve printed no https URL: ${running.stderr()}`);

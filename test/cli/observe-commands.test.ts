@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, Hub, listenUnix, type RemoteHub, type UnixListener } from "../../index.js";
 import { renderTop, topRows } from "../../cli/top-frame.js";
+import { channelPanel } from "../../internal.js";
 import { beamhub, cliArgs, cliEnv, root, within } from "./helpers.js";
 
 let dir: string;
@@ -94,6 +95,35 @@ describe("beamhub sessions, ls --wide, info", () => {
 });
 
 describe("beamhub top", () => {
+  it("shows pub/sub channels by rate, with drops for slow subscribers, from two readings", async () => {
+    const stalled = hub.subscribe("alerts", { history: false, ring: 2 });
+    try {
+      const first = channelPanel(await hub.channels(), undefined, 0);
+      for (let i = 0; i < 10; i++) await hub.publish("alerts", i);
+      await hub.publish("audit", "one");
+      const second = channelPanel(await hub.channels(), first.readings, 2);
+      expect(second.panel.channels[0]).toMatchObject({
+        name: "alerts",
+        subscribers: 1,
+        messagesPerSecond: 5,
+        laggedPerSecond: 4, // 10 published, 2 held in the ring, 8 dropped, over 2 s
+        lagged: 8,
+        history: 10,
+        seq: 10,
+      });
+      const text = renderTop("unix:///x", hub.stats(), topRows(undefined, hub.stats(), 0), 40, second.panel);
+      expect(text).toMatch(/\n\nCHANNEL\s+SUBS\s+MSG\/S\s+LAGGED\/S\s+LAGGED\s+HISTORY\s+BYTES\s+SEQ\n/);
+      expect(text).toMatch(/^alerts\s+1\s+5\.0\s+4\.0\s+8\s+10\s+\d+ B\s+10$/m);
+      // A small screen: a third of the rows for channels, and a line saying how many are left out.
+      expect(renderTop("unix:///x", hub.stats(), [], 3, second.panel)).toMatch(/^… and \d+ more channels$/m);
+      expect(renderTop("unix:///x", hub.stats(), [], 40, channelPanel([], undefined, 0).panel)).toContain(
+        "no pub/sub channels",
+      );
+    } finally {
+      stalled.close();
+    }
+  });
+
   it("computes rates and the interval's p99 from two readings", async () => {
     const before = hub.stats();
     for (let i = 0; i < 30; i++) await hub.call("echo", i);
@@ -117,20 +147,34 @@ describe("beamhub top", () => {
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
-      const traffic = setInterval(() => void hub.call("echo", 1).catch(() => undefined), 5);
+      // Pub/sub too: "ticker" has one subscriber that never reads, with a ring of 1 (it lags).
+      const stalled = hub.subscribe("ticker", { history: false, ring: 1 });
+      const traffic = setInterval(() => {
+        void hub.call("echo", 1).catch(() => undefined);
+        void hub.publish("ticker", Date.now()).catch(() => undefined);
+      }, 5);
       try {
-        // A frame where echo is called at a rate: the view moved with the traffic.
+        // A frame where echo is called at a rate, and ticker published to and lagging, in the
+        // same frame: the view moved with the traffic.
         await within(
           (async () => {
-            while (!/\n\s*echo\s+1\s+([1-9]\d*\.\d)/.test(output))
-              await new Promise((r) => setTimeout(r, 50));
+            const frameMoving = (): boolean => {
+              const frame = output.slice(output.lastIndexOf("\x1b[2J"));
+              return (
+                /\n\s*echo\s+1\s+([1-9]\d*\.\d)/.test(frame) &&
+                /\n\s*ticker\s+1\s+[1-9]\d*\.\d\s+[1-9]\d*\.\d\s+[1-9]\d*\s+\d+\s+\S+ \S+\s+\d+/.test(frame)
+              );
+            };
+            while (!frameMoving()) await new Promise((r) => setTimeout(r, 50));
           })(),
           30_000,
-          "top to show echo's call rate",
+          "top to show echo's call rate and ticker's message and lag rates",
         );
       } finally {
         clearInterval(traffic);
+        stalled.close();
       }
+      expect(output).toMatch(/CHANNEL\s+SUBS\s+MSG\/S\s+LAGGED\/S\s+LAGGED\s+HISTORY\s+BYTES\s+SEQ/);
       // Drawn in place: the screen is cleared for each frame, the cursor hidden.
       expect(output).toContain("\x1b[H\x1b[2J");
       expect(output).toContain("\x1b[?25l");

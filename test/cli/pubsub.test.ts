@@ -131,17 +131,18 @@ describe("beamhub pub / sub / channels", () => {
     }
   });
 
-  it("lists channels with subscribers, history and seq", async () => {
+  it("lists channels with subscribers, history, seq, rate and drops for slow subscribers", async () => {
     const table = await beamhub(["channels", "--socket", socket]);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/^NAME\s+SUBSCRIBERS\s+HISTORY\s+BYTES\s+SEQ\s+RATE\/S/);
-    expect(table.stdout).toMatch(/\nroom\s+0\s+3\s+\d+\s+3\s+[\d.]+/);
+    expect(table.stdout).toMatch(/^NAME\s+SUBSCRIBERS\s+HISTORY\s+BYTES\s+SEQ\s+RATE\/S\s+LAGGED$/m);
+    expect(table.stdout).toMatch(/\nroom\s+0\s+3\s+\d+\s+3\s+[\d.]+\s+0$/m);
     const json = await beamhub(["channels", "--json", "--socket", socket]);
     expect(JSON.parse(json.stdout)).toContainEqual(
       expect.objectContaining({
         name: "room",
         subscribers: 0,
         seq: 3,
+        lagged: 0,
         history: expect.objectContaining({ count: 3 }),
       }),
     );

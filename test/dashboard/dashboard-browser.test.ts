@@ -21,6 +21,7 @@ import {
   type FileDescriptor,
   type HttpsListener,
   type RemoteHub,
+  type Subscription,
   type TcpExposure,
   type UnixListener,
 } from "../../index.js";
@@ -55,6 +56,8 @@ describe.skipIf(unavailable !== undefined)("the live dashboard in headless Chrom
   let tcp: Server;
   let exposure: TcpExposure;
   const clients: RemoteHub[] = [];
+  const subscriptions: Subscription[] = [];
+  let reading: Promise<number> | undefined;
   let chromium: LaunchedChromium | undefined;
 
   beforeAll(async () => {
@@ -85,11 +88,24 @@ describe.skipIf(unavailable !== undefined)("the live dashboard in headless Chrom
       return { charged: cents };
     });
     await overUnix.register("thumbnails.render", (name: string) => `${name}.png`);
+    // Pub/sub: "news" has a reader over Unix and a stalled one in process whose ring of 2 drops
+    // the rest (lagged); "quiet" only keeps history.
+    const reader = overUnix.subscribe("news", { history: false });
+    const stalled = hub.subscribe("news", { history: false, ring: 2 });
+    subscriptions.push(reader, stalled);
+    reading = (async () => {
+      let seen = 0;
+      for await (const item of reader) if (!("lagged" in item)) seen++;
+      return seen;
+    })();
+    await overHttps.publish("quiet", "kept for late joiners");
     chromium = await launchChromium([`--ignore-certificate-errors-spki-list=${spkiHash(https.certificate)}`]);
   });
 
   afterAll(async () => {
     await chromium?.close();
+    for (const subscription of subscriptions) subscription.close();
+    await reading;
     for (const client of clients) await client.close();
     await exposure?.close();
     await new Promise((resolve) => tcp?.close(resolve));
@@ -111,6 +127,7 @@ describe.skipIf(unavailable !== undefined)("the live dashboard in headless Chrom
         overHttps.call("thumbnails.render", `img${round}`),
         overUnix.call("billing.charge", round + 1),
         hub.call("inventory.lookup", "x"),
+        overHttps.publish("news", { round }),
       ]);
       if (round % 5 === 0) {
         const reply = await hub.call<{ socket: FileDescriptor }>("postgres", { handoff: true });
@@ -147,14 +164,20 @@ describe.skipIf(unavailable !== undefined)("the live dashboard in headless Chrom
 
     // Traffic over a few seconds: the page must show a rate while it flows.
     const flowing = within(traffic(40, 60), 60_000, "the traffic");
+    // ... and, for news, a message rate (in its row and the tile), while the traffic flows.
     let rate = "0";
+    let newsRate = "0";
+    let messages = "0";
+    const moving = (value: string): boolean => Number.parseFloat(value) > 0;
     const giveUp = Date.now() + 30_000;
-    for (let seen = await snapshots(page); rate === "0" || rate === "–"; seen++) {
-      if (Date.now() > giveUp) throw new Error("the page showed no call rate within 30 s of traffic");
+    for (let seen = await snapshots(page); !moving(rate) || !moving(newsRate) || !moving(messages); seen++) {
+      if (Date.now() > giveUp)
+        throw new Error("the page showed no call and message rate within 30 s of traffic");
       await drawn(page, seen + 1);
       rate = await text(page, '[data-metric="calls-per-second"]');
+      newsRate = await text(page, '[data-channel="news"] [data-field="messages-per-second"]');
+      messages = await text(page, '[data-metric="messages-per-second"]');
     }
-    expect(Number.parseFloat(rate)).toBeGreaterThan(0);
     await drawn(page, (await snapshots(page)) + 4); // a few more points on the sparklines
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-desktop.png"), fullPage: true });
     await flowing;
@@ -192,6 +215,20 @@ describe.skipIf(unavailable !== undefined)("the live dashboard in headless Chrom
     expect(sessionsText).toContain("http2");
     expect(sessionsText).toContain(`pid ${process.pid}`);
     expect(await text(page, '[data-metric="sessions-by-transport"]')).toContain("unix");
+
+    // The pub/sub panel: news had messages at a rate, two subscribers, drops for the stalled one.
+    const channels = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('#channels tbody tr')].map((row) => row.dataset.channel)",
+    );
+    expect(channels.sort()).toEqual(["news", "quiet"]);
+    const news = (field: string): Promise<string> =>
+      text(page, `[data-channel="news"] [data-field="${field}"]`);
+    expect(await news("subscribers")).toBe("2");
+    expect(Number(await news("seq"))).toBe(40);
+    expect(Number(await news("lagged"))).toBe(38); // 40 published, 2 held by the ring
+    expect(await news("history")).toBe("40");
+    expect(await text(page, '[data-channel="quiet"] [data-field="history"]')).toBe("1");
+    expect(await text(page, '[data-channel="quiet"] [data-field="subscribers"]')).toBe("0");
     expect(await text(page, "#status")).toBe("live");
   });
 

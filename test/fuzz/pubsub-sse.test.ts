@@ -78,7 +78,9 @@ describe("the event stream's request parsing", () => {
           const { history, after } = request;
           expect(typeof history === "boolean" || (Number.isSafeInteger(history) && history >= 0)).toBe(true);
           expect(after === undefined || (Number.isSafeInteger(after) && after >= 0)).toBe(true);
-          for (const name of query.keys()) expect(["history", "after", "lag", "echo"]).toContain(name);
+          // access_token is the listener's (EventSource's bearer token): let through, never read here.
+          for (const name of query.keys())
+            expect(["history", "after", "lag", "echo", "access_token"]).toContain(name);
           expect(["drop", "drop-oldest", null]).toContain(query.get("lag"));
           // Last-Event-ID (when sent and not empty) wins over ?after=.
           const resumeText =

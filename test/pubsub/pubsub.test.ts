@@ -132,6 +132,12 @@ describe("PubSub", () => {
     expect(seqs(await read(slow, 5))).toEqual(["lagged 6", 7, 8, 9, 10]);
     await pubsub.publish("fire", 11, "p");
     expect(seqs(await read(slow, 1))).toEqual([11]);
+    // The channel counts what its slow subscribers lost (channels() "lagged"), and so do the totals.
+    const quick = pubsub.subscribe("fire", "quick", { ring: 2, history: false });
+    for (let i = 12; i <= 15; i++) await pubsub.publish("fire", i, "p");
+    expect(pubsub.channels().find((info) => info.name === "fire")!.lagged).toBe(6 + 2);
+    expect(pubsub.figures().dropped).toBe(6 + 2);
+    quick.close();
     await pubsub.close();
   });
 
@@ -244,7 +250,7 @@ describe("PubSub", () => {
     await pubsub.publish("a", 1, "p");
     await pubsub.publish("nohistory", 1, "p");
     const [info] = pubsub.channels();
-    expect(info).toMatchObject({ name: "a", subscribers: 1, seq: 1, history: { count: 1 } });
+    expect(info).toMatchObject({ name: "a", subscribers: 1, seq: 1, history: { count: 1 }, lagged: 0 });
     expect(info!.history.bytes).toBeGreaterThan(0);
     expect(info!.rate).toBeGreaterThan(0);
     expect(pubsub.channels().map((channel) => channel.name)).toEqual(["a"]);

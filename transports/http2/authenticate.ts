@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Identity } from "../../model/identity.js";
 import type { EndpointOptions, PeerInfo } from "./options.js";
-import { TOKEN_PROTOCOL_PREFIX, TOKEN_QUERY } from "./paths.js";
+import { PUBSUB_PATH, TOKEN_PROTOCOL_PREFIX, TOKEN_QUERY, WEBSOCKET_PATH } from "./paths.js";
 import { Refusal } from "./refusal.js";
 
 /** What the server knows about a request when it decides who sent it. */
@@ -12,7 +12,10 @@ export interface PeerRequest {
   socket: TLSSocket | undefined;
   /** The client's address: the socket's, or `X-Forwarded-For`'s from a trusted proxy. */
   address: string | undefined;
-  /** The request's query string (`?a=b`), for the WebSocket token parameter. */
+  /**
+   * The request's query string (`?a=b`) where it may carry a token (`access_token`, see
+   * {@link takesQueryToken}); undefined elsewhere.
+   */
   query: URLSearchParams | undefined;
   transport: PeerInfo["transport"];
 }
@@ -88,6 +91,16 @@ function verifiedCertificate(socket: TLSSocket | undefined): Identity | undefine
   };
 }
 
+/**
+ * Whether a request may carry its bearer token in the `access_token` query parameter: only what
+ * a browser opens without a way to set headers — the WebSocket, and `GET` of a pub/sub event
+ * stream (`EventSource`). A URL is easily logged (proxies, browser history), so nowhere else;
+ * the hub itself never logs a query.
+ */
+export function takesQueryToken(method: string | undefined, path: string): boolean {
+  return path === WEBSOCKET_PATH || (method === "GET" && path.startsWith(PUBSUB_PATH));
+}
+
 function tokenOf(request: PeerRequest): string | undefined {
   const header = request.headers.authorization;
   if (typeof header === "string") {
@@ -97,9 +110,9 @@ function tokenOf(request: PeerRequest): string | undefined {
     }
     return match[1];
   }
-  if (request.transport !== "websocket") return undefined;
   const fromQuery = request.query?.get(TOKEN_QUERY);
   if (fromQuery !== null && fromQuery !== undefined && fromQuery !== "") return fromQuery;
+  if (request.transport !== "websocket") return undefined;
   const protocols = request.headers["sec-websocket-protocol"];
   if (typeof protocols === "string") {
     for (const protocol of protocols.split(",")) {

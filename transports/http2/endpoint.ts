@@ -16,7 +16,7 @@ import type { WireConnection } from "../../wire/connection.js";
 import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.js";
 import { openSession } from "../../wire/open-session.js";
 import type { EndpointHandlers, HttpsPeer } from "./acceptor.js";
-import { identify } from "./authenticate.js";
+import { identify, takesQueryToken } from "./authenticate.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { ConnectionGuard, connectionKey } from "./connection-guard.js";
 import { sendError, sendJson, type ApiRequest, type ApiResponse } from "./http-replies.js";
@@ -302,8 +302,10 @@ export class HttpsEndpoint {
       });
     }
     const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
+    // An EventSource cannot set headers: GET of an event stream may carry `access_token`.
+    const query = takesQueryToken(request.method, path) ? url.searchParams : undefined;
     const identity = await identify(
-      { headers: request.headers, socket, address, query: undefined, transport: "http" },
+      { headers: request.headers, socket, address, query, transport: "http" },
       this.#options,
     );
     const peer: HttpsPeer = { identity, remoteAddress: address, transport: "http" };

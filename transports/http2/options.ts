@@ -34,7 +34,8 @@ export type SessionLimits = Omit<ConnectionOptions, "role" | "codecs" | "descrip
 export interface EndpointOptions {
   /**
    * Checks bearer tokens (`authorization: Bearer <token>`; on the WebSocket path also the
-   * `access_token` query parameter or a `beamhub.token.<base64url>` subprotocol).
+   * `access_token` query parameter or a `beamhub.token.<base64url>` subprotocol, and on `GET` of
+   * a pub/sub event stream the `access_token` query parameter, for `EventSource`).
    */
   authenticate?: Authenticate;
   /**

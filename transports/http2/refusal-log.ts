@@ -29,8 +29,17 @@ export interface HttpsRefusal {
   readonly address?: string;
   /** The identity the peer authenticated as (a 403); absent for an anonymous peer. */
   readonly identity?: string;
-  /** `http`: a plain request; `http2`: a session request; `websocket`: an upgrade. */
-  readonly transport: "http" | "http2" | "websocket";
+  /**
+   * `http`: a plain request; `http2`: a session request; `websocket`: a WebSocket upgrade
+   * (beamhub's, or an Mles client's); `upgrade`: another upgrade (a task socket, `Upgrade: tcp`).
+   */
+  readonly transport: "http" | "http2" | "websocket" | "upgrade";
+  /**
+   * Which face of the listener refused, when it is not beamhub's own routes: `mles` (the Mles
+   * face: an origin not allowed, a header whose `auth` fails, access rules), `task-sockets`
+   * (Samply's `/v1/sockets` upgrades). Each face reports through a limiter of its own.
+   */
+  readonly face?: "mles" | "task-sockets";
   /** Refusals of the same status and code left out since the last one reported. */
   readonly suppressed: number;
 }

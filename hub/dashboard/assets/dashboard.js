@@ -182,6 +182,7 @@ function render(snapshot) {
     snapshot.services.filter((service) => service.gateway),
     "No TCP endpoint exposed.",
   );
+  drawChannels(snapshot.pubsub);
   drawInstances(snapshot);
   drawSessions(snapshot, now);
   snapshots++;
@@ -327,6 +328,46 @@ function fillTable(table, rows) {
     fresh.append(row);
   }
   body.replaceWith(fresh);
+}
+
+/** The pub/sub panel: one row per channel, busiest first, each cell named for tests and scripts. */
+function drawChannels(pubsub) {
+  // A hub of an older version sends no pub/sub panel.
+  const panel = pubsub ?? { channels: [], channelCount: 0, messagesPerSecond: 0, laggedPerSecond: 0 };
+  metric("messages-per-second").textContent = rate(panel.messagesPerSecond);
+  metric("lagged-per-second").textContent = rate(panel.laggedPerSecond);
+  metric("lagged-per-second").classList.toggle("bad", panel.laggedPerSecond > 0);
+  const shown = panel.channels.length;
+  metric("channel-count").textContent =
+    shown < panel.channelCount ? `(${shown} of ${panel.channelCount})` : `(${shown})`;
+  const fresh = document.createElement("tbody");
+  for (const channel of panel.channels) {
+    const row = document.createElement("tr");
+    row.dataset.channel = channel.name;
+    const cell = (field, text, numeric, bad) => {
+      const td = element("td", numeric ? "num" : "", text);
+      td.dataset.field = field;
+      if (bad) td.classList.add("bad");
+      row.append(td);
+    };
+    cell("name", channel.name, false, false);
+    cell("subscribers", count(channel.subscribers), true, false);
+    cell("messages-per-second", rate(channel.messagesPerSecond), true, false);
+    cell("lagged-per-second", rate(channel.laggedPerSecond), true, channel.laggedPerSecond > 0);
+    cell("lagged", count(channel.lagged), true, channel.lagged > 0);
+    cell("history", count(channel.history), true, false);
+    cell("history-bytes", bytes(channel.historyBytes), true, false);
+    cell("seq", count(channel.seq), true, false);
+    fresh.append(row);
+  }
+  if (shown === 0) {
+    const row = document.createElement("tr");
+    const td = element("td", "muted", "No pub/sub channel.");
+    td.colSpan = 8;
+    row.append(td);
+    fresh.append(row);
+  }
+  $("#channels tbody").replaceWith(fresh);
 }
 
 function drawInstances(snapshot) {
