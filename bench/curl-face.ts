@@ -9,6 +9,8 @@
  *   npx tsx bench/curl-face.ts       (BENCH_REQUESTS=20000 per h2load run, BENCH_ROUNDS=5)
  *   BENCH_PROFILE=DIR                the serving process writes its --cpu-prof there
  *   BENCH_ONLY=REGEX                 only the contenders whose name matches (e.g. to profile one)
+ *   BENCH_BUILT=1                    each tree's compiled dist/ (`npm run build`), not its sources
+ *                                    under tsx (whose helpers name every closure made per request)
  *   CURL_TREES=/tmp/ab/old,/tmp/ab/new   one hub per source tree (git archive), A/B in one run
  *
  * All servers live in one child process (the hub with its `echo` service in the same process,
@@ -32,6 +34,8 @@ import { formatSpread, median, roundRatioSpread } from "./harness.js";
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PROFILE = process.env.BENCH_PROFILE;
+/** BENCH_BUILT=1: each tree's compiled package (its dist/, from `npm run build`), as users run it. */
+const BUILT = process.env.BENCH_BUILT === "1";
 /** Only the contenders whose name matches (a regular expression), e.g. to profile one server alone. */
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const BODY = JSON.stringify({ name: "curl", data: "x".repeat(40) });
@@ -93,7 +97,8 @@ async function child(trees: string[]): Promise<void> {
   const cert = await createDevCertificate();
   const hubs: number[] = [];
   for (const tree of trees) {
-    const { Hub, listenHttps } = (await import(join(tree, "index.ts"))) as typeof Beamhub;
+    const entry = BUILT ? join(tree, "dist", "index.js") : join(tree, "index.ts");
+    const { Hub, listenHttps } = (await import(entry)) as typeof Beamhub;
     const hub = new Hub();
     await hub.register("echo", (data: unknown) => data);
     hubs.push((await listenHttps(hub, { ...cert, host: "127.0.0.1" })).port);

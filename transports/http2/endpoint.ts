@@ -172,7 +172,7 @@ export class HttpsEndpoint {
     // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
     if (!("stream" in request && target?.pathname === SESSION_PATH)) {
       if (!connection.established) request.once("end", () => this.#established(connection));
-      response.once("finish", () => request.resume()); // a refused request's body, drained
+      response.once("finish", drainRequest); // a refused request's body, drained
     }
     const api = response as unknown as ApiResponse;
     // Served without a promise where nothing waits (no token to check, a synchronous route):
@@ -438,6 +438,11 @@ function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
     destroy.unref();
   }, STREAM_REAP_GRACE);
   reset.unref();
+}
+
+/** Reads what is left of a finished response's request, so its connection can go on. */
+function drainRequest(this: EndpointResponse): void {
+  this.req.resume();
 }
 
 /** `then(value)` now if `value` is known, else once its promise fulfils. */
