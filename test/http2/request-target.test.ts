@@ -2,7 +2,7 @@
 // whatever path it takes, the path and parameters must be those `new URL` gives, or a request
 // could reach a route (or an access rule see a name) other than the one URL parsing names.
 import { describe, expect, it } from "vitest";
-import { parseRequestTarget } from "../../transports/http2/request-target.js";
+import { parseRequestTarget, targetUrl } from "../../transports/http2/request-target.js";
 
 function viaUrl(target: string): { pathname: string; parameters: [string, string][] } | undefined {
   try {
@@ -15,7 +15,9 @@ function viaUrl(target: string): { pathname: string; parameters: [string, string
 
 function parsed(target: string): { pathname: string; parameters: [string, string][] } | undefined {
   const result = parseRequestTarget(target);
-  return result === undefined ? undefined : { pathname: result.pathname, parameters: [...result.searchParams] };
+  return result === undefined
+    ? undefined
+    : { pathname: result.pathname, parameters: [...result.searchParams] };
 }
 
 const TRICKY = [
@@ -59,7 +61,36 @@ describe("parseRequestTarget", () => {
       seed ^= seed << 5;
       return (seed >>> 0) % bound;
     };
-    const pieces = ["/", "/", "a", "b", ".", "..", "%2e", "%2E", "%", "%41", "?", "&", "=", "+", "#", " ", "\t", "\\", "<", "`", "{", '"', "'", "é", ":", "@", ";", "~"];
+    const pieces = [
+      "/",
+      "/",
+      "a",
+      "b",
+      ".",
+      "..",
+      "%2e",
+      "%2E",
+      "%",
+      "%41",
+      "?",
+      "&",
+      "=",
+      "+",
+      "#",
+      " ",
+      "\t",
+      "\\",
+      "<",
+      "`",
+      "{",
+      '"',
+      "'",
+      "é",
+      ":",
+      "@",
+      ";",
+      "~",
+    ];
     for (let i = 0; i < 20_000; i++) {
       let target = next(4) === 0 ? "" : "/";
       for (let length = next(12); length > 0; length--) target += pieces[next(pieces.length)];
@@ -72,5 +103,17 @@ describe("parseRequestTarget", () => {
     expect(target.pathname).toBe("/beamhub/v1/services");
     expect(target.searchParams).toBe(target.searchParams);
     expect(target.searchParams.get("prefix")).toBe("a");
+  });
+
+  it("turns a target into the URL with the same path and parameters (for routes that take one)", () => {
+    for (const text of [
+      "/beamhub/v1/pubsub/a%2Fb?last=3&x=a+b&x=%26",
+      "/beamhub/v1/pubsub/c",
+      "/beamhub/v1/../v1/x?y",
+    ]) {
+      const url = targetUrl(parseRequestTarget(text)!);
+      expect(url).toBeInstanceOf(URL);
+      expect({ pathname: url.pathname, parameters: [...url.searchParams] }).toEqual(viaUrl(text));
+    }
   });
 });

@@ -41,7 +41,12 @@ export interface PlainRequestHandler {
    * (`sendError`), its status from the error's code, unless a response was already sent. A
    * handler that answers at once may return nothing: no promise is made per request then.
    */
-  serve(request: ApiRequest, url: RequestTarget, response: ApiResponse, peer: HttpsPeer): Promise<void> | void;
+  serve(
+    request: ApiRequest,
+    url: RequestTarget,
+    response: ApiResponse,
+    peer: HttpsPeer,
+  ): Promise<void> | void;
   /**
    * The endpoint is closing: end long-lived responses (event streams) now, cleanly, rather than
    * have their connections cut under them (HTTP/1.1) or hold the close for its grace period

@@ -64,7 +64,11 @@ async function identifyByToken(
   try {
     found = await options.authenticate(token, peer);
   } catch (error) {
-    throw new Refusal(401, "EUNAUTHENTICATED", `the token was refused: ${(error as Error)?.message ?? error}`);
+    throw new Refusal(
+      401,
+      "EUNAUTHENTICATED",
+      `the token was refused: ${(error as Error)?.message ?? error}`,
+    );
   }
   if (found === undefined) throw new Refusal(401, "EUNAUTHENTICATED", "the bearer token was refused");
   return { ...found, via: found.via ?? "token" };

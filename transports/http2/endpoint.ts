@@ -292,7 +292,11 @@ export class HttpsEndpoint {
       const address = this.#proxies.clientAddress(connection.remoteAddress, request.headers);
       const stream = request.stream;
       return whenKnown(this.#identify(request, connection, address, "http2"), (identity) =>
-        this.#openHttp2Session(stream, { identity, remoteAddress: address, transport: "http2" }, connection.key),
+        this.#openHttp2Session(
+          stream,
+          { identity, remoteAddress: address, transport: "http2" },
+          connection.key,
+        ),
       );
     }
     if (path === WEBSOCKET_PATH) {
@@ -325,7 +329,14 @@ export class HttpsEndpoint {
     transport: "http" | "http2",
   ): ReturnType<typeof identify> {
     return identify(
-      { headers: request.headers, socket: connection.socket, address, query: undefined, transport, connection },
+      {
+        headers: request.headers,
+        socket: connection.socket,
+        address,
+        query: undefined,
+        transport,
+        connection,
+      },
       this.#options,
     );
   }
