@@ -1,14 +1,19 @@
 /**
  * The curl face (issue 19): the hub's plain HTTP mapping (`POST /beamhub/v1/call/echo`, JSON in
- * and out, on the HTTPS listener) against a minimal Node `http2` echo server (same TLS, same JSON
- * body, `allowHTTP1` like the hub's listener), loaded by h2load (Debian `nghttp2-client`) with
- * `-c 10 -m 10` over HTTP/2 and over HTTP/1.1 (`--h1`), in the same run.
+ * and out, on the HTTPS listener) against two minimal Node `http2` servers (same TLS, same JSON
+ * body, `allowHTTP1` like the hub's listener): the echo (the body's bytes back), and the JSON call
+ * (what any call mapping must do besides: decode the body, call a handler found by name in
+ * process, encode its reply), loaded by h2load (Debian `nghttp2-client`) with `-c 10 -m 10` over
+ * HTTP/2 and over HTTP/1.1 (`--h1`), in the same run.
  *
  *   npx tsx bench/curl-face.ts       (BENCH_REQUESTS=20000 per h2load run, BENCH_ROUNDS=5)
  *   BENCH_PROFILE=DIR                the serving process writes its --cpu-prof there
+ *   BENCH_ONLY=REGEX                 only the contenders whose name matches (e.g. to profile one)
+ *   BENCH_BUILT=1                    each tree's compiled dist/ (`npm run build`), not its sources
+ *                                    under tsx (whose helpers name every closure made per request)
  *   CURL_TREES=/tmp/ab/old,/tmp/ab/new   one hub per source tree (git archive), A/B in one run
  *
- * Both servers live in one child process (the hub with its `echo` service in the same process,
+ * All servers live in one child process (the hub with its `echo` service in the same process,
  * as `beamhub serve` has it); each round runs every contender once, rotated. Printed: requests/s
  * (h2load's), the child's CPU per request (user + system, measured by the child itself, less
  * disturbed by the load of a shared machine than the rate), and the medians of the per-round
@@ -29,6 +34,10 @@ import { formatSpread, median, roundRatioSpread } from "./harness.js";
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PROFILE = process.env.BENCH_PROFILE;
+/** BENCH_BUILT=1: each tree's compiled package (its dist/, from `npm run build`), as users run it. */
+const BUILT = process.env.BENCH_BUILT === "1";
+/** Only the contenders whose name matches (a regular expression), e.g. to profile one server alone. */
+const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 const BODY = JSON.stringify({ name: "curl", data: "x".repeat(40) });
 const HERE = fileURLToPath(import.meta.url);
 const TREES = (process.env.CURL_TREES ?? resolve(HERE, "../..")).split(",").filter((tree) => tree !== "");
@@ -38,20 +47,26 @@ interface Ports {
   /** One hub per tree, in CURL_TREES order. */
   hubs: number[];
   node: number;
+  nodeJsonCall: number;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Child: the servers
 
-/** A minimal JSON echo on Node's `http2` compatibility API (HTTP/2 and HTTP/1.1 on one port). */
-async function nodeEcho(cert: { key: string; cert: string }): Promise<number> {
+type NodeHandler = (body: Buffer, path: string) => Buffer;
+
+/**
+ * A minimal Node `http2` server (compatibility API, HTTP/2 and HTTP/1.1 on one port, like the
+ * hub's listener): the body read with `data` events, `answer`'s bytes sent with 200.
+ */
+async function nodeServer(cert: { key: string; cert: string }, answer: NodeHandler): Promise<number> {
   const server = http2.createSecureServer(
     { ...cert, minVersion: "TLSv1.3", allowHTTP1: true },
     (request, response) => {
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
-        const body = Buffer.concat(chunks);
+        const body = answer(Buffer.concat(chunks), request.url);
         response.writeHead(200, { "content-type": "application/json", "content-length": body.byteLength });
         response.end(body);
       });
@@ -62,16 +77,37 @@ async function nodeEcho(cert: { key: string; cert: string }): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
+/** The minimal echo: the body's bytes back. */
+const echoBytes: NodeHandler = (body) => body;
+
+/**
+ * What any call mapping must do on top of the echo, and nothing more: decode the JSON body,
+ * look the handler up by the name in the path and call it in process, encode its reply.
+ */
+function jsonCall(): NodeHandler {
+  const handlers = new Map<string, (data: unknown) => unknown>([["echo", (data) => data]]);
+  return (body, path) => {
+    const handler = handlers.get(path.slice(path.lastIndexOf("/") + 1));
+    if (handler === undefined) throw new Error(`no handler for ${path}`);
+    return Buffer.from(JSON.stringify(handler(JSON.parse(body.toString()))));
+  };
+}
+
 async function child(trees: string[]): Promise<void> {
   const cert = await createDevCertificate();
   const hubs: number[] = [];
   for (const tree of trees) {
-    const { Hub, listenHttps } = (await import(join(tree, "index.ts"))) as typeof Beamhub;
+    const entry = BUILT ? join(tree, "dist", "index.js") : join(tree, "index.ts");
+    const { Hub, listenHttps } = (await import(entry)) as typeof Beamhub;
     const hub = new Hub();
     await hub.register("echo", (data: unknown) => data);
     hubs.push((await listenHttps(hub, { ...cert, host: "127.0.0.1" })).port);
   }
-  const ports: Ports = { hubs, node: await nodeEcho(cert) };
+  const ports: Ports = {
+    hubs,
+    node: await nodeServer(cert, echoBytes),
+    nodeJsonCall: await nodeServer(cert, jsonCall()),
+  };
   process.on("message", (message) => {
     if (message === "cpu") {
       const usage = process.cpuUsage();
@@ -137,9 +173,17 @@ async function parent(): Promise<void> {
           h1,
         })),
       ),
-      { name: "node http2 echo, HTTP/2", url: `https://127.0.0.1:${ports.node}/echo`, h1: false },
-      { name: "node http2 echo, HTTP/1.1", url: `https://127.0.0.1:${ports.node}/echo`, h1: true },
-    ].map((contender) => ({ ...contender, rates: [] as number[], cpu: [] as number[] }));
+      ...[false, true].flatMap((h1) => [
+        { name: `node echo, ${h1 ? "HTTP/1.1" : "HTTP/2"}`, url: `https://127.0.0.1:${ports.node}/echo`, h1 },
+        {
+          name: `node JSON call, ${h1 ? "HTTP/1.1" : "HTTP/2"}`,
+          url: `https://127.0.0.1:${ports.nodeJsonCall}/call/echo`,
+          h1,
+        },
+      ]),
+    ]
+      .filter((contender) => ONLY === undefined || ONLY.test(contender.name))
+      .map((contender) => ({ ...contender, rates: [] as number[], cpu: [] as number[] }));
     for (const contender of contenders) await h2load(contender.url, bodyFile, contender.h1); // warm-up
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < contenders.length; i++) {
@@ -163,18 +207,22 @@ async function parent(): Promise<void> {
     }
     console.log("ratios, medians of per-round ratios (lowest–highest):");
     for (const version of ["HTTP/2", "HTTP/1.1"]) {
-      const ofVersion = contenders.filter((contender) => contender.name.endsWith(version));
-      const node = ofVersion.at(-1)!;
-      for (const ours of ofVersion.slice(0, -1)) {
-        console.log(
-          `  ${ours.name} / node echo: rate ${formatSpread(roundRatioSpread(ours.rates, node.rates))} (goal >= 0.8), ` +
-            `CPU per request ${formatSpread(roundRatioSpread(ours.cpu, node.cpu))}`,
-        );
+      const ofVersion = contenders.filter((contender) => contender.name.endsWith(`, ${version}`));
+      const peers = ofVersion.filter((contender) => contender.name.startsWith("node "));
+      const ours = ofVersion.filter((contender) => contender.name.startsWith("beamhub "));
+      // Each hub against the peers (goal: >= 0.8x the echo's rate), and each later tree against the first.
+      for (const [index, hub] of ours.entries()) {
+        for (const other of index === 0 ? peers : [...peers, ours[0]!]) {
+          console.log(
+            `  ${hub.name} / ${other.name}: rate ${formatSpread(roundRatioSpread(hub.rates, other.rates))}, ` +
+              `CPU per request ${formatSpread(roundRatioSpread(hub.cpu, other.cpu))}`,
+          );
+        }
       }
-      for (const ours of ofVersion.slice(1, -1)) {
+      for (const peer of peers.slice(1)) {
         console.log(
-          `  ${ours.name} / ${ofVersion[0]!.name}: rate ${formatSpread(roundRatioSpread(ours.rates, ofVersion[0]!.rates))}, ` +
-            `CPU per request ${formatSpread(roundRatioSpread(ours.cpu, ofVersion[0]!.cpu))}`,
+          `  ${peer.name} / ${peers[0]!.name}: rate ${formatSpread(roundRatioSpread(peer.rates, peers[0]!.rates))}, ` +
+            `CPU per request ${formatSpread(roundRatioSpread(peer.cpu, peers[0]!.cpu))}`,
         );
       }
     }

@@ -1,6 +1,7 @@
 import type { PlainRequestHandler } from "../../transports/http2/acceptor.js";
 import { CALL_PATH, PUBSUB_PATH, SERVICES_PATH } from "../../transports/http2/paths.js";
 import { sendJson } from "../../transports/http2/http-replies.js";
+import { targetUrl } from "../../transports/http2/request-target.js";
 import type { Hub } from "../hub.js";
 import { PubSubHttp, type PubSubHttpOptions } from "./pubsub-sse.js";
 import { serveCall } from "./serve-call.js";
@@ -34,8 +35,9 @@ export function httpApi(hub: Hub, options: HttpApiOptions = {}): PlainRequestHan
   return {
     serves: (path) => path === SERVICES_PATH || path.startsWith(CALL_PATH) || path.startsWith(PUBSUB_PATH),
     serve(request, url, response, peer) {
+      // Pub/sub takes a URL (its requests are long-lived: one URL each costs nothing to speak of).
       if (url.pathname.startsWith(PUBSUB_PATH)) {
-        if (pubsub !== undefined) return pubsub.serve(request, url, response, peer);
+        if (pubsub !== undefined) return pubsub.serve(request, targetUrl(url), response, peer);
         sendJson(response, 404, {
           name: "NotFound",
           message: "pub/sub over HTTP is off on this hub (beamhub serve --pubsub-http on)",
@@ -45,7 +47,7 @@ export function httpApi(hub: Hub, options: HttpApiOptions = {}): PlainRequestHan
       }
       if (url.pathname === SERVICES_PATH)
         return serveServices(hub, url.searchParams, request, response, peer.identity);
-      return serveCall(hub, url.pathname, url.searchParams, request, response, peer.identity, maxBodySize);
+      return serveCall(hub, url, request, response, peer.identity, maxBodySize);
     },
     close: () => pubsub?.close(),
   };

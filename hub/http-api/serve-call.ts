@@ -9,6 +9,7 @@ import {
   type ApiResponse,
 } from "../../transports/http2/http-replies.js";
 import { CALL_PATH, TIMEOUT_HEADER } from "../../transports/http2/paths.js";
+import type { RequestTarget } from "../../transports/http2/request-target.js";
 import type { Hub } from "../hub.js";
 import type { CallOptions, Identity } from "../types.js";
 import { callTimeoutOf } from "./call-timeout.js";
@@ -33,15 +34,14 @@ const REQUEST_DONE = new ClosedError("the session of an answered plain HTTP requ
  * a positive integer (else 400), clamped to `MAX_CALL_TIMEOUT`. W3C `traceparent`/`tracestate`
  * headers continue the client's trace, as the fields of a `call` request do.
  */
-export async function serveCall(
+export function serveCall(
   hub: Hub,
-  path: string,
-  query: URLSearchParams,
+  url: RequestTarget,
   request: ApiRequest,
   response: ApiResponse,
   identity: Identity | undefined,
   maxBodySize: number,
-): Promise<void> {
+): Promise<void> | void {
   if (request.method !== "POST") {
     return sendJson(response, 405, {
       name: "MethodNotAllowed",
@@ -52,17 +52,37 @@ export async function serveCall(
   checkJsonContentType(request.headers["content-type"]);
   let name: string;
   try {
-    name = decodeURIComponent(path.slice(CALL_PATH.length));
+    name = decodeURIComponent(url.pathname.slice(CALL_PATH.length));
   } catch {
     return sendError(
       response,
       new InvalidNameError("the service name in the path is not valid percent-encoding"),
     );
   }
-  const data = await readJsonBody(request, maxBodySize);
-  const options: CallOptions = {};
-  const timeout = callTimeoutOf(request.headers[TIMEOUT_HEADER], query.get("timeout"));
-  if (timeout !== undefined) options.timeout = timeout;
+  // The body is the one thing waited for; the rest runs on in its promise's one turn, and a
+  // synchronous handler's reply is sent in that same turn (issue 19: four async hops before).
+  return readJsonBody(request, maxBodySize).then((data) => {
+    const header = request.headers[TIMEOUT_HEADER];
+    const timeout = callTimeoutOf(
+      header,
+      typeof header === "string" ? null : url.searchParams.get("timeout"),
+    );
+    return callService(hub, name, data, timeout, request, response, identity);
+  });
+}
+
+/** Calls `name` with `data` in a session of the request's own, and answers its reply. */
+function callService(
+  hub: Hub,
+  name: string,
+  data: unknown,
+  timeout: number | undefined,
+  request: ApiRequest,
+  response: ApiResponse,
+  identity: Identity | undefined,
+): Promise<void> | void {
+  // No options object unless there is a timeout: the session checks one it is given.
+  const options: CallOptions | undefined = timeout === undefined ? undefined : { timeout };
   // The call's cancellation without an AbortController: a handler that reads its `signal` gets
   // one made then; the rest (most) pay for none (issue 19: one was ~13% of the mapping's work).
   const cancellation = new Cancellation();
@@ -75,6 +95,10 @@ export async function serveCall(
     if (!settled) cancellation.cancel(new Error("the HTTP client went away"));
   });
   const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
+  const done = (): void => {
+    settled = true;
+    void session.close(REQUEST_DONE);
+  };
   let reply: unknown;
   try {
     const { traceparent, tracestate } = request.headers;
@@ -82,13 +106,30 @@ export async function serveCall(
       traceparent === undefined
         ? ROOT_CONTEXT
         : (extractTraceContext({ traceparent, tracestate }) ?? ROOT_CONTEXT);
-    reply = await session.callRaw(name, data, options, cancellation, parent);
+    reply = session.callRaw(name, data, options, cancellation, parent);
   } catch (error) {
+    done();
     return sendError(response, error);
-  } finally {
-    settled = true;
-    void session.close(REQUEST_DONE);
   }
+  // A synchronous handler's reply (most): answered now, without a promise.
+  if (!(reply instanceof Promise)) {
+    done();
+    return answer(response, name, reply);
+  }
+  return reply.then(
+    (value: unknown) => {
+      done();
+      answer(response, name, value);
+    },
+    (error: unknown) => {
+      done();
+      sendError(response, error);
+    },
+  );
+}
+
+/** Sends `reply` as JSON with 200, or the error of a reply JSON cannot carry. */
+function answer(response: ApiResponse, name: string, reply: unknown): void {
   let encoded: Uint8Array;
   try {
     encoded = jsonCodec.encode(reply === undefined ? null : reply);

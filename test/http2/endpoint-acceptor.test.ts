@@ -110,7 +110,7 @@ describe("the HTTPS endpoint without a hub", () => {
     const handler: PlainRequestHandler = {
       serves: (path) => path === "/beamhub/v1/whoami",
       serve: async (request, url, response, peer) => {
-        sendJson(response, 200, { method: request.method, query: url.search, peer });
+        sendJson(response, 200, { method: request.method, query: url.searchParams.get("x"), peer });
       },
     };
     listener = await listenHttpsSessions(
@@ -121,7 +121,7 @@ describe("the HTTPS endpoint without a hub", () => {
       status: 200,
       body: {
         method: "GET",
-        query: "?x=1",
+        query: "1",
         peer: { identity: { id: "alice", via: "token" }, remoteAddress: "127.0.0.1", transport: "http" },
       },
     });

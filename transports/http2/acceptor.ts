@@ -2,6 +2,7 @@ import type { Identity } from "../../model/identity.js";
 import type { OpenedSession } from "../../wire/open-session.js";
 import type { ApiRequest, ApiResponse } from "./http-replies.js";
 import type { PeerInfo } from "./options.js";
+import type { RequestTarget } from "./request-target.js";
 
 /**
  * Who is on the other end of a session or a plain request, as the endpoint established it: the
@@ -36,10 +37,16 @@ export interface PlainRequestHandler {
    */
   serves(path: string): boolean;
   /**
-   * Answers one request. A rejection is answered as a JSON error (`sendError`), its status
-   * from the error's code, unless a response was already sent.
+   * Answers one request. A rejection (or an error thrown) is answered as a JSON error
+   * (`sendError`), its status from the error's code, unless a response was already sent. A
+   * handler that answers at once may return nothing: no promise is made per request then.
    */
-  serve(request: ApiRequest, url: URL, response: ApiResponse, peer: HttpsPeer): Promise<void>;
+  serve(
+    request: ApiRequest,
+    url: RequestTarget,
+    response: ApiResponse,
+    peer: HttpsPeer,
+  ): Promise<void> | void;
   /**
    * The endpoint is closing: end long-lived responses (event streams) now, cleanly, rather than
    * have their connections cut under them (HTTP/1.1) or hold the close for its grace period

@@ -18,6 +18,11 @@ export interface PeerRequest {
    */
   query: URLSearchParams | undefined;
   transport: PeerInfo["transport"];
+  /**
+   * Where the connection keeps what its client certificate proved between its requests
+   * (`ConnectionFacts`): the certificate is then looked at on the connection's first request only.
+   */
+  connection?: { certificate?: Identity | null } | undefined;
 }
 
 /**
@@ -26,32 +31,19 @@ export interface PeerRequest {
  * `{via: "token"}`; otherwise nobody (`undefined`), which `requireAuth` refuses. A presented
  * but unverified certificate, or a refused token, is always refused: a peer never silently
  * becomes anonymous.
+ *
+ * Answers at once (or throws the `Refusal`) unless a token must be checked: a plain request
+ * without a token costs no promise and no turn of the event loop (issue 19). A token is checked
+ * on every request that carries one (it may have been revoked since the last).
  */
-export async function identify(
+export function identify(
   request: PeerRequest,
   options: EndpointOptions,
-): Promise<Identity | undefined> {
-  const certificate = verifiedCertificate(request.socket);
+): Identity | undefined | Promise<Identity | undefined> {
+  const certificate = certificateOf(request);
   if (certificate !== undefined) return certificate;
   const token = tokenOf(request);
-  const peer: PeerInfo = { remoteAddress: request.address, transport: request.transport };
-  if (token !== undefined) {
-    if (options.authenticate === undefined) {
-      throw new Refusal(401, "EUNAUTHENTICATED", "this hub accepts no bearer tokens");
-    }
-    let found: Awaited<ReturnType<NonNullable<EndpointOptions["authenticate"]>>>;
-    try {
-      found = await options.authenticate(token, peer);
-    } catch (error) {
-      throw new Refusal(
-        401,
-        "EUNAUTHENTICATED",
-        `the token was refused: ${(error as Error)?.message ?? error}`,
-      );
-    }
-    if (found === undefined) throw new Refusal(401, "EUNAUTHENTICATED", "the bearer token was refused");
-    return { ...found, via: found.via ?? "token" };
-  }
+  if (token !== undefined) return identifyByToken(token, request, options);
   if (options.requireAuth) {
     throw new Refusal(
       401,
@@ -60,6 +52,42 @@ export async function identify(
     );
   }
   return undefined;
+}
+
+async function identifyByToken(
+  token: string,
+  request: PeerRequest,
+  options: EndpointOptions,
+): Promise<Identity> {
+  if (options.authenticate === undefined) {
+    throw new Refusal(401, "EUNAUTHENTICATED", "this hub accepts no bearer tokens");
+  }
+  const peer: PeerInfo = { remoteAddress: request.address, transport: request.transport };
+  let found: Awaited<ReturnType<NonNullable<EndpointOptions["authenticate"]>>>;
+  try {
+    found = await options.authenticate(token, peer);
+  } catch (error) {
+    throw new Refusal(
+      401,
+      "EUNAUTHENTICATED",
+      `the token was refused: ${(error as Error)?.message ?? error}`,
+    );
+  }
+  if (found === undefined) throw new Refusal(401, "EUNAUTHENTICATED", "the bearer token was refused");
+  return { ...found, via: found.via ?? "token" };
+}
+
+/**
+ * The identity the connection's client certificate proves, looked at once per TLS 1.3
+ * connection when it keeps its facts (TLS 1.2 may renegotiate a certificate mid-connection).
+ */
+function certificateOf(request: PeerRequest): Identity | undefined {
+  const kept = request.connection?.certificate;
+  if (kept !== undefined) return kept ?? undefined;
+  const certificate = verifiedCertificate(request.socket);
+  if (request.connection !== undefined && request.socket?.getProtocol?.() === "TLSv1.3")
+    request.connection.certificate = certificate ?? null;
+  return certificate;
 }
 
 function verifiedCertificate(socket: TLSSocket | undefined): Identity | undefined {

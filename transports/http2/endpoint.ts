@@ -17,6 +17,7 @@ import { verifyKeepAlive, type AbortableTransport } from "../../wire/keep-alive.
 import { openSession } from "../../wire/open-session.js";
 import type { EndpointHandlers, HttpsPeer } from "./acceptor.js";
 import { identify, takesQueryToken } from "./authenticate.js";
+import { connectionFactsOf, type ConnectionFacts } from "./connection-facts.js";
 import { http2StreamTransport } from "./h2-transport.js";
 import { ConnectionGuard, connectionKey } from "./connection-guard.js";
 import { sendError, sendJson, type ApiRequest, type ApiResponse } from "./http-replies.js";
@@ -30,6 +31,7 @@ import {
 } from "./paths.js";
 import { OriginPolicy } from "./origin-policy.js";
 import { Refusal } from "./refusal.js";
+import { parseRequestTarget, type RequestTarget } from "./request-target.js";
 import { isReportedRefusal, notePeer, refusalNoteOf, RefusalReporter } from "./refusal-log.js";
 import { SessionTable } from "./session-table.js";
 import { TrustedProxies } from "./trusted-proxies.js";
@@ -159,28 +161,41 @@ export class HttpsEndpoint {
 
   /** Serves `request` if its path is beamhub's (returns true), else leaves it alone (false). */
   handleRequest(request: EndpointRequest, response: EndpointResponse): boolean {
-    const socket = tlsSocketOf(request);
-    const url = request.url ?? "/";
+    const raw = request.url ?? "/";
+    // Parsed once, here, and only for beamhub's prefix (issue 19: parsing twice per request).
+    const target = raw.startsWith("/beamhub/") ? parseRequestTarget(raw) : undefined;
     // beamhub's routes: everything under /beamhub/v1/, and what the plain handler serves besides
     // (the dashboard at /beamhub/ui); any other path is the server's own.
-    if (!url.startsWith(`${BASE_PATH}/`) && !this.#servesPlain(url)) return false;
-    const connection = connectionKey(socket);
+    if (!raw.startsWith(`${BASE_PATH}/`) && !this.#servesPlain(target)) return false;
+    const connection = connectionFactsOf(request);
     // A complete request establishes its connection (a session's is established by its HELLO):
     // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
-    if (!("stream" in request && parseUrl(url)?.pathname === SESSION_PATH)) {
-      request.once("end", () => this.#guard.established(connection));
-      response.once("finish", () => request.resume()); // a refused request's body, drained
+    if (!("stream" in request && target?.pathname === SESSION_PATH)) {
+      if (!connection.established) request.once("end", () => this.#established(connection));
+      response.once("finish", drainRequest); // a refused request's body, drained
     }
     const api = response as unknown as ApiResponse;
-    this.#serve(request, response, url, socket, connection).catch((error: unknown) => sendError(api, error));
+    // Served without a promise where nothing waits (no token to check, a synchronous route):
+    // each `async` hop was a turn of the microtask queue per request.
+    let served: Promise<void> | void;
+    try {
+      served = this.#serve(request, response, target, connection);
+    } catch (error) {
+      sendError(api, error);
+      return true;
+    }
+    served?.catch((error: unknown) => sendError(api, error));
     return true;
   }
 
-  #servesPlain(url: string): boolean {
+  #servesPlain(target: RequestTarget | undefined): boolean {
     const requests = this.#handlers.requests;
-    if (requests === undefined || !url.startsWith("/beamhub/")) return false;
-    const path = parseUrl(url)?.pathname;
-    return path !== undefined && requests.serves(path);
+    return requests !== undefined && target !== undefined && requests.serves(target.pathname);
+  }
+
+  #established(connection: ConnectionFacts): void {
+    connection.established = true;
+    this.#guard.established(connection.key);
   }
 
   /** Upgrades `request` to a WebSocket session if its path is beamhub's (true), else false. */
@@ -235,15 +250,13 @@ export class HttpsEndpoint {
     this.#webSockets.close();
   }
 
-  async #serve(
+  #serve(
     request: EndpointRequest,
     httpResponse: EndpointResponse,
-    rawUrl: string,
-    socket: TLSSocket | undefined,
-    connection: string | undefined,
-  ): Promise<void> {
+    url: RequestTarget | undefined,
+    connection: ConnectionFacts,
+  ): Promise<void> | void {
     const response = httpResponse as unknown as ApiResponse;
-    const url = parseUrl(rawUrl);
     if (url === undefined)
       throw new Refusal(400, "EINVALID_ARGUMENT", "malformed request URL", "InvalidArgumentError");
     // Cross-site first: a page on a site not allowed learns nothing and runs nothing.
@@ -254,7 +267,8 @@ export class HttpsEndpoint {
       return;
     }
     const verdict = this.#origins.check(request.headers);
-    for (const [name, value] of Object.entries(verdict.headers)) httpResponse.setHeader(name, value);
+    if (verdict.origin !== undefined)
+      for (const [name, value] of Object.entries(verdict.headers)) httpResponse.setHeader(name, value);
     if (this.#closing) throw new Refusal(503, "ECLOSED", "the hub is shutting down", "ClosedError");
     const path = url.pathname;
     if (path === SESSION_PATH) {
@@ -275,15 +289,14 @@ export class HttpsEndpoint {
           `a session's content-type is ${SESSION_CONTENT_TYPE}, not ${type}`,
         );
       }
-      const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
-      const identity = await identify(
-        { headers: request.headers, socket, address, query: undefined, transport: "http2" },
-        this.#options,
-      );
-      return this.#openHttp2Session(
-        request.stream,
-        { identity, remoteAddress: address, transport: "http2" },
-        connection,
+      const address = this.#proxies.clientAddress(connection.remoteAddress, request.headers);
+      const stream = request.stream;
+      return whenKnown(this.#identify(request, connection, address, "http2"), (identity) =>
+        this.#openHttp2Session(
+          stream,
+          { identity, remoteAddress: address, transport: "http2" },
+          connection.key,
+        ),
       );
     }
     if (path === WEBSOCKET_PATH) {
@@ -301,16 +314,34 @@ export class HttpsEndpoint {
         code: "ENOT_FOUND",
       });
     }
-    const address = this.#proxies.clientAddress(socket?.remoteAddress, request.headers);
+    const address = this.#proxies.clientAddress(connection.remoteAddress, request.headers);
     // An EventSource cannot set headers: GET of an event stream may carry `access_token`.
     const query = takesQueryToken(request.method, path) ? url.searchParams : undefined;
-    const identity = await identify(
-      { headers: request.headers, socket, address, query, transport: "http" },
+    return whenKnown(this.#identify(request, connection, address, "http", query), (identity) => {
+      const peer: HttpsPeer = { identity, remoteAddress: address, transport: "http" };
+      notePeer(httpResponse, identity);
+      return requests.serve(request as unknown as ApiRequest, url, response, peer);
+    });
+  }
+
+  #identify(
+    request: EndpointRequest,
+    connection: ConnectionFacts,
+    address: string | undefined,
+    transport: "http" | "http2",
+    query?: URLSearchParams,
+  ): ReturnType<typeof identify> {
+    return identify(
+      {
+        headers: request.headers,
+        socket: connection.socket,
+        address,
+        query,
+        transport,
+        connection,
+      },
       this.#options,
     );
-    const peer: HttpsPeer = { identity, remoteAddress: address, transport: "http" };
-    notePeer(httpResponse, identity);
-    return requests.serve(request as unknown as ApiRequest, url, response, peer);
   }
 
   #openHttp2Session(stream: ServerHttp2Stream, peer: HttpsPeer, connection: string | undefined): void {
@@ -421,6 +452,16 @@ function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
     destroy.unref();
   }, STREAM_REAP_GRACE);
   reset.unref();
+}
+
+/** Reads what is left of a finished response's request, so its connection can go on. */
+function drainRequest(this: EndpointResponse): void {
+  this.req.resume();
+}
+
+/** `then(value)` now if `value` is known, else once its promise fulfils. */
+function whenKnown<T, R>(value: T | Promise<T>, then: (value: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(then) : then(value);
 }
 
 function parseUrl(url: string | undefined): URL | undefined {
