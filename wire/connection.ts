@@ -49,6 +49,9 @@ export interface WireTraffic {
   fdsOut: number;
 }
 
+/** `MessageDecoder.decode`'s `keep` for a whole body. */
+const KEEP_WHOLE = {};
+
 /** A request body above this size is refused while the memory budget is exhausted. */
 const LARGE_MESSAGE = 64 * 1024;
 /**
@@ -81,6 +84,12 @@ export class WireConnection {
   peerHello!: Hello;
   /** @internal Requests the peer sent that wait for our answer (all channels). */
   pendingRequests = 0;
+  /**
+   * @internal Requests on the root channel keep the value of this top-level key as the bytes it
+   * came in, where the codec can (`Codec.decodeKeeping`): the hub routes a call's `data` on
+   * unread. Undefined: decoded as usual.
+   */
+  keepOnRoot: { readonly field: string } | undefined;
 
   readonly #transport: ByteTransport;
   readonly #options: ConnectionConfig;
@@ -410,7 +419,7 @@ export class WireConnection {
   #onRequest(id: number, bytes: Uint8Array, start: number, end: number): void {
     const requestId = requestIdOf(FrameType.REQUEST, bytes, start, end);
     const messages = this.#messages;
-    const data = messages.decode(bytes, start + 4, end);
+    const data = messages.decode(bytes, start + 4, end, id === 0 ? this.keepOnRoot : undefined);
     const state = this.#channels.get(id);
     if (state === undefined) this.#notAStream(FrameType.REQUEST, id);
     let refusal = messages.takeRefusal();
@@ -458,7 +467,13 @@ export class WireConnection {
       return;
     }
     state!.outgoing.delete(requestId);
-    const value = messages.decode(bytes, start + 4, end);
+    // A reply the requester passes on unread (the hub routing a call) may stay as its bytes.
+    const value = messages.decode(
+      bytes,
+      start + 4,
+      end,
+      type === FrameType.REPLY && sink.keepEncoded === true ? KEEP_WHOLE : undefined,
+    );
     const refusal = messages.takeRefusal();
     if (refusal !== undefined) sink.reject(refusal);
     else if (!messages.keepAttachments(state, value)) return;

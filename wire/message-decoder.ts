@@ -51,12 +51,20 @@ export class MessageDecoder {
     private readonly config: ConnectionConfig,
   ) {}
 
-  /** Decodes the message body `bytes[start, end)`; undecodable is a protocol error (`EDECODE`). */
-  decode(bytes: Uint8Array, start: number, end: number): unknown {
+  /**
+   * Decodes the message body `bytes[start, end)`; undecodable is a protocol error (`EDECODE`).
+   * With `keep`, a codec that can (`Codec.decodeKeeping`) keeps the value of the top-level key
+   * `keep.field` — or the whole body, without a field — as the bytes it came in, where they
+   * hold no reference: for a hub that only passes them on.
+   */
+  decode(bytes: Uint8Array, start: number, end: number, keep?: { readonly field?: string }): unknown {
     if (this.#refusal !== undefined) this.#refusal = undefined;
     if (this.#decodedRefs.length > 0) this.#decodedRefs.length = 0;
     try {
       const codec = this.codec;
+      if (keep !== undefined && codec.decodeKeeping !== undefined) {
+        return codec.decodeKeeping(bytes, start, end, keep.field, this.#hooks);
+      }
       return codec.decodeRegion !== undefined
         ? codec.decodeRegion(bytes, start, end, this.#hooks)
         : codec.decode(payloadView(bytes, start, end), this.#hooks);
