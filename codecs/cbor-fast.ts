@@ -299,9 +299,9 @@ export function decodeFast(bytes: Uint8Array, start: number, stop: number): unkn
 }
 
 /**
- * `decodeFast`, except that the value of the top-level map key `field` is not decoded: it is
- * checked to be in the forwardable subset (`skip`) and `wrap` gets its bytes (`bytes[from, to)`,
- * to copy: they are the caller's). `NOT_FAST` as `decodeFast`, also when that value is outside
+ * `decodeFast`, except that the value of the top-level map key `field`, if it is an array or a
+ * map, is not decoded: it is checked to be in the forwardable subset (`skip`) and `wrap` gets
+ * its bytes (`bytes[from, to)`, to copy: they are the caller's). `NOT_FAST` as `decodeFast`, also when that value is outside
  * the subset.
  */
 export function decodeFastKeeping(
@@ -321,8 +321,8 @@ export function decodeFastKeeping(
 }
 
 /**
- * `wrap(bytes, start, stop)` if `bytes[start, stop)` is one item of the forwardable subset
- * (`skip`), else `NOT_FAST`. Nothing is decoded.
+ * `wrap(bytes, start, stop)` if `bytes[start, stop)` is one array or map of the forwardable
+ * subset (`skip`); any other item of the fast subset decoded (`decodeFast`); else `NOT_FAST`.
  */
 export function keepFast(
   bytes: Uint8Array,
@@ -330,12 +330,23 @@ export function keepFast(
   stop: number,
   wrap: (bytes: Uint8Array, from: number, to: number) => unknown,
 ): unknown {
+  if (!isContainer(bytes, start, stop)) return decodeFast(bytes, start, stop);
   src = bytes;
   pos = start;
   end = stop;
   const whole = skip(0) && pos === end;
   src = EMPTY;
   return whole ? wrap(bytes, start, stop) : BAIL;
+}
+
+/**
+ * Whether the item at `bytes[at]` is an array or a map: only those are worth keeping. A lone
+ * byte string, text or number decodes to one value that costs no more to make than a copy of
+ * its bytes, and encodes back the same.
+ */
+function isContainer(bytes: Uint8Array, at: number, stop: number): boolean {
+  const major = at < stop ? bytes[at]! >> 5 : 0;
+  return major === 4 || major === 5;
 }
 
 /**
@@ -474,7 +485,7 @@ function item(depth: number): unknown {
         if (pos >= end || src[pos]! >> 5 !== 3) return BAIL; // only text keys
         const key = item(depth + 1);
         if (key === BAIL || key === "__proto__") return BAIL;
-        if (depth === 0 && key === keepField) {
+        if (depth === 0 && key === keepField && isContainer(src, pos, end)) {
           // Kept as its bytes (decodeFastKeeping): checked, not decoded.
           const from = pos;
           if (!skip(depth + 1)) return BAIL;

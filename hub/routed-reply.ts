@@ -1,4 +1,5 @@
-import type { AnswerTarget, Channel } from "../model/channel.js";
+import type { Channel } from "../model/channel.js";
+import { ForwardedAnswer } from "../model/forwarded-answer.js";
 import type { Handler } from "./types.js";
 
 /** Marks a handler that passes a call's data on unread (see `routesEncoded`). */
@@ -18,22 +19,13 @@ export function isRouting(handler: Handler): boolean {
   return (handler as { [ROUTES_ENCODED]?: boolean })[ROUTES_ENCODED] === true;
 }
 
-type Settle = [(value: unknown) => void, (error: unknown) => void];
-
 /**
  * The answer of a call the hub routed to a service in another session, as the call's handler
- * returns it: a thenable the service's reply (or failure) settles at once, from the frame that
- * carries it. It stands for `handler.request(...)`'s promise and the `.catch` that unregistered
- * a closed handler — two promises and two turns of the microtask queue per routed call that
- * did nothing but pass the reply along (issue 19, the hub hop).
+ * returns it (see `ForwardedAnswer`): it replaces `handler.request(...)`'s promise and the
+ * `.catch` that unregistered a closed handler — two promises and two microtask turns per routed
+ * call that did nothing but pass the reply along.
  */
-export class RoutedReply implements AnswerTarget {
-  /** 0 pending, 1 answered, 2 failed. */
-  #state = 0;
-  #outcome: unknown;
-  #first: Settle | undefined;
-  #more: Settle[] | undefined;
-
+export class RoutedReply extends ForwardedAnswer {
   /**
    * `handler` is the registration's channel; `instanceGone` unregisters the instance (a
    * failure while the channel is closed means the service went away: unregistering before the
@@ -42,38 +34,12 @@ export class RoutedReply implements AnswerTarget {
   constructor(
     private readonly handler: Channel,
     private readonly instanceGone: () => unknown,
-  ) {}
-
-  answered(value: unknown): void {
-    this.#settle(1, value);
+  ) {
+    super();
   }
 
-  failed(error: unknown): void {
+  override failed(error: unknown): void {
     if (this.handler.isClosed) void this.instanceGone();
-    this.#settle(2, error);
-  }
-
-  /** As a promise's `then` (its result is not chained: nobody here chains it). */
-  then(onAnswered: (value: unknown) => void, onFailed: (error: unknown) => void): void {
-    const settle: Settle = [onAnswered, onFailed];
-    if (this.#state !== 0) {
-      // Settled before anyone listened (the channel was closed): as a promise would, later.
-      queueMicrotask(() => this.#call(settle));
-    } else if (this.#first === undefined) this.#first = settle;
-    else (this.#more ??= []).push(settle);
-  }
-
-  #settle(state: 1 | 2, outcome: unknown): void {
-    if (this.#state !== 0) return;
-    this.#state = state;
-    this.#outcome = outcome;
-    if (this.#first !== undefined) this.#call(this.#first);
-    if (this.#more !== undefined) for (const settle of this.#more) this.#call(settle);
-    this.#first = this.#more = undefined;
-  }
-
-  #call(settle: Settle): void {
-    if (this.#state === 1) settle[0](this.#outcome);
-    else settle[1](this.#outcome);
+    super.failed(error);
   }
 }
