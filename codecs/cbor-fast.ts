@@ -279,8 +279,8 @@ const BAIL = NOT_FAST;
 let src: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let end = 0;
-/** The top-level key whose value `decodeFastKeeping` keeps as bytes, and how it wraps them. */
-let keepField: string | undefined;
+/** The top-level keys whose values `decodeFastKeeping` keeps as bytes, and how it wraps them. */
+let keepFields: readonly string[] | undefined;
 let keepWrap: ((bytes: Uint8Array, start: number, end: number) => unknown) | undefined;
 
 /**
@@ -299,8 +299,8 @@ export function decodeFast(bytes: Uint8Array, start: number, stop: number): unkn
 }
 
 /**
- * `decodeFast`, except that the value of the top-level map key `field`, if it is an array or a
- * map, is not decoded: it is checked to be in the forwardable subset (`skip`) and `wrap` gets
+ * `decodeFast`, except that the value of each top-level map key in `fields`, if it is an array
+ * or a map, is not decoded: it is checked to be in the forwardable subset (`skip`) and `wrap` gets
  * its bytes (`bytes[from, to)`, to copy: they are the caller's). `NOT_FAST` as `decodeFast`, also when that value is outside
  * the subset.
  */
@@ -308,15 +308,15 @@ export function decodeFastKeeping(
   bytes: Uint8Array,
   start: number,
   stop: number,
-  field: string,
+  fields: readonly string[],
   wrap: (bytes: Uint8Array, from: number, to: number) => unknown,
 ): unknown {
-  keepField = field;
+  keepFields = fields;
   keepWrap = wrap;
   try {
     return decodeFast(bytes, start, stop);
   } finally {
-    keepField = keepWrap = undefined;
+    keepFields = keepWrap = undefined;
   }
 }
 
@@ -485,7 +485,7 @@ function item(depth: number): unknown {
         if (pos >= end || src[pos]! >> 5 !== 3) return BAIL; // only text keys
         const key = item(depth + 1);
         if (key === BAIL || key === "__proto__") return BAIL;
-        if (depth === 0 && key === keepField && isContainer(src, pos, end)) {
+        if (depth === 0 && keepFields?.includes(key as string) === true && isContainer(src, pos, end)) {
           // Kept as its bytes (decodeFastKeeping): checked, not decoded.
           const from = pos;
           if (!skip(depth + 1)) return BAIL;

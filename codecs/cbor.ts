@@ -218,14 +218,14 @@ export const cborCodec: Codec = {
     bytes: Uint8Array,
     start: number,
     end: number,
-    field: string | undefined,
+    fields: readonly string[] | undefined,
     hooks?: RefHooks,
   ): unknown {
     const source = plainView(bytes);
     const value =
-      field === undefined
+      fields === undefined
         ? keepFast(source, start, end, keep)
-        : decodeFastKeeping(source, start, end, field, keep);
+        : decodeFastKeeping(source, start, end, fields, keep);
     return value !== NOT_FAST ? value : cborCodec.decodeRegion!(source, start, end, hooks);
   },
 };

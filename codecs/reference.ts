@@ -124,8 +124,8 @@ export interface Codec {
   decodeRegion?(bytes: Uint8Array, start: number, end: number, hooks?: RefHooks): unknown;
   /**
    * Optional, for a hub that only routes a message: decodes `bytes[start, end)` like
-   * {@link decodeRegion}, except that the value of the top-level map key `field` — or, with
-   * `field` undefined, the whole message — is kept as the bytes it came in (an object this
+   * {@link decodeRegion}, except that the values of the top-level map keys in `fields` — or, with
+   * `fields` undefined, the whole message — are kept as the bytes it came in (an object this
    * codec's encoders write back byte for byte), where those bytes hold no reference and nothing
    * else the codec cannot vouch for; otherwise that part is decoded as usual.
    *
@@ -135,7 +135,7 @@ export interface Codec {
     bytes: Uint8Array,
     start: number,
     end: number,
-    field: string | undefined,
+    fields: readonly string[] | undefined,
     hooks?: RefHooks,
   ): unknown;
 }

@@ -168,6 +168,12 @@ export class ChannelMessage<T = unknown> {
  */
 export class Channel extends Attachable implements Ownable, AsyncIterable<ChannelMessage> {
   readonly refKind = "channel" as const;
+  /**
+   * @internal Sent over a session, requests arriving for this end keep the values of these
+   * top-level keys as the bytes they came in where the codec can (a service reads a routed
+   * call's `service` and `caller` only if its handler asks).
+   */
+  keepOnWire: { readonly fields?: readonly string[] } | undefined;
 
   readonly #link: ChannelLink;
   readonly #scope: Scope;

@@ -25,7 +25,7 @@ import {
 import { agreeOnCodec, ownHello } from "./handshake.js";
 import { decodeHello, type Hello } from "./hello.js";
 import { IdTable } from "./id-table.js";
-import { MessageDecoder } from "./message-decoder.js";
+import { MessageDecoder, type WireKeep } from "./message-decoder.js";
 import { MessageEncoder, type DescriptorMode } from "./message-encoder.js";
 import { ReceivedFds } from "./received-fds.js";
 import { SessionIds } from "./session-ids.js";
@@ -50,7 +50,7 @@ export interface WireTraffic {
 }
 
 /** `MessageDecoder.decode`'s `keep` for a whole body. */
-const KEEP_WHOLE = {};
+const KEEP_WHOLE: WireKeep = {};
 
 /** A request body above this size is refused while the memory budget is exhausted. */
 const LARGE_MESSAGE = 64 * 1024;
@@ -89,7 +89,7 @@ export class WireConnection {
    * came in, where the codec can (`Codec.decodeKeeping`): the hub routes a call's `data` on
    * unread. Undefined: decoded as usual.
    */
-  keepOnRoot: { readonly field: string } | undefined;
+  keepOnRoot: WireKeep | undefined;
 
   readonly #transport: ByteTransport;
   readonly #options: ConnectionConfig;
@@ -419,8 +419,8 @@ export class WireConnection {
   #onRequest(id: number, bytes: Uint8Array, start: number, end: number): void {
     const requestId = requestIdOf(FrameType.REQUEST, bytes, start, end);
     const messages = this.#messages;
-    const data = messages.decode(bytes, start + 4, end, id === 0 ? this.keepOnRoot : undefined);
     const state = this.#channels.get(id);
+    const data = messages.decode(bytes, start + 4, end, id === 0 ? this.keepOnRoot : state?.keep);
     if (state === undefined) this.#notAStream(FrameType.REQUEST, id);
     let refusal = messages.takeRefusal();
     if (refusal === undefined && this.pendingRequests >= this.#options.maxPendingRequests) {

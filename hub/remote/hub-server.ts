@@ -22,7 +22,7 @@ import { routesEncoded, RoutedReply } from "../routed-reply.js";
  * Call requests keep their `data` as the bytes it came in where the codec can: the hub routes
  * it to the service's session unread (issue 19, cut-through at the hub hop).
  */
-const KEEP_DATA = { field: "data" } as const;
+const KEEP_DATA = { fields: ["data"] } as const;
 
 /** What carried a served session and where from, for `hub.sessionsInfo()`. */
 export interface ServedPeer {

@@ -24,7 +24,7 @@ import type { WireConnection } from "../../wire/connection.js";
 import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
 import type { SessionInfo } from "../stats/session-info.js";
 import type { CallRequest, HandlerRequest, HubRequest } from "./hub-protocol.js";
-import { ServedCallContext } from "./served-call-context.js";
+import { KEEP_CALL_CONTEXT, ServedCallContext } from "./served-call-context.js";
 import { inCallSpan, tracingEnabled } from "../tracing/spans.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
 import { ReconnectGaveUpError, ReconnectTimeoutError, RequestInterruptedError } from "./reconnect-errors.js";
@@ -270,20 +270,23 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   /** Registers `live` through `send`, with a fresh handler channel. */
   async #registerOn(live: LiveRegistration, send: HubRequester): Promise<void> {
     const [mine, theirs] = Channel.pair();
+    // A call's `service` and `caller` are decoded only if the handler reads them.
+    theirs.keepOnWire = KEEP_CALL_CONTEXT;
     const handler = live.handler as Handler;
     mine.handle((request, context) => {
       const message = request as HandlerRequest;
       if (!tracingEnabled()) return handler(message.data, new ServedCallContext(message, context));
       // The serve span continues the trace the hub sent, or starts one: never the context that
       // happened to be active when this connection was made.
-      const { service, caller } = message;
+      const served = new ServedCallContext(message, context);
+      const { service, caller } = served;
       const parent = extractTraceContext(message) ?? ROOT_CONTEXT;
       const attributes = { "beamhub.instance": service?.id, "beamhub.caller.session": caller?.sessionId };
       return inCallSpan(
         "serve",
         service?.name ?? live.name,
         parent,
-        (traceContext) => handler(message.data, new ServedCallContext(message, context, traceContext)),
+        (traceContext) => handler(message.data, served.tracedIn(traceContext)),
         attributes,
       );
     });

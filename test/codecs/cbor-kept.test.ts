@@ -15,7 +15,8 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 function keeping(bytes: Uint8Array, field: string | undefined): unknown {
   const buffer = new Uint8Array(bytes.length + 9).fill(0xff);
   buffer.set(bytes, 4);
-  const value = cborCodec.decodeKeeping!(buffer, 4, 4 + bytes.length, field, hooks);
+  const fields = field === undefined ? undefined : [field];
+  const value = cborCodec.decodeKeeping!(buffer, 4, 4 + bytes.length, fields, hooks);
   buffer.fill(0); // what was kept is a copy: the receive buffer may be reused
   return value;
 }
