@@ -279,6 +279,9 @@ const BAIL = NOT_FAST;
 let src: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let end = 0;
+/** The top-level keys whose values `decodeFastKeeping` keeps as bytes, and how it wraps them. */
+let keepFields: readonly string[] | undefined;
+let keepWrap: ((bytes: Uint8Array, start: number, end: number) => unknown) | undefined;
 
 /**
  * Decodes `bytes[start, end)` — read where it is, no copy or view is made — or returns
@@ -293,6 +296,111 @@ export function decodeFast(bytes: Uint8Array, start: number, stop: number): unkn
   const value = item(0);
   src = EMPTY; // no reference to the caller's bytes outlives the call
   return pos === end ? value : BAIL;
+}
+
+/**
+ * `decodeFast`, except that the value of each top-level map key in `fields`, if it is an array
+ * or a map, is not decoded: it is checked to be in the forwardable subset (`skip`) and `wrap` gets
+ * its bytes (`bytes[from, to)`, to copy: they are the caller's). `NOT_FAST` as `decodeFast`, also when that value is outside
+ * the subset.
+ */
+export function decodeFastKeeping(
+  bytes: Uint8Array,
+  start: number,
+  stop: number,
+  fields: readonly string[],
+  wrap: (bytes: Uint8Array, from: number, to: number) => unknown,
+): unknown {
+  keepFields = fields;
+  keepWrap = wrap;
+  try {
+    return decodeFast(bytes, start, stop);
+  } finally {
+    keepFields = keepWrap = undefined;
+  }
+}
+
+/**
+ * `wrap(bytes, start, stop)` if `bytes[start, stop)` is one array or map of the forwardable
+ * subset (`skip`); any other item of the fast subset decoded (`decodeFast`); else `NOT_FAST`.
+ */
+export function keepFast(
+  bytes: Uint8Array,
+  start: number,
+  stop: number,
+  wrap: (bytes: Uint8Array, from: number, to: number) => unknown,
+): unknown {
+  if (!isContainer(bytes, start, stop)) return decodeFast(bytes, start, stop);
+  src = bytes;
+  pos = start;
+  end = stop;
+  const whole = skip(0) && pos === end;
+  src = EMPTY;
+  return whole ? wrap(bytes, start, stop) : BAIL;
+}
+
+/**
+ * Whether the item at `bytes[at]` is an array or a map: only those are worth keeping. A lone
+ * byte string, text or number decodes to one value that costs no more to make than a copy of
+ * its bytes, and encodes back the same.
+ */
+function isContainer(bytes: Uint8Array, at: number, stop: number): boolean {
+  const major = at < stop ? bytes[at]! >> 5 : 0;
+  return major === 4 || major === 5;
+}
+
+/**
+ * Steps over one item at `pos` if it is in the subset a hub may forward without decoding it:
+ * what `item` decodes, plus half floats; no tag (a reference is one), no indefinite or 64-bit
+ * length, no non-ASCII text, only text map keys — so that what the hub lets through is what its
+ * own decode would have accepted, and a peer cannot make a receiver fail on bytes the hub
+ * passed. Returns false (with `pos` anywhere) for anything else or for truncated input.
+ */
+function skip(depth: number): boolean {
+  if (pos >= end) return false;
+  const initial = src[pos++]!;
+  const major = initial >> 5;
+  let argument = initial & 0x1f;
+  if (major === 7) {
+    if (argument >= 0x14 && argument <= 0x17) return true; // false, true, null, undefined
+    const size = argument === 0x19 ? 2 : argument === 0x1a ? 4 : argument === 0x1b ? 8 : 0;
+    pos += size;
+    return size > 0 && pos <= end;
+  }
+  if (argument >= 0x18) {
+    const size = argument === 0x18 ? 1 : argument === 0x19 ? 2 : argument === 0x1a ? 4 : 0;
+    if (size === 0 || pos + size > end) return false;
+    argument = 0;
+    for (let i = 0; i < size; i++) argument = argument * 256 + src[pos + i]!;
+    pos += size;
+  }
+  switch (major) {
+    case 0:
+    case 1:
+      return true;
+    case 2:
+      if (argument > end - pos) return false;
+      pos += argument;
+      return true;
+    case 3: {
+      if (argument > end - pos) return false;
+      const stop = pos + argument;
+      for (; pos < stop; pos++) if (src[pos]! >= 0x80) return false;
+      return true;
+    }
+    case 4:
+      if (argument > end - pos || depth >= MAX_DEPTH) return false;
+      for (let i = 0; i < argument; i++) if (!skip(depth + 1)) return false;
+      return true;
+    case 5:
+      if (argument > (end - pos) / 2 || depth >= MAX_DEPTH) return false;
+      for (let i = 0; i < argument; i++) {
+        if (pos >= end || src[pos]! >> 5 !== 3 || !skip(depth + 1) || !skip(depth + 1)) return false;
+      }
+      return true;
+    default:
+      return false; // tags: references, dates, bignums, ...
+  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -377,6 +485,13 @@ function item(depth: number): unknown {
         if (pos >= end || src[pos]! >> 5 !== 3) return BAIL; // only text keys
         const key = item(depth + 1);
         if (key === BAIL || key === "__proto__") return BAIL;
+        if (depth === 0 && keepFields?.includes(key as string) === true && isContainer(src, pos, end)) {
+          // Kept as its bytes (decodeFastKeeping): checked, not decoded.
+          const from = pos;
+          if (!skip(depth + 1)) return BAIL;
+          object[key as string] = keepWrap!(src, from, pos);
+          continue;
+        }
         const value = item(depth + 1);
         if (value === BAIL) return BAIL;
         object[key as string] = value;

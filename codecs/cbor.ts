@@ -3,7 +3,15 @@
 // specifies: Ref("channel", 5) is d9 9e99 82 00 05. Byte strings are plain major type 2 (no
 // typed-array tag); bigints use 64-bit integers or, beyond that, the bignum tags 2 and 3.
 import { addExtension, Encoder } from "cbor-x";
-import { decodeFast, encodeFast, NOT_FAST, setFallbackEncoder } from "./cbor-fast.js";
+import {
+  decodeFast,
+  decodeFastKeeping,
+  encodeFast,
+  keepFast,
+  NOT_FAST,
+  PreencodedCbor,
+  setFallbackEncoder,
+} from "./cbor-fast.js";
 import { DecodeError, decodeFailure, encodeFailure } from "./errors.js";
 import { copyBytes, plainView } from "./own.js";
 import { fromWireRef, Referable, refKindOfCode, REF_KIND_CODES, toWireRef } from "./reference.js";
@@ -84,6 +92,64 @@ let scratchInUse = false;
 const decodeUpTo = cbor.decode.bind(cbor) as (bytes: Uint8Array, end: number) => unknown;
 
 /**
+ * A value a hub received as CBOR and passes on without decoding it (`Codec.decodeKeeping`): the
+ * CBOR encoders write `bytes` where the value goes, byte for byte as it came. It holds no
+ * reference (the check that kept it refuses tags), so it is plain data wherever it travels.
+ * `decoded()` gives the value, for whoever must look into it (an in-process handler,
+ * middleware, a session on another codec); `toJSON` gives it too.
+ *
+ * @internal
+ */
+export class CborKept extends PreencodedCbor {
+  #value: unknown = NOT_FAST;
+
+  /** `bytes` are the kept value's own (a copy), never a view of a receive buffer. */
+  constructor(readonly bytes: Uint8Array) {
+    super();
+  }
+
+  /** The value these bytes encode (decoded on first use). */
+  decoded(): unknown {
+    if (this.#value === NOT_FAST) this.#value = cborCodec.decodeRegion!(this.bytes, 0, this.bytes.byteLength);
+    return this.#value;
+  }
+
+  toJSON(): unknown {
+    return this.decoded();
+  }
+}
+
+/**
+ * Kept bytes are copied, not viewed: a view would keep a whole socket read alive for as long as
+ * the call waits. Up to `ON_HEAP` bytes a copy of their own is cheap (V8 keeps such a typed
+ * array in its heap); a larger one would cost ~300 ns to make (its store is allocated outside
+ * the heap: measured 2026-12-06, 66 bytes), so up to `POOLED` bytes they are copied into a
+ * shared slab instead (~80 ns), as Node pools small Buffers. A slab lives while any of its
+ * values does: at most `SLAB` bytes per kept value, like a pooled Buffer.
+ */
+const ON_HEAP = 64;
+const POOLED = 2048;
+const SLAB = 8192;
+let slab = new Uint8Array(SLAB);
+let slabUsed = 0;
+
+/** Keeps `bytes[from, to)` as a `CborKept` of a copy (a copy costs less than a decode). */
+function keep(bytes: Uint8Array, from: number, to: number): CborKept {
+  const length = to - from;
+  if (length <= ON_HEAP || length > POOLED) {
+    return new CborKept(Uint8Array.prototype.slice.call(bytes, from, to));
+  }
+  if (slabUsed + length > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabUsed = 0;
+  }
+  copyBytes(bytes, from, length, slab, slabUsed);
+  const copy = new Uint8Array(slab.buffer, slabUsed, length);
+  slabUsed += length;
+  return new CborKept(copy);
+}
+
+/**
  * The CBOR codec (`application/cbor`), through cbor-x. Round-trips plain objects, arrays,
  * strings, numbers (including NaN, ±Infinity and -0), booleans, null, undefined, Uint8Array,
  * bigints of any size, Map, Set and Date. Keys named `__proto__` come back as `__proto_`
@@ -147,5 +213,19 @@ export const cborCodec: Codec = {
       scratchInUse = false;
       decodeHooks = previous;
     }
+  },
+  decodeKeeping(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    fields: readonly string[] | undefined,
+    hooks?: RefHooks,
+  ): unknown {
+    const source = plainView(bytes);
+    const value =
+      fields === undefined
+        ? keepFast(source, start, end, keep)
+        : decodeFastKeeping(source, start, end, fields, keep);
+    return value !== NOT_FAST ? value : cborCodec.decodeRegion!(source, start, end, hooks);
   },
 };

@@ -122,6 +122,22 @@ export interface Codec {
    * inputs to a buffer of its own instead of making a view per message.
    */
   decodeRegion?(bytes: Uint8Array, start: number, end: number, hooks?: RefHooks): unknown;
+  /**
+   * Optional, for a hub that only routes a message: decodes `bytes[start, end)` like
+   * {@link decodeRegion}, except that the values of the top-level map keys in `fields` — or, with
+   * `fields` undefined, the whole message — are kept as the bytes it came in (an object this
+   * codec's encoders write back byte for byte), where those bytes hold no reference and nothing
+   * else the codec cannot vouch for; otherwise that part is decoded as usual.
+   *
+   * @internal
+   */
+  decodeKeeping?(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    fields: readonly string[] | undefined,
+    hooks?: RefHooks,
+  ): unknown;
 }
 
 /** Where {@link Codec.encodeTransient} left a message: `bytes[start, end)`. */

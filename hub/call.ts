@@ -77,6 +77,12 @@ export class PendingCall implements MiddlewareContext, InstanceCall, Closable, E
    * else the caller's trace context as received (passed on to a remote handler), else undefined.
    */
   traceContext: Context | undefined;
+  /**
+   * @internal The caller's transport sends the reply on unread (a CBOR session): a handler that
+   * routes the call to another session may hand back the reply as the bytes it came in. The hub
+   * clears it where middleware runs (middleware reads replies).
+   */
+  forwardsReply = false;
 
   readonly #host: CallHost;
   readonly #owner: CallOwner;

@@ -10,6 +10,8 @@ import { collectHubStats, describeInstances, type HubStats, type InstanceInfo } 
 import type { SessionInfo } from "./stats/session-info.js";
 import { Session, type SessionHost, type SessionOptions } from "./session.js";
 import { checkFilter } from "./arguments.js";
+import { CborKept } from "../codecs/cbor.js";
+import { isRouting } from "./routed-reply.js";
 import type {
   Broadcast,
   HubPublishOptions,
@@ -392,7 +394,18 @@ export class Hub implements HubClient, SessionHost {
   /** @internal */
   invoke(call: PendingCall): unknown {
     const chain = this.#chain;
-    return chain === undefined ? call.instance!.handler(call.data, call) : chain(call);
+    const data = call.data;
+    if (chain === undefined) {
+      const handler = call.instance!.handler;
+      // Data a session routed unread (`CborKept`) is decoded for any handler but one that
+      // routes it on to another session.
+      if (data instanceof CborKept && !isRouting(handler)) call.data = data.decoded();
+      return handler(call.data, call);
+    }
+    // Middleware reads the data and the reply: neither stays encoded.
+    call.forwardsReply = false;
+    if (data instanceof CborKept) call.data = data.decoded();
+    return chain(call);
   }
 
   /** @internal */

@@ -255,7 +255,9 @@ export class Session implements HubClient, CallOwner, Closable {
   /**
    * @internal `call` for transports: the reply of a synchronous handler comes back as is (its
    * error thrown), anything else as a promise. `cancelWith` stands for `options.cancelWith`;
-   * `traceParent` is the trace context received with the call (`ROOT_CONTEXT` for none).
+   * `traceParent` is the trace context received with the call (`ROOT_CONTEXT` for none);
+   * `forwardsReply`: the transport sends the reply on unread, so a routed reply may stay as the
+   * bytes it came in (see `PendingCall.forwardsReply`).
    */
   callRaw(
     name: string,
@@ -263,6 +265,7 @@ export class Session implements HubClient, CallOwner, Closable {
     options?: CallOptions,
     cancelWith?: Cancelable,
     traceParent?: Context,
+    forwardsReply = false,
   ): unknown {
     if (this.#closed) {
       closeAttachments(data, this.#closed);
@@ -276,7 +279,9 @@ export class Session implements HubClient, CallOwner, Closable {
       closeAttachments(data, error);
       throw error;
     }
-    return new PendingCall(this.#host, this, name, data, checked, cancelWith, traceParent).start(true);
+    const call = new PendingCall(this.#host, this, name, data, checked, cancelWith, traceParent);
+    call.forwardsReply = forwardsReply;
+    return call.start(true);
   }
 
   /** The access rules' check, with refusals counted. */

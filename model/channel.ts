@@ -23,6 +23,20 @@ export interface ReplySink {
   readonly cancellation?: Cancelable;
   /** Free for the link's own bookkeeping (a transport keeps its request id here). */
   linkId?: number;
+  /**
+   * @internal The requester passes the reply on unread (a hub routing a call): a transport may
+   * hand it over as the bytes it came in (see `ChannelRequestOptions.keepEncoded`).
+   */
+  readonly keepEncoded?: boolean;
+}
+
+/**
+ * @internal Where the answer to `Channel.requestTo` goes instead of a promise: the hub routing a
+ * call settles the call from here, without a promise and its turns in between.
+ */
+export interface AnswerTarget {
+  answered(value: unknown): void;
+  failed(error: unknown): void;
 }
 
 /**
@@ -64,6 +78,11 @@ export interface ChannelRequestOptions {
    * cancellation (`context`) without creating AbortSignals.
    */
   cancelWith?: Cancelable;
+  /**
+   * @internal The reply is passed on unread: a transport may hand it over as the bytes it came
+   * in (`Codec.decodeKeeping`), for a hub that routes a call between two sessions.
+   */
+  keepEncoded?: boolean;
 }
 
 /** Options of `Channel.pair`. */
@@ -149,6 +168,12 @@ export class ChannelMessage<T = unknown> {
  */
 export class Channel extends Attachable implements Ownable, AsyncIterable<ChannelMessage> {
   readonly refKind = "channel" as const;
+  /**
+   * @internal Sent over a session, requests arriving for this end keep the values of these
+   * top-level keys as the bytes they came in where the codec can (a service reads a routed
+   * call's `service` and `caller` only if its handler asks).
+   */
+  keepOnWire: { readonly fields?: readonly string[] } | undefined;
 
   readonly #link: ChannelLink;
   readonly #scope: Scope;
@@ -222,10 +247,27 @@ export class Channel extends Attachable implements Ownable, AsyncIterable<Channe
       return Promise.reject(error);
     }
     const pending = new PendingRequest(this, options);
-    if (pending.settled) return pending.promise as Promise<Reply>; // the signal was already aborted
+    if (pending.settled) return pending.promise! as Promise<Reply>; // the signal was already aborted
     this.#outgoing.add(pending.link);
     this.#link.request(data, pending);
-    return pending.promise as Promise<Reply>;
+    return pending.promise! as Promise<Reply>;
+  }
+
+  /**
+   * @internal `request`, answered into `target` instead of a promise (the hub's routing of a
+   * call: the reply settles the call at once, with no promise turns in between).
+   */
+  requestTo(data: unknown, options: ChannelRequestOptions, target: AnswerTarget): void {
+    if (this.#closed) return target.failed(new ClosedError("channel", this.#closeReason));
+    try {
+      adoptAttachments(data, this.#scope);
+    } catch (error) {
+      return target.failed(error);
+    }
+    const pending = new PendingRequest(this, options, target);
+    if (pending.settled) return;
+    this.#outgoing.add(pending.link);
+    this.#link.request(data, pending);
   }
 
   /**
@@ -453,12 +495,15 @@ export class IncomingRequest implements ChannelRequestContext, ReplySink {
 
 /** A request sent on a channel, waiting for its answer. */
 class PendingRequest implements ReplySink {
-  readonly promise: Promise<unknown>;
+  /** The requester's promise (none for `requestTo`, which answers into its target). */
+  readonly promise: Promise<unknown> | undefined;
   readonly link: Link<PendingRequest> = new Link<PendingRequest>(this);
   linkId: number | undefined;
   settled = false;
+  readonly keepEncoded: boolean;
   #resolve!: (value: unknown) => void;
   #reject!: (error: unknown) => void;
+  readonly #target: AnswerTarget | undefined;
   #deadline: Deadline | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
@@ -469,11 +514,17 @@ class PendingRequest implements ReplySink {
   constructor(
     private readonly channel: Channel,
     options: ChannelRequestOptions,
+    target?: AnswerTarget,
   ) {
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    this.#target = target;
+    this.promise =
+      target !== undefined
+        ? undefined
+        : new Promise((resolve, reject) => {
+            this.#resolve = resolve;
+            this.#reject = reject;
+          });
+    this.keepEncoded = options.keepEncoded === true;
     const { timeout, signal, cancelWith } = options;
     if (signal?.aborted) {
       this.reject(new CallAbortedError("channel", signal.reason));
@@ -503,7 +554,8 @@ class PendingRequest implements ReplySink {
   resolve(data: unknown): void {
     if (this.#finish()) {
       this.#abandoned?.settle();
-      this.#resolve(data);
+      if (this.#target !== undefined) this.#target.answered(data);
+      else this.#resolve(data);
       return;
     }
     // A reply after the requester gave up (timed out, cancelled): nobody will ever take what it
@@ -516,7 +568,8 @@ class PendingRequest implements ReplySink {
     if (this.#finish()) {
       this.#rejectedWith = error;
       this.#abandoned?.cancel(error);
-      this.#reject(error);
+      if (this.#target !== undefined) this.#target.failed(error);
+      else this.#reject(error);
     }
   }
 

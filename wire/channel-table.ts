@@ -1,6 +1,7 @@
 import type { Channel, ReplySink } from "../model/channel.js";
 import type { Queue } from "../model/queue.js";
 import type { IdTable } from "./id-table.js";
+import type { WireKeep } from "./message-decoder.js";
 import type { SessionIds } from "./session-ids.js";
 
 /** An event waiting for credit (PROTOCOL.md "Channel events"): its sender's promise. */
@@ -31,6 +32,8 @@ export interface ChannelState {
   consumed: number;
   /** Sends waiting for credit, oldest first. */
   waiting: Queue<WaitingEvent> | undefined;
+  /** What of the requests arriving here stays encoded (the local end's `Channel.keepOnWire`). */
+  keep?: WireKeep | undefined;
 }
 
 /**

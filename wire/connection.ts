@@ -26,7 +26,7 @@ import {
 import { agreeOnCodec, ownHello } from "./handshake.js";
 import { decodeHello, type Hello } from "./hello.js";
 import { IdTable } from "./id-table.js";
-import { MessageDecoder } from "./message-decoder.js";
+import { MessageDecoder, type WireKeep } from "./message-decoder.js";
 import { MessageEncoder, type DescriptorMode } from "./message-encoder.js";
 import { ReceivedFds } from "./received-fds.js";
 import { SessionIds } from "./session-ids.js";
@@ -49,6 +49,9 @@ export interface WireTraffic {
   /** File descriptors sent. */
   fdsOut: number;
 }
+
+/** `MessageDecoder.decode`'s `keep` for a whole body. */
+const KEEP_WHOLE: WireKeep = {};
 
 /** A request body above this size is refused while the memory budget is exhausted. */
 const LARGE_MESSAGE = 64 * 1024;
@@ -90,6 +93,12 @@ export class WireConnection {
   peerHello!: Hello;
   /** @internal Requests the peer sent that wait for our answer (all channels). */
   pendingRequests = 0;
+  /**
+   * @internal Requests on the root channel keep the value of this top-level key as the bytes it
+   * came in, where the codec can (`Codec.decodeKeeping`): the hub routes a call's `data` on
+   * unread. Undefined: decoded as usual.
+   */
+  keepOnRoot: WireKeep | undefined;
 
   readonly #transport: ByteTransport;
   readonly #options: ConnectionConfig;
@@ -444,8 +453,8 @@ export class WireConnection {
   #onRequest(id: number, bytes: Uint8Array, start: number, end: number): void {
     const requestId = requestIdOf(FrameType.REQUEST, bytes, start, end);
     const messages = this.#messages;
-    const data = messages.decode(bytes, start + 4, end);
     const state = this.#channels.get(id);
+    const data = messages.decode(bytes, start + 4, end, id === 0 ? this.keepOnRoot : state?.keep);
     if (state === undefined) this.#notAStream(FrameType.REQUEST, id);
     let refusal = messages.takeRefusal();
     if (refusal === undefined && this.pendingRequests >= this.#options.maxPendingRequests) {
@@ -492,7 +501,13 @@ export class WireConnection {
       return;
     }
     state!.outgoing.delete(requestId);
-    const value = messages.decode(bytes, start + 4, end);
+    // A reply the requester passes on unread (the hub routing a call) may stay as its bytes.
+    const value = messages.decode(
+      bytes,
+      start + 4,
+      end,
+      type === FrameType.REPLY && sink.keepEncoded === true ? KEEP_WHOLE : undefined,
+    );
     const refusal = messages.takeRefusal();
     if (refusal !== undefined) sink.reject(refusal);
     else if (!messages.keepAttachments(state, value)) return;

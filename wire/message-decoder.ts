@@ -12,6 +12,14 @@ import type { SessionIds } from "./session-ids.js";
 import type { StreamProxy } from "./stream-proxy.js";
 import type { StreamTable } from "./stream-table.js";
 
+/**
+ * What of a message stays as the bytes it came in (see `MessageDecoder.decode`): the values of
+ * these top-level keys, or without `fields` the whole body.
+ */
+export interface WireKeep {
+  readonly fields?: readonly string[];
+}
+
 /** What the decoder needs from its session to open what references name. */
 export interface DecoderSession {
   readonly ids: SessionIds;
@@ -51,12 +59,20 @@ export class MessageDecoder {
     private readonly config: ConnectionConfig,
   ) {}
 
-  /** Decodes the message body `bytes[start, end)`; undecodable is a protocol error (`EDECODE`). */
-  decode(bytes: Uint8Array, start: number, end: number): unknown {
+  /**
+   * Decodes the message body `bytes[start, end)`; undecodable is a protocol error (`EDECODE`).
+   * With `keep`, a codec that can (`Codec.decodeKeeping`) keeps the values of the top-level keys
+   * `keep.fields` — or the whole body, without fields — as the bytes they came in, where they
+   * hold no reference: for a hub that only passes them on, a service that reads them on demand.
+   */
+  decode(bytes: Uint8Array, start: number, end: number, keep?: WireKeep): unknown {
     if (this.#refusal !== undefined) this.#refusal = undefined;
     if (this.#decodedRefs.length > 0) this.#decodedRefs.length = 0;
     try {
       const codec = this.codec;
+      if (keep !== undefined && codec.decodeKeeping !== undefined) {
+        return codec.decodeKeeping(bytes, start, end, keep.fields, this.#hooks);
+      }
       return codec.decodeRegion !== undefined
         ? codec.decodeRegion(bytes, start, end, this.#hooks)
         : codec.decode(payloadView(bytes, start, end), this.#hooks);

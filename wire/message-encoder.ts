@@ -209,6 +209,7 @@ export class MessageEncoder {
     }
     const id = ids.allocate();
     const state = this.session.openChannel(id);
+    if (value.keepOnWire !== undefined) state.keep = value.keepOnWire;
     attaching.created.push(() => channels.forget(id));
     attaching.after.push(() => spliceChannels(value, state.end));
     return new Ref("channel", id);

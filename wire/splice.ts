@@ -1,6 +1,7 @@
 import type { ByteStream, ByteStreamPort, ByteStreamSink } from "../model/byte-stream.js";
 import type { Channel } from "../model/channel.js";
 import { StreamResetError } from "../model/errors.js";
+import { ForwardedAnswer } from "../model/forwarded-answer.js";
 
 /**
  * Joins two channel ends back to back: whatever arrives at one is sent out of the other, in
@@ -18,7 +19,12 @@ export function spliceChannels(a: Channel, b: Channel): void {
  * before `from` closed are still passed on, in order, before `to` closes.
  */
 function forward(from: Channel, to: Channel): void {
-  from.handle((data, context) => to.request(data, { cancelWith: context }));
+  // A request is passed on with its answer settling the one that arrived (no promise between).
+  from.handle((data, context) => {
+    const answer = new ForwardedAnswer();
+    to.requestTo(data, { cancelWith: context }, answer);
+    return answer;
+  });
   void (async () => {
     const messages = from[Symbol.asyncIterator]();
     for (;;) {

@@ -15,6 +15,14 @@ import { EncodedOnce } from "../../wire/encoded-once.js";
 import type { WireConnection } from "../../wire/connection.js";
 import type { HandlerRequest, HubRequest } from "./hub-protocol.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
+import { CborKept } from "../../codecs/cbor.js";
+import { routesEncoded, RoutedReply } from "../routed-reply.js";
+
+/**
+ * Call requests keep their `data` as the bytes it came in where the codec can: the hub routes
+ * it to the service's session unread (issue 19, cut-through at the hub hop).
+ */
+const KEEP_DATA = { fields: ["data"] } as const;
 
 /** What carried a served session and where from, for `hub.sessionsInfo()`. */
 export interface ServedPeer {
@@ -44,6 +52,7 @@ export function serveHubSession(
   });
   const registrations = new Map<string, Registration>();
   void connection.closed.then((reason) => session.close(reason));
+  connection.keepOnRoot = KEEP_DATA;
 
   connection.root.handle((request, context) => {
     const message = request as HubRequest;
@@ -52,7 +61,13 @@ export function serveHubSession(
       // without trace context starts from the root context, never from whatever is active here.
       const parent =
         message.traceparent === undefined ? ROOT_CONTEXT : (extractTraceContext(message) ?? ROOT_CONTEXT);
-      return session.callRaw(message.name, message.data, message.options, context, parent);
+      // A CBOR caller can take a reply that stays as the bytes the service sent.
+      const forwardsReply = connection.codec === cborCodec;
+      return session.callRaw(message.name, message.data, message.options, context, parent, forwardsReply);
+    }
+    // Only a call's data is routed unread: whatever else carries data is decoded for the hub.
+    if (message !== null && typeof message === "object" && "data" in message) {
+      if (message.data instanceof CborKept) message.data = message.data.decoded();
     }
     return serveOperation(message).catch((error: unknown) => {
       // A refused operation keeps nothing it carried: a handler or events channel nobody will
@@ -68,23 +83,26 @@ export function serveHubSession(
         // Checked before registering: a registration is all or nothing (a handler that is not a
         // channel once left an instance behind that failed every call routed to it).
         const handler = expectChannel(message.handler, "register's handler");
+        const cbor = connection.codec === cborCodec;
         const registration: Registration = await session.register(
           message.name,
-          (data, context) => {
+          // Routes each call to the peer: its data and, for a caller that passes it on, its
+          // reply stay the bytes they came in over CBOR (`routesEncoded`, `keepEncoded`).
+          routesEncoded((data, context) => {
             const request: HandlerRequest = {
-              data,
+              data: !cbor && data instanceof CborKept ? data.decoded() : data,
               service: preencoded(connection, context.service),
               caller: preencoded(connection, context.caller),
               deadline: context.deadline,
             };
             if (context.traceContext !== undefined) injectTraceContext(context.traceContext, request);
-            return handler.request(request, { cancelWith: context }).catch(async (error: unknown) => {
-              // The handler channel closed under the call: the instance is gone (its peer
-              // unregistered or died). Unregistering first lets the call fail over.
-              if (handler.isClosed) await registration.unregister();
-              throw error;
-            });
-          },
+            // The handler channel closing under the call means the instance is gone (its peer
+            // unregistered or died): RoutedReply unregisters it first, so the call fails over.
+            const reply = new RoutedReply(handler, () => registration.unregister());
+            const keepEncoded = cbor && (context as { forwardsReply?: boolean }).forwardsReply === true;
+            handler.requestTo(request, { cancelWith: context, keepEncoded }, reply);
+            return reply;
+          }),
           { labels: message.labels },
         );
         registrations.set(registration.info.id, registration);

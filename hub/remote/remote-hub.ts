@@ -24,6 +24,7 @@ import type { WireConnection } from "../../wire/connection.js";
 import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
 import type { SessionInfo } from "../stats/session-info.js";
 import type { CallRequest, HandlerRequest, HubRequest } from "./hub-protocol.js";
+import { KEEP_CALL_CONTEXT, ServedCallContext } from "./served-call-context.js";
 import { inCallSpan, tracingEnabled } from "../tracing/spans.js";
 import { extractTraceContext, injectTraceContext } from "../tracing/trace-context.js";
 import { ReconnectGaveUpError, ReconnectTimeoutError, RequestInterruptedError } from "./reconnect-errors.js";
@@ -269,40 +270,23 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   /** Registers `live` through `send`, with a fresh handler channel. */
   async #registerOn(live: LiveRegistration, send: HubRequester): Promise<void> {
     const [mine, theirs] = Channel.pair();
+    // A call's `service` and `caller` are decoded only if the handler reads them.
+    theirs.keepOnWire = KEEP_CALL_CONTEXT;
     const handler = live.handler as Handler;
     mine.handle((request, context) => {
       const message = request as HandlerRequest;
-      const { data, service, caller, deadline } = message;
-      if (!tracingEnabled()) {
-        return handler(data, {
-          service,
-          caller,
-          deadline,
-          get signal() {
-            return context.signal;
-          },
-          onCancel: (listener) => context.onCancel(listener),
-        });
-      }
+      if (!tracingEnabled()) return handler(message.data, new ServedCallContext(message, context));
       // The serve span continues the trace the hub sent, or starts one: never the context that
       // happened to be active when this connection was made.
+      const served = new ServedCallContext(message, context);
+      const { service, caller } = served;
       const parent = extractTraceContext(message) ?? ROOT_CONTEXT;
       const attributes = { "beamhub.instance": service?.id, "beamhub.caller.session": caller?.sessionId };
       return inCallSpan(
         "serve",
         service?.name ?? live.name,
         parent,
-        (traceContext) =>
-          handler(data, {
-            service,
-            caller,
-            deadline,
-            traceContext,
-            get signal() {
-              return context.signal;
-            },
-            onCancel: (listener) => context.onCancel(listener),
-          }),
+        (traceContext) => handler(message.data, served.tracedIn(traceContext)),
         attributes,
       );
     });
