@@ -3,8 +3,11 @@
 //   "expect K"  reset the counters; answers "armed" — then "done µs" once every subscriber got K,
 //               with the CPU time (user + system, µs) this process spent on the round.
 //   "quit"      closes everything and exits.
-// Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL -; then the count and the channel.
+// Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL - | raw PATH -;
+// then the count and the channel. `raw` reads bench/pubsub-raw-server.ts's stream: u32 big-endian
+// length prefixes, walked to count whole messages (the least a client must do to find them).
 import { readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { createInterface } from "node:readline";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { WebSocket } from "ws";
@@ -31,6 +34,24 @@ function got(index: number, n = 1): void {
       process.stdout.write(`done ${user + system}\n`);
     }
   }
+}
+
+/** A `raw` subscriber's reader: counts the whole messages of each chunk (a message may span chunks). */
+function countRaw(index: number): (chunk: Buffer) => void {
+  let partial: Buffer | undefined;
+  return (chunk) => {
+    const data = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+    let at = 0;
+    let messages = 0;
+    while (at + 4 <= data.length) {
+      const end = at + 4 + data.readUInt32BE(at);
+      if (end > data.length) break;
+      at = end;
+      messages++;
+    }
+    partial = at < data.length ? data.subarray(at) : undefined;
+    if (messages > 0) got(index, messages);
+  };
 }
 
 async function start(): Promise<void> {
@@ -64,6 +85,11 @@ async function start(): Promise<void> {
       })();
       await nc.flush();
       closers.push(() => nc.close());
+    } else if (kind === "raw") {
+      const socket = netConnect(where!);
+      await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+      socket.on("data", countRaw(i));
+      closers.push(() => socket.destroy());
     } else throw new Error(`unknown kind ${kind}`);
   }
 }
