@@ -3,7 +3,7 @@
 //   "expect K"  reset the counters; answers "armed" — then "done µs" once every subscriber got K,
 //               with the CPU time (user + system, µs) this process spent on the round.
 //   "quit"      closes everything and exits.
-// Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL - | raw PATH -;
+// Kinds: beamhub-unix PATH -|window=N | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL - | raw PATH -;
 // then the count and the channel. `raw` reads bench/pubsub-raw-server.ts's stream: u32 big-endian
 // length prefixes, walked to count whole messages (the least a client must do to find them).
 import { readFileSync } from "node:fs";
@@ -59,7 +59,11 @@ async function start(): Promise<void> {
     if (kind === "beamhub-unix" || kind === "beamhub-ws") {
       const hub: HubClient =
         kind === "beamhub-unix"
-          ? await connectUnix(where!, { reconnect: false })
+          ? await connectUnix(where!, {
+              reconnect: false,
+              // "window=N": the subscribers' sessions announce an eventWindow of N (default 128).
+              ...(extra?.startsWith("window=") ? { limits: { eventWindow: Number(extra.slice(7)) } } : {}),
+            })
           : await connectHttps(where!, {
               ca: readFileSync(extra!, "utf8"),
               transport: "websocket",

@@ -342,6 +342,14 @@ async function contenders(): Promise<Contender[]> {
       close: async () => undefined,
     },
     {
+      // The subscriber's event window bounds the hub's writes: one sendmsg per half window
+      // of credit per subscriber. A session may announce a larger one (`limits.eventWindow`).
+      name: "beamhub unix, hub.publish in the hub, subscribers' eventWindow 1024",
+      subscribers: new Subscribers(["beamhub-unix", unixPath, "window=1024"], "bench.window"),
+      publish: publishInHub("bench.window"),
+      close: async () => undefined,
+    },
+    {
       name: "beamhub unix, publisher over unix (64 in flight)",
       subscribers: new Subscribers(["beamhub-unix", unixPath, "-"], "bench.remote"),
       publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench.remote", PAYLOAD)),
