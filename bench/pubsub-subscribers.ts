@@ -19,6 +19,8 @@ const COUNT = Number(countText ?? 100);
 const SUBJECT = channel ?? "bench";
 
 let expected = Infinity;
+/** Set on "quit": subscriptions that end from then on are meant to. */
+let quitting = false;
 /** CPU time of this process when the round was armed: "done" says how much the round took. */
 let cpuAtArm = process.cpuUsage();
 let finished = 0;
@@ -61,6 +63,9 @@ async function start(): Promise<void> {
         kind === "beamhub-unix"
           ? await connectUnix(where!, {
               reconnect: false,
+              // Keep-alive of 30 s, not 2 s: at load 20+ on 2 cores a starved process misses
+              // pings and its sessions are closed, which stalls a round (not what is measured).
+              keepAlive: 30_000,
               // "window=N": the subscribers' sessions announce an eventWindow of N (default 128).
               ...(extra?.startsWith("window=") ? { limits: { eventWindow: Number(extra.slice(7)) } } : {}),
             })
@@ -68,12 +73,17 @@ async function start(): Promise<void> {
               ca: readFileSync(extra!, "utf8"),
               transport: "websocket",
               reconnect: false,
+              // Keep-alive of 30 s, not 2 s: at load 20+ on 2 cores a starved process misses
+              // pings and its sessions are closed, which stalls a round (not what is measured).
+              keepAlive: 30_000,
             });
       // Backpressure, as conec's default: every subscriber gets every message.
       const subscription = hub.subscribe(SUBJECT, { history: false, lag: "wait" });
       await subscription.ready;
       void (async () => {
         for await (const _ of subscription) got(i);
+        // Before "quit" this is a lost session (the round would wait for it forever): say so.
+        if (!quitting) process.stderr.write(`${kind} subscriber ${i}: its subscription ended\n`);
       })();
       closers.push(() => hub.close());
     } else if (kind === "ws") {
@@ -112,5 +122,6 @@ for await (const line of createInterface({ input: process.stdin })) {
     process.stderr.write(`${kind}: ${finished}/${COUNT} done, least received ${Math.min(...received)}\n`);
   } else if (command === "quit") break;
 }
+quitting = true;
 await Promise.all(closers.map((close) => close()));
 process.exit(0);

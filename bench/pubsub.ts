@@ -93,7 +93,10 @@ class Subscribers {
     if (ready !== undefined) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no "${what}" from the ${this.name} subscribers within ${ms} ms`)),
+        () =>
+          reject(
+            new Error(`no "${what}" from the ${this.name} subscribers of "${this.channel}" within ${ms} ms`),
+          ),
         ms,
       );
       this.#waiting = (line) => {
@@ -307,7 +310,8 @@ async function treeContenders(baseTree: string): Promise<Contender[]> {
 async function contenders(): Promise<Contender[]> {
   const hub = new Hub();
   const unixPath = join(dir, "hub.sock");
-  const unix = await listenUnix(hub, unixPath, { maxConnectionsPerUid: 1000 });
+  // A keep-alive of 30 s (see pubsub-subscribers.ts): starved subscriber processes keep their sessions.
+  const unix = await listenUnix(hub, unixPath, { maxConnectionsPerUid: 1000, keepAlive: 30_000 });
   const https = await listenHttps(hub, { certDir: join(dir, "cert"), maxConnectionsPerAddress: 1000 });
   const caFile = join(dir, "cert", "cert.pem");
   const publishInHub = (channel: string) => async (): Promise<void> => {
