@@ -22,7 +22,8 @@ const { Hub, listenUnix } = (await import(join(tree, "index.ts"))) as {
 };
 const PAYLOAD = new Uint8Array(64).fill(7);
 const hub = new Hub();
-const listener = await listenUnix(hub, socketPath, { maxConnectionsPerUid: 1000 });
+// A keep-alive of 30 s, as bench/pubsub.ts's own hub (a starved subscriber process keeps its sessions).
+const listener = await listenUnix(hub, socketPath, { maxConnectionsPerUid: 1000, keepAlive: 30_000 });
 process.stdout.write("ready\n");
 for await (const line of createInterface({ input: process.stdin })) {
   const [command, channel, count] = line.split(" ");

@@ -3,8 +3,11 @@
 //   "expect K"  reset the counters; answers "armed" — then "done µs" once every subscriber got K,
 //               with the CPU time (user + system, µs) this process spent on the round.
 //   "quit"      closes everything and exits.
-// Kinds: beamhub-unix PATH - | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL -; then the count and the channel.
+// Kinds: beamhub-unix PATH -|window=N | beamhub-ws URL CAFILE | ws URL CAFILE | nats URL - | raw PATH -;
+// then the count and the channel. `raw` reads bench/pubsub-raw-server.ts's stream: u32 big-endian
+// length prefixes, walked to count whole messages (the least a client must do to find them).
 import { readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { createInterface } from "node:readline";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { WebSocket } from "ws";
@@ -16,6 +19,8 @@ const COUNT = Number(countText ?? 100);
 const SUBJECT = channel ?? "bench";
 
 let expected = Infinity;
+/** Set on "quit": subscriptions that end from then on are meant to. */
+let quitting = false;
 /** CPU time of this process when the round was armed: "done" says how much the round took. */
 let cpuAtArm = process.cpuUsage();
 let finished = 0;
@@ -33,22 +38,52 @@ function got(index: number, n = 1): void {
   }
 }
 
+/** A `raw` subscriber's reader: counts the whole messages of each chunk (a message may span chunks). */
+function countRaw(index: number): (chunk: Buffer) => void {
+  let partial: Buffer | undefined;
+  return (chunk) => {
+    const data = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+    let at = 0;
+    let messages = 0;
+    while (at + 4 <= data.length) {
+      const end = at + 4 + data.readUInt32BE(at);
+      if (end > data.length) break;
+      at = end;
+      messages++;
+    }
+    partial = at < data.length ? data.subarray(at) : undefined;
+    if (messages > 0) got(index, messages);
+  };
+}
+
 async function start(): Promise<void> {
   for (let i = 0; i < COUNT; i++) {
     if (kind === "beamhub-unix" || kind === "beamhub-ws") {
       const hub: HubClient =
         kind === "beamhub-unix"
-          ? await connectUnix(where!, { reconnect: false })
+          ? await connectUnix(where!, {
+              reconnect: false,
+              // Keep-alive of 30 s, not 2 s: at load 20+ on 2 cores a starved process misses
+              // pings and its sessions are closed, which stalls a round (not what is measured).
+              keepAlive: 30_000,
+              // "window=N": the subscribers' sessions announce an eventWindow of N (default 128).
+              ...(extra?.startsWith("window=") ? { limits: { eventWindow: Number(extra.slice(7)) } } : {}),
+            })
           : await connectHttps(where!, {
               ca: readFileSync(extra!, "utf8"),
               transport: "websocket",
               reconnect: false,
+              // Keep-alive of 30 s, not 2 s: at load 20+ on 2 cores a starved process misses
+              // pings and its sessions are closed, which stalls a round (not what is measured).
+              keepAlive: 30_000,
             });
       // Backpressure, as conec's default: every subscriber gets every message.
       const subscription = hub.subscribe(SUBJECT, { history: false, lag: "wait" });
       await subscription.ready;
       void (async () => {
         for await (const _ of subscription) got(i);
+        // Before "quit" this is a lost session (the round would wait for it forever): say so.
+        if (!quitting) process.stderr.write(`${kind} subscriber ${i}: its subscription ended\n`);
       })();
       closers.push(() => hub.close());
     } else if (kind === "ws") {
@@ -64,6 +99,11 @@ async function start(): Promise<void> {
       })();
       await nc.flush();
       closers.push(() => nc.close());
+    } else if (kind === "raw") {
+      const socket = netConnect(where!);
+      await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+      socket.on("data", countRaw(i));
+      closers.push(() => socket.destroy());
     } else throw new Error(`unknown kind ${kind}`);
   }
 }
@@ -82,5 +122,6 @@ for await (const line of createInterface({ input: process.stdin })) {
     process.stderr.write(`${kind}: ${finished}/${COUNT} done, least received ${Math.min(...received)}\n`);
   } else if (command === "quit") break;
 }
+quitting = true;
 await Promise.all(closers.map((close) => close()));
 process.exit(0);

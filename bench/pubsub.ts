@@ -11,7 +11,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +19,7 @@ import { connect as natsConnect } from "@nats-io/transport-node";
 import { WebSocketServer, type WebSocket } from "ws";
 import { startNatsServer } from "../test/helpers/nats-cluster.js";
 import { connectUnix, Hub, listenHttps, listenUnix, type PubSubMessage } from "../index.js";
-import { median, pipelined, roundRatio, roundRatioSpread } from "./harness.js";
+import { formatSpread, median, pipelined, roundRatio, roundRatioSpread } from "./harness.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -38,6 +38,10 @@ const BASE_TREE = process.env.BENCH_BASE_TREE;
 const BASE_NAME = "beamhub unix, hub process of the base tree";
 const THIS_TREE_NAME = "beamhub unix, hub process of this tree";
 const HUB_CHILD = fileURLToPath(new URL("./pubsub-hub.ts", import.meta.url));
+const RAW_SERVER = fileURLToPath(new URL("./pubsub-raw-server.ts", import.meta.url));
+const RAW_NAME = "raw Node fan-out over unix, a copy per delivery";
+const RELAY_NAME = "raw Node byte relay over unix (no work per delivery)";
+const NATS_NAME = "NATS (nats-server, nats.js)";
 
 /** The process holding the subscribers of one contender. */
 class Subscribers {
@@ -89,7 +93,10 @@ class Subscribers {
     if (ready !== undefined) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no "${what}" from the ${this.name} subscribers within ${ms} ms`)),
+        () =>
+          reject(
+            new Error(`no "${what}" from the ${this.name} subscribers of "${this.channel}" within ${ms} ms`),
+          ),
         ms,
       );
       this.#waiting = (line) => {
@@ -225,6 +232,54 @@ class HubProcess {
   }
 }
 
+/**
+ * The raw Node fan-out (bench/pubsub-raw-server.ts) in a process of its own, as nats-server is,
+ * with the publisher in this process: the bound a Node hub works under on this machine.
+ */
+async function rawContender(mode: "copy" | "relay", name: string): Promise<Contender> {
+  const publishPath = join(dir, `raw-${mode}-publish.sock`);
+  const subscribePath = join(dir, `raw-${mode}-subscribe.sock`);
+  const server = spawn(process.execPath, ["--import", "tsx", RAW_SERVER, mode, publishPath, subscribePath], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  const ready = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the raw Node server did not start in 60 s")), 60_000);
+    server.stdout.setEncoding("utf8").once("data", (text: string) => {
+      clearTimeout(timer);
+      resolve(text.trim());
+    });
+  });
+  if (ready !== "ready") throw new Error(`raw Node server: ${ready}`);
+  const publisher = await new Promise<Socket>((resolve, reject) => {
+    const socket = netConnect(publishPath);
+    socket.once("connect", () => resolve(socket)).once("error", reject);
+  });
+  // Every message with its length prefix, as the publisher's writes: one writev per round.
+  const frame = Buffer.alloc(4 + PAYLOAD.byteLength);
+  frame.writeUInt32BE(PAYLOAD.byteLength, 0);
+  frame.set(PAYLOAD, 4);
+  return {
+    name,
+    subscribers: new Subscribers(["raw", subscribePath, "-"], "bench.raw", name),
+    publish: () =>
+      new Promise<void>((resolve, reject) => {
+        publisher.cork();
+        for (let i = 1; i < MESSAGES; i++) publisher.write(frame);
+        publisher.write(frame, (error) => (error ? reject(error) : resolve()));
+        publisher.uncork();
+      }),
+    serverCpu: () => ownCpu() + processCpu(server.pid),
+    close: async () => {
+      publisher.destroy();
+      server.stdin.end("quit\n");
+      const timer = setTimeout(() => server.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 /** The two hub processes of an A/B of trees, each with its subscribers, as contenders. */
 async function treeContenders(baseTree: string): Promise<Contender[]> {
   const trees = [
@@ -255,7 +310,8 @@ async function treeContenders(baseTree: string): Promise<Contender[]> {
 async function contenders(): Promise<Contender[]> {
   const hub = new Hub();
   const unixPath = join(dir, "hub.sock");
-  const unix = await listenUnix(hub, unixPath, { maxConnectionsPerUid: 1000 });
+  // A keep-alive of 30 s (see pubsub-subscribers.ts): starved subscriber processes keep their sessions.
+  const unix = await listenUnix(hub, unixPath, { maxConnectionsPerUid: 1000, keepAlive: 30_000 });
   const https = await listenHttps(hub, { certDir: join(dir, "cert"), maxConnectionsPerAddress: 1000 });
   const caFile = join(dir, "cert", "cert.pem");
   const publishInHub = (channel: string) => async (): Promise<void> => {
@@ -290,6 +346,14 @@ async function contenders(): Promise<Contender[]> {
       close: async () => undefined,
     },
     {
+      // The subscriber's event window bounds the hub's writes: one sendmsg per half window
+      // of credit per subscriber. A session may announce a larger one (`limits.eventWindow`).
+      name: "beamhub unix, hub.publish in the hub, subscribers' eventWindow 1024",
+      subscribers: new Subscribers(["beamhub-unix", unixPath, "window=1024"], "bench.window"),
+      publish: publishInHub("bench.window"),
+      close: async () => undefined,
+    },
+    {
       name: "beamhub unix, publisher over unix (64 in flight)",
       subscribers: new Subscribers(["beamhub-unix", unixPath, "-"], "bench.remote"),
       publish: () => pipelined(MESSAGES, 64, () => publisher.publish("bench.remote", PAYLOAD)),
@@ -314,8 +378,10 @@ async function contenders(): Promise<Contender[]> {
         await new Promise((resolve) => tls.close(resolve));
       },
     },
+    await rawContender("copy", RAW_NAME),
+    await rawContender("relay", RELAY_NAME),
     {
-      name: "NATS (nats-server, nats.js)",
+      name: NATS_NAME,
       subscribers: new Subscribers(["nats", nats.url, "-"]),
       publish: async () => {
         for (let i = 0; i < MESSAGES; i++) nc.publish("bench", PAYLOAD);
@@ -364,11 +430,11 @@ async function fanOut(): Promise<void> {
         .get(contender.name)!
         .push(await contender.subscribers.round(contender.publish, contender.serverCpu));
   }
-  const nats = samples.get("NATS (nats-server, nats.js)");
+  const nats = samples.get(NATS_NAME);
+  const raw = samples.get(RAW_NAME);
+  const rawSubscribers = list.find((contender) => contender.name === RAW_NAME)?.subscribers;
   const ws = samples.get("raw ws broadcast (TLS)");
-  const natsSubscribers = list.find((contender) => contender.name.startsWith("NATS"))?.subscribers;
-  const natsCpu = natsSubscribers?.cpuPerMessage;
-  const natsServerCpu = natsSubscribers?.serverCpuPerMessage;
+  const natsSubscribers = list.find((contender) => contender.name === NATS_NAME)?.subscribers;
   const ratio = (values: number[], base: number[] | undefined): string =>
     base === undefined ? "-" : roundRatio(values, base).toFixed(2);
   console.log(
@@ -381,28 +447,73 @@ async function fanOut(): Promise<void> {
   );
   // Under load, wall-clock rates follow the machine; the subscriber process's CPU time per
   // message is what its client library costs, whatever else runs.
-  console.log(
-    `  ${"contender".padEnd(64)} ${"delivered/s".padStart(12)}  ${"× NATS".padStart(7)}  ${"× raw ws".padStart(8)}  ${"sub CPU µs/msg".padStart(14)}  ${"× NATS".padStart(6)}  ${"pub side µs/msg".padStart(15)}  ${"× NATS".padStart(6)}`,
-  );
+  const columns: [string, number][] = [
+    ["contender", -64],
+    ["delivered/s", 12],
+    ["× NATS", 7],
+    ["× raw", 6],
+    ["× raw ws", 8],
+    ["sub CPU µs/msg", 14],
+    ["× NATS", 6],
+    ["× raw", 6],
+    ["pub side µs/msg", 15],
+    ["× NATS", 6],
+    ["× raw", 6],
+  ];
+  const row = (cells: string[]): string =>
+    "  " +
+    cells
+      .map((cell, at) => {
+        const width = columns[at]![1];
+        return width < 0 ? cell.padEnd(-width) : cell.padStart(width);
+      })
+      .join("  ");
+  console.log(row(columns.map(([title]) => title)));
   for (const contender of list) {
     const values = samples.get(contender.name)!;
+    const { cpuPerMessage, serverCpuPerMessage } = contender.subscribers;
     console.log(
-      `  ${contender.name.padEnd(64)} ${Math.round(median(values)).toLocaleString("en-US").padStart(12)}  ` +
-        `${ratio(values, nats).padStart(7)}  ${ratio(values, ws).padStart(8)}  ` +
-        `${median(contender.subscribers.cpuPerMessage).toFixed(2).padStart(14)}  ` +
-        `${ratio(contender.subscribers.cpuPerMessage, natsCpu).padStart(6)}  ` +
-        `${median(contender.subscribers.serverCpuPerMessage).toFixed(2).padStart(15)}  ` +
-        `${ratio(contender.subscribers.serverCpuPerMessage, natsServerCpu).padStart(6)}`,
+      row([
+        contender.name,
+        Math.round(median(values)).toLocaleString("en-US"),
+        ratio(values, nats),
+        ratio(values, raw),
+        ratio(values, ws),
+        median(cpuPerMessage).toFixed(2),
+        ratio(cpuPerMessage, natsSubscribers?.cpuPerMessage),
+        ratio(cpuPerMessage, rawSubscribers?.cpuPerMessage),
+        median(serverCpuPerMessage).toFixed(2),
+        ratio(serverCpuPerMessage, natsSubscribers?.serverCpuPerMessage),
+        ratio(serverCpuPerMessage, rawSubscribers?.serverCpuPerMessage),
+      ]),
     );
+  }
+  if (rawSubscribers !== undefined && natsSubscribers !== undefined) {
+    // The bound: if the smallest Node fan-out stays under NATS, no Node hub reaches 1× NATS here.
+    const spread = (over: number[], under: number[]): string => formatSpread(roundRatioSpread(over, under));
+    console.log(`\nagainst the bound (median of per-round ratios, lowest–highest):`);
+    for (const contender of list.filter((candidate) => candidate.name.startsWith("raw Node"))) {
+      const { cpuPerMessage, serverCpuPerMessage } = contender.subscribers;
+      console.log(
+        `  ${contender.name} / NATS: delivered/s ${spread(samples.get(contender.name)!, nats!)}, ` +
+          `server side CPU/msg ${spread(serverCpuPerMessage, natsSubscribers.serverCpuPerMessage)}, ` +
+          `subscriber CPU/msg ${spread(cpuPerMessage, natsSubscribers.cpuPerMessage)}`,
+      );
+    }
+    for (const contender of list.filter((candidate) => candidate.name.startsWith("beamhub unix"))) {
+      const { cpuPerMessage, serverCpuPerMessage } = contender.subscribers;
+      console.log(
+        `  ${contender.name}: / raw Node ${spread(samples.get(contender.name)!, raw!)}; ` +
+          `hub side CPU/msg × nats-server ${spread(serverCpuPerMessage, natsSubscribers.serverCpuPerMessage)}; ` +
+          `subscriber CPU/msg × nats.js ${spread(cpuPerMessage, natsSubscribers.cpuPerMessage)}`,
+      );
+    }
   }
   const mine = list.find((contender) => contender.name === THIS_TREE_NAME);
   const baseline = list.find((contender) => contender.name === BASE_NAME);
   if (mine !== undefined && baseline !== undefined) {
     // The A/B of two trees: medians of per-round ratios, this tree over the base (below 1: less).
-    const spread = (over: number[], under: number[]): string => {
-      const { median: middle, low, high } = roundRatioSpread(over, under);
-      return `${middle.toFixed(2)} (${low.toFixed(2)}–${high.toFixed(2)})`;
-    };
+    const spread = (over: number[], under: number[]): string => formatSpread(roundRatioSpread(over, under));
     console.log(`\nthis tree / base tree (median of per-round ratios, lowest–highest):`);
     console.log(`  delivered/s          ${spread(samples.get(mine.name)!, samples.get(baseline.name)!)}`);
     console.log(

@@ -13,7 +13,9 @@ export interface Subscription extends AsyncIterable<PubSubMessage | Lagged> {
 
 /** What a subscription tells the channel it belongs to. */
 export interface SubscriptionOwner {
-  /** A `wait` subscription read a message: a publisher waiting for room may go on. */
+  /** A `wait` subscription's window filled up: publications wait for it until it reads. */
+  filled(subscription: ChannelSubscription): void;
+  /** A `wait` subscription whose window was full read a message: a publisher waiting for room may go on. */
   freed(subscription: ChannelSubscription): void;
   /** The subscription closed. */
   left(subscription: ChannelSubscription): void;
@@ -67,6 +69,8 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
   /** Gaps in byte-stream broadcasts, to tell before the next message. */
   #notices: Lagged[] = [];
   #closed = false;
+  /** A `wait` subscription without room, as its owner was told (see `filled` and `freed`). */
+  #full = false;
   #onClose: (() => void)[] | undefined;
   #reader: ((result: IteratorResult<PubSubMessage | Lagged>) => void) | undefined;
   #readable: (() => void) | undefined;
@@ -157,6 +161,9 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       }
       // A subscriber that stopped reading: the slots of what was dropped are let go of too.
       this.#compact();
+    } else if (!this.hasRoom && !this.#full) {
+      this.#full = true;
+      this.owner.filled(this);
     }
     this.#wake();
   }
@@ -226,7 +233,12 @@ export class ChannelSubscription implements Subscription, AsyncIterator<PubSubMe
       this.#liveEnd = 0;
       this.#bytes = 0;
     } else this.#compact();
-    if (this.lag === "wait") this.owner.freed(this);
+    // Told only when room comes back: a channel checks its publishers then, not on every read
+    // (a check per read went over every `wait` subscriber: 100 subscribers, 100 per delivery).
+    if (this.#full && this.hasRoom) {
+      this.#full = false;
+      this.owner.freed(this);
+    }
     if (message.stream !== undefined) this.#hold(message.stream);
     return message;
   }

@@ -33,8 +33,11 @@ export class Topic implements SubscriptionOwner {
   readonly history: History;
   readonly #rate = new RateMeter();
   readonly #subscribers = new Set<ChannelSubscription>();
-  /** The `wait` subscribers among them: the only ones a publication may have to wait for. */
-  readonly #waiting = new Set<ChannelSubscription>();
+  /**
+   * The `wait` subscribers whose window is full: the only ones a publication may have to wait
+   * for. Kept as they fill and read (not found by going over every subscriber on every read).
+   */
+  readonly #full = new Set<ChannelSubscription>();
   readonly #pending: PendingPublish[] = [];
   #seq = 0;
   /** When the newest message was published, to pick which idle channel to forget first. */
@@ -142,17 +145,21 @@ export class Topic implements SubscriptionOwner {
       missed,
     );
     this.#subscribers.add(subscription);
-    if (lag === "wait") this.#waiting.add(subscription);
     return subscription;
   }
 
-  freed(): void {
+  filled(subscription: ChannelSubscription): void {
+    this.#full.add(subscription);
+  }
+
+  freed(subscription: ChannelSubscription): void {
+    this.#full.delete(subscription);
     if (this.#pending.length > 0) this.#pump();
   }
 
   left(subscription: ChannelSubscription): void {
     this.#subscribers.delete(subscription);
-    if (this.#waiting.delete(subscription)) this.#pump();
+    if (this.#full.delete(subscription)) this.#pump();
     this.#checkIdle();
   }
 
@@ -176,9 +183,7 @@ export class Topic implements SubscriptionOwner {
   }
 
   #roomFor(from: string, origin: object | undefined): boolean {
-    for (const subscription of this.#waiting) {
-      if (!subscription.hasRoom && !subscription.skips(from, origin)) return false;
-    }
+    for (const subscription of this.#full) if (!subscription.skips(from, origin)) return false;
     return true;
   }
 

@@ -1,5 +1,5 @@
 import type { ByteStream, ByteStreamPort, ByteStreamSink } from "../model/byte-stream.js";
-import type { Channel } from "../model/channel.js";
+import { SENT_AT_ONCE, type Channel } from "../model/channel.js";
 import { StreamResetError } from "../model/errors.js";
 import { ForwardedAnswer } from "../model/forwarded-answer.js";
 
@@ -36,8 +36,12 @@ function forward(from: Channel, to: Channel): void {
         if (result.done === true) break;
         message = result.value;
       }
+      // No await while `to` takes events at once: an await per event was a turn of the
+      // microtask queue per message for every subscriber of a fan-out.
+      const sent = to.send(message.data);
+      if (sent === SENT_AT_ONCE) continue;
       try {
-        await to.send(message.data);
+        await sent;
       } catch {
         // `to` closed: what is left is dropped as it arrives, until `from` closes too.
       }

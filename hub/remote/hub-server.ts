@@ -217,29 +217,41 @@ function forward(subscription: ChannelSubscription, events: Channel): Promise<vo
 }
 
 /**
- * The publication sent last and its bytes: its subscribers take it one after another, so most
- * lookups end here. Forgotten at the end of the turn, not kept until the next publication.
+ * The bytes of the publications sent this turn, in slots by seq: a publication's subscribers take
+ * it one after another, but each takes a run of them (as much as its credit allows) before the
+ * next one does, so "the one sent last" rarely matched and a WeakMap lookup per delivery was most
+ * of what remained. A slot holds its message only until the end of the turn (a large message is
+ * not kept alive by this cache); a slot taken by another channel's message of the same seq, or
+ * a turn's end, only sends the lookup on to the WeakMap.
  */
-let lastMessage: PubSubMessage | undefined;
-let lastEncoded: EncodedOnce | undefined;
-const forgetLast = (): void => {
-  lastMessage = lastEncoded = undefined;
+const SLOTS = 256;
+const slotMessages: (PubSubMessage | undefined)[] = new Array<PubSubMessage | undefined>(SLOTS);
+const slotEncodings: (EncodedOnce | undefined)[] = new Array<EncodedOnce | undefined>(SLOTS);
+let slotsUsed = false;
+const forgetSlots = (): void => {
+  slotMessages.fill(undefined);
+  slotEncodings.fill(undefined);
+  slotsUsed = false;
 };
 
 /** Each publication's bytes, shared by every session that sends it (see `EncodedOnce`). */
 const encodings = new WeakMap<PubSubMessage, EncodedOnce>();
 
 function encodedOnce(message: PubSubMessage): EncodedOnce {
-  if (message === lastMessage) return lastEncoded!;
+  const slot = message.seq & (SLOTS - 1);
+  if (slotMessages[slot] === message) return slotEncodings[slot]!;
   let encoded = encodings.get(message);
   if (encoded === undefined) {
     // Only the fields of the protocol's event: a message object is the subscriber's to read.
     const { from, data, seq, time } = message;
     encodings.set(message, (encoded = new EncodedOnce({ from, data, seq, time })));
   }
-  if (lastMessage === undefined) setImmediate(forgetLast);
-  lastMessage = message;
-  lastEncoded = encoded;
+  if (!slotsUsed) {
+    slotsUsed = true;
+    setImmediate(forgetSlots);
+  }
+  slotMessages[slot] = message;
+  slotEncodings[slot] = encoded;
   return encoded;
 }
 

@@ -183,6 +183,16 @@ function resolvers(): { promise: Promise<void>; resolve: () => void; reject: (er
   return { promise, resolve, reject };
 }
 
+/** Whether `event` has a message's four fields and no other (in any order). */
+function isMessageShaped(event: object): event is PubSubMessage {
+  let fields = 0;
+  for (const key in event) {
+    if (key !== "from" && key !== "data" && key !== "seq" && key !== "time") return false;
+    fields++;
+  }
+  return fields === 4 && Object.getPrototypeOf(event) === Object.prototype;
+}
+
 /** A subscription event from the hub, checked: a malformed one is the hub's bug, not data. */
 function parseEvent(data: unknown): PubSubMessage | Lagged {
   const event = data as Partial<SubscriptionEvent & { lagged: number }> | null;
@@ -198,7 +208,10 @@ function parseEvent(data: unknown): PubSubMessage | Lagged {
     if (typeof from === "string" && typeof seq === "number" && typeof time === "number") {
       const data = (event as PubSubMessage).data;
       if (stream instanceof ByteStream) return { from, data, seq, time, stream };
-      if (stream === undefined) return { from, data, seq, time };
+      // The decoded event is this subscriber's own object, fresh from the codec: returned as
+      // the message itself when it is exactly one (a copy per message was one more object for
+      // the collector per delivery), else copied down to the message's fields.
+      if (stream === undefined) return isMessageShaped(event) ? event : { from, data, seq, time };
     }
   }
   throw new InvalidMessageError(
