@@ -15,7 +15,8 @@
 //
 // The child serves on five sockets: raw echo, fd echo, raw bulk sink, fd bulk sink, fd sink.
 // The raw echo answers all complete frames of a read with one write (the best plain net can do);
-// the FdSocket echo calls write() once per frame and relies on FdSocket's batching.
+// the FdSocket echo calls write() once per frame and relies on FdSocket's batching. A sixth,
+// raw RPC (raw-rpc.ts), is the least a call mechanism does per call over a plain socket.
 import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -35,6 +36,7 @@ import {
 } from "../index.js";
 import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../fd/index.js";
 import { formatSpread, median, rateFor, roundRatioSpread } from "./harness.js";
+import { listenRawRpc, RawRpcClient } from "./raw-rpc.js";
 import { forkPeer, natsPeer, pinTo, type Peer } from "./unix-peers.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
@@ -93,6 +95,7 @@ async function child(dir: string): Promise<void> {
       socket.on("error", () => {});
     })
     .listen(join(dir, "raw.sock"));
+  listenRawRpc(join(dir, "rawrpc.sock"), new Map([["echo", (payload: Buffer) => payload]]));
 
   await FdServer.listen(join(dir, "fd.sock"), {
     batching: BATCHING,
@@ -375,6 +378,7 @@ async function parent(): Promise<void> {
     peers.push(forkJson, forkAdvanced, nats);
     const direct = await connectDirect(client, "svc.echo");
     const payload = new Uint8Array(PAYLOAD).fill(0x61);
+    const rawRpc = await RawRpcClient.connect(join(dir, "rawrpc.sock"));
     const allScenarios: [string, () => Promise<number>, string][] = [
       [
         "raw rr 1 in flight",
@@ -404,6 +408,8 @@ async function parent(): Promise<void> {
         "msg/s",
       ],
       ["FdSocket 1 fd/message, 16 in flight", () => fdMessages(join(dir, "fdsink.sock"), file, 16), "msg/s"],
+      ["raw RPC 1 in flight", () => session(1, () => rawRpc.call("echo", payload)), "req/s"],
+      ["raw RPC 100 in flight", () => session(100, () => rawRpc.call("echo", payload)), "req/s"],
       ["beamhub call 1 in flight", () => session(1, () => client.call("echo", payload)), "req/s"],
       ["beamhub call 100 in flight", () => session(100, () => client.call("echo", payload)), "req/s"],
       [
@@ -482,6 +488,12 @@ async function parent(): Promise<void> {
       `  stream bulk        ${ratio("beamhub byte stream bulk", "raw bulk 64 KiB writes")}  (target >= 0.70)`,
     );
     console.log(
+      `  call 100 in flight / raw RPC ${ratio("beamhub call 100 in flight", "raw RPC 100 in flight")}  (target >= 0.5)`,
+    );
+    console.log(
+      `  raw RPC 100 in flight / raw echo ${ratio("raw RPC 100 in flight", "raw rr 100 in flight")}`,
+    );
+    console.log(
       `  direct / via hub  ${ratio("beamhub service process direct, 100 in flight", "beamhub service process via hub, 100 in flight")}`,
     );
     console.log("ratios (beamhub session / peers, same rounds):");
@@ -504,6 +516,7 @@ async function parent(): Promise<void> {
       `  service process via hub, 100 in flight ${ratio("beamhub service process via hub, 100 in flight", "beamhub service process via hub, 100 in flight, metrics off")}`,
     );
     for (const peer of peers.splice(0)) await peer.close();
+    rawRpc.close();
     await direct.close();
     await bareClient.close();
     await client.close();
