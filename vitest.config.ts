@@ -6,10 +6,12 @@ const alias = { beamhub: fileURLToPath(new URL("./index.ts", import.meta.url)) }
 
 /**
  * The test files that run each in a process of its own, because they change what the rest of a
- * process would see: the fd addon switched off by environment (loadFdAddon caches its first
- * answer per process: test/compliance/unix-no-addon.test.ts), process-wide settings (umask, TMPDIR, HTTPS_PROXY, warning listeners), or
- * they run whole programs and the repository's tools (long, and nothing to share). A new test
- * file that does such a thing goes here.
+ * process would see — the fd addon switched off by environment (loadFdAddon caches its first
+ * answer per process: test/compliance/unix-no-addon.test.ts), OpenTelemetry's global tracer
+ * provider and context manager (test/tracing failed in the shared process), process-wide
+ * settings such as the umask, TMPDIR or HTTPS_PROXY — or because they run whole programs and the
+ * repository's tools (long, and little to share). A new test file that does such a thing and does
+ * not put it back goes here.
  */
 const ISOLATED = [
   "test/cli/**/*.test.ts",
@@ -17,6 +19,7 @@ const ISOLATED = [
   "test/package/**/*.test.ts",
   "test/ops/**/*.test.ts",
   "test/compliance/**/*.test.ts",
+  "test/tracing/**/*.test.ts",
   "test/quality.test.ts",
   "test/readme.test.ts",
 ];
