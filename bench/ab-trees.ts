@@ -20,8 +20,7 @@
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { ServiceBroker } from "moleculer";
-import { formatSpread, measure, roundRatioSpread, type Contender } from "./harness.js";
-import { ownLoops } from "./own-loop.js";
+import { measureMode, MODES, type Operation } from "./modes.js";
 
 interface TreeHub {
   call(name: string, data?: unknown): Promise<unknown>;
@@ -62,27 +61,15 @@ broker.createService({
 });
 await broker.start();
 
-for (const mode of ["sequential", "100 in flight"] as const) {
-  const operations: [string, () => Promise<unknown>][] = [];
+for (const mode of MODES) {
+  const operations: Operation[] = [];
   for (const { name, hub } of hubs) {
     operations.push([`${name} sync`, () => hub.call("echo", payload)]);
     operations.push([`${name} async`, () => hub.call("echo.async", payload)]);
   }
   operations.push(["moleculer sync", () => broker.call("echo.echo", payload)]);
   operations.push(["moleculer async", () => broker.call("echo.async", payload)]);
-  const contenders: Contender[] = [];
-  for (const [name, operation] of operations) {
-    const loops = await ownLoops(`${mode}: ${name}`, operation);
-    contenders.push({
-      name,
-      run: mode === "sequential" ? (n) => loops.sequential(n) : (n) => loops.pipelined(n, 100),
-    });
-  }
-  const results = await measure(contenders, count, rounds, "cpu");
-  const samples = new Map(results.map((result) => [result.name, result.samples]));
-  const ratio = (over: string, under: string): string =>
-    formatSpread(roundRatioSpread(samples.get(over)!, samples.get(under)!));
-  console.log(`\n${mode}: ${count} calls × ${rounds} rounds, CPU time, median (lowest–highest)`);
+  const { results, ratio } = await measureMode(mode, operations, count, rounds);
   for (const result of results) {
     console.log(
       `  ${result.name.padEnd(32)} ${Math.round(result.opsPerSecond).toLocaleString("en-US").padStart(12)}/s`,

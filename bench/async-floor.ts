@@ -23,8 +23,7 @@
  */
 import { ServiceBroker } from "moleculer";
 import { Hub } from "../index.js";
-import { formatSpread, measure, roundRatioSpread, type Contender } from "./harness.js";
-import { ownLoops } from "./own-loop.js";
+import { measureMode, MODES, type Operation } from "./modes.js";
 
 const payload = { user: "ada", action: "lookup", id: 42 };
 const handler = async (data: unknown): Promise<unknown> => data;
@@ -56,7 +55,7 @@ broker.createService({
 await broker.start();
 
 const identity = (value: unknown): unknown => value;
-const operations: [string, () => Promise<unknown>][] = [
+const operations: Operation[] = [
   ["handler() awaited (no dispatcher)", () => handler(payload)],
   ["handler().then(f)", () => handler(payload).then(identity)],
   [
@@ -75,20 +74,8 @@ const operations: [string, () => Promise<unknown>][] = [
 
 const count = Number(process.env.BENCH_COUNT ?? 200_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
-for (const mode of ["sequential", "100 in flight"] as const) {
-  const contenders: Contender[] = [];
-  for (const [name, operation] of operations) {
-    const loops = await ownLoops(`${mode}: ${name}`, operation);
-    contenders.push({
-      name,
-      run: mode === "sequential" ? (n) => loops.sequential(n) : (n) => loops.pipelined(n, 100),
-    });
-  }
-  const results = await measure(contenders, count, rounds, "cpu");
-  const samples = new Map(results.map((result) => [result.name, result.samples]));
-  const ratio = (over: string, under: string): string =>
-    formatSpread(roundRatioSpread(samples.get(over)!, samples.get(under)!));
-  console.log(`\n${mode}: ${count} calls × ${rounds} rounds, CPU time, median (lowest–highest)`);
+for (const mode of MODES) {
+  const { results, ratio } = await measureMode(mode, operations, count, rounds);
   for (const result of results) {
     const ns = 1e9 / result.opsPerSecond;
     console.log(

@@ -12,8 +12,8 @@
 import { EventEmitter } from "node:events";
 import { ServiceBroker } from "moleculer";
 import { Hub, hubMetrics } from "../index.js";
-import { formatSpread, measure, report, roundRatioSpread, type Contender } from "./harness.js";
-import { ownLoops } from "./own-loop.js";
+import { formatSpread, measure, report, roundRatioSpread } from "./harness.js";
+import { contendersFor, MODES, type Operation } from "./modes.js";
 
 const payload = { user: "ada", action: "lookup", id: 42 };
 
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   await broker.start();
 
   const roundTrip = eventEmitterRoundTrip();
-  const operations: [string, () => Promise<unknown>][] = [
+  const operations: Operation[] = [
     ["EventEmitter round trip (raw)", () => roundTrip(payload)],
     ["beamhub hub.call, sync handler", () => hub.call("echo", payload)],
     ["moleculer broker.call, sync handler", () => broker.call("echo.echo", payload)],
@@ -68,22 +68,11 @@ async function main(): Promise<void> {
     ["beamhub sync handler, metrics off", () => bare.call("echo", payload)],
     ["beamhub async handler, metrics off", () => bare.call("echo.async", payload)],
   ];
-  const contenders = async (mode: "sequential" | "100 in flight"): Promise<Contender[]> =>
-    Promise.all(
-      operations.map(async ([name, operation]) => {
-        const loops = await ownLoops(`${mode}: ${name}`, operation);
-        const run =
-          mode === "sequential"
-            ? (count: number) => loops.sequential(count)
-            : (count: number) => loops.pipelined(count, 100);
-        return { name, run };
-      }),
-    );
 
   const count = Number(process.env.BENCH_COUNT ?? 200_000);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
-  for (const mode of ["sequential", "100 in flight"] as const) {
-    const results = await measure(await contenders(mode), count, rounds, "cpu");
+  for (const mode of MODES) {
+    const results = await measure(await contendersFor(mode, operations), count, rounds, "cpu");
     console.log(
       report(
         `in-process request/response, ${mode} (${count} calls × ${rounds} rounds, median, CPU time)`,

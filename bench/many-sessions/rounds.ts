@@ -8,7 +8,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { build } from "esbuild";
+import { bundleForNode } from "../../test/helpers/programs.js";
 import { forkChild, type Child } from "../cluster/child.js";
 import { median } from "../harness.js";
 
@@ -22,39 +22,12 @@ export async function ask<Answer>(child: Child, request: unknown, timeoutMs = 12
 const run = promisify(execFile);
 const BUNDLES = join(import.meta.dirname, "..", "..", "build", "bench", "many-sessions");
 
-/**
- * Builds the hub and client programs into plain JavaScript bundles (esbuild, as the tests'
- * programs are built). WHY: through tsx, a process's CPU profile names most functions by their
- * file's line 1, and its loader thread adds CPU time of its own.
- */
+/** Builds the hub and client programs into plain JavaScript bundles, as the tests' programs are built. */
 export async function buildParts(): Promise<void> {
-  await build({
-    entryPoints: {
-      hub: join(import.meta.dirname, "hub.ts"),
-      clients: join(import.meta.dirname, "clients.ts"),
-    },
-    outdir: BUNDLES,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    // As in test/helpers/programs.ts: these find native code or worker files next to their modules.
-    external: [
-      "cbor-extract",
-      "msgpackr-extract",
-      "bufferutil",
-      "utf-8-validate",
-      "pino",
-      "thread-stream",
-      "prom-client",
-    ],
-    banner: {
-      js: 'import { createRequire as __benchRequire } from "node:module"; const require = __benchRequire(import.meta.url);',
-    },
-    splitting: true,
-    logLevel: "warning",
-  });
+  await bundleForNode(
+    { hub: join(import.meta.dirname, "hub.ts"), clients: join(import.meta.dirname, "clients.ts") },
+    BUNDLES,
+  );
 }
 
 /**

@@ -9,7 +9,7 @@
 // with --ignore-certificate-errors-spki-list=<base64 SHA-256 of its SubjectPublicKeyInfo>
 // (honoured because the profile is a fresh --user-data-dir); every other certificate error
 // still fails.
-import { createHash, createPublicKey } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -24,26 +24,18 @@ import {
   createDevCertificate,
   Hub,
 } from "../../index.js";
-import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
+import { within } from "../compliance/suite.js";
+import {
+  chromiumUnavailable,
+  launchChromium,
+  type LaunchedChromium,
+  trustCertificateFlag,
+} from "./chromium.js";
 import type { ScenarioResult } from "./page.js";
 
 const TOKEN = "browser-secret";
 const unavailable = await chromiumUnavailable();
 if (unavailable !== undefined) console.warn(`skipping the browser tests: ${unavailable}`);
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Chromium's --ignore-certificate-errors-spki-list entry for a PEM certificate. */
-function spkiHash(certificatePem: string): string {
-  const spki = createPublicKey(certificatePem).export({ type: "spki", format: "der" });
-  return createHash("sha256").update(spki).digest("base64");
-}
 
 describe.skipIf(unavailable !== undefined)("browser client in headless Chromium", () => {
   let hub: Hub;
@@ -115,7 +107,7 @@ describe.skipIf(unavailable !== undefined)("browser client in headless Chromium"
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     origin = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-    chromium = await launchChromium([`--ignore-certificate-errors-spki-list=${spkiHash(certificate.cert)}`]);
+    chromium = await launchChromium([trustCertificateFlag(certificate.cert)]);
   });
 
   afterAll(async () => {

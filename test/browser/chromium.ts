@@ -3,6 +3,7 @@
 // run time: `chromiumUnavailable()` says why a browser test must be skipped
 // (scripts/install-chromium.sh installs them).
 import { spawnSync } from "node:child_process";
+import { createHash, createPublicKey } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +26,17 @@ export const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+
+/**
+ * The flag that makes Chromium accept exactly one certificate (a test's development
+ * certificate, PEM): `--ignore-certificate-errors-spki-list=` with the base64 SHA-256 of its
+ * SubjectPublicKeyInfo. Chromium honours it because every launch has a fresh profile; every
+ * other certificate error still fails.
+ */
+export function trustCertificateFlag(certificatePem: string): string {
+  const spki = createPublicKey(certificatePem).export({ type: "spki", format: "der" });
+  return `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`;
+}
 
 /** The little of playwright-core's API the tests use (it is loaded dynamically). */
 export interface Page {

@@ -2,22 +2,14 @@
 // (another port of 127.0.0.1) and tries what any web page can — a no-cors text/plain POST, a
 // JSON POST (which needs a preflight), a WebSocket — against a hub that allows one origin.
 // The page from the allowed origin gets through and can read the reply; the other changes
-// nothing. Certificate trust as in browser.test.ts (one SPKI accepted).
-import { createHash, createPublicKey } from "node:crypto";
-import { createSecureServer, type Http2SecureServer } from "node:http2";
+// nothing. The origins, the hub and Chromium: ./two-origins.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevCertificate, type HttpsListener, Hub, listenHttps } from "../../index.js";
-import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
+import type { HttpsListener } from "../../index.js";
+import { within } from "../compliance/suite.js";
+import { chromiumUnavailable, type LaunchedChromium } from "./chromium.js";
+import { startTwoOrigins, type TwoOrigins } from "./two-origins.js";
 
 const unavailable = await chromiumUnavailable();
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** What the page managed to do against the hub. */
 interface Attempt {
@@ -49,52 +41,24 @@ const ATTEMPT = (hub: string): string => `(async () => {
 })()`;
 
 describe.skipIf(unavailable !== undefined)("cross-site requests from headless Chromium", () => {
-  let hub: Hub;
+  let origins: TwoOrigins | undefined;
   let listener: HttpsListener;
-  let pages: Http2SecureServer[] = [];
-  let chromium: LaunchedChromium | undefined;
+  let chromium: LaunchedChromium;
   let calls = 0;
   let allowed: string;
   let evil: string;
 
-  async function pageServer(certificate: { cert: string; key: string }): Promise<string> {
-    const server = createSecureServer({ ...certificate, allowHTTP1: true });
-    server.on("request", (_request, response) => {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      response.end('<!doctype html><meta charset="utf-8"><title>a page</title>');
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    pages.push(server);
-    return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-  }
-
   beforeAll(async () => {
-    const certificate = await createDevCertificate();
-    allowed = await pageServer(certificate);
-    evil = await pageServer(certificate);
-    hub = new Hub();
-    await hub.register("count", () => ++calls);
-    listener = await listenHttps(hub, { ...certificate, allowOrigins: [allowed], log: () => undefined });
-    const spki = createPublicKey(certificate.cert).export({ type: "spki", format: "der" });
-    chromium = await launchChromium([
-      `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
-    ]);
+    origins = await startTwoOrigins((hub) => hub.register("count", () => ++calls));
+    ({ listener, chromium, allowed, evil } = origins);
   });
 
   afterAll(async () => {
-    await chromium?.close();
-    await listener?.close();
-    for (const server of pages) {
-      await within(new Promise((resolve) => server.close(resolve)), 5000, "a page server to close").catch(
-        () => undefined,
-      );
-    }
-    pages = [];
-    await hub?.close();
+    await origins?.close();
   });
 
   async function attemptFrom(origin: string): Promise<Attempt> {
-    const { page, log } = chromium!;
+    const { page, log } = chromium;
     await page.goto(`${origin}/`, { timeout: 10_000 });
     try {
       return await within(page.evaluate<Attempt>(ATTEMPT(listener.url)), 15_000, "the page's attempts");

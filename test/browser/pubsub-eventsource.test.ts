@@ -3,14 +3,13 @@
 // as {"$bytes"}; a page from another origin gets nothing (the hub refuses its Origin with 403
 // and the browser closes the EventSource); closing the page's EventSource releases the
 // subscription at the hub; and on a hub that requires tokens the page sends its token as
-// ?access_token= (a wrong one is refused and the browser gives up). Certificate trust as in
-// cross-origin.test.ts (one SPKI accepted).
-import { createHash, createPublicKey } from "node:crypto";
-import { createSecureServer, type Http2SecureServer } from "node:http2";
+// ?access_token= (a wrong one is refused and the browser gives up). The origins, the hub and
+// Chromium: ./two-origins.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDevCertificate, type HttpsListener, Hub, listenHttps } from "../../index.js";
+import { type HttpsListener, type Hub, listenHttps } from "../../index.js";
 import { within } from "../compliance/suite.js";
-import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "./chromium.js";
+import { chromiumUnavailable, type LaunchedChromium } from "./chromium.js";
+import { startTwoOrigins, type TwoOrigins } from "./two-origins.js";
 
 const unavailable = await chromiumUnavailable();
 
@@ -28,48 +27,22 @@ const FOLLOW = (url: string): string => `(() => {
 })()`;
 
 describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", () => {
+  let origins: TwoOrigins | undefined;
   let hub: Hub;
   let listener: HttpsListener;
-  let pages: Http2SecureServer[] = [];
-  let chromium: LaunchedChromium | undefined;
+  let chromium: LaunchedChromium;
   let allowed: string;
   let evil: string;
   let certificateKey: string;
 
-  async function pageServer(certificate: { cert: string; key: string }): Promise<string> {
-    const server = createSecureServer({ ...certificate, allowHTTP1: true });
-    server.on("request", (_request, response) => {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      response.end('<!doctype html><meta charset="utf-8"><title>a page</title>');
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    pages.push(server);
-    return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-  }
-
   beforeAll(async () => {
-    const certificate = await createDevCertificate();
-    certificateKey = certificate.key;
-    allowed = await pageServer(certificate);
-    evil = await pageServer(certificate);
-    hub = new Hub();
-    listener = await listenHttps(hub, { ...certificate, allowOrigins: [allowed], log: () => undefined });
-    const spki = createPublicKey(certificate.cert).export({ type: "spki", format: "der" });
-    chromium = await launchChromium([
-      `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
-    ]);
+    origins = await startTwoOrigins();
+    ({ hub, listener, chromium, allowed, evil } = origins);
+    certificateKey = origins.certificate.key;
   });
 
   afterAll(async () => {
-    await chromium?.close();
-    await listener?.close();
-    for (const server of pages) {
-      await within(new Promise((resolve) => server.close(resolve)), 5000, "a page server to close").catch(
-        () => undefined,
-      );
-    }
-    pages = [];
-    await hub?.close();
+    await origins?.close();
   });
 
   async function subscribers(channel: string): Promise<number> {
@@ -77,7 +50,7 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
   }
 
   async function waitFor(expression: string, what: string): Promise<void> {
-    const { page, log } = chromium!;
+    const { page, log } = chromium;
     try {
       await page.waitForFunction(expression, undefined, { timeout: 15_000 });
     } catch (error) {
@@ -86,7 +59,7 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
   }
 
   it("a page from the allowed origin reads history and live messages; closing releases the subscription", async () => {
-    const { page } = chromium!;
+    const { page } = chromium;
     await hub.publish("chat room", { text: "before" });
     await hub.publish("chat room", new Uint8Array([255, 0]));
     await page.goto(`${allowed}/`, { timeout: 10_000 });
@@ -115,7 +88,7 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
   });
 
   it("on a hub that requires tokens, a page sends its token as ?access_token= (EventSource sets no header)", async () => {
-    const { page } = chromium!;
+    const { page } = chromium;
     const token = "page-token-6512bd43";
     const guarded = await listenHttps(hub, {
       cert: listener.certificate,
@@ -142,7 +115,7 @@ describe.skipIf(unavailable !== undefined)("EventSource in headless Chromium", (
   });
 
   it("a page from another origin reads nothing: the browser gives up on the refused stream", async () => {
-    const { page } = chromium!;
+    const { page } = chromium;
     await page.goto(`${evil}/`, { timeout: 10_000 });
     await page.evaluate(FOLLOW(`${listener.url}/beamhub/v1/pubsub/secret`));
     await waitFor('window.seen.state === "closed"', "the EventSource to be closed");

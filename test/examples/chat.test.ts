@@ -4,13 +4,17 @@
 // must show the history (Alice's join frame is only ever sent as history), then each side must
 // see what the other types. The page's port 8443 is swapped for the port the hub really took.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, createPublicKey } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumUnavailable, launchChromium, type LaunchedChromium } from "../browser/chromium.js";
+import {
+  chromiumUnavailable,
+  launchChromium,
+  type LaunchedChromium,
+  trustCertificateFlag,
+} from "../browser/chromium.js";
 import { installBeamhubCommand } from "../cli/helpers.js";
 import { within } from "../compliance/suite.js";
 
@@ -149,10 +153,7 @@ describe("examples/chat.md", () => {
 async function chatWithThePage(port: string, alice: ReturnType<typeof start>): Promise<void> {
   const pageAddress = blocks[4]!;
   const certificate = await readFile(join(dir, "cert", "cert.pem"), "utf8");
-  const spki = createPublicKey(certificate).export({ type: "spki", format: "der" });
-  chromium = await launchChromium([
-    `--ignore-certificate-errors-spki-list=${createHash("sha256").update(spki).digest("base64")}`,
-  ]);
+  chromium = await launchChromium([trustCertificateFlag(certificate)]);
   const [file, query] = pageAddress!.code.replace("8443", port).split("?");
   const url = `${pathToFileURL(join(root, file!)).href}?${query}`;
   const { page } = chromium;

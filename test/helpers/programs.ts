@@ -107,18 +107,17 @@ export function scriptArgs(file: string): string[] {
 }
 
 /**
- * Builds every program into {@link PROGRAMS_DIR}. The bundles are written to a fresh folder that
- * then replaces the old one, so a run never starts half of an old build and half of a new one.
+ * Bundles TypeScript entry points for Node into `outdir`, one `.mjs` per entry (`entryPoints`
+ * maps an output name to its source file), with the packages inside the bundle. The test
+ * programs are built with it, and so are the processes of benchmarks that profile or time their
+ * start (bench/many-sessions: under tsx a CPU profile names most functions by their file's
+ * line 1, and the loader thread adds CPU time of its own).
  */
-export async function buildPrograms(): Promise<void> {
-  const fresh = `${PROGRAMS_DIR}.${process.pid}`;
-  await rm(fresh, { recursive: true, force: true });
+export async function bundleForNode(entryPoints: Record<string, string>, outdir: string): Promise<void> {
   await build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(
-      PROGRAMS.map((program) => [relative(PROGRAMS_DIR, bundleOf(program)).replace(/\.mjs$/, ""), program]),
-    ),
-    outdir: fresh,
+    entryPoints,
+    outdir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
@@ -142,6 +141,21 @@ export async function buildPrograms(): Promise<void> {
     splitting: true,
     logLevel: "warning",
   });
+}
+
+/**
+ * Builds every program into {@link PROGRAMS_DIR}. The bundles are written to a fresh folder that
+ * then replaces the old one, so a run never starts half of an old build and half of a new one.
+ */
+export async function buildPrograms(): Promise<void> {
+  const fresh = `${PROGRAMS_DIR}.${process.pid}`;
+  await rm(fresh, { recursive: true, force: true });
+  await bundleForNode(
+    Object.fromEntries(
+      PROGRAMS.map((program) => [relative(PROGRAMS_DIR, bundleOf(program)).replace(/\.mjs$/, ""), program]),
+    ),
+    fresh,
+  );
   await rm(PROGRAMS_DIR, { recursive: true, force: true });
   await rename(fresh, PROGRAMS_DIR);
 }

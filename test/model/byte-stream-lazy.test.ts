@@ -1,30 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ByteStream, StreamResetError } from "../../index.js";
+import { countWebStreams } from "../helpers/web-stream-count.js";
 
-/** Counts the web streams made while a test runs (the globals are put back afterwards). */
-const made = { readable: 0, writable: 0 };
-const { ReadableStream: NativeReadable, WritableStream: NativeWritable } = globalThis;
-
-beforeEach(() => {
-  made.readable = made.writable = 0;
-  globalThis.ReadableStream = class extends NativeReadable<unknown> {
-    constructor(...args: ConstructorParameters<typeof NativeReadable<unknown>>) {
-      super(...args);
-      made.readable += 1;
-    }
-  } as typeof ReadableStream;
-  globalThis.WritableStream = class extends NativeWritable<unknown> {
-    constructor(...args: ConstructorParameters<typeof NativeWritable<unknown>>) {
-      super(...args);
-      made.writable += 1;
-    }
-  } as typeof WritableStream;
-});
-
-afterEach(() => {
-  globalThis.ReadableStream = NativeReadable;
-  globalThis.WritableStream = NativeWritable;
-});
+/** The web streams made while each test runs. */
+const made = countWebStreams();
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   let text = "";

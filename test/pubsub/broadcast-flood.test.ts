@@ -8,21 +8,17 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Hub } from "../../hub/hub.js";
 import { listenUnix } from "../../hub/remote/listen-unix.js";
 import type { UnixListener } from "../../hub/remote/unix.js";
 import { within } from "../compliance/suite.js";
+import { heapAfterGc } from "../helpers/heap.js";
 import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
 
 const MB = 1024 * 1024;
 const ERRORS = JSON.stringify(join(import.meta.dirname, "../../model/errors.ts"));
 const CHUNK = 64 * 1024;
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-broadcast-flood-"));
 const socket = join(dir, "hub.sock");
@@ -80,26 +76,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The JavaScript heap and the memory outside it that buffers hold. */
-function heapUsed(): number {
-  gc();
-  gc();
-  const { heapUsed: heap, external } = process.memoryUsage();
-  return heap + external;
-}
-
 /** Writes `total` bytes in fresh chunks (nothing shared keeps the flood cheap by accident). */
 async function flood(writer: WritableStreamDefaultWriter<Uint8Array>, total: number): Promise<number> {
-  const before = heapUsed();
+  const before = heapAfterGc();
   let peak = 0;
   for (let written = 0, i = 0; written < total; written += CHUNK, i++) {
     await within(writer.write(new Uint8Array(CHUNK).fill(i & 0xff)), 20_000, `write ${i}`);
     if (i % 256 === 255) {
       await new Promise((resolve) => setImmediate(resolve));
-      peak = Math.max(peak, heapUsed() - before);
+      peak = Math.max(peak, heapAfterGc() - before);
     }
   }
-  return Math.max(peak, heapUsed() - before);
+  return Math.max(peak, heapAfterGc() - before);
 }
 
 describe("byte-stream broadcast under a flood", () => {

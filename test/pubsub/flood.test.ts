@@ -7,12 +7,11 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Hub } from "../../hub/hub.js";
 import { listenUnix } from "../../hub/remote/listen-unix.js";
 import type { UnixListener } from "../../hub/remote/unix.js";
+import { heapAfterGc } from "../helpers/heap.js";
 import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
 
 const MB = 1024 * 1024;
@@ -21,9 +20,6 @@ const MESSAGES = 40_000;
 const SIZE = 4096;
 /** Heap growth allowed: ring (256 × 4 KiB) + event window + history (1 MiB) + slack, far below the flood. */
 const BOUND = 24 * MB;
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-pubsub-flood-"));
 const socket = join(dir, "hub.sock");
@@ -55,21 +51,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The JavaScript heap and the memory outside it that buffers hold (a Uint8Array's bytes are there). */
-function heapUsed(): number {
-  gc();
-  gc();
-  const { heapUsed: heap, external } = process.memoryUsage();
-  return heap + external;
-}
-
 describe("pub/sub under a flood", () => {
   it(
     "keeps the hub's heap bounded while a remote drop-oldest subscriber has stopped reading",
     { timeout: 120_000 },
     async () => {
       expect(hub.pubsub.channels().find((info) => info.name === "flood")?.subscribers).toBe(1);
-      const before = heapUsed();
+      const before = heapAfterGc();
       let peak = 0;
       for (let i = 0; i < MESSAGES; i++) {
         // A fresh payload each time: nothing shared keeps the flood cheap by accident.
@@ -78,10 +66,10 @@ describe("pub/sub under a flood", () => {
         if (i % 5000 === 4999) {
           // Let the session write what it may, then look.
           await new Promise((resolve) => setImmediate(resolve));
-          peak = Math.max(peak, heapUsed() - before);
+          peak = Math.max(peak, heapAfterGc() - before);
         }
       }
-      peak = Math.max(peak, heapUsed() - before);
+      peak = Math.max(peak, heapAfterGc() - before);
       expect(peak).toBeLessThan(BOUND);
       // The subscriber is still there: dropped for, not dropped.
       const info = hub.pubsub.channels().find((channel) => channel.name === "flood");
@@ -91,13 +79,13 @@ describe("pub/sub under a flood", () => {
   );
 
   it("bounds a stalled subscriber's ring by bytes, not only by messages", { timeout: 120_000 }, async () => {
-    const before = heapUsed();
+    const before = heapAfterGc();
     let peak = 0;
     for (let i = 0; i < 2000; i++) {
       await hub.publish("flood.big", new Uint8Array(64 * 1024).fill(i & 0xff));
       if (i % 250 === 249) {
         await new Promise((resolve) => setImmediate(resolve));
-        peak = Math.max(peak, heapUsed() - before);
+        peak = Math.max(peak, heapAfterGc() - before);
       }
     }
     // Ring 8 MiB + history 1 MiB + the session's event window (128 × 64 KiB) and socket buffers;

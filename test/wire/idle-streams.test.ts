@@ -1,33 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ByteStream, connectUnix, Hub, listenUnix, StreamResetError } from "../../index.js";
+import { describe, expect, it } from "vitest";
+import { ByteStream, StreamResetError } from "../../index.js";
+import { withUnixHub } from "../helpers/unix-hub.js";
+import { countWebStreams } from "../helpers/web-stream-count.js";
 
-/** Counts the web streams made while a test runs (the globals are put back afterwards). */
-let made = 0;
-const { ReadableStream: NativeReadable, WritableStream: NativeWritable } = globalThis;
-
-beforeEach(() => {
-  made = 0;
-  globalThis.ReadableStream = class extends NativeReadable<unknown> {
-    constructor(...args: ConstructorParameters<typeof NativeReadable<unknown>>) {
-      super(...args);
-      made += 1;
-    }
-  } as typeof ReadableStream;
-  globalThis.WritableStream = class extends NativeWritable<unknown> {
-    constructor(...args: ConstructorParameters<typeof NativeWritable<unknown>>) {
-      super(...args);
-      made += 1;
-    }
-  } as typeof WritableStream;
-});
-
-afterEach(() => {
-  globalThis.ReadableStream = NativeReadable;
-  globalThis.WritableStream = NativeWritable;
-});
+/** The web streams made while each test runs. */
+const made = countWebStreams();
 
 /** Resolves with the first value `poll` returns that is not undefined; bounded. */
 async function eventually<T>(poll: () => T | undefined, what: string): Promise<T> {
@@ -41,14 +18,10 @@ async function eventually<T>(poll: () => T | undefined, what: string): Promise<T
 
 describe("byte streams held idle through a hub over Unix", () => {
   it("make no web streams on either side until someone reads; then bytes and resets flow", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "beamhub-idle-streams-"));
-    const hub = new Hub();
-    const held: ByteStream[] = [];
-    await hub.register("hold", (stream: ByteStream) => held.push(stream));
-    const listener = await listenUnix(hub, join(dir, "hub.sock"));
-    const client = await connectUnix(join(dir, "hub.sock"), { reconnect: false });
-    try {
-      made = 0;
+    await withUnixHub(async (client, hub) => {
+      const held: ByteStream[] = [];
+      await hub.register("hold", (stream: ByteStream) => held.push(stream));
+      made.readable = made.writable = 0;
       const ends: ByteStream[] = [];
       for (let i = 0; i < 20; i++) {
         const [mine, theirs] = ByteStream.pair();
@@ -57,7 +30,7 @@ describe("byte streams held idle through a hub over Unix", () => {
       }
       expect(held).toHaveLength(20);
       // Idle: neither the client's pairs, their splice onto the wire, nor the hub's ends made any.
-      expect(made).toBe(0);
+      expect(made).toEqual({ readable: 0, writable: 0 });
 
       // The first one is used: bytes written at the client are read at the hub.
       const writer = ends[0]!.writable.getWriter();
@@ -71,11 +44,6 @@ describe("byte streams held idle through a hub over Unix", () => {
       ends[1]!.reset(new Error("client gave up"));
       await eventually(() => (held[1]!.isClosed ? true : undefined), "the reset to reach the hub");
       await expect(held[1]!.readable.getReader().read()).rejects.toBeInstanceOf(StreamResetError);
-    } finally {
-      await client.close();
-      await listener.close();
-      await hub.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

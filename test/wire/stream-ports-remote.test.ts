@@ -2,45 +2,13 @@
 // real Unix session: the client's end of a pair and the service's wire end are both raw, so a
 // stream open makes no web stream anywhere, and the credit window still holds a fast writer to
 // a paused reader's pace without losing or reordering a byte.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  ByteStream,
-  type ByteStreamPort,
-  type ByteStreamSink,
-  connectUnix,
-  Hub,
-  type HubClient,
-  listenUnix,
-  StreamResetError,
-} from "../../index.js";
+import { describe, expect, it } from "vitest";
+import { ByteStream, type ByteStreamPort, type ByteStreamSink, StreamResetError } from "../../index.js";
+import { withUnixHub } from "../helpers/unix-hub.js";
+import { countWebStreams } from "../helpers/web-stream-count.js";
 
-/** Counts the web streams made while a test runs (the globals are put back afterwards). */
-let made = 0;
-const { ReadableStream: NativeReadable, WritableStream: NativeWritable } = globalThis;
-
-beforeEach(() => {
-  made = 0;
-  globalThis.ReadableStream = class extends NativeReadable<unknown> {
-    constructor(...args: ConstructorParameters<typeof NativeReadable<unknown>>) {
-      super(...args);
-      made += 1;
-    }
-  } as typeof ReadableStream;
-  globalThis.WritableStream = class extends NativeWritable<unknown> {
-    constructor(...args: ConstructorParameters<typeof NativeWritable<unknown>>) {
-      super(...args);
-      made += 1;
-    }
-  } as typeof WritableStream;
-});
-
-afterEach(() => {
-  globalThis.ReadableStream = NativeReadable;
-  globalThis.WritableStream = NativeWritable;
-});
+/** The web streams made while each test runs. */
+const made = countWebStreams();
 
 /** The echo of the port's TSDoc: what arrives goes back, with backpressure both ways. */
 class EchoSink implements ByteStreamSink {
@@ -112,21 +80,6 @@ class WriterSink extends CollectSink {
   drained = (): Promise<void> => new Promise((resolve) => (this.#wake = resolve));
 }
 
-async function withHub(test: (client: HubClient, hub: Hub) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "beamhub-stream-ports-"));
-  const hub = new Hub();
-  const listener = await listenUnix(hub, join(dir, "hub.sock"));
-  const client = await connectUnix(join(dir, "hub.sock"), { reconnect: false });
-  try {
-    await test(client, hub);
-  } finally {
-    await client.close();
-    await listener.close();
-    await hub.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 function pattern(size: number, seed: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
@@ -135,7 +88,7 @@ function pattern(size: number, seed: number): Uint8Array {
 
 describe("byte stream ports over a Unix session", () => {
   it("echo 40 streams at once through ports at both ends, every byte in order, no web stream made", async () => {
-    await withHub(async (client, hub) => {
+    await withUnixHub(async (client, hub) => {
       await hub.register("port.echo", ({ stream }: { stream: ByteStream }) => {
         const port = stream.openPort();
         if (port === undefined) throw new Error("the service's end was already in use");
@@ -143,7 +96,7 @@ describe("byte stream ports over a Unix session", () => {
           port.start(new EchoSink(port, (error) => (error === undefined ? resolve() : reject(error)))),
         );
       });
-      made = 0;
+      made.readable = made.writable = 0;
       const opens = Array.from({ length: 40 }, async (_, index) => {
         const sent = pattern(1000 + index * 997, index);
         const [mine, theirs] = ByteStream.pair();
@@ -158,12 +111,12 @@ describe("byte stream ports over a Unix session", () => {
         expect(Buffer.from(echoed).equals(Buffer.from(sent))).toBe(true);
       });
       await Promise.all(opens);
-      expect(made).toBe(0);
+      expect(made).toEqual({ readable: 0, writable: 0 });
     });
   });
 
   it("a writer far ahead of a paused reader is held by the window and loses nothing", async () => {
-    await withHub(async (client, hub) => {
+    await withUnixHub(async (client, hub) => {
       const window = 1024 * 1024; // the default stream window of a session
       let servicePort: ByteStreamPort | undefined;
       const serviceSink = new CollectSink();
@@ -199,7 +152,7 @@ describe("byte stream ports over a Unix session", () => {
   });
 
   it("a reset at the client reaches the service's port sink as a StreamResetError", async () => {
-    await withHub(async (client, hub) => {
+    await withUnixHub(async (client, hub) => {
       const serviceSink = new CollectSink();
       await hub.register("port.sink", ({ stream }: { stream: ByteStream }) => {
         stream.openPort()!.start(serviceSink);
