@@ -171,7 +171,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       if (!trust.isRevoked(tunnel.peer.serial)) continue;
       served.delete(tunnel);
       if (tunnel.transport.abort !== undefined) tunnel.transport.abort();
-      else tunnel.transport.close();
+      else void tunnel.transport.close();
       cut.add(tunnel.peer.id);
     }
     const opened = await Promise.allSettled(links.values());

@@ -146,7 +146,7 @@ describe("the WebSocket session transport", () => {
     const atServer = collect(node);
     await until(() => atClient.bytes.length === 3, "the early message");
     expect(atClient.bytes).toEqual([1, 2, 3]);
-    node.close();
+    void node.close();
     expect(await within(atClient.closed, 5000, "the client's end to close")).toBeUndefined();
     expect(await within(atServer.closed, 5000, "the server's end to close")).toBeUndefined();
   });
