@@ -1,7 +1,7 @@
 import type { Channel, ReplySink } from "../model/channel.js";
 import type { Queue } from "../model/queue.js";
 import type { IdTable } from "./id-table.js";
-import type { WireKeep } from "./message-decoder.js";
+import type { WireKeep } from "./wire-keep.js";
 import type { SessionIds } from "./session-ids.js";
 
 /** An event waiting for credit (PROTOCOL.md "Channel events"): its sender's promise. */

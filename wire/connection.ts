@@ -26,7 +26,8 @@ import {
 import { agreeOnCodec, ownHello } from "./handshake.js";
 import { decodeHello, type Hello } from "./hello.js";
 import { IdTable } from "./id-table.js";
-import { MessageDecoder, type WireKeep } from "./message-decoder.js";
+import { MessageDecoder } from "./message-decoder.js";
+import type { WireKeep } from "./wire-keep.js";
 import { MessageEncoder, type DescriptorMode } from "./message-encoder.js";
 import { ReceivedFds } from "./received-fds.js";
 import { SessionIds } from "./session-ids.js";

@@ -11,14 +11,7 @@ import type { ReceivedFds } from "./received-fds.js";
 import type { SessionIds } from "./session-ids.js";
 import type { StreamProxy } from "./stream-proxy.js";
 import type { StreamTable } from "./stream-table.js";
-
-/**
- * What of a message stays as the bytes it came in (see `MessageDecoder.decode`): the values of
- * these top-level keys, or without `fields` the whole body.
- */
-export interface WireKeep {
-  readonly fields?: readonly string[];
-}
+import type { WireKeep } from "./wire-keep.js";
 
 /** What the decoder needs from its session to open what references name. */
 export interface DecoderSession {
