@@ -394,6 +394,13 @@ export class Hub implements HubClient, SessionHost {
   /** @internal */
   invoke(call: PendingCall): unknown {
     const chain = this.#chain;
+    // Only a CBOR session's call (`forwardsReply`) can carry data kept as bytes (`CborKept`): an
+    // in-process call pays no check (an `instanceof` per call here cost in-process calls 10–25 %).
+    if (call.forwardsReply) return this.#invokeForwarding(call, chain);
+    return chain === undefined ? call.instance!.handler(call.data, call) : chain(call);
+  }
+
+  #invokeForwarding(call: PendingCall, chain: ((call: PendingCall) => unknown) | undefined): unknown {
     const data = call.data;
     if (chain === undefined) {
       const handler = call.instance!.handler;
