@@ -319,6 +319,12 @@ export class StreamProxy extends ChunkDelivery implements ByteStreamPort {
   #failWriting(error: StreamResetError): void {
     if (this.#writeFailed !== undefined) return;
     this.#writeFailed = error;
+    this.#stopWriting(error);
+    this.#maybeForget();
+  }
+
+  /** Our direction ends with `error`: the writer fails, a waiting write wakes, nothing unsent stays. */
+  #stopWriting(error: StreamResetError): void {
     this.#writer?.error(error);
     const wake = this.#wakeWriter;
     this.#wakeWriter = undefined;
@@ -326,7 +332,6 @@ export class StreamProxy extends ChunkDelivery implements ByteStreamPort {
     this.#unsent.length = 0;
     this.#unsentBytes = 0;
     this.stream.writeFinished();
-    this.#maybeForget();
   }
 
   #abort(reason: unknown, tellPeer: boolean): void {
@@ -341,14 +346,8 @@ export class StreamProxy extends ChunkDelivery implements ByteStreamPort {
     } catch {
       // the readable already finished
     }
-    this.#writer?.error(error);
-    const wake = this.#wakeWriter;
-    this.#wakeWriter = undefined;
-    wake?.();
-    this.#unsent.length = 0;
-    this.#unsentBytes = 0;
+    this.#stopWriting(error);
     this.stream.readFinished();
-    this.stream.writeFinished();
     this.wire.forget(this.id);
     this.#sink?.reset(error);
   }
