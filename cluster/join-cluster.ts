@@ -178,6 +178,7 @@ export async function joinCluster(hub: Hub, options: JoinClusterOptions): Promis
       onOwnKeyRemoved: (service) => {
         if (publisher.republish(service)) void publisher.verifyRecord();
       },
+      onOwnRecordRemoved: () => void publisher.verifyRecord(),
       onResynced: () => void publisher.verify(),
       malformed,
     });
@@ -333,5 +334,8 @@ async function removeKeysOf(
   const doomed: string[] = [];
   for await (const key of keys) doomed.push(key);
   await Promise.all(doomed.map(async (key) => (await kv.delete(key), announce(key))));
-  if (epoch !== undefined) await kv.delete(subjects.hubKey(hub));
+  if (epoch !== undefined) {
+    await kv.delete(subjects.hubKey(hub));
+    announce(subjects.hubKey(hub));
+  }
 }

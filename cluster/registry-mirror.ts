@@ -47,6 +47,8 @@ export class RegistryMirror {
   readonly #onHub: (hub: string) => void;
   /** Called when a key of this hub's own went from the bucket. */
   readonly #onOwnKeyRemoved: (service: string) => void;
+  /** Called when this hub's record was announced deleted. */
+  readonly #onOwnRecordRemoved: () => void;
   /** Called after every resync has caught up with the bucket. */
   readonly #onResynced: () => void;
   readonly #malformed: MalformedCounts | undefined;
@@ -65,6 +67,11 @@ export class RegistryMirror {
      */
     onOwnKeyRemoved: (service: string) => void;
     /**
+     * This hub's record was deleted by a hub that judged it dead: a judge may delete it after
+     * this hub, awake again, already wrote it back (judges run apart), so each deletion counts.
+     */
+    onOwnRecordRemoved?: () => void;
+    /**
      * A resync caught up with the bucket (every `resyncMs`, and after a reconnect): the time for
      * this hub to check its own keys there, which its watch alone may have missed being deleted.
      */
@@ -79,6 +86,7 @@ export class RegistryMirror {
     this.#forwarding = options.forwarding;
     this.#onHub = options.onHub;
     this.#onOwnKeyRemoved = options.onOwnKeyRemoved;
+    this.#onOwnRecordRemoved = options.onOwnRecordRemoved ?? (() => undefined);
     this.#onResynced = options.onResynced ?? (() => undefined);
   }
 
@@ -112,6 +120,12 @@ export class RegistryMirror {
         if (error !== null || this.#stopped) return;
         const [key = "", revision] = message.string().split(" ");
         const parsed = this.#subjects.parseServiceKey(key);
+        const recordOf = parsed === undefined ? this.#subjects.parseHubKey(key) : undefined;
+        if (recordOf !== undefined && revision === undefined) {
+          // A record deleted: only this hub's own matters (others' come and go with their keys).
+          if (recordOf === this.#self) this.#onOwnRecordRemoved();
+          return;
+        }
         if (parsed === undefined || (revision !== undefined && !/^\d+$/.test(revision))) {
           this.#malformed?.count("registry");
           return;

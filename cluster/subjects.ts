@@ -124,6 +124,12 @@ export class ClusterSubjects {
     return `hub.${subjectToken(hub)}`;
   }
 
+  /** The hub a hub record's key names. */
+  parseHubKey(key: string): string | undefined {
+    const parts = key.split(".");
+    return parts.length === 2 && parts[0] === "hub" ? fromSubjectToken(parts[1]!) : undefined;
+  }
+
   /** The hub and service a service key names. */
   parseServiceKey(key: string): { service: string; hub: string } | undefined {
     const parts = key.split(".");

@@ -134,6 +134,18 @@ describe("a hub judged dead while frozen", () => {
     );
     const record = (await kv.get(subjects.hubKey("hub-c")))!.json<{ hub: string; epoch: string }>();
     expect(record.hub).toBe("hub-c");
+
+    // A late judge (they work apart) deletes the record after hub C wrote it back, and announces
+    // it as judges do: hub C writes it again (in CI it once read its record just before such a
+    // deletion and never looked again).
+    await kv.delete(subjects.hubKey("hub-c"));
+    judges[0]!.cluster.nats.publish(subjects.registryChanges, subjects.hubKey("hub-c"));
+    await until(
+      () => present(subjects.hubKey("hub-c")),
+      10_000,
+      () => `hub C did not write back a record deleted late; ${said()}`,
+    );
+    expect((await kv.get(subjects.hubKey("hub-c")))!.json<{ epoch: string }>().epoch).toBe(record.epoch);
     await service.close();
   }, 60_000);
 });
