@@ -107,7 +107,8 @@ export async function launchChromium(extraFlags: string[] = []): Promise<Launche
       executablePath: CHROMIUM_PATH,
       headless: true,
       args: [...CHROMIUM_FLAGS, ...extraFlags],
-      timeout: 20_000,
+      // Chromium took over 20 s to start once in CI on a loaded machine; the hooks allow 60 s.
+      timeout: 45_000,
     });
   } catch (error) {
     await rm(profile, { recursive: true, force: true });

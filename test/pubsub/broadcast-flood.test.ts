@@ -26,12 +26,18 @@ let hub: Hub;
 let listener: UnixListener;
 let stalled: ChildProcessWithoutNullStreams;
 const lines: string[] = [];
+/** What the stalled peer wrote to stderr (shown when its report does not come). */
+let peerErrors = "";
 let lineArrived: (() => void) | undefined;
 
 /** The next line the stalled peer prints, bounded. */
 async function nextLine(what: string): Promise<string> {
   while (lines.length === 0) {
-    await within(new Promise<void>((resolve) => (lineArrived = resolve)), 20_000, what);
+    await within(
+      new Promise<void>((resolve) => (lineArrived = resolve)),
+      20_000,
+      `${what} (its stderr: ${peerErrors.slice(-2000) || "nothing"})`,
+    );
   }
   return lines.shift()!;
 }
@@ -39,13 +45,16 @@ async function nextLine(what: string): Promise<string> {
 beforeAll(async () => {
   // A short publish timeout: the `wait` subscriber below is cut after it.
   hub = new Hub({ pubsub: { publishTimeout: 1000 } });
-  listener = await listenUnix(hub, socket);
+  // Keep-alive at 10 s on both ends: the flood and the forced full GCs below keep this process
+  // busy, and on a loaded machine (CI ran it at load 12) 4 s of silence once cut the
+  // subscriber's session — liveness is not what this file tests.
+  listener = await listenUnix(hub, socket, { keepAlive: 10_000 });
   // Subscribes to two channels, takes each broadcast's message, and never reads a copy. For the
   // `wait` one it reports how its copy ended.
   stalled = await spawnPeer(`
     const { connectUnix } = await import(${UNIX_TRANSPORT});
     const { StreamResetError } = await import(${ERRORS});
-    const hub = await connectUnix(${JSON.stringify(socket)});
+    const hub = await connectUnix(${JSON.stringify(socket)}, { keepAlive: 10_000 });
     const dropping = hub.subscribe("bcast.drop", { history: false, ringBytes: ${MB} });
     const waiting = hub.subscribe("bcast.wait", { history: false, lag: "wait" });
     await dropping.ready;
@@ -63,6 +72,7 @@ beforeAll(async () => {
       console.log("cut " + failure?.name + " " + failure?.code + " " + (failure instanceof StreamResetError));
     }
   `);
+  stalled.stderr.setEncoding("utf8").on("data", (text: string) => (peerErrors += text));
   stalled.stdout.setEncoding("utf8").on("data", (text: string) => {
     lines.push(...text.split("\n").filter((line) => line !== "" && line !== "ready"));
     lineArrived?.();
