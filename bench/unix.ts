@@ -6,6 +6,7 @@
 //   npx tsx bench/unix.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
 //   BENCH_ONLY='rr 100|call' npx tsx bench/unix.ts    (only the scenarios whose name matches)
 //   BENCH_PIN=1 npx tsx bench/unix.ts     (this process on core 0, every answering process on core 1)
+//   BENCH_BUILT=1 npx tsx bench/unix.ts   (the compiled package, dist/ from `npm run build`)
 //   BENCH_PROFILE=/tmp/prof node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/unix.ts
 //       (CPU profiles of the hub process and the service process too, written when they exit)
 //
@@ -23,18 +24,9 @@ import net from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  acceptDirect,
-  ByteStream,
-  connectDirect,
-  connectUnix,
-  FileDescriptor,
-  Hub,
-  hubMetrics,
-  listenUnix,
-  type HubClient,
-} from "../index.js";
-import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../fd/index.js";
+import type { ByteStream as ByteStreamEnd, FileDescriptor as Descriptor, HubClient } from "../index.js";
+import type * as Beamhub from "../index.js";
+import type * as FdLayer from "../fd/index.js";
 import {
   formatSpread,
   median,
@@ -57,6 +49,16 @@ const ANSWERING_CORE = PIN ? 1 : undefined;
 /** BENCH_PROFILE=dir: the hub and service processes write CPU profiles into dir when they end. */
 const PROFILE = process.env.BENCH_PROFILE;
 const profileArgs = PROFILE === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`];
+/**
+ * BENCH_BUILT=1: the compiled package (dist/, from `npm run build`), as users run it, in every
+ * process; else the sources under tsx (whose helpers name every closure made per call).
+ */
+const BUILT = process.env.BENCH_BUILT === "1";
+const { acceptDirect, ByteStream, connectDirect, connectUnix, FileDescriptor, Hub, hubMetrics, listenUnix } =
+  (await import(BUILT ? "../dist/index.js" : "../index.js")) as typeof Beamhub;
+const { closeFd, dupFd, FdFifo, FdServer, FdSocket } = (await import(
+  BUILT ? "../dist/fd/index.js" : "../fd/index.js"
+)) as typeof FdLayer;
 const PAYLOAD = 64;
 const FRAME = 4 + PAYLOAD;
 
@@ -185,12 +187,12 @@ async function child(dir: string): Promise<void> {
   await bare.register("echo", (data: unknown) => data);
   await listenUnix(bare, join(dir, "hub-bare.sock"));
   await hub.register("echo", (data: unknown) => data);
-  await hub.register("stream.count", async ({ stream }: { stream: ByteStream }) => {
+  await hub.register("stream.count", async ({ stream }: { stream: ByteStreamEnd }) => {
     let total = 0;
     for await (const chunk of stream.readable) total += chunk.byteLength;
     return total;
   });
-  await hub.register("fd.close", ({ file }: { file: FileDescriptor }) => {
+  await hub.register("fd.close", ({ file }: { file: Descriptor }) => {
     file.close();
     return 1;
   });
