@@ -3,6 +3,8 @@
  * interleaved round by round so that machine noise hits all of them alike, and reports medians
  * and ratios. Absolute numbers on shared 2-core machines are noise; ratios are the result.
  */
+import { readFileSync } from "node:fs";
+
 export interface Contender {
   name: string;
   /** Performs `count` operations; resolves when all are done. */
@@ -37,8 +39,12 @@ export function roundRatioSpread(
   over: number[],
   under: number[],
 ): { median: number; low: number; high: number } {
-  const ratios = over.map((value, round) => value / under[round]!);
-  return { median: median(ratios), low: Math.min(...ratios), high: Math.max(...ratios) };
+  return spreadOf(over.map((value, round) => value / under[round]!));
+}
+
+/** The median of `values` and their spread (lowest, highest). */
+export function spreadOf(values: number[]): { median: number; low: number; high: number } {
+  return { median: median(values), low: Math.min(...values), high: Math.max(...values) };
 }
 
 /** A ratio as `median (low–high)`. */
@@ -117,14 +123,22 @@ export async function pipelined(
   await Promise.all(Array.from({ length: Math.min(inFlight, count) }, lane));
 }
 
+/** Told when a measured window starts and when it ends (with the operations it counted). */
+export interface MeasuredWindow {
+  start(): void;
+  end(operations: number): void;
+}
+
 /**
  * Operations per second of `operation` with `inFlight` outstanding, measured for `seconds`
- * after a 200 ms warm-up (for time-based rounds, where counts per round vary).
+ * after a 200 ms warm-up (for time-based rounds, where counts per round vary). `window` is told
+ * when the measured part starts and ends (to read CPU time over exactly that part).
  */
 export async function rateFor(
   seconds: number,
   inFlight: number,
   operation: () => Promise<unknown>,
+  window?: MeasuredWindow,
 ): Promise<number> {
   let measuring = false;
   let done = 0;
@@ -137,8 +151,28 @@ export async function rateFor(
   };
   await Promise.all(Array.from({ length: inFlight }, lane));
   measuring = true;
+  window?.start();
   const started = performance.now();
   stopAt = started + seconds * 1000;
   await Promise.all(Array.from({ length: inFlight }, lane));
-  return done / ((performance.now() - started) / 1000);
+  const rate = done / ((performance.now() - started) / 1000);
+  window?.end(done);
+  return rate;
 }
+
+/**
+ * CPU time (user + system, µs) process `pid` used so far: this process's from
+ * `process.cpuUsage`, another's from Linux /proc (clock ticks of 10 ms: measure for seconds).
+ */
+export function processCpuMicros(pid: number): number {
+  if (pid === process.pid) {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  }
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+  return (Number(fields[11]) + Number(fields[12])) * (1e6 / CLOCK_TICKS_PER_SECOND);
+}
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks (100 on every mainstream build). */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -17,6 +17,8 @@ import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-
 /** A peer's requesting end. */
 export interface Peer {
   request(payload: Uint8Array): Promise<unknown>;
+  /** The processes that answer (for their CPU time per request). */
+  readonly pids: readonly number[];
   close(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function forkPeer(serialization: SerializationType, pin?: number): 
   const encode = (payload: Uint8Array): unknown =>
     serialization === "json" ? Buffer.from(payload).toString("latin1") : payload;
   return {
+    pids: [child.pid!],
     request(payload) {
       nextId += 1;
       const id = nextId;
@@ -129,6 +132,7 @@ export async function natsPeer(pin?: number): Promise<Peer> {
     }
     const answering = responder;
     return {
+      pids: [server.pid!, answering.pid!],
       request: (payload) => nc.request("bench.echo", payload, { timeout: REQUEST_TIMEOUT_MS }),
       async close() {
         await nc.close();

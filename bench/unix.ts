@@ -6,6 +6,7 @@
 //   npx tsx bench/unix.ts            (BENCH_SECONDS=1 BENCH_ROUNDS=3 by default)
 //   BENCH_ONLY='rr 100|call' npx tsx bench/unix.ts    (only the scenarios whose name matches)
 //   BENCH_PIN=1 npx tsx bench/unix.ts     (this process on core 0, every answering process on core 1)
+//   BENCH_BUILT=1 npx tsx bench/unix.ts   (the compiled package, dist/ from `npm run build`)
 //   BENCH_PROFILE=/tmp/prof node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/unix.ts
 //       (CPU profiles of the hub process and the service process too, written when they exit)
 //
@@ -20,22 +21,21 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ByteStream as ByteStreamEnd, FileDescriptor as Descriptor, HubClient } from "../index.js";
+import type * as Beamhub from "../index.js";
+import type * as FdLayer from "../fd/index.js";
 import {
-  acceptDirect,
-  ByteStream,
-  connectDirect,
-  connectUnix,
-  FileDescriptor,
-  Hub,
-  hubMetrics,
-  listenUnix,
-  type HubClient,
-} from "../index.js";
-import { closeFd, dupFd, FdFifo, FdServer, FdSocket } from "../fd/index.js";
-import { formatSpread, median, rateFor, roundRatioSpread } from "./harness.js";
+  formatSpread,
+  median,
+  processCpuMicros,
+  rateFor,
+  roundRatioSpread,
+  spreadOf,
+  type MeasuredWindow,
+} from "./harness.js";
 import { listenRawRpc, RawRpcClient } from "./raw-rpc.js";
 import { forkPeer, natsPeer, pinTo, type Peer } from "./unix-peers.js";
 
@@ -49,6 +49,16 @@ const ANSWERING_CORE = PIN ? 1 : undefined;
 /** BENCH_PROFILE=dir: the hub and service processes write CPU profiles into dir when they end. */
 const PROFILE = process.env.BENCH_PROFILE;
 const profileArgs = PROFILE === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`];
+/**
+ * BENCH_BUILT=1: the compiled package (dist/, from `npm run build`), as users run it, in every
+ * process; else the sources under tsx (whose helpers name every closure made per call).
+ */
+const BUILT = process.env.BENCH_BUILT === "1";
+const { acceptDirect, ByteStream, connectDirect, connectUnix, FileDescriptor, Hub, hubMetrics, listenUnix } =
+  (await import(BUILT ? "../dist/index.js" : "../index.js")) as typeof Beamhub;
+const { closeFd, dupFd, FdFifo, FdServer, FdSocket } = (await import(
+  BUILT ? "../dist/fd/index.js" : "../fd/index.js"
+)) as typeof FdLayer;
 const PAYLOAD = 64;
 const FRAME = 4 + PAYLOAD;
 
@@ -177,12 +187,12 @@ async function child(dir: string): Promise<void> {
   await bare.register("echo", (data: unknown) => data);
   await listenUnix(bare, join(dir, "hub-bare.sock"));
   await hub.register("echo", (data: unknown) => data);
-  await hub.register("stream.count", async ({ stream }: { stream: ByteStream }) => {
+  await hub.register("stream.count", async ({ stream }: { stream: ByteStreamEnd }) => {
     let total = 0;
     for await (const chunk of stream.readable) total += chunk.byteLength;
     return total;
   });
-  await hub.register("fd.close", ({ file }: { file: FileDescriptor }) => {
+  await hub.register("fd.close", ({ file }: { file: Descriptor }) => {
     file.close();
     return 1;
   });
@@ -191,8 +201,49 @@ async function child(dir: string): Promise<void> {
 }
 
 /** Operations/s of `operation` with `inFlight` outstanding, for SECONDS after a warm-up. */
-function session(inFlight: number, operation: () => Promise<unknown>): Promise<number> {
-  return rateFor(SECONDS, inFlight, operation);
+function session(
+  inFlight: number,
+  operation: () => Promise<unknown>,
+  window?: MeasuredWindow,
+): Promise<number> {
+  return rateFor(SECONDS, inFlight, operation, window);
+}
+
+/**
+ * CPU time per operation over each round's measured window, in this (the calling) process and
+ * in the answering processes together — what a request costs, whatever the scheduler did with
+ * the wall clock (issue 19: a loaded 2-core VM moves wall-clock rates by wake-ups).
+ */
+class CpuPerOperation implements MeasuredWindow {
+  /** µs per operation in this process, one value per round. */
+  readonly caller: number[] = [];
+  /** µs per operation in the answering processes, one value per round. */
+  readonly answering: number[] = [];
+  #callerBefore = 0;
+  #answeringBefore = 0;
+
+  constructor(private readonly pids: readonly number[]) {}
+
+  start(): void {
+    this.#callerBefore = processCpuMicros(process.pid);
+    this.#answeringBefore = this.#answeringNow();
+  }
+
+  end(operations: number): void {
+    this.caller.push((processCpuMicros(process.pid) - this.#callerBefore) / operations);
+    this.answering.push((this.#answeringNow() - this.#answeringBefore) / operations);
+  }
+
+  /** Caller + answering µs per operation, one value per round. */
+  get total(): number[] {
+    return this.caller.map((caller, round) => caller + this.answering[round]!);
+  }
+
+  #answeringNow(): number {
+    let micros = 0;
+    for (const pid of this.pids) micros += processCpuMicros(pid);
+    return micros;
+  }
 }
 
 /** Bytes/s through one beamhub byte stream in 64 KiB writes, until the service counted them. */
@@ -246,7 +297,12 @@ async function fdTransport(path: string): Promise<Transport> {
  * Requests/s with `inFlight` outstanding. `batched`: send replacements for all responses of a read
  * in one write (raw); otherwise one write() per request (FdSocket batches by itself).
  */
-async function requestResponse(t: Transport, inFlight: number, batched: boolean): Promise<number> {
+async function requestResponse(
+  t: Transport,
+  inFlight: number,
+  batched: boolean,
+  window?: MeasuredWindow,
+): Promise<number> {
   const framer = new Framer();
   const batch = Buffer.concat(Array.from({ length: inFlight }, () => REQUEST));
   let done = 0;
@@ -259,6 +315,7 @@ async function requestResponse(t: Transport, inFlight: number, batched: boolean)
       if (measuring) done += count;
       if (performance.now() >= stopAt) {
         resolve(done / ((performance.now() - started) / 1000));
+        window?.end(done);
         return;
       }
       if (batched) t.write(batch.subarray(0, count * FRAME));
@@ -269,6 +326,7 @@ async function requestResponse(t: Transport, inFlight: number, batched: boolean)
   else for (let i = 0; i < inFlight; i++) t.write(REQUEST);
   await new Promise((resolve) => setTimeout(resolve, 200)); // warm-up
   measuring = true;
+  window?.start();
   started = performance.now();
   stopAt = started + SECONDS * 1000;
   const rate = await finished;
@@ -379,26 +437,38 @@ async function parent(): Promise<void> {
     const direct = await connectDirect(client, "svc.echo");
     const payload = new Uint8Array(PAYLOAD).fill(0x61);
     const rawRpc = await RawRpcClient.connect(join(dir, "rawrpc.sock"));
-    const allScenarios: [string, () => Promise<number>, string][] = [
+    const hubPid = server.pid!;
+    const servicePid = serviceProcess.pid!;
+    // [name, run (told its measured window), unit, the answering processes (for CPU per operation)]
+    const allScenarios: [
+      string,
+      (window: MeasuredWindow) => Promise<number>,
+      string,
+      (readonly number[])?,
+    ][] = [
       [
         "raw rr 1 in flight",
-        async () => requestResponse(await rawTransport(join(dir, "raw.sock")), 1, true),
+        async (w) => requestResponse(await rawTransport(join(dir, "raw.sock")), 1, true, w),
         "req/s",
+        [hubPid],
       ],
       [
         "FdSocket rr 1 in flight",
-        async () => requestResponse(await fdTransport(join(dir, "fd.sock")), 1, false),
+        async (w) => requestResponse(await fdTransport(join(dir, "fd.sock")), 1, false, w),
         "req/s",
+        [hubPid],
       ],
       [
         "raw rr 100 in flight",
-        async () => requestResponse(await rawTransport(join(dir, "raw.sock")), 100, true),
+        async (w) => requestResponse(await rawTransport(join(dir, "raw.sock")), 100, true, w),
         "req/s",
+        [hubPid],
       ],
       [
         "FdSocket rr 100 in flight",
-        async () => requestResponse(await fdTransport(join(dir, "fd.sock")), 100, false),
+        async (w) => requestResponse(await fdTransport(join(dir, "fd.sock")), 100, false, w),
         "req/s",
+        [hubPid],
       ],
       ["raw bulk 64 KiB writes", () => bulk("raw", join(dir, "rawbulk.sock")), "B/s"],
       ["FdSocket bulk 64 KiB writes", () => bulk("fd", join(dir, "fdbulk.sock")), "B/s"],
@@ -408,66 +478,144 @@ async function parent(): Promise<void> {
         "msg/s",
       ],
       ["FdSocket 1 fd/message, 16 in flight", () => fdMessages(join(dir, "fdsink.sock"), file, 16), "msg/s"],
-      ["raw RPC 1 in flight", () => session(1, () => rawRpc.call("echo", payload)), "req/s"],
-      ["raw RPC 100 in flight", () => session(100, () => rawRpc.call("echo", payload)), "req/s"],
-      ["beamhub call 1 in flight", () => session(1, () => client.call("echo", payload)), "req/s"],
-      ["beamhub call 100 in flight", () => session(100, () => client.call("echo", payload)), "req/s"],
+      ["raw RPC 1 in flight", (w) => session(1, () => rawRpc.call("echo", payload), w), "req/s", [hubPid]],
+      [
+        "raw RPC 100 in flight",
+        (w) => session(100, () => rawRpc.call("echo", payload), w),
+        "req/s",
+        [hubPid],
+      ],
+      [
+        "beamhub call 1 in flight",
+        (w) => session(1, () => client.call("echo", payload), w),
+        "req/s",
+        [hubPid],
+      ],
+      [
+        "beamhub call 100 in flight",
+        (w) => session(100, () => client.call("echo", payload), w),
+        "req/s",
+        [hubPid],
+      ],
       [
         "beamhub call 1 in flight, metrics off",
-        () => session(1, () => bareClient.call("echo", payload)),
+        (w) => session(1, () => bareClient.call("echo", payload), w),
         "req/s",
+        [hubPid],
       ],
       [
         "beamhub call 100 in flight, metrics off",
-        () => session(100, () => bareClient.call("echo", payload)),
+        (w) => session(100, () => bareClient.call("echo", payload), w),
         "req/s",
+        [hubPid],
       ],
       ["beamhub byte stream bulk", () => sessionBulk(client), "B/s"],
       [
         "beamhub service process via hub, 100 in flight",
-        () => session(100, () => client.call("svc.echo", payload)),
+        (w) => session(100, () => client.call("svc.echo", payload), w),
         "req/s",
+        [hubPid, servicePid],
       ],
       [
         "beamhub service process via hub, 100 in flight, metrics off",
-        () => session(100, () => bareClient.call("svc.echo", payload)),
+        (w) => session(100, () => bareClient.call("svc.echo", payload), w),
         "req/s",
+        [hubPid, servicePid],
       ],
       [
         "beamhub service process direct, 100 in flight",
-        () => session(100, () => direct.call(payload)),
+        (w) => session(100, () => direct.call(payload), w),
         "req/s",
+        [servicePid],
       ],
-      ["fork IPC (json) 1 in flight", () => session(1, () => forkJson.request(payload)), "req/s"],
-      ["fork IPC (json) 100 in flight", () => session(100, () => forkJson.request(payload)), "req/s"],
-      ["fork IPC (advanced) 1 in flight", () => session(1, () => forkAdvanced.request(payload)), "req/s"],
-      ["fork IPC (advanced) 100 in flight", () => session(100, () => forkAdvanced.request(payload)), "req/s"],
-      ["NATS request/reply 1 in flight", () => session(1, () => nats.request(payload)), "req/s"],
-      ["NATS request/reply 100 in flight", () => session(100, () => nats.request(payload)), "req/s"],
+      [
+        "fork IPC (json) 1 in flight",
+        (w) => session(1, () => forkJson.request(payload), w),
+        "req/s",
+        forkJson.pids,
+      ],
+      [
+        "fork IPC (json) 100 in flight",
+        (w) => session(100, () => forkJson.request(payload), w),
+        "req/s",
+        forkJson.pids,
+      ],
+      [
+        "fork IPC (advanced) 1 in flight",
+        (w) => session(1, () => forkAdvanced.request(payload), w),
+        "req/s",
+        forkAdvanced.pids,
+      ],
+      [
+        "fork IPC (advanced) 100 in flight",
+        (w) => session(100, () => forkAdvanced.request(payload), w),
+        "req/s",
+        forkAdvanced.pids,
+      ],
+      [
+        "NATS request/reply 1 in flight",
+        (w) => session(1, () => nats.request(payload), w),
+        "req/s",
+        nats.pids,
+      ],
+      [
+        "NATS request/reply 100 in flight",
+        (w) => session(100, () => nats.request(payload), w),
+        "req/s",
+        nats.pids,
+      ],
       [
         "beamhub 1 fd/call, 256 in flight",
-        () => session(256, () => client.call("fd.close", { file: new FileDescriptor(dupFd(file)) })),
+        (w) => session(256, () => client.call("fd.close", { file: new FileDescriptor(dupFd(file)) }), w),
         "msg/s",
+        [hubPid],
       ],
     ];
     const scenarios = allScenarios.filter(([name]) => ONLY === undefined || ONLY.test(name));
     console.log(
       `unix bench: ${ROUNDS} rounds x ${SECONDS} s, batching ${BATCHING}, node ${process.version}, ` +
-        `medians${PIN ? ", pinned (this process core 0, the others core 1)" : ""}`,
+        `medians${PIN ? ", pinned (this process core 0, the others core 1)" : ""}, ` +
+        `load ${loadavg()
+          .map((load) => load.toFixed(2))
+          .join(" ")}`,
     );
     // Rounds are interleaved (every scenario once per round), so slow phases of a shared machine
     // hit raw and FdSocket alike.
     const samples = new Map<string, number[]>(scenarios.map(([name]) => [name, []]));
+    const cpu = new Map<string, CpuPerOperation>(
+      scenarios.map(([name, , , pids]) => [name, new CpuPerOperation(pids ?? [])]),
+    );
     for (let i = 0; i < ROUNDS; i++) {
-      for (const [name, run] of scenarios) samples.get(name)?.push(await run());
+      for (const [name, run] of scenarios) samples.get(name)?.push(await run(cpu.get(name)!));
     }
+    const micros = (values: number[]): string => formatSpread(spreadOf(values));
     for (const [name, , unit] of scenarios) {
       const value = median(samples.get(name) ?? []);
       const shown =
         unit === "B/s"
           ? `${(value / 1e9).toFixed(2)} GB/s`
           : `${Math.round(value).toLocaleString("en")} ${unit}`;
-      console.log(`  ${name.padEnd(40)} ${shown}`);
+      const used = cpu.get(name)!;
+      const perOperation =
+        used.caller.length === 0
+          ? ""
+          : `  CPU µs/op: caller ${micros(used.caller)}, answering ${micros(used.answering)}, ` +
+            `total ${micros(used.total)}`;
+      console.log(`  ${name.padEnd(40)} ${shown}${perOperation}`);
+    }
+    const cpuRatio = (a: string, b: string): string => {
+      const [over, under] = [cpu.get(a)?.total, cpu.get(b)?.total];
+      return over === undefined || under === undefined || over.length === 0 || under.length === 0
+        ? "—"
+        : formatSpread(roundRatioSpread(over, under));
+    };
+    console.log("CPU per call (caller + answering), medians of the per-round ratios:");
+    for (const floor of [
+      "raw RPC 100 in flight",
+      "raw rr 100 in flight",
+      "fork IPC (advanced) 100 in flight",
+    ]) {
+      console.log(`  beamhub call 100 in flight / ${floor} ${cpuRatio("beamhub call 100 in flight", floor)}`);
     }
     const ratio = (a: string, b: string): string => {
       const [over, under] = [samples.get(a), samples.get(b)];
@@ -514,6 +662,11 @@ async function parent(): Promise<void> {
     );
     console.log(
       `  service process via hub, 100 in flight ${ratio("beamhub service process via hub, 100 in flight", "beamhub service process via hub, 100 in flight, metrics off")}`,
+    );
+    console.log(
+      `load at the end ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(" ")}`,
     );
     for (const peer of peers.splice(0)) await peer.close();
     rawRpc.close();

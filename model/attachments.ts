@@ -10,15 +10,25 @@ export const MAX_DEPTH = 64;
  * it is zero no message can carry one, so the walk below is skipped: plain calls pay nothing.
  */
 let open = 0;
+/**
+ * How many of those are file descriptors. While it is zero no message can carry one, so
+ * `releaseDescriptors` (run after every request a handler served) does not walk the request.
+ */
+let openDescriptors = 0;
 
-/** Counts an attachment as open; each attachment calls `countClosed` exactly once later. */
-export function countOpen(): void {
+/**
+ * Counts an attachment as open (`descriptor`: it is a file descriptor); each attachment calls
+ * `countClosed` exactly once later, with the same `descriptor`.
+ */
+export function countOpen(descriptor = false): void {
   open += 1;
+  if (descriptor) openDescriptors += 1;
 }
 
 /** Counts an attachment as closed (taken, finished or reset). */
-export function countClosed(): void {
+export function countClosed(descriptor = false): void {
   open -= 1;
+  if (descriptor) openDescriptors -= 1;
 }
 
 /** An attachment as the hub handles it: a codec reference that scopes can own. */
@@ -46,7 +56,7 @@ export function countAttachments(data: unknown): number {
  * session ends (which, for a long-lived session, would be a leak).
  */
 export function releaseDescriptors(data: unknown): void {
-  if (open === 0 || data === null || typeof data !== "object") return;
+  if (openDescriptors === 0 || data === null || typeof data !== "object") return;
   try {
     visit(data, 0, closeDescriptor, undefined, undefined);
   } catch {

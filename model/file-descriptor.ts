@@ -39,7 +39,7 @@ export class FileDescriptor extends Attachable implements Ownable {
     super();
     this.#value = value;
     this.kind = kind;
-    countOpen();
+    countOpen(true);
   }
 
   /** True once taken or closed. */
@@ -79,7 +79,7 @@ export class FileDescriptor extends Attachable implements Ownable {
 
   #release(): void {
     this.#owners.leaveAll(this);
-    countClosed();
+    countClosed(true);
   }
 }
 

@@ -111,8 +111,8 @@ interface Waiter {
  * (`ReconnectTimeoutError`; without a timeout, {@link DEFAULT_RECONNECT_WAIT}).
  */
 export class RemoteHub extends RemoteHubEventTarget implements HubClient {
-  #connection: WireConnection;
-  #root: Channel;
+  #connection!: WireConnection;
+  #root!: Channel;
   #state: RemoteHubState = "connected";
   readonly #policy: ReconnectPolicy;
   readonly #dial: (() => Promise<WireConnection>) | undefined;
@@ -138,8 +138,7 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
     this.#policy = options.dial === undefined ? false : policy;
     this.#isPermanent = options.isPermanent ?? (() => false);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#connection = connection;
-    this.#root = connection.root;
+    this.#use(connection);
     this.#watchConnection(connection);
   }
 
@@ -172,8 +171,26 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
   ): Promise<T> {
     const connection = this.#connection;
     if (this.#state !== "connected" || connection.isClosed) return this.#later<T>(request, options, wait);
-    return this.#root.request<T>(request, options).catch((error: unknown) => {
-      throw this.#interrupted(connection, request, error);
+    const plain = this.#plainOptions;
+    return this.#root.request<T>(
+      request,
+      options === undefined ? plain : { ...options, failure: plain.failure },
+    );
+  }
+
+  /**
+   * The options of a request without options of its own on the current connection: its failure
+   * is `#interrupted`'s (made once per connection, not a `.catch` per request).
+   */
+  #plainOptions!: ChannelRequestOptions;
+
+  /** Makes `connection` the one requests go to. */
+  #use(connection: WireConnection): void {
+    this.#connection = connection;
+    this.#root = connection.root;
+    this.#plainOptions = Object.freeze({
+      failure: (error: unknown, request: unknown) =>
+        this.#interrupted(connection, request as HubRequest, error),
     });
   }
 
@@ -495,8 +512,7 @@ export class RemoteHub extends RemoteHubEventTarget implements HubClient {
           connection.close("the client was closed");
           return;
         }
-        this.#connection = connection;
-        this.#root = connection.root;
+        this.#use(connection);
         this.#watchConnection(connection);
         const restored = await this.#restore(connection);
         if (this.#closing) return;
