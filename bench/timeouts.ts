@@ -113,10 +113,16 @@ function describeGaps(gaps: Gaps): string {
     `${(histogram.percentile(50) / 1000).toFixed(3)} / ${(histogram.percentile(99) / 1000).toFixed(2)} / ${ms(histogram.max / 1000)}`;
   let lessGc = 0;
   let withGc = 0;
+  // The code's own stall: the longest CPU time of a gap with no GC pause in it, and of any gap
+  // less its pauses (a scavenge runs on this thread, so its pause is CPU time of the gap).
+  let cpuWithoutGc = 0;
+  let cpuLessGc = 0;
   for (const gap of gaps.long) {
     const gc = pausesIn(gap.start, gap.end).reduce((sum, entry) => sum + entry.duration, 0);
     if (gc > 0) withGc += 1;
+    else cpuWithoutGc = Math.max(cpuWithoutGc, gap.cpuMs);
     lessGc = Math.max(lessGc, gap.end - gap.start - gc);
+    cpuLessGc = Math.max(cpuLessGc, gap.cpuMs - gc);
   }
   const kinds = new Map<string, { count: number; total: number; max: number }>();
   for (const entry of pausesIn(gaps.start, gaps.end)) {
@@ -130,7 +136,8 @@ function describeGaps(gaps: Gaps): string {
   const gc = [...kinds].map(([kind, row]) => `${row.count} ${kind} (${ms(row.total)}, max ${ms(row.max)})`);
   return (
     `${gaps.wall.count} gaps, p50 / p99 / max: wall ${spread(gaps.wall)}, CPU ${spread(gaps.cpu)}; ` +
-    `${gaps.long.length} ≥ ${LONG_GAP_MS} ms (${withGc} with GC), the longest less its GC ${ms(lessGc)}\n` +
+    `${gaps.long.length} ≥ ${LONG_GAP_MS} ms (${withGc} with GC), the longest less its GC ${ms(lessGc)}; ` +
+    `CPU of the longest gap without GC ${ms(cpuWithoutGc)}, of any gap less its GC ${ms(cpuLessGc)}\n` +
     `            GC: ${gc.length === 0 ? "none" : gc.join(", ")}`
   );
 }
