@@ -1,17 +1,20 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { join } from "node:path";
 import { within } from "../compliance/suite.js";
 import { nodeArgs } from "./programs.js";
 
-/** The Unix transport's entry, for peer scripts to import. */
-export const UNIX_TRANSPORT = JSON.stringify(join(import.meta.dirname, "../../hub/remote/unix.ts"));
+/**
+ * The module peer scripts import `connectUnix`, `FileDescriptor` and the error classes from (a
+ * quoted path, to paste into a script): the prebuilt bundle of test/helpers/peer-lib.ts.
+ */
+export const PEER_LIBRARY = JSON.stringify(nodeArgs("test/helpers/peer-lib.ts")[0]);
 
 /**
- * Starts a peer process running `script` (TypeScript, top-level await allowed) and waits until
- * it prints its first line (by convention "ready"). The caller kills it.
+ * Starts a peer process running `script` (JavaScript, an ES module: top-level await allowed; it
+ * imports what it needs from {@link PEER_LIBRARY}) and waits until it prints its first line (by
+ * convention "ready"). The caller kills it. Not through tsx: under load its start took seconds.
  */
 export async function spawnPeer(script: string): Promise<ChildProcessWithoutNullStreams> {
-  const peer = spawn(process.execPath, ["--import", "tsx", "-e", script], { stdio: "pipe" });
+  const peer = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "pipe" });
   peer.stderr.pipe(process.stderr);
   await within(new Promise((resolve) => peer.stdout.once("data", resolve)), 10_000, "the peer to start");
   return peer;

@@ -36,6 +36,7 @@ export const PROGRAMS = [
   "test/faults/fixtures/stalling-peer.ts",
   "test/flow/hub-process.ts",
   "test/gateway/expose-peer.ts",
+  "test/helpers/peer-lib.ts",
   "test/http2/fixtures/hub-server.ts",
   "test/pubsub/fixtures/pubsub-hub.ts",
   "test/reconnect/fixtures/hub.ts",

@@ -14,10 +14,9 @@ import { listenUnix } from "../../hub/remote/listen-unix.js";
 import type { UnixListener } from "../../hub/remote/unix.js";
 import { within } from "../compliance/suite.js";
 import { heapAfterGc } from "../helpers/heap.js";
-import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
+import { spawnPeer, PEER_LIBRARY } from "../helpers/peer.js";
 
 const MB = 1024 * 1024;
-const ERRORS = JSON.stringify(join(import.meta.dirname, "../../model/errors.ts"));
 const CHUNK = 64 * 1024;
 
 const dir = mkdtempSync(join(tmpdir(), "beamhub-broadcast-flood-"));
@@ -52,8 +51,7 @@ beforeAll(async () => {
   // Subscribes to two channels, takes each broadcast's message, and never reads a copy. For the
   // `wait` one it reports how its copy ended.
   stalled = await spawnPeer(`
-    const { connectUnix } = await import(${UNIX_TRANSPORT});
-    const { StreamResetError } = await import(${ERRORS});
+    const { connectUnix, StreamResetError } = await import(${PEER_LIBRARY});
     const hub = await connectUnix(${JSON.stringify(socket)}, { keepAlive: 10_000 });
     const dropping = hub.subscribe("bcast.drop", { history: false, ringBytes: ${MB} });
     const waiting = hub.subscribe("bcast.wait", { history: false, lag: "wait" });

@@ -12,7 +12,7 @@ import { Hub } from "../../hub/hub.js";
 import { listenUnix } from "../../hub/remote/listen-unix.js";
 import type { UnixListener } from "../../hub/remote/unix.js";
 import { heapAfterGc } from "../helpers/heap.js";
-import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
+import { spawnPeer, PEER_LIBRARY } from "../helpers/peer.js";
 
 const MB = 1024 * 1024;
 /** 40 000 messages of 4 KiB: 160 MiB through one channel. */
@@ -32,7 +32,7 @@ beforeAll(async () => {
   listener = await listenUnix(hub, socket);
   // Subscribes, says so, and never reads.
   stalled = await spawnPeer(`
-    const { connectUnix } = await import(${UNIX_TRANSPORT});
+    const { connectUnix } = await import(${PEER_LIBRARY});
     const hub = await connectUnix(${JSON.stringify(socket)});
     const subscription = hub.subscribe("flood", { history: false, ring: 256 });
     // The default ring (1024 messages) of 64 KiB messages: the byte cap (8 MiB) must bound it.

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Channel, Hub, connectUnix, listenUnix, type UnixListener } from "../../index.js";
-import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
+import { spawnPeer, PEER_LIBRARY } from "../helpers/peer.js";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
@@ -24,8 +24,7 @@ beforeAll(async () => {
   hub = new Hub();
   listener = await listenUnix(hub, path);
   service = await spawnPeer(`import { openSync, readdirSync } from "node:fs";
-     import { connectUnix } from ${UNIX_TRANSPORT};
-     import { FileDescriptor } from ${JSON.stringify(join(import.meta.dirname, "../../model/file-descriptor.ts"))};
+     import { connectUnix, FileDescriptor } from ${PEER_LIBRARY};
      const hub = await connectUnix(${JSON.stringify(path)});
      const tenFds = () => Array.from({ length: 10 }, () => new FileDescriptor(openSync("/dev/null", "r")));
      await hub.register("fd.many", () => ({ fds: tenFds() }));

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FileDescriptor, Hub, connectUnix, listenUnix } from "../../index.js";
-import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
+import { spawnPeer, PEER_LIBRARY } from "../helpers/peer.js";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
 
@@ -19,7 +19,7 @@ describe("descriptors through a hub", () => {
     const hub = new Hub();
     const listener = await listenUnix(hub, path);
     const peer = await spawnPeer(`import { readdirSync, closeSync } from "node:fs";
-         import { connectUnix } from ${UNIX_TRANSPORT};
+         import { connectUnix } from ${PEER_LIBRARY};
          const hub = await connectUnix(${JSON.stringify(path)});
          await hub.register("fd.take", ({ file }) => { closeSync(file.take()); return 1; });
          await hub.register("fd.ignore", () => 1); // never takes it: closed with the message

@@ -11,10 +11,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Channel, FileDescriptor, connectUnix } from "../../index.js";
 import { startServe, type RunningCli } from "../cli/helpers.js";
-import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
+import { spawnPeer, PEER_LIBRARY } from "../helpers/peer.js";
 
 const fdsOf = (pid: number | "self"): number => readdirSync(`/proc/${pid}/fd`).length;
-const FILE_DESCRIPTOR = JSON.stringify(join(import.meta.dirname, "../../model/file-descriptor.ts"));
 
 let dir: string;
 let server: RunningCli & { httpsUrl: string };
@@ -23,8 +22,7 @@ let socket: string;
 /** A service process: takes, ignores, returns and sends descriptors. */
 function startService(prefix: string): Promise<ChildProcessWithoutNullStreams> {
   return spawnPeer(`import { closeSync, openSync } from "node:fs";
-     import { connectUnix } from ${UNIX_TRANSPORT};
-     import { FileDescriptor } from ${FILE_DESCRIPTOR};
+     import { connectUnix, FileDescriptor } from ${PEER_LIBRARY};
      const hub = await connectUnix(${JSON.stringify(socket)}, { reconnect: false });
      const fds = (n) => Array.from({ length: n }, () => new FileDescriptor(openSync("/dev/null", "r")));
      await hub.register("${prefix}.take", ({ fd }) => { closeSync(fd.take()); return 1; });

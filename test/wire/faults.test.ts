@@ -11,7 +11,7 @@ import { connectUnix, listenUnix, type UnixListener } from "../../hub/remote/uni
 import { encodeFrame, FrameDecoder, FrameType } from "../../wire/frame.js";
 import { encodeHello } from "../../wire/hello.js";
 import { within } from "../compliance/suite.js";
-import { spawnPeer, UNIX_TRANSPORT } from "../helpers/peer.js";
+import { spawnPeer, PEER_LIBRARY } from "../helpers/peer.js";
 
 let dir: string;
 let path: string;
@@ -124,7 +124,7 @@ describe("protocol faults", () => {
 
 describe("dead peers", () => {
   it("fails a call in flight within a second when the serving process is killed", async () => {
-    const peer = await spawnPeer(`import { connectUnix } from ${UNIX_TRANSPORT};
+    const peer = await spawnPeer(`import { connectUnix } from ${PEER_LIBRARY};
          const hub = await connectUnix(${JSON.stringify(path)});
          await hub.register("stuck", () => new Promise(() => {}));
          console.log("ready");`);
@@ -137,7 +137,7 @@ describe("dead peers", () => {
   });
 
   it("fails streams and channels in flight within a second when the peer is killed mid-stream", async () => {
-    const peer = await spawnPeer(`import { connectUnix } from ${UNIX_TRANSPORT};
+    const peer = await spawnPeer(`import { connectUnix } from ${PEER_LIBRARY};
          const hub = await connectUnix(${JSON.stringify(path)});
          // Reads one chunk, then stops reading: the caller's writes back up, mid-stream.
          await hub.register("slow.reader", async ({ stream, events }) => {
