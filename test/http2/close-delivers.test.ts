@@ -3,12 +3,12 @@
 // SIGSTOP), closes its session and exits at once must not leave the tail of its stream (and the
 // END) behind. Before, the HTTPS transports' close promised nothing: the command exited with the
 // tail still in its process (or in its kernel, which a process leaving unread input resets).
-import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { killAll, startChild, within } from "../faults/processes.js";
+import { patternHash } from "../helpers/close-delivery.js";
 
 // More than the session's stream window on HTTPS (4 MiB): the last chunk and the END wait in the
 // command for the hub's credit when its writer is told "closed", and the window's worth before
@@ -24,15 +24,6 @@ afterAll(async () => {
   await killAll();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The bytes stream-then-close.ts writes. */
-function expectedHash(): string {
-  const chunk = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
-  const hash = createHash("sha256");
-  for (let sent = 0; sent < SIZE; sent += chunk.length) hash.update(chunk);
-  return hash.digest("hex");
-}
 
 describe.each(["http2", "websocket"] as const)("over %s", (transport) => {
   it("a command that closes its session and exits delivers every byte and the END to a frozen hub", async () => {
@@ -59,7 +50,7 @@ describe.each(["http2", "websocket"] as const)("over %s", (transport) => {
         hub.thaw();
       }
       const result = await hub.line(/^(got|failed) /, 15_000);
-      expect(result).toBe(`got ${SIZE} ${expectedHash()}`);
+      expect(result).toBe(`got ${SIZE} ${patternHash(SIZE)}`);
       await within(exited, 15_000, "the command to exit");
       expect(writer.lines).toContain("closed");
       expect(writer.process.exitCode).toBe(0);

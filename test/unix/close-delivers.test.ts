@@ -5,12 +5,12 @@
 // promised nothing (the bytes queued in the command's socket died with it; a natural exit waited
 // only 1 s without progress), bytes waiting for the hub's credit were dropped by the close, and
 // the hub reset a stream whose END had arrived when its session closed (the session's scope).
-import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { killAll, startChild, within } from "../faults/processes.js";
+import { patternHash } from "../helpers/close-delivery.js";
 
 // More than one stream window (1 MiB): the last chunks and the END wait in the command for the
 // hub's credit when its writer is told "closed".
@@ -25,15 +25,6 @@ afterAll(async () => {
   await killAll();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The bytes stream-then-close.ts writes. */
-function expectedHash(): string {
-  const chunk = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
-  const hash = createHash("sha256");
-  for (let sent = 0; sent < SIZE; sent += chunk.length) hash.update(chunk);
-  return hash.digest("hex");
-}
 
 it("a command that closes its session and exits delivers every byte and the END to a backed-up hub", async () => {
   const socket = join(dir, "hub.sock");
@@ -55,7 +46,7 @@ it("a command that closes its session and exits delivers every byte and the END 
     hub.thaw();
   }
   const result = await hub.line(/^(got|failed) /, 15_000);
-  expect(result).toBe(`got ${SIZE} ${expectedHash()}`);
+  expect(result).toBe(`got ${SIZE} ${patternHash(SIZE)}`);
   await within(exited, 15_000, "the command to exit");
   expect(writer.lines).toContain("closed");
   expect(writer.process.exitCode).toBe(0);
