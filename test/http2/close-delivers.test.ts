@@ -6,9 +6,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killAll, startChild, within } from "../faults/processes.js";
-import { patternHash } from "../helpers/close-delivery.js";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { killAll, startChild } from "../faults/processes.js";
+import { expectDeliveredThroughFreeze } from "../helpers/frozen-hub-delivery.js";
 
 // More than the session's stream window on HTTPS (4 MiB): the last chunk and the END wait in the
 // command for the hub's credit when its writer is told "closed", and the window's worth before
@@ -37,23 +37,7 @@ describe.each(["http2", "websocket"] as const)("over %s", (transport) => {
       String(SIZE),
     ]);
     try {
-      await writer.line(/^called$/, 10_000);
-      const exited = new Promise<void>((resolve) => writer.process.once("exit", () => resolve()));
-      hub.freeze();
-      try {
-        writer.process.stdin.write("go\n");
-        await writer.line(/^closing$/, 10_000);
-        // The command is in `close()` now, with the stream's tail still in its process (the frozen
-        // hub reads nothing). Before the fix it exited here; now it waits until the hub reads.
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 1500))]);
-      } finally {
-        hub.thaw();
-      }
-      const result = await hub.line(/^(got|failed) /, 15_000);
-      expect(result).toBe(`got ${SIZE} ${patternHash(SIZE)}`);
-      await within(exited, 15_000, "the command to exit");
-      expect(writer.lines).toContain("closed");
-      expect(writer.process.exitCode).toBe(0);
+      await expectDeliveredThroughFreeze(hub, writer, SIZE);
     } finally {
       await writer.kill();
       await hub.kill();
