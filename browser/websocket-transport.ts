@@ -15,6 +15,7 @@ export { DEFAULT_WS_MESSAGE_SIZE };
 export interface WebSocketLike {
   readonly readyState: number;
   readonly protocol: string;
+  readonly bufferedAmount: number;
   binaryType: string;
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
@@ -45,6 +46,9 @@ function browserSocketPort(socket: WebSocketLike): WebSocketPort {
       return socket.readyState === OPEN || socket.readyState === CONNECTING;
     },
     reportsWrites: false,
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
     send: (piece) => socket.send(piece),
     close: (code, reason) => socket.close(code, reason),
     listen(events) {

@@ -73,11 +73,11 @@ export async function publishStream(
     }
     await writer.close();
     // One round trip more: the hub reads a session's frames in order, so its answer means it has
-    // read every byte and the END before it. `hub.close()` alone delivers them too (it waits for
-    // the stream's last bytes held back by credit, and on Unix for the socket's queue), but the
-    // answer adds what close cannot: the hub confirmed the whole stream before this command says
-    // so and exits 0 (a hub that died meanwhile is a failure), on HTTPS too, whose transports do
-    // not report when their bytes have left.
+    // read every byte and the END before it. `hub.close()` alone delivers them too, on every
+    // transport (it waits for the stream's last bytes held back by credit, then for the Unix
+    // socket's queue, or for the hub to answer the close over HTTPS), but it never fails: the
+    // answer adds what close cannot, a hub that confirmed the whole stream before this command
+    // says so and exits 0 (a hub that died meanwhile is a failure, exit 1).
     const confirm = new CommandDeadline(timeout); // --timeout bounds the publication, not the copying
     await confirm.race(
       hub.channels(),

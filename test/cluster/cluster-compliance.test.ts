@@ -33,6 +33,7 @@ complianceSuite("cluster (caller on hub A, services on hub C, 3 NATS nodes)", as
     hub: hubs[0],
     connect: () => Promise.resolve(connectMemory(hubs[0])),
     supportsFds: false,
+    closeResetsFinishedStreams: true, // the caller's session is in memory
     close: async () => {
       await Promise.allSettled(clusters.map((cluster) => cluster.leave()));
       await Promise.allSettled(hubs.map((hub) => hub.close()));

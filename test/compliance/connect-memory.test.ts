@@ -11,6 +11,7 @@ complianceSuite("connect(memory:name)", async () => {
   return {
     hub,
     connect: () => connect("memory:compliance"),
+    closeResetsFinishedStreams: true,
     close: async () => {
       await peer.close();
       await listener.close();

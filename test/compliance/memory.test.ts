@@ -10,5 +10,6 @@ complianceSuite("memory", async () => {
     hub,
     connect: () => Promise.resolve(connectMemory(hub)),
     close: () => hub.close(),
+    closeResetsFinishedStreams: true,
   };
 });

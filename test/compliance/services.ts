@@ -20,6 +20,8 @@ class Nope extends Error {
 
 /** What `hang` saw, for tests that check the handler's signal. */
 const hangs = new Map<string, { aborted: boolean; reason: string | undefined }>();
+/** What `stream.keep` read of each stream, by id: `{bytes, sha256}`, or `{failed: code}`. */
+const kept = new Map<string, { bytes: number; sha256: string } | { failed: string }>();
 /** Worker channels that joined `pool.join`. */
 const workers: Channel[] = [];
 
@@ -115,6 +117,30 @@ export async function registerFixtureServices(peer: HubClient, prefix = "fx"): P
     await data.stream.writable.close();
     return { bytes, sha256: hash.digest("hex") };
   });
+  /**
+   * Reads to the end in the background, slowly (waiting `pauseMs` after each 64 KiB, so the
+   * caller's last bytes are still on their way when it closes), and keeps the byte count and
+   * sha256 under `id` for `stream.kept`; answers at once.
+   */
+  await add("stream.keep", (data: { id: string; stream: ByteStream; pauseMs: number }) => {
+    void (async () => {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      try {
+        for await (const chunk of data.stream.readable) {
+          hash.update(chunk);
+          const before = bytes;
+          bytes += chunk.byteLength;
+          if (bytes >> 16 !== before >> 16) await new Promise((resolve) => setTimeout(resolve, data.pauseMs));
+        }
+        kept.set(data.id, { bytes, sha256: hash.digest("hex") });
+      } catch (error) {
+        kept.set(data.id, { failed: (error as { code?: string }).code ?? String(error) });
+      }
+    })();
+    return "keeping";
+  });
+  await add("stream.kept", (data: { id: string }) => kept.get(data.id) ?? null);
   /**
    * Writes `total` bytes as fast as the stream lets it, and reports to `progress` how much was
    * written: the test reads slowly and checks the writer was held back.

@@ -38,6 +38,8 @@ export const PROGRAMS = [
   "test/gateway/expose-peer.ts",
   "test/helpers/peer-lib.ts",
   "test/http2/fixtures/hub-server.ts",
+  "test/http2/fixtures/stream-sink-hub.ts",
+  "test/http2/fixtures/stream-then-close.ts",
   "test/pubsub/fixtures/pubsub-hub.ts",
   "test/reconnect/fixtures/hub.ts",
   "test/reconnect/fixtures/service.ts",

@@ -5,12 +5,12 @@
 // promised nothing (the bytes queued in the command's socket died with it; a natural exit waited
 // only 1 s without progress), bytes waiting for the hub's credit were dropped by the close, and
 // the hub reset a stream whose END had arrived when its session closed (the session's scope).
-import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { killAll, startChild, within } from "../faults/processes.js";
+import { afterAll, beforeAll, it } from "vitest";
+import { killAll, startChild } from "../faults/processes.js";
+import { expectDeliveredThroughFreeze } from "../helpers/frozen-hub-delivery.js";
 
 // More than one stream window (1 MiB): the last chunks and the END wait in the command for the
 // hub's credit when its writer is told "closed".
@@ -26,15 +26,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The bytes stream-then-close.ts writes. */
-function expectedHash(): string {
-  const chunk = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < chunk.length; i++) chunk[i] = i % 251;
-  const hash = createHash("sha256");
-  for (let sent = 0; sent < SIZE; sent += chunk.length) hash.update(chunk);
-  return hash.digest("hex");
-}
-
 it("a command that closes its session and exits delivers every byte and the END to a backed-up hub", async () => {
   const socket = join(dir, "hub.sock");
   const hub = await startChild(join(import.meta.dirname, "fixtures", "stream-sink-hub.ts"), [socket]);
@@ -42,21 +33,5 @@ it("a command that closes its session and exits delivers every byte and the END 
     socket,
     String(SIZE),
   ]);
-  await writer.line(/^called$/, 10_000);
-  const exited = new Promise<void>((resolve) => writer.process.once("exit", () => resolve()));
-  hub.freeze();
-  try {
-    writer.process.stdin.write("go\n");
-    await writer.line(/^closing$/, 10_000);
-    // The command is in `close()` now, with most of the stream still in its process (the frozen
-    // hub reads nothing). Before the fix it exited here; now it waits until the hub reads.
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 1500))]);
-  } finally {
-    hub.thaw();
-  }
-  const result = await hub.line(/^(got|failed) /, 15_000);
-  expect(result).toBe(`got ${SIZE} ${expectedHash()}`);
-  await within(exited, 15_000, "the command to exit");
-  expect(writer.lines).toContain("closed");
-  expect(writer.process.exitCode).toBe(0);
+  await expectDeliveredThroughFreeze(hub, writer, SIZE);
 });

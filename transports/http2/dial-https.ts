@@ -159,7 +159,9 @@ async function establish(
     codecs: options.codecs ?? DEFAULT_CODECS,
     keepAlive: options.keepAlive ?? CLIENT_DEFAULTS.keepAlive,
   });
-  void session.connection.closed.then(() => opened.dispose());
+  // Once the session's bytes have left (the close was answered, or given up): releasing the
+  // carrier at `closed` would cut a close still delivering its tail.
+  void session.connection.finished.then(() => opened.dispose());
   const timeout = Math.min(left(), opened.firstByte?.remaining() ?? Infinity);
   await handshakeWithin(
     session,

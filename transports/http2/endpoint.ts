@@ -349,7 +349,9 @@ export class HttpsEndpoint {
     this.#table.admit(key);
     stream.respond({ ":status": 200, "content-type": SESSION_CONTENT_TYPE, "cache-control": "no-store" });
     const session = this.#startSession(http2StreamTransport(stream), peer, key, connection);
-    void session.closed.then(() =>
+    // Reaped only once the session's bytes have left: a close still delivering its tail to a slow
+    // reader makes progress, and is bounded by its own stall limit.
+    void session.finished.then(() =>
       reapStream(stream, () =>
         this.#guard.report(
           "stream-reaped",

@@ -1,6 +1,9 @@
 import { constants, type Http2Stream } from "node:http2";
 import { ConnectionLostError } from "../../wire/errors.js";
 import type { AbortableTransport } from "../../wire/keep-alive.js";
+import { CLOSE_STALL_MS } from "../../wire/send-backlog.js";
+import { AcknowledgedClose } from "./acknowledged-close.js";
+import { SendProgress } from "./send-progress.js";
 
 const NO_FDS: readonly number[] = Object.freeze([]);
 
@@ -16,11 +19,26 @@ export const WRITE_HIGH_WATER_MARK = 1024 * 1024;
  * body the server's (PROTOCOL.md, byte for byte). A batch of frames goes out as one `writev`
  * (cork/uncork), so many small frames cost one DATA frame of HTTP/2, and stream bytes are never
  * copied. HTTP/2 flow control applies underneath; the session's own per-stream credit on top.
+ *
+ * `close()` ends the stream after what was written and resolves once the peer ended its side
+ * too (see {@link AcknowledgedClose}), or once it reset the stream because the peer took nothing
+ * for `closeStallMs`. `writesUnblocked` counts the keep-alive's looks at which the connection
+ * sent bytes while the stream's own were held back (see {@link SendProgress}): a peer that reads,
+ * however slowly.
  */
-export function http2StreamTransport(stream: Http2Stream): AbortableTransport {
+export function http2StreamTransport(stream: Http2Stream, closeStallMs = CLOSE_STALL_MS): AbortableTransport {
   let done = false;
   /** Whether `write` returned false and `drain` is owed. */
   let owesDrain = false;
+  // Bytes the connection's TLS socket handed to the kernel (the session's streams share it).
+  const progress = new SendProgress(
+    () => stream.session?.socket?.bytesWritten ?? 0,
+    () => stream.writableNeedDrain,
+  );
+  const closing = new AcknowledgedClose(progress.sent, closeStallMs);
+  const abort = (): void => {
+    if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+  };
   return {
     supportsFds: false,
     write(chunks) {
@@ -39,6 +57,9 @@ export function http2StreamTransport(stream: Http2Stream): AbortableTransport {
     },
     get bufferedBytes() {
       return stream.writableLength;
+    },
+    get writesUnblocked() {
+      return progress.look();
     },
     pause: () => stream.pause(),
     resume: () => stream.resume(),
@@ -63,22 +84,22 @@ export function http2StreamTransport(stream: Http2Stream): AbortableTransport {
         closed(new ConnectionLostError("the peer ended the HTTP/2 stream"));
         if (!stream.writableEnded && !stream.destroyed) stream.end();
       });
-      stream.on("close", () =>
+      stream.on("close", () => {
+        closing.connectionClosed();
         closed(
           stream.rstCode !== undefined && stream.rstCode !== 0
             ? new ConnectionLostError(`the HTTP/2 stream was reset (code ${stream.rstCode})`)
             : undefined,
-        ),
-      );
+        );
+      });
       // The server's compatibility layer may have paused the stream; a session always reads.
       stream.resume();
     },
-    close() {
-      if (!stream.destroyed && !stream.writableEnded) stream.end();
-    },
+    close: () =>
+      closing.close(() => {
+        if (!stream.destroyed && !stream.writableEnded) stream.end();
+      }, abort),
     // An unresponsive peer: reset the stream rather than wait for it to finish its side.
-    abort() {
-      if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
-    },
+    abort,
   };
 }

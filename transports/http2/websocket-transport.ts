@@ -1,6 +1,10 @@
 import type { TransportHandlers } from "../../wire/connection.js";
 import { ConnectionLostError } from "../../wire/errors.js";
 import type { AbortableTransport } from "../../wire/keep-alive.js";
+import { CLOSE_STALL_MS } from "../../wire/send-backlog.js";
+import { AcknowledgedClose } from "./acknowledged-close.js";
+import { SendProgress } from "./send-progress.js";
+import { PacedSender } from "./websocket-sender.js";
 
 /** WebSocket close codes a session uses (RFC 6455, 7.4.1). */
 export const WS_NORMAL = 1000;
@@ -13,6 +17,12 @@ export const DEFAULT_WS_MESSAGE_SIZE = 1024 * 1024;
 export const WRITE_HIGH_WATER_MARK = 1024 * 1024;
 /** ...and at which it reads again. */
 const WRITE_LOW_WATER_MARK = WRITE_HIGH_WATER_MARK / 2;
+
+/**
+ * Bytes still unsent from which this side counts as waiting for the peer (`writesUnblocked`):
+ * Node's own streams' mark. A keep-alive's PING to a peer that is gone stays below it.
+ */
+const WAITING_MARK = 16 * 1024;
 
 /** Batches up to this size are copied into one message; larger ones go piece by piece. */
 const COPY_LIMIT = 64 * 1024;
@@ -34,6 +44,11 @@ export interface WebSocketPort {
    * only then does the transport count what is buffered and report backpressure.
    */
   readonly reportsWrites: boolean;
+  /**
+   * Bytes sent and not yet handed to the network, falling piece by piece (the WebSocket API's
+   * `bufferedAmount`): how a closing transport and the keep-alive see the peer take bytes.
+   */
+  readonly bufferedAmount: number;
   /**
    * Sends `piece` as part of a binary message that `fin` ends, without copying it if it can. A
    * socket that cannot leave a message open sends each piece as a message of its own (message
@@ -71,16 +86,26 @@ export interface WebSocketEvents {
  * the chunks (fragments where the socket can send them). Messages that arrive before `start`
  * are kept. A text message fails the session (close code 1003); a close with any code but 1000
  * is a `ConnectionLostError`.
+ *
+ * `close()` starts the closing handshake after what was written and resolves once the peer
+ * answered it and the socket closed (see {@link AcknowledgedClose}), or once the socket was
+ * dropped because the peer took nothing for `closeStallMs`. `writesUnblocked` counts the
+ * keep-alive's looks at which bytes left while more waited (see {@link SendProgress}): a peer
+ * that reads, however slowly.
  */
 export function webSocketTransport(
   port: WebSocketPort,
   maxMessage = DEFAULT_WS_MESSAGE_SIZE,
+  closeStallMs = CLOSE_STALL_MS,
 ): AbortableTransport {
   let handlers: TransportHandlers | undefined;
   let early: Uint8Array[] | undefined = [];
   let earlyClose: { error: Error | undefined } | undefined;
   let done = false;
+  /** Whether `close` was called: nothing more is sent. */
+  let closeAsked = false;
   const closed = (error?: Error): void => {
+    closing.connectionClosed();
     if (done) return;
     if (handlers === undefined) {
       earlyClose ??= { error };
@@ -94,6 +119,35 @@ export function webSocketTransport(
     if (handlers === undefined) early?.push(chunk);
     else handlers.data(chunk, NO_FDS);
   };
+  // An unresponsive peer would never answer the closing handshake: drop the connection.
+  const abort = (): void => {
+    paced?.clear();
+    if (port.terminate !== undefined) port.terminate();
+    else if (port.canClose) port.close(WS_NORMAL);
+  };
+  // A WebSocket has no 'drain': where the socket says when it wrote, the bytes given to it and
+  // not yet written are counted, and it is fed a share at a time (see PacedSender).
+  let owesDrain = false;
+  const paced = port.reportsWrites
+    ? new PacedSender(
+        (piece, fin, written) => port.send(piece, fin, written),
+        () => {
+          if (owesDrain && paced!.buffered <= WRITE_LOW_WATER_MARK) {
+            owesDrain = false;
+            handlers?.drain?.();
+          }
+        },
+      )
+    : undefined;
+  const send =
+    paced === undefined ? (piece: Uint8Array, fin: boolean) => port.send(piece, fin) : paced.send.bind(paced);
+  /** Bytes given to a socket that does not say when it wrote (browsers: it counts `bufferedAmount`). */
+  let handed = 0;
+  const progress = new SendProgress(
+    paced === undefined ? () => handed - port.bufferedAmount : () => paced.written,
+    paced === undefined ? () => port.bufferedAmount >= WAITING_MARK : () => paced.buffered >= WAITING_MARK,
+  );
+  const closing = new AcknowledgedClose(progress.sent, closeStallMs);
   port.listen({
     binary: data,
     text() {
@@ -113,40 +167,29 @@ export function webSocketTransport(
     failed: (error) => closed(new ConnectionLostError(`WebSocket failed: ${error.message}`, error)),
   });
 
-  // A WebSocket has no 'drain': the bytes handed to the socket and not yet written are counted
-  // here, each send's `written` (the socket took it) taking its bytes off.
-  let buffered = 0;
-  let owesDrain = false;
-  const written = (bytes: number) => () => {
-    buffered -= bytes;
-    if (owesDrain && buffered <= WRITE_LOW_WATER_MARK) {
-      owesDrain = false;
-      handlers?.drain?.();
-    }
-  };
-
   return {
     supportsFds: false,
     write(chunks) {
-      if (!port.isOpen) return;
+      if (!port.isOpen || closeAsked) return;
       let total = 0;
       for (const chunk of chunks) total += chunk.byteLength;
-      const counted = port.reportsWrites;
-      if (counted) buffered += total;
-      const sent = counted ? written(total) : undefined;
+      handed += total;
       if (total <= COPY_LIMIT) {
-        port.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), true, sent);
+        send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), true);
       } else {
-        sendPieces(port, chunks, total, maxMessage, sent);
+        sendPieces(send, chunks, total, maxMessage);
       }
       // A socket that does not say when it wrote gives no backpressure (browsers).
-      if (!counted) return;
-      if (buffered < WRITE_HIGH_WATER_MARK) return true;
+      if (paced === undefined) return;
+      if (paced.buffered < WRITE_HIGH_WATER_MARK) return true;
       owesDrain = true;
       return false;
     },
     get bufferedBytes() {
-      return port.reportsWrites ? buffered : undefined;
+      return paced?.buffered;
+    },
+    get writesUnblocked() {
+      return progress.look();
     },
     ...(port.pause === undefined || port.resume === undefined
       ? {}
@@ -158,24 +201,26 @@ export function webSocketTransport(
       for (const chunk of pending) data(chunk);
       if (earlyClose !== undefined) closed(earlyClose.error);
     },
-    close() {
-      if (port.canClose) port.close(WS_NORMAL);
-    },
-    // An unresponsive peer would never answer the closing handshake: drop the connection.
-    abort() {
-      if (port.terminate !== undefined) port.terminate();
-      else if (port.canClose) port.close(WS_NORMAL);
-    },
+    close: () =>
+      closing.close(() => {
+        closeAsked = true;
+        // The closing handshake goes after the pieces still waiting for the socket.
+        const closeSocket = (): void => {
+          if (port.canClose) port.close(WS_NORMAL);
+        };
+        if (paced === undefined) closeSocket();
+        else paced.whenHanded(closeSocket);
+      }, abort),
+    abort,
   };
 }
 
 /** Sends `chunks` as messages of at most `maxMessage` bytes, each made of uncopied pieces. */
 function sendPieces(
-  port: WebSocketPort,
+  send: (piece: Uint8Array, fin: boolean) => void,
   chunks: Uint8Array[],
   total: number,
   maxMessage: number,
-  done: (() => void) | undefined,
 ): void {
   let inMessage = 0;
   let remaining = total;
@@ -188,8 +233,7 @@ function sendPieces(
       inMessage += take;
       remaining -= take;
       const fin = remaining === 0 || inMessage === maxMessage;
-      // The last piece's callback comes after every earlier one's (one socket, in order).
-      port.send(piece, fin, remaining === 0 ? done : undefined);
+      send(piece, fin);
       if (fin) inMessage = 0;
     }
   }

@@ -16,6 +16,9 @@ export function wsSocketPort(socket: WebSocket): WebSocketPort {
       return socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING;
     },
     reportsWrites: true,
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
     send: (piece, fin, written) => socket.send(piece, { binary: true, fin }, written),
     close: (code, reason) => socket.close(code, reason),
     terminate: () => socket.terminate(),
