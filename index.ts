@@ -280,10 +280,18 @@ export { ReplayError, SealError, SignatureError } from "./federation/seal/errors
 export { serveBroker, type Broker, type BrokerOptions, type ConnectedSite } from "./federation/broker.js";
 export {
   joinFederation,
+  type BrokerStatus,
   type FederationSite,
   type JoinFederationOptions,
   type SiteKeys,
 } from "./federation/site.js";
+export {
+  brokerRefusalOf,
+  describeBrokerRefusal,
+  type BrokerRefusal,
+  type BrokerRefusalReason,
+} from "./federation/broker-refusal.js";
+export { REFUSAL_BACKOFF_DEFAULTS, type RefusalBackoffOptions } from "./federation/refusal-backoff.js";
 export { TunnelAuthError, TunnelHandshakeError } from "./federation/tunnel/errors.js";
 export { SiteTasks, type SiteTasksOptions } from "./federation-tasks/site-tasks.js";
 export { serveFederatedTasks } from "./federation-tasks/broker-tasks.js";

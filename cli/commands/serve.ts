@@ -195,6 +195,7 @@ export async function serve(
       options.federation === undefined
         ? undefined
         : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker, https);
+    if (federation?.readiness !== undefined) readiness.push(federation.readiness);
     cluster =
       options.cluster === undefined
         ? undefined
