@@ -148,7 +148,7 @@ export { DASHBOARD_DEFAULTS, type DashboardOptions } from "./hub/dashboard/dashb
 export type { DashboardSnapshot, ServiceRow } from "./hub/dashboard/dashboard-snapshot.js";
 export { extractTraceContext, injectTraceContext, type TraceCarrier } from "./hub/tracing/trace-context.js";
 export type { Authenticate, PeerInfo, SessionLimits } from "./transports/http2/options.js";
-export type { HttpsRefusal } from "./transports/http2/refusal-log.js";
+export type { HttpsRefusal, RefusalStatus } from "./transports/http2/refusal-log.js";
 export {
   createDevCertificate,
   loadOrCreateDevCertificate,
