@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveBroker, type Broker } from "../../federation/broker.js";
+import type { Broker } from "../../federation/broker.js";
 import {
   brokerRefusalOf,
   describeBrokerRefusal,
@@ -17,14 +17,14 @@ import { CertificateAuthority } from "../../federation/pki/authority.js";
 import { verifyRefusalBackoff } from "../../federation/refusal-backoff.js";
 import { joinFederation, type FederationSite } from "../../federation/site.js";
 import { Hub } from "../../hub/hub.js";
-import { listenHttps } from "../../hub/remote/listen-https.js";
 import { dialHttps } from "../../transports/http2/dial-https.js";
 import type { HttpsListener } from "../../transports/http2/listen.js";
+import { startBroker, type BrokerFixture } from "./broker-fixture.js";
 
 let dir: string;
 let ca: CertificateAuthority;
 let foreign: CertificateAuthority;
-let brokerHub: Hub;
+let fixture: BrokerFixture;
 let listener: HttpsListener;
 let broker: Broker;
 let siteHub: Hub;
@@ -59,18 +59,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-refused-site-"));
   ca = await CertificateAuthority.init(join(dir, "ca"));
   foreign = await CertificateAuthority.init(join(dir, "foreign"));
-  const brokerCredentials = await ca.issue("broker");
-  brokerHub = new Hub();
-  listener = await listenHttps(brokerHub, {
-    host: "127.0.0.1",
-    port: 0,
-    cert: brokerCredentials.certificate,
-    key: brokerCredentials.key,
-    ca: ca.rootPem,
-    requireAuth: true,
-  });
+  fixture = await startBroker(ca);
+  ({ listener, broker } = fixture);
   listener.server.on("secureConnection", () => (handshakes += 1));
-  broker = await serveBroker(brokerHub, { root: ca.rootPem, cert: brokerCredentials.certificate, listener });
   siteHub = new Hub();
   const issued = await ca.issue("proxy1.broker");
   site = await joinFederation(siteHub, {
@@ -93,9 +84,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await site?.close();
-  await broker?.close();
-  await listener?.close();
-  await Promise.allSettled([brokerHub?.close(), siteHub?.close()]);
+  await fixture?.close();
+  await siteHub?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

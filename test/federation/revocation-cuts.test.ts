@@ -8,16 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveBroker, type Broker } from "../../federation/broker.js";
+import type { Broker } from "../../federation/broker.js";
 import { CertificateAuthority, type HubCredentials } from "../../federation/pki/authority.js";
 import { joinFederation, type FederationSite } from "../../federation/site.js";
 import { Hub } from "../../hub/hub.js";
-import { listenHttps } from "../../hub/remote/listen-https.js";
 import type { HttpsListener } from "../../transports/http2/listen.js";
+import { startBroker, type BrokerFixture } from "./broker-fixture.js";
 
 let dir: string;
 let ca: CertificateAuthority;
-let brokerHub: Hub;
+let fixture: BrokerFixture;
 let listener: HttpsListener;
 let broker: Broker;
 const credentials = new Map<string, HubCredentials>();
@@ -74,21 +74,8 @@ function answerTo(id: string): Promise<string> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-revocation-"));
   ca = await CertificateAuthority.init(join(dir, "ca"));
-  const brokerCredentials = await ca.issue("broker");
-  brokerHub = new Hub();
-  listener = await listenHttps(brokerHub, {
-    host: "127.0.0.1",
-    port: 0,
-    cert: brokerCredentials.certificate,
-    key: brokerCredentials.key,
-    ca: ca.rootPem,
-    requireAuth: true,
-  });
-  broker = await serveBroker(brokerHub, {
-    root: ca.rootPem,
-    cert: brokerCredentials.certificate,
-    listener,
-  });
+  fixture = await startBroker(ca);
+  ({ listener, broker } = fixture);
   for (const id of SITES) {
     const hub = new Hub();
     const issued = await ca.issue(id);
@@ -116,9 +103,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([...sites.values()].map((site) => site.close()));
-  await broker?.close();
-  await listener?.close();
-  await Promise.allSettled([brokerHub, ...hubs.values()].map((hub) => hub?.close()));
+  await fixture?.close();
+  await Promise.allSettled([...hubs.values()].map((hub) => hub.close()));
   await rm(dir, { recursive: true, force: true });
 });
 
