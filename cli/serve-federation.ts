@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  brokerRefusalOf,
   describeBrokerRefusal,
   joinFederation,
   REFUSAL_BACKOFF_DEFAULTS,
@@ -223,12 +224,14 @@ export async function startFederation(
         ),
     });
   } catch (error) {
+    // A refusal says what to do about it; anything else is the network's or the broker's.
+    const refusal = brokerRefusalOf(error);
     throw new CliError(
-      `federation: cannot reach the broker at ${options.broker}: ${(error as Error).message}`,
+      refusal === undefined
+        ? `federation: cannot reach the broker at ${options.broker}: ${(error as Error).message}`
+        : `federation: ${describeBrokerRefusal(refusal)} (${options.broker}: ${refusal.message})`,
       EXIT.failed,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
   tasks.federate(

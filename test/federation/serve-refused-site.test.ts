@@ -126,6 +126,16 @@ describe("serve --federation with a revoked site", () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(count(site.stderr(), refusal)).toBe(1);
 
+    // Another site hub started with the revoked certificate stops at once, saying why.
+    const refusedStart = await beamhub([
+      ...["serve", "--id", "proxy1.broker", "--federation", siteDir, "--broker", brokerUrl],
+      ...["--listen-https", "off", "--socket", join(dir, "second.sock")],
+    ]);
+    expect(refusedStart.code).not.toBe(0);
+    expect(refusedStart.stderr).toMatch(
+      /federation: the broker refuses this site's certificate: it is revoked; install a new certificate .*CERT_REVOKED/,
+    );
+
     // A new certificate and SIGHUP: the site is let in again.
     await issue("proxy1.broker", siteDir);
     site.child.kill("SIGHUP");
