@@ -3,7 +3,13 @@
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectHttps, type HttpsRemoteHub, InvalidMessageError, SessionRefusedError } from "../../index.js";
+import {
+  connectHttps,
+  type HttpsRefusal,
+  type HttpsRemoteHub,
+  InvalidMessageError,
+  SessionRefusedError,
+} from "../../index.js";
 import { FrameType } from "../../wire/frame.js";
 import {
   clientHello,
@@ -16,6 +22,8 @@ import {
 } from "./helpers.js";
 
 let fixture: HttpsFixture;
+/** What the listener reported as refused (`onRefused`). */
+const refusals: HttpsRefusal[] = [];
 
 beforeAll(async () => {
   fixture = await startHub({
@@ -25,6 +33,7 @@ beforeAll(async () => {
     handshakeTimeout: 300,
     keepAlive: 200,
     idleTimeout: 400,
+    onRefused: (refusal) => refusals.push(refusal),
   });
   await fixture.hub.register("echo", (data: unknown) => data);
 });
@@ -64,6 +73,14 @@ describe("limits", () => {
       const third = connect("carol", transport);
       await expect(third).rejects.toBeInstanceOf(SessionRefusedError);
       await expect(third).rejects.toMatchObject({ status: 429, code: "ETOO_MANY_SESSIONS" });
+      // Reported like a 401/403 (code, the message the peer got): the operator sees it. (The
+      // second case's refusal is of the same kind, left out of the reports for 10 s.)
+      await expect
+        .poll(() => refusals.find((r) => r.status === 429), { timeout: 5000 })
+        .toMatchObject({
+          code: "ETOO_MANY_SESSIONS",
+          reason: "at most 2 sessions per identity (token:carol)",
+        });
       const someoneElse = await connect("dave", transport);
       await first.close();
       await expect.poll(() => fixture.listener.sessionCount, { timeout: 2000 }).toBe(2);
