@@ -7,6 +7,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { federationServeOptions } from "../../cli/serve-federation.js";
 import { beamhub, startCli, type RunningCli } from "../cli/helpers.js";
 
 let dir: string;
@@ -149,24 +150,21 @@ describe("serve --refused-retry", () => {
   it("takes whole milliseconds from 1000 up, and only for a site", async () => {
     const siteDir = join(dir, "flags");
     await issue("proxy9.broker", siteDir);
-    const serve = (extra: string[]) =>
-      beamhub([
-        "serve",
-        "--id",
+    const resolve = (flags: Record<string, string>) => () =>
+      federationServeOptions(
+        (flag) => (flags[flag] === undefined ? undefined : { value: flags[flag], source: `--${flag}` }),
         "proxy9.broker",
-        "--federation",
-        siteDir,
-        "--socket",
-        join(dir, "f.sock"),
-        ...extra,
-      ]);
-    const soon = await serve(["--broker", "https://127.0.0.1:1", "--refused-retry", "soon"]);
-    expect(soon.code).not.toBe(0);
-    expect(soon.stderr).toMatch(
-      /--refused-retry takes a whole number of milliseconds from 1000 up; got "soon"/,
+        {},
+      );
+    const site = { federation: siteDir, broker: "https://127.0.0.1:8443" };
+    expect(resolve(site)()!.refusedRetryMs).toBe(300_000);
+    expect(resolve({ ...site, "refused-retry": "60000" })()!.refusedRetryMs).toBe(60_000);
+    for (const bad of ["soon", "999", "1.5", ""])
+      expect(resolve({ ...site, "refused-retry": bad })).toThrow(
+        /--refused-retry takes a whole number of milliseconds from 1000 up/,
+      );
+    expect(resolve({ federation: siteDir, "refused-retry": "60000" })).toThrow(
+      /--refused-retry needs --broker/,
     );
-    const broker = await serve(["--listen-https", "127.0.0.1:0", "--refused-retry", "60000"]);
-    expect(broker.code).not.toBe(0);
-    expect(broker.stderr).toMatch(/--refused-retry needs --broker/);
-  }, 60_000);
+  });
 });
