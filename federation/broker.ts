@@ -64,8 +64,9 @@ export interface BrokerOptions {
   /**
    * The https listener the sites connect to. Given, the broker checks each connection's client
    * certificate against its revocation lists as soon as TLS completes (before any request is
-   * read) and refuses a revoked one (each request answered 401, `CERT_REVOKED`), and cuts the open connections of a site that a newly applied
-   * list revokes: its session, its registrations and the tunnels through it end at once.
+   * read) and refuses a revoked one (each request answered 401, `CERT_REVOKED`), and cuts the
+   * open connections of a site that a newly applied list revokes: its session, its
+   * registrations and the tunnels through it end at once.
    */
   listener?: Pick<HttpsListener, "server">;
 }
