@@ -148,7 +148,7 @@ export { DASHBOARD_DEFAULTS, type DashboardOptions } from "./hub/dashboard/dashb
 export type { DashboardSnapshot, ServiceRow } from "./hub/dashboard/dashboard-snapshot.js";
 export { extractTraceContext, injectTraceContext, type TraceCarrier } from "./hub/tracing/trace-context.js";
 export type { Authenticate, PeerInfo, SessionLimits } from "./transports/http2/options.js";
-export type { HttpsRefusal } from "./transports/http2/refusal-log.js";
+export type { HttpsRefusal, RefusalStatus } from "./transports/http2/refusal-log.js";
 export {
   createDevCertificate,
   loadOrCreateDevCertificate,
@@ -280,10 +280,18 @@ export { ReplayError, SealError, SignatureError } from "./federation/seal/errors
 export { serveBroker, type Broker, type BrokerOptions, type ConnectedSite } from "./federation/broker.js";
 export {
   joinFederation,
+  type BrokerStatus,
   type FederationSite,
   type JoinFederationOptions,
   type SiteKeys,
 } from "./federation/site.js";
+export {
+  brokerRefusalOf,
+  describeBrokerRefusal,
+  type BrokerRefusal,
+  type BrokerRefusalReason,
+} from "./federation/broker-refusal.js";
+export { REFUSAL_BACKOFF_DEFAULTS, type RefusalBackoffOptions } from "./federation/refusal-backoff.js";
 export { TunnelAuthError, TunnelHandshakeError } from "./federation/tunnel/errors.js";
 export { SiteTasks, type SiteTasksOptions } from "./federation-tasks/site-tasks.js";
 export { serveFederatedTasks } from "./federation-tasks/broker-tasks.js";

@@ -65,3 +65,10 @@ export {
   type ChannelRow,
   type PubSubPanel,
 } from "./hub/dashboard/dashboard-channels.js";
+// The dashboard's service rates, which `beamhub top` shows too.
+export {
+  serviceInterval,
+  serviceReading,
+  type ServiceInterval,
+  type ServiceReading,
+} from "./hub/dashboard/service-rates.js";

@@ -106,11 +106,12 @@ function formatValue(value: unknown): string {
 
 /**
  * The `log(line)` function serve's parts take, on `logger`: lines that start with "warning: "
- * are warnings, the rest information.
+ * are warnings, "error: " errors (something that needs the operator), the rest information.
  */
 export function lineLogger(logger: Logger): (line: string) => void {
   return (line) => {
     if (line.startsWith("warning: ")) logger.warn(line.slice("warning: ".length));
+    else if (line.startsWith("error: ")) logger.error(line.slice("error: ".length));
     else logger.info(line);
   };
 }

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  brokerRefusalOf,
+  describeBrokerRefusal,
   joinFederation,
+  REFUSAL_BACKOFF_DEFAULTS,
   serveBroker,
   serveFederatedTasks,
   SiteTasks,
@@ -10,6 +13,7 @@ import {
   type FederationSite,
   type Hub,
   type HttpsListener,
+  type ReadinessCheck,
   type TaskBroker,
 } from "../index.js";
 import { CliError, EXIT } from "./errors.js";
@@ -31,6 +35,8 @@ export interface FederationServeOptions {
   readonly monitoringKey: string | undefined;
   /** DIR/crl.pem when present: the authority's revocation list (a broker serves it to its sites). */
   readonly crl: string | undefined;
+  /** `--refused-retry MS`: a site's longest wait between attempts while the broker refuses it. */
+  readonly refusedRetryMs: number;
 }
 
 /**
@@ -110,7 +116,22 @@ export function federationServeOptions(
   }
   const proxy =
     proxySetting === undefined ? undefined : proxySetting.value === "off" ? false : proxySetting.value;
-  return { dir, cert, key, root, broker, proxy, monitoringKey: env.MONITORING_API_KEY, crl };
+  const refusedRetryMs = refusedRetryOf(pick("refused-retry"), broker !== undefined);
+  return { dir, cert, key, root, broker, proxy, monitoringKey: env.MONITORING_API_KEY, crl, refusedRetryMs };
+}
+
+/** `--refused-retry MS`: a whole number of ms, at least 1000 (a refused site must not knock every moment). */
+function refusedRetryOf(setting: Setting<unknown> | undefined, site: boolean): number {
+  if (setting === undefined) return REFUSAL_BACKOFF_DEFAULTS.maxDelayMs;
+  if (!site) throw new CliError(`${setting.source} needs --broker (it is a site's setting)`, EXIT.usage);
+  const text = String(setting.value).trim();
+  const ms = Number(text);
+  if (text === "" || !Number.isInteger(ms) || ms < 1000 || ms > 2 ** 31 - 1)
+    throw new CliError(
+      `${setting.source} takes a whole number of milliseconds from 1000 up; got ${JSON.stringify(setting.value)}`,
+      EXIT.usage,
+    );
+  return ms;
 }
 
 /** The federation's part of `serve`, running. */
@@ -119,6 +140,11 @@ export interface ServedFederation {
   readonly site: FederationSite | undefined;
   /** The sites connected to this hub, when it is the broker (`/v1/health/proxies`). */
   readonly health: Broker["health"] | undefined;
+  /**
+   * A site's `/readyz` check: ready while its session to the broker is up; else why not (the
+   * broker refuses its certificate, and why; or it is reconnecting).
+   */
+  readonly readiness: ReadinessCheck | undefined;
   /** Re-reads DIR/crl.pem (SIGHUP) and applies it; a line for the log. */
   reload(): Promise<string>;
   close(): Promise<void>;
@@ -159,6 +185,7 @@ export async function startFederation(
     return {
       site: undefined,
       health: broker.health,
+      readiness: undefined,
       reload: async () => {
         const crl = readCrl();
         if (crl === undefined) return `federation: no ${crlFile} to reload`;
@@ -183,14 +210,28 @@ export async function startFederation(
       sealingKey,
       ...(options.crl === undefined ? {} : { crl: options.crl }),
       onWarning: log,
+      refusedRetry: {
+        firstDelayMs: Math.min(REFUSAL_BACKOFF_DEFAULTS.firstDelayMs, options.refusedRetryMs),
+        maxDelayMs: options.refusedRetryMs,
+      },
+      // Once per change of the broker's verdict: an error while it stands, a line when it ends.
+      onBrokerRefusal: (refusal) =>
+        log(
+          refusal === undefined
+            ? `federation: the broker at ${options.broker} accepts this site again`
+            : `error: federation: ${describeBrokerRefusal(refusal)} (${refusal.code}); retrying at most every ` +
+                `${Math.round(options.refusedRetryMs / 1000)} s (--refused-retry)`,
+        ),
     });
   } catch (error) {
+    // A refusal says what to do about it; anything else is the network's or the broker's.
+    const refusal = brokerRefusalOf(error);
     throw new CliError(
-      `federation: cannot reach the broker at ${options.broker}: ${(error as Error).message}`,
+      refusal === undefined
+        ? `federation: cannot reach the broker at ${options.broker}: ${(error as Error).message}`
+        : `federation: ${describeBrokerRefusal(refusal)} (${options.broker}: ${refusal.message})`,
       EXIT.failed,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
   tasks.federate(
@@ -205,6 +246,7 @@ export async function startFederation(
   return {
     site,
     health: undefined,
+    readiness: { name: "federation broker", check: () => brokerReadiness(site, options.broker!) },
     reload: async () => {
       const cert = readFileSync(join(options.dir, FEDERATION_FILES.cert), "utf8");
       const key = readFileSync(join(options.dir, FEDERATION_FILES.key), "utf8");
@@ -222,4 +264,24 @@ export async function startFederation(
     },
     close: () => site.close(),
   };
+}
+
+/** What `/readyz` says of a site's session to its broker. */
+function brokerReadiness(site: FederationSite, url: string): true | string {
+  const status = site.brokerStatus();
+  switch (status.state) {
+    case "connected":
+      return true;
+    case "refused": {
+      const next =
+        status.retryAt === undefined
+          ? ""
+          : `; next attempt in ${Math.max(0, Math.round((status.retryAt - Date.now()) / 1000))} s`;
+      return `${describeBrokerRefusal(status.refusal!)}${next}`;
+    }
+    case "reconnecting":
+      return `reconnecting to the broker at ${url}`;
+    case "closed":
+      return `the session to the broker at ${url} is closed`;
+  }
 }

@@ -7,14 +7,16 @@
 import { quantileOf, type HubStats, type ServiceStats } from "../index.js";
 import { formatBytes, formatMs } from "./figures-format.js";
 import { table } from "./output.js";
-import type { PubSubPanel } from "../internal.js";
+import { serviceInterval, serviceReading, type PubSubPanel } from "../internal.js";
 import { renderTopChannels } from "./top-channels.js";
 
 /** One service's line of a frame. */
 export interface TopRow {
   readonly name: string;
   readonly instances: number;
+  /** Calls per second between the two readings (0 in the first frame). */
   readonly rate: number;
+  /** Failed calls per second: the handler threw, the deadline passed, or the instance went away. */
   readonly errorRate: number;
   readonly inFlight: number;
   /** p99 of the calls timed between the two readings, in ms (undefined: none). */
@@ -31,21 +33,15 @@ export function topRows(before: HubStats | undefined, now: HubStats, seconds: nu
 }
 
 function rowOf(before: ServiceStats | undefined, now: ServiceStats, seconds: number): TopRow {
-  const failures = (s: ServiceStats | undefined): number => (s === undefined ? 0 : s.errors + s.timeouts);
-  const span = seconds > 0 ? seconds : 1;
-  const buckets = now.latency.buckets.map((count, index) => count - (before?.latency.buckets[index] ?? 0));
-  const timed = now.latency.count - (before?.latency.count ?? 0);
-  const p99Ms =
-    before === undefined
-      ? quantileOf(now.latency, 0.99)
-      : quantileOf({ buckets, count: timed, sumMs: now.latency.sumMs - before.latency.sumMs }, 0.99);
+  // The dashboard's arithmetic (hub/dashboard/service-rates.ts): both views agree.
+  const interval = serviceInterval(now, before === undefined ? undefined : serviceReading(before), seconds);
   return {
     name: now.name,
     instances: now.instances,
-    rate: (now.calls - (before?.calls ?? 0)) / span,
-    errorRate: (failures(now) - failures(before)) / span,
+    rate: interval.callsPerSecond,
+    errorRate: interval.failedPerSecond,
     inFlight: now.inFlight,
-    p99Ms,
+    p99Ms: quantileOf(interval.latency, 0.99),
     calls: now.calls,
   };
 }

@@ -64,8 +64,9 @@ export interface BrokerOptions {
   /**
    * The https listener the sites connect to. Given, the broker checks each connection's client
    * certificate against its revocation lists as soon as TLS completes (before any request is
-   * read) and drops a revoked one, and cuts the open connections of a site that a newly applied
-   * list revokes: its session, its registrations and the tunnels through it end at once.
+   * read) and refuses a revoked one (each request answered 401, `CERT_REVOKED`), and cuts the
+   * open connections of a site that a newly applied list revokes: its session, its
+   * registrations and the tunnels through it end at once.
    */
   listener?: Pick<HttpsListener, "server">;
 }
@@ -104,7 +105,11 @@ export async function serveBroker(hub: Hub, options: BrokerOptions = {}): Promis
     // Without a certificate the listener's own rules (requireAuth) decide.
     if (typeof serial !== "string" || serial === "") return;
     if (trust?.isRevoked(serial) === true) {
-      socket.destroy();
+      // Refused as TLS refuses an expired certificate (the listener answers every request of
+      // this connection 401 "the client certificate was not accepted: CERT_REVOKED", OpenSSL's
+      // name): a bare drop looked like a network error to the site, which then knocked again
+      // every few seconds forever. Told, it waits minutes between attempts (refusal-backoff.ts).
+      markRevoked(socket);
       return;
     }
     connections.set(socket, serial);
@@ -200,4 +205,15 @@ export async function serveBroker(hub: Hub, options: BrokerOptions = {}): Promis
       await Promise.all(registrations.map((registration) => registration.unregister()));
     },
   };
+}
+
+/**
+ * Marks a connection's client certificate as not accepted, the way Node marks one OpenSSL did
+ * not verify (`authorized`, `authorizationError`): the https listener then refuses each of its
+ * requests before reading it further. Set as TLS completes, before any request arrives.
+ */
+function markRevoked(socket: TLSSocket): void {
+  const fields = socket as unknown as { authorized: boolean; authorizationError: string };
+  fields.authorized = false;
+  fields.authorizationError = "CERT_REVOKED";
 }

@@ -1,16 +1,20 @@
 import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from "node:crypto";
 import type { Hub } from "../hub/hub.js";
 import { serveHubSession } from "../hub/remote/hub-server.js";
-import { connectHttps, type ConnectHttpsOptions } from "../hub/remote/connect-https.js";
+import { HttpsRemoteHub, type ConnectHttpsOptions } from "../hub/remote/connect-https.js";
+import { verifyReconnectOptions } from "../hub/remote/reconnect-options.js";
 import type { RemoteHub } from "../hub/remote/remote-hub.js";
 import type { Watch } from "../hub/types.js";
 import { ByteStream } from "../model/byte-stream.js";
 import { InvalidArgumentError } from "../model/errors.js";
+import { httpsDialer } from "../transports/http2/dial-https.js";
 import { DEFAULT_CODECS } from "../wire/config.js";
 import { openSession } from "../wire/open-session.js";
+import type { BrokerRefusal } from "./broker-refusal.js";
 import { CRL_SERVICE, SITE_PREFIX, keysService, siteService } from "./names.js";
 import { PeerLink } from "./peer-link.js";
 import { TrustStore } from "./pki/trust-store.js";
+import { RefusalBackoff, type RefusalBackoffOptions } from "./refusal-backoff.js";
 import { sealingKeyRecord, type SealingKeyRecord } from "./seal/sealing-key.js";
 import { SealingKeyring } from "./seal/sealing-keyring.js";
 import type { HubIdentity } from "./tunnel/handshake.js";
@@ -31,8 +35,23 @@ export interface JoinFederationOptions {
   brokerId?: string;
   /** Bound on opening a tunnel, in ms (default 10 000). */
   timeoutMs?: number;
-  /** How the session to the broker is dialled and kept (reconnects by default). */
+  /**
+   * How the session to the broker is dialled and kept (reconnects by default). Unlike a plain
+   * `connectHttps` client, a site never gives up on a refused certificate: see `refusedRetry`.
+   */
   connection?: Omit<ConnectHttpsOptions, "ca" | "cert" | "key" | "servername">;
+  /**
+   * How often a site retries a broker that refuses it in a way no retry heals (its certificate
+   * revoked, expired or not trusted, or the broker's not trusted here): waits doubling from 10 s
+   * to 5 min (`{ firstDelayMs: 10_000, maxDelayMs: 300_000 }`) instead of the session's normal
+   * backoff; `reload` ends the wait at once. Network errors keep the normal backoff.
+   */
+  refusedRetry?: RefusalBackoffOptions;
+  /**
+   * Told each time the broker's verdict on this site changes: a refusal (with its reason), or
+   * `undefined` when a later attempt got through. Once per change, not per attempt.
+   */
+  onBrokerRefusal?: (refusal: BrokerRefusal | undefined) => void;
   /**
    * This hub's X25519 sealing key (PEM or KeyObject): what other sites seal task bodies to.
    * Keep it in a file (`serve` keeps DIR/seal.key): bodies stored at the broker while this hub
@@ -60,11 +79,23 @@ export interface SiteKeys {
   readonly trust: TrustStore;
 }
 
+/** Where a site's session to its broker stands (`FederationSite.brokerStatus`). */
+export interface BrokerStatus {
+  /** `"refused"`: reconnecting, and the broker's last answer was a refusal no retry heals. */
+  readonly state: "connected" | "reconnecting" | "refused" | "closed";
+  /** The standing refusal (state `"refused"`). */
+  readonly refusal?: BrokerRefusal;
+  /** When the next attempt starts (ms since the epoch), while a refused site waits. */
+  readonly retryAt?: number;
+}
+
 /** A hub's membership in a federation. */
 export interface FederationSite {
   readonly id: string;
   /** The session to the broker (it reconnects on its own). */
   readonly broker: RemoteHub;
+  /** Where the session to the broker stands, and why it is refused when it is. */
+  brokerStatus(): BrokerStatus;
   /** The sites this hub has a tunnel to. */
   peers(): string[];
   /** The keys this site seals and opens with. */
@@ -83,8 +114,9 @@ export interface FederationSite {
   /**
    * Takes a renewed certificate (and its key) without downtime: the session to the broker and
    * the tunnels already open stay as they are; new tunnels, new connections to the broker and
-   * everything sealed from now on use the new pair. Throws (keeping the old pair) when the
-   * certificate does not verify, names another hub, or does not match the key.
+   * everything sealed from now on use the new pair. A site the broker refuses tries again at
+   * once with it. Throws (keeping the old pair) when the certificate does not verify, names
+   * another hub, or does not match the key.
    */
   reload(credentials: { cert: string; key: string }): void;
   close(): Promise<void>;
@@ -125,7 +157,23 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
     key: options.key,
     servername: brokerId,
   };
-  const broker = await connectHttps(options.broker, dialOptions);
+  const refusals = new RefusalBackoff(
+    options.refusedRetry ?? {},
+    options.onBrokerRefusal ?? (() => undefined),
+  );
+  // connectHttps's client, with the dial wrapped in the refusal's wait; and it never gives up on
+  // a refusal (as connectHttps does on refused credentials): a reload can heal it.
+  const reconnect = verifyReconnectOptions(options.connection?.reconnect);
+  const dialSession = httpsDialer(options.broker, dialOptions);
+  let current = await dialSession();
+  const broker = new HttpsRemoteHub(current.connection, () => current, {
+    reconnect,
+    isPermanent: () => false,
+    dial: async () => {
+      current = await refusals.dial(dialSession);
+      return current.connection;
+    },
+  });
   const links = new Map<string, Promise<PeerLink>>();
   // Tunnels other sites opened to this one, open now.
   const served = new Set<Tunnel>();
@@ -244,6 +292,12 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
   return {
     id,
     broker,
+    brokerStatus: () => {
+      const refusal = refusals.refusal;
+      if (broker.state !== "reconnecting" || refusal === undefined) return { state: broker.state };
+      const retryAt = refusals.retryAt;
+      return { state: "refused", refusal, ...(retryAt === undefined ? {} : { retryAt }) };
+    },
     peers: () => [...links.keys()],
     keys: {
       get self() {
@@ -265,6 +319,7 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       self = { id: renewed.id, chain: cert, key: privateKey };
       dialOptions.cert = cert;
       dialOptions.key = key;
+      refusals.wake();
     },
     close: async () => {
       closing = true;
@@ -275,6 +330,8 @@ export async function joinFederation(hub: Hub, options: JoinFederationOptions): 
       // the session to the broker goes first, which ends the stream under its handshake.
       const closed = [...links.values()].map((link) => link.then((open) => open.close()));
       await broker.close();
+      // After the client: a dial waiting out a refusal then ends as a closed client's.
+      refusals.close();
       await Promise.allSettled(closed);
     },
   };

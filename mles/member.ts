@@ -35,7 +35,10 @@ export interface MemberContext {
   readonly config: MlesConfig;
   /** Reports a connection's end (it is then forgotten). */
   readonly ended: (member: MlesMember) => void;
-  /** Reports a member refused for who it is (auth, access rules), as `identity` when a key vouched for it. */
+  /**
+   * Reports a member refused (auth, access rules, its uid already in the channel, a full channel,
+   * pub/sub at a limit), as `identity` when a key vouched for it.
+   */
   readonly refused?: (error: MlesError, identity: string | undefined) => void;
 }
 
@@ -75,6 +78,8 @@ export class MlesMember {
   #pending = 0;
   #flushed: (() => void) | undefined;
   #leave: (() => void) | undefined;
+  /** The member's `mles:<uid>` identity once it joined, when a key vouched for the uid. */
+  #identity: string | undefined;
   #subscription: Subscription | undefined;
   /** Settles when the connection has closed. */
   readonly closed: Promise<void>;
@@ -144,7 +149,12 @@ export class MlesMember {
     if (this.#pending >= MAX_PENDING_PUBLISHES && !this.#ws.isPaused) this.#ws.pause();
     this.#chain = this.#chain
       .then(() => (this.#state === "closed" ? undefined : task()))
-      .catch((error: unknown) => this.close(asMlesError(error)))
+      .catch((error: unknown) => {
+        const failure = asMlesError(error);
+        // Pub/sub at a limit (no channel idle to make room): the hub refused, not the client.
+        if (failure.code === "ELIMIT") this.#refused(failure, this.#identity);
+        this.close(failure);
+      })
       .finally(() => {
         this.#pending--;
         // Resumed here unless the frame rate paused it: its timer resumes it then.
@@ -176,7 +186,13 @@ export class MlesMember {
         throw this.#refused(new MlesForbiddenError(who, words, header.channel), identity?.id);
       }
     }
-    this.#leave = this.#context.members.admit(header.uid, header.channel, this);
+    try {
+      this.#leave = this.#context.members.admit(header.uid, header.channel, this);
+    } catch (error) {
+      // The uid already a member of the channel (409), or the channel full (503).
+      throw this.#refused(asMlesError(error), identity?.id);
+    }
+    this.#identity = identity?.id;
     this.#header = header;
     const { channels, config } = this.#context;
     const from = mlesIdentity(header.uid);

@@ -14,6 +14,7 @@ import type { HubStats } from "../hub/stats/hub-stats.js";
 import { LATENCY_BUCKETS_MS } from "../hub/stats/latency-histogram.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import type { PubSubFigures } from "../pubsub/pubsub-counters.js";
+import type { HttpsRefusal } from "../transports/http2/refusal-log.js";
 import { registerSnapshotMetric, SnapshotMetric, type Sample } from "./snapshot-metric.js";
 
 /** Options of {@link hubMetrics}. */
@@ -52,6 +53,12 @@ export interface HubMetrics {
   addGateway(name: string, stats: () => GatewayFigures): () => void;
   /** Adds a task broker's figures (one at most). */
   addTasks(figures: () => TaskFigures): void;
+  /**
+   * Counts a refusal report (an `onRefused` of the https listener, the Mles face, the task
+   * sockets) in `https_refused_total{status,face,code}`: the refusal and those its report says
+   * were left out of the log (`suppressed`), so the counter misses none.
+   */
+  countRefusal(refusal: HttpsRefusal): void;
 }
 
 /**
@@ -211,6 +218,14 @@ export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetric
     "Messages drop-oldest subscribers lost by reading too slowly (told to them as Lagged).",
     () => [{ labels: {}, value: pubsub().dropped }],
   );
+  // Refusals by kind: status, face and beamhub's code (a small fixed set; other codes share "other").
+  const refusals = new Map<string, Sample>();
+  add(
+    "https_refused_total",
+    "counter",
+    "HTTPS requests and upgrades refused (401, 403, 409, 429, 503), by status, face and code.",
+    () => [...refusals.values()],
+  );
   if (options.defaultMetrics !== false) promClient.collectDefaultMetrics({ register: registry, prefix });
 
   return {
@@ -225,6 +240,17 @@ export function hubMetrics(hub: Hub, options: HubMetricsOptions = {}): HubMetric
     addTasks(read) {
       if (typeof read !== "function") throw new InvalidArgumentError("addTasks needs a function");
       tasks = read;
+    },
+    countRefusal(refusal) {
+      const labels = {
+        status: String(refusal.status),
+        face: refusal.face ?? "beamhub",
+        code: refusal.code !== undefined && /^E[A-Z_]{1,40}$/.test(refusal.code) ? refusal.code : "other",
+      };
+      const key = `${labels.status} ${labels.face} ${labels.code}`;
+      const sample = refusals.get(key) ?? { labels, value: 0 };
+      sample.value += 1 + refusal.suppressed;
+      refusals.set(key, sample);
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   type UnixListener,
   type MetricsListener,
   type ReadinessCheck,
+  type HttpsRefusal,
 } from "../../index.js";
 import { createLogger, lineLogger } from "../logger.js";
 import { logHttpsRefusal, logHubEvents, serveMetrics, type ServeMetrics } from "../serve-observe.js";
@@ -106,8 +107,13 @@ export async function serve(
   const authenticate: Authenticate | undefined =
     tokens === undefined ? undefined : (token, peer) => tokens?.authenticate(token, peer);
   let https: HttpsListener | undefined;
-  // Refusals of every face of the https listener go to one log event, https.refused.
-  const onRefused = logHttpsRefusal(logger);
+  // Refusals of every face of the https listener go to one log event, https.refused, and are
+  // counted in https_refused_total.
+  const logRefusal = logHttpsRefusal(logger);
+  const onRefused = (refusal: HttpsRefusal): void => {
+    observed.metrics.countRefusal(refusal);
+    logRefusal(refusal);
+  };
   const mles = options.mles === undefined ? undefined : startMles(hub, options.mles, onRefused);
   // A broker's sites for /v1/health/proxies: the federation starts once the listeners are up.
   let federation: ServedFederation | undefined = undefined;
@@ -195,6 +201,7 @@ export async function serve(
       options.federation === undefined
         ? undefined
         : await startFederation(hub, options.tasks.id, options.federation, log, tasks.broker, https);
+    if (federation?.readiness !== undefined) readiness.push(federation.readiness);
     cluster =
       options.cluster === undefined
         ? undefined

@@ -307,6 +307,16 @@ const FEDERATION: OptionGroup = {
       help: "the forward HTTP proxy to reach the broker through (http://user:pass@host:3128), or off",
       defaultText: "HTTPS_PROXY unless NO_PROXY lists the broker",
     },
+    "refused-retry": {
+      type: "string",
+      value: "MS",
+      setting: true,
+      help:
+        "with --broker: the longest wait between attempts while the broker refuses this site's certificate " +
+        "(revoked, expired, another authority's; or the broker's is not trusted here). The waits double from " +
+        "10 s up to MS; network errors keep the normal backoff of seconds; SIGHUP with a new certificate tries at once",
+      defaultText: "300000 (5 min)",
+    },
   },
 };
 

@@ -6,10 +6,11 @@
  * @module
  */
 import type { HubStats, InstanceInfo } from "../stats/hub-stats.js";
-import { quantileOf, type LatencySnapshot } from "../stats/latency-histogram.js";
+import { quantileOf } from "../stats/latency-histogram.js";
 import type { SessionInfo } from "../stats/session-info.js";
 import type { ChannelInfo } from "../../pubsub/types.js";
 import { channelPanel, type ChannelReadings, type PubSubPanel } from "./dashboard-channels.js";
+import { serviceInterval, type ServiceReading } from "./service-rates.js";
 
 /** The label an instance carries to appear among the gateway's connections (`exposeTcp` sets it). */
 export const GATEWAY_LABEL = "beamhub.gateway";
@@ -68,7 +69,7 @@ interface Previous {
   at: number;
   bytesIn: number;
   bytesOut: number;
-  services: Map<string, { calls: number; failed: number; latency: LatencySnapshot }>;
+  services: Map<string, ServiceReading>;
   channels: ChannelReadings;
 }
 
@@ -92,20 +93,18 @@ export class DashboardFeed {
     );
     const remembered: Previous["services"] = new Map();
     const services = stats.services.map((service): ServiceRow => {
-      const failed = service.errors + service.timeouts + service.gone;
-      const before = previous?.services.get(service.name);
-      remembered.set(service.name, { calls: service.calls, failed, latency: service.latency });
-      const interval = before === undefined ? service.latency : minus(service.latency, before.latency);
-      const p50Ms = quantileOf(interval, 0.5);
-      const p99Ms = quantileOf(interval, 0.99);
+      const interval = serviceInterval(service, previous?.services.get(service.name), seconds);
+      remembered.set(service.name, interval.reading);
+      const p50Ms = quantileOf(interval.latency, 0.5);
+      const p99Ms = quantileOf(interval.latency, 0.99);
       return {
         name: service.name,
         instances: service.instances,
         inFlight: service.inFlight,
         calls: service.calls,
-        failed,
-        callsPerSecond: perSecond(service.calls, before?.calls),
-        failedPerSecond: perSecond(failed, before?.failed),
+        failed: interval.reading.failed,
+        callsPerSecond: interval.callsPerSecond,
+        failedPerSecond: interval.failedPerSecond,
         ...(p50Ms === undefined ? {} : { p50Ms, p99Ms }),
         gateway: gateways.has(service.name),
       };
@@ -139,13 +138,4 @@ export class DashboardFeed {
       pubsub: pubsub.panel,
     };
   }
-}
-
-/** The calls timed between two snapshots of one histogram. */
-function minus(now: LatencySnapshot, before: LatencySnapshot): LatencySnapshot {
-  return {
-    buckets: now.buckets.map((count, index) => Math.max(0, count - (before.buckets[index] ?? 0))),
-    sumMs: Math.max(0, now.sumMs - before.sumMs),
-    count: Math.max(0, now.count - before.count),
-  };
 }

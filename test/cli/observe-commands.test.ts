@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, Hub, listenUnix, type RemoteHub, type UnixListener } from "../../index.js";
 import { renderTop, topRows } from "../../cli/top-frame.js";
+import { DashboardFeed } from "../../hub/dashboard/dashboard-snapshot.js";
 import { channelPanel } from "../../internal.js";
 import { beamhub, cliArgs, cliEnv, root, within } from "./helpers.js";
 
@@ -133,6 +134,33 @@ describe("beamhub top", () => {
     const text = renderTop("unix:///x", hub.stats(), rows);
     expect(text).toMatch(/^beamhub top — unix:\/\/\/x — .* — sessions: local 1, unix \d/);
     expect(text).toMatch(/^echo\s+1\s+15\.0\s+0\.0\s+0\s+\S+\s+\d+$/m);
+  });
+
+  it("computes the same rates and p99 as the dashboard from the same readings", async () => {
+    const feed = new DashboardFeed();
+    const before = hub.stats();
+    feed.next(before, [], null, [], 1_000);
+    for (let i = 0; i < 10; i++) await hub.call("echo", i);
+    for (let i = 0; i < 4; i++) await hub.call("fail").catch(() => undefined);
+    const after = hub.stats();
+    const snapshot = feed.next(after, [], null, [], 3_000);
+    const rows = topRows(before, after, 2);
+    for (const name of ["echo", "fail"]) {
+      const row = rows.find((r) => r.name === name)!;
+      const service = snapshot.services.find((s) => s.name === name)!;
+      expect([row.rate, row.errorRate, row.p99Ms]).toEqual([
+        service.callsPerSecond,
+        service.failedPerSecond,
+        service.p99Ms,
+      ]);
+    }
+    expect(rows.find((r) => r.name === "fail")).toMatchObject({ rate: 2, errorRate: 2 });
+    // The first frame has no interval: no rate (the dashboard's first snapshot says 0 too), not
+    // every call since the hub started as if it were one second's.
+    expect(topRows(undefined, after, 0).find((r) => r.name === "echo")).toMatchObject({
+      rate: 0,
+      errorRate: 0,
+    });
   });
 
   it("redraws live under a pseudo-terminal as traffic flows, and quits on q", async () => {

@@ -69,6 +69,7 @@ describe("beamhub serve's refusals, one log event for every face", () => {
       [
         ...["--tokens", tokens, "--require-auth", "--mles", "--id", "proxy1.broker"],
         ...["--pubsub-http-streams", "2", "--pubsub-http-ring", "8", "--log-format", "json"],
+        ...["--metrics", "127.0.0.1:0"],
       ],
       { MLES_KEY, APP_app1_KEY: APP_KEY },
     );
@@ -119,6 +120,28 @@ describe("beamhub serve's refusals, one log event for every face", () => {
     });
   }
 
+  /** Opens an event stream as the token's identity and keeps it; resolves to what closes it. */
+  function hold(path: string): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      const request = httpsRequest(`${httpsUrl}${path}?access_token=${TOKEN}`, { ca }, (response) => {
+        if (response.statusCode !== 200) return reject(new Error(`GET ${path}: ${response.statusCode}`));
+        resolve(() => response.destroy());
+      });
+      request.on("error", reject);
+      request.setTimeout(10_000, () => request.destroy(new Error(`no answer to GET ${path}`)));
+      request.end();
+    });
+  }
+
+  /** The Prometheus text of the plain metrics listener (--metrics). */
+  async function metricsText(): Promise<string> {
+    const url = logLines()
+      .map((line) => /^metrics: (http:\/\/127\.0\.0\.1:\d+)/.exec(line.msg)?.[1])
+      .find((found) => found !== undefined)!;
+    const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    return response.text();
+  }
+
   it("says how pub/sub over HTTP is served, with its limits", () => {
     const line = logLines().find((l) => l.msg.startsWith("pub/sub over HTTP:"))!;
     expect(line.msg).toBe(
@@ -136,8 +159,13 @@ describe("beamhub serve's refusals, one log event for every face", () => {
       (l) => l.path === "/beamhub/v1/pubsub/news",
       "the SSE refusal's log line",
     );
-    expect(line).toMatchObject({ level: "warn", status: 401, code: "EUNAUTHENTICATED", transport: "http" });
-    expect(line.face).toBeUndefined();
+    expect(line).toMatchObject({
+      level: "warn",
+      status: 401,
+      code: "EUNAUTHENTICATED",
+      transport: "http",
+      face: "pubsub",
+    });
   }, 30_000);
 
   it("logs an Mles client whose auth fails, with the face, never the key or the auth", async () => {
@@ -180,6 +208,51 @@ describe("beamhub serve's refusals, one log event for every face", () => {
       path: "/v1/sockets/app2.proxy1.broker",
       transport: "upgrade",
     });
+  }, 30_000);
+
+  it("logs an event stream over the limit (503) and an Mles uid already in its channel (409), and counts them", async () => {
+    // Two streams are the limit (--pubsub-http-streams 2): a third is refused.
+    const held = await Promise.all([hold("/beamhub/v1/pubsub/full"), hold("/beamhub/v1/pubsub/full")]);
+    try {
+      const over = await get(`/beamhub/v1/pubsub/full?access_token=${TOKEN}`);
+      expect(over.status).toBe(503);
+      const line = await refusalLogged((l) => l.status === 503, "the over-limit refusal's log line");
+      expect(line).toMatchObject({
+        level: "warn",
+        code: "ELIMIT",
+        face: "pubsub",
+        path: "/beamhub/v1/pubsub/full",
+        identity: "viewer",
+        reason: "the hub serves at most 2 pub/sub event streams at once",
+      });
+    } finally {
+      for (const close of held) close();
+    }
+
+    const header = { uid: "alice", channel: "dup", auth: mlesAuth("alice", "dup", MLES_KEY) };
+    const first = await MlesClient.join(httpsUrl, header, { ca });
+    try {
+      const second = await MlesClient.join(httpsUrl, header, { ca });
+      expect((await second.closedWithin()).reason).toMatch(/^EMLES_DUPLICATE/);
+      const line = await refusalLogged((l) => l.code === "EMLES_DUPLICATE", "the duplicate uid's log line");
+      expect(line).toMatchObject({
+        status: 409,
+        face: "mles",
+        identity: "mles:alice",
+        reason: 'uid "alice" is already a member of dup',
+        msg: "https: mles refused GET / (409)",
+      });
+    } finally {
+      await first.close();
+    }
+
+    // Counted in the metrics, by status, face and code.
+    const metrics = await metricsText();
+    expect(metrics).toMatch(/beamhub_https_refused_total\{status="503",face="pubsub",code="ELIMIT"\} 1\n/);
+    expect(metrics).toMatch(
+      /beamhub_https_refused_total\{status="409",face="mles",code="EMLES_DUPLICATE"\} 1\n/,
+    );
+    expect(metrics).toMatch(/beamhub_https_refused_total\{status="401",face="mles",code="EMLES_AUTH"\} 1\n/);
   }, 30_000);
 
   it("never logs a token, a key or an auth", () => {

@@ -1,22 +1,23 @@
 // Revocation applies to what is already open, over real TLS in one process: a site that loads a
 // list revoking another closes its tunnels to and from it; a broker that loads it cuts the
-// revoked site's connection (its session, registrations and the tunnels it relays) and drops
-// any new connection with that certificate as soon as TLS completes, before reading a request.
+// revoked site's connection (its session, registrations and the tunnels it relays) and refuses
+// any new connection with that certificate as soon as TLS completes (401 CERT_REVOKED to each
+// request, before the hub sees it).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveBroker, type Broker } from "../../federation/broker.js";
+import type { Broker } from "../../federation/broker.js";
 import { CertificateAuthority, type HubCredentials } from "../../federation/pki/authority.js";
 import { joinFederation, type FederationSite } from "../../federation/site.js";
 import { Hub } from "../../hub/hub.js";
-import { listenHttps } from "../../hub/remote/listen-https.js";
 import type { HttpsListener } from "../../transports/http2/listen.js";
+import { startBroker, type BrokerFixture } from "./broker-fixture.js";
 
 let dir: string;
 let ca: CertificateAuthority;
-let brokerHub: Hub;
+let fixture: BrokerFixture;
 let listener: HttpsListener;
 let broker: Broker;
 const credentials = new Map<string, HubCredentials>();
@@ -38,8 +39,8 @@ const offers = async (at: string, name: string): Promise<boolean> =>
   (await hubs.get(at)!.lookup(name)).length > 0;
 
 /**
- * What the broker's listener answers a TLS client with `id`'s certificate that sends a plain
- * request: the bytes it got back before the connection closed ("" when it was dropped).
+ * What the broker's listener answers a TLS client with `id`'s certificate that asks for the
+ * list of services: the bytes it got back before the connection closed ("" when it was dropped).
  */
 function answerTo(id: string): Promise<string> {
   const { certificate, key } = credentials.get(id)!;
@@ -59,7 +60,7 @@ function answerTo(id: string): Promise<string> {
     }, 10_000);
     let received = "";
     socket.on("secureConnect", () =>
-      socket.write("GET /beamhub/v1/nothing-here HTTP/1.1\r\nHost: broker\r\nConnection: close\r\n\r\n"),
+      socket.write("GET /beamhub/v1/services HTTP/1.1\r\nHost: broker\r\nConnection: close\r\n\r\n"),
     );
     socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
     socket.on("error", () => undefined); // a reset is an answer too
@@ -73,21 +74,8 @@ function answerTo(id: string): Promise<string> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "beamhub-revocation-"));
   ca = await CertificateAuthority.init(join(dir, "ca"));
-  const brokerCredentials = await ca.issue("broker");
-  brokerHub = new Hub();
-  listener = await listenHttps(brokerHub, {
-    host: "127.0.0.1",
-    port: 0,
-    cert: brokerCredentials.certificate,
-    key: brokerCredentials.key,
-    ca: ca.rootPem,
-    requireAuth: true,
-  });
-  broker = await serveBroker(brokerHub, {
-    root: ca.rootPem,
-    cert: brokerCredentials.certificate,
-    listener,
-  });
+  fixture = await startBroker(ca);
+  ({ listener, broker } = fixture);
   for (const id of SITES) {
     const hub = new Hub();
     const issued = await ca.issue(id);
@@ -115,9 +103,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([...sites.values()].map((site) => site.close()));
-  await broker?.close();
-  await listener?.close();
-  await Promise.allSettled([brokerHub, ...hubs.values()].map((hub) => hub?.close()));
+  await fixture?.close();
+  await Promise.allSettled([...hubs.values()].map((hub) => hub.close()));
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -142,7 +129,7 @@ describe("revocation of a site with open connections", () => {
     );
   }, 30_000);
 
-  it("cuts the revoked site's connection at the broker, and drops its new ones as TLS completes", async () => {
+  it("cuts the revoked site's connection at the broker, and refuses its new ones as TLS completes", async () => {
     // Before the broker loads the list, proxy3's certificate gets answers from its listener.
     expect(await answerTo("proxy3.broker")).toMatch(/^HTTP\/1\.1 /);
     const crl = await ca.crl();
@@ -154,8 +141,8 @@ describe("revocation of a site with open connections", () => {
       "proxy3 gone from the broker",
     );
     await until(async () => !(await offers("proxy2.broker", "hello@proxy3.broker")), "proxy3 gone at proxy2");
-    // A new connection with the revoked certificate is dropped unanswered; another site's is not.
-    expect(await answerTo("proxy3.broker")).toBe("");
+    // A new connection with the revoked certificate is refused, saying why; another site's is not.
+    expect(await answerTo("proxy3.broker")).toMatch(/^HTTP\/1\.1 401 [\s\S]*CERT_REVOKED/);
     expect(await answerTo("proxy2.broker")).toMatch(/^HTTP\/1\.1 /);
     // proxy3 keeps reconnecting and is never let in.
     await new Promise((resolve) => setTimeout(resolve, 500));

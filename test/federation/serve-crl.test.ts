@@ -1,5 +1,5 @@
 // `serve --federation DIR` with DIR/crl.pem, in one process (the CLI's start-up code with a real
-// https listener): the broker drops a revoked site's connection as TLS completes, hands its list
+// https listener): the broker refuses a revoked site's connection as TLS completes, hands its list
 // to the sites that join, and on SIGHUP cuts a site that the list read again revokes.
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -76,7 +76,7 @@ afterAll(async () => {
 describe("serve --federation DIR with DIR/crl.pem", () => {
   it("refuses the revoked site at the broker, and hands the list to a site that joins", async () => {
     expect(lines.join("\n")).toMatch(/revocation list .*crl\.pem/);
-    // The revoked site gets no session at all: its connection is dropped after the handshake.
+    // The revoked site gets no session at all: its connection is refused (401) after the handshake.
     await expect(
       connectHttps(listener.url, {
         ca: ca.rootPem,
@@ -86,7 +86,7 @@ describe("serve --federation DIR with DIR/crl.pem", () => {
         reconnect: false,
         connectTimeout: 10_000,
       }),
-    ).rejects.toThrow();
+    ).rejects.toThrow(/401.*CERT_REVOKED/);
 
     const site: FederationSite = await joinFederation(new Hub(), {
       broker: listener.url,

@@ -3,7 +3,13 @@
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectHttps, type HttpsRemoteHub, InvalidMessageError, SessionRefusedError } from "../../index.js";
+import {
+  connectHttps,
+  type HttpsRefusal,
+  type HttpsRemoteHub,
+  InvalidMessageError,
+  SessionRefusedError,
+} from "../../index.js";
 import { FrameType } from "../../wire/frame.js";
 import {
   clientHello,
@@ -23,11 +29,18 @@ let fixture: HttpsFixture;
  * are about (in CI a third session failed to connect instead of being refused).
  */
 let limited: HttpsFixture;
+/** What `limited` reported as refused (`onRefused`). */
+const refusals: HttpsRefusal[] = [];
 
 beforeAll(async () => {
   const authenticate = (token: string): { id: string } => ({ id: token });
   fixture = await startHub({ authenticate, handshakeTimeout: 300, keepAlive: 200, idleTimeout: 400 });
-  limited = await startHub({ limits: { maxFrameSize: 64 * 1024 }, maxSessionsPerIdentity: 2, authenticate });
+  limited = await startHub({
+    limits: { maxFrameSize: 64 * 1024 },
+    maxSessionsPerIdentity: 2,
+    authenticate,
+    onRefused: (refusal) => refusals.push(refusal),
+  });
   for (const { hub } of [fixture, limited]) await hub.register("echo", (data: unknown) => data);
 });
 
@@ -78,6 +91,14 @@ describe("limits", () => {
         const third = connected("carol");
         await expect(third).rejects.toBeInstanceOf(SessionRefusedError);
         await expect(third).rejects.toMatchObject({ status: 429, code: "ETOO_MANY_SESSIONS" });
+        // Reported like a 401/403 (code, the message the peer got): the operator sees it. (The
+        // second case's refusal is of the same kind, left out of the reports for 10 s.)
+        await expect
+          .poll(() => refusals.find((r) => r.status === 429), { timeout: 5000 })
+          .toMatchObject({
+            code: "ETOO_MANY_SESSIONS",
+            reason: "at most 2 sessions per identity (token:carol)",
+          });
         await connected("dave");
         await first.close();
         await expect.poll(() => limited.listener.sessionCount, { timeout: 5000 }).toBe(2);

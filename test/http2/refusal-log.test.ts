@@ -273,6 +273,45 @@ describe("RefusalReporter", () => {
     expect(reported.at(-1)).toMatchObject({ status: 401, code: "EUNAUTHENTICATED", suppressed: 4 });
   });
 
+  it("reports the last refusal of a burst when the interval ends, so that none goes uncounted", async () => {
+    const reported: HttpsRefusal[] = [];
+    const reporter = new RefusalReporter((refusal) => reported.push(refusal), 50);
+    const refusal = {
+      status: 429 as const,
+      code: "ETOO_MANY_SESSIONS",
+      reason: "too many sessions",
+      method: "POST",
+      path: "/beamhub/v1/session",
+      transport: "http2" as const,
+    };
+    for (let i = 0; i < 5; i++) reporter.refused({ ...refusal, address: `10.0.0.${i}` });
+    expect(reported).toHaveLength(1);
+    // No sixth refusal comes: the end of the interval reports the fifth, and the three between.
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = setInterval(() => reported.length === 2 && (clearInterval(poll), resolve()), 10);
+      }),
+      5000,
+      "the burst's summary",
+    );
+    expect(reported[1]).toMatchObject({ address: "10.0.0.4", suppressed: 3 });
+    expect(reported.reduce((sum, r) => sum + 1 + r.suppressed, 0)).toBe(5);
+    // A path of pub/sub over HTTP is the pubsub face.
+    reporter.refused({ ...refusal, status: 503, code: "ELIMIT", path: "/beamhub/v1/pubsub/news" });
+    expect(reported.at(-1)).toMatchObject({ status: 503, face: "pubsub" });
+  });
+
+  it("counts refusals in the metrics by status, face and code, those left out of the log included", async () => {
+    const metrics = hubMetrics(new Hub(), { defaultMetrics: false });
+    const base = { reason: "r", method: "GET", path: "/", transport: "websocket" as const };
+    metrics.countRefusal({ ...base, status: 409, code: "EMLES_DUPLICATE", face: "mles", suppressed: 0 });
+    metrics.countRefusal({ ...base, status: 409, code: "EMLES_DUPLICATE", face: "mles", suppressed: 4 });
+    metrics.countRefusal({ ...base, status: 401, code: "not one of ours", suppressed: 0 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('beamhub_https_refused_total{status="409",face="mles",code="EMLES_DUPLICATE"} 6');
+    expect(text).toContain('beamhub_https_refused_total{status="401",face="beamhub",code="other"} 1');
+  });
+
   it("a report function that throws does not escape", () => {
     const reporter = new RefusalReporter(() => {
       throw new Error("log is broken");

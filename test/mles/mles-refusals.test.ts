@@ -81,6 +81,50 @@ describe("the Mles face's refusal reports", () => {
       expect(text).not.toContain(secret);
   });
 
+  it("reports a uid already in its channel (409) and a full channel (503), as the member's identity", async () => {
+    const reports: HttpsRefusal[] = [];
+    fixture = await mlesFixture({
+      key: KEY,
+      maxMembersPerChannel: 1,
+      onRefused: (refusal) => reports.push(refusal),
+    });
+    const alice = await fixture.join("alice", "room", { auth: mlesAuth("alice", "room", KEY) });
+    // Alice is a member once her join frame is in the channel (it goes in after she is admitted).
+    const pubsub = fixture.hub.pubsub;
+    await until(
+      () => (pubsub.channels().find((c) => c.name === "room")?.seq ?? 0) >= 1,
+      5000,
+      "alice's join",
+    );
+    const again = await fixture.join("alice", "room", { auth: mlesAuth("alice", "room", KEY) });
+    expect((await again.closedWithin()).reason).toMatch(/^EMLES_DUPLICATE/);
+    await reported(reports, 1);
+    expect(reports[0]).toEqual({
+      status: 409,
+      code: "EMLES_DUPLICATE",
+      reason: 'uid "alice" is already a member of room',
+      method: "GET",
+      path: "/",
+      address: "127.0.0.1",
+      identity: "mles:alice",
+      transport: "websocket",
+      face: "mles",
+      suppressed: 0,
+    });
+    const bob = await fixture.join("bob", "room", { auth: mlesAuth("bob", "room", KEY) });
+    expect((await bob.closedWithin()).reason).toMatch(/^EMLES_FULL/);
+    await reported(reports, 2);
+    expect(reports[1]).toMatchObject({
+      status: 503,
+      code: "EMLES_FULL",
+      reason: "channel room has its maximum of 1 members",
+      identity: "mles:bob",
+      face: "mles",
+    });
+    expect(JSON.stringify(reports)).not.toContain(mlesAuth("bob", "room", KEY));
+    await alice.close();
+  });
+
   it("reports at most one refusal of a kind per interval, then counts those left out", async () => {
     const reports: HttpsRefusal[] = [];
     fixture = await mlesFixture({ key: KEY, onRefused: (refusal) => reports.push(refusal) });

@@ -96,3 +96,49 @@ describe("task socket upgrades refused", () => {
     for (const secret of [wrongKey, KEYS.app1, KEYS.app3, "note=x"]) expect(text).not.toContain(secret);
   });
 });
+
+describe("task socket upgrades over a limit", () => {
+  it("reports the 429 of a full hub as the application, with the limit as the reason", async () => {
+    const limited = await TaskBroker.open({
+      id: "proxy1.broker",
+      apiKeys: KEYS,
+      limits: { maxPendingSockets: 1 },
+    });
+    const limitedReports: HttpsRefusal[] = [];
+    const upgrade = taskUpgradeListener(limited, { onRefused: (refusal) => limitedReports.push(refusal) });
+    const limitedServer = createServer(taskRequestListener(limited));
+    const opened = new Set<Socket>();
+    limitedServer.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (!upgrade(request, socket, head)) socket.destroy();
+    });
+    limitedServer.on("connection", (socket: Socket) => opened.add(socket));
+    await new Promise<void>((resolve) => limitedServer.listen(0, "127.0.0.1", resolve));
+    const limitedPort = (limitedServer.address() as { port: number }).port;
+    try {
+      const headers = { ...auth(APP1), connection: "upgrade", upgrade: "tcp" };
+      // The first socket waits for app2 to join; the second finds the hub full.
+      openRaw(limitedPort, "POST", `/v1/sockets/${APP2}`, headers).answer.catch(() => undefined);
+      await until(() => limited.sockets.pending >= 1, 5000, "the first socket pending");
+      const refused = await rawRequest(limitedPort, "POST", `/v1/sockets/${APP2}`, headers);
+      expect(refused.status).toBe(429);
+      await until(() => limitedReports.length >= 1, 5000, "the over-limit report");
+      expect(limitedReports[0]).toEqual({
+        status: 429,
+        code: "ELIMIT",
+        reason: "1 sockets are waiting to be joined",
+        method: "POST",
+        path: `/v1/sockets/${APP2}`,
+        address: "127.0.0.1",
+        identity: APP1,
+        transport: "upgrade",
+        face: "task-sockets",
+        suppressed: 0,
+      });
+      expect(JSON.stringify(limitedReports)).not.toContain(KEYS.app1);
+    } finally {
+      for (const socket of opened) socket.destroy();
+      await new Promise((resolve) => limitedServer.close(resolve));
+      await limited.close();
+    }
+  });
+});

@@ -44,6 +44,8 @@ export function statusOf(error: unknown): number {
       return 502;
     case "ECLOSED":
     case "EABORTED":
+    case "ELIMIT":
+      // ELIMIT: a limit of the hub (pub/sub's channels, ...): try again later, not a server fault.
       return 503;
     default:
       return 500;

@@ -34,4 +34,15 @@ export class RateLimitedLog {
     this.#last.set(kind, { at: now, suppressed: 0 });
     return last?.suppressed ?? 0;
   }
+
+  /**
+   * Takes the count of events of `kind` left out since the last one reported, as if one were
+   * reported now (the interval starts again): for a summary of a burst when it ends.
+   */
+  takeLeftOut(kind: string): number {
+    const last = this.#last.get(kind);
+    if (last === undefined) return 0;
+    this.#last.set(kind, { at: this.now(), suppressed: 0 });
+    return last.suppressed;
+  }
 }
