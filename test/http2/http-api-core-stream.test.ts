@@ -4,7 +4,7 @@
 // route still gets one, and so does a call while someone else listens to `request`. The core
 // path keeps what the compatibility layer gave: a reset stream (with an error code) cancels the
 // call and concerns that stream alone, a body over the limit gets 413 and the connection goes on,
-// and detaching gives the server its own `stream` listener back.
+// a refused upload still ends cleanly, and detaching gives the server its own `stream` listener back.
 import { once } from "node:events";
 import {
   constants,
@@ -124,6 +124,31 @@ describe("a plain call over HTTP/2", () => {
       expect(JSON.parse(refused.body)).toMatchObject({ code: "ETOO_LARGE" });
       const next = await request(session, "POST", "/beamhub/v1/call/echo", '"after"').reply;
       expect(next).toMatchObject({ status: 200, body: '"after"' });
+    } finally {
+      session.close();
+    }
+  }, 30_000);
+
+  it("refused before its body is read, lets the client's upload end: the stream closes cleanly", async () => {
+    const session = rawHttp2(fixture.listener);
+    try {
+      // Far over the route's body limit (1 KiB here), refused for its type before any is read.
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/beamhub/v1/call/echo",
+        "content-type": "text/plain",
+      });
+      stream.on("error", () => undefined);
+      stream.end(Buffer.alloc(3 * 1024 * 1024, 0x61));
+      const [headers] = (await once(stream, "response", { signal: AbortSignal.timeout(20_000) })) as [
+        Record<string, unknown>,
+      ];
+      expect(headers[":status"]).toBe(415);
+      stream.resume();
+      await once(stream, "close", { signal: AbortSignal.timeout(20_000) });
+      expect(stream.rstCode).toBe(constants.NGHTTP2_NO_ERROR);
+      const next = await request(session, "POST", "/beamhub/v1/call/echo", "2").reply;
+      expect(next).toMatchObject({ status: 200, body: "2" });
     } finally {
       session.close();
     }

@@ -199,7 +199,8 @@ export class HttpsEndpoint {
     // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
     if (!("stream" in request && target?.pathname === SESSION_PATH)) {
       if (!connection.established) request.once("end", () => this.#established(connection));
-      response.once("finish", drainRequest); // a refused request's body, drained
+      // A refused request's body, drained (a response on a stream drains its body as it ends).
+      if (!(response instanceof StreamResponse)) response.once("finish", drainRequest);
     }
     const api = response as unknown as ApiResponse;
     // Served without a promise where nothing waits (no token to check, a synchronous route):
@@ -485,7 +486,7 @@ function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
 function ignoreStreamError(): void {}
 
 /** Reads what is left of a finished response's request, so its connection can go on. */
-function drainRequest(this: ServedResponse): void {
+function drainRequest(this: EndpointResponse): void {
   this.req.resume();
 }
 

@@ -109,19 +109,24 @@ export class StreamResponse {
     return this;
   }
 
-  /** Sends the head if it is not out yet, then `body`, and ends the response. */
+  /**
+   * Sends the head if it is not out yet, then `body`, and ends the response; what is left of
+   * the request's body is read and dropped (a refused request's), so that the client can end
+   * its side and the stream close (the compatibility layer reads every body).
+   */
   end(body?: string | Uint8Array): this {
     const stream = this.stream;
     if (stream.destroyed || stream.closed || stream.writableEnded) return this;
     if (!stream.headersSent) this.writeHead(this.statusCode);
     if (body === undefined) stream.end();
     else stream.end(body);
+    stream.resume();
     return this;
   }
 
   /** `finish` and `close`: the stream closed (answered, or reset by the client). */
-  once(_event: "close" | "finish", listener: (this: StreamResponse) => void): this {
-    this.stream.once("close", () => listener.call(this));
+  once(_event: "close" | "finish", listener: () => void): this {
+    this.stream.once("close", listener);
     return this;
   }
 }
