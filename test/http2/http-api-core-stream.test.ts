@@ -178,16 +178,22 @@ describe("attaching to an application's server", () => {
     const server = createSecureServer({ ...(await createDevCertificate()), allowHTTP1: true });
     server.on("request", () => undefined);
     const own = (): void => undefined;
+    const ownOnce = (): void => undefined;
     server.on("stream", own);
+    server.once("stream", ownOnce);
     const names = (): string[] => server.listeners("stream").map((listener) => listener.name);
-    expect(names()).toEqual(["bound onServerStream", "own"]);
+    expect(names()).toEqual(["bound onServerStream", "own", "ownOnce"]);
     const attached = attachHub(hub, server);
     try {
-      expect(names()).toEqual(["onStream", "own"]);
+      expect(names()).toEqual(["onStream", "own", "ownOnce"]);
     } finally {
       await attached.detach();
       await hub.close();
     }
-    expect(names()).toEqual(["bound onServerStream", "own"]);
+    expect(names()).toEqual(["bound onServerStream", "own", "ownOnce"]);
+    // A `once` listener is still one (put back with its wrapper, not as a lasting listener).
+    const last = server.rawListeners("stream")[2] as { listener?: unknown };
+    expect(last).not.toBe(ownOnce);
+    expect(last.listener).toBe(ownOnce);
   });
 });

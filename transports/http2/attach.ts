@@ -129,14 +129,17 @@ function isCompatibilityListener(listener: Function): boolean {
   return listener.name === "bound onServerStream";
 }
 
-/** Puts `by` where `listener` was among `event`'s listeners (their order is kept). */
+/**
+ * Puts `by` where `listener` was among `event`'s listeners (their order is kept, and `once`
+ * listeners stay `once`: their wrappers are put back as they were).
+ */
 function replaceListener(
   emitter: NodeJS.EventEmitter,
   event: string,
   listener: EventListener,
   by: EventListener,
 ): void {
-  const listeners = emitter.listeners(event) as EventListener[];
+  const listeners = emitter.rawListeners(event) as EventListener[];
   emitter.removeAllListeners(event);
   for (const each of listeners) emitter.on(event, each === listener ? by : each);
 }
