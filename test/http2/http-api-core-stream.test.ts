@@ -14,7 +14,14 @@ import {
   type ClientHttp2Stream,
 } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attachHub, createDevCertificate, Hub, type CallContext } from "../../index.js";
+import {
+  attachHub,
+  createDevCertificate,
+  Hub,
+  type CallContext,
+  type HttpsRefusal,
+  type Identity,
+} from "../../index.js";
 import { rawHttp2, startHub, type HttpsFixture } from "./helpers.js";
 
 /** Counts the compatibility requests the server makes. */
@@ -168,6 +175,61 @@ describe("a plain call over HTTP/2", () => {
     } finally {
       fixture.listener.server.off("request", listener);
       session.close();
+    }
+  }, 30_000);
+});
+
+describe("a refused plain call over HTTP/2", () => {
+  it("is reported as before: 401 without credentials, 403 with the identity the rules refuse", async () => {
+    const refusals: HttpsRefusal[] = [];
+    const guarded = await startHub({
+      requireAuth: true,
+      authenticate: (token) => (token === "bob-token" ? { id: "bob" } : undefined),
+      onRefused: (refusal) => void refusals.push(refusal),
+      tls: { Http2ServerRequest: CountingRequest },
+    });
+    guarded.hub.authorize({
+      call: (identity: Identity | undefined, service: string) =>
+        identity !== undefined && service !== "secret",
+    });
+    await guarded.hub.register("secret", () => "the secret");
+    const session = rawHttp2(guarded.listener);
+    try {
+      const before = compatibilityRequests;
+      const anonymous = await request(session, "POST", "/beamhub/v1/call/secret", "{}").reply;
+      expect(anonymous.status).toBe(401);
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/beamhub/v1/call/secret?x=1",
+        "content-type": "application/json",
+        authorization: "Bearer bob-token",
+      });
+      stream.end("{}");
+      const [headers] = (await once(stream, "response", { signal: AbortSignal.timeout(20_000) })) as [
+        Record<string, unknown>,
+      ];
+      expect(headers[":status"]).toBe(403);
+      stream.resume();
+      await expect.poll(() => refusals.length, { timeout: 20_000 }).toBe(2);
+      expect(refusals[0]).toMatchObject({
+        status: 401,
+        code: "EUNAUTHENTICATED",
+        method: "POST",
+        path: "/beamhub/v1/call/secret",
+        transport: "http",
+      });
+      expect(refusals[1]).toMatchObject({
+        status: 403,
+        code: "EFORBIDDEN",
+        method: "POST",
+        path: "/beamhub/v1/call/secret",
+        identity: "bob",
+        transport: "http",
+      });
+      expect(compatibilityRequests).toBe(before);
+    } finally {
+      session.close();
+      await guarded.close();
     }
   }, 30_000);
 });
