@@ -12,6 +12,9 @@
  *   BENCH_BUILT=1                    each tree's compiled dist/ (`npm run build`), not its sources
  *                                    under tsx (whose helpers name every closure made per request)
  *   CURL_TREES=/tmp/ab/old,/tmp/ab/new   one hub per source tree (git archive), A/B in one run
+ *   BENCH_NODELAY=1                  adds the echo with TCP_NODELAY on its connections, as the hub's
+ *                                    listener sets it (for sessions and event streams): what the
+ *                                    option alone costs a request/response face
  *
  * All servers live in one child process (the hub with its `echo` service in the same process,
  * as `beamhub serve` has it); each round runs every contender once, rotated. Printed: requests/s
@@ -24,6 +27,7 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import { loadavg, tmpdir } from "node:os";
+import type { TLSSocket } from "node:tls";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -38,6 +42,8 @@ const PROFILE = process.env.BENCH_PROFILE;
 const BUILT = process.env.BENCH_BUILT === "1";
 /** Only the contenders whose name matches (a regular expression), e.g. to profile one server alone. */
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
+/** BENCH_NODELAY=1: the echo once more, with TCP_NODELAY set as the hub's listener sets it. */
+const NODELAY = process.env.BENCH_NODELAY === "1";
 const BODY = JSON.stringify({ name: "curl", data: "x".repeat(40) });
 const HERE = fileURLToPath(import.meta.url);
 const TREES = (process.env.CURL_TREES ?? resolve(HERE, "../..")).split(",").filter((tree) => tree !== "");
@@ -48,6 +54,8 @@ interface Ports {
   hubs: number[];
   node: number;
   nodeJsonCall: number;
+  /** The echo with TCP_NODELAY (BENCH_NODELAY=1). */
+  nodeNoDelay?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -59,7 +67,11 @@ type NodeHandler = (body: Buffer, path: string) => Buffer;
  * A minimal Node `http2` server (compatibility API, HTTP/2 and HTTP/1.1 on one port, like the
  * hub's listener): the body read with `data` events, `answer`'s bytes sent with 200.
  */
-async function nodeServer(cert: { key: string; cert: string }, answer: NodeHandler): Promise<number> {
+async function nodeServer(
+  cert: { key: string; cert: string },
+  answer: NodeHandler,
+  noDelay = false,
+): Promise<number> {
   const server = http2.createSecureServer(
     { ...cert, minVersion: "TLSv1.3", allowHTTP1: true },
     (request, response) => {
@@ -72,6 +84,8 @@ async function nodeServer(cert: { key: string; cert: string }, answer: NodeHandl
       });
     },
   );
+  // As the hub's listener does (transports/http2/listen.ts); Node leaves Nagle's algorithm on.
+  if (noDelay) server.on("secureConnection", (socket: TLSSocket) => socket.setNoDelay(true));
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return (server.address() as { port: number }).port;
@@ -107,6 +121,7 @@ async function child(trees: string[]): Promise<void> {
     hubs,
     node: await nodeServer(cert, echoBytes),
     nodeJsonCall: await nodeServer(cert, jsonCall()),
+    ...(NODELAY ? { nodeNoDelay: await nodeServer(cert, echoBytes, true) } : {}),
   };
   process.on("message", (message) => {
     if (message === "cpu") {
@@ -180,6 +195,15 @@ async function parent(): Promise<void> {
           url: `https://127.0.0.1:${ports.nodeJsonCall}/call/echo`,
           h1,
         },
+        ...(ports.nodeNoDelay === undefined
+          ? []
+          : [
+              {
+                name: `node echo nodelay, ${h1 ? "HTTP/1.1" : "HTTP/2"}`,
+                url: `https://127.0.0.1:${ports.nodeNoDelay}/echo`,
+                h1,
+              },
+            ]),
       ]),
     ]
       .filter((contender) => ONLY === undefined || ONLY.test(contender.name))

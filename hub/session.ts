@@ -485,9 +485,13 @@ export class Session implements HubClient, CallOwner, Closable {
     if (this.#closed) return Promise.resolve();
     this.#closed = reason instanceof ClosedError ? reason : new ClosedError(`session ${this.id}`, reason);
     this.failCalls(this.#closed);
-    for (const instance of [...this.#instances]) this.#unregister(instance, `session ${this.id} closed`);
-    for (const watch of [...this.#watches]) watch.close();
-    for (const subscription of [...this.#subscriptions]) subscription.close();
+    // Copied only when there is something to close: most sessions of plain HTTP requests
+    // (one per request) have none of them (issue 19).
+    if (this.#instances.size > 0)
+      for (const instance of [...this.#instances]) this.#unregister(instance, `session ${this.id} closed`);
+    if (this.#watches.size > 0) for (const watch of [...this.#watches]) watch.close();
+    if (this.#subscriptions.size > 0)
+      for (const subscription of [...this.#subscriptions]) subscription.close();
     this.scope.close(this.#closed);
     this.#host.sessionClosed(this, this.#closed);
     return Promise.resolve();

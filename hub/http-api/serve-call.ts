@@ -63,9 +63,10 @@ export function serveCall(
   // synchronous handler's reply is sent in that same turn (issue 19: four async hops before).
   return readJsonBody(request, maxBodySize).then((data) => {
     const header = request.headers[TIMEOUT_HEADER];
+    // The query is parsed only when there is one (most calls have none).
     const timeout = callTimeoutOf(
       header,
-      typeof header === "string" ? null : url.searchParams.get("timeout"),
+      typeof header === "string" || url.search === "" ? null : url.searchParams.get("timeout"),
     );
     return callService(hub, name, data, timeout, request, response, identity);
   });

@@ -4,20 +4,23 @@
 import { describe, expect, it } from "vitest";
 import { parseRequestTarget, targetUrl } from "../../transports/http2/request-target.js";
 
-function viaUrl(target: string): { pathname: string; parameters: [string, string][] } | undefined {
+/** `query`: whether there is one (routes skip parsing none); URL escapes its `search`, the plain path does not. */
+type Parsed = { pathname: string; parameters: [string, string][]; query: boolean };
+
+function viaUrl(target: string): Parsed | undefined {
   try {
     const url = new URL(target, "https://hub.invalid");
-    return { pathname: url.pathname, parameters: [...url.searchParams] };
+    return { pathname: url.pathname, parameters: [...url.searchParams], query: url.search !== "" };
   } catch {
     return undefined;
   }
 }
 
-function parsed(target: string): { pathname: string; parameters: [string, string][] } | undefined {
+function parsed(target: string): Parsed | undefined {
   const result = parseRequestTarget(target);
   return result === undefined
     ? undefined
-    : { pathname: result.pathname, parameters: [...result.searchParams] };
+    : { pathname: result.pathname, parameters: [...result.searchParams], query: result.search !== "" };
 }
 
 const TRICKY = [
@@ -45,6 +48,7 @@ const TRICKY = [
   "",
   "/",
   "?only=query",
+  "/beamhub/v1/call/echo?",
 ];
 
 describe("parseRequestTarget", () => {
@@ -113,7 +117,9 @@ describe("parseRequestTarget", () => {
     ]) {
       const url = targetUrl(parseRequestTarget(text)!);
       expect(url).toBeInstanceOf(URL);
-      expect({ pathname: url.pathname, parameters: [...url.searchParams] }).toEqual(viaUrl(text));
+      expect({ pathname: url.pathname, parameters: [...url.searchParams], query: url.search !== "" }).toEqual(
+        viaUrl(text),
+      );
     }
   });
 });

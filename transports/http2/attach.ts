@@ -1,6 +1,11 @@
 import type { Server as HttpsServer } from "node:https";
 import type { IncomingMessage } from "node:http";
-import type { Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type {
+  Http2SecureServer,
+  IncomingHttpHeaders,
+  ServerHttp2Session,
+  ServerHttp2Stream,
+} from "node:http2";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import type { EndpointHandlers } from "./acceptor.js";
@@ -20,6 +25,8 @@ export interface AttachedEndpoint {
 
 type RequestListener = (request: EndpointRequest, response: EndpointResponse) => void;
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type EventListener = Parameters<NodeJS.EventEmitter["on"]>[1];
+type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => void;
 
 /**
  * Serves beamhub sessions (handed to `handlers.accept`) and plain requests (to
@@ -79,6 +86,18 @@ export function attachHttpsSessions(
   emitter.on("connection", onConnection);
   emitter.on("session", onSession);
   if ("updateSettings" in server) server.updateSettings(http2Settings());
+  // Plain calls over HTTP/2 are read from their streams (the core API): the compatibility
+  // layer's `stream` listener (which Node adds with the first `request` listener) makes a
+  // request and a response object for every stream, which those calls do without (issue 19).
+  // It still takes every other stream, and all of them while anyone else listens to `request`
+  // (it would tell them too).
+  const compatibility = emitter.listeners("stream").find(isCompatibilityListener) as
+    StreamListener | undefined;
+  const onStream: StreamListener = (stream, headers, ...rest) => {
+    if (emitter.listenerCount("request") === 1 && endpoint.handleStream(stream, headers)) return;
+    compatibility!.call(server, stream, headers, ...rest);
+  };
+  if (compatibility !== undefined) replaceListener(emitter, "stream", compatibility, onStream);
 
   return {
     get sessionCount() {
@@ -88,6 +107,7 @@ export function attachHttpsSessions(
       return endpoint.connectionCount;
     },
     async detach(reason) {
+      if (compatibility !== undefined) replaceListener(emitter, "stream", onStream, compatibility);
       emitter.off("request", onRequest);
       emitter.off("upgrade", onUpgrade);
       emitter.off("connection", onConnection);
@@ -97,4 +117,29 @@ export function attachHttpsSessions(
       await endpoint.close(reason);
     },
   };
+}
+
+/**
+ * The `stream` listener `node:http2`'s compatibility layer adds (a bound `onServerStream`), which
+ * makes each stream's `Http2ServerRequest` and `Http2ServerResponse`. Known by its name: a Node
+ * that names it otherwise leaves every stream to it, as before (slower, not wrong).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- what `listeners()` returns
+function isCompatibilityListener(listener: Function): boolean {
+  return listener.name === "bound onServerStream";
+}
+
+/**
+ * Puts `by` where `listener` was among `event`'s listeners (their order is kept, and `once`
+ * listeners stay `once`: their wrappers are put back as they were).
+ */
+function replaceListener(
+  emitter: NodeJS.EventEmitter,
+  event: string,
+  listener: EventListener,
+  by: EventListener,
+): void {
+  const listeners = emitter.rawListeners(event) as EventListener[];
+  emitter.removeAllListeners(event);
+  for (const each of listeners) emitter.on(event, each === listener ? by : each);
 }

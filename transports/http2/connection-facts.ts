@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import type { Http2ServerRequest } from "node:http2";
+import type { Http2ServerRequest, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import type { Identity } from "../../model/identity.js";
 import { connectionKey } from "./connection-guard.js";
@@ -31,12 +31,15 @@ export interface ConnectionFacts {
 const known = new WeakMap<object, ConnectionFacts>();
 
 /** The facts of `request`'s connection, gathered on its first request. */
-export function connectionFactsOf(request: IncomingMessage | Http2ServerRequest): ConnectionFacts {
+export function connectionFactsOf(
+  request: IncomingMessage | Http2ServerRequest | { readonly stream: ServerHttp2Stream },
+): ConnectionFacts {
   const session = "stream" in request ? request.stream.session : undefined;
-  const owner: object | undefined = session ?? request.socket;
+  const own = "socket" in request ? request.socket : undefined;
+  const owner: object | undefined = session ?? own;
   const kept = owner === undefined ? undefined : known.get(owner);
   if (kept !== undefined) return kept;
-  const socket = (session === undefined ? request.socket : session.socket) as TLSSocket | undefined;
+  const socket = (session === undefined ? own : session.socket) as TLSSocket | undefined;
   const facts: ConnectionFacts = {
     socket,
     key: connectionKey(socket),

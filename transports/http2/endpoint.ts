@@ -4,6 +4,7 @@ import {
   constants as http2Constants,
   type Http2ServerRequest,
   type Http2ServerResponse,
+  type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
@@ -24,6 +25,7 @@ import { sendError, sendJson, type ApiRequest, type ApiResponse } from "./http-r
 import { ENDPOINT_DEFAULTS, type EndpointOptions } from "./options.js";
 import {
   BASE_PATH,
+  CALL_PATH,
   SESSION_CONTENT_TYPE,
   SESSION_PATH,
   WEBSOCKET_PATH,
@@ -34,6 +36,7 @@ import { Refusal } from "./refusal.js";
 import { parseRequestTarget, type RequestTarget } from "./request-target.js";
 import { isReportedRefusal, notePeer, refusalNoteOf, RefusalReporter } from "./refusal-log.js";
 import { SessionTable } from "./session-table.js";
+import { StreamRequest, StreamResponse } from "./stream-exchange.js";
 import { TrustedProxies } from "./trusted-proxies.js";
 import { HTTP2_TUNING, tuneSession } from "./tuning.js";
 import { webSocketTransport } from "./websocket-transport.js";
@@ -43,6 +46,10 @@ import { wsSocketPort } from "./ws-socket-port.js";
 export type EndpointRequest = IncomingMessage | Http2ServerRequest;
 /** A response of an HTTP/1.1 or an HTTP/2 (compatibility API) server. */
 export type EndpointResponse = ServerResponse | Http2ServerResponse;
+/** What the endpoint serves: a server's request, or a plain call read from its HTTP/2 stream. */
+type ServedRequest = EndpointRequest | StreamRequest;
+/** A server's response, or one on a plain call's HTTP/2 stream. */
+type ServedResponse = EndpointResponse | StreamResponse;
 
 /**
  * Everything beamhub answers on an HTTPS server, independent of who owns the server and of
@@ -137,7 +144,7 @@ export class HttpsEndpoint {
    * Reports `response` if it refuses `request` with 401 or 403, once it is finished (with
    * `onRefused`; any route of the server, beamhub's or not).
    */
-  watchRefusal(request: EndpointRequest, response: EndpointResponse): void {
+  watchRefusal(request: ServedRequest, response: ServedResponse): void {
     const refusals = this.#refusals;
     if (refusals === undefined) return;
     response.once("finish", () => {
@@ -159,8 +166,28 @@ export class HttpsEndpoint {
     });
   }
 
+  /**
+   * Serves a plain call over HTTP/2 (`POST /beamhub/v1/call/<name>`) on its stream, through
+   * Node's core API (the server's `stream` event), and returns true; any other stream is left
+   * to the compatibility layer (false). The call then takes the same way as one that came as a
+   * compatibility request (origins, authentication, limits, refusal reports): only the request
+   * and response objects are lighter (stream-exchange.ts; issue 19).
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
+    const path = headers[":path"];
+    if (headers[":method"] !== "POST" || headers.expect !== undefined || !path?.startsWith(CALL_PATH))
+      return false;
+    // As under the compatibility layer, a stream's errors (a reset with an error code) concern
+    // that request alone: the call is cancelled by the stream's close.
+    stream.on("error", ignoreStreamError);
+    const request = new StreamRequest(stream, headers);
+    const response = new StreamResponse(stream, request);
+    this.watchRefusal(request, response);
+    return this.handleRequest(request, response);
+  }
+
   /** Serves `request` if its path is beamhub's (returns true), else leaves it alone (false). */
-  handleRequest(request: EndpointRequest, response: EndpointResponse): boolean {
+  handleRequest(request: ServedRequest, response: ServedResponse): boolean {
     const raw = request.url ?? "/";
     // Parsed once, here, and only for beamhub's prefix (issue 19: parsing twice per request).
     const target = raw.startsWith("/beamhub/") ? parseRequestTarget(raw) : undefined;
@@ -172,7 +199,8 @@ export class HttpsEndpoint {
     // one that never completes — the peer stalls, or breaks HTTP/2 mid-request — is dropped.
     if (!("stream" in request && target?.pathname === SESSION_PATH)) {
       if (!connection.established) request.once("end", () => this.#established(connection));
-      response.once("finish", drainRequest); // a refused request's body, drained
+      // A refused request's body, drained (a response on a stream drains its body as it ends).
+      if (!(response instanceof StreamResponse)) response.once("finish", drainRequest);
     }
     const api = response as unknown as ApiResponse;
     // Served without a promise where nothing waits (no token to check, a synchronous route):
@@ -251,8 +279,8 @@ export class HttpsEndpoint {
   }
 
   #serve(
-    request: EndpointRequest,
-    httpResponse: EndpointResponse,
+    request: ServedRequest,
+    httpResponse: ServedResponse,
     url: RequestTarget | undefined,
     connection: ConnectionFacts,
   ): Promise<void> | void {
@@ -262,8 +290,8 @@ export class HttpsEndpoint {
     // Cross-site first: a page on a site not allowed learns nothing and runs nothing.
     if (request.method === "OPTIONS") {
       const preflight = this.#origins.preflight(request.headers);
-      httpResponse.writeHead(preflight.status, preflight.headers);
-      httpResponse.end();
+      response.writeHead(preflight.status, preflight.headers);
+      response.end();
       return;
     }
     const verdict = this.#origins.check(request.headers);
@@ -325,7 +353,7 @@ export class HttpsEndpoint {
   }
 
   #identify(
-    request: EndpointRequest,
+    request: ServedRequest,
     connection: ConnectionFacts,
     address: string | undefined,
     transport: "http" | "http2",
@@ -456,6 +484,9 @@ function reapStream(stream: ServerHttp2Stream, onDestroy: () => void): void {
   reset.unref();
 }
 
+/** A plain request's stream failed: its `close` follows, which is what the request acts on. */
+function ignoreStreamError(): void {}
+
 /** Reads what is left of a finished response's request, so its connection can go on. */
 function drainRequest(this: EndpointResponse): void {
   this.req.resume();
@@ -475,7 +506,7 @@ function parseUrl(url: string | undefined): URL | undefined {
 }
 
 /** The TLS socket under a request (an HTTP/2 session's socket proxy reads through to it). */
-function tlsSocketOf(request: EndpointRequest): TLSSocket | undefined {
+function tlsSocketOf(request: ServedRequest): TLSSocket | undefined {
   if ("stream" in request) return request.stream.session?.socket as TLSSocket | undefined;
   return request.socket as TLSSocket;
 }

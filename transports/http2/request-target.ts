@@ -7,6 +7,11 @@ export interface RequestTarget {
   readonly pathname: string;
   /** The query's parameters. */
   readonly searchParams: URLSearchParams;
+  /**
+   * `?` and the query, or "" when there is none (so a route can skip parsing none); as in a
+   * request, where `URL.search` escapes some characters.
+   */
+  readonly search: string;
 }
 
 /** The base a request's path is resolved against; only its path part is ever read. */
@@ -71,5 +76,10 @@ class PlainTarget implements RequestTarget {
 
   get searchParams(): URLSearchParams {
     return (this.#parameters ??= new URLSearchParams(this.#query));
+  }
+
+  /** As `URL.search`: "" for a target that ends in a bare `?`, too. */
+  get search(): string {
+    return this.#query.length > 1 ? this.#query : "";
   }
 }
