@@ -135,7 +135,7 @@ async function streamSnapshots(
   interval: number,
   remoteAddress: string | undefined,
 ): Promise<void> {
-  const session = hub.session({ identity, peer: { remoteAddress } });
+  const session = hub.session({ identity, peer: { transport: "http", remoteAddress } });
   const feed = new DashboardFeed();
   let first: string;
   try {

@@ -46,8 +46,8 @@ export function httpApi(hub: Hub, options: HttpApiOptions = {}): PlainRequestHan
         return Promise.resolve();
       }
       if (url.pathname === SERVICES_PATH)
-        return serveServices(hub, url.searchParams, request, response, peer.identity);
-      return serveCall(hub, url, request, response, peer.identity, maxBodySize);
+        return serveServices(hub, url.searchParams, request, response, peer.identity, peer.remoteAddress);
+      return serveCall(hub, url, request, response, peer.identity, maxBodySize, peer.remoteAddress);
     },
     close: () => pubsub?.close(),
   };

@@ -118,7 +118,7 @@ export class PubSubHttp {
     const data = await readJsonBody(request, this.#maxBodySize);
     const session = this.#hub.session({
       identity: peer.identity,
-      peer: { remoteAddress: peer.remoteAddress },
+      peer: { transport: "http", remoteAddress: peer.remoteAddress },
     });
     try {
       const { seq, time } = await session.publish(channel, data);
@@ -140,7 +140,7 @@ export class PubSubHttp {
     }
     const session = this.#hub.session({
       identity: peer.identity,
-      peer: { remoteAddress: peer.remoteAddress },
+      peer: { transport: "http", remoteAddress: peer.remoteAddress },
     });
     let subscription;
     try {

@@ -41,6 +41,7 @@ export function serveCall(
   response: ApiResponse,
   identity: Identity | undefined,
   maxBodySize: number,
+  remoteAddress?: string,
 ): Promise<void> | void {
   if (request.method !== "POST") {
     return sendJson(response, 405, {
@@ -68,7 +69,7 @@ export function serveCall(
       header,
       typeof header === "string" || url.search === "" ? null : url.searchParams.get("timeout"),
     );
-    return callService(hub, name, data, timeout, request, response, identity);
+    return callService(hub, name, data, timeout, request, response, identity, remoteAddress);
   });
 }
 
@@ -81,6 +82,7 @@ function callService(
   request: ApiRequest,
   response: ApiResponse,
   identity: Identity | undefined,
+  remoteAddress: string | undefined,
 ): Promise<void> | void {
   // No options object unless there is a timeout: the session checks one it is given.
   const options: CallOptions | undefined = timeout === undefined ? undefined : { timeout };
@@ -95,7 +97,11 @@ function callService(
   response.once("close", () => {
     if (!settled) cancellation.cancel(new Error("the HTTP client went away"));
   });
-  const session = hub.session({ identity, maxCallTimeout: hub.maxPeerCallTimeout });
+  const session = hub.session({
+    identity,
+    maxCallTimeout: hub.maxPeerCallTimeout,
+    peer: { transport: "http", remoteAddress },
+  });
   const done = (): void => {
     settled = true;
     void session.close(REQUEST_DONE);

@@ -14,11 +14,12 @@ export async function serveServices(
   request: ApiRequest,
   response: ApiResponse,
   identity: Identity | undefined,
+  remoteAddress?: string,
 ): Promise<void> {
   if (request.method !== "GET") {
     return sendJson(response, 405, { name: "MethodNotAllowed", message: "use GET", code: "EMETHOD" });
   }
-  const session = hub.session({ identity });
+  const session = hub.session({ identity, peer: { transport: "http", remoteAddress } });
   try {
     const filter: { prefix?: string; name?: string } = {};
     const prefix = query.get("prefix");

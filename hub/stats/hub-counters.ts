@@ -17,7 +17,15 @@ export const MAX_RETIRED_NAMES = 1000;
 /** The name the counts of retired services past {@link MAX_RETIRED_NAMES} are kept under. */
 export const OTHER_SERVICES = "(other)";
 
-const TRANSPORTS: readonly SessionTransport[] = ["local", "memory", "unix", "http2", "websocket", "cluster"];
+const TRANSPORTS: readonly SessionTransport[] = [
+  "local",
+  "memory",
+  "unix",
+  "http2",
+  "websocket",
+  "cluster",
+  "http",
+];
 
 export class HubCounters {
   /** The most calls between two timed ones of an instance (see call-stats.ts). */

@@ -107,7 +107,7 @@ export function collectHubStats(
   instances: readonly Instance[],
   counters: HubCounters,
 ): HubStats {
-  const open = { local: 0, memory: 0, unix: 0, http2: 0, websocket: 0, cluster: 0 };
+  const open = { local: 0, memory: 0, unix: 0, http2: 0, websocket: 0, cluster: 0, http: 0 };
   const traffic = { ...counters.closedTraffic };
   let callsInFlight = 0;
   let streams = 0;

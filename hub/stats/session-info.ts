@@ -9,9 +9,10 @@ import type { WireTraffic } from "../../wire/connection.js";
 
 /**
  * What carried a session: `"local"` (the hub's own, `hub.call` in its process), `"memory"`
- * (`hub.session()`, `connectMemory`), `"unix"`, `"http2"`, `"websocket"`, `"cluster"` (a link from another hub of a cluster).
+ * (`hub.session()`, `connectMemory`), `"unix"`, `"http2"`, `"websocket"`, `"cluster"` (a link from another hub of a cluster),
+ * `"http"` (a plain HTTP request of the curl mapping or pub/sub over HTTP: one per request or event stream).
  */
-export type SessionTransport = "local" | "memory" | "unix" | "http2" | "websocket" | "cluster";
+export type SessionTransport = "local" | "memory" | "unix" | "http2" | "websocket" | "cluster" | "http";
 
 /** A wire session's traffic so far and what it has open now. */
 export interface SessionTraffic extends WireTraffic {

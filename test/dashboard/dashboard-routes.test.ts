@@ -160,7 +160,7 @@ describe("the snapshots", () => {
     expect(after.instances).toEqual([expect.objectContaining({ name: "work", calls: 20, errors: 4 })]);
     expect(
       after.sessions?.some(
-        (session) => session.transport === "memory" && session.remoteAddress !== undefined,
+        (session) => session.transport === "http" && session.remoteAddress !== undefined,
       ),
     ).toBe(true);
   });

@@ -88,6 +88,9 @@ describe("a plain HTTP call", () => {
     const ours = closed.slice(closedBefore);
     expect(new Set(ours.map(({ info }) => info.id)).size).toBe(20);
     for (const { reason } of ours) expect(reason).toBeInstanceOf(ClosedError);
+    // Observers and `beamhub sessions` see what carried them: plain HTTP, and from where.
+    for (const { info } of ours)
+      expect(info).toMatchObject({ transport: "http", remoteAddress: "127.0.0.1" });
     expect(fixture.hub.sessionsInfo().length).toBe(sessionsBefore);
   }, 30_000);
 });
