@@ -159,9 +159,7 @@ describe("the snapshots", () => {
     expect(stream.snapshots.some((snapshot) => (snapshot.services[0]?.p99Ms ?? 0) >= 1)).toBe(true);
     expect(after.instances).toEqual([expect.objectContaining({ name: "work", calls: 20, errors: 4 })]);
     expect(
-      after.sessions?.some(
-        (session) => session.transport === "http" && session.remoteAddress !== undefined,
-      ),
+      after.sessions?.some((session) => session.transport === "http" && session.remoteAddress !== undefined),
     ).toBe(true);
   });
 
