@@ -302,11 +302,27 @@ describe("Samply tasks across a cluster", () => {
       signal: AbortSignal.timeout(45_000),
     });
     expect(posted.status, await posted.text()).toBe(201);
-    expect(ids(await c.rest.request("GET", "/v1/tasks?filter=todo", APP2))).toContain(id);
+    // Every hub may still be reconnecting or waiting for new leaders (in CI one request took
+    // over 10 s after the post had gone through): each request gets the store's 20 s and more.
+    const slow = 45_000;
+    expect(ids(await c.rest.request("GET", "/v1/tasks?filter=todo", APP2, undefined, {}, slow))).toContain(
+      id,
+    );
     const answer = aResult(id, "succeeded", { from: APP2, to: [APP1] });
-    expect((await c.rest.request("PUT", `/v1/tasks/${id}/results/${APP2}`, APP2, answer)).status).toBe(201);
-    const results = await b.rest.request("GET", `/v1/tasks/${id}/results?wait_count=1&wait_time=5s`, APP1);
+    expect(
+      (await c.rest.request("PUT", `/v1/tasks/${id}/results/${APP2}`, APP2, answer, {}, slow)).status,
+    ).toBe(201);
+    const results = await b.rest.request(
+      "GET",
+      `/v1/tasks/${id}/results?wait_count=1&wait_time=5s`,
+      APP1,
+      undefined,
+      {},
+      slow,
+    );
     expect(results.json()).toEqual([expect.objectContaining({ status: "succeeded" })]);
-    expect((await a.rest.request("GET", `/v1/tasks/${id}/results`, APP1)).status).toBe(200);
+    expect((await a.rest.request("GET", `/v1/tasks/${id}/results`, APP1, undefined, {}, slow)).status).toBe(
+      200,
+    );
   });
 });

@@ -48,6 +48,7 @@ export class RestClient {
     app: string | Record<string, string> | undefined,
     body?: unknown,
     headers: Record<string, string> = {},
+    timeoutMs = 10_000,
   ): Promise<{ status: number; headers: Headers; text: string; json: () => unknown }> {
     const response = await fetch(`${this.base}${path}`, {
       method,
@@ -57,7 +58,7 @@ export class RestClient {
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await response.text();
     return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
