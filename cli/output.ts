@@ -27,6 +27,25 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+/**
+ * A table of the first `limit` rows (at least one) and, when some of `total` were left out, a
+ * line counting them (`… and 3 more channels`): what a live view shows in a terminal's height.
+ */
+export function firstRowsTable<Row>(
+  header: string[],
+  rows: readonly Row[],
+  limit: number,
+  cells: (row: Row) => string[],
+  options: { total?: number; noun?: string } = {},
+): string {
+  const shown = rows.slice(0, Math.max(1, limit));
+  const body = table(header, shown.map(cells));
+  const left = (options.total ?? rows.length) - shown.length;
+  return left > 0
+    ? `${body}\n… and ${left} more${options.noun === undefined ? "" : ` ${options.noun}`}`
+    : body;
+}
+
 export function formatLabels(labels: Readonly<Record<string, string>>): string {
   const entries = Object.entries(labels);
   return entries.length === 0 ? "-" : entries.map(([key, value]) => `${key}=${value}`).join(",");

@@ -6,15 +6,16 @@
  */
 import type { ChannelRow } from "../internal.js";
 import { formatBytes } from "./figures-format.js";
-import { table } from "./output.js";
+import { firstRowsTable } from "./output.js";
 
 /** The channels' table of a frame (at most `maxRows`), or a line saying there are none. */
 export function renderTopChannels(rows: readonly ChannelRow[], maxRows: number, total = rows.length): string {
   if (rows.length === 0) return "no pub/sub channels";
-  const shown = rows.slice(0, Math.max(1, maxRows));
-  const body = table(
+  return firstRowsTable(
     ["CHANNEL", "SUBS", "MSG/S", "LAGGED/S", "LAGGED", "HISTORY", "BYTES", "SEQ"],
-    shown.map((row) => [
+    rows,
+    maxRows,
+    (row) => [
       row.name,
       String(row.subscribers),
       row.messagesPerSecond.toFixed(1),
@@ -23,7 +24,7 @@ export function renderTopChannels(rows: readonly ChannelRow[], maxRows: number, 
       String(row.history),
       formatBytes(row.historyBytes),
       String(row.seq),
-    ]),
+    ],
+    { total, noun: "channels" },
   );
-  return total > shown.length ? `${body}\n… and ${total - shown.length} more channels` : body;
 }

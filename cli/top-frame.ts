@@ -6,7 +6,7 @@
  */
 import { quantileOf, type HubStats, type ServiceStats } from "../index.js";
 import { formatBytes, formatMs } from "./figures-format.js";
-import { table } from "./output.js";
+import { firstRowsTable } from "./output.js";
 import { serviceInterval, serviceReading, type PubSubPanel } from "../internal.js";
 import { renderTopChannels } from "./top-channels.js";
 
@@ -69,13 +69,14 @@ export function renderTop(
   const channels = pubsub?.channels ?? [];
   const channelRows =
     channels.length === 0 ? 0 : Math.min(channels.length, Math.max(1, Math.floor(maxRows / 3)));
-  const shown = rows.slice(0, Math.max(1, maxRows - channelRows));
   const body =
-    shown.length === 0
+    rows.length === 0
       ? "no services registered"
-      : table(
+      : firstRowsTable(
           ["SERVICE", "INST", "CALLS/S", "ERR/S", "INFLIGHT", "P99", "CALLS"],
-          shown.map((row) => [
+          rows,
+          maxRows - channelRows,
+          (row) => [
             row.name,
             String(row.instances),
             row.rate.toFixed(1),
@@ -83,10 +84,9 @@ export function renderTop(
             String(row.inFlight),
             formatMs(row.p99Ms),
             String(row.calls),
-          ]),
+          ],
         );
-  const more = rows.length > shown.length ? `\n… and ${rows.length - shown.length} more` : "";
   const panel =
     pubsub === undefined ? "" : `\n\n${renderTopChannels(channels, channelRows, pubsub.channelCount)}`;
-  return `${head}\n\n${body}${more}${panel}`;
+  return `${head}\n\n${body}${panel}`;
 }

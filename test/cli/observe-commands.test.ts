@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUnix, Hub, listenUnix, type RemoteHub, type UnixListener } from "../../index.js";
-import { renderTop, topRows } from "../../cli/top-frame.js";
+import { renderTop, topRows, type TopRow } from "../../cli/top-frame.js";
 import { DashboardFeed } from "../../hub/dashboard/dashboard-snapshot.js";
 import { channelPanel } from "../../internal.js";
 import { beamhub, cliArgs, cliEnv, root, within } from "./helpers.js";
@@ -120,6 +120,20 @@ describe("beamhub top", () => {
       expect(renderTop("unix:///x", hub.stats(), [], 40, channelPanel([], undefined, 0).panel)).toContain(
         "no pub/sub channels",
       );
+      // So with services: as many as fit, then how many more there are.
+      const service = (name: string): TopRow => ({
+        name,
+        instances: 1,
+        rate: 0,
+        errorRate: 0,
+        inFlight: 0,
+        p99Ms: undefined,
+        calls: 0,
+      });
+      const few = renderTop("unix:///x", hub.stats(), ["a", "b", "c"].map(service), 2);
+      expect(few).toMatch(/^a\s+1\s+0\.0/m);
+      expect(few).not.toMatch(/^c\s/m);
+      expect(few).toMatch(/^… and 1 more$/m);
     } finally {
       stalled.close();
     }
